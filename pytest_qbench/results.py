@@ -1,0 +1,163 @@
+"""What a case measured and decided: typed results that serialise to the JSON artifact."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "skip", "updated", "error"]
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    per_type_f1: dict[str, float]
+    num_samples: int
+    num_words: int
+    truncated_words: int  # words past the model's maximum length: scored as predicted "O"
+    scoring: str  # "default" (seqeval/conlleval) or "strict" (IOB2)
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    mean_ms: float
+    stdev_ms: float
+    cv: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    throughput: float  # samples (sequences) per second
+    n_samples: int  # timed calls behind the percentiles; p99 needs >= 100 to mean much
+
+
+@dataclass(frozen=True)
+class Speedup:
+    value: float  # original mean / optimized mean
+    ci_low: float
+    ci_high: float
+    confidence: float
+    n_blocks: int
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    original: LatencyStats
+    optimized: LatencyStats
+    speedup: Speedup
+    stop_reason: str  # "ci_width" (precise enough) or "max_seconds" (budget spent)
+    threads: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class QuantizationRecord:
+    """What the quantizer really did to the graph, not what it was asked to do."""
+
+    preset: str
+    quantized_ops: dict[str, int]  # op type -> count in the quantized graph (MatMulInteger, QuantizeLinear...)
+    excluded_nodes: list[str]
+    note: str | None = None  # e.g. "dynamic quantization of ['Add'] quantized nothing"
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str  # e.g. "f1", "speedup", "original.mean_ms"
+    against: str  # "baseline" or "original"
+    status: Status
+    measured: float | None
+    expected: float | None
+    tolerance: str  # human-readable, e.g. "atol 0.005"
+    reason: str  # one line a reviewer can act on
+
+    def __str__(self) -> str:
+        return f"[{self.status}] {self.metric} vs {self.against}: {self.reason}"
+
+
+@dataclass
+class CaseResult:
+    nodeid: str
+    test: str  # baseline key: the test's path-independent name
+    case_id: str
+    model: str
+    batch_size: int
+    sequence_length: int
+    variant: dict[str, Any]
+    quantization: QuantizationRecord | None = None
+    accuracy_original: AccuracyResult | None = None
+    accuracy_optimized: AccuracyResult | None = None
+    latency: LatencyResult | None = None
+    baseline: dict[str, Any] | None = None
+    checks: list[Check] = field(default_factory=list)
+    verdict: Status = "error"
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        def opt(x: Any) -> Any:
+            return None if x is None else asdict(x)
+
+        return {
+            "id": self.case_id,
+            "nodeid": self.nodeid,
+            "test": self.test,
+            "model": self.model,
+            "approach": self.variant["approach"],
+            "operators": self.variant["operators"],
+            "batch_size": self.batch_size,
+            "sequence_length": self.sequence_length,
+            "parameters": self.variant,
+            "quantization": opt(self.quantization),
+            "accuracy": {"original": opt(self.accuracy_original), "optimized": opt(self.accuracy_optimized)},
+            "latency": None
+            if self.latency is None
+            else {
+                "original": asdict(self.latency.original),
+                "optimized": asdict(self.latency.optimized),
+                "speedup": asdict(self.latency.speedup),
+                "stop_reason": self.latency.stop_reason,
+                "threads": self.latency.threads,
+                "seconds": self.latency.seconds,
+            },
+            "baseline": self.baseline,
+            "verdict": self.verdict,
+            "checks": [asdict(c) for c in self.checks],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CaseResult":
+        """The inverse of `to_json` (xdist workers send results to the controller as JSON)."""
+        def opt(kind: type, x: Any) -> Any:
+            return None if x is None else kind(**x)
+
+        latency = data["latency"]
+        return cls(
+            nodeid=data["nodeid"],
+            test=data["test"],
+            case_id=data["id"],
+            model=data["model"],
+            batch_size=data["batch_size"],
+            sequence_length=data["sequence_length"],
+            variant=data["parameters"],
+            quantization=opt(QuantizationRecord, data["quantization"]),
+            accuracy_original=opt(AccuracyResult, data["accuracy"]["original"]),
+            accuracy_optimized=opt(AccuracyResult, data["accuracy"]["optimized"]),
+            latency=None
+            if latency is None
+            else LatencyResult(
+                original=LatencyStats(**latency["original"]),
+                optimized=LatencyStats(**latency["optimized"]),
+                speedup=Speedup(**latency["speedup"]),
+                stop_reason=latency["stop_reason"],
+                threads=latency["threads"],
+                seconds=latency["seconds"],
+            ),
+            baseline=data["baseline"],
+            checks=[Check(**c) for c in data["checks"]],
+            verdict=data["verdict"],
+            error=data["error"],
+        )
