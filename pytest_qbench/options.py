@@ -1,0 +1,107 @@
+"""Command-line options and ini keys: declared once here, read into one typed `QbenchOptions`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from .config import TimingSpec, Tolerances
+
+
+@dataclass(frozen=True)
+class _Option:
+    name: str  # ini key is "qbench_" + name, flag is "--qbench-" + name with dashes
+    help: str
+    parse: Callable[[str], Any] = str
+    default: Any = None
+    flag: bool = True  # also a command-line option (some keys are ini-only)
+
+
+_TIMING = {f.name: f.default for f in dataclasses.fields(TimingSpec)}
+_TOLERANCES = {f.name: f.default for f in dataclasses.fields(Tolerances)}
+
+OPTIONS = (
+    _Option("baselines", "folder of the stored baselines", default="baselines"),
+    _Option("json", "where to write the JSON artifact", default=".qbench/results.json"),
+    _Option("markdown", "also write a markdown report (reference card layout) here"),
+    _Option("cache_dir", "cache of exported and quantized models (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)"),
+    _Option("threads", "ONNX Runtime intra-op threads (default: physical cores)", int, _TIMING["threads"]),
+    _Option("min_seconds", "minimum timing per model per case, seconds", float, _TIMING["min_seconds"]),
+    _Option("max_seconds", "maximum timing per model per case, seconds", float, _TIMING["max_seconds"]),
+    _Option("min_iterations", "minimum timed iterations per model per case", int, _TIMING["min_iterations"], flag=False),
+    _Option("target_ci_width", "stop timing once the speedup CI is this narrow (relative)", float, _TIMING["target_ci_width"], flag=False),
+    _Option("accuracy_atol", "accuracy vs baseline: absolute tolerance", float, _TOLERANCES["accuracy_atol"], flag=False),
+    _Option("accuracy_rtol", "accuracy vs baseline: relative tolerance", float, _TOLERANCES["accuracy_rtol"], flag=False),
+    _Option("max_loss", "optimized vs original F1 in the same run: tolerable absolute loss", float, _TOLERANCES["max_loss"], flag=False),
+    _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
+    _Option("latency_rtol", "absolute latency vs baseline (same hardware only): relative tolerance", float, _TOLERANCES["latency_rtol"], flag=False),
+)
+
+
+def addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("qbench", "quantized-model accuracy and latency gate")
+    group.addoption("--qbench", action="store_true", help="run the qbench gate (qbench tests are skipped without it)")
+    group.addoption(
+        "--qbench-update-baselines",
+        action="store_true",
+        help="write the measured values of the cases that ran as their new baselines",
+    )
+    for opt in OPTIONS:
+        if opt.flag:
+            group.addoption(f"--qbench-{opt.name.replace('_', '-')}", dest=f"qbench_{opt.name}", metavar="VALUE", help=opt.help)
+        parser.addini(f"qbench_{opt.name}", opt.help, default=None)
+
+
+def _read(config: pytest.Config, opt: _Option) -> Any:
+    flag = f"--qbench-{opt.name.replace('_', '-')}"
+    cli = config.getoption(f"qbench_{opt.name}") if opt.flag else None
+    raw, source = (cli, flag) if cli is not None else (config.getini(f"qbench_{opt.name}"), f"ini key qbench_{opt.name}")
+    if raw in (None, ""):
+        return opt.default
+    try:
+        value = opt.parse(raw)
+    except ValueError:
+        raise pytest.UsageError(f"qbench: {source} = {raw!r} is not a valid {opt.parse.__name__}") from None
+    if isinstance(value, (int, float)) and value <= 0 and opt.name not in ("accuracy_rtol",):
+        raise pytest.UsageError(f"qbench: {source} = {raw!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class QbenchOptions:
+    enabled: bool
+    update: bool
+    baselines: Path
+    json: Path
+    markdown: Path | None
+    cache_dir: Path | None
+    timing: TimingSpec
+    tolerances: Tolerances
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> "QbenchOptions":
+        values = {opt.name: _read(config, opt) for opt in OPTIONS}
+        enabled, update = config.getoption("qbench"), config.getoption("qbench_update_baselines")
+        if update and not enabled:
+            raise pytest.UsageError("qbench: --qbench-update-baselines needs --qbench (the gate must run to measure)")
+        timing = TimingSpec(**{k: values[k] for k in _TIMING if k in values})
+        if timing.max_seconds < timing.min_seconds:
+            raise pytest.UsageError(
+                f"qbench: max_seconds ({timing.max_seconds}) is below min_seconds ({timing.min_seconds}); raise max_seconds"
+            )
+        root = config.rootpath
+        return cls(
+            enabled=enabled,
+            update=update,
+            baselines=root / values["baselines"],
+            json=root / values["json"],
+            markdown=None if values["markdown"] is None else root / values["markdown"],
+            cache_dir=None if values["cache_dir"] is None else root / values["cache_dir"],
+            timing=timing,
+            tolerances=Tolerances(**{k: values[k] for k in _TOLERANCES if k in values}),
+        )
+

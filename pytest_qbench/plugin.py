@@ -1,0 +1,125 @@
+"""The pytest entry point: options, the `qbench` marker, its parametrization, fixtures, summary.
+
+pytest imports this module in every run of every project where pytest-qbench is installed, so it
+imports nothing heavy: torch, onnxruntime, optimum, transformers and datasets load only when a
+qbench case runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import options as _options
+from .config import CaseSpec, QbenchConfigError, parse_marker
+
+if TYPE_CHECKING:
+    from .runner import QbenchRun
+    from .session import QbenchSession
+
+SESSION_KEY = pytest.StashKey["QbenchSession"]()
+OPTIONS_KEY = pytest.StashKey["_options.QbenchOptions"]()
+MARKER_HELP = (
+    "qbench(model=..., dataset=..., approach=[...], operators=[[...]], batch_size=[...], "
+    "sequence_length=[...], **fixed): gate a quantized model's accuracy and latency (run with --qbench)"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _options.addoption(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    options = _options.QbenchOptions.from_config(config)
+    config.stash[OPTIONS_KEY] = options
+    if options.enabled:
+        from .session import QbenchSession
+
+        session = QbenchSession(config, options)
+        config.stash[SESSION_KEY] = session
+        config.pluginmanager.register(session, "qbench-session")
+        _time_on_one_worker(config)
+
+
+def _time_on_one_worker(config: pytest.Config) -> None:
+    """Timing beside other work is noise: under xdist, qbench cases share one worker (its
+    `loadgroup` mode with the xdist_group mark set below); other tests still spread out."""
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("qbench")
+    if marker is None:
+        return
+    if marker.args:
+        pytest.fail(f"qbench: the marker takes keyword arguments only, got positional {marker.args!r}", pytrace=False)
+    options = metafunc.config.stash[OPTIONS_KEY]
+    try:
+        cases = parse_marker(marker.kwargs, timing=options.timing, tolerances=options.tolerances)
+    except QbenchConfigError as error:
+        pytest.fail(f"{metafunc.definition.nodeid}: {error}", pytrace=False)
+    if "qbench_case" not in metafunc.fixturenames:
+        pytest.fail(f"qbench: {metafunc.definition.nodeid} has the qbench marker but uses no `qbench` fixture", pytrace=False)
+    metafunc.parametrize("qbench_case", cases, ids=[case.id for case in cases])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[OPTIONS_KEY].enabled:
+        group = pytest.mark.xdist_group("qbench")
+        for item in items:
+            if item.get_closest_marker("qbench"):
+                item.add_marker(group)
+        return
+    skip = pytest.mark.skip(reason="qbench gate is off: pass --qbench to run it")
+    for item in items:
+        if item.get_closest_marker("qbench"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def qbench_case(request: pytest.FixtureRequest) -> CaseSpec:
+    """The current case; parametrized by the `qbench` marker."""
+    raise pytest.UsageError(f"qbench: {request.node.nodeid} uses the qbench fixture without a @pytest.mark.qbench marker")
+
+
+@pytest.fixture
+def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun":
+    """One case of the qbench matrix: `.original` / `.optimized` ONNX Runtime sessions,
+    `.accuracy()`, `.latency()`, and `.check()` — measure, compare to the baseline, assert."""
+    from .runner import QbenchRun
+
+    session = request.config.stash[SESSION_KEY]
+    model = qbench_case.model or request.getfixturevalue("qbench_model")
+    dataset = qbench_case.data.dataset or request.getfixturevalue("qbench_dataset")
+    if isinstance(dataset, str):
+        dataset = str(_resolve(request, dataset))
+    return QbenchRun(session, request.node, qbench_case, str(_resolve(request, model)), dataset)
+
+
+@pytest.fixture(scope="session")
+def qbench_model() -> str:
+    """The model when the marker names none: override in conftest.py (hub id, HF folder or .onnx)."""
+    raise pytest.UsageError("qbench: the marker gives no model= and no conftest.py defines a `qbench_model` fixture")
+
+
+@pytest.fixture(scope="session")
+def qbench_dataset() -> Any:
+    """The dataset when the marker names none: override in conftest.py (hub name, path, Dataset[Dict])."""
+    raise pytest.UsageError("qbench: the marker gives no dataset= and no conftest.py defines a `qbench_dataset` fixture")
+
+
+def _resolve(request: pytest.FixtureRequest, model: str | os.PathLike[str]) -> str | Path:
+    """A relative local path is taken from the test file's folder first, then as given (hub id)."""
+    beside = Path(request.node.path).parent / model
+    return beside.resolve() if beside.exists() else model

@@ -1,0 +1,156 @@
+"""`QbenchRun`: what the `qbench` fixture gives a test — one case's models, measurements and check."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .results import AccuracyResult, CaseResult, LatencyResult
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+    from .config import CaseSpec
+    from .session import QbenchSession
+    from .variants import BuiltVariant
+
+RESULT_PROPERTY = "qbench_result"  # the key of the result in the report's user_properties
+
+
+class QbenchCaseError(Exception):
+    """A case that could not be measured: bad input, a failed build, a model that returns NaN."""
+
+
+class QbenchRun:
+    def __init__(self, session: "QbenchSession", item: pytest.Item, case: "CaseSpec", model: str, dataset: Any):
+        self.session = session
+        self.item = item
+        self.case = case
+        self.model = model
+        self.dataset = dataset
+
+    # ---- the models --------------------------------------------------------------------------
+
+    @cached_property
+    def variant(self) -> "BuiltVariant":
+        built = self.session.variant(self.model, self.dataset, self.case)
+        self._check_length(built.model_dir)
+        return built
+
+    @cached_property
+    def threads(self) -> int:
+        return self.session.threads(self.case)
+
+    @property
+    def original(self) -> "onnxruntime.InferenceSession":
+        return self.session.ort_session(self.variant.original, self.threads)
+
+    @property
+    def optimized(self) -> "onnxruntime.InferenceSession":
+        return self.session.ort_session(self.variant.optimized, self.threads)
+
+    # ---- measurements ------------------------------------------------------------------------
+
+    def accuracy(self) -> tuple[AccuracyResult, AccuracyResult]:
+        """Original and optimized scores on the evaluation split; measured once per model, not per shape."""
+        return self._score(self.variant.original), self._score(self.variant.optimized)
+
+    def latency(self) -> LatencyResult:
+        from .data import latency_inputs
+        from .latency import measure
+
+        original, optimized = self.original, self.optimized
+        inputs = latency_inputs(
+            self.session.tokenizer(self.variant.model_dir),
+            self.session.split(self.dataset, self.case.data.eval_split),
+            self.case.data.input_column,
+            self.case.batch_size,
+            self.case.sequence_length,
+            [i.name for i in original.get_inputs()],
+        )
+        self._check_finite(inputs)
+        return measure(original, optimized, inputs, self.case.timing, self.case.batch_size)
+
+    def _score(self, onnx_path: Path) -> AccuracyResult:
+        from .data import check_labels, label_names
+        from .tasks import task_for
+
+        data = self.case.data
+
+        def evaluate() -> AccuracyResult:
+            config = self.session.model_config(self.variant.model_dir)
+            split = self.session.split(self.dataset, data.eval_split)
+            check_labels(label_names(split, data.label_column), config.id2label)
+            return task_for(config).evaluate(
+                self.session.ort_session(onnx_path, self.threads),
+                self.session.tokenizer(self.variant.model_dir),
+                split,
+                data,
+                config.id2label,
+            )
+
+        dataset_key = self.dataset if isinstance(self.dataset, str) else id(self.dataset)
+        return self.session.memo(("accuracy", onnx_path, dataset_key, data), evaluate)
+
+    # ---- the gate ----------------------------------------------------------------------------
+
+    def check(self) -> CaseResult:
+        """Measure accuracy and latency, judge them against the baseline, record the result, and
+        fail the test with one line per failed check."""
+        from .policy import judge, verdict_of
+
+        result = self._new_result()
+        try:
+            result.quantization = self.variant.quantization
+            result.accuracy_original, result.accuracy_optimized = self.accuracy()
+            result.latency = self.latency()
+        except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
+            result.error = f"{type(error).__name__}: {error}"
+            self._record(result)
+            pytest.fail(f"qbench {self.case.id}: could not measure: {result.error}", pytrace=False)
+        session = self.session
+        lookup = session.store.lookup(result.test, result.case_id, session.hardware_key)
+        result.baseline = lookup.values
+        result.checks, _ = judge(result, lookup, self.case.tolerances, session.options.update)
+        session.config.hook.pytest_qbench_checks(config=session.config, result=result, checks=result.checks)
+        result.verdict = verdict_of(result.checks, session.options.update)
+        self._record(result)
+        failed = [str(c) for c in result.checks if c.status == "fail"]
+        if failed:
+            pytest.fail(f"qbench {self.case.id}:\n" + "\n".join(failed), pytrace=False)
+        return result
+
+    def _new_result(self) -> CaseResult:
+        return CaseResult(
+            nodeid=self.item.nodeid,
+            test=self.item.nodeid.split("[", 1)[0],
+            case_id=self.case.id,
+            model=self.model,
+            batch_size=self.case.batch_size,
+            sequence_length=self.case.sequence_length,
+            variant=self.case.variant.to_dict(),
+        )
+
+    def _record(self, result: CaseResult) -> None:
+        # Travels with the test report, so xdist workers' results reach the controller too.
+        self.item.user_properties.append((RESULT_PROPERTY, result.to_json()))
+
+    def _check_length(self, model_dir: Path) -> None:
+        limit = getattr(self.session.model_config(model_dir), "max_position_embeddings", None)
+        if limit is not None and self.case.sequence_length > limit:
+            raise QbenchCaseError(
+                f"sequence_length {self.case.sequence_length} is above the model's maximum {limit}; "
+                f"use sequence_length <= {limit}"
+            )
+
+    def _check_finite(self, inputs: dict[str, Any]) -> None:
+        import numpy as np
+
+        for name, session in (("original", self.original), ("optimized", self.optimized)):
+            feed = {i.name: inputs[i.name] for i in session.get_inputs()}
+            outputs = session.run(None, feed)
+            if not all(np.isfinite(o).all() for o in outputs):
+                raise QbenchCaseError(f"the {name} model returns NaN or infinite outputs for {self.case.id}")

@@ -1,0 +1,241 @@
+"""The one qbench object of a pytest session: builds shared across cases, results, the final writes.
+
+Heavy libraries are imported here only when a qbench case actually runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Hashable
+
+import pytest
+
+from .options import QbenchOptions
+from .results import CaseResult
+
+if TYPE_CHECKING:
+    import datasets
+    import onnxruntime
+
+    from .baselines import BaselineStore
+    from .cache import BuildCache
+    from .config import CaseSpec
+    from .hardware import Hardware
+    from .variants import BuiltVariant
+
+
+@dataclass
+class _Memo:
+    """Results of expensive steps, keyed by what decides them; a failure is remembered too, so a
+    variant that cannot be built errors each of its cases once instead of being rebuilt per case."""
+
+    values: dict[Hashable, Any] = field(default_factory=dict)
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        if key not in self.values:
+            try:
+                self.values[key] = make()
+            except Exception as error:  # noqa: BLE001 - re-raised below and for every later case
+                self.values[key] = error
+        value = self.values[key]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+class QbenchSession:
+    def __init__(self, config: pytest.Config, options: QbenchOptions) -> None:
+        self.config = config
+        self.options = options
+        self.results: list[CaseResult] = []
+        self.interrupted = False
+        self.summary: list[str] = []
+        self._memo = _Memo()
+
+    # ---- environment ----------------------------------------------------------------------
+
+    @cached_property
+    def hardware(self) -> "Hardware":
+        from .hardware import detect
+
+        return detect()
+
+    @cached_property
+    def hardware_key(self) -> str:
+        key = self.config.hook.pytest_qbench_hardware_key(config=self.config, hardware=self.hardware)
+        return key or self.hardware.key
+
+    @cached_property
+    def cache(self) -> "BuildCache":
+        from .cache import BuildCache, default_root
+
+        return BuildCache(self.options.cache_dir or default_root())
+
+    @cached_property
+    def store(self) -> "BaselineStore":
+        from .baselines import BaselineStore
+
+        return BaselineStore(self.options.baselines)
+
+    def threads(self, case: "CaseSpec") -> int:
+        return case.timing.threads or self.hardware.physical_cores
+
+    def environment(self) -> dict[str, Any]:
+        from .cache import library_versions
+
+        hardware = self.hardware
+        return {
+            "brand": hardware.brand,
+            "arch": hardware.arch,
+            "flags": list(hardware.flags),
+            "int8_flags": list(hardware.int8_flags),
+            "hardware_key": self.hardware_key,
+            "preset": hardware.preset,
+            "physical_cores": hardware.physical_cores,
+            "logical_cores": hardware.logical_cores,
+            "threads": self.options.timing.threads or hardware.physical_cores,
+            "python": platform.python_version(),
+            "libraries": library_versions(),
+            "git_commit": _git_commit(self.config.rootpath),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    # ---- shared, memoised steps -------------------------------------------------------------
+
+    def original(self, model: str, opset: int) -> Path:
+        from .variants import export_original
+
+        return self._memo.get(("original", model, opset), lambda: export_original(model, opset, self.cache))
+
+    def split(self, source: Any, name: str) -> "datasets.Dataset":
+        from .data import load_split
+
+        source_key = source if isinstance(source, str) else id(source)
+        return self._memo.get(("split", source_key, name), lambda: load_split(source, name))
+
+    def tokenizer(self, model_dir: Path) -> Any:
+        from transformers import AutoTokenizer
+
+        return self._memo.get(("tokenizer", model_dir), lambda: AutoTokenizer.from_pretrained(model_dir))
+
+    def model_config(self, model_dir: Path) -> Any:
+        from transformers import AutoConfig
+
+        return self._memo.get(("config", model_dir), lambda: AutoConfig.from_pretrained(model_dir))
+
+    def ort_session(self, path: Path, threads: int) -> "onnxruntime.InferenceSession":
+        from .latency import make_session
+
+        return self._memo.get(("session", path, threads), lambda: make_session(path, threads))
+
+    def variant(self, model: str, source: Any, case: "CaseSpec") -> "BuiltVariant":
+        key = ("variant", model, source if isinstance(source, str) else id(source), case.data, case.variant)
+        return self._memo.get(key, lambda: self._build(model, source, case))
+
+    def _build(self, model: str, source: Any, case: "CaseSpec") -> "BuiltVariant":
+        from .data import calibration_dataset
+        from .variants import build_variant
+
+        original_dir = self.original(model, case.variant.opset)
+        calibration = None
+        if case.variant.approach == "static":
+            spec = case.variant.calibration
+            inputs = [i.name for i in self.ort_session(original_dir / "model.onnx", self.threads(case)).get_inputs()]
+            calibration = calibration_dataset(
+                self.tokenizer(original_dir),
+                self.split(source, spec.split),
+                case.data.input_column,
+                spec.num_samples,
+                spec.sequence_length,
+                inputs,
+            )
+        return build_variant(
+            original_dir, case.variant, preset=self.hardware.preset, calibration=calibration, cache=self.cache
+        )
+
+    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        return self._memo.get(key, make)
+
+    # ---- results and the final writes ---------------------------------------------------------
+
+    # ---- hooks (this object is registered as a plugin) --------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from .runner import RESULT_PROPERTY
+
+        # The result travels in the report, so xdist workers' results reach the controller too.
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY and report.when == "call":
+                self.results.append(CaseResult.from_json(value))
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
+
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput") or not self.results:  # xdist workers: the controller writes
+            return
+        self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
+        self.summary = self.finish()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.summary:
+            return
+        from .report import github_annotations, summary_lines
+
+        terminalreporter.section("qbench")
+        for line in summary_lines(self.results) + self.summary:
+            terminalreporter.write_line(line)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for line in github_annotations(self.results):
+                terminalreporter.write_line(line)
+
+    def finish(self) -> list[str]:
+        """Write baselines (update mode), the JSON artifact and the markdown report; return what
+        the terminal summary should say about them."""
+        from .artifact import build_artifact, write_artifact
+        from .report import markdown
+
+        lines: list[str] = []
+        if self.options.update:
+            lines += self._flush_baselines()
+        lines += self._report_unused()
+        environment = self.environment()
+        artifact = build_artifact(environment, self.results)
+        self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
+        write_artifact(self.options.json, artifact)
+        lines.append(f"qbench: JSON artifact written to {self.options.json}")
+        if self.options.markdown is not None:
+            from .atomic import atomic_write_text
+
+            atomic_write_text(self.options.markdown, markdown(self.results, environment))
+            lines.append(f"qbench: markdown report written to {self.options.markdown}")
+        return lines
+
+    def _flush_baselines(self) -> list[str]:
+        if self.interrupted:
+            return ["qbench: run interrupted: no baseline was written"]
+        for result in self.results:
+            if result.verdict == "updated":
+                self.store.stage(result.test, result.case_id, self.hardware_key, result)
+        outcome = self.store.flush()
+        return [f"qbench: baseline {kind}: {name}" for kind, names in outcome.items() for name in names]
+
+    def _report_unused(self) -> list[str]:
+        used = {(r.test, r.case_id) for r in self.results}
+        return [f"qbench: unused baseline: {test} [{case}]" for test, case in self.store.unused(used)]
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
