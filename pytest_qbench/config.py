@@ -11,14 +11,14 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable, Sequence
 
 APPROACHES = ("dynamic", "static")
-# Union of onnxruntime's IntegerOps (dynamic) and QLinearOps/QDQ (static) registries;
+# Union of onnxruntime's IntegerOps (dynamic), QLinearOps and QDQ (static) registries;
 # tests/test_config.py checks this list against the installed onnxruntime.
 OPERATORS = (
-    "Add", "ArgMax", "Attention", "AveragePool", "Clip", "Concat", "Conv", "ConvTranspose",
-    "EmbedLayerNormalization", "Gather", "GatherElements", "GatherND", "Gemm", "GlobalAveragePool",
-    "InstanceNormalization", "LayerNormalization", "LeakyRelu", "LSTM", "MatMul", "MaxPool", "Mul",
-    "Pad", "Relu", "Reshape", "Resize", "Sigmoid", "Softmax", "Split", "Squeeze", "Transpose",
-    "Unsqueeze", "Where",
+    "Add", "ArgMax", "Attention", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv",
+    "ConvTranspose", "CumSum", "EmbedLayerNormalization", "Flatten", "Gather", "GatherElements",
+    "Gemm", "GlobalAveragePool", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "LSTM",
+    "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape", "Resize", "Sigmoid", "Slice", "Softmax",
+    "Split", "Squeeze", "TopK", "Transpose", "Unsqueeze", "Where",
 )
 EXCLUSION_FAMILIES = ("layernorm", "gelu", "residual", "gather", "softmax")
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
