@@ -1,0 +1,66 @@
+"""The JSON artifact of a session: environment and per-case results, checked against
+`schema/artifact.schema.json` (JSON Schema draft 2020-12) before it is written."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+
+from .atomic import atomic_write_text
+from .results import CaseResult
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
+
+
+class QbenchArtifactError(ValueError):
+    """An artifact that does not match the schema; nothing was written."""
+
+
+def build_artifact(environment: dict[str, Any], results: list[CaseResult]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "environment": environment,
+        "cases": [result.to_json() for result in results],
+    }
+
+
+def validate_artifact(artifact: dict[str, Any]) -> None:
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(artifact))
+    if error is not None:
+        raise QbenchArtifactError(f"qbench: invalid artifact at {_where(error.absolute_path)}: {error.message}")
+    # JSON has no NaN or infinity, and the schema's number type lets Python's through.
+    for path, value in _floats(artifact, ()):
+        if not math.isfinite(value):
+            raise QbenchArtifactError(f"qbench: invalid artifact at {_where(path)}: {value} is not a JSON number")
+
+
+def write_artifact(path: str | Path, artifact: dict[str, Any]) -> None:
+    validate_artifact(artifact)
+    atomic_write_text(path, json.dumps(artifact, indent=2, sort_keys=True) + "\n")
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def _floats(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], float]]:
+    if isinstance(node, float):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _floats(value, (*path, key))
+    elif isinstance(node, (list, tuple)):
+        for index, value in enumerate(node):
+            yield from _floats(value, (*path, index))
+
+
+def _where(path: Any) -> str:
+    return "/".join(map(str, path)) or "the top level"

@@ -1,0 +1,259 @@
+"""The comparison policy: `judge` decides every check of a case, its verdict and what to write.
+
+Rules (the knobs are `config.Tolerances`):
+- A failed measurement (`error` set, or accuracy or latency missing) is judged 'error': nothing is
+  compared and nothing is written.
+- Accuracy vs the original model in the same run (needs no baseline; Intel Neural Compressor's
+  tolerable loss): the optimized F1 may lose at most `max_loss` (absolute), or `max_relative_loss` x
+  the original F1 when that is set. F1 only, the headline metric; gains pass.
+- Model and parameters vs the baseline's: any difference fails, the numbers being of another setup.
+- Accuracy vs baseline: precision, recall, f1 and accuracy, of the optimized model ("f1") and of the
+  original ("original.f1"), pass when |measured - baseline| <= atol + rtol x |baseline|. In both
+  directions: accuracy is deterministic for a fixed model and data, so a gain beyond tolerance means
+  the baseline is stale and would hide a later fall back to the old level; it fails and asks for an
+  update, as pytest-regressions does.
+- Latency vs baseline, only when the baseline was recorded under this machine's hardware key (else
+  one 'skip' check saying so; accuracy still gates): the speedup with `speedup_rtol`; the original and
+  optimized mean_ms and throughput, looser, with `latency_rtol`. A regression fails only when it is
+  beyond the tolerance AND the whole confidence interval lies beyond the limit: the speedup's
+  bootstrap CI; for mean and throughput a normal CI of the mean at the same confidence. Being faster
+  never fails: runner load moves timings both ways, and a red build for good news helps no one.
+- No baseline for the case under any hardware key: fails, saying how to create one.
+- Update mode: no comparison with the old baseline, the vs-original check still applies (recording a
+  collapsed quantization must not turn it green); the measurement is written as the new baseline
+  whenever the measurement itself succeeded, even when that check fails: the baseline records what
+  the variant does, and the failure shows on every run anyway.
+- Verdict: 'error' > 'fail' (any check failed) > 'updated' (update mode) > 'skip' (every check
+  skipped) > 'pass'. Outside update mode a failing case writes its measurement as the obtained file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any, Callable, Literal
+
+from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
+from .config import Tolerances
+from .results import AccuracyResult, CaseResult, Check, LatencyStats, Status
+
+# Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
+_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Judgement:
+    checks: list[Check]
+    verdict: Status
+    baseline: dict[str, Any]  # the baseline used, as CaseResult.baseline records it
+    write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained
+
+
+def judge(
+    result: CaseResult,
+    match: BaselineMatch,
+    tolerances: Tolerances,
+    *,
+    update: bool = False,
+    amend: Callable[[list[Check]], None] | None = None,
+) -> Judgement:
+    """Judge one case against the same run's original model and its baseline (see the module doc).
+
+    `amend` may edit the checks in place before the verdict is derived (the pytest_qbench_checks hook).
+    """
+    baseline = {
+        "file": str(match.path),
+        "hardware_key": match.entry_hardware_key,
+        "hardware_match": match.hardware_match,
+        "values": match.entry,
+    }
+    if result.error is not None:
+        return Judgement([], "error", baseline, None)
+    missing = _missing(result)
+    if missing:
+        reason = f"{' and '.join(missing)} not measured: nothing compared, nothing written"
+        return Judgement([Check("measurement", "original", "error", None, None, "", reason)], "error", baseline, None)
+
+    checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
+    if not update:
+        checks += _vs_baseline(result, match, tolerances)
+    if amend is not None:
+        amend(checks)
+    verdict = _verdict(checks, update)
+    return Judgement(checks, verdict, baseline, write_of(verdict, update))
+
+
+def _missing(result: CaseResult) -> list[str]:
+    measured = {
+        "original accuracy": result.accuracy_original,
+        "optimized accuracy": result.accuracy_optimized,
+        "latency": result.latency,
+    }
+    return [name for name, value in measured.items() if value is None]
+
+
+def _verdict(checks: list[Check], update: bool) -> Status:
+    statuses = {c.status for c in checks}
+    if "error" in statuses:
+        return "error"
+    if "fail" in statuses:
+        return "fail"
+    if update:
+        return "updated"
+    return "skip" if statuses == {"skip"} else "pass"
+
+
+def write_of(verdict: Status, update: bool) -> Literal["baseline", "obtained"] | None:
+    if verdict == "error":
+        return None
+    if update:
+        return "baseline"
+    return "obtained" if verdict == "fail" else None
+
+
+def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
+    if tol.max_relative_loss is None:
+        allowed, tolerance = tol.max_loss, f"max loss {tol.max_loss:g}"
+    else:
+        allowed, tolerance = tol.max_relative_loss * original, f"max relative loss {tol.max_relative_loss:g}"
+    loss = original - optimized
+    reason = f"f1 {optimized:.4f} vs original {original:.4f} ({tolerance}): "
+    reason += f"lost {loss:.4f}" if loss > 0 else f"gained {-loss:.4f}"
+    if loss > allowed + _SLACK:
+        status, reason = "fail", f"{reason}, more than the {allowed:.4f} allowed"
+    else:
+        status = "pass"
+    return Check("f1", "original", status, optimized, original, tolerance, reason)
+
+
+def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> list[Check]:
+    entry = match.entry
+    if entry is None:
+        reason = (
+            f"no baseline for case {result.case_id} of {result.test} in {match.path}:"
+            f" create it with `{UPDATE_COMMAND}`, then review and commit the file"
+        )
+        return [Check("baseline", "baseline", "fail", None, None, "", reason)]
+    return [
+        _same_setup(result, entry),
+        *_accuracy_vs_baseline("", result.accuracy_optimized, entry["accuracy"]["optimized"], tol),
+        *_accuracy_vs_baseline("original.", result.accuracy_original, entry["accuracy"]["original"], tol),
+        *_latency_vs_baseline(result, match, tol),
+    ]
+
+
+def _same_setup(result: CaseResult, entry: dict[str, Any]) -> Check:
+    measured = flatten(json.loads(json.dumps({"model": result.model, "parameters": result.variant})))
+    recorded = flatten({"model": entry["model"], "parameters": entry["parameters"]})
+    changed = sorted(k for k in measured.keys() | recorded.keys() if measured.get(k) != recorded.get(k))
+    if not changed:
+        return Check("parameters", "baseline", "pass", None, None, "exact", "same model and parameters as the baseline")
+    diff = ", ".join(f"{k} {recorded.get(k)!r} -> {measured.get(k)!r}" for k in changed)
+    reason = f"baseline recorded with another setup ({diff}); if intended, update it with `{UPDATE_COMMAND}`"
+    return Check("parameters", "baseline", "fail", None, None, "exact", reason)
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict with dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _accuracy_vs_baseline(
+    prefix: str, measured: AccuracyResult, recorded: dict[str, float], tol: Tolerances
+) -> list[Check]:
+    tolerance = f"atol {tol.accuracy_atol:g}" + (f" + rtol {tol.accuracy_rtol:g}" if tol.accuracy_rtol else "")
+    checks = []
+    for metric in ACCURACY_METRICS:
+        value, expected = getattr(measured, metric), recorded[metric]
+        diff = value - expected
+        head = f"{prefix}{metric} {value:.4f} vs baseline {expected:.4f} ({tolerance})"
+        if abs(diff) <= tol.accuracy_atol + tol.accuracy_rtol * abs(expected) + _SLACK:
+            status, reason = "pass", f"{head}: within tolerance"
+        elif diff < 0:
+            status, reason = "fail", f"{head}: worse by {-diff:.4f}"
+        else:
+            status = "fail"
+            reason = f"{head}: better by {diff:.4f}; if expected, update the baseline with `{UPDATE_COMMAND}`"
+        checks.append(Check(prefix + metric, "baseline", status, value, expected, tolerance, reason))
+    return checks
+
+
+def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> list[Check]:
+    if not match.hardware_match:
+        reason = (
+            f"baseline recorded on hardware {match.entry_hardware_key!r}, this machine is {match.hardware_key!r}:"
+            f" latency not compared (accuracy is); record this machine's with `{UPDATE_COMMAND}`"
+        )
+        return [Check("latency", "baseline", "skip", None, None, f"hardware key {match.hardware_key}", reason)]
+    latency, recorded = result.latency, match.entry["latency"]
+    speedup = latency.speedup
+    checks = [
+        _not_worse("speedup", speedup.value, (speedup.ci_low, speedup.ci_high), recorded["speedup"]["value"],
+                   tol.speedup_rtol, speedup.confidence, higher_is_better=True, fmt="{:.3f}")
+    ]
+    for model in ("original", "optimized"):
+        stats: LatencyStats = getattr(latency, model)
+        low, high = _mean_ci(stats, speedup.confidence)
+        # throughput is proportional to 1 / mean latency, so the mean's CI maps onto it inverted
+        throughput_ci = (stats.throughput * stats.mean_ms / high, _ratio(stats.throughput * stats.mean_ms, low))
+        checks += [
+            _not_worse(f"{model}.mean_ms", stats.mean_ms, (low, high), recorded[model]["mean_ms"],
+                       tol.latency_rtol, speedup.confidence, higher_is_better=False, fmt="{:.2f} ms"),
+            _not_worse(f"{model}.throughput", stats.throughput, throughput_ci, recorded[model]["throughput"],
+                       tol.latency_rtol, speedup.confidence, higher_is_better=True, fmt="{:.2f}/s"),
+        ]
+    return checks
+
+
+def _mean_ci(stats: LatencyStats, confidence: float) -> tuple[float, float]:
+    if stats.n_samples < 2 or not math.isfinite(stats.stdev_ms):
+        return 0.0, math.inf  # no spread known: nothing is significant
+    half = NormalDist().inv_cdf((1 + confidence) / 2) * stats.stdev_ms / math.sqrt(stats.n_samples)
+    return max(stats.mean_ms - half, 0.0), stats.mean_ms + half
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else math.inf
+
+
+def _not_worse(
+    metric: str,
+    measured: float,
+    ci: tuple[float, float],
+    expected: float,
+    rtol: float,
+    confidence: float,
+    *,
+    higher_is_better: bool,
+    fmt: str,
+) -> Check:
+    low, high = ci
+    if higher_is_better:
+        limit, better = expected * (1 - rtol), measured > expected * (1 + rtol)
+        beyond, significant = measured < limit, high < limit
+    else:
+        limit, better = expected * (1 + rtol), measured < expected * (1 - rtol)
+        beyond, significant = measured > limit, low > limit
+    tolerance = f"rtol {rtol:g}"
+    head = (
+        f"{metric} {fmt.format(measured)} ({confidence:.0%} CI {fmt.format(low)} to {fmt.format(high)})"
+        f" vs baseline {fmt.format(expected)} ({tolerance}, limit {fmt.format(limit)})"
+    )
+    if beyond and significant:
+        status, reason = "fail", f"{head}: worse, the whole CI beyond the limit"
+    elif beyond:
+        status, reason = "pass", f"{head}: beyond the limit, but the CI reaches it: not significant"
+    elif better:
+        status = "pass"
+        reason = f"{head}: better than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
+    else:
+        status, reason = "pass", f"{head}: within tolerance"
+    return Check(metric, "baseline", status, measured, expected, tolerance, reason)

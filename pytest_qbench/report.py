@@ -1,0 +1,235 @@
+"""What a person reads: the terminal summary, the markdown report in the layout of the reference
+benchmark card (Optimum's CoNLL-2003 card), and GitHub Actions annotations."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Iterable, TypeVar
+
+from .baselines import ACCURACY_METRICS
+from .policy import flatten
+from .results import CaseResult
+
+NON_TIME_HEADERS = [
+    "quantization_approach", "operators_to_quantize",
+    *[h for metric in ACCURACY_METRICS for h in ("", f"{metric} (original)", f"{metric} (optimized)")],
+]
+TIME_HEADERS = [
+    "quantization_approach", "operators_to_quantize",
+    "", "latency_mean (original, ms)", "latency_mean (optimized, ms)",
+    "", "throughput (original, /s)", "throughput (optimized, /s)",
+]
+_CARD_NAMES = {"approach": "quantization_approach", "operators": "operators_to_quantize"}
+_NONE = "-"
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+# ---- shared pieces --------------------------------------------------------------------------------
+
+
+def _cells(result: CaseResult) -> list[str]:
+    """F1 original -> optimized, speedup with its CI, verdict."""
+    original, optimized = result.accuracy_original, result.accuracy_optimized
+    f1 = _NONE if original is None or optimized is None else f"{original.f1:.4f} -> {optimized.f1:.4f}"
+    speedup = _NONE
+    if result.latency is not None:
+        s = result.latency.speedup
+        speedup = f"{s.value:.2f} ({s.ci_low:.2f} to {s.ci_high:.2f})"
+    return [f1, speedup, result.verdict]
+
+
+def _problems(result: CaseResult) -> list[str]:
+    errors = [] if result.error is None else [f"could not measure: {result.error}"]
+    return errors + [str(c) for c in result.checks if c.status in ("fail", "error")]
+
+
+def _grouped(pairs: Iterable[tuple[K, V]]) -> dict[K, list[V]]:
+    """The values of each key, keys in first-seen order."""
+    groups: dict[K, list[V]] = {}
+    for key, value in pairs:
+        groups.setdefault(key, []).append(value)
+    return groups
+
+
+def _with_cases(message: str, case_ids: list[str]) -> str:
+    cases = ", ".join(case_ids) if len(case_ids) <= 3 else f"{len(case_ids)} cases"
+    return f"{message} [{cases}]"
+
+
+def _skips(results: list[CaseResult]) -> dict[str, list[str]]:
+    """reason -> the case ids it was said of, so a warning true of many cases is shown once."""
+    return _grouped((c.reason, r.case_id) for r in results for c in r.checks if c.status == "skip")
+
+
+def _warnings(results: list[CaseResult]) -> list[str]:
+    notes = _grouped((r.quantization.note, r.case_id) for r in results if r.quantization and r.quantization.note)
+    return [_with_cases(message, ids) for message, ids in {**_skips(results), **notes}.items()]
+
+
+def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
+    return _grouped((r.test, r) for r in results)
+
+
+# ---- terminal ---------------------------------------------------------------------------------------
+
+
+def summary_lines(results: list[CaseResult]) -> list[str]:
+    header = ["case", "f1 original -> optimized", "speedup (CI)", "verdict"]
+    rows = {test: [[r.case_id, *_cells(r)] for r in group] for test, group in _by_test(results).items()}
+    widths = [max(map(len, column)) for column in zip(header, *itertools.chain(*rows.values()))]
+
+    def line(cells: list[str]) -> str:
+        return "  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+    lines = [line(header)]
+    for test, test_rows in rows.items():
+        lines += [test, *map(line, test_rows)]
+    problems = [f"  {r.case_id}: {p}" for r in results for p in _problems(r)]
+    if problems:
+        lines += ["failures:", *problems]
+    warnings = _warnings(results)
+    if warnings:
+        lines += ["warnings:", *(f"  {w}" for w in warnings)]
+    return lines
+
+
+# ---- markdown -----------------------------------------------------------------------------------------
+
+
+def markdown(results: list[CaseResult], environment: dict[str, Any]) -> str:
+    parts = ["# pytest-qbench report", _environment(environment)]
+    for test, group in _by_test(results).items():
+        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", _non_time_table(group)]
+        parts += ["### Time metrics", *_time_tables(group)]
+    parts += ["## Verdicts", _verdict_table(results)]
+    warnings = _warnings(results)
+    if warnings:
+        parts += ["Warnings:", "\n".join(f"* {_escape(w)}" for w in warnings)]
+    return "\n\n".join(parts) + "\n"
+
+
+def _environment(env: dict[str, Any]) -> str:
+    libraries = ", ".join(f"{name} {version}" for name, version in sorted(env["libraries"].items()) if version)
+    return "\n".join([
+        f"* **Hardware:** `{env['brand']}`, {env['physical_cores']} physical / {env['logical_cores']} logical cores",
+        f"* **Hardware key:** `{env['hardware_key']}`",
+        f"* **Software:** Python {env['python']}, {libraries}",
+        f"* **Commit:** `{env['git_commit'] or 'unknown'}`, **created:** {env['created']}",
+    ])
+
+
+def _parameters(results: list[CaseResult]) -> str:
+    flat = [flatten(r.variant) for r in results]
+    keys = dict.fromkeys(k for f in flat for k in f)
+    values = {k: list(dict.fromkeys(_code(f.get(k)) for f in flat)) for k in keys}  # distinct values, in order
+    fixed = [f"* **{k}**: {v[0]}" for k, v in values.items() if len(v) == 1]
+    benchmarked = [f"* **{_CARD_NAMES.get(k, k)}**: {', '.join(v)}" for k, v in values.items() if len(v) > 1]
+    lines = [f"**model_name_or_path**: `{results[0].model}`"]
+    for title, items in (("Fixed parameters:", fixed), ("Benchmarked parameters:", benchmarked)):
+        if items:
+            lines += ["", title, *items]
+    return "\n".join(lines)
+
+
+def _code(value: Any) -> str:
+    return f"`{value}`" if isinstance(value, str) else f"`{value!r}`"
+
+
+def _variants(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
+    return _grouped((repr(sorted(flatten(r.variant).items())), r) for r in results)
+
+
+def _variant_cells(result: CaseResult) -> list[str]:
+    return [_code(result.variant["approach"]), _code(list(result.variant["operators"]))]
+
+
+def _non_time_table(results: list[CaseResult]) -> str:
+    rows = []
+    for group in _variants(results).values():
+        # accuracy does not depend on the input shape: the variant's first measured case stands for all
+        result = next((r for r in group if r.accuracy_optimized is not None), group[0])
+        cells = _variant_cells(result)
+        for metric in ACCURACY_METRICS:
+            cells += ["\\|"] + [
+                _NONE if acc is None else f"{getattr(acc, metric):.3f}"
+                for acc in (result.accuracy_original, result.accuracy_optimized)
+            ]
+        rows.append(cells)
+    return _table(NON_TIME_HEADERS, rows)
+
+
+def _time_tables(results: list[CaseResult]) -> list[str]:
+    measured = [r.latency for r in results if r.latency is not None]
+    parts = []
+    if measured:
+        seconds = sum(m.seconds for m in measured) / len(measured)
+        parts.append(
+            f"Time benchmarks ran {seconds:.1f} seconds per config on average, original and optimized"
+            " interleaved in one process."
+        )
+    shapes = _grouped(((r.batch_size, r.sequence_length), _time_row(r)) for r in results)
+    for (batch_size, length), rows in sorted(shapes.items()):
+        parts.append(f"Below, time metrics for batch size = {batch_size}, input length = {length}.")
+        parts.append(_table(TIME_HEADERS, rows))
+    return parts
+
+
+def _time_row(result: CaseResult) -> list[str]:
+    latency = result.latency
+    stats = [None, None] if latency is None else [latency.original, latency.optimized]
+    return [
+        *_variant_cells(result),
+        "\\|", *(_NONE if s is None else f"{s.mean_ms:.2f}" for s in stats),
+        "\\|", *(_NONE if s is None else f"{s.throughput:.2f}" for s in stats),
+    ]
+
+
+def _verdict_table(results: list[CaseResult]) -> str:
+    headers = ["test", "case", "f1 original -> optimized", "speedup (CI)", "verdict", "failed checks"]
+    rows = [
+        [f"`{r.test}`", f"`{r.case_id}`", *_cells(r), "<br>".join(map(_escape, _problems(r)))]
+        for r in results
+    ]
+    return _table(headers, rows)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    def row(cells: list[str]) -> str:
+        return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+    align = [":" + "-" * max(len(h) - 2, 1) + ":" for h in headers]
+    return "\n".join([row(headers), row(align), *map(row, rows)])
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+# ---- GitHub Actions -------------------------------------------------------------------------------------
+
+
+def github_annotations(results: list[CaseResult]) -> list[str]:
+    """`::error` per failed check or failed measurement, one `::warning` per distinct skip reason."""
+    lines = []
+    for r in results:
+        file = r.nodeid.split("::", 1)[0]
+        if r.error is not None:
+            lines.append(_annotation("error", f"qbench {r.case_id}: could not measure", r.error, file))
+        for c in r.checks:
+            if c.status in ("fail", "error"):
+                lines.append(_annotation("error", f"qbench {r.case_id}: {c.metric} vs {c.against}", c.reason, file))
+    for reason, case_ids in _skips(results).items():
+        lines.append(_annotation("warning", "qbench: check skipped", _with_cases(reason, case_ids)))
+    return lines
+
+
+def _annotation(kind: str, title: str, message: str, file: str | None = None) -> str:
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    props = ([f"file={prop(file)}"] if file else []) + [f"title={prop(title)}"]
+    return f"::{kind} {','.join(props)}::{data(message)}"

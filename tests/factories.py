@@ -1,0 +1,70 @@
+"""Synthetic `CaseResult`s for the unit tests of the policy, baselines, artifact and reports."""
+
+from __future__ import annotations
+
+from pytest_qbench.config import VariantSpec
+from pytest_qbench.results import (
+    AccuracyResult, CaseResult, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
+)
+
+TEST = "examples/test_conll.py::test_ner"
+HW = "x86_64-avx2+avx512f+avx512_vnni-2c"
+ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
+    "brand": "AMD EPYC 9R14",
+    "flags": ["avx2", "avx512_vnni", "avx512f"],
+    "hardware_key": HW,
+    "physical_cores": 2,
+    "logical_cores": 2,
+    "python": "3.11.9",
+    "libraries": {"onnxruntime": "1.31.1", "optimum": "2.1.0", "torch": None},
+    "git_commit": None,
+    "created": "2026-11-21T20:00:00+00:00",
+    "preset": "avx512_vnni",  # more keys than the schema requires are fine
+}
+
+
+def accuracy(f1: float, precision: float = 0.936, recall: float = 0.944, acc: float = 0.988) -> AccuracyResult:
+    return AccuracyResult(precision, recall, f1, acc, {"PER": f1}, 3250, 51362, 0, "default", 1.5)
+
+
+def stats(mean_ms: float, batch_size: int = 1, stdev_ms: float = 0.5, n: int = 400) -> LatencyStats:
+    return LatencyStats(
+        mean_ms, stdev_ms, stdev_ms / mean_ms, mean_ms, mean_ms * 1.1, mean_ms * 1.15, mean_ms * 1.3,
+        1000.0 * batch_size / mean_ms, n,
+    )
+
+
+def make_result(
+    approach: str = "dynamic",
+    operators: tuple[str, ...] = ("Add", "MatMul"),
+    batch_size: int = 1,
+    sequence_length: int = 32,
+    f1: tuple[float, float] = (0.940, 0.939),
+    original_ms: float = 46.38,
+    optimized_ms: float = 9.96,
+    speedup_ci: tuple[float, float] | None = None,
+    error: str | None = None,
+    note: str | None = None,
+    **variant: object,
+) -> CaseResult:
+    spec = VariantSpec(approach=approach, operators=operators, **variant)
+    value = original_ms / optimized_ms
+    low, high = speedup_ci or (value * 0.98, value * 1.02)
+    measured = error is None
+    return CaseResult(
+        nodeid=f"{TEST}[{spec.id}-bs{batch_size}-len{sequence_length}]",
+        test=TEST,
+        case_id=f"{spec.id}-bs{batch_size}-len{sequence_length}",
+        model="elastic/distilbert-base-uncased-finetuned-conll03-english",
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        variant=spec.to_dict(),
+        quantization=QuantizationRecord("avx512_vnni", {"MatMulInteger": 36}, [], note),
+        accuracy_original=accuracy(f1[0]) if measured else None,
+        accuracy_optimized=accuracy(f1[1], 0.935, 0.943) if measured else None,
+        latency=LatencyResult(
+            stats(original_ms, batch_size), stats(optimized_ms, batch_size),
+            Speedup(value, low, high, 0.95, 40), "ci_width", 2, 8.0,
+        ) if measured else None,
+        error=error,
+    )

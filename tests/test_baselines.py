@@ -1,0 +1,202 @@
+import json
+import multiprocessing
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from factories import HW, TEST, accuracy, make_result
+
+from pytest_qbench.atomic import atomic_write_text
+from pytest_qbench.baselines import BaselineStore, QbenchBaselineError, entry_from_result, file_stem
+
+OTHER_HW = "x86_64-avx2-4c"
+
+
+def flushed(root: Path, *results, hardware_key: str = HW) -> BaselineStore:
+    store = BaselineStore(root)
+    for result in results:
+        store.stage(result.test, result.case_id, hardware_key, result)
+    store.flush()
+    return store
+
+
+def test_file_name_is_the_test_key_made_safe(tmp_path):
+    assert file_stem("examples/test_conll.py::test_ner") == "examples.test_conll.py--test_ner"
+    assert file_stem("t.py::test_x[a b]") == "t.py--test_x_a_b_"
+    assert BaselineStore(tmp_path).path_for(TEST) == tmp_path / "examples.test_conll.py--test_ner.json"
+
+
+def test_round_trip(tmp_path):
+    result = make_result()
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, result.case_id, HW, result)
+    report = store.flush()
+    assert (report.created, report.updated, report.unchanged) == ([(TEST, result.case_id, HW)], [], [])
+
+    match = BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
+    assert match.entry == entry_from_result(result)
+    assert match.hardware_match and match.entry_hardware_key == HW
+    assert match.path == tmp_path / f"{file_stem(TEST)}.json"
+    assert match.entry["accuracy"]["optimized"] == {"precision": 0.935, "recall": 0.943, "f1": 0.939, "accuracy": 0.988}
+    assert set(match.entry["latency"]) == {"original", "optimized", "speedup"}
+    assert match.entry["parameters"] == result.variant
+
+
+def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):
+    result = make_result()
+    store = flushed(tmp_path, result)
+    path = store.path_for(TEST)
+    text = path.read_text()
+    doc = json.loads(text)
+    assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    assert doc["schema_version"] == 1 and doc["test"] == TEST
+    assert list(doc["cases"][result.case_id]) == [HW]
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+
+    before = path.stat().st_mtime_ns
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, result.case_id, HW, result)
+    assert store.flush().unchanged == [(TEST, result.case_id, HW)]
+    assert path.read_text() == text and path.stat().st_mtime_ns == before
+
+
+def test_measured_numbers_are_rounded_to_six_significant_digits(tmp_path):
+    result = make_result(original_ms=46.381234567)
+    entry = flushed(tmp_path, result).lookup(TEST, result.case_id, HW).entry
+    assert entry["latency"]["original"]["mean_ms"] == 46.3812
+
+
+def test_a_failed_measurement_cannot_be_staged(tmp_path):
+    with pytest.raises(ValueError, match="no complete measurement"):
+        BaselineStore(tmp_path).stage(TEST, "c", HW, make_result(error="boom"))
+
+
+@pytest.mark.parametrize("content", ['{"schema_version": 1, "test": "examples/te', "", "\xff\xfe"])
+def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
+    store = BaselineStore(tmp_path)
+    path = store.path_for(TEST)
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(QbenchBaselineError, match="not valid JSON") as error:
+        store.lookup(TEST, "c", HW)
+    assert str(path) in str(error.value)
+
+    store.stage(TEST, "c", HW, make_result())
+    with pytest.raises(QbenchBaselineError, match=str(path)):
+        store.flush()
+    assert path.read_bytes() == content.encode("latin-1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temp file left behind
+
+
+def test_future_schema_version_is_refused(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.path_for(TEST)
+    path.write_text(json.dumps({"schema_version": 2, "test": TEST, "cases": {}}))
+    with pytest.raises(QbenchBaselineError) as error:
+        store.lookup(TEST, "c", HW)
+    message = str(error.value)
+    assert str(path) in message and "schema_version 2" in message and "reads schema_version 1 only" in message
+
+
+def test_file_of_another_test_is_refused(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.path_for(TEST).write_text(json.dumps({"schema_version": 1, "test": "examples/test_conll_py::test_ner", "cases": {}}))
+    with pytest.raises(QbenchBaselineError, match="rename one of the tests"):
+        store.lookup(TEST, "c", HW)
+
+
+def test_missing_file_and_missing_case_find_nothing(tmp_path):
+    match = BaselineStore(tmp_path).lookup(TEST, "c", HW)
+    assert (match.entry, match.entry_hardware_key, match.hardware_match) == (None, None, False)
+    assert not tmp_path.joinpath(f"{file_stem(TEST)}.json").exists()
+
+
+def test_lookup_falls_back_to_another_hardware_key(tmp_path):
+    result = make_result()
+    store = flushed(tmp_path, result, hardware_key=OTHER_HW)
+    match = store.lookup(TEST, result.case_id, HW)
+    assert match.entry == entry_from_result(result)
+    assert (match.hardware_key, match.entry_hardware_key, match.hardware_match) == (HW, OTHER_HW, False)
+
+
+def test_update_of_a_subset_keeps_everything_else(tmp_path):
+    a, b = make_result(), make_result(batch_size=4)
+    flushed(tmp_path, a, b)
+    flushed(tmp_path, a, hardware_key=OTHER_HW)
+    path = BaselineStore(tmp_path).path_for(TEST)
+    before = json.loads(path.read_text())
+
+    faster = make_result(optimized_ms=8.0)
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, a.case_id, HW, faster)
+    store.stage(TEST, "static-Add-bs1-len32", HW, make_result(approach="static", operators=("Add",)))
+    report = store.flush()
+    assert report.updated == [(TEST, a.case_id, HW)]
+    assert report.created == [(TEST, "static-Add-bs1-len32", HW)]
+
+    after = json.loads(path.read_text())
+    assert after["cases"][a.case_id][HW] == entry_from_result(faster)
+    assert after["cases"][a.case_id][OTHER_HW] == before["cases"][a.case_id][OTHER_HW]
+    assert after["cases"][b.case_id] == before["cases"][b.case_id]
+
+
+def _write_cases(root: str, prefix: str, count: int, barrier) -> None:
+    result = make_result()
+    barrier.wait()
+    for i in range(count):
+        store = BaselineStore(root)
+        store.stage(TEST, f"{prefix}-{i}", HW, result)
+        store.flush()
+
+
+def test_concurrent_writers_keep_each_others_cases(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    writers = [context.Process(target=_write_cases, args=(str(tmp_path), p, 15, barrier)) for p in ("a", "b")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0, 0]
+    cases = json.loads(BaselineStore(tmp_path).path_for(TEST).read_text())["cases"]
+    assert sorted(cases) == sorted(f"{p}-{i}" for p in ("a", "b") for i in range(15))
+
+
+def test_obtained_file_beside_the_baseline_for_review(tmp_path):
+    base = make_result()
+    store = flushed(tmp_path, base)
+    baseline_text = store.path_for(TEST).read_text()
+    worse = replace(base, accuracy_optimized=accuracy(0.8))
+    other = make_result(batch_size=8)
+
+    path = store.write_obtained(TEST, base.case_id, HW, worse)
+    assert store.write_obtained(TEST, other.case_id, HW, other) == path
+    assert path == tmp_path / f"{file_stem(TEST)}.obtained.json"
+    doc = json.loads(path.read_text())
+    assert doc["cases"][base.case_id][HW] == entry_from_result(worse)
+    assert doc["cases"][other.case_id][HW] == entry_from_result(other)
+    assert doc["test"] == TEST and doc["schema_version"] == 1
+    assert store.path_for(TEST).read_text() == baseline_text
+
+
+def test_unused_reports_the_cases_of_tests_that_ran(tmp_path):
+    a, b, c = make_result(), make_result(batch_size=4), make_result(batch_size=8)
+    other = replace(make_result(), test="examples/test_other.py::test_x")
+    store = flushed(tmp_path, a, b, c, other)
+    store.flush()
+    used = {(TEST, a.case_id), (TEST, "a-case-without-baseline")}
+    assert BaselineStore(tmp_path).unused(used) == sorted([(TEST, b.case_id), (TEST, c.case_id)])
+
+
+def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+    path = tmp_path / "f.json"
+    atomic_write_text(path, "old\n")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(path, "new\n")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]

@@ -1,0 +1,283 @@
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from factories import HW, TEST, accuracy, make_result
+
+from pytest_qbench.baselines import BaselineMatch, entry_from_result
+from pytest_qbench.config import CalibrationSpec, Tolerances
+from pytest_qbench.policy import judge
+from pytest_qbench.results import CaseResult, Check
+
+PATH = Path("baselines/examples.test_conll.py--test_ner.json")
+TOL = Tolerances()
+
+
+def recorded(result: CaseResult, hardware_key: str = HW) -> BaselineMatch:
+    """The lookup of a baseline recorded from `result` under `hardware_key`, seen from machine HW."""
+    return BaselineMatch(PATH, HW, entry_from_result(result), hardware_key)
+
+
+def check(checks: list[Check], metric: str, against: str = "baseline") -> Check:
+    (found,) = [c for c in checks if c.metric == metric and c.against == against]
+    return found
+
+
+def with_f1(result: CaseResult, original: float, optimized: float) -> CaseResult:
+    return replace(result, accuracy_original=accuracy(original), accuracy_optimized=accuracy(optimized, 0.935, 0.943))
+
+
+def with_speedup(result: CaseResult, value: float, low: float, high: float) -> CaseResult:
+    latency = result.latency
+    return replace(result, latency=replace(latency, speedup=replace(latency.speedup, value=value, ci_low=low, ci_high=high)))
+
+
+def test_same_measurement_as_baseline_passes_every_check():
+    result = make_result()
+    judgement = judge(result, recorded(result), TOL)
+    assert judgement.verdict == "pass"
+    assert judgement.write is None
+    assert {c.status for c in judgement.checks} == {"pass"}
+    assert [c.metric for c in judgement.checks] == [
+        "f1", "parameters", "precision", "recall", "f1", "accuracy",
+        "original.precision", "original.recall", "original.f1", "original.accuracy",
+        "speedup", "original.mean_ms", "original.throughput", "optimized.mean_ms", "optimized.throughput",
+    ]
+    assert judgement.baseline == {"file": str(PATH), "hardware_key": HW, "hardware_match": True, "values": recorded(result).entry}
+
+
+# ---- accuracy vs the original model ----------------------------------------------------------------
+
+
+def test_static_collapse_fails_against_the_original_without_any_baseline():
+    # The reference card's static quantization of [Add, MatMul]: F1 0.940 -> 0.100.
+    result = make_result(approach="static", f1=(0.940, 0.100))
+    judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL)
+    assert judgement.verdict == "fail"
+    vs_original = check(judgement.checks, "f1", "original")
+    assert vs_original.status == "fail"
+    assert vs_original.reason == "f1 0.1000 vs original 0.9400 (max loss 0.01): lost 0.8400, more than the 0.0100 allowed"
+
+
+def test_static_collapse_fails_even_against_a_baseline_that_recorded_it():
+    result = make_result(approach="static", f1=(0.940, 0.100))
+    judgement = judge(result, recorded(result), TOL)
+    assert [c.metric for c in judgement.checks if c.status == "fail"] == ["f1"]
+    assert judgement.verdict == "fail"
+
+
+@pytest.mark.parametrize(
+    ("original", "optimized", "tolerances", "status"),
+    [
+        (0.940, 0.930, Tolerances(max_loss=0.01), "pass"),  # exactly the tolerable loss
+        (0.940, 0.9299, Tolerances(max_loss=0.01), "fail"),
+        (0.940, 0.950, Tolerances(max_loss=0.0), "pass"),  # gains always pass
+        (0.900, 0.891, Tolerances(max_relative_loss=0.01), "pass"),  # 1% of 0.900 exactly
+        (0.900, 0.8909, Tolerances(max_relative_loss=0.01), "fail"),
+        (0.900, 0.885, Tolerances(max_loss=0.02, max_relative_loss=0.01), "fail"),  # relative replaces absolute
+    ],
+)
+def test_tolerable_loss_vs_original_edges(original, optimized, tolerances, status):
+    result = with_f1(make_result(), original, optimized)
+    assert check(judge(result, recorded(result), tolerances).checks, "f1", "original").status == status
+
+
+def test_relative_loss_is_named_in_the_tolerance():
+    result = with_f1(make_result(), 0.9, 0.8)
+    found = check(judge(result, recorded(result), Tolerances(max_relative_loss=0.01)).checks, "f1", "original")
+    assert found.tolerance == "max relative loss 0.01"
+    assert "more than the 0.0090 allowed" in found.reason
+
+
+# ---- accuracy vs baseline ----------------------------------------------------------------------------
+
+
+def test_accuracy_regression_reason_names_metric_values_and_tolerance():
+    base = with_f1(make_result(), 0.941, 0.941)
+    result = with_f1(make_result(), 0.941, 0.8912)
+    found = check(judge(result, recorded(base), TOL).checks, "f1")
+    assert found.status == "fail"
+    assert found.reason == "f1 0.8912 vs baseline 0.9410 (atol 0.005): worse by 0.0498"
+    assert (found.measured, found.expected, found.tolerance) == (0.8912, 0.941, "atol 0.005")
+
+
+@pytest.mark.parametrize(
+    ("measured", "tolerances", "status"),
+    [
+        (0.936, TOL, "pass"),  # exactly atol below
+        (0.946, TOL, "pass"),  # exactly atol above
+        (0.9359, TOL, "fail"),
+        (0.931, Tolerances(accuracy_atol=0.0, accuracy_rtol=0.01), "fail"),  # rtol 1% of 0.941 = 0.00941
+        (0.9316, Tolerances(accuracy_atol=0.0, accuracy_rtol=0.01), "pass"),
+        (0.9266, Tolerances(accuracy_atol=0.005, accuracy_rtol=0.01), "pass"),  # 0.005 + 0.00941 add up
+    ],
+)
+def test_accuracy_vs_baseline_tolerance_edges(measured, tolerances, status):
+    base = with_f1(make_result(), 0.941, 0.941)
+    result = with_f1(make_result(), 0.941, measured)
+    assert check(judge(result, recorded(base), replace(tolerances, max_loss=1.0)).checks, "f1").status == status
+
+
+def test_accuracy_better_than_baseline_fails_and_asks_for_an_update():
+    base = with_f1(make_result(), 0.941, 0.900)
+    result = with_f1(make_result(), 0.941, 0.939)
+    found = check(judge(result, recorded(base), TOL).checks, "f1")
+    assert found.status == "fail"
+    assert "better by 0.0390" in found.reason
+    assert "pytest --qbench --qbench-update-baselines" in found.reason
+
+
+def test_original_model_accuracy_is_gated_too():
+    base = make_result()
+    result = replace(make_result(), accuracy_original=accuracy(0.940, precision=0.90))
+    judgement = judge(result, recorded(base), TOL)
+    assert [c.metric for c in judgement.checks if c.status == "fail"] == ["original.precision"]
+
+
+def test_changed_parameters_fail_and_name_the_difference():
+    base = make_result(approach="static")
+    result = make_result(approach="static", calibration=CalibrationSpec(num_samples=200))
+    found = check(judge(result, recorded(base), TOL).checks, "parameters")
+    assert found.status == "fail"
+    assert "parameters.calibration.num_samples 100 -> 200" in found.reason
+
+
+# ---- latency ---------------------------------------------------------------------------------------------
+
+
+def test_speedup_regression_supported_by_the_ci_fails():
+    base = with_speedup(make_result(), 2.0, 1.95, 2.05)
+    result = with_speedup(make_result(), 1.7, 1.65, 1.75)  # limit 2.0 x 0.9 = 1.8
+    found = check(judge(result, recorded(base), TOL).checks, "speedup")
+    assert found.status == "fail"
+    assert found.reason == (
+        "speedup 1.700 (95% CI 1.650 to 1.750) vs baseline 2.000 (rtol 0.1, limit 1.800):"
+        " worse, the whole CI beyond the limit"
+    )
+
+
+def test_speedup_regression_not_supported_by_the_ci_passes():
+    base = with_speedup(make_result(), 2.0, 1.95, 2.05)
+    result = with_speedup(make_result(), 1.7, 1.5, 1.85)
+    found = check(judge(result, recorded(base), TOL).checks, "speedup")
+    assert found.status == "pass"
+    assert "not significant" in found.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "status"),
+    [
+        (1.80, 1.70, 1.79, "pass"),  # at the limit: not beyond the tolerance
+        (1.79, 1.70, 1.7999, "fail"),
+        (1.79, 1.70, 1.80, "pass"),  # the CI reaches the limit
+        (2.60, 2.50, 2.70, "pass"),  # faster never fails
+    ],
+)
+def test_speedup_edges(value, low, high, status):
+    base = with_speedup(make_result(), 2.0, 1.95, 2.05)
+    result = with_speedup(make_result(), value, low, high)
+    assert check(judge(result, recorded(base), TOL).checks, "speedup").status == status
+
+
+def test_faster_than_baseline_suggests_an_update():
+    base = with_speedup(make_result(), 2.0, 1.95, 2.05)
+    result = with_speedup(make_result(), 2.6, 2.5, 2.7)
+    assert "better than the baseline" in check(judge(result, recorded(base), TOL).checks, "speedup").reason
+
+
+def test_absolute_latency_regression_beyond_latency_rtol_and_ci_fails():
+    base = make_result(optimized_ms=10.0)
+    result = make_result(optimized_ms=25.0)  # limits: 15 ms, 50/s; the mean's CI is +-0.05 ms
+    checks = judge(result, recorded(base), TOL).checks
+    assert check(checks, "optimized.mean_ms").status == "fail"
+    assert check(checks, "optimized.mean_ms").reason == (
+        "optimized.mean_ms 25.00 ms (95% CI 24.95 ms to 25.05 ms) vs baseline 10.00 ms (rtol 0.5, limit 15.00 ms):"
+        " worse, the whole CI beyond the limit"
+    )
+    assert check(checks, "optimized.throughput").status == "fail"
+    assert check(checks, "original.mean_ms").status == "pass"
+    assert check(checks, "original.throughput").status == "pass"
+
+
+def test_absolute_latency_regression_within_noise_passes():
+    base = make_result(optimized_ms=10.0)
+    result = make_result(optimized_ms=16.0)  # limit 15 ms
+    noisy = replace(result.latency.optimized, stdev_ms=20.0, n_samples=20)  # CI +-8.8 ms reaches the limit
+    result = replace(result, latency=replace(result.latency, optimized=noisy))
+    found = check(judge(result, recorded(base), TOL).checks, "optimized.mean_ms")
+    assert found.status == "pass"
+    assert "not significant" in found.reason
+
+
+def test_hardware_mismatch_skips_latency_but_still_gates_accuracy():
+    base = make_result(optimized_ms=5.0)
+    result = with_f1(make_result(), 0.940, 0.900)
+    judgement = judge(result, recorded(base, hardware_key="x86_64-avx2-4c"), TOL)
+    (skipped,) = [c for c in judgement.checks if c.status == "skip"]
+    assert skipped.metric == "latency"
+    assert "'x86_64-avx2-4c'" in skipped.reason and repr(HW) in skipped.reason
+    assert not any(c.metric.endswith(("mean_ms", "throughput")) or c.metric == "speedup" for c in judgement.checks)
+    assert check(judgement.checks, "f1").status == "fail"
+    assert judgement.verdict == "fail"
+    assert judgement.baseline["hardware_match"] is False
+
+
+def test_hardware_mismatch_alone_passes():
+    result = make_result()
+    assert judge(result, recorded(result, hardware_key="arm64-asimd-8c"), TOL).verdict == "pass"
+
+
+# ---- missing baseline, update mode, errors, verdicts --------------------------------------------------
+
+
+def test_missing_baseline_fails_and_says_how_to_create_it():
+    judgement = judge(make_result(), BaselineMatch(PATH, HW, None, None), TOL)
+    assert judgement.verdict == "fail"
+    assert judgement.write == "obtained"
+    found = check(judgement.checks, "baseline")
+    assert "pytest --qbench --qbench-update-baselines" in found.reason
+    assert str(PATH) in found.reason and "dynamic-Add+MatMul-bs1-len32" in found.reason and TEST in found.reason
+
+
+def test_update_mode_writes_the_measurement_without_comparing_to_the_old_baseline():
+    base = with_f1(make_result(), 0.941, 0.5)
+    judgement = judge(make_result(), recorded(base), TOL, update=True)
+    assert judgement.verdict == "updated"
+    assert judgement.write == "baseline"
+    assert [(c.metric, c.against) for c in judgement.checks] == [("f1", "original")]
+
+
+def test_update_mode_keeps_the_vs_original_gate_and_still_writes():
+    result = make_result(approach="static", f1=(0.940, 0.100))
+    judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL, update=True)
+    assert judgement.verdict == "fail"
+    assert judgement.write == "baseline"
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_a_failed_measurement_is_an_error_and_is_never_written(update):
+    judgement = judge(make_result(error="RuntimeError: boom"), BaselineMatch(PATH, HW, None, None), TOL, update=update)
+    assert (judgement.verdict, judgement.write, judgement.checks) == ("error", None, [])
+
+
+def test_an_incomplete_measurement_is_an_error_and_is_never_written():
+    judgement = judge(replace(make_result(), latency=None), BaselineMatch(PATH, HW, None, None), TOL, update=True)
+    assert (judgement.verdict, judgement.write) == ("error", None)
+    assert judgement.checks[0].reason == "latency not measured: nothing compared, nothing written"
+
+
+def test_amend_edits_the_checks_before_the_verdict():
+    def waive_vs_original(checks: list[Check]) -> None:
+        checks[:] = [replace(c, status="pass") if c.against == "original" else c for c in checks]
+
+    result = make_result(approach="static", f1=(0.940, 0.100))
+    judgement = judge(result, recorded(result), TOL, amend=waive_vs_original)
+    assert (judgement.verdict, judgement.write) == ("pass", None)
+
+
+def test_verdict_is_skip_only_when_every_check_skipped():
+    def skip_all(checks: list[Check]) -> None:
+        checks[:] = [replace(c, status="skip") for c in checks]
+
+    result = make_result()
+    assert judge(result, recorded(result), TOL, amend=skip_all).verdict == "skip"
