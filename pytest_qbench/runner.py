@@ -100,7 +100,7 @@ class QbenchRun:
     def check(self) -> CaseResult:
         """Measure accuracy and latency, judge them against the baseline, record the result, and
         fail the test with one line per failed check."""
-        from .policy import judge, verdict_of
+        from .policy import judge
 
         result = self._new_result()
         try:
@@ -112,11 +112,16 @@ class QbenchRun:
             self._record(result)
             pytest.fail(f"qbench {self.case.id}: could not measure: {result.error}", pytrace=False)
         session = self.session
-        lookup = session.store.lookup(result.test, result.case_id, session.hardware_key)
-        result.baseline = lookup.values
-        result.checks, _ = judge(result, lookup, self.case.tolerances, session.options.update)
-        session.config.hook.pytest_qbench_checks(config=session.config, result=result, checks=result.checks)
-        result.verdict = verdict_of(result.checks, session.options.update)
+        judgement = judge(
+            result,
+            session.store.lookup(result.test, result.case_id, session.hardware_key),
+            self.case.tolerances,
+            update=session.options.update,
+            amend=lambda checks: session.config.hook.pytest_qbench_checks(
+                config=session.config, result=result, checks=checks
+            ),
+        )
+        result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         self._record(result)
         failed = [str(c) for c in result.checks if c.status == "fail"]
         if failed:

@@ -172,7 +172,17 @@ class QbenchSession:
         # The result travels in the report, so xdist workers' results reach the controller too.
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and report.when == "call":
-                self.results.append(CaseResult.from_json(value))
+                self._collect(CaseResult.from_json(value))
+
+    def _collect(self, result: CaseResult) -> None:
+        from .policy import write_of
+
+        self.results.append(result)
+        write = write_of(result.verdict, self.options.update)
+        if write == "baseline":
+            self.store.stage(result.test, result.case_id, self.hardware_key, result)
+        elif write == "obtained":
+            self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
@@ -220,11 +230,12 @@ class QbenchSession:
     def _flush_baselines(self) -> list[str]:
         if self.interrupted:
             return ["qbench: run interrupted: no baseline was written"]
-        for result in self.results:
-            if result.verdict == "updated":
-                self.store.stage(result.test, result.case_id, self.hardware_key, result)
         outcome = self.store.flush()
-        return [f"qbench: baseline {kind}: {name}" for kind, names in outcome.items() for name in names]
+        return [
+            f"qbench: baseline {kind}: {test} [{case_id}] ({hardware_key})"
+            for kind, keys in (("created", outcome.created), ("updated", outcome.updated))
+            for test, case_id, hardware_key in keys
+        ]
 
     def _report_unused(self) -> list[str]:
         used = {(r.test, r.case_id) for r in self.results}
