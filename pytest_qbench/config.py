@@ -116,7 +116,7 @@ class TimingSpec:
     warmup_seconds: float = 0.2
     min_iterations: int = 20
     min_seconds: float = 1.0  # per model per case
-    max_seconds: float = 4.0
+    max_seconds: float = 4.0  # interleaved phase, both models, warm-up excluded; the minimums win
     target_ci_width: float = 0.04  # of the speedup ratio, relative
 
 
