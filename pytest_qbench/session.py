@@ -73,9 +73,9 @@ class QbenchSession:
 
     @cached_property
     def cache(self) -> "BuildCache":
-        from .cache import BuildCache, default_root
+        from .cache import BuildCache, default_cache_root
 
-        return BuildCache(self.options.cache_dir or default_root())
+        return BuildCache(self.options.cache_dir or default_cache_root())
 
     @cached_property
     def store(self) -> "BaselineStore":

@@ -1,0 +1,392 @@
+"""Build the models a case compares: the fp32 ONNX original and an int8 variant of it.
+
+export (torch -> ONNX) -> graph optimisation (ORTOptimizer) -> symbolic shape inference ->
+quantization (ORTQuantizer, dynamic or static with calibration). Every slow step goes through the
+`BuildCache`, so a second run reuses the exported and quantized models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .cache import BuildCache, fingerprint_path, library_versions
+from .config import VariantSpec
+from .results import QuantizationRecord
+
+if TYPE_CHECKING:
+    import datasets
+    import onnx
+
+ONNX_FILE = "model.onnx"
+CONFIG_FILE = "config.json"
+EXPORT_INFO = "qbench_export.json"
+OPTIMIZED_FILE = "model_optimized.onnx"
+QUANTIZED_FILE = "model_optimized_quantized.onnx"  # the name ORTQuantizer gives it
+RECORD_FILE = "qbench_quantization.json"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+# Op types that only appear in a graph when the quantizer changed something.
+QUANTIZED_OP_TYPES = frozenset({
+    "MatMulInteger", "ConvInteger", "DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear",
+    "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QAttention", "QEmbedLayerNormalization",
+    "QGemm", "QLinearMatMul", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearSoftmax",
+    "QLinearSigmoid", "QLinearLeakyRelu", "QLinearConcat", "QLinearAveragePool",
+    "QLinearGlobalAveragePool", "QLinearWhere", "DynamicQuantizeLSTM",
+})
+
+
+class QbenchModelError(ValueError):
+    """The model argument cannot be turned into an ONNX original; the message says why."""
+
+
+class QbenchBuildError(RuntimeError):
+    """A step of building a variant failed; the message names the variant and the step."""
+
+
+class QbenchModelWarning(UserWarning):
+    """The model builds, but its results may not mean what the user expects."""
+
+
+@dataclass(frozen=True)
+class BuiltVariant:
+    original: Path  # the fp32 ONNX file
+    optimized: Path  # the quantized ONNX file
+    model_dir: Path  # config + tokenizer of the quantized model
+    quantization: QuantizationRecord
+    seconds: float  # spent in this call: the build, or just the cache lookup
+    cached: bool
+
+
+@contextlib.contextmanager
+def _reraise(error: type[Exception], context: str) -> Iterator[None]:
+    """Turn a library's exception into one line naming what qbench was doing."""
+    try:
+        yield
+    except (QbenchModelError, QbenchBuildError):
+        raise
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise error(f"qbench: {context}: {type(exc).__name__}: {reason}") from exc
+
+
+def _step(spec: VariantSpec, what: str) -> contextlib.AbstractContextManager[None]:
+    return _reraise(QbenchBuildError, f"building variant {spec.id} failed at {what}")
+
+
+# ---- the original ------------------------------------------------------------------------------
+
+
+def export_original(model: str | Path, opset: int, cache: BuildCache) -> Path:
+    """A folder holding the fp32 `model.onnx`, `config.json` and the tokenizer files.
+
+    `model` is a hub id, a local Hugging Face folder (exported here), or an existing ONNX model:
+    a `.onnx` file or a folder with `model.onnx`, used as it is.
+    """
+    path = Path(model).expanduser()
+    if path.exists():
+        return _local_original(path, opset, cache)
+    if isinstance(model, Path) or _looks_like_path(str(model)):
+        raise QbenchModelError(f"qbench: model path {str(model)!r} does not exist")
+    return _hub_original(str(model), opset, cache)
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or model.endswith(".onnx") or model.count("/") > 1
+
+
+def _local_original(path: Path, opset: int, cache: BuildCache) -> Path:
+    if path.is_file():
+        if path.suffix != ".onnx":
+            raise QbenchModelError(
+                f"qbench: model {str(path)!r} is a file but not .onnx; pass a Hugging Face model"
+                " folder, a .onnx file, or a hub id"
+            )
+        _require_config(path.parent)
+        return path.parent if path.name == ONNX_FILE else _adopt_onnx(path, cache)
+    _require_config(path)
+    if (path / ONNX_FILE).is_file():
+        return path
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        raise QbenchModelError(
+            f"qbench: model folder {str(path)!r} has no weights ({', '.join(WEIGHT_FILES)})"
+            f" and no {ONNX_FILE}"
+        )
+    key = {"kind": "export", "model": fingerprint_path(path), "opset": opset, "libraries": library_versions()}
+    entry, _ = cache.get_or_build(key, lambda out: _export(str(path), out, opset))
+    return _checked_export(entry, str(path))
+
+
+def _require_config(folder: Path) -> None:
+    if not (folder / CONFIG_FILE).is_file():
+        raise QbenchModelError(
+            f"qbench: {str(folder)!r} has no {CONFIG_FILE}; a model folder needs the Hugging Face"
+            " config and tokenizer files next to the weights or the .onnx file"
+        )
+
+
+def _adopt_onnx(file: Path, cache: BuildCache) -> Path:
+    """Copy an ONNX file named otherwise into a cache entry as `model.onnx`, with config and tokenizer."""
+
+    def build(out: Path) -> None:
+        import onnx
+        from optimum.utils.save_utils import maybe_save_preprocessors
+
+        with _reraise(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
+            onnx.save(onnx.load(str(file)), str(out / ONNX_FILE))  # also inlines external data
+        shutil.copyfile(file.parent / CONFIG_FILE, out / CONFIG_FILE)
+        maybe_save_preprocessors(file.parent, out)
+
+    key = {"kind": "adopt", "model": fingerprint_path(file), "config": fingerprint_path(file.parent / CONFIG_FILE)}
+    return cache.get_or_build(key, build)[0]
+
+
+def _hub_original(model_id: str, opset: int, cache: BuildCache) -> Path:
+    from transformers.utils import cached_file
+
+    try:
+        config_path = Path(cached_file(model_id, CONFIG_FILE))
+    except OSError as exc:
+        raise QbenchModelError(
+            f"qbench: model {model_id!r} is not a local path and could not be fetched from the"
+            f" Hugging Face hub (unreachable, or no such model: {str(exc).splitlines()[0]});"
+            " check the id, or pass a local model folder or .onnx file"
+        ) from None
+    revision = config_path.parent.name  # the hub cache stores files under snapshots/<commit>/
+    key = {"kind": "export", "hub_id": model_id, "revision": revision, "opset": opset,
+           "libraries": library_versions()}
+    entry, _ = cache.get_or_build(key, lambda out: _export(model_id, out, opset, revision))
+    return _checked_export(entry, model_id)
+
+
+def _export(source: str, out: Path, opset: int, revision: str | None = None) -> None:
+    from optimum.exporters.onnx import onnx_export_from_model
+    from torch.jit import TracerWarning
+    from transformers import AutoModelForTokenClassification
+
+    with _reraise(QbenchModelError, f"loading {source!r} as a token-classification model failed"):
+        # Eager attention: below opset 14 the exporter cannot express scaled_dot_product_attention.
+        model, loading = AutoModelForTokenClassification.from_pretrained(
+            source, revision=revision, attn_implementation="eager", output_loading_info=True
+        )
+    with (
+        _reraise(QbenchModelError, f"exporting {source!r} to ONNX (opset {opset}) failed"),
+        warnings.catch_warnings(),
+    ):
+        # The exporter's own noise (tracing notes, torch deprecating the TorchScript exporter):
+        # nothing a qbench user can act on.
+        warnings.simplefilter("ignore", TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        onnx_export_from_model(model, out, opset=opset, task="token-classification")
+    info = {"source": source, "revision": revision, "opset": opset,
+            "newly_initialised": sorted(loading["missing_keys"])}
+    (out / EXPORT_INFO).write_text(json.dumps(info, indent=1))
+
+
+def _checked_export(entry: Path, model: str) -> Path:
+    fresh = json.loads((entry / EXPORT_INFO).read_text())["newly_initialised"]
+    if fresh:
+        warnings.warn(
+            f"qbench: model {model!r} has no trained token-classification head; {', '.join(fresh)}"
+            " were initialised at random, so its accuracy is meaningless until it is fine-tuned",
+            QbenchModelWarning,
+            stacklevel=4,
+        )
+    return entry
+
+
+# ---- the variant -------------------------------------------------------------------------------
+
+
+def build_variant(
+    original_dir: Path,
+    spec: VariantSpec,
+    *,
+    preset: str,
+    calibration: "datasets.Dataset | None",
+    cache: BuildCache,
+) -> BuiltVariant:
+    """Optimise and quantize `original_dir/model.onnx` as `spec` says, through the cache.
+
+    `preset` is the machine's (`Hardware.preset`), used when `spec.preset` is "auto".
+    `calibration` holds exactly the model-input columns; static quantization needs it.
+    """
+    start = time.perf_counter()
+    preset = preset if spec.preset == "auto" else spec.preset
+    static = spec.approach == "static"
+    if not (original_dir / ONNX_FILE).is_file():
+        raise QbenchBuildError(f"qbench: variant {spec.id}: {str(original_dir)!r} has no {ONNX_FILE}")
+    if static and calibration is None:
+        raise QbenchBuildError(f"qbench: variant {spec.id}: static quantization needs calibration data")
+    variant = {**spec.to_dict(), "preset": preset}
+    if not static:
+        variant.pop("calibration")  # dynamic quantization never reads it
+    key = {
+        "kind": "variant",
+        "original": _original_fingerprint(original_dir),
+        "variant": variant,
+        "calibration_data": _dataset_fingerprint(calibration) if static else None,
+        "libraries": library_versions(),
+    }
+    entry, cached = cache.get_or_build(
+        key, lambda out: _build(original_dir, spec, preset, calibration, out)
+    )
+    record = QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text()))
+    return BuiltVariant(
+        original=original_dir / ONNX_FILE,
+        optimized=entry / QUANTIZED_FILE,
+        model_dir=entry,
+        quantization=record,
+        seconds=time.perf_counter() - start,
+        cached=cached,
+    )
+
+
+def _original_fingerprint(original_dir: Path) -> str:
+    # Only what decides the optimized bytes: the graph (and its external data) and the config.
+    files = [original_dir / ONNX_FILE, original_dir / (ONNX_FILE + "_data"), original_dir / CONFIG_FILE]
+    parts = [f"{f.name}:{fingerprint_path(f)}" for f in files if f.is_file()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _dataset_fingerprint(dataset: "datasets.Dataset") -> str:
+    text = json.dumps(dataset.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _build(original_dir: Path, spec: VariantSpec, preset: str,
+           calibration: "datasets.Dataset | None", out: Path) -> None:
+    import onnx
+
+    with tempfile.TemporaryDirectory(prefix="qbench-") as tmp:
+        work = Path(tmp)
+        with _step(spec, f"graph optimisation (level {spec.optimization_level})"):
+            _optimize(original_dir, spec.optimization_level, work)
+        with _step(spec, "symbolic shape inference"):
+            model = _infer_shapes(work / OPTIMIZED_FILE)
+        excluded, notes = _exclusions(model, spec)
+        if spec.approach == "static":
+            _check_columns(model, calibration, spec)
+        with _step(spec, f"{spec.approach} quantization"):
+            _quantize(work, spec, preset, excluded, calibration, out)
+    with _step(spec, "reading the quantized graph"):
+        quantized = onnx.load(str(out / QUANTIZED_FILE), load_external_data=False)
+    counts = Counter(n.op_type for n in quantized.graph.node if n.op_type in QUANTIZED_OP_TYPES)
+    if not counts:
+        notes.insert(0, _nothing_quantized(spec))
+    record = QuantizationRecord(
+        preset=preset,
+        quantized_ops=dict(sorted(counts.items())),
+        excluded_nodes=excluded,
+        note="; ".join(notes) or None,
+    )
+    (out / RECORD_FILE).write_text(json.dumps(asdict(record), indent=1))
+
+
+def _optimize(original_dir: Path, level: int, work: Path) -> None:
+    if level == 0:  # no optimisation: quantize the exported graph itself
+        from optimum.utils.save_utils import maybe_save_preprocessors
+
+        shutil.copyfile(original_dir / ONNX_FILE, work / OPTIMIZED_FILE)
+        shutil.copyfile(original_dir / CONFIG_FILE, work / CONFIG_FILE)
+        maybe_save_preprocessors(original_dir, work)
+        return
+    from optimum.onnxruntime import ORTOptimizer
+    from optimum.onnxruntime.configuration import OptimizationConfig
+
+    optimizer = ORTOptimizer.from_pretrained(original_dir, file_names=[ONNX_FILE])
+    optimizer.optimize(optimization_config=OptimizationConfig(optimization_level=level), save_dir=work)
+
+
+def _infer_shapes(path: Path) -> "onnx.ModelProto":
+    # onnxruntime >= 1.31 quantization cannot type the outputs of fused com.microsoft ops
+    # ("Unable to find data type for weight_name=..."): symbolic shape inference types them first.
+    import onnx
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    model = SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True)
+    onnx.save(model, str(path))
+    return model
+
+
+def _exclusions(model: "onnx.ModelProto", spec: VariantSpec) -> tuple[list[str], list[str]]:
+    """Node names to keep in fp32, and notes on what the request did not match."""
+    from .exclusion import resolve_family
+
+    notes, names = [], []
+    for family in spec.exclude:
+        matched = resolve_family(model, family)
+        if not matched:
+            notes.append(f"exclusion family {family!r} matched no node of the optimized graph")
+        names += matched
+    present = {n.name for n in model.graph.node}
+    missing = [n for n in spec.nodes_to_exclude if n not in present]
+    if missing:
+        notes.append(f"nodes_to_exclude not in the optimized graph: {', '.join(missing)}")
+    names += [n for n in spec.nodes_to_exclude if n in present]
+    return list(dict.fromkeys(names)), notes
+
+
+def _check_columns(model: "onnx.ModelProto", calibration: "datasets.Dataset", spec: VariantSpec) -> None:
+    inputs = {i.name for i in model.graph.input}
+    if set(calibration.column_names) != inputs:
+        raise QbenchBuildError(
+            f"qbench: variant {spec.id}: calibration columns {sorted(calibration.column_names)}"
+            f" are not the model inputs {sorted(inputs)}"
+        )
+
+
+def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str],
+              calibration: "datasets.Dataset | None", out: Path) -> None:
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    static = spec.approach == "static"
+    operators = list(spec.operators)
+    config = getattr(AutoQuantizationConfig, preset)(
+        is_static=static, per_channel=spec.per_channel, operators_to_quantize=operators,
+        nodes_to_exclude=excluded,
+    )
+    config.reduce_range = spec.reduce_range  # not every preset takes it as an argument
+    quantizer = ORTQuantizer.from_pretrained(work, file_name=OPTIMIZED_FILE)
+    ranges = None
+    if static:
+        ranges = quantizer.fit(
+            calibration, _calibration_config(spec, calibration),
+            onnx_augmented_model_name=work / "augmented.onnx",  # optimum's default is the cwd
+            operators_to_quantize=operators,
+        )
+    quantizer.quantize(quantization_config=config, save_dir=out, calibration_tensors_range=ranges)
+
+
+def _calibration_config(spec: VariantSpec, calibration: "datasets.Dataset") -> Any:
+    from optimum.onnxruntime.configuration import AutoCalibrationConfig
+
+    method = spec.calibration.method
+    if method == "percentile":
+        return AutoCalibrationConfig.percentiles(calibration, percentile=spec.calibration.percentile)
+    return getattr(AutoCalibrationConfig, method)(calibration)  # minmax, entropy
+
+
+def _nothing_quantized(spec: VariantSpec) -> str:
+    from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+    if spec.approach == "dynamic" and not set(spec.operators) & set(IntegerOpsRegistry):
+        return (
+            f"dynamic quantization of {list(spec.operators)} quantized nothing: onnxruntime has no"
+            f" dynamic (integer) kernel for {', '.join(spec.operators)}; the variant is the fp32 graph"
+        )
+    return (
+        f"{spec.approach} quantization of {list(spec.operators)} quantized nothing: no node of those"
+        " types was left to quantize (all excluded, or fused away by graph optimisation);"
+        " the variant is the fp32 graph"
+    )

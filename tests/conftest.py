@@ -1,0 +1,58 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the Hugging Face hub: fail fast instead of retrying a dead network for minutes.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tiny_models import build_tiny_bert, build_tiny_distilbert  # noqa: E402
+
+
+# ---- tiny models and their ONNX originals (tests/tiny_models.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local DistilBERT token-classification folder (2 layers, hidden 32, 9 CoNLL labels)."""
+    return build_tiny_distilbert(tmp_path_factory.mktemp("tiny-distilbert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local BERT token-classification folder (2 layers, hidden 32, 9 CoNLL labels)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_build_cache(tmp_path_factory: pytest.TempPathFactory):
+    """A BuildCache for the run, so tests share exported and quantized tiny models.
+
+    pytest-xdist workers share one (its file locks make that safe): the tiny models are built
+    deterministically, so each export and variant is built once per run, not once per worker.
+    """
+    from pytest_qbench.cache import BuildCache
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return BuildCache(shared / "qbench-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert_onnx(tiny_distilbert: Path, tiny_build_cache) -> Path:
+    """The fp32 opset-11 ONNX export of `tiny_distilbert`: model.onnx + config + tokenizer."""
+    from pytest_qbench.variants import export_original
+
+    return export_original(tiny_distilbert, 11, tiny_build_cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_onnx(tiny_bert: Path, tiny_build_cache) -> Path:
+    """The fp32 opset-11 ONNX export of `tiny_bert`: model.onnx + config + tokenizer."""
+    from pytest_qbench.variants import export_original
+
+    return export_original(tiny_bert, 11, tiny_build_cache)

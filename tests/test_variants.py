@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from pytest_qbench.cache import BuildCache, QbenchCacheWarning
+from pytest_qbench.config import CalibrationSpec, VariantSpec
+from pytest_qbench.variants import (
+    BuiltVariant, QbenchBuildError, QbenchModelError, QbenchModelWarning, build_variant, export_original,
+)
+from tiny_models import calibration_dataset
+
+PRESET = "avx512_vnni"
+Q_LIN = "/distilbert/transformer/layer.0/attention/q_lin/MatMul"
+EMBED_ADD = "/distilbert/embeddings/Add"
+DYNAMIC_OPS = {"MatMulInteger", "DynamicQuantizeLinear"}
+STATIC_OPS = {"QuantizeLinear", "DequantizeLinear"}
+MATRIX = [
+    VariantSpec("dynamic", ("Add", "MatMul")),
+    VariantSpec("dynamic", ("Add",)),
+    VariantSpec("static", ("Add", "MatMul")),
+    VariantSpec("static", ("Add",)),
+]
+
+
+def input_names(onnx_file: Path) -> list[str]:
+    return [i.name for i in onnx.load(str(onnx_file), load_external_data=False).graph.input]
+
+
+@pytest.fixture(scope="module")
+def calibration(tiny_distilbert_onnx: Path):
+    return calibration_dataset(tiny_distilbert_onnx, input_names(tiny_distilbert_onnx / "model.onnx"))
+
+
+@pytest.fixture(scope="module")
+def build(tiny_distilbert_onnx: Path, calibration, tiny_build_cache: BuildCache):
+    def build(spec: VariantSpec, **kwargs) -> BuiltVariant:
+        args = {"preset": PRESET, "calibration": calibration, "cache": tiny_build_cache, **kwargs}
+        return build_variant(tiny_distilbert_onnx, spec, **args)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def matrix(build) -> dict[str, BuiltVariant]:
+    return {spec.id: build(spec) for spec in MATRIX}
+
+
+def nodes(path: Path) -> dict[str, onnx.NodeProto]:
+    return {n.name: n for n in onnx.load(str(path)).graph.node}
+
+
+def qdq_quantized(graph: dict[str, onnx.NodeProto], node: onnx.NodeProto) -> bool:
+    """In QDQ format a node runs in int8 when every input comes out of a DequantizeLinear."""
+    produced = {out: n.op_type for n in graph.values() for out in n.output}
+    return all(produced.get(i) == "DequantizeLinear" for i in node.input)
+
+
+def run(variant: BuiltVariant, path: Path) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {name: np.ones((2, 8), dtype=np.int64) for name in input_names(path)}
+    return session.run(None, feed)[0]
+
+
+@pytest.mark.parametrize("spec", MATRIX, ids=[s.id for s in MATRIX])
+def test_record_matches_the_graph(matrix, spec: VariantSpec) -> None:
+    built = matrix[spec.id]
+    counts = Counter(n.op_type for n in nodes(built.optimized).values())
+    record = built.quantization
+    assert record.preset == PRESET and record.excluded_nodes == []
+    assert record.quantized_ops == {op: counts[op] for op in record.quantized_ops}
+    assert built.original.name == "model.onnx" and (built.model_dir / "config.json").is_file()
+    assert (built.model_dir / "tokenizer.json").is_file()
+    assert run(built, built.optimized).shape == run(built, built.original).shape == (2, 8, 9)
+
+
+def test_dynamic_matmul_becomes_integer_matmul(matrix) -> None:
+    built = matrix["dynamic-Add+MatMul"]
+    assert set(built.quantization.quantized_ops) == DYNAMIC_OPS
+    assert built.quantization.quantized_ops["MatMulInteger"] == 17
+    assert built.quantization.note is None
+
+
+def test_dynamic_add_only_says_it_quantized_nothing(matrix) -> None:
+    record = matrix["dynamic-Add"].quantization
+    assert record.quantized_ops == {}
+    assert "dynamic quantization of ['Add'] quantized nothing" in record.note
+    assert "no dynamic (integer) kernel for Add" in record.note
+
+
+def test_static_emits_qdq_around_the_chosen_ops(matrix) -> None:
+    for spec_id, quantized in (("static-Add+MatMul", {"Add", "MatMul"}), ("static-Add", {"Add"})):
+        built = matrix[spec_id]
+        assert set(built.quantization.quantized_ops) == STATIC_OPS
+        graph = nodes(built.optimized)
+        for node in graph.values():
+            if node.op_type in ("Add", "MatMul"):
+                assert qdq_quantized(graph, node) == (node.op_type in quantized), (spec_id, node.name)
+
+
+def test_excluded_nodes_stay_fp32(build) -> None:
+    spec = VariantSpec("static", ("Add", "MatMul"), exclude=("gather", "softmax"),
+                       nodes_to_exclude=(Q_LIN, "no/such/node"))
+    built = build(spec)
+    record = built.quantization
+    assert record.excluded_nodes == [EMBED_ADD, Q_LIN]
+    assert "'softmax' matched no node" in record.note and "no/such/node" in record.note
+    graph = nodes(built.optimized)
+    assert not qdq_quantized(graph, graph[EMBED_ADD])
+    weights = {t.name for t in onnx.load(str(built.optimized)).graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    assert graph[Q_LIN].input[1] in weights  # the weight itself stayed fp32
+    assert qdq_quantized(graph, graph["/distilbert/transformer/layer.0/attention/k_lin/MatMul"])
+
+
+def test_dynamic_exclusion_keeps_float_matmul(build) -> None:
+    graph = nodes(build(VariantSpec("dynamic", ("MatMul",), nodes_to_exclude=(Q_LIN,))).optimized)
+    assert graph[Q_LIN].op_type == "MatMul"
+    assert sum(n.op_type == "MatMulInteger" for n in graph.values()) == 16
+
+
+def test_unoptimized_graph_and_layernorm_family(build) -> None:
+    built = build(VariantSpec("static", ("Add",), optimization_level=0, exclude=("layernorm",)))
+    graph = nodes(built.optimized)
+    assert len(built.quantization.excluded_nodes) == 5 * 9
+    assert "/distilbert/embeddings/LayerNorm/ReduceMean" in graph  # not fused: level 0 skips optimisation
+    excluded_adds = [n for n in built.quantization.excluded_nodes if graph[n].op_type == "Add"]
+    assert len(excluded_adds) == 5 * 2
+    for name in excluded_adds:
+        assert not qdq_quantized(graph, graph[name])
+    assert qdq_quantized(graph, graph[EMBED_ADD])
+
+
+def test_second_build_is_cached_and_fast(matrix, build) -> None:
+    first = matrix["static-Add+MatMul"]
+    start = time.perf_counter()
+    again = build(MATRIX[2])
+    assert again.cached and time.perf_counter() - start < 1.0
+    assert (again.optimized, again.quantization) == (first.optimized, first.quantization)
+
+
+def test_cache_key_follows_what_changes_the_bytes(matrix, build, calibration) -> None:
+    dynamic = matrix["dynamic-Add+MatMul"]
+    # dynamic quantization does not read calibration settings or data
+    other = VariantSpec("dynamic", ("Add", "MatMul"), calibration=CalibrationSpec(method="entropy"))
+    assert build(other, calibration=None).cached
+    assert build(MATRIX[0], preset="avx2").quantization.preset == "avx2"
+    explicit = build(VariantSpec("dynamic", ("Add", "MatMul"), preset="arm64"), preset="avx2")
+    assert explicit.quantization.preset == "arm64" and explicit.optimized != dynamic.optimized
+    fewer = build(MATRIX[3], calibration=calibration.select(range(4)))
+    assert not fewer.cached and fewer.optimized != matrix["static-Add"].optimized
+
+
+def test_corrupt_entry_is_rebuilt(tiny_distilbert_onnx: Path, calibration, tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path)
+    spec = VariantSpec("dynamic", ("MatMul",))
+    built = build_variant(tiny_distilbert_onnx, spec, preset=PRESET, calibration=None, cache=cache)
+    built.optimized.write_bytes(built.optimized.read_bytes()[:100])
+    with pytest.warns(QbenchCacheWarning, match="truncated"):
+        again = build_variant(tiny_distilbert_onnx, spec, preset=PRESET, calibration=None, cache=cache)
+    assert not again.cached and again.quantization == built.quantization
+    assert run(again, again.optimized).shape == (2, 8, 9)
+
+
+def test_build_errors_name_the_variant(tiny_distilbert_onnx: Path, calibration, tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path / "cache")
+    static = VariantSpec("static", ("MatMul",))
+    with pytest.raises(QbenchBuildError, match="static-MatMul: static quantization needs calibration"):
+        build_variant(tiny_distilbert_onnx, static, preset=PRESET, calibration=None, cache=cache)
+    with pytest.raises(QbenchBuildError, match="calibration columns .* are not the model inputs"):
+        build_variant(tiny_distilbert_onnx, static, preset=PRESET, cache=cache,
+                      calibration=calibration.remove_columns("attention_mask"))
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_distilbert_onnx, broken)
+    (broken / "model.onnx").write_bytes(b"not a model")
+    with pytest.raises(QbenchBuildError, match="dynamic-MatMul failed at graph optimisation"):
+        build_variant(broken, VariantSpec("dynamic", ("MatMul",)), preset=PRESET, calibration=None, cache=cache)
+    assert not any(p.is_dir() for p in (tmp_path / "cache").iterdir())  # no half-built entry
+
+
+def test_bert_with_token_type_ids(tiny_bert_onnx: Path, tiny_build_cache: BuildCache) -> None:
+    names = input_names(tiny_bert_onnx / "model.onnx")
+    assert "token_type_ids" in names
+    data = calibration_dataset(tiny_bert_onnx, names)
+    built = build_variant(tiny_bert_onnx, VariantSpec("static", ("Add", "MatMul")), preset="avx2",
+                          calibration=data, cache=tiny_build_cache)
+    assert set(built.quantization.quantized_ops) == STATIC_OPS
+    assert run(built, built.optimized).shape == (2, 8, 9)
+
+
+# ---- export_original --------------------------------------------------------------------------
+
+
+def test_export_is_cached(tiny_distilbert: Path, tiny_distilbert_onnx: Path, tiny_build_cache: BuildCache) -> None:
+    assert set(input_names(tiny_distilbert_onnx / "model.onnx")) == {"input_ids", "attention_mask"}
+    assert (tiny_distilbert_onnx / "config.json").is_file() and (tiny_distilbert_onnx / "vocab.txt").is_file()
+    start = time.perf_counter()
+    assert export_original(str(tiny_distilbert), 11, tiny_build_cache) == tiny_distilbert_onnx
+    assert time.perf_counter() - start < 1.0
+
+
+def test_existing_onnx_is_used_as_is(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path / "cache")
+    assert export_original(tiny_distilbert_onnx, 11, cache) == tiny_distilbert_onnx
+    assert export_original(tiny_distilbert_onnx / "model.onnx", 11, cache) == tiny_distilbert_onnx
+    user = tmp_path / "user"
+    shutil.copytree(tiny_distilbert_onnx, user)
+    (user / "model.onnx").rename(user / "ner-fp32.onnx")
+    adopted = export_original(user / "ner-fp32.onnx", 11, cache)
+    assert (adopted / "model.onnx").read_bytes() == (tiny_distilbert_onnx / "model.onnx").read_bytes()
+    assert (adopted / "config.json").is_file() and (adopted / "tokenizer.json").is_file()
+
+
+def config_only(folder: Path) -> Path:
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+def bad_weights(folder: Path) -> Path:
+    (folder / "config.json").write_text('{"model_type": "distilbert"}')
+    (folder / "model.safetensors").write_bytes(b"garbage")
+    return folder
+
+
+def bad_onnx(folder: Path) -> Path:
+    (folder / "config.json").write_text('{"model_type": "distilbert"}')
+    (folder / "ner.onnx").write_bytes(b"garbage")
+    return folder / "ner.onnx"
+
+
+def weights_file(folder: Path) -> Path:
+    (folder / "weights.bin").write_bytes(b"x")
+    return folder / "weights.bin"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing", "does not exist"),
+        (lambda p: p, "has no config.json"),
+        (config_only, "has no weights"),
+        (weights_file, "not .onnx"),
+        (bad_weights, "loading '.*' as a token-classification model failed"),
+        (bad_onnx, "reading ONNX model '.*ner.onnx' failed"),
+        (lambda p: "./relative/missing-model", "does not exist"),
+        (lambda p: "qbench-test-org/no-such-model", "could not be fetched from the Hugging Face hub"),
+    ],
+    ids=["missing", "no-config", "no-weights", "not-onnx", "bad-weights", "bad-onnx", "relative", "hub"],
+)
+def test_model_errors_are_one_clear_line(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(QbenchModelError, match=message) as info:
+        export_original(make(tmp_path), 11, BuildCache(tmp_path / "cache"))
+    assert "\n" not in str(info.value)
+
+
+def test_encoder_without_head_exports_with_a_warning(tiny_distilbert: Path, tmp_path: Path) -> None:
+    from transformers import DistilBertModel
+
+    encoder = tmp_path / "encoder"
+    DistilBertModel.from_pretrained(tiny_distilbert).save_pretrained(encoder)
+    for name in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (tiny_distilbert / name).exists() and not (encoder / name).exists():
+            shutil.copy(tiny_distilbert / name, encoder / name)
+    with pytest.warns(QbenchModelWarning, match="classifier.weight"):
+        out = export_original(encoder, 11, BuildCache(tmp_path / "cache"))
+    assert json.loads((out / "qbench_export.json").read_text())["newly_initialised"]
