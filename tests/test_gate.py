@@ -1,0 +1,145 @@
+"""The whole gate, end to end through pytester, on the tiny DistilBERT and a small CoNLL file:
+update into an empty folder, rerun, a tampered baseline, a foreign hardware key, the artifact,
+the markdown report, and pytest-xdist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# Imported here, outside pytester's inner runs: in-process runs unload the modules they imported,
+# and pyarrow cannot register `datasets`' extension types a second time.
+import datasets  # noqa: F401
+import optimum.onnxruntime  # noqa: F401
+
+from pytest_qbench.artifact import validate_artifact
+from tiny_models import SENTENCES
+
+TEST_FILE = """
+import pytest
+
+@pytest.mark.qbench(approach=["dynamic", "static"], operators=[["Add", "MatMul"]], batch_size=[1, 2],
+                    sequence_length=[16], calibration_num_samples=4, calibration_sequence_length=16)
+def test_tiny(qbench):
+    qbench.check()
+"""
+BASELINE = "baselines/test_tiny.py--test_tiny.json"
+CASE = "dynamic-Add+MatMul-bs1-len16"
+
+
+def _conll(sentences: tuple[str, ...]) -> str:
+    tags = {"John": "B-PER", "Smith": "I-PER", "Reuters": "B-ORG", "Paris": "B-LOC", "Berlin": "B-LOC"}
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for sentence in sentences:
+        lines += [f"{word} NN O {tags.get(word, 'O')}" for word in sentence.split()] + [""]
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache) -> pytest.Pytester:
+    data = pytester.path / "data"
+    data.mkdir()
+    for split in ("train", "valid"):
+        (data / f"{split}.txt").write_text(_conll(SENTENCES * 3))
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def qbench_model():
+            return {str(tiny_distilbert)!r}
+
+        @pytest.fixture(scope="session")
+        def qbench_dataset():
+            return {str(data)!r}
+        """
+    )
+    pytester.makeini(
+        f"""
+        [pytest]
+        qbench_cache_dir = {tiny_build_cache.root}
+        qbench_min_seconds = 0.05
+        qbench_max_seconds = 0.3
+        qbench_min_iterations = 5
+        """
+    )
+    pytester.makepyfile(test_tiny=TEST_FILE)
+    return pytester
+
+
+def _artifact(pytester: pytest.Pytester) -> dict:
+    return json.loads((pytester.path / ".qbench" / "results.json").read_text())
+
+
+def _edit_baseline(pytester: pytest.Pytester, edit) -> None:
+    path = pytester.path / BASELINE
+    data = json.loads(path.read_text())
+    edit(data["cases"])
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def test_update_then_rerun_then_regressions(project: pytest.Pytester):
+    created = project.runpytest("--qbench", "--qbench-update-baselines")
+    created.assert_outcomes(passed=4)
+    created.stdout.fnmatch_lines([f"*baseline created: test_tiny.py::test_tiny [{CASE}]*"])
+    assert (project.path / BASELINE).is_file()
+    assert {c["verdict"] for c in _artifact(project)["cases"]} == {"updated"}
+
+    project.runpytest("--qbench").assert_outcomes(passed=4)
+    artifact = _artifact(project)
+    validate_artifact(artifact)
+    assert len(artifact["cases"]) == 4 and {c["verdict"] for c in artifact["cases"]} == {"pass"}
+
+    def raise_f1(cases):
+        for entry in cases[CASE].values():
+            entry["accuracy"]["optimized"]["f1"] += 0.05
+
+    _edit_baseline(project, raise_f1)
+    failed = project.runpytest("--qbench")
+    failed.assert_outcomes(passed=3, failed=1)
+    assert f"qbench {CASE}:\n[fail] f1 vs baseline: f1 " in failed.stdout.str()
+    assert (project.path / BASELINE.replace(".json", ".obtained.json")).is_file()
+
+
+def test_missing_baseline_fails_and_says_how_to_create_it(project: pytest.Pytester):
+    result = project.runpytest("--qbench", "-k", "bs1 and dynamic")
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["*--qbench-update-baselines*"])
+
+
+def test_other_hardware_skips_latency_with_a_warning_but_gates_accuracy(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
+
+    def move_to_other_hardware(cases):
+        for case_id, by_key in cases.items():
+            cases[case_id] = {"x86_64-avx2-64c": next(iter(by_key.values()))}
+
+    _edit_baseline(project, move_to_other_hardware)
+    result = project.runpytest("--qbench")
+    result.assert_outcomes(passed=4)
+    checks = {(c["metric"], c["status"]) for case in _artifact(project)["cases"] for c in case["checks"]}
+    assert ("latency", "skip") in checks and ("f1", "pass") in checks
+    result.stdout.fnmatch_lines(["*x86_64-avx2-64c*"])
+
+    _edit_baseline(project, lambda cases: cases[CASE]["x86_64-avx2-64c"]["accuracy"]["optimized"].update(f1=0.99))
+    project.runpytest("--qbench").assert_outcomes(passed=3, failed=1)
+
+
+def test_markdown_report_has_the_reference_card_tables(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines", "--qbench-markdown", "report.md")
+    report = (project.path / "report.md").read_text()
+    assert "| quantization_approach | operators_to_quantize | | precision (original) |" in report
+    assert "latency_mean (original, ms)" in report and "throughput (optimized, /s)" in report
+    assert "batch size = 2, input length = 16" in report
+
+
+def test_xdist_gives_one_artifact_and_one_write(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines", "-n", "2").assert_outcomes(passed=4)
+    parallel = _artifact(project)
+    validate_artifact(parallel)
+    project.runpytest("--qbench").assert_outcomes(passed=4)
+    serial = _artifact(project)
+    assert sorted(c["id"] for c in parallel["cases"]) == sorted(c["id"] for c in serial["cases"])
+    assert set(parallel) == set(serial) and set(parallel["cases"][0]) == set(serial["cases"][0])
