@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -36,9 +36,10 @@ class QbenchRun:
 
     @cached_property
     def variant(self) -> "BuiltVariant":
-        built = self.session.variant(self.model, self.dataset, self.case)
-        self._check_length(built.model_dir)
-        return built
+        # Refuse a model the case cannot use (another task's head, a too short position table)
+        # before the variant is built: a build of a real model takes minutes.
+        self._check_model(self.session.original(self.model, self.case.variant.opset))
+        return self.session.variant(self.model, self.dataset, self.case)
 
     @cached_property
     def threads(self) -> int:
@@ -75,19 +76,16 @@ class QbenchRun:
         return measure(original, optimized, inputs, self.case.timing, self.case.batch_size)
 
     def _score(self, onnx_path: Path) -> AccuracyResult:
-        from .data import check_labels, label_names
         from .tasks import task_for
 
         data = self.case.data
 
         def evaluate() -> AccuracyResult:
             config = self.session.model_config(self.variant.model_dir)
-            split = self.session.split(self.dataset, data.eval_split)
-            check_labels(label_names(split, data.label_column), config.id2label)
             return task_for(config).evaluate(
                 self.session.ort_session(onnx_path, self.threads),
                 self.session.tokenizer(self.variant.model_dir),
-                split,
+                self.session.split(self.dataset, data.eval_split),
                 data,
                 config.id2label,
             )
@@ -102,19 +100,26 @@ class QbenchRun:
         fail the test with one line per failed check."""
         from .policy import judge
 
+        from .baselines import QbenchBaselineError
+
         result = self._new_result()
         try:
             result.quantization = self.variant.quantization
             result.accuracy_original, result.accuracy_optimized = self.accuracy()
             result.latency = self.latency()
         except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
-            result.error = f"{type(error).__name__}: {error}"
-            self._record(result)
-            pytest.fail(f"qbench {self.case.id}: could not measure: {result.error}", pytrace=False)
+            self._fail(result, "could not measure", error)
         session = self.session
+        try:
+            # In update mode a malformed entry is about to be replaced: only the file must be readable.
+            match = session.store.lookup(
+                result.test, result.case_id, session.hardware_key, check_entry=not session.options.update
+            )
+        except QbenchBaselineError as error:
+            self._fail(result, "could not read its baseline", error)
         judgement = judge(
             result,
-            session.store.lookup(result.test, result.case_id, session.hardware_key),
+            match,
             self.case.tolerances,
             update=session.options.update,
             amend=lambda checks: session.config.hook.pytest_qbench_checks(
@@ -139,12 +144,22 @@ class QbenchRun:
             variant=self.case.variant.to_dict(),
         )
 
+    def _fail(self, result: CaseResult, what: str, error: Exception) -> NoReturn:
+        """Record the case as an error (the artifact keeps the text) and fail it with one line."""
+        result.error = f"{type(error).__name__}: {str(error).removeprefix('qbench: ')}"
+        self._record(result)
+        pytest.fail(f"qbench {self.case.id}: {what}: {result.error}", pytrace=False)
+
     def _record(self, result: CaseResult) -> None:
         # Travels with the test report, so xdist workers' results reach the controller too.
         self.item.user_properties.append((RESULT_PROPERTY, result.to_json()))
 
-    def _check_length(self, model_dir: Path) -> None:
-        limit = getattr(self.session.model_config(model_dir), "max_position_embeddings", None)
+    def _check_model(self, model_dir: Path) -> None:
+        from .tasks import task_for
+
+        config = self.session.model_config(model_dir)
+        task_for(config)  # QbenchConfigError for a model of another task
+        limit = getattr(config, "max_position_embeddings", None)
         if limit is not None and self.case.sequence_length > limit:
             raise QbenchCaseError(
                 f"sequence_length {self.case.sequence_length} is above the model's maximum {limit}; "
