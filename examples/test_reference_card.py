@@ -27,3 +27,23 @@ REFERENCE = dict(
 @pytest.mark.qbench(**REFERENCE)
 def test_conll03_reference_card(qbench):
     qbench.check()
+
+
+@pytest.fixture(scope="session")
+def hub_online():
+    """Skip, never fail, where the Hugging Face hub cannot be reached."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().model_info(REFERENCE_MODEL, timeout=10)
+    except Exception as error:  # noqa: BLE001 - offline mode, DNS, refused connection, timeout: all mean "no hub"
+        pytest.skip(f"the Hugging Face hub cannot be reached ({type(error).__name__}); this test needs internet")
+
+
+REFERENCE_MODEL = "elastic/distilbert-base-uncased-finetuned-conll03-english"
+
+
+@pytest.mark.qbench(model=REFERENCE_MODEL, dataset="conll2003", **REFERENCE)
+def test_conll03_reference_card_from_hub(hub_online, qbench):
+    """The reference card's exact model and hub dataset, for users with internet."""
+    qbench.check()
