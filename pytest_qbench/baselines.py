@@ -35,6 +35,7 @@ checkout) keep each other's cases, and entries that did not run are never rewrit
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -60,6 +61,14 @@ CaseKey = tuple[str, str, str]  # (test, case id, hardware key)
 
 class QbenchBaselineError(RuntimeError):
     """A baseline file that cannot be read or merged; the message names the file and the fix."""
+
+
+class QbenchFlushError(QbenchBaselineError):
+    """Some baseline files could not be written; `report` tells what the others got."""
+
+    def __init__(self, message: str, report: "FlushReport") -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -130,31 +139,106 @@ def _empty(test: str) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "test": test, "cases": {}}
 
 
+class _NotANumber(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    # Python reads NaN and Infinity, JSON has neither: such a file could not be written back.
+    raise _NotANumber(name)
+
+
 def _read(path: Path, test: str) -> dict[str, Any]:
-    if not path.exists():
-        return _empty(test)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if not path.exists():
+            return _empty(test)
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except OSError as exc:  # a folder of that name, no read permission, a name too long...
+        raise QbenchBaselineError(f"qbench: baseline file {path} cannot be read ({exc})") from None
+    except _NotANumber as exc:
         raise QbenchBaselineError(
-            f"qbench: baseline file {path} is not valid JSON ({exc}); it was left untouched: restore it"
-            f" from version control, or delete it and re-create it with `{UPDATE_COMMAND}`"
+            f"qbench: baseline file {path} holds {exc}, which is not a JSON number; it was left untouched:"
+            f" restore it from version control, or delete it and re-create it with `{UPDATE_COMMAND}`"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise QbenchBaselineError(
+            f"qbench: baseline file {path} is not valid JSON ({type(exc).__name__}: {exc}); it was left untouched:"
+            f" restore it from version control, or delete it and re-create it with `{UPDATE_COMMAND}`"
         ) from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_SCHEMA_VERSIONS)
+        fix = (
+            "upgrade pytest-qbench, or re-create the file with" if newer
+            else "it is from an older pytest-qbench or not a baseline file: re-create it with"
+        )
         raise QbenchBaselineError(
             f"qbench: baseline file {path} has schema_version {version!r}; this pytest-qbench reads"
-            f" schema_version {supported} only: upgrade pytest-qbench, or re-create the file with `{UPDATE_COMMAND}`"
+            f" schema_version {supported} only: {fix} `{UPDATE_COMMAND}`"
         )
-    if not isinstance(doc.get("cases"), dict):
-        raise QbenchBaselineError(f"qbench: baseline file {path} has no 'cases' object; it was left untouched")
+    cases = doc.get("cases")
+    bad = "has no 'cases' object" if not isinstance(cases, dict) else next(
+        (f"has case {case_id!r} whose entries are not objects keyed by hardware key"
+         for case_id, by_key in cases.items()
+         if not isinstance(by_key, dict) or not all(isinstance(e, dict) for e in by_key.values())),
+        None,
+    )
+    if bad:
+        raise QbenchBaselineError(
+            f"qbench: baseline file {path} {bad}; it was left untouched: restore it from version control,"
+            f" or delete it and re-create it with `{UPDATE_COMMAND}`"
+        )
     if doc.get("test") != test:
         raise QbenchBaselineError(
             f"qbench: baseline file {path} holds the baselines of test {doc.get('test')!r}, not {test!r}:"
             " the two test keys map to one file name; rename one of the tests"
         )
     return doc
+
+
+_ENTRY_NUMBERS = (
+    ("accuracy.original", ACCURACY_METRICS),
+    ("accuracy.optimized", ACCURACY_METRICS),
+    ("latency.original", LATENCY_METRICS),
+    ("latency.optimized", LATENCY_METRICS),
+    ("latency.speedup", ("value", "ci_low", "ci_high")),
+)
+
+
+def _entry_problem(entry: dict[str, Any]) -> str | None:
+    """What the policy would trip over in a stored entry (hand edits, merge conflicts), or None."""
+    if not isinstance(entry.get("model"), str):
+        return "has no 'model' string"
+    if not isinstance(entry.get("parameters"), dict):
+        return "has no 'parameters' object"
+    for where, names in _ENTRY_NUMBERS:
+        node: Any = entry
+        for part in where.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return f"has no {where!r} object"
+        for name in names:
+            value = node.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return f"has {where}.{name} = {value!r}, not a finite number"
+    return None
+
+
+def _write(path: Path, doc: dict[str, Any]) -> None:
+    try:
+        atomic_write_text(path, _dumps(doc))
+    except OSError as exc:  # disk full, read-only folder, a file where the folder should be...
+        raise QbenchBaselineError(
+            f"qbench: could not write baseline file {path} ({exc}); any old file is unchanged"
+        ) from None
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Temp files of `path` left by a killed writer (SIGKILL, power loss); call under the file's
+    lock, which every writer of `path` holds while its temp file exists."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def _lock(path: Path) -> FileLock:
@@ -175,13 +259,23 @@ class BaselineStore:
     def path_for(self, test: str) -> Path:
         return self.root / f"{file_stem(test)}.json"
 
-    def lookup(self, test: str, case_id: str, hardware_key: str) -> BaselineMatch:
+    def lookup(self, test: str, case_id: str, hardware_key: str, *, check_entry: bool = True) -> BaselineMatch:
         """The case's entry for this hardware key; failing that, the entry of the alphabetically first
-        other key (accuracy does not depend on the CPU; latency checks skip on the mismatch)."""
+        other key (accuracy does not depend on the CPU; latency checks skip on the mismatch).
+
+        With `check_entry`, an entry missing a value the policy compares is a QbenchBaselineError."""
         path = self.path_for(test)
         by_hardware = self._doc(test, path)["cases"].get(case_id, {})
         key = hardware_key if hardware_key in by_hardware else min(by_hardware, default=None)
-        return BaselineMatch(path, hardware_key, by_hardware.get(key), key)
+        entry = by_hardware.get(key)
+        problem = None if entry is None or not check_entry else _entry_problem(entry)
+        if problem:
+            raise QbenchBaselineError(
+                f"qbench: baseline file {path}: the entry of case {case_id!r} under hardware key {key!r}"
+                f" {problem}; it was left untouched: restore it from version control, or re-create it with"
+                f" `{UPDATE_COMMAND}`"
+            )
+        return BaselineMatch(path, hardware_key, entry, key)
 
     def stage(self, test: str, case_id: str, hardware_key: str, result: CaseResult) -> None:
         """Queue the result's measurement as the case's new baseline; `flush` writes it."""
@@ -190,22 +284,39 @@ class BaselineStore:
         entries[(case_id, hardware_key)] = entry_from_result(result)
 
     def flush(self) -> FlushReport:
+        """Write every staged file. A file that cannot be read or written keeps its old contents and
+        its entries stay staged; the others are still written, then QbenchFlushError names the
+        failures (its `report` says what the others got)."""
         report = FlushReport([], [], [])
+        errors = []
         for path in list(self._staged):
             test, entries = self._staged[path]
-            with _lock(path):
-                doc = _read(path, test)
-                changed = False
-                for (case_id, hardware_key), entry in entries.items():
-                    old = doc["cases"].setdefault(case_id, {}).get(hardware_key)
-                    bucket = report.created if old is None else report.unchanged if old == entry else report.updated
-                    bucket.append((test, case_id, hardware_key))
-                    doc["cases"][case_id][hardware_key] = entry
-                    changed = changed or old != entry
-                if changed:
-                    atomic_write_text(path, _dumps(doc))
+            done = FlushReport([], [], [])
+            try:
+                with _lock(path):
+                    _remove_stale_temp_files(path)
+                    doc = _read(path, test)
+                    changed = False
+                    for (case_id, hardware_key), entry in entries.items():
+                        old = doc["cases"].setdefault(case_id, {}).get(hardware_key)
+                        bucket = done.created if old is None else done.unchanged if old == entry else done.updated
+                        bucket.append((test, case_id, hardware_key))
+                        doc["cases"][case_id][hardware_key] = entry
+                        changed = changed or old != entry
+                    if changed:
+                        _write(path, doc)
+            except QbenchBaselineError as error:
+                errors.append(str(error))
+                continue
+            except OSError as error:  # the lock folder
+                errors.append(f"qbench: could not write baseline file {path} ({error}); any old file is unchanged")
+                continue
+            for name in ("created", "updated", "unchanged"):
+                getattr(report, name).extend(getattr(done, name))
             self._docs[path] = doc
             del self._staged[path]
+        if errors:
+            raise QbenchFlushError("\n".join(errors), report)
         return report
 
     def write_obtained(self, test: str, case_id: str, hardware_key: str, result: CaseResult) -> Path:
@@ -215,9 +326,10 @@ class BaselineStore:
         Merged like `flush`; an entry from an earlier run stays until its case fails again."""
         path = self.path_for(test).with_suffix(".obtained.json")
         with _lock(path):
+            _remove_stale_temp_files(path)
             doc = _read(path, test)
             doc["cases"].setdefault(case_id, {})[hardware_key] = entry_from_result(result)
-            atomic_write_text(path, _dumps(doc))
+            _write(path, doc)
         return path
 
     def unused(self, used: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -226,12 +338,14 @@ class BaselineStore:
         Files of tests that did not run at all are not reported: a `-k` or path selection leaves them
         out on purpose. An entry counts as used whatever hardware key it was recorded under."""
         used = set(used)
-        return [
-            (test, case_id)
-            for test in sorted({test for test, _ in used})
-            for case_id in sorted(self._doc(test, self.path_for(test))["cases"])
-            if (test, case_id) not in used
-        ]
+        unused = []
+        for test in sorted({test for test, _ in used}):
+            try:
+                cases = self._doc(test, self.path_for(test))["cases"]
+            except QbenchBaselineError:  # unreadable: its cases already failed saying so
+                continue
+            unused += [(test, case_id) for case_id in sorted(cases) if (test, case_id) not in used]
+        return unused
 
     def _doc(self, test: str, path: Path) -> dict[str, Any]:
         if path not in self._docs:

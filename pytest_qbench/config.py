@@ -189,6 +189,11 @@ def _operators(value: Any) -> list[tuple[str, ...]]:
             )
         for op in ops:
             _choice("operator", op, OPERATORS)
+        twice = sorted({op for op in ops if list(ops).count(op) > 1})
+        if twice:
+            raise QbenchConfigError(
+                f"qbench: operator set {list(ops)!r} lists {', '.join(map(repr, twice))} twice; give each operator once"
+            )
         sets.append(tuple(ops))
     return sets
 

@@ -49,6 +49,45 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SESSION_KEY] = session
         config.pluginmanager.register(session, "qbench-session")
         _time_on_one_worker(config)
+        _stop_on_signals(config, session)
+
+
+class QbenchTerminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `timeout`, `kill`), raised like Ctrl-C so that the run stops the
+    same way: temporary files removed, no baseline written, the artifact of what ran still written."""
+
+
+def _stop_on_signals(config: pytest.Config, session: "QbenchSession") -> None:
+    """SIGINT and SIGTERM mark the session interrupted, then raise (KeyboardInterrupt, QbenchTerminated).
+
+    The mark does not depend on pytest's own handling: pytest can crash while it formats the
+    interrupt (when the signal lands on a bytecode without a line number), and then reports
+    neither the interrupt hook nor the INTERRUPTED exit status to the session."""
+    import signal
+    import threading
+
+    if hasattr(config, "workerinput") or threading.current_thread() is not threading.main_thread():
+        return  # xdist workers: the controller stops them; signals reach the main thread only
+
+    def interrupted(signum: int, frame: Any) -> None:
+        __tracebackhide__ = True  # pytest names where the signal landed, not this handler
+        session.interrupted = True
+        if signum == signal.SIGINT:
+            signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as without qbench
+        raise QbenchTerminated("qbench: received SIGTERM; stopping as after Ctrl-C")
+
+    # Only where nobody else handles the signal: Python's defaults.
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    for signum, default in defaults.items():
+        if signal.getsignal(signum) is default:
+            signal.signal(signum, interrupted)
+
+    def restore() -> None:
+        for signum, default in defaults.items():
+            if signal.getsignal(signum) is interrupted:
+                signal.signal(signum, default)
+
+    config.add_cleanup(restore)
 
 
 def _time_on_one_worker(config: pytest.Config) -> None:
@@ -68,7 +107,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         cases = parse_marker(marker.kwargs, timing=options.timing, tolerances=options.tolerances)
     except QbenchConfigError as error:
-        pytest.fail(f"{metafunc.definition.nodeid}: {error}", pytrace=False)
+        # `from None`: else pytest prints the error twice, joined by "During handling of the above exception".
+        raise pytest.fail.Exception(f"{metafunc.definition.nodeid}: {error}", pytrace=False) from None
     if "qbench_case" not in metafunc.fixturenames:
         pytest.fail(f"qbench: {metafunc.definition.nodeid} has the qbench marker but uses no `qbench` fixture", pytrace=False)
     metafunc.parametrize("qbench_case", cases, ids=[case.id for case in cases])

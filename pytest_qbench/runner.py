@@ -98,9 +98,8 @@ class QbenchRun:
     def check(self) -> CaseResult:
         """Measure accuracy and latency, judge them against the baseline, record the result, and
         fail the test with one line per failed check."""
-        from .policy import judge
-
         from .baselines import QbenchBaselineError
+        from .policy import judge
 
         result = self._new_result()
         try:
@@ -148,7 +147,9 @@ class QbenchRun:
         """Record the case as an error (the artifact keeps the text) and fail it with one line."""
         result.error = f"{type(error).__name__}: {str(error).removeprefix('qbench: ')}"
         self._record(result)
-        pytest.fail(f"qbench {self.case.id}: {what}: {result.error}", pytrace=False)
+        # `from None`: else pytest prints the original error and "During handling of the above
+        # exception..." before the line, even without a traceback.
+        raise pytest.fail.Exception(f"qbench {self.case.id}: {what}: {result.error}", pytrace=False) from None
 
     def _record(self, result: CaseResult) -> None:
         # Travels with the test report, so xdist workers' results reach the controller too.
@@ -160,11 +161,12 @@ class QbenchRun:
         config = self.session.model_config(model_dir)
         task_for(config)  # QbenchConfigError for a model of another task
         limit = getattr(config, "max_position_embeddings", None)
-        if limit is not None and self.case.sequence_length > limit:
-            raise QbenchCaseError(
-                f"sequence_length {self.case.sequence_length} is above the model's maximum {limit}; "
-                f"use sequence_length <= {limit}"
-            )
+        lengths = {"sequence_length": self.case.sequence_length}
+        if self.case.variant.approach == "static":
+            lengths["calibration_sequence_length"] = self.case.variant.calibration.sequence_length
+        for name, length in lengths.items():
+            if limit is not None and length > limit:
+                raise QbenchCaseError(f"{name} {length} is above the model's maximum {limit}; use {name} <= {limit}")
 
     def _check_finite(self, inputs: dict[str, Any]) -> None:
         import numpy as np

@@ -56,6 +56,7 @@ class QbenchSession:
         self.results: list[CaseResult] = []
         self.interrupted = False
         self.summary: list[str] = []
+        self.errors: list[str] = []  # files that could not be written: they fail the run
         self._memo = _Memo()
 
     # ---- environment ----------------------------------------------------------------------
@@ -169,29 +170,40 @@ class QbenchSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from .runner import RESULT_PROPERTY
 
+        if hasattr(self.config, "workerinput"):  # xdist worker: the controller collects and writes
+            return
         # The result travels in the report, so xdist workers' results reach the controller too.
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and report.when == "call":
                 self._collect(CaseResult.from_json(value))
 
     def _collect(self, result: CaseResult) -> None:
+        from .baselines import QbenchBaselineError
         from .policy import write_of
 
         self.results.append(result)
         write = write_of(result.verdict, self.options.update)
-        if write == "baseline":
-            self.store.stage(result.test, result.case_id, self.hardware_key, result)
-        elif write == "obtained":
-            self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
+        try:
+            if write == "baseline":
+                self.store.stage(result.test, result.case_id, self.hardware_key, result)
+            elif write == "obtained":
+                self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
+        except (QbenchBaselineError, OSError, ValueError) as error:  # a hook runs here: no traceback
+            what = "stage the baseline" if write == "baseline" else "write the obtained file"
+            self.errors.append(f"qbench: ERROR: could not {what} of {result.test} [{result.case_id}]: {_text(error)}")
 
+    @pytest.hookimpl(tryfirst=True)  # before the terminal reporter's, which can raise
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
 
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.results:  # xdist workers: the controller writes
             return
         self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
         self.summary = self.finish()
+        if session.exitstatus == pytest.ExitCode.OK and (self.errors or self.interrupted):
+            # a baseline or artifact went unwritten, or an interrupt came during the writes
+            session.exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupted else pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.summary:
@@ -208,29 +220,51 @@ class QbenchSession:
     def finish(self) -> list[str]:
         """Write baselines (update mode), the JSON artifact and the markdown report; return what
         the terminal summary should say about them."""
-        from .artifact import build_artifact, write_artifact
+        from .artifact import QbenchArtifactError, build_artifact, write_artifact
         from .report import markdown
 
         lines: list[str] = []
         if self.options.update:
             lines += self._flush_baselines()
-        lines += self._report_unused()
+        if not self.interrupted:  # else the cases that did not get to run look unused
+            lines += self._report_unused()
         environment = self.environment()
         artifact = build_artifact(environment, self.results)
         self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
-        write_artifact(self.options.json, artifact)
-        lines.append(f"qbench: JSON artifact written to {self.options.json}")
+        try:
+            write_artifact(self.options.json, artifact)
+            lines.append(f"qbench: JSON artifact written to {self.options.json}")
+        except (OSError, QbenchArtifactError) as error:  # disk full, read-only folder, a hook's bad edit
+            self.errors.append(f"qbench: ERROR: could not write the JSON artifact to {self.options.json}: {_text(error)}")
         if self.options.markdown is not None:
             from .atomic import atomic_write_text
 
-            atomic_write_text(self.options.markdown, markdown(self.results, environment))
-            lines.append(f"qbench: markdown report written to {self.options.markdown}")
-        return lines
+            try:
+                atomic_write_text(self.options.markdown, markdown(self.results, environment))
+                lines.append(f"qbench: markdown report written to {self.options.markdown}")
+            except OSError as error:
+                self.errors.append(
+                    f"qbench: ERROR: could not write the markdown report to {self.options.markdown}: {_text(error)}"
+                )
+        return lines + self.errors
 
     def _flush_baselines(self) -> list[str]:
+        from .baselines import QbenchFlushError
+
         if self.interrupted:
             return ["qbench: run interrupted: no baseline was written"]
-        outcome = self.store.flush()
+        try:
+            outcome = self.store.flush()
+        except QbenchFlushError as error:
+            outcome = error.report
+            self.errors += [f"qbench: ERROR: {_text(line)}" for line in str(error).splitlines()]
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM in the middle of the writes: finish the report
+            self.interrupted = True
+            self.errors.append(
+                "qbench: ERROR: interrupted while writing the baselines: each file holds either its old or its"
+                " new version (atomic writes); run the update again to write them all"
+            )
+            return []
         return [
             f"qbench: baseline {kind}: {test} [{case_id}] ({hardware_key})"
             for kind, keys in (("created", outcome.created), ("updated", outcome.updated))
@@ -240,6 +274,10 @@ class QbenchSession:
     def _report_unused(self) -> list[str]:
         used = {(r.test, r.case_id) for r in self.results}
         return [f"qbench: unused baseline: {test} [{case}]" for test, case in self.store.unused(used)]
+
+
+def _text(error: object) -> str:
+    return str(error).removeprefix("qbench: ")
 
 
 def _git_commit(root: Path) -> str | None:

@@ -1,0 +1,416 @@
+"""Property and fuzz tests (hypothesis): results and baselines survive their round trips, the policy
+is monotone with exact tolerance edges, and the baseline loader and the CoNLL reader fail on any input
+with their own clear error, never another exception."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from factories import ENVIRONMENT, HW, TEST, make_result
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from pytest_qbench.artifact import build_artifact, validate_artifact, write_artifact
+from pytest_qbench.baselines import (
+    BaselineMatch, BaselineStore, QbenchBaselineError, QbenchFlushError, entry_from_result, file_stem,
+)
+from pytest_qbench.config import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
+from pytest_qbench.data import QbenchDataError, read_conll
+from pytest_qbench.policy import judge
+from pytest_qbench.results import (
+    AccuracyResult, CaseResult, Check, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
+)
+
+# Modest by default, so the file runs in seconds; QBENCH_HYPOTHESIS_EXAMPLES=2000 searches longer.
+# Applied per test, not as a global profile, so other modules' hypothesis settings stay theirs.
+EXAMPLES = settings(
+    max_examples=int(os.environ.get("QBENCH_HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# ---- strategies --------------------------------------------------------------------------------
+
+score = st.floats(0, 1)
+positive = st.floats(1e-3, 1e6)
+count = st.integers(1, 10**6)
+text = st.text(max_size=30)
+name = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
+
+
+@st.composite
+def accuracies(draw) -> AccuracyResult:
+    return AccuracyResult(
+        draw(score), draw(score), draw(score), draw(score),
+        draw(st.dictionaries(st.sampled_from(["PER", "ORG", "LOC", "MISC"]), score)),
+        draw(count), draw(count), draw(st.integers(0, 1000)), draw(st.sampled_from(["default", "strict"])),
+        draw(st.floats(0, 1e4)),
+    )
+
+
+@st.composite
+def latency_stats(draw) -> LatencyStats:
+    mean = draw(positive)
+    return LatencyStats(mean, draw(st.floats(0, 1e3)), draw(st.floats(0, 10)), *sorted(draw(st.lists(positive, min_size=4, max_size=4))),
+                        draw(positive), draw(count))
+
+
+@st.composite
+def latencies(draw) -> LatencyResult:
+    low, value, high = sorted(draw(st.lists(st.floats(0.01, 100), min_size=3, max_size=3)))
+    return LatencyResult(
+        draw(latency_stats()), draw(latency_stats()), Speedup(value, low, high, 0.95, draw(count)),
+        draw(st.sampled_from(["ci_width", "max_seconds"])), draw(st.integers(1, 64)), draw(st.floats(0, 1e4)),
+    )
+
+
+@st.composite
+def variants(draw) -> VariantSpec:
+    return VariantSpec(
+        draw(st.sampled_from(["dynamic", "static"])),
+        tuple(draw(st.lists(st.sampled_from(OPERATORS), min_size=1, max_size=4, unique=True))),
+        opset=draw(st.integers(7, 21)),
+        per_channel=draw(st.booleans()),
+        calibration=CalibrationSpec(num_samples=draw(count)),
+        nodes_to_exclude=tuple(draw(st.lists(name, max_size=3))),
+    )
+
+
+checks = st.builds(
+    Check, text, st.sampled_from(["baseline", "original"]), st.sampled_from(["pass", "fail", "skip", "error"]),
+    st.none() | score, st.none() | score, text, text,
+)
+
+
+@st.composite
+def results(draw, measured: bool | None = None) -> CaseResult:
+    measured = draw(st.booleans()) if measured is None else measured
+    variant = draw(variants())
+    case_id = draw(name)
+    return CaseResult(
+        nodeid=f"{TEST}[{case_id}]", test=TEST, case_id=case_id, model=draw(name),
+        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)), variant=variant.to_dict(),
+        quantization=draw(st.none() | st.builds(QuantizationRecord, text, st.dictionaries(name, count), st.lists(name), st.none() | text)),
+        accuracy_original=draw(accuracies()) if measured else None,
+        accuracy_optimized=draw(accuracies()) if measured else None,
+        latency=draw(latencies()) if measured else None,
+        baseline=draw(st.none() | st.fixed_dictionaries({"file": text, "hardware_match": st.booleans()})),
+        checks=draw(st.lists(checks, max_size=3)),
+        verdict=draw(st.sampled_from(["pass", "fail", "skip", "updated", "error"])),
+        error=None if measured else draw(text),
+    )
+
+
+# ---- round trips -------------------------------------------------------------------------------
+
+
+@EXAMPLES
+@given(results())
+def test_case_result_json_round_trip(result: CaseResult):
+    data = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    assert CaseResult.from_json(data) == result
+    assert CaseResult.from_json(data).to_json() == data
+
+
+@EXAMPLES
+@given(st.lists(results(), max_size=4))
+def test_artifact_of_any_results_validates_and_reads_back(results_: list[CaseResult]):
+    artifact = build_artifact(copy.deepcopy(ENVIRONMENT), results_)
+    validate_artifact(artifact)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ".qbench" / "results.json"
+        write_artifact(path, artifact)
+        assert json.loads(path.read_text()) == artifact
+        assert [CaseResult.from_json(c) for c in json.loads(path.read_text())["cases"]] == results_
+
+
+@EXAMPLES
+@given(st.dictionaries(st.tuples(name, name), results(measured=True), min_size=1, max_size=5))
+def test_baselines_stage_flush_lookup_round_trip(staged: dict[tuple[str, str], CaseResult]):
+    with tempfile.TemporaryDirectory() as tmp:
+        store = BaselineStore(tmp)
+        for (case_id, hardware_key), result in staged.items():
+            store.stage(TEST, case_id, hardware_key, result)
+        report = store.flush()
+        assert sorted(report.created) == sorted((TEST, c, h) for c, h in staged)
+        path = store.path_for(TEST)
+        text = path.read_text()
+
+        again = BaselineStore(tmp)
+        for (case_id, hardware_key), result in staged.items():
+            match = again.lookup(TEST, case_id, hardware_key)
+            assert match.entry == entry_from_result(result) and match.hardware_match
+            again.stage(TEST, case_id, hardware_key, result)
+        assert sorted(again.flush().unchanged) == sorted(report.created)
+        assert path.read_text() == text  # nothing rewritten
+        assert [p.name for p in Path(tmp).iterdir()] == [path.name]  # no temp file left
+
+
+@EXAMPLES
+@given(st.text(max_size=200))
+def test_baseline_file_names_are_safe_and_stable(test: str):
+    stem = file_stem(test)
+    assert stem == file_stem(test) and "/" not in stem and "\\" not in stem
+    assert all(c.isascii() and (c.isalnum() or c in "._-") for c in stem)
+
+
+@EXAMPLES
+@given(st.floats(0, 1e6))
+def test_rounding_to_six_digits_is_idempotent(value: float):
+    result = make_result(original_ms=value + 1e-3)
+    entry = entry_from_result(result)
+    rounded = replace(result, latency=replace(result.latency, original=replace(
+        result.latency.original, mean_ms=entry["latency"]["original"]["mean_ms"])))
+    assert entry_from_result(rounded)["latency"]["original"]["mean_ms"] == entry["latency"]["original"]["mean_ms"]
+
+
+# ---- the policy: monotone, exact edges ---------------------------------------------------------
+
+tolerances = st.builds(
+    Tolerances,
+    accuracy_atol=st.floats(0, 0.1), accuracy_rtol=st.floats(0, 0.1), max_loss=st.floats(0, 0.2),
+    max_relative_loss=st.none() | st.floats(0, 0.5), speedup_rtol=st.floats(0, 0.5), latency_rtol=st.floats(0, 1),
+)
+
+
+def baseline_match(result: CaseResult, **accuracy: float) -> BaselineMatch:
+    entry = entry_from_result(result)
+    entry["accuracy"]["optimized"].update(accuracy)
+    return BaselineMatch(Path("baselines/x.json"), HW, entry, HW)
+
+
+def verdict(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> str:
+    return judge(result, match, tol).verdict
+
+
+def f1_vs_baseline(checks: list[Check]) -> str:
+    return next(c.status for c in checks if c.metric == "f1" and c.against == "baseline")
+
+
+def with_f1(result: CaseResult, f1: float) -> CaseResult:
+    return replace(result, accuracy_optimized=replace(result.accuracy_optimized, f1=f1))
+
+
+@EXAMPLES
+@given(score, score, score, tolerances)
+def test_a_bigger_loss_vs_the_original_never_passes_where_a_smaller_one_fails(original, a, b, tol):
+    worse, better = sorted((a, b))
+    base = make_result(f1=(original, better))
+    statuses = [judge(with_f1(base, f1), baseline_match(base), tol).checks[0] for f1 in (worse, better)]
+    assert [c.metric for c in statuses] == ["f1", "f1"]
+    if statuses[0].status == "pass":
+        assert statuses[1].status == "pass"
+
+
+@EXAMPLES
+@given(score, score, score, tolerances)
+def test_accuracy_closer_to_the_baseline_never_fails_where_farther_passes(expected, a, b, tol):
+    # Accuracy gates both ways (a gain beyond tolerance means a stale baseline), so "better" is closer.
+    far, near = sorted((a, b), key=lambda v: abs(v - expected), reverse=True)
+    base = make_result()
+    match = baseline_match(base, f1=expected)
+    status = {v: f1_vs_baseline(judge(with_f1(base, v), match, tol).checks) for v in (far, near)}
+    if status[far] == "pass":
+        assert status[near] == "pass"
+
+
+@EXAMPLES
+@given(st.floats(0.05, 1), st.floats(0, 0.1), st.floats(0, 0.1))
+def test_accuracy_tolerance_edges(expected, atol, rtol):
+    tol = Tolerances(accuracy_atol=atol, accuracy_rtol=rtol)
+    limit = atol + rtol * expected
+    assume(expected - limit - 1e-6 >= 0)
+    base = make_result()
+    match = baseline_match(base, f1=expected)
+
+    def status(f1: float) -> str:
+        return f1_vs_baseline(judge(with_f1(base, f1), match, tol).checks)
+
+    assert status(expected - limit) == "pass"  # at the tolerance, as written: passes
+    assert status(expected + limit) == "pass"
+    assert status(expected - limit - 1e-6) == "fail"
+    assert status(expected + limit + 1e-6) == "fail"
+
+
+@EXAMPLES
+@given(st.floats(2, 50), st.floats(2, 50), st.floats(0, 0.2), tolerances)
+def test_a_slower_optimized_model_never_passes_where_a_faster_one_fails(fast_ms, slow_ms, width, tol):
+    fast_ms, slow_ms = sorted((fast_ms, slow_ms))
+    baseline = baseline_match(make_result(original_ms=46.0, optimized_ms=10.0))
+
+    def run(optimized_ms: float) -> CaseResult:
+        value = 46.0 / optimized_ms
+        return make_result(original_ms=46.0, optimized_ms=optimized_ms,
+                           speedup_ci=(value * (1 - width), value * (1 + width)))
+
+    if verdict(run(slow_ms), baseline, tol) == "pass":
+        assert verdict(run(fast_ms), baseline, tol) == "pass"
+
+
+@EXAMPLES
+@given(st.floats(1.5, 20), st.floats(0.01, 0.5))
+def test_speedup_tolerance_edges(expected, rtol):
+    tol = Tolerances(speedup_rtol=rtol, latency_rtol=10.0)
+    baseline = make_result(original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected * 0.99, expected * 1.01))
+    match = baseline_match(baseline)
+    expected = match.entry["latency"]["speedup"]["value"]  # as stored: 6 significant digits
+    limit = expected * (1 - rtol)
+
+    def status(value: float, ci: tuple[float, float]) -> str:
+        result = make_result(original_ms=value * 10.0, optimized_ms=10.0, speedup_ci=ci)
+        result = replace(result, latency=replace(result.latency, speedup=replace(result.latency.speedup, value=value)))
+        return next(c for c in judge(result, match, tol).checks if c.metric == "speedup").status
+
+    assert status(limit, (limit * 0.9, limit * 0.95)) == "pass"  # at the limit: not beyond it
+    assert status(limit * 0.999, (limit * 0.9, limit * 0.99)) == "fail"  # beyond, the whole CI too
+    assert status(limit * 0.999, (limit * 0.9, limit * 1.01)) == "pass"  # beyond, but the CI reaches it
+
+
+# ---- fuzz: the baseline loader and the CoNLL reader --------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=25,
+)
+entry_like = st.fixed_dictionaries({}, optional={
+    "model": json_values, "parameters": json_values,
+    "accuracy": st.dictionaries(st.sampled_from(["original", "optimized"]), st.dictionaries(st.sampled_from(["precision", "recall", "f1", "accuracy"]), json_values)),
+    "latency": st.dictionaries(st.sampled_from(["original", "optimized", "speedup"]), st.dictionaries(st.sampled_from(["mean_ms", "throughput", "value", "ci_low", "ci_high"]), json_values)),
+})
+documents = st.fixed_dictionaries(
+    {"schema_version": st.sampled_from([1, 1, 1, 0, 2, "1", None]), "test": st.sampled_from([TEST, TEST, "other"])},
+    optional={"cases": st.dictionaries(st.sampled_from(["c", "d"]), st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values)},
+)
+valid = json.dumps({"schema_version": 1, "test": TEST, "cases": {}}).encode()
+
+
+@EXAMPLES
+@given(st.binary(max_size=300) | documents.map(lambda d: json.dumps(d).encode()) | st.builds(lambda n: valid[:n], st.integers(0, len(valid))))
+@example(b"[" * 100_000)  # nested past the parser's recursion limit
+@example(b'{"schema_version": 1, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
+def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes):
+    with tempfile.TemporaryDirectory() as tmp:
+        store = BaselineStore(tmp)
+        path = store.path_for(TEST)
+        path.write_bytes(content)
+        try:
+            match = store.lookup(TEST, "c", HW)
+        except QbenchBaselineError as error:
+            assert str(path) in str(error)
+        else:  # whatever was read, the policy can judge against it without crashing
+            result = make_result()
+            assert judge(result, match, Tolerances()).verdict in {"pass", "fail", "skip"}
+
+        store = BaselineStore(tmp)
+        store.stage(TEST, "c", HW, make_result())
+        try:
+            store.flush()
+        except QbenchFlushError as error:
+            assert str(path) in str(error)
+            assert path.read_bytes() == content  # refused: left untouched
+        else:
+            assert json.loads(path.read_text())["cases"]["c"][HW] == entry_from_result(make_result())
+        assert sorted(p.name for p in Path(tmp).iterdir()) == [path.name]
+
+
+conll_pieces = list("ab-O \t\n\r") + ["B-PER", "I-PER", "-DOCSTART-", "\u00e9", "\u2028", "\x85", "\ufeff"]
+conll_text = st.lists(st.sampled_from(conll_pieces), max_size=80).map("".join)
+
+
+@EXAMPLES
+@given(st.binary(max_size=300) | conll_text.map(lambda t: t.encode("utf-8")))
+@example("John B-PER\nM\u00fcller I-PER\n".encode("latin-1"))
+def test_any_conll_file_is_read_or_refused_with_a_clear_error(content: bytes):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.txt"
+        path.write_bytes(content)
+        try:
+            sentences, tags = read_conll(path)
+        except QbenchDataError as error:
+            assert str(error).startswith(f"{path}:")  # file and line
+            line = str(error)[len(str(path)) + 1:].split(":", 1)[0]
+            assert line.isdigit() and 1 <= int(line) <= content.count(b"\n") + content.count(b"\r") + 1
+        else:
+            assert len(sentences) == len(tags)
+            assert all(len(words) == len(labels) > 0 for words, labels in zip(sentences, tags))
+            assert "-DOCSTART-" not in [w for words in sentences for w in words]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"\xef\xbb\xbf-DOCSTART- -X- O\n\nJohn B-PER\r\nSmith I-PER\n")
+    assert read_conll(path) == ([["John", "Smith"]], [["B-PER", "I-PER"]])
+
+
+words = st.text(st.characters(codec="utf-8", exclude_categories=("Zs", "Zl", "Zp", "Cc", "Cs")), min_size=1, max_size=8)
+
+
+@EXAMPLES
+@given(st.lists(st.lists(st.tuples(words, st.sampled_from(["O", "B-PER", "I-PER", "B-LOC"])), min_size=1, max_size=6), max_size=5))
+def test_conll_round_trip(sentences):
+    assume(all(w.split() == [w] and w != "-DOCSTART-" for sentence in sentences for w, _ in sentence))
+    text = "-DOCSTART- -X- -X- O\n\n" + "\n\n".join("\n".join(f"{w} NN O {t}" for w, t in s) for s in sentences) + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.txt"
+        path.write_text(text, encoding="utf-8")
+        assert read_conll(path) == ([[w for w, _ in s] for s in sentences], [[t for _, t in s] for s in sentences])
+
+
+def test_a_stale_temp_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    store = BaselineStore(tmp_path)
+    stale = tmp_path / f".{store.path_for(TEST).name}.k1ll3d.tmp"
+    stale.write_text('{"half": ')
+    other = tmp_path / ".another.json.x.tmp"
+    other.write_text("not ours")
+    store.stage(TEST, "c", HW, make_result())
+    store.flush()
+    assert not stale.exists() and other.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0.9", r"the entry of case .* has latency\.speedup\.value = '0\.9', not a finite number"),
+        (True, r"the entry of case .* has latency\.speedup\.value = True, not a finite number"),
+        (None, r"the entry of case .* has latency\.speedup\.value = None, not a finite number"),
+        (math.nan, r"holds NaN, which is not a JSON number; it was left untouched"),
+        (-math.inf, r"holds -Infinity, which is not a JSON number; it was left untouched"),
+    ],
+)
+def test_a_baseline_entry_with_a_non_number_is_refused_naming_the_field(tmp_path, value, message):
+    store = BaselineStore(tmp_path)
+    result = make_result()
+    store.stage(TEST, result.case_id, HW, result)
+    store.flush()
+    doc = json.loads(store.path_for(TEST).read_text())
+    doc["cases"][result.case_id][HW]["latency"]["speedup"]["value"] = value
+    store.path_for(TEST).write_text(json.dumps(doc))
+    with pytest.raises(QbenchBaselineError, match=message):
+        BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
+    if isinstance(value, float):
+        return
+    # An update does not need the old entry: it reads the file and replaces the entry.
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW, check_entry=False).entry is not None
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, result.case_id, HW, result)
+    assert store.flush().updated == [(TEST, result.case_id, HW)]
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW).entry == entry_from_result(result)
+
+
+def test_a_test_key_too_long_for_a_file_name_is_a_clear_error(tmp_path):
+    test = "tests/" + "x" * 250 + ".py::test_y"
+    with pytest.raises(QbenchBaselineError, match=r"cannot be read \(\[Errno 36\] File name too long"):
+        BaselineStore(tmp_path).lookup(test, "c", HW)
+    store = BaselineStore(tmp_path)
+    store.stage(test, "c", HW, make_result())
+    with pytest.raises(QbenchFlushError, match=r"File name too long"):
+        store.flush()
+    assert list(tmp_path.iterdir()) == []
