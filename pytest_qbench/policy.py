@@ -14,7 +14,8 @@ Rules (the knobs are `config.Tolerances`):
   update, as pytest-regressions does.
 - Latency vs baseline, only when the baseline was recorded under this machine's hardware key (else
   one 'skip' check saying so; accuracy still gates): the speedup with `speedup_rtol`; the original and
-  optimized mean_ms and throughput, looser, with `latency_rtol`. A regression fails only when it is
+  optimized mean_ms and throughput, looser, with `latency_rtol`. Tolerances are ratios: the limit is
+  baseline x (1 + rtol) for a time, baseline / (1 + rtol) for a speed. A regression fails only when it is
   beyond the tolerance AND the whole confidence interval lies beyond the limit: the speedup's
   bootstrap CI; for mean and throughput a normal CI of the mean at the same confidence. Being faster
   never fails: runner load moves timings both ways, and a red build for good news helps no one.
@@ -236,11 +237,13 @@ def _not_worse(
     fmt: str,
 ) -> Check:
     low, high = ci
+    # A ratio tolerance, the same both ways: a mean latency limit of x(1 + rtol) is exactly the
+    # throughput limit of /(1 + rtol), and a limit never reaches zero however loose rtol is.
     if higher_is_better:
-        limit, better = expected * (1 - rtol), measured > expected * (1 + rtol)
+        limit, better = expected / (1 + rtol), measured > expected * (1 + rtol)
         beyond, significant = measured < limit, high < limit
     else:
-        limit, better = expected * (1 + rtol), measured < expected * (1 - rtol)
+        limit, better = expected * (1 + rtol), measured < expected / (1 + rtol)
         beyond, significant = measured > limit, low > limit
     tolerance = f"rtol {rtol:g}"
     head = (

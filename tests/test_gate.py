@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-# Imported here, outside pytester's inner runs: in-process runs unload the modules they imported,
-# and pyarrow cannot register `datasets`' extension types a second time.
-import datasets  # noqa: F401
-import optimum.onnxruntime  # noqa: F401
-
+from projects import make_project
 from pytest_qbench.artifact import validate_artifact
-from tiny_models import SENTENCES
 
 TEST_FILE = """
 import pytest
@@ -29,43 +24,9 @@ BASELINE = "baselines/test_tiny.py--test_tiny.json"
 CASE = "dynamic-Add+MatMul-bs1-len16"
 
 
-def _conll(sentences: tuple[str, ...]) -> str:
-    tags = {"John": "B-PER", "Smith": "I-PER", "Reuters": "B-ORG", "Paris": "B-LOC", "Berlin": "B-LOC"}
-    lines = ["-DOCSTART- -X- -X- O", ""]
-    for sentence in sentences:
-        lines += [f"{word} NN O {tags.get(word, 'O')}" for word in sentence.split()] + [""]
-    return "\n".join(lines)
-
-
 @pytest.fixture
 def project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache) -> pytest.Pytester:
-    data = pytester.path / "data"
-    data.mkdir()
-    for split in ("train", "valid"):
-        (data / f"{split}.txt").write_text(_conll(SENTENCES * 3))
-    pytester.makeconftest(
-        f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def qbench_model():
-            return {str(tiny_distilbert)!r}
-
-        @pytest.fixture(scope="session")
-        def qbench_dataset():
-            return {str(data)!r}
-        """
-    )
-    pytester.makeini(
-        f"""
-        [pytest]
-        qbench_cache_dir = {tiny_build_cache.root}
-        qbench_min_seconds = 0.05
-        qbench_max_seconds = 0.3
-        qbench_min_iterations = 5
-        """
-    )
-    pytester.makepyfile(test_tiny=TEST_FILE)
+    make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE)
     return pytester
 
 

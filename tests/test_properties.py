@@ -261,7 +261,7 @@ def test_speedup_tolerance_edges(expected, rtol):
     baseline = make_result(original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected * 0.99, expected * 1.01))
     match = baseline_match(baseline)
     expected = match.entry["latency"]["speedup"]["value"]  # as stored: 6 significant digits
-    limit = expected * (1 - rtol)
+    limit = expected / (1 + rtol)
 
     def status(value: float, ci: tuple[float, float]) -> str:
         result = make_result(original_ms=value * 10.0, optimized_ms=10.0, speedup_ci=ci)

@@ -1,0 +1,62 @@
+"""Small qbench projects for pytester: the tiny DistilBERT, a CoNLL folder, fast timing.
+
+Import this module before running pytester in process: it imports the heavy stack first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# Imported here, outside pytester's inner runs: in-process runs unload the modules they imported,
+# and pyarrow cannot register `datasets`' extension types a second time.
+# The same holds for the exporter's and the quantizer's modules: re-imported, their extension
+# modules abort the process, and optimum's lazily imported classes stop matching their old selves.
+import datasets  # noqa: F401
+import onnxruntime.quantization  # noqa: F401
+import onnxruntime.tools.symbolic_shape_infer  # noqa: F401
+import optimum.exporters.onnx  # noqa: F401
+import optimum.onnxruntime  # noqa: F401
+import optimum.onnxruntime.configuration  # noqa: F401
+import optimum.utils.save_utils  # noqa: F401
+import seqeval.metrics  # noqa: F401
+from optimum.onnxruntime import ORTOptimizer, ORTQuantizer  # noqa: F401
+from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
+
+from tiny_models import SENTENCES
+
+TAGS = {"John": "B-PER", "Smith": "I-PER", "Reuters": "B-ORG", "Paris": "B-LOC", "Berlin": "B-LOC"}
+
+
+def conll(sentences=SENTENCES * 3, tags=TAGS) -> str:
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for sentence in sentences:
+        lines += [f"{word} NN O {tags.get(word, 'O')}" for word in sentence.split()] + [""]
+    return "\n".join(lines)
+
+
+def make_project(pytester: pytest.Pytester, model: Path, cache_root: Path, test_file: str, **ini: object) -> Path:
+    data = pytester.path / "data"
+    data.mkdir(exist_ok=True)
+    for split in ("train", "valid"):
+        (data / f"{split}.txt").write_text(conll())
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def qbench_model():
+            return {str(model)!r}
+
+        @pytest.fixture(scope="session")
+        def qbench_dataset():
+            return {str(data)!r}
+        """
+    )
+    # These projects test the gate's logic: a ~1 ms tiny model's absolute latency is noise here.
+    settings = {"qbench_cache_dir": cache_root, "qbench_min_seconds": 0.05, "qbench_max_seconds": 0.3,
+                "qbench_min_iterations": 5, "qbench_latency_rtol": 20, **ini}
+    pytester.makeini("[pytest]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    pytester.makepyfile(test_tiny=test_file)
+    return pytester.path
