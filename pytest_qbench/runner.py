@@ -34,6 +34,16 @@ class QbenchRun:
 
     # ---- the models --------------------------------------------------------------------------
 
+    @property
+    def model_name(self) -> str:
+        """The model as baselines record it, the same on every machine: a hub id as given, a local
+        path relative to the project, or outside it its folder (or file) name."""
+        path = Path(self.model)
+        if not path.is_absolute():
+            return self.model
+        root = self.session.config.rootpath
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
     @cached_property
     def variant(self) -> "BuiltVariant":
         # Refuse a model the case cannot use (another task's head, a too short position table)
@@ -137,7 +147,7 @@ class QbenchRun:
             nodeid=self.item.nodeid,
             test=self.item.nodeid.split("[", 1)[0],
             case_id=self.case.id,
-            model=self.model,
+            model=self.model_name,
             batch_size=self.case.batch_size,
             sequence_length=self.case.sequence_length,
             variant=self.case.variant.to_dict(),

@@ -45,7 +45,9 @@ def test_update_then_rerun_then_regressions(project: pytest.Pytester):
     created = project.runpytest("--qbench", "--qbench-update-baselines")
     created.assert_outcomes(passed=4)
     created.stdout.fnmatch_lines([f"*baseline created: test_tiny.py::test_tiny [{CASE}]*"])
-    assert (project.path / BASELINE).is_file()
+    stored = json.loads((project.path / BASELINE).read_text())["cases"]
+    # The model is recorded as a name the same on every machine, not an absolute path.
+    assert {e["model"] for by_key in stored.values() for e in by_key.values()} == {"tiny-distilbert0"}
     assert {c["verdict"] for c in _artifact(project)["cases"]} == {"updated"}
 
     project.runpytest("--qbench").assert_outcomes(passed=4)
