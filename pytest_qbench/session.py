@@ -163,8 +163,6 @@ class QbenchSession:
     def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
         return self._memo.get(key, make)
 
-    # ---- results and the final writes ---------------------------------------------------------
-
     # ---- hooks (this object is registered as a plugin) --------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
