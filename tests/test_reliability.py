@@ -179,6 +179,7 @@ BAD_INPUT = {
 
 @pytest.fixture
 def bad_input_project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache, monkeypatch):
+    import datasets
     import huggingface_hub
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
