@@ -94,8 +94,9 @@ class Tolerances:
     max_loss: float = 0.01  # optimized vs original in the same run, absolute (F1 points)
     max_relative_loss: float | None = None  # when set, replaces max_loss: e.g. 0.01 = 1% relative
     speedup_rtol: float = 0.10  # speedup vs baseline's
-    latency_rtol: float = 1.0  # absolute latency/throughput vs baseline, same hardware only: shared
-    # runners swing 10-50% (and 3x under a busy neighbour), so only a gross slowdown fails here
+    # Absolute latency/throughput vs baseline, same hardware only; None: reported, not gated. A busy
+    # neighbour slows a shared 2-core runner 3-4x, so only dedicated runners should set this.
+    latency_rtol: float | None = None
 
 
 @dataclass(frozen=True)

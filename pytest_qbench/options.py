@@ -38,7 +38,7 @@ OPTIONS = (
     _Option("accuracy_rtol", "accuracy vs baseline: relative tolerance", float, _TOLERANCES["accuracy_rtol"], flag=False),
     _Option("max_loss", "optimized vs original F1 in the same run: tolerable absolute loss", float, _TOLERANCES["max_loss"], flag=False),
     _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
-    _Option("latency_rtol", "absolute latency vs baseline (same hardware only): relative tolerance", float, _TOLERANCES["latency_rtol"], flag=False),
+    _Option("latency_rtol", "absolute latency vs baseline (same hardware only): relative tolerance; unset: not gated", float, _TOLERANCES["latency_rtol"], flag=False),
 )
 
 

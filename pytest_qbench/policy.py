@@ -13,8 +13,9 @@ Rules (the knobs are `config.Tolerances`):
   the baseline is stale and would hide a later fall back to the old level; it fails and asks for an
   update, as pytest-regressions does.
 - Latency vs baseline, only when the baseline was recorded under this machine's hardware key (else
-  one 'skip' check saying so; accuracy still gates): the speedup with `speedup_rtol`; the original and
-  optimized mean_ms and throughput, looser, with `latency_rtol`. Tolerances are ratios: the limit is
+  one 'skip' check saying so; accuracy still gates): the speedup with `speedup_rtol`, measured side by
+  side and so robust to runner load; the original and optimized mean_ms and throughput only when
+  `latency_rtol` is set (a dedicated runner; the artifact records them either way). Tolerances are ratios: the limit is
   baseline x (1 + rtol) for a time, baseline / (1 + rtol) for a speed. A regression fails only when it is
   beyond the tolerance AND the whole confidence interval lies beyond the limit: the speedup's
   bootstrap CI; for mean and throughput a normal CI of the mean at the same confidence. Being faster
@@ -200,6 +201,8 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
         _not_worse("speedup", speedup.value, (speedup.ci_low, speedup.ci_high), recorded["speedup"]["value"],
                    tol.speedup_rtol, speedup.confidence, higher_is_better=True, fmt="{:.3f}")
     ]
+    if tol.latency_rtol is None:
+        return checks
     for model in ("original", "optimized"):
         stats: LatencyStats = getattr(latency, model)
         low, high = _mean_ci(stats, speedup.confidence)

@@ -56,7 +56,7 @@ def make_project(pytester: pytest.Pytester, model: Path, cache_root: Path, test_
     )
     # These projects test the gate's logic: a ~1 ms tiny model's absolute latency is noise here.
     settings = {"qbench_cache_dir": cache_root, "qbench_min_seconds": 0.05, "qbench_max_seconds": 0.3,
-                "qbench_min_iterations": 5, "qbench_latency_rtol": 20, **ini}
+                "qbench_min_iterations": 5, **ini}
     pytester.makeini("[pytest]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
     pytester.makepyfile(test_tiny=test_file)
     return pytester.path

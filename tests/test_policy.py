@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from factories import HW, TEST, accuracy, make_result
 
-from pytest_qbench.baselines import BaselineMatch, entry_from_result
+from pytest_qbench.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
 from pytest_qbench.config import CalibrationSpec, Tolerances
 from pytest_qbench.policy import judge
 from pytest_qbench.results import CaseResult, Check
@@ -35,7 +35,7 @@ def with_speedup(result: CaseResult, value: float, low: float, high: float) -> C
 
 def test_same_measurement_as_baseline_passes_every_check():
     result = make_result()
-    judgement = judge(result, recorded(result), TOL)
+    judgement = judge(result, recorded(result), HALF)
     assert judgement.verdict == "pass"
     assert judgement.write is None
     assert {c.status for c in judgement.checks} == {"pass"}
@@ -184,6 +184,16 @@ def test_faster_than_baseline_suggests_an_update():
     base = with_speedup(make_result(), 2.2, 2.15, 2.25)
     result = with_speedup(make_result(), 2.6, 2.5, 2.7)
     assert "better than the baseline" in check(judge(result, recorded(base), TOL).checks, "speedup").reason
+
+
+def test_absolute_latency_is_recorded_not_gated_by_default():
+    base = make_result(original_ms=46.38, optimized_ms=9.96)
+    result = make_result(original_ms=3 * 46.38, optimized_ms=3 * 9.96)  # a busy neighbour: same speedup
+    judgement = judge(result, recorded(base), TOL)
+    assert judgement.verdict == "pass"
+    assert {c.metric for c in judgement.checks if c.against == "baseline"} == {
+        "parameters", "speedup", *ACCURACY_METRICS, *(f"original.{m}" for m in ACCURACY_METRICS)
+    }
 
 
 def test_absolute_latency_regression_beyond_latency_rtol_and_ci_fails():
