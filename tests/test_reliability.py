@@ -529,7 +529,14 @@ def spawn(root: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=root, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # A shell runs background jobs with SIGINT ignored, the child inherits that, and Python then
+        # installs no KeyboardInterrupt handler: give the child the default a user's terminal has.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def signal_when(proc: subprocess.Popen, text: str, signum: int, delay: float, timeout: float = 240) -> tuple[str, bool]:
