@@ -15,17 +15,15 @@ import importlib.util
 import json
 import os
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import psutil
-from filelock import FileLock
 
+from pytest_qbench.cache import BuildCache, default_cache_root
 from pytest_qbench.data import CONLL2003_LABELS, parse_conll
 
 # torch, transformers and seqeval are imported inside the functions that train or evaluate: a cached
@@ -73,11 +71,6 @@ def encoder_dir(recipe: Recipe) -> Path:
     return Path(importlib.import_module(recipe.encoder).get_model_path())
 
 
-def default_cache_root() -> Path:
-    """$QBENCH_CACHE_DIR/models, else ~/.cache/pytest-qbench/models."""
-    return Path(os.environ.get("QBENCH_CACHE_DIR", "~/.cache/pytest-qbench")).expanduser() / "models"
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -94,32 +87,24 @@ def _fingerprint(recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def model_dir(recipe: Recipe, cache_root: Path | None = None) -> Path:
-    """Where the model trained with `recipe` lives (whether or not it exists yet)."""
-    key = hashlib.sha256(json.dumps(_fingerprint(recipe), sort_keys=True).encode()).hexdigest()[:16]
-    return (cache_root or default_cache_root()) / f"conll2003-minilm-{key}"
+class ModelCache(BuildCache):
+    """The plugin's build cache (locked, atomic, verified), with readable folder names: the folder
+    name is the model name the baselines record."""
+
+    def path_for(self, key: Mapping[str, Any]) -> Path:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return self.root / f"conll2003-minilm-{digest}"
+
+
+def _models(cache_root: Path | None) -> ModelCache:
+    """$QBENCH_CACHE_DIR/models, else ~/.cache/pytest-qbench/models."""
+    return ModelCache(cache_root or default_cache_root() / "models")
 
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path:
     """The trained model's folder, training it first if this machine has none yet."""
-    target = model_dir(recipe, cache_root)
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{target}.lock"):
-        if target.is_dir():  # another process trained it while this one waited for the lock
-            return target
-        # Holding the lock, any staging folder left here is from an interrupted run.
-        for stale in target.parent.glob(f"{target.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
-        try:
-            train(recipe, staging)
-            # A complete model appears under its final name in one rename, or not at all.
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    path, _ = _models(cache_root).get_or_build(_fingerprint(recipe), lambda folder: train(recipe, folder))
+    return path
 
 
 def _physical_cores() -> int:
