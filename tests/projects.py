@@ -24,9 +24,7 @@ import seqeval.metrics  # noqa: F401
 from optimum.onnxruntime import ORTOptimizer, ORTQuantizer  # noqa: F401
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
 
-from tiny_models import SENTENCES
-
-TAGS = {"John": "B-PER", "Smith": "I-PER", "Reuters": "B-ORG", "Paris": "B-LOC", "Berlin": "B-LOC"}
+from tiny_models import SENTENCES, TAGS
 
 
 def conll(sentences=SENTENCES * 3, tags=TAGS) -> str:
