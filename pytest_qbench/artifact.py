@@ -14,7 +14,7 @@ import jsonschema
 from .atomic import atomic_write_text
 from .results import CaseResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
 
 

@@ -21,7 +21,7 @@ One file per test, `<root>/<test key>.json`, the test key made filename-safe (":
           }
         }
       },
-      "schema_version": 1,
+      "schema_version": 2,
       "test": "<test key>"
     }
 
@@ -50,8 +50,10 @@ from filelock import FileLock
 from .atomic import atomic_write_text
 from .results import AccuracyResult, CaseResult, LatencyStats
 
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+# 2: hardware keys by int8 kernel tier (x86_64-avx512_vnni-2c, not a flag list); parameters record
+# the evaluation (split, batch size, sample cap, scoring) and the saturation remedy.
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (2,)
 UPDATE_COMMAND = "pytest --qbench --qbench-update-baselines"
 ACCURACY_METRICS = ("precision", "recall", "f1", "accuracy")
 LATENCY_METRICS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput")
@@ -171,7 +173,8 @@ def _read(path: Path, test: str) -> dict[str, Any]:
         newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_SCHEMA_VERSIONS)
         fix = (
             "upgrade pytest-qbench, or re-create the file with" if newer
-            else "it is from an older pytest-qbench or not a baseline file: re-create it with"
+            else "it is from an older pytest-qbench (whose hardware keys and parameters differ) or not a"
+            " baseline file: delete it, then re-create it with"
         )
         raise QbenchBaselineError(
             f"qbench: baseline file {path} has schema_version {version!r}; this pytest-qbench reads"
@@ -255,18 +258,24 @@ class BaselineStore:
         self.root = Path(root)
         self._docs: dict[Path, dict[str, Any]] = {}  # files read so far, loaded on first use
         self._staged: dict[Path, tuple[str, dict[tuple[str, str], dict[str, Any]]]] = {}
+        self._seeded: set[Path] = set()
 
     def path_for(self, test: str) -> Path:
         return self.root / f"{file_stem(test)}.json"
 
     def lookup(self, test: str, case_id: str, hardware_key: str, *, check_entry: bool = True) -> BaselineMatch:
-        """The case's entry for this hardware key; failing that, the entry of the alphabetically first
-        other key (accuracy does not depend on the CPU; latency checks skip on the mismatch).
+        """The case's entry for this hardware key; failing that, the entry of another key, of the same
+        architecture first (then alphabetically): accuracy is compared across keys within its
+        tolerance, which covers how int8 kernels differ between CPU classes (docs/RESULTS.md);
+        latency checks skip on the mismatch.
 
         With `check_entry`, an entry missing a value the policy compares is a QbenchBaselineError."""
         path = self.path_for(test)
         by_hardware = self._doc(test, path)["cases"].get(case_id, {})
-        key = hardware_key if hardware_key in by_hardware else min(by_hardware, default=None)
+        arch = hardware_key.split("-", 1)[0]
+        key = hardware_key if hardware_key in by_hardware else min(
+            by_hardware, key=lambda k: (k.split("-", 1)[0] != arch, k), default=None
+        )
         entry = by_hardware.get(key)
         problem = None if entry is None or not check_entry else _entry_problem(entry)
         if problem:
@@ -276,6 +285,19 @@ class BaselineStore:
                 f" `{UPDATE_COMMAND}`"
             )
         return BaselineMatch(path, hardware_key, entry, key)
+
+    def seed(self, source: Path) -> None:
+        """Start this store's file of the same name from a copy of `source` (another store's file),
+        once per store: a proposal then keeps the entries of the other hardware keys, and a file
+        left by an earlier run is replaced, not merged."""
+        target = self.root / source.name
+        if target in self._seeded:
+            return
+        self._seeded.add(target)
+        if source.is_file():
+            atomic_write_text(target, source.read_text(encoding="utf-8"))
+        else:
+            target.unlink(missing_ok=True)
 
     def stage(self, test: str, case_id: str, hardware_key: str, result: CaseResult) -> None:
         """Queue the result's measurement as the case's new baseline; `flush` writes it."""

@@ -25,6 +25,10 @@ CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 OPTIMIZATION_LEVELS = (0, 1, 2, 99)
 PRESETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")
 SCORING_MODES = ("default", "strict")
+# On x86 CPUs without VNNI, onnxruntime's u8s8 kernels can saturate (hardware.Hardware.saturates_u8s8).
+# The remedies of onnxruntime's quantization guide: 7-bit weights, unsigned weights, or the session
+# option that runs such weights through the exact (slower) U8U8 kernels.
+SATURATION_REMEDIES = ("none", "reduce_range", "u8u8", "x64quantprecision")
 
 
 class QbenchConfigError(ValueError):
@@ -59,6 +63,12 @@ class VariantSpec:
     exclude: tuple[str, ...] = ()  # exclusion families, resolved to node names on the graph
     nodes_to_exclude: tuple[str, ...] = ()  # explicit node names
     preset: str = "auto"
+    saturation_remedy: str = "none"  # one of SATURATION_REMEDIES
+
+    @property
+    def session_config(self) -> dict[str, str]:
+        """onnxruntime session config entries the optimized model must run with."""
+        return {"session.x64quantprecision": "1"} if self.saturation_remedy == "x64quantprecision" else {}
 
     @property
     def id(self) -> str:
@@ -82,6 +92,7 @@ class VariantSpec:
             "exclude": list(self.exclude),
             "nodes_to_exclude": list(self.nodes_to_exclude),
             "preset": self.preset,
+            "saturation_remedy": self.saturation_remedy,
         }
 
 
@@ -109,6 +120,17 @@ class DataSpec:
     label_column: str = "ner_tags"
     max_eval_samples: int | None = None  # None: all of the split
     scoring: str = "default"  # seqeval default (conlleval-like) or strict IOB2
+    # Dynamic int8 computes activation scales per batch, so its scores depend on the batching.
+    eval_batch_size: int = 64
+
+    def to_dict(self) -> dict[str, Any]:
+        """What decides the scores besides the model, as baselines record it."""
+        return {
+            "split": self.eval_split,
+            "batch_size": self.eval_batch_size,
+            "max_samples": self.max_eval_samples,
+            "scoring": self.scoring,
+        }
 
 
 @dataclass(frozen=True)
@@ -229,10 +251,12 @@ def parse_marker(
     *,
     timing: TimingSpec = TimingSpec(),
     tolerances: Tolerances = Tolerances(),
+    saturation_remedy: str = "none",
 ) -> list[CaseSpec]:
     """Validate ``@pytest.mark.qbench(**kwargs)`` and expand it into its case matrix.
 
-    `timing` and `tolerances` carry the session defaults (command line and ini); marker keys win.
+    `timing`, `tolerances` and `saturation_remedy` carry the session defaults (command line and
+    ini); marker keys win.
     """
     unknown = sorted(set(kwargs) - MARKER_KEYS)
     if unknown:
@@ -247,8 +271,10 @@ def parse_marker(
 
     calibration = _calibration(_split(kwargs, _CALIBRATION_KEYS, "calibration_"))
     variant_kw = {k: _typed(k, v, getattr(VariantSpec("dynamic", ("MatMul",)), k)) for k, v in _split(kwargs, _VARIANT_KEYS).items()}
+    variant_kw.setdefault("saturation_remedy", saturation_remedy)
     _choice("optimization_level", variant_kw.get("optimization_level", 1), OPTIMIZATION_LEVELS)
     _choice("preset", variant_kw.get("preset", "auto"), PRESETS)
+    _choice("saturation_remedy", variant_kw["saturation_remedy"], SATURATION_REMEDIES)
     _positive_int("opset", variant_kw.get("opset", 11))
     for family in variant_kw.get("exclude", ()):
         _choice("exclusion family", family, EXCLUSION_FAMILIES)
@@ -284,6 +310,7 @@ def _data(kwargs: dict[str, Any]) -> DataSpec:
     _choice("scoring mode", spec.scoring, SCORING_MODES)
     if spec.max_eval_samples is not None:
         _positive_int("max_eval_samples", spec.max_eval_samples)
+    _positive_int("eval_batch_size", spec.eval_batch_size)
     return spec
 
 

@@ -12,6 +12,13 @@ if TYPE_CHECKING:
 
 
 @pytest.hookspec(firstresult=True)
+def pytest_qbench_hardware(config: pytest.Config) -> "Hardware | None":
+    """Return the machine to run as (default: detected with py-cpuinfo), e.g. where py-cpuinfo
+    misreads a container's CPU: `hardware_from_cpuinfo({...})` builds one. It picks the quantization
+    preset, the hardware key and the saturation advice."""
+
+
+@pytest.hookspec(firstresult=True)
 def pytest_qbench_hardware_key(config: pytest.Config, hardware: "Hardware") -> str | None:
     """Return the key that baselines are stored and matched under (default: `hardware.key`).
 

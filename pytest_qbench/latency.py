@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from time import perf_counter, perf_counter_ns
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -54,11 +54,16 @@ def resolve_threads(threads: int | None) -> int:
     return physical_cores() if threads is None else threads
 
 
-def make_session(path: str | Path, threads: int | None) -> onnxruntime.InferenceSession:
-    """A CPU session with a fixed thread count (None: physical cores) and sequential execution."""
+def make_session(
+    path: str | Path, threads: int | None, config: Mapping[str, str] | None = None
+) -> onnxruntime.InferenceSession:
+    """A CPU session with a fixed thread count (None: physical cores), sequential execution and
+    the given session config entries (e.g. `session.x64quantprecision`)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
     options.intra_op_num_threads = resolve_threads(threads)
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .config import TimingSpec, Tolerances
+from .config import SATURATION_REMEDIES, TimingSpec, Tolerances
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ OPTIONS = (
     _Option("accuracy_rtol", "accuracy vs baseline: relative tolerance", float, _TOLERANCES["accuracy_rtol"], flag=False),
     _Option("max_loss", "optimized vs original F1 in the same run: tolerable absolute loss", float, _TOLERANCES["max_loss"], flag=False),
     _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
+    _Option("saturation_remedy", "int8 remedy for x86 CPUs without VNNI, where u8s8 kernels can saturate: "
+            + ", ".join(SATURATION_REMEDIES), default="none", flag=False),
     _Option("latency_rtol", "absolute latency vs baseline (same hardware only): relative tolerance; unset: not gated", float, _TOLERANCES["latency_rtol"], flag=False),
 )
 
@@ -81,6 +83,7 @@ class QbenchOptions:
     cache_dir: Path | None
     timing: TimingSpec
     tolerances: Tolerances
+    saturation_remedy: str
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "QbenchOptions":
@@ -93,6 +96,11 @@ class QbenchOptions:
             raise pytest.UsageError(
                 f"qbench: max_seconds ({timing.max_seconds}) is below min_seconds ({timing.min_seconds}); raise max_seconds"
             )
+        if values["saturation_remedy"] not in SATURATION_REMEDIES:
+            raise pytest.UsageError(
+                f"qbench: ini key qbench_saturation_remedy = {values['saturation_remedy']!r} is unknown;"
+                f" allowed: {', '.join(SATURATION_REMEDIES)}"
+            )
         root = config.rootpath
         return cls(
             enabled=enabled,
@@ -103,5 +111,6 @@ class QbenchOptions:
             cache_dir=None if values["cache_dir"] is None else root / values["cache_dir"],
             timing=timing,
             tolerances=Tolerances(**{k: values[k] for k in _TOLERANCES if k in values}),
+            saturation_remedy=values["saturation_remedy"],
         )
 

@@ -105,7 +105,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.fail(f"qbench: the marker takes keyword arguments only, got positional {marker.args!r}", pytrace=False)
     options = metafunc.config.stash[OPTIONS_KEY]
     try:
-        cases = parse_marker(marker.kwargs, timing=options.timing, tolerances=options.tolerances)
+        cases = parse_marker(
+            marker.kwargs, timing=options.timing, tolerances=options.tolerances,
+            saturation_remedy=options.saturation_remedy,
+        )
     except QbenchConfigError as error:
         # `from None`: else pytest prints the error twice, joined by "During handling of the above exception".
         raise pytest.fail.Exception(f"{metafunc.definition.nodeid}: {error}", pytrace=False) from None

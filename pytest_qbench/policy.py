@@ -41,6 +41,7 @@ from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
 from .config import Tolerances
 from .results import AccuracyResult, CaseResult, Check, LatencyStats, Status
 
+LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
 _SLACK = 1e-9
 
@@ -191,8 +192,8 @@ def _accuracy_vs_baseline(
 def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> list[Check]:
     if not match.hardware_match:
         reason = (
-            f"baseline recorded on hardware {match.entry_hardware_key!r}, this machine is {match.hardware_key!r}:"
-            f" latency not compared (accuracy is); record this machine's with `{UPDATE_COMMAND}`"
+            f"{LATENCY_NOT_GATED}: baseline recorded on hardware {match.entry_hardware_key!r}, this machine is"
+            f" {match.hardware_key!r} (accuracy is gated); record this machine's with `{UPDATE_COMMAND}`"
         )
         return [Check("latency", "baseline", "skip", None, None, f"hardware key {match.hardware_key}", reason)]
     latency, recorded = result.latency, match.entry["latency"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterable, TypeVar
 
-from .baselines import ACCURACY_METRICS
-from .policy import flatten
+from .baselines import ACCURACY_METRICS, UPDATE_COMMAND
+from .policy import LATENCY_NOT_GATED, flatten
 from .results import CaseResult
 
 NON_TIME_HEADERS = [
@@ -64,17 +64,57 @@ def _skips(results: list[CaseResult]) -> dict[str, list[str]]:
 
 def _warnings(results: list[CaseResult]) -> list[str]:
     notes = _grouped((r.quantization.note, r.case_id) for r in results if r.quantization and r.quantization.note)
-    return [_with_cases(message, ids) for message, ids in {**_skips(results), **notes}.items()]
+    skips = {reason: ids for reason, ids in _skips(results).items() if not reason.startswith(LATENCY_NOT_GATED)}
+    return [_with_cases(message, ids) for message, ids in {**skips, **notes}.items()]
 
 
 def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
     return _grouped((r.test, r) for r in results)
 
 
+def unmatched(results: list[CaseResult]) -> list[CaseResult]:
+    """Cases whose latency was measured but not gated: no baseline under this machine's key."""
+    return [r for r in results if any(c.metric == "latency" and c.status == "skip" for c in r.checks)]
+
+
+def _speedup(result: CaseResult) -> str:
+    s = result.latency.speedup
+    return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
+
+
+def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
+    """What this machine's class means for the verdicts: latency only recorded on a hardware key
+    without baselines (with the speedups beside the baseline machine's), and U8S8 models on x86
+    without VNNI (the saturation risk, its remedy, and what int8 bought here)."""
+    key, lines = environment["hardware_key"], []
+    ungated = unmatched(results)
+    if ungated:
+        lines += [
+            f"{LATENCY_NOT_GATED}: no latency baseline for this machine's hardware key {key}"
+            f" ({len(ungated)} cases; accuracy was gated). This machine's speedups beside the baseline's:",
+            *(f"  {r.case_id}: {_speedup(r)} here, x{r.baseline['values']['latency']['speedup']['value']:.2f}"
+              f" on {r.baseline['hardware_key']}" for r in ungated),
+            f"  To gate latency on {key}, record its baselines: `{UPDATE_COMMAND}` on this class of machine"
+            " (or take the proposed files written beside the JSON artifact), then review and commit them.",
+        ]
+    risky = [r for r in results if r.saturation_risk]
+    if risky:
+        speedups = sorted(r.latency.speedup.value for r in risky if r.latency is not None)
+        bought = f" Here int8 ran x{speedups[0]:.2f}-{speedups[-1]:.2f} the fp32 speed." if speedups else ""
+        lines.append(
+            f"int8 without VNNI: this CPU ({key}) multiplies u8 activations by s8 weights with vpmaddubsw,"
+            f" whose 16-bit sums can saturate and cost accuracy; {len(risky)} cases ran U8S8 models."
+            " Remedy: marker saturation_remedy=\"x64quantprecision\" (or ini qbench_saturation_remedy),"
+            " or \"reduce_range\" / \"u8u8\" (docs/RESULTS.md compares them). Without VNNI int8 also buys"
+            f" little speed.{bought}"
+        )
+    return lines
+
+
 # ---- terminal ---------------------------------------------------------------------------------------
 
 
-def summary_lines(results: list[CaseResult]) -> list[str]:
+def summary_lines(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
     header = ["case", "f1 original -> optimized", "speedup (CI)", "verdict"]
     rows = {test: [[r.case_id, *_cells(r)] for r in group] for test, group in _by_test(results).items()}
     widths = [max(map(len, column)) for column in zip(header, *itertools.chain(*rows.values()))]
@@ -91,6 +131,9 @@ def summary_lines(results: list[CaseResult]) -> list[str]:
     warnings = _warnings(results)
     if warnings:
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
+    notes = hardware_notes(results, environment)
+    if notes:
+        lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
     return lines
 
 
@@ -106,6 +149,9 @@ def markdown(results: list[CaseResult], environment: dict[str, Any]) -> str:
     warnings = _warnings(results)
     if warnings:
         parts += ["Warnings:", "\n".join(f"* {_escape(w)}" for w in warnings)]
+    notes = hardware_notes(results, environment)
+    if notes:
+        parts += ["## This machine", "\n".join(f"  * {n.strip()}" if n.startswith("  ") else f"* {n}" for n in notes)]
     return "\n\n".join(parts) + "\n"
 
 

@@ -62,6 +62,14 @@ class QuantizationRecord:
     quantized_ops: dict[str, int]  # op type -> count in the quantized graph (MatMulInteger, QuantizeLinear...)
     excluded_nodes: list[str]
     note: str | None = None  # e.g. "dynamic quantization of ['Add'] quantized nothing"
+    activations_dtype: str | None = None  # "uint8" / "int8"
+    weights_dtype: str | None = None
+    reduce_range: bool = False  # 7-bit weights
+
+    @property
+    def u8s8(self) -> bool:
+        """Unsigned activations times signed 8-bit weights: the pairing that saturates on x86 without VNNI."""
+        return (self.activations_dtype, self.weights_dtype, self.reduce_range) == ("uint8", "int8", False)
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class CaseResult:
     checks: list[Check] = field(default_factory=list)
     verdict: Status = "error"
     error: str | None = None
+    # A U8S8 model on x86 without VNNI and no run-time remedy: its int8 sums can saturate.
+    saturation_risk: bool = False
 
     def to_json(self) -> dict[str, Any]:
         def opt(x: Any) -> Any:
@@ -126,6 +136,7 @@ class CaseResult:
             "verdict": self.verdict,
             "checks": [asdict(c) for c in self.checks],
             "error": self.error,
+            "saturation_risk": self.saturation_risk,
         }
 
     @classmethod
@@ -160,4 +171,5 @@ class CaseResult:
             checks=[Check(**c) for c in data["checks"]],
             verdict=data["verdict"],
             error=data["error"],
+            saturation_risk=data["saturation_risk"],
         )

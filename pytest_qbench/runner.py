@@ -61,7 +61,14 @@ class QbenchRun:
 
     @property
     def optimized(self) -> "onnxruntime.InferenceSession":
-        return self.session.ort_session(self.variant.optimized, self.threads)
+        return self._ort_session(self.variant.optimized)
+
+    def _ort_session(self, onnx_path: Path) -> "onnxruntime.InferenceSession":
+        return self.session.ort_session(onnx_path, self.threads, self._session_config(onnx_path))
+
+    def _session_config(self, onnx_path: Path) -> dict[str, str]:
+        # The original is fp32: a saturation remedy applied at run time concerns the optimized only.
+        return self.case.variant.session_config if onnx_path == self.variant.optimized else {}
 
     # ---- measurements ------------------------------------------------------------------------
 
@@ -93,7 +100,7 @@ class QbenchRun:
         def evaluate() -> AccuracyResult:
             config = self.session.model_config(self.variant.model_dir)
             return task_for(config).evaluate(
-                self.session.ort_session(onnx_path, self.threads),
+                self._ort_session(onnx_path),
                 self.session.tokenizer(self.variant.model_dir),
                 self.session.split(self.dataset, data.eval_split),
                 data,
@@ -101,7 +108,8 @@ class QbenchRun:
             )
 
         dataset_key = self.dataset if isinstance(self.dataset, str) else id(self.dataset)
-        return self.session.memo(("accuracy", onnx_path, dataset_key, data), evaluate)
+        key = ("accuracy", onnx_path, dataset_key, data, tuple(self._session_config(onnx_path).items()))
+        return self.session.memo(key, evaluate)
 
     # ---- the gate ----------------------------------------------------------------------------
 
@@ -114,6 +122,9 @@ class QbenchRun:
         result = self._new_result()
         try:
             result.quantization = self.variant.quantization
+            result.saturation_risk = self.session.hardware.saturation_risk(
+                result.quantization, self.case.variant.saturation_remedy
+            )
             result.accuracy_original, result.accuracy_optimized = self.accuracy()
             result.latency = self.latency()
         except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
@@ -150,7 +161,7 @@ class QbenchRun:
             model=self.model_name,
             batch_size=self.case.batch_size,
             sequence_length=self.case.sequence_length,
-            variant=self.case.variant.to_dict(),
+            variant={**self.case.variant.to_dict(), "evaluation": self.case.data.to_dict()},
         )
 
     def _fail(self, result: CaseResult, what: str, error: Exception) -> NoReturn:

@@ -65,7 +65,7 @@ class QbenchSession:
     def hardware(self) -> "Hardware":
         from .hardware import detect
 
-        return detect()
+        return self.config.hook.pytest_qbench_hardware(config=self.config) or detect()
 
     @cached_property
     def hardware_key(self) -> str:
@@ -87,6 +87,7 @@ class QbenchSession:
     def threads(self, case: "CaseSpec") -> int:
         return case.timing.threads or self.hardware.physical_cores
 
+    @cached_property
     def environment(self) -> dict[str, Any]:
         from .cache import library_versions
 
@@ -97,6 +98,8 @@ class QbenchSession:
             "flags": list(hardware.flags),
             "int8_flags": list(hardware.int8_flags),
             "hardware_key": self.hardware_key,
+            "tier": hardware.tier,
+            "saturates_u8s8": hardware.saturates_u8s8,
             "preset": hardware.preset,
             "physical_cores": hardware.physical_cores,
             "logical_cores": hardware.logical_cores,
@@ -130,10 +133,11 @@ class QbenchSession:
 
         return self._memo.get(("config", model_dir), lambda: AutoConfig.from_pretrained(model_dir))
 
-    def ort_session(self, path: Path, threads: int) -> "onnxruntime.InferenceSession":
+    def ort_session(self, path: Path, threads: int, config: dict[str, str] | None = None) -> "onnxruntime.InferenceSession":
         from .latency import make_session
 
-        return self._memo.get(("session", path, threads), lambda: make_session(path, threads))
+        key = ("session", path, threads, tuple(sorted((config or {}).items())))
+        return self._memo.get(key, lambda: make_session(path, threads, config))
 
     def variant(self, model: str, source: Any, case: "CaseSpec") -> "BuiltVariant":
         key = ("variant", model, source if isinstance(source, str) else id(source), case.data, case.variant)
@@ -164,6 +168,11 @@ class QbenchSession:
         return self._memo.get(key, make)
 
     # ---- hooks (this object is registered as a plugin) --------------------------------------
+
+    def pytest_report_header(self) -> str:
+        hw = self.hardware
+        return (f"qbench: hardware key {self.hardware_key} ({hw.brand}; int8 kernels {hw.tier},"
+                f" preset {hw.preset}{', u8s8 can saturate' if hw.saturates_u8s8 else ''})")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from .runner import RESULT_PROPERTY
@@ -209,7 +218,7 @@ class QbenchSession:
         from .report import github_annotations, summary_lines
 
         terminalreporter.section("qbench")
-        for line in summary_lines(self.results) + self.summary:
+        for line in summary_lines(self.results, self.environment) + self.summary:
             terminalreporter.write_line(line)
         if os.environ.get("GITHUB_ACTIONS") == "true":
             for line in github_annotations(self.results):
@@ -226,7 +235,8 @@ class QbenchSession:
             lines += self._flush_baselines()
         if not self.interrupted:  # else the cases that did not get to run look unused
             lines += self._report_unused()
-        environment = self.environment()
+            lines += self._propose_baselines()
+        environment = self.environment
         artifact = build_artifact(environment, self.results)
         self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
         try:
@@ -268,6 +278,29 @@ class QbenchSession:
             for kind, keys in (("created", outcome.created), ("updated", outcome.updated))
             for test, case_id, hardware_key in keys
         ]
+
+    def _propose_baselines(self) -> list[str]:
+        """On a hardware key without latency baselines, write what an update would make of the
+        baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
+        uploads it); the real baselines stay untouched."""
+        from .baselines import BaselineStore, QbenchFlushError
+        from .report import unmatched
+
+        cases = [r for r in unmatched(self.results) if r.error is None] if not self.options.update else []
+        if not cases:
+            return []
+        folder = self.options.json.parent / "proposed-baselines"
+        proposed = BaselineStore(folder)
+        try:
+            for result in cases:
+                proposed.seed(self.store.path_for(result.test))
+                proposed.stage(result.test, result.case_id, self.hardware_key, result)
+            proposed.flush()
+        except (QbenchFlushError, OSError, ValueError) as error:
+            self.errors.append(f"qbench: ERROR: could not write the proposed baselines to {folder}: {_text(error)}")
+            return []
+        return [f"qbench: proposed baselines for {self.hardware_key} ({len(cases)} cases) written to {folder}:"
+                f" review them, then copy them into {self.options.baselines}"]
 
     def _report_unused(self) -> list[str]:
         used = {(r.test, r.case_id) for r in self.results}

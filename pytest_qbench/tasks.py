@@ -45,7 +45,6 @@ class TokenClassification:
 
     name: str = "token-classification"
     head: str = "ForTokenClassification"
-    batch_size: int = 64
     max_length: int | None = None  # None: the tokenizer's model_max_length, if it has one
 
     def evaluate(
@@ -63,11 +62,13 @@ class TokenClassification:
         names = label_names(dataset, spec.label_column)
         check_labels(names, id2label)
         gold = [[names[tag] for tag in tags] for tags in dataset[spec.label_column]]
-        predicted, truncated = self._predict(session, tokenizer, list(dataset[spec.input_column]), id2label)
+        predicted, truncated = self._predict(
+            session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
+        )
         return _score(gold, predicted, truncated, spec.scoring, time.perf_counter() - start)
 
     def _predict(
-        self, session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str]
+        self, session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[list[str]], int]:
         """Predicted word labels of every sentence, and how many words the truncation cut off."""
         input_names = [i.name for i in session.get_inputs()]
@@ -75,7 +76,7 @@ class TokenClassification:
         predicted: list[list[str]] = [[] for _ in sentences]
         truncated = 0
         encoded = tokenize(tokenizer, sentences, (), truncation=True, max_length=self.max_length)["input_ids"]
-        for batch in _length_sorted_batches([len(ids) for ids in encoded], self.batch_size):
+        for batch in _length_sorted_batches([len(ids) for ids in encoded], batch_size):
             encoding = tokenize(
                 tokenizer, [sentences[i] for i in batch], input_names,
                 padding=True, truncation=True, max_length=self.max_length, return_tensors="np",

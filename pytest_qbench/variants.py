@@ -277,7 +277,7 @@ def _build(original_dir: Path, spec: VariantSpec, preset: str,
         if spec.approach == "static":
             _check_columns(model, calibration, spec)
         with _step(spec, f"{spec.approach} quantization"):
-            _quantize(work, spec, preset, excluded, calibration, out)
+            config = _quantize(work, spec, preset, excluded, calibration, out)
     with _step(spec, "reading the quantized graph"):
         quantized = onnx.load(str(out / QUANTIZED_FILE), load_external_data=False)
     counts = Counter(n.op_type for n in quantized.graph.node if n.op_type in QUANTIZED_OP_TYPES)
@@ -288,6 +288,9 @@ def _build(original_dir: Path, spec: VariantSpec, preset: str,
         quantized_ops=dict(sorted(counts.items())),
         excluded_nodes=excluded,
         note="; ".join(notes) or None,
+        activations_dtype=_dtype_name(config.activations_dtype),
+        weights_dtype=_dtype_name(config.weights_dtype),
+        reduce_range=config.reduce_range,
     )
     (out / RECORD_FILE).write_text(json.dumps(asdict(record), indent=1))
 
@@ -346,7 +349,8 @@ def _check_columns(model: "onnx.ModelProto", calibration: "datasets.Dataset", sp
 
 
 def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str],
-              calibration: "datasets.Dataset | None", out: Path) -> None:
+              calibration: "datasets.Dataset | None", out: Path) -> Any:
+    """Quantize `work`'s optimized graph into `out`; returns the quantization config used."""
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
@@ -356,7 +360,12 @@ def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str],
         is_static=static, per_channel=spec.per_channel, operators_to_quantize=operators,
         nodes_to_exclude=excluded,
     )
-    config.reduce_range = spec.reduce_range  # not every preset takes it as an argument
+    # Not every preset takes these as arguments.
+    config.reduce_range = spec.reduce_range or spec.saturation_remedy == "reduce_range"
+    if spec.saturation_remedy == "u8u8":
+        from onnxruntime.quantization import QuantType
+
+        config.weights_dtype = QuantType.QUInt8
     quantizer = ORTQuantizer.from_pretrained(work, file_name=OPTIMIZED_FILE)
     ranges = None
     if static:
@@ -366,6 +375,11 @@ def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str],
             operators_to_quantize=operators,
         )
     quantizer.quantize(quantization_config=config, save_dir=out, calibration_tensors_range=ranges)
+    return config
+
+
+def _dtype_name(quant_type: Any) -> str:
+    return {"QInt8": "int8", "QUInt8": "uint8"}.get(quant_type.name, quant_type.name.lower())
 
 
 def _calibration_config(spec: VariantSpec, calibration: "datasets.Dataset") -> Any:

@@ -13,6 +13,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from tiny_models import build_tiny_bert, build_tiny_distilbert  # noqa: E402
 
 
+def pytest_report_header() -> str:
+    from pytest_qbench.hardware import detect
+
+    hw = detect()
+    return f"hardware key {hw.key} ({hw.brand}); tests that need a CPU feature say so when they skip"
+
+
 # ---- tiny models and their ONNX originals (tests/tiny_models.py) ------------------------------
 
 

@@ -8,11 +8,13 @@ from pytest_qbench.results import (
 )
 
 TEST = "examples/test_conll.py::test_ner"
-HW = "x86_64-avx2+avx512f+avx512_vnni-2c"
+HW = "x86_64-avx512_vnni-2c"
 ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
     "brand": "AMD EPYC 9R14",
     "flags": ["avx2", "avx512_vnni", "avx512f"],
     "hardware_key": HW,
+    "tier": "avx512_vnni",
+    "saturates_u8s8": False,
     "physical_cores": 2,
     "logical_cores": 2,
     "python": "3.11.9",

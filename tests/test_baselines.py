@@ -50,7 +50,7 @@ def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):
     text = path.read_text()
     doc = json.loads(text)
     assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    assert doc["schema_version"] == 1 and doc["test"] == TEST
+    assert doc["schema_version"] == 2 and doc["test"] == TEST
     assert list(doc["cases"][result.case_id]) == [HW]
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
 
@@ -72,7 +72,7 @@ def test_a_failed_measurement_cannot_be_staged(tmp_path):
         BaselineStore(tmp_path).stage(TEST, "c", HW, make_result(error="boom"))
 
 
-@pytest.mark.parametrize("content", ['{"schema_version": 1, "test": "examples/te', "", "\xff\xfe"])
+@pytest.mark.parametrize("content", ['{"schema_version": 2, "test": "examples/te', "", "\xff\xfe"])
 def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
@@ -91,16 +91,24 @@ def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
 def test_future_schema_version_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
-    path.write_text(json.dumps({"schema_version": 2, "test": TEST, "cases": {}}))
+    path.write_text(json.dumps({"schema_version": 3, "test": TEST, "cases": {}}))
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, "c", HW)
     message = str(error.value)
-    assert str(path) in message and "schema_version 2" in message and "reads schema_version 1 only" in message
+    assert str(path) in message and "schema_version 3" in message and "reads schema_version 2 only" in message
+
+
+def test_a_baseline_file_of_the_previous_schema_says_to_delete_and_re_create_it(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.path_for(TEST)
+    path.write_text(json.dumps({"schema_version": 1, "test": TEST, "cases": {}}))
+    with pytest.raises(QbenchBaselineError, match="from an older pytest-qbench .* delete it, then re-create it with"):
+        store.lookup(TEST, "c", HW)
 
 
 def test_file_of_another_test_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
-    store.path_for(TEST).write_text(json.dumps({"schema_version": 1, "test": "examples/test_conll_py::test_ner", "cases": {}}))
+    store.path_for(TEST).write_text(json.dumps({"schema_version": 2, "test": "examples/test_conll_py::test_ner", "cases": {}}))
     with pytest.raises(QbenchBaselineError, match="rename one of the tests"):
         store.lookup(TEST, "c", HW)
 
@@ -117,6 +125,14 @@ def test_lookup_falls_back_to_another_hardware_key(tmp_path):
     match = store.lookup(TEST, result.case_id, HW)
     assert match.entry == entry_from_result(result)
     assert (match.hardware_key, match.entry_hardware_key, match.hardware_match) == (HW, OTHER_HW, False)
+
+
+def test_accuracy_falls_back_to_a_key_of_the_same_architecture_first(tmp_path):
+    result = make_result()
+    for key in ("arm64-i8mm-4c", "x86_64-avx2-4c"):
+        flushed(tmp_path, result, hardware_key=key)
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, "x86_64-avx512-2c").entry_hardware_key == "x86_64-avx2-4c"
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, "arm64-neon-2c").entry_hardware_key == "arm64-i8mm-4c"
 
 
 def test_update_of_a_subset_keeps_everything_else(tmp_path):
@@ -175,7 +191,7 @@ def test_obtained_file_beside_the_baseline_for_review(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["cases"][base.case_id][HW] == entry_from_result(worse)
     assert doc["cases"][other.case_id][HW] == entry_from_result(other)
-    assert doc["test"] == TEST and doc["schema_version"] == 1
+    assert doc["test"] == TEST and doc["schema_version"] == 2
     assert store.path_for(TEST).read_text() == baseline_text
 
 

@@ -106,3 +106,55 @@ def test_xdist_gives_one_artifact_and_one_write(project: pytest.Pytester):
     serial = _artifact(project)
     assert sorted(c["id"] for c in parallel["cases"]) == sorted(c["id"] for c in serial["cases"])
     assert set(parallel) == set(serial) and set(parallel["cases"][0]) == set(serial["cases"][0])
+
+
+FAKE_SKYLAKE = """
+from pytest_qbench.hardware import hardware_from_cpuinfo
+
+def pytest_qbench_hardware(config):
+    # AVX-512 without VNNI; 64 cores, so that the key matches no machine this test runs on.
+    return hardware_from_cpuinfo({"brand_raw": "Intel Xeon (Skylake-SP)", "arch": "X86_64", "count": 64,
+                                  "flags": ["avx2", "avx512f", "avx512bw", "avx512vl"]}, 64)
+"""
+SKYLAKE_KEY = "x86_64-avx512-64c"
+
+
+def test_u8s8_on_a_cpu_without_vnni_is_said_once_recorded_and_remedied(project: pytest.Pytester):
+    project.makepyfile(fake_skylake=FAKE_SKYLAKE)
+    project.syspathinsert()
+    result = project.runpytest("--qbench", "--qbench-update-baselines", "-p", "fake_skylake")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([f"qbench: hardware key {SKYLAKE_KEY} (*int8 kernels avx512, preset avx512, u8s8 can saturate)"])
+    assert result.stdout.str().count("int8 without VNNI") == 1
+    result.stdout.fnmatch_lines(["*4 cases ran U8S8 models*saturation_remedy=\"x64quantprecision\"*"])
+    artifact = _artifact(project)
+    assert artifact["environment"]["saturates_u8s8"] is True and artifact["environment"]["tier"] == "avx512"
+    assert {c["saturation_risk"] for c in artifact["cases"]} == {True}
+    assert {c["quantization"]["weights_dtype"] for c in artifact["cases"]} == {"int8"}
+
+    remedied = project.runpytest("--qbench", "-p", "fake_skylake", "-o", "qbench_saturation_remedy=x64quantprecision")
+    # The remedy is part of the recorded setup: the baselines of the unremedied variants say so.
+    remedied.assert_outcomes(failed=4)
+    remedied.stdout.fnmatch_lines(["*saturation_remedy 'none' -> 'x64quantprecision'*"])
+    assert "int8 without VNNI" not in remedied.stdout.str()
+    assert {c["saturation_risk"] for c in _artifact(project)["cases"]} == {False}
+
+
+def test_a_first_run_on_a_new_hardware_key_records_latency_and_proposes_baselines(project: pytest.Pytester):
+    project.makepyfile(fake_skylake=FAKE_SKYLAKE)
+    project.syspathinsert()
+    project.runpytest("--qbench", "--qbench-update-baselines", "-p", "fake_skylake").assert_outcomes(passed=4)
+    before = (project.path / BASELINE).read_text()
+
+    result = project.runpytest("--qbench")  # this machine's real key
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([
+        "*latency recorded, not gated: no latency baseline for this machine's hardware key*(4 cases; accuracy was gated)*",
+        f"*{CASE}: x*here, x* on {SKYLAKE_KEY}",
+        "*pytest --qbench --qbench-update-baselines*",
+        "qbench: proposed baselines for * (4 cases) written to *proposed-baselines*",
+    ])
+    assert (project.path / BASELINE).read_text() == before  # the reviewed baselines are untouched
+    proposed = json.loads((project.path / ".qbench" / "proposed-baselines" / Path(BASELINE).name).read_text())
+    keys = set(proposed["cases"][CASE])
+    assert SKYLAKE_KEY in keys and len(keys) == 2

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_qbench.hardware import Hardware, detect, hardware_from_cpuinfo, normalise_flags
+from pytest_qbench.results import QuantizationRecord
 
 EPYC = {  # as py-cpuinfo reports this machine kind: both spellings of VNNI
     "brand_raw": "AMD EPYC 9B14",
@@ -39,12 +40,29 @@ def test_normalise_flags_unifies_spellings(raw: list[str], expected: tuple[str, 
     assert normalise_flags(raw) == expected
 
 
+SKYLAKE_SP = {  # the second CPU class seen here: AVX-512 without VNNI
+    "brand_raw": "Intel(R) Xeon(R) CPU @ 2.00GHz", "arch": "X86_64", "count": 2,
+    "flags": ["avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"],
+}
+ALDER_LAKE = {"brand_raw": "12th Gen Intel(R) Core(TM) i7-12700", "arch": "X86_64", "count": 4,
+              "flags": ["avx2", "avxvnni", "fma"]}
+
+
 def test_epyc_key_and_preset() -> None:
     hw = hardware_from_cpuinfo(EPYC, physical_cores=2)
     assert hw.int8_flags == ("avx2", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512f", "avx512vl", "avx_vnni")
-    assert hw.key == "x86_64-avx2+avx512_bf16+avx512_vnni+avx512bw+avx512f+avx512vl+avx_vnni-2c"
-    assert hw.preset == "avx512_vnni"
+    assert hw.key == "x86_64-avx512_vnni-2c"
+    assert hw.preset == "avx512_vnni" and not hw.saturates_u8s8
     assert "fma" in hw.flags and "fma" not in hw.int8_flags
+
+
+def test_flags_no_int8_kernel_reads_stay_out_of_the_key() -> None:
+    """A fleet whose CPU model changes from job to job must still match: bf16, the brand and the
+    logical core count do not pick onnxruntime's int8 kernels."""
+    without_bf16 = {**EPYC, "brand_raw": "AMD EPYC 7B13", "count": 4,
+                    "flags": [f for f in EPYC["flags"] if "bf16" not in f]}
+    assert hardware_from_cpuinfo(without_bf16, 2).key == hardware_from_cpuinfo(EPYC, 2).key
+    assert hardware_from_cpuinfo(SKYLAKE_SP, 2).key != hardware_from_cpuinfo(EPYC, 2).key
 
 
 def test_key_ignores_spelling_order_brand_and_logical_cores() -> None:
@@ -55,19 +73,38 @@ def test_key_ignores_spelling_order_brand_and_logical_cores() -> None:
 
 
 @pytest.mark.parametrize(
-    ("info", "preset", "key"),
+    ("info", "preset", "key", "saturates"),
     [
-        (SAPPHIRE_RAPIDS, "avx512_vnni",
-         "x86_64-amx_bf16+amx_int8+amx_tile+avx2+avx512_bf16+avx512_vnni+avx512bw+avx512f+avx512vl-4c"),
-        ({**SAPPHIRE_RAPIDS, "flags": ["avx2", "avx512f", "avx512bw"]}, "avx512", "x86_64-avx2+avx512bw+avx512f-4c"),
-        (GITHUB_RUNNER, "avx2", "x86_64-avx2-4c"),
-        ({**GITHUB_RUNNER, "flags": ["sse4_2"]}, "avx2", "x86_64-baseline-4c"),
-        (GRAVITON, "arm64", "arm64-asimd+asimddp+i8mm-4c"),
+        (SAPPHIRE_RAPIDS, "avx512_vnni", "x86_64-amx-4c", False),
+        ({**SAPPHIRE_RAPIDS, "flags": ["avx2", "avx512f", "avx512bw"]}, "avx512", "x86_64-avx512-4c", True),
+        (SKYLAKE_SP, "avx512", "x86_64-avx512-4c", True),
+        (ALDER_LAKE, "avx2", "x86_64-avx_vnni-4c", False),
+        (GITHUB_RUNNER, "avx2", "x86_64-avx2-4c", True),
+        ({**GITHUB_RUNNER, "flags": ["sse4_2"]}, "avx2", "x86_64-baseline-4c", True),
+        (GRAVITON, "arm64", "arm64-i8mm-4c", False),
+        ({**GRAVITON, "flags": ["asimd"]}, "arm64", "arm64-neon-4c", False),
     ],
 )
-def test_preset_follows_instruction_set(info: dict, preset: str, key: str) -> None:
+def test_tier_key_preset_and_saturation_follow_the_instruction_set(
+    info: dict, preset: str, key: str, saturates: bool
+) -> None:
     hw = hardware_from_cpuinfo(info, physical_cores=4)
-    assert (hw.preset, hw.key) == (preset, key)
+    assert (hw.preset, hw.key, hw.saturates_u8s8) == (preset, key, saturates)
+
+
+@pytest.mark.parametrize(
+    ("record", "remedy", "risky"),
+    [
+        (QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8"), "none", True),
+        (QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8"), "x64quantprecision", False),
+        (QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8", reduce_range=True), "none", False),
+        (QuantizationRecord("avx2", {"MatMulInteger": 6}, [], None, "uint8", "uint8"), "none", False),
+        (QuantizationRecord("avx512", {}, [], "quantized nothing", "uint8", "int8"), "none", False),
+    ],
+)
+def test_saturation_risk_needs_u8s8_weights_on_a_saturating_cpu(record, remedy: str, risky: bool) -> None:
+    assert hardware_from_cpuinfo(SKYLAKE_SP, 2).saturation_risk(record, remedy) is risky
+    assert hardware_from_cpuinfo(EPYC, 2).saturation_risk(record, remedy) is False
 
 
 def test_missing_fields_and_core_fallback() -> None:
@@ -78,7 +115,7 @@ def test_missing_fields_and_core_fallback() -> None:
 
 def test_to_dict_is_json_ready() -> None:
     data = hardware_from_cpuinfo(GRAVITON, 4).to_dict()
-    assert data["key"] == "arm64-asimd+asimddp+i8mm-4c" and data["preset"] == "arm64"
+    assert data["key"] == "arm64-i8mm-4c" and data["preset"] == "arm64" and data["tier"] == "i8mm"
     assert isinstance(data["flags"], list) and data["int8_flags"] == ["asimd", "asimddp", "i8mm"]
 
 

@@ -286,16 +286,16 @@ entry_like = st.fixed_dictionaries({}, optional={
     "latency": st.dictionaries(st.sampled_from(["original", "optimized", "speedup"]), st.dictionaries(st.sampled_from(["mean_ms", "throughput", "value", "ci_low", "ci_high"]), json_values)),
 })
 documents = st.fixed_dictionaries(
-    {"schema_version": st.sampled_from([1, 1, 1, 0, 2, "1", None]), "test": st.sampled_from([TEST, TEST, "other"])},
+    {"schema_version": st.sampled_from([2, 2, 2, 1, 3, "2", None]), "test": st.sampled_from([TEST, TEST, "other"])},
     optional={"cases": st.dictionaries(st.sampled_from(["c", "d"]), st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values)},
 )
-valid = json.dumps({"schema_version": 1, "test": TEST, "cases": {}}).encode()
+valid = json.dumps({"schema_version": 2, "test": TEST, "cases": {}}).encode()
 
 
 @EXAMPLES
 @given(st.binary(max_size=300) | documents.map(lambda d: json.dumps(d).encode()) | st.builds(lambda n: valid[:n], st.integers(0, len(valid))))
 @example(b"[" * 100_000)  # nested past the parser's recursion limit
-@example(b'{"schema_version": 1, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
+@example(b'{"schema_version": 2, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
 def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes):
     with tempfile.TemporaryDirectory() as tmp:
         store = BaselineStore(tmp)

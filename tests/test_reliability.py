@@ -245,16 +245,17 @@ BAD_BASELINES = {
         " JSON (JSONDecodeError: Expecting value: line 1 column 1 (char 0)); it was left untouched: *",
     ),
     "future_schema": (
-        lambda text: text.replace('"schema_version": 1', '"schema_version": 2'),
+        lambda text: text.replace('"schema_version": 2', '"schema_version": 3'),
         "qbench {case}: could not read its baseline: QbenchBaselineError: baseline file {file} has schema_version"
-        " 2; this pytest-qbench reads schema_version 1 only: upgrade pytest-qbench, or re-create the file with"
+        " 3; this pytest-qbench reads schema_version 2 only: upgrade pytest-qbench, or re-create the file with"
         " `pytest --qbench --qbench-update-baselines`",
     ),
     "past_schema": (
-        lambda text: text.replace('"schema_version": 1', '"schema_version": 0'),
+        lambda text: text.replace('"schema_version": 2', '"schema_version": 1'),
         "qbench {case}: could not read its baseline: QbenchBaselineError: baseline file {file} has schema_version"
-        " 0; this pytest-qbench reads schema_version 1 only: it is from an older pytest-qbench or not a baseline"
-        " file: re-create it with `pytest --qbench --qbench-update-baselines`",
+        " 1; this pytest-qbench reads schema_version 2 only: it is from an older pytest-qbench (whose hardware"
+        " keys and parameters differ) or not a baseline file: delete it, then re-create it with"
+        " `pytest --qbench --qbench-update-baselines`",
     ),
     "entry_without_f1": (
         lambda text: edit_entries(text, lambda entry: entry["accuracy"]["optimized"].pop("f1")),
@@ -420,8 +421,8 @@ def faults(monkeypatch):
 
     make_session, quantize = latency.make_session, variants._quantize
 
-    def faulty_session(path, threads):
-        session = make_session(path, threads)
+    def faulty_session(path, threads, config=None):
+        session = make_session(path, threads, config)
         manifest = Path(path).parent / "manifest.json"
         if Path(path).name == "model_optimized_quantized.onnx" and manifest.is_file():
             fault = FAULTS.get(tuple(json.loads(manifest.read_text())["key"]["variant"]["operators"]))

@@ -74,24 +74,45 @@ def test_markdown_states_parameters_environment_and_verdicts():
 
 
 def test_summary_has_a_row_per_case_and_warnings_once():
-    lines = summary_lines(reference_results())
+    lines = summary_lines(reference_results(), ENVIRONMENT)
     rows = [line for line in lines if line.startswith("  static-Add+MatMul-bs1-len32 ")]
     assert len(rows) == 1
     assert rows[0].split() == ["static-Add+MatMul-bs1-len32", "0.9400", "->", "0.1000", "4.66", "(4.56", "to", "4.75)", "fail"]
     assert any(line.split()[-1] == "error" and "dynamic-Add+MatMul-bs8-len32" in line for line in lines)
-    warnings = lines[lines.index("warnings:") + 1:]
-    assert len(warnings) == 2
-    assert f"this machine is {HW!r}: latency not compared" in warnings[0] and warnings[0].endswith("[8 cases]")
-    assert warnings[1] == f"  {NOTHING} [dynamic-Add-bs1-len32, dynamic-Add-bs4-len64]"
+    warnings = lines[lines.index("warnings:") + 1:lines.index(f"hardware {HW}:")]
+    assert warnings == [f"  {NOTHING} [dynamic-Add-bs1-len32, dynamic-Add-bs4-len64]"]
     failures = lines[lines.index("failures:") + 1:lines.index("warnings:")]
     assert len(failures) == 5 and "could not measure: RuntimeError: boom" in failures[-1]
+
+
+def test_a_first_run_on_a_new_hardware_key_shows_its_speedups_beside_the_baselines_and_what_to_run():
+    lines = summary_lines(reference_results(), ENVIRONMENT)
+    notes = lines[lines.index(f"hardware {HW}:") + 1:]
+    assert notes[0].startswith(f"  latency recorded, not gated: no latency baseline for this machine's hardware key {HW}")
+    assert "(8 cases; accuracy was gated)" in notes[0]
+    assert "    dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c" in notes
+    assert "pytest --qbench --qbench-update-baselines" in notes[9] and len(notes) == 10
+    markdown_text = markdown(reference_results(), ENVIRONMENT)
+    assert "## This machine\n\n* latency recorded, not gated" in markdown_text
+    assert "  * dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here" in markdown_text
+
+
+def test_u8s8_on_a_cpu_without_vnni_is_said_once_with_the_remedy_and_what_int8_bought():
+    risky = [make_result(batch_size=b, original_ms=12.0, optimized_ms=o) for b, o in ((1, 10.0), (8, 9.0))]
+    for result in risky:
+        result.saturation_risk = True
+    lines = summary_lines(risky + [make_result(batch_size=4)], {**ENVIRONMENT, "hardware_key": "x86_64-avx512-2c"})
+    (note,) = [line for line in lines if "int8 without VNNI" in line]
+    assert "x86_64-avx512-2c" in note and "2 cases ran U8S8 models" in note
+    assert 'saturation_remedy="x64quantprecision"' in note and "qbench_saturation_remedy" in note
+    assert note.endswith("Here int8 ran x1.20-1.33 the fp32 speed.")
 
 
 def test_summary_without_problems_has_no_sections():
     result = make_result()
     judgement = judge(result, BaselineMatch(Path("b.json"), HW, entry_from_result(result), HW), Tolerances())
     result.checks, result.verdict = judgement.checks, judgement.verdict
-    lines = summary_lines([result])
+    lines = summary_lines([result], ENVIRONMENT)
     assert len(lines) == 3 and lines[2].split()[-1] == "pass"
 
 
@@ -104,7 +125,7 @@ def test_github_annotations_errors_for_failures_one_warning_per_skip_reason():
         "::error file=examples/test_conll.py,title=qbench static-Add+MatMul-bs1-len32%3A f1 vs original::"
         "f1 0.1000 vs original 0.9400 (max loss 0.01): lost 0.8400, more than the 0.0100 allowed"
     )
-    assert warnings[0].startswith("::warning title=qbench%3A check skipped::baseline recorded on hardware")
+    assert warnings[0].startswith("::warning title=qbench%3A check skipped::latency recorded, not gated: baseline recorded")
 
 
 def test_github_annotation_messages_are_escaped():

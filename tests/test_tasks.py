@@ -155,7 +155,7 @@ def test_without_max_length_the_tokenizer_model_max_length_truncates():
 def test_batches_are_length_sorted_padded_per_batch_and_put_back_in_order(tokenizer):
     sentences = [["Paris"] * n for n in (5, 1, 9, 2, 7)]
     gold = [["B-LOC"] * n for n in (5, 1, 9, 2, 7)]
-    result, fake = evaluate(tokenizer, sentences, gold, {"paris": "B-LOC"}, task=TokenClassification(batch_size=2))
+    result, fake = evaluate(tokenizer, sentences, gold, {"paris": "B-LOC"}, spec=DataSpec(None, eval_batch_size=2))
     assert fake.batch_shapes == [(2, 4), (2, 9), (1, 11)]
     assert result.f1 == 1.0
 

@@ -67,3 +67,12 @@ def test_update_path_proposes_the_baselines_as_a_pull_request():
     assert workflow["permissions"] == {"contents": "read"}  # only the proposing job may write
     pull_request = _steps(propose)["peter-evans/create-pull-request@v7"]["with"]
     assert pull_request["add-paths"] == "baselines/**"
+
+
+def test_a_runner_without_latency_baselines_points_to_the_uploaded_proposal():
+    gate = yaml.safe_load(WORKFLOW.read_text())["jobs"]["gate"]
+    names = [step.get("name") for step in gate["steps"]]
+    point = gate["steps"][names.index("Point to the proposed baselines of a new hardware key")]
+    assert "hashFiles('.qbench/proposed-baselines/*.json')" in point["if"]
+    assert "proposed-baselines/" in point["run"] and '"$GITHUB_STEP_SUMMARY"' in point["run"]
+    assert names.index("Point to the proposed baselines of a new hardware key") < names.index("Upload the results")

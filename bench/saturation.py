@@ -1,0 +1,69 @@
+"""What each u8s8 saturation remedy does to F1 and to the speedup, on this CPU, for the example model.
+
+    .venv/bin/python bench/saturation.py > bench/results/saturation-$(hostname).md
+
+Dynamic int8 [Add, MatMul] of the example (MiniLM fine-tuned on CoNLL-2003, opset 11, O1), built with
+the U8S8 `avx512` preset unremedied and with each remedy, and with the U8U8 `avx2` preset. F1 on all
+3250 validation sentences; speedups over fp32 measured side by side (the plugin's interleaved timing)
+at two shapes. On a CPU without VNNI the U8S8 rows run on the saturating kernels; on a VNNI CPU the
+same rows show what the remedies cost where nothing saturates.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+from conll_model import VALID_FILE, conll_dir, ensure_model  # noqa: E402
+
+from pytest_qbench.cache import BuildCache, default_cache_root  # noqa: E402
+from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.data import latency_inputs, parse_conll  # noqa: E402
+from pytest_qbench.hardware import detect  # noqa: E402
+from pytest_qbench.latency import make_session, measure  # noqa: E402
+from pytest_qbench.tasks import TokenClassification  # noqa: E402
+from pytest_qbench.variants import build_variant, export_original  # noqa: E402
+
+ROWS = [("avx512", "none"), ("avx512", "reduce_range"), ("avx512", "u8u8"), ("avx512", "x64quantprecision"), ("avx2", "none")]
+SHAPES = [(1, 32), (8, 128)]
+TIMING = TimingSpec(min_seconds=2.0, max_seconds=6.0)
+
+
+def main() -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    hardware = detect()
+    cache = BuildCache(default_cache_root())
+    original = export_original(ensure_model(), 11, cache)
+    tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
+    validation = parse_conll(conll_dir() / VALID_FILE)
+    threads = hardware.physical_cores
+
+    def f1(session) -> float:
+        return TokenClassification().evaluate(session, tokenizer, validation, DataSpec(None), config.id2label).f1
+
+    fp32 = make_session(original / "model.onnx", threads)
+    names = [i.name for i in fp32.get_inputs()]
+    inputs = {shape: latency_inputs(tokenizer, validation, "tokens", *shape, names) for shape in SHAPES}
+    print(f"CPU: {hardware.brand}, hardware key `{hardware.key}`, u8s8 saturates here: {hardware.saturates_u8s8}; "
+          f"{threads} threads; fp32 F1 {f1(fp32):.4f}\n")
+    head = ["preset", "remedy", "weights", "F1 int8"] + [f"speedup bs{b} len{n} (95% CI)" for b, n in SHAPES]
+    print("| " + " | ".join(head) + " |\n|" + " --- |" * len(head))
+    for preset, remedy in ROWS:
+        spec = VariantSpec("dynamic", ("Add", "MatMul"), preset=preset, saturation_remedy=remedy)
+        variant = build_variant(original, spec, preset=preset, calibration=None, cache=cache)
+        session = make_session(variant.optimized, threads, spec.session_config)
+        record = variant.quantization
+        weights = f"{'u8' if record.weights_dtype == 'uint8' else 's8'}{' 7-bit' if record.reduce_range else ''}"
+        cells = [preset, remedy, weights, f"{f1(session):.4f}"]
+        for shape in SHAPES:
+            speedup = measure(fp32, session, inputs[shape], TIMING, shape[0]).speedup
+            cells.append(f"x{speedup.value:.2f} ({speedup.ci_low:.2f}-{speedup.ci_high:.2f})")
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

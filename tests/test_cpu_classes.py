@@ -1,0 +1,137 @@
+"""What differs from one CPU class to the next, tested so that each test holds on all of them.
+
+- The saturation premise: onnxruntime's u8s8 kernels saturate exactly where `Hardware.saturates_u8s8`
+  says (x86 without VNNI or AMX), and the remedies give exact sums everywhere. Checked on this CPU,
+  and under qemu's Haswell model (AVX2, no VNNI) where qemu-user is installed.
+- The trained tiny model that the gate tests use keeps F1 1.0 through every preset, approach and
+  remedy on this CPU; on a CPU without VNNI that includes U8S8 on the saturating kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from projects import conll
+from pytest_qbench.config import SATURATION_REMEDIES, DataSpec, VariantSpec
+from pytest_qbench.data import parse_conll
+from pytest_qbench.hardware import detect
+from pytest_qbench.latency import make_session
+from pytest_qbench.tasks import TokenClassification
+from pytest_qbench.variants import build_variant
+from tiny_models import calibration_dataset
+
+K = 64  # u8 255 x s8 127, 32 pairs per 16-bit lane sum: far past 32767 on vpmaddubsw
+
+
+def saturating_matmul(folder: Path, weights: str) -> Path:
+    """A MatMulInteger of 255-valued u8 activations by 127-valued weights of the given type."""
+    dtype = {"int8": np.int8, "uint8": np.uint8}[weights]
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "w", "az", "wz"], ["y"])],
+        "saturation",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [1, K])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 4])],
+        [numpy_helper.from_array(np.full((K, 4), 127, dtype), "w"),
+         numpy_helper.from_array(np.array(0, np.uint8), "az"),
+         numpy_helper.from_array(np.array(0, dtype), "wz")],
+    )
+    path = folder / f"matmul-{weights}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    return path
+
+
+def integer_sums(folder: Path) -> dict[str, int]:
+    """The first output of the saturating MatMulInteger: U8S8 plain and with x64quantprecision, U8U8."""
+    feed = {"a": np.full((1, K), 255, np.uint8)}
+    runs = {"u8s8": ("int8", {}), "u8s8-x64quantprecision": ("int8", {"session.x64quantprecision": "1"}),
+            "u8u8": ("uint8", {})}
+    return {
+        name: int(make_session(saturating_matmul(folder, weights), 1, config).run(None, feed)[0][0, 0])
+        for name, (weights, config) in runs.items()
+    }
+
+
+EXACT = 255 * 127 * K
+
+
+def test_u8s8_saturates_exactly_where_the_hardware_says_and_the_remedies_are_exact(tmp_path: Path):
+    sums = integer_sums(tmp_path)
+    assert sums["u8s8-x64quantprecision"] == sums["u8u8"] == EXACT
+    assert (sums["u8s8"] != EXACT) is detect().saturates_u8s8, (sums, detect().key)
+
+
+@pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="needs qemu-user (apt install qemu-user) to emulate an AVX2 CPU")
+@pytest.mark.skipif(detect().arch != "x86_64", reason="emulates an x86-64 CPU with qemu-user: needs an x86-64 host")
+def test_on_an_emulated_avx2_cpu_the_detection_and_the_saturation_agree(tmp_path: Path):
+    script = (
+        "import json, sys; from pathlib import Path; sys.path[:0] = sys.argv[1:3];"
+        "import test_cpu_classes as t; from pytest_qbench.hardware import detect;"
+        "print(json.dumps({'key': detect().key, 'saturates': detect().saturates_u8s8,"
+        " 'sums': t.integer_sums(Path(sys.argv[3]))}))"
+    )
+    tests, root = str(Path(__file__).parent), str(Path(__file__).parents[1])
+    out = subprocess.run(
+        ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", script, tests, root, str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    import json
+
+    emulated = json.loads(out.stdout.strip().splitlines()[-1])
+    assert emulated["key"].startswith("x86_64-avx2-") and emulated["saturates"] is True
+    assert emulated["sums"]["u8s8"] < EXACT  # vpmaddubsw's 16-bit pair sums clipped at 32767
+    assert emulated["sums"]["u8s8-x64quantprecision"] == emulated["sums"]["u8u8"] == EXACT
+
+
+@pytest.fixture(scope="module")
+def toy_split(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("toy") / "valid.txt"
+    path.write_text(conll())
+    return parse_conll(path)
+
+
+@pytest.mark.parametrize("preset", ["avx2", "avx512", "avx512_vnni", "arm64"])
+@pytest.mark.parametrize("approach", ["dynamic", "static"])
+def test_the_trained_tiny_model_keeps_f1_1_in_int8_through_every_preset(
+    preset: str, approach: str, tiny_distilbert_onnx: Path, tiny_build_cache, toy_split
+):
+    """The gate tests' model: its int8 variants must score like the original on every CPU class,
+    whatever kernels this CPU runs them on (U8S8 on vpmaddubsw on x86 without VNNI)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    inputs = [i.name for i in onnx.load(str(tiny_distilbert_onnx / "model.onnx"), load_external_data=False).graph.input]
+    config = AutoConfig.from_pretrained(tiny_distilbert_onnx)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_distilbert_onnx)
+    variant = build_variant(
+        tiny_distilbert_onnx, VariantSpec(approach, ("Add", "MatMul"), preset=preset), preset=preset,
+        calibration=calibration_dataset(tiny_distilbert_onnx, inputs), cache=tiny_build_cache,
+    )
+    scores = {
+        path.name: TokenClassification().evaluate(
+            make_session(path, 1), tokenizer, toy_split, DataSpec(None, eval_batch_size=4), config.id2label
+        ).f1
+        for path in (variant.original, variant.optimized)
+    }
+    assert set(scores.values()) == {1.0}, scores
+
+
+@pytest.mark.parametrize("remedy", [r for r in SATURATION_REMEDIES if r != "none"])
+def test_each_saturation_remedy_builds_what_it_says(remedy: str, tiny_distilbert_onnx: Path, tiny_build_cache):
+    spec = VariantSpec("dynamic", ("MatMul",), preset="avx512", saturation_remedy=remedy)
+    record = build_variant(tiny_distilbert_onnx, spec, preset="avx512", calibration=None, cache=tiny_build_cache).quantization
+    expected = {
+        "reduce_range": ("int8", True, {}),
+        "u8u8": ("uint8", False, {}),
+        "x64quantprecision": ("int8", False, {"session.x64quantprecision": "1"}),
+    }[remedy]
+    assert (record.weights_dtype, record.reduce_range, spec.session_config) == expected
+    assert record.activations_dtype == "uint8"
+    assert record.u8s8 is (remedy == "x64quantprecision")  # remedied at run time, by the session option
