@@ -10,7 +10,7 @@ from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model
 
 @pytest.fixture(scope="session")
 def qbench_model() -> str:
-    """Path of the CoNLL-2003 fine-tuned MiniLM; the first session on a machine trains it (~11 min)."""
+    """Path of the CoNLL-2003 fine-tuned MiniLM; the first session on a machine trains it (~8 min)."""
     return str(ensure_model())
 
 
