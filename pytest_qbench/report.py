@@ -72,7 +72,7 @@ def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
     return _grouped((r.test, r) for r in results)
 
 
-def unmatched(results: list[CaseResult]) -> list[CaseResult]:
+def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
     """Cases whose latency was measured but not gated: no baseline under this machine's key."""
     return [r for r in results if any(c.metric == "latency" and c.status == "skip" for c in r.checks)]
 
@@ -84,10 +84,10 @@ def _speedup(result: CaseResult) -> str:
 
 def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
     """What this machine's class means for the verdicts: latency only recorded on a hardware key
-    without baselines (with the speedups beside the baseline machine's), and U8S8 models on x86
-    without VNNI (the saturation risk, its remedy, and what int8 bought here)."""
+    without baselines (with the speedups beside the baseline machine's); on x86 without VNNI, what
+    int8 bought here and, for U8S8 models, the saturation risk and its remedy."""
     key, lines = environment["hardware_key"], []
-    ungated = unmatched(results)
+    ungated = ungated_latency(results)
     if ungated:
         lines += [
             f"{LATENCY_NOT_GATED}: no latency baseline for this machine's hardware key {key}"
@@ -97,16 +97,23 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> li
             f"  To gate latency on {key}, record its baselines: `{UPDATE_COMMAND}` on this class of machine"
             " (or take the proposed files written beside the JSON artifact), then review and commit them.",
         ]
+    if not environment["saturates_u8s8"]:
+        return lines
+    quantized = sorted(
+        r.latency.speedup.value for r in results if r.latency and r.quantization and r.quantization.quantized_ops
+    )
+    if quantized:
+        lines.append(
+            f"int8 without VNNI buys little: this CPU ({key}) ran the int8 variants x{quantized[0]:.2f}-"
+            f"{quantized[-1]:.2f} the fp32 speed; CPUs with VNNI or AMX gain more (docs/RESULTS.md)."
+        )
     risky = [r for r in results if r.saturation_risk]
     if risky:
-        speedups = sorted(r.latency.speedup.value for r in risky if r.latency is not None)
-        bought = f" Here int8 ran x{speedups[0]:.2f}-{speedups[-1]:.2f} the fp32 speed." if speedups else ""
         lines.append(
-            f"int8 without VNNI: this CPU ({key}) multiplies u8 activations by s8 weights with vpmaddubsw,"
-            f" whose 16-bit sums can saturate and cost accuracy; {len(risky)} cases ran U8S8 models."
+            f"u8s8 can saturate here: onnxruntime multiplies u8 activations by s8 weights with vpmaddubsw,"
+            f" whose 16-bit sums can clip and cost accuracy; {len(risky)} cases ran U8S8 models unremedied."
             " Remedy: marker saturation_remedy=\"x64quantprecision\" (or ini qbench_saturation_remedy),"
-            " or \"reduce_range\" / \"u8u8\" (docs/RESULTS.md compares them). Without VNNI int8 also buys"
-            f" little speed.{bought}"
+            " or \"u8u8\" / \"reduce_range\" (docs/RESULTS.md compares them)."
         )
     return lines
 

@@ -284,9 +284,9 @@ class QbenchSession:
         baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
         uploads it); the real baselines stay untouched."""
         from .baselines import BaselineStore, QbenchFlushError
-        from .report import unmatched
+        from .report import ungated_latency
 
-        cases = [r for r in unmatched(self.results) if r.error is None] if not self.options.update else []
+        cases = [r for r in ungated_latency(self.results) if r.error is None] if not self.options.update else []
         if not cases:
             return []
         folder = self.options.json.parent / "proposed-baselines"

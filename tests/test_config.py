@@ -46,7 +46,17 @@ def test_cases_sharing_a_variant_compare_equal():
 
 
 @pytest.mark.parametrize("kwargs", [{"threads": 0}, {"scoring": "lenient"}, {"max_eval_samples": -1},
-                                    {"calibration_num_samples": 0}, {"opset": 0}, {"preset": "sse4"}])
+                                    {"calibration_num_samples": 0}, {"opset": 0}, {"preset": "sse4"},
+                                    {"eval_batch_size": 0}, {"saturation_remedy": "u8s8"}])
 def test_bad_fixed_values_are_refused(kwargs):
     with pytest.raises(QbenchConfigError, match="qbench:"):
         parse_marker(kwargs)
+
+
+def test_evaluation_settings_and_the_saturation_remedy_are_recorded_with_the_case():
+    (case,) = parse_marker({"approach": "dynamic", "eval_batch_size": 16}, saturation_remedy="x64quantprecision")
+    assert case.data.to_dict() == {"split": "validation", "batch_size": 16, "max_samples": None, "scoring": "default"}
+    assert case.variant.to_dict()["saturation_remedy"] == "x64quantprecision"
+    assert case.variant.session_config == {"session.x64quantprecision": "1"}
+    (marker_wins,) = parse_marker({"approach": "dynamic", "saturation_remedy": "u8u8"}, saturation_remedy="x64quantprecision")
+    assert marker_wins.variant.saturation_remedy == "u8u8" and marker_wins.variant.session_config == {}

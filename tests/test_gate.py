@@ -125,8 +125,8 @@ def test_u8s8_on_a_cpu_without_vnni_is_said_once_recorded_and_remedied(project: 
     result = project.runpytest("--qbench", "--qbench-update-baselines", "-p", "fake_skylake")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines([f"qbench: hardware key {SKYLAKE_KEY} (*int8 kernels avx512, preset avx512, u8s8 can saturate)"])
-    assert result.stdout.str().count("int8 without VNNI") == 1
-    result.stdout.fnmatch_lines(["*4 cases ran U8S8 models*saturation_remedy=\"x64quantprecision\"*"])
+    assert result.stdout.str().count("u8s8 can saturate here") == 1
+    result.stdout.fnmatch_lines(["*int8 without VNNI buys little*", "*4 cases ran U8S8 models unremedied*saturation_remedy=\"x64quantprecision\"*"])
     artifact = _artifact(project)
     assert artifact["environment"]["saturates_u8s8"] is True and artifact["environment"]["tier"] == "avx512"
     assert {c["saturation_risk"] for c in artifact["cases"]} == {True}
@@ -136,7 +136,7 @@ def test_u8s8_on_a_cpu_without_vnni_is_said_once_recorded_and_remedied(project: 
     # The remedy is part of the recorded setup: the baselines of the unremedied variants say so.
     remedied.assert_outcomes(failed=4)
     remedied.stdout.fnmatch_lines(["*saturation_remedy 'none' -> 'x64quantprecision'*"])
-    assert "int8 without VNNI" not in remedied.stdout.str()
+    assert "u8s8 can saturate here" not in remedied.stdout.str()
     assert {c["saturation_risk"] for c in _artifact(project)["cases"]} == {False}
 
 

@@ -107,6 +107,7 @@ def test_update_without_qbench_is_a_usage_error(pytester):
         ("qbench_min_seconds = fast", "*ini key qbench_min_seconds = 'fast' is not a valid float*"),
         ("qbench_threads = 0", "*ini key qbench_threads = '0' must be positive*"),
         ("qbench_min_seconds = 5\nqbench_max_seconds = 1", "*max_seconds (1.0) is below min_seconds (5.0)*"),
+        ("qbench_saturation_remedy = vnni", "*qbench_saturation_remedy = 'vnni' is unknown; allowed: none, reduce_range, u8u8, x64quantprecision*"),
     ],
 )
 def test_bad_ini_values_are_usage_errors(pytester, ini, expected):
@@ -117,7 +118,8 @@ def test_bad_ini_values_are_usage_errors(pytester, ini, expected):
 
 
 def test_ini_defaults_reach_the_cases(pytester):
-    pytester.makeini("[pytest]\nqbench_min_seconds = 0.5\nqbench_max_seconds = 2\nqbench_max_loss = 0.02\n")
+    pytester.makeini("[pytest]\nqbench_min_seconds = 0.5\nqbench_max_seconds = 2\nqbench_max_loss = 0.02\n"
+                     "qbench_saturation_remedy = x64quantprecision\n")
     pytester.makepyfile(
         """
         import pytest
@@ -127,6 +129,7 @@ def test_ini_defaults_reach_the_cases(pytester):
             assert qbench_case.timing.min_seconds == 0.5
             assert qbench_case.timing.max_seconds == 3.0  # the marker wins over ini
             assert qbench_case.tolerances.max_loss == 0.02
+            assert qbench_case.variant.saturation_remedy == "x64quantprecision"
         """
     )
     pytester.runpytest("--qbench").assert_outcomes(passed=2)
