@@ -31,9 +31,10 @@ _CANONICAL = {
 # Same feature, different names: AArch64 Advanced SIMD is NEON; Linux calls dot-product `asimddp`.
 _ALIASES = {"neon": "asimd", "dotprod": "asimddp"}
 
+# The flags the tiers below are read from, reported beside the key (bf16 is no int8 kernel's).
 INT8_FLAGS = frozenset({
-    "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "avx512_bf16",
-    "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "i8mm",
+    "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
+    "amx_tile", "amx_int8", "asimd", "asimddp", "i8mm",
 })
 
 # Best first; a tier needs all its flags. MLAS runs u8s8 GEMMs with VNNI (vpdpbusd) or AMX where the

@@ -50,7 +50,8 @@ ALDER_LAKE = {"brand_raw": "12th Gen Intel(R) Core(TM) i7-12700", "arch": "X86_6
 
 def test_epyc_key_and_preset() -> None:
     hw = hardware_from_cpuinfo(EPYC, physical_cores=2)
-    assert hw.int8_flags == ("avx2", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512f", "avx512vl", "avx_vnni")
+    assert hw.int8_flags == ("avx2", "avx512_vnni", "avx512bw", "avx512f", "avx512vl", "avx_vnni")
+    assert "avx512_bf16" in hw.flags
     assert hw.key == "x86_64-avx512_vnni-2c"
     assert hw.preset == "avx512_vnni" and not hw.saturates_u8s8
     assert "fma" in hw.flags and "fma" not in hw.int8_flags
