@@ -172,7 +172,7 @@ class QbenchSession:
     def pytest_report_header(self) -> str:
         hw = self.hardware
         return (f"qbench: hardware key {self.hardware_key} ({hw.brand}; int8 kernels {hw.tier},"
-                f" preset {hw.preset}{', u8s8 can saturate' if hw.saturates_u8s8 else ''})")
+                f" preset {hw.preset}{'; no VNNI: U8S8 int8 can saturate here' if hw.saturates_u8s8 else ''})")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from .runner import RESULT_PROPERTY

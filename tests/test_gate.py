@@ -124,7 +124,7 @@ def test_u8s8_on_a_cpu_without_vnni_is_said_once_recorded_and_remedied(project: 
     project.syspathinsert()
     result = project.runpytest("--qbench", "--qbench-update-baselines", "-p", "fake_skylake")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines([f"qbench: hardware key {SKYLAKE_KEY} (*int8 kernels avx512, preset avx512, u8s8 can saturate)"])
+    result.stdout.fnmatch_lines([f"qbench: hardware key {SKYLAKE_KEY} (*int8 kernels avx512, preset avx512; no VNNI: U8S8 int8 can saturate here)"])
     assert result.stdout.str().count("u8s8 can saturate here") == 1
     result.stdout.fnmatch_lines(["*int8 without VNNI buys little*", "*4 cases ran U8S8 models unremedied*saturation_remedy=\"x64quantprecision\"*"])
     artifact = _artifact(project)
