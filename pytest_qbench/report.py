@@ -8,7 +8,7 @@ from typing import Any, Iterable, TypeVar
 
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND
 from .policy import LATENCY_NOT_GATED, flatten
-from .results import CaseResult
+from .results import CaseResult, Check
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
@@ -57,15 +57,24 @@ def _with_cases(message: str, case_ids: list[str]) -> str:
     return f"{message} [{cases}]"
 
 
-def _skips(results: list[CaseResult]) -> dict[str, list[str]]:
-    """reason -> the case ids it was said of, so a warning true of many cases is shown once."""
-    return _grouped((c.reason, r.case_id) for r in results for c in r.checks if c.status == "skip")
+def _skips(results: list[CaseResult], *, ungated: bool = True) -> dict[str, list[str]]:
+    """reason -> the case ids it was said of, so a warning true of many cases is shown once;
+    without the latency checks skipped for a hardware-key mismatch unless `ungated`."""
+    return _grouped(
+        (c.reason, r.case_id) for r in results for c in r.checks
+        if c.status == "skip" and (ungated or not _ungated(c))
+    )
+
+
+def _ungated(check: Check) -> bool:
+    """The latency check the policy skips when the baseline is of another hardware key."""
+    return check.metric == "latency" and check.status == "skip"
 
 
 def _warnings(results: list[CaseResult]) -> list[str]:
     notes = _grouped((r.quantization.note, r.case_id) for r in results if r.quantization and r.quantization.note)
-    skips = {reason: ids for reason, ids in _skips(results).items() if not reason.startswith(LATENCY_NOT_GATED)}
-    return [_with_cases(message, ids) for message, ids in {**skips, **notes}.items()]
+    # Ungated latency gets its own section (hardware_notes), with the speedups.
+    return [_with_cases(message, ids) for message, ids in {**_skips(results, ungated=False), **notes}.items()]
 
 
 def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
@@ -74,7 +83,7 @@ def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
 
 def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
     """Cases whose latency was measured but not gated: no baseline under this machine's key."""
-    return [r for r in results if any(c.metric == "latency" and c.status == "skip" for c in r.checks)]
+    return [r for r in results if any(map(_ungated, r.checks))]
 
 
 def _speedup(result: CaseResult) -> str:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,8 +84,6 @@ def test_on_an_emulated_avx2_cpu_the_detection_and_the_saturation_agree(tmp_path
         ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", script, tests, root, str(tmp_path)],
         capture_output=True, text=True, timeout=600, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    import json
-
     emulated = json.loads(out.stdout.strip().splitlines()[-1])
     assert emulated["key"].startswith("x86_64-avx2-") and emulated["saturates"] is True
     assert emulated["sums"]["u8s8"] < EXACT  # vpmaddubsw's 16-bit pair sums clipped at 32767
