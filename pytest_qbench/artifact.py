@@ -14,7 +14,8 @@ import jsonschema
 from .atomic import atomic_write_text
 from .results import CaseResult
 
-SCHEMA_VERSION = 2
+# 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
+SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
 
 

@@ -12,16 +12,20 @@ One file per test, `<root>/<test key>.json`, the test key made filename-safe (":
               "original": {"accuracy": 0.988, "f1": 0.94, "precision": 0.936, "recall": 0.944}
             },
             "latency": {
+              "cpu": {
+                "optimized_ms": 6.52, "original_ms": 9.81,
+                "speedup": {"ci_high": 1.52, "ci_low": 1.49, "value": 1.5}
+              },
               "optimized": {"mean_ms": 9.96, "p50_ms": ..., "p90_ms": ..., "p99_ms": ..., "throughput": 100.47},
               "original": {...},
-              "speedup": {"ci_high": 4.71, "ci_low": 4.6, "value": 4.66}
+              "wall_speedup": {"ci_high": 1.71, "ci_low": 1.2, "value": 1.46}
             },
             "model": "<model id or path>",
             "parameters": {<the variant: VariantSpec.to_dict()>}
           }
         }
       },
-      "schema_version": 2,
+      "schema_version": 3,
       "test": "<test key>"
     }
 
@@ -48,15 +52,17 @@ from typing import Any, Iterable
 from filelock import FileLock
 
 from .atomic import atomic_write_text
-from .results import AccuracyResult, CaseResult, LatencyStats
+from .results import AccuracyResult, CaseResult, LatencyStats, Speedup
 
 # 2: hardware keys by int8 kernel tier (x86_64-avx512_vnni-2c, not a flag list); parameters record
 # the evaluation (split, batch size, sample cap, scoring) and the saturation remedy.
-SCHEMA_VERSION = 2
-SUPPORTED_SCHEMA_VERSIONS = (2,)
+# 3: latency gated on one-thread CPU time (latency.cpu); the wall-clock speedup is wall_speedup.
+SCHEMA_VERSION = 3
+SUPPORTED_SCHEMA_VERSIONS = (3,)
 UPDATE_COMMAND = "pytest --qbench --qbench-update-baselines"
 ACCURACY_METRICS = ("precision", "recall", "f1", "accuracy")
 LATENCY_METRICS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput")
+SPEEDUP_FIELDS = ("value", "ci_low", "ci_high")
 
 CaseKey = tuple[str, str, str]  # (test, case id, hardware key)
 
@@ -102,7 +108,7 @@ def entry_from_result(result: CaseResult) -> dict[str, Any]:
     """The baseline entry of a successful measurement, normalised to what JSON reads back."""
     if result.accuracy_original is None or result.accuracy_optimized is None or result.latency is None:
         raise ValueError(f"qbench: case {result.case_id} has no complete measurement to store as a baseline")
-    speedup = result.latency.speedup
+    latency = result.latency
     entry = {
         "model": result.model,
         "parameters": result.variant,
@@ -111,9 +117,14 @@ def entry_from_result(result: CaseResult) -> dict[str, Any]:
             "optimized": _accuracy(result.accuracy_optimized),
         },
         "latency": {
-            "original": _latency(result.latency.original),
-            "optimized": _latency(result.latency.optimized),
-            "speedup": {k: _round(k, getattr(speedup, k)) for k in ("value", "ci_low", "ci_high")},
+            "cpu": {
+                "original_ms": _round("original_ms", latency.cpu.original_ms),
+                "optimized_ms": _round("optimized_ms", latency.cpu.optimized_ms),
+                "speedup": _speedup(latency.cpu.speedup),
+            },
+            "original": _latency(latency.original),
+            "optimized": _latency(latency.optimized),
+            "wall_speedup": _speedup(latency.wall_speedup),
         },
     }
     return json.loads(json.dumps(entry))
@@ -125,6 +136,10 @@ def _accuracy(acc: AccuracyResult) -> dict[str, float]:
 
 def _latency(stats: LatencyStats) -> dict[str, float]:
     return {k: _round(k, getattr(stats, k)) for k in LATENCY_METRICS}
+
+
+def _speedup(speedup: Speedup) -> dict[str, float]:
+    return {k: _round(k, getattr(speedup, k)) for k in SPEEDUP_FIELDS}
 
 
 def _round(name: str, value: float) -> float:
@@ -173,8 +188,8 @@ def _read(path: Path, test: str) -> dict[str, Any]:
         newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_SCHEMA_VERSIONS)
         fix = (
             "upgrade pytest-qbench, or re-create the file with" if newer
-            else "it is from an older pytest-qbench (whose hardware keys and parameters differ) or not a"
-            " baseline file: delete it, then re-create it with"
+            else "it is from an older pytest-qbench (whose hardware keys, parameters or latency fields"
+            " differ) or not a baseline file: delete it, then re-create it with"
         )
         raise QbenchBaselineError(
             f"qbench: baseline file {path} has schema_version {version!r}; this pytest-qbench reads"
@@ -200,12 +215,14 @@ def _read(path: Path, test: str) -> dict[str, Any]:
     return doc
 
 
-_ENTRY_NUMBERS = (
-    ("accuracy.original", ACCURACY_METRICS),
-    ("accuracy.optimized", ACCURACY_METRICS),
-    ("latency.original", LATENCY_METRICS),
-    ("latency.optimized", LATENCY_METRICS),
-    ("latency.speedup", ("value", "ci_low", "ci_high")),
+_ENTRY_NUMBERS = (  # (where, names, positive: the policy divides by them or takes their log)
+    ("accuracy.original", ACCURACY_METRICS, False),
+    ("accuracy.optimized", ACCURACY_METRICS, False),
+    ("latency.original", LATENCY_METRICS, False),
+    ("latency.optimized", LATENCY_METRICS, False),
+    ("latency.cpu", ("original_ms", "optimized_ms"), True),
+    ("latency.cpu.speedup", SPEEDUP_FIELDS, True),
+    ("latency.wall_speedup", SPEEDUP_FIELDS, True),
 )
 
 
@@ -215,7 +232,7 @@ def _entry_problem(entry: dict[str, Any]) -> str | None:
         return "has no 'model' string"
     if not isinstance(entry.get("parameters"), dict):
         return "has no 'parameters' object"
-    for where, names in _ENTRY_NUMBERS:
+    for where, names, positive in _ENTRY_NUMBERS:
         node: Any = entry
         for part in where.split("."):
             node = node.get(part) if isinstance(node, dict) else None
@@ -225,6 +242,8 @@ def _entry_problem(entry: dict[str, Any]) -> str | None:
             value = node.get(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 return f"has {where}.{name} = {value!r}, not a finite number"
+            if positive and value <= 0:
+                return f"has {where}.{name} = {value!r}, not a positive number"
     return None
 
 

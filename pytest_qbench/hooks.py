@@ -26,7 +26,8 @@ def pytest_qbench_hardware_key(config: pytest.Config, hardware: "Hardware") -> s
 
 
 def pytest_qbench_checks(config: pytest.Config, result: "CaseResult", checks: "list[Check]") -> None:
-    """Inspect or modify a case's checks in place before its verdict is derived from them."""
+    """Inspect or modify a case's checks in place before its verdict is derived from them, e.g. turn
+    an "inconclusive" cpu.speedup check into "fail" for a gate that must decide every run."""
 
 
 def pytest_qbench_update_json(config: pytest.Config, artifact: dict[str, Any]) -> None:

@@ -1,47 +1,56 @@
-"""Side-by-side latency timing of the original and the optimized model.
+"""Side-by-side latency timing of the original and the optimized model, in two phases.
 
-Absolute times on shared machines swing from run to run, so both models run interleaved in one
-process on the same inputs, and the gated number is their ratio (see stats.ratio_ci).
+1. The gated signal: CPU time per call, one thread. Each model runs in a session with one intra-op
+   thread, where ONNX Runtime creates no thread pool and the whole call runs on the calling thread,
+   so that thread's CPU time (time.thread_time_ns) is the call's cost. Time spent waiting for a CPU
+   is not in it: a neighbour that takes the cores stretches wall time 2-3x on a 2-core runner but
+   moves CPU time a few percent (docs/BENCHMARKS.md, "Latency gate"). No idle pool threads spin,
+   and the two sessions cannot compete for cores.
+2. What users see: wall-clock latency at the requested thread count (TimingSpec.threads), for a
+   fixed budget. Recorded (mean, percentiles, throughput, the wall speedup), not gated by default.
 
-Schedule: each model warms up alone, then the two alternate in fixed-size blocks in ABBA order
-(A B, B A, A B, ...), so a linear drift in machine speed hits both equally within every cycle of
-four blocks. Block sizes are chosen from the warm-up so that the minimums (TimingSpec.min_iterations
-and min_seconds, per model) are met after about TARGET_BLOCKS blocks; a model's block size never
-changes, so the mean of its block means is the mean of all its calls. Once the minimums are met,
-the speedup's confidence interval is computed after complete ABBA cycles (spaced so the bootstrap
-costs at most ~10% of the time); measuring stops when it is narrower than target_ci_width, or when
-the interleaved phase has run max_seconds (both models together, warm-up excluded; it may overshoot
-by one cycle). The minimums win over max_seconds: a model too slow to meet them within the budget
-still gets them, and the result says "max_seconds".
+Both phases alternate the models call by call in ABBA order (A B, B A, A B, ...) and keep each
+adjacent pair: stats.paired_speedup turns pairs into a Hodges-Lehmann speedup with a signed-rank
+interval. The CPU phase takes at least `min_pairs` pairs and `min_seconds` of CPU per model, then
+looks at the interval at geometrically spaced pair counts (its cost grows as n^2) and stops as soon
+as its relative width is below `target_ci_width` ("ci_width"), or once the phase has run
+`max_seconds` ("max_seconds"; the minimums win). The rule looks only at the interval's width,
+never at where the estimate lies, so stopping early does not bias the estimate or its coverage:
+quiet machines finish early, and busy ones measure more.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from time import perf_counter, perf_counter_ns
+from time import perf_counter, perf_counter_ns, thread_time_ns
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from .config import TimingSpec
-from .results import LatencyResult, Speedup
-from .stats import ratio_ci, relative_width, summarize
+from .results import CpuTime, LatencyResult
+from .stats import MIN_PAIRS, paired_speedup, relative_width, summarize
 
 if TYPE_CHECKING:
     import onnxruntime
 
 Runner = Callable[[], Any]
+Clock = Callable[[], int]
+LOOK_GROWTH = 1.25  # next look at 1.25x the pairs: the interval's O(n^2) cost stays a small share
 
-# Blocks per model once the minimums are met. A/A runs on a loaded 2-core box: the 95% interval held
-# 1.0 in ~80% of runs from 16 blocks, ~93% from 32 (block ratios showed no autocorrelation).
-TARGET_BLOCKS = 32
-MIN_BLOCKS = 4  # two ABBA cycles: the fewest worth bootstrapping
-CHECK_SPACING = 9  # measure at least this many times as long as the last CI check took
+
+@dataclass(frozen=True)
+class Pair:
+    """The two models' runners, each a call with its inputs bound."""
+
+    original: Runner
+    optimized: Runner
 
 
 def physical_cores() -> int:
@@ -70,26 +79,17 @@ def make_session(
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def measure(
-    original: onnxruntime.InferenceSession,
-    optimized: onnxruntime.InferenceSession,
-    inputs: dict[str, np.ndarray],
-    timing: TimingSpec,
-    batch_size: int,
-) -> LatencyResult:
-    """Time two sessions side by side on the same inputs; each gets only the inputs it declares."""
-    threads = _common_threads(original, optimized)
-    return measure_callables(_runner(original, inputs), _runner(optimized, inputs), timing, batch_size, threads)
+Sessions = Callable[[int], "tuple[onnxruntime.InferenceSession, onnxruntime.InferenceSession]"]
 
 
-def _common_threads(original: onnxruntime.InferenceSession, optimized: onnxruntime.InferenceSession) -> int:
-    threads = {s.get_session_options().intra_op_num_threads for s in (original, optimized)}
-    if len(threads) != 1 or 0 in threads:  # 0 is onnxruntime's "decide for me": not a fixed setting
-        raise ValueError(
-            f"qbench: the sessions need the same fixed thread count, got {sorted(threads)};"
-            " create both with make_session(path, threads)"
-        )
-    return threads.pop()
+def measure(sessions: Sessions, inputs: dict[str, np.ndarray], timing: TimingSpec, batch_size: int) -> LatencyResult:
+    """Time the (original, optimized) sessions that `sessions(threads)` gives, on the same inputs;
+    each session gets only the inputs it declares."""
+    threads = resolve_threads(timing.threads)
+    one = sessions(1)
+    cpu = Pair(*(_runner(s, inputs) for s in one))
+    wall = cpu if threads == 1 else Pair(*(_runner(s, inputs) for s in sessions(threads)))
+    return measure_pairs(cpu, wall, timing, batch_size, threads)
 
 
 def _runner(session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
@@ -101,97 +101,114 @@ def _runner(session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]
     return partial(session.run, None, {n: inputs[n] for n in names})
 
 
-def measure_callables(
-    run_a: Runner, run_b: Runner, timing: TimingSpec, batch_size: int, threads: int
-) -> LatencyResult:
-    """Time run_a (original) against run_b (optimized); `threads` is recorded, not applied."""
+def measure_pairs(cpu: Pair, wall: Pair, timing: TimingSpec, batch_size: int, threads: int) -> LatencyResult:
+    """The CPU phase on `cpu` (one-thread runners), then the wall phase on `wall` (runners at
+    `threads`, which is recorded, not applied)."""
     start = perf_counter()
-    a = _Timed(run_a, _block_size(_warm_up(run_a, timing), timing))
-    b = _Timed(run_b, _block_size(_warm_up(run_b, timing), timing))
-    speedup, stop_reason = _interleave(a, b, timing)
+    cpu_time, stop_reason = _cpu_phase(cpu, timing)
+    original, optimized = _timed_pairs(wall, thread_clock=False, timing=timing, until=_wall_done(timing))
     return LatencyResult(
-        original=summarize(a.samples_s(), batch_size),
-        optimized=summarize(b.samples_s(), batch_size),
-        speedup=speedup,
+        original=summarize(original * 1e-9, batch_size),
+        optimized=summarize(optimized * 1e-9, batch_size),
+        wall_speedup=paired_speedup(original, optimized),
+        cpu=cpu_time,
         stop_reason=stop_reason,
         threads=threads,
         seconds=perf_counter() - start,
     )
 
 
-def _interleave(a: _Timed, b: _Timed, timing: TimingSpec) -> tuple[Speedup, str]:
-    """Time ABBA cycles until the speedup is precise enough or the budget is spent."""
-    timed_start = next_check = perf_counter()
-    while True:
-        for first, second in ((a, b), (b, a)):
-            first.time_block()
-            second.time_block()
-        if not (a.minimums_met(timing) and b.minimums_met(timing)):
-            continue
-        check_start = perf_counter()
-        out_of_time = check_start - timed_start >= timing.max_seconds
-        if check_start < next_check and not out_of_time:
-            continue
-        speedup = ratio_ci(a.block_means(), b.block_means())
-        if relative_width(speedup) < timing.target_ci_width:
-            return speedup, "ci_width"
-        if out_of_time:
-            return speedup, "max_seconds"
-        # The bootstrap's cost grows with the block count: keep checks under ~10% of the time.
-        now = perf_counter()
-        next_check = now + CHECK_SPACING * (now - check_start)
+def _cpu_phase(pair: Pair, timing: TimingSpec) -> tuple[CpuTime, str]:
+    looks = _Looks(timing)
+    original, optimized = _timed_pairs(pair, thread_clock=True, timing=timing, until=looks.done)
+    cpu = CpuTime(
+        original_ms=float(np.median(original)) * 1e-6,
+        optimized_ms=float(np.median(optimized)) * 1e-6,
+        speedup=looks.speedup,
+    )
+    return cpu, looks.reason
 
 
-@dataclass(frozen=True)
-class _Timed:
-    """One model's runner, its fixed block size and the per-call times (ns) of its blocks so far."""
+class _Looks:
+    """The CPU phase's stopping rule (see the module doc): `done` is asked after every ABBA cycle."""
 
-    run: Runner
-    block_size: int
-    blocks: list[np.ndarray] = field(default_factory=list)
+    def __init__(self, timing: TimingSpec):
+        self.timing = timing
+        self.start = perf_counter()
+        self.next_look = max(timing.min_pairs, MIN_PAIRS)  # fewer pairs have no interval
+        self.reason = ""
+        self.speedup: Any = None
 
-    def time_block(self) -> None:
-        self.blocks.append(_time_block(self.run, self.block_size))
-
-    def block_means(self) -> list[float]:
-        return [float(b.mean()) for b in self.blocks]
-
-    def samples_s(self) -> np.ndarray:
-        return np.concatenate(self.blocks) * 1e-9
-
-    def minimums_met(self, timing: TimingSpec) -> bool:
-        calls = len(self.blocks) * self.block_size
-        seconds = sum(int(b.sum()) for b in self.blocks) * 1e-9
-        return len(self.blocks) >= MIN_BLOCKS and calls >= timing.min_iterations and seconds >= timing.min_seconds
-
-
-def _warm_up(run: Runner, timing: TimingSpec) -> float:
-    """Run until both warm-up minimums are met (at least one call); return the median call time in ns."""
-    clock = perf_counter_ns
-    deadline = clock() + int(timing.warmup_seconds * 1e9)
-    times: list[int] = []
-    while len(times) < max(1, timing.warmup_iterations) or clock() < deadline:
-        t0 = clock()
-        run()
-        times.append(clock() - t0)
-    return max(float(np.median(times)), 1.0)  # a no-op can read 0 ns
+    def done(self, series: _Series) -> bool:
+        timing, n = self.timing, len(series.original)
+        if n < self.next_look or series.min_total_ns() < timing.min_seconds * 1e9:
+            return False
+        self.speedup = paired_speedup(series.original, series.optimized)
+        self.next_look = max(n + 2, math.ceil(n * LOOK_GROWTH))
+        if relative_width(self.speedup) < timing.target_ci_width:
+            self.reason = "ci_width"
+        elif perf_counter() - self.start >= timing.max_seconds:
+            self.reason = "max_seconds"
+        return bool(self.reason)
 
 
-def _block_size(call_ns: float, timing: TimingSpec) -> int:
-    calls_needed = max(timing.min_iterations, timing.min_seconds * 1e9 / call_ns)
-    return max(1, int(calls_needed // TARGET_BLOCKS))
+def _wall_done(timing: TimingSpec) -> Callable[[_Series], bool]:
+    def done(series: _Series) -> bool:
+        enough_calls = len(series.original) >= max(timing.wall_iterations, MIN_PAIRS)
+        return enough_calls and series.min_total_ns() >= timing.wall_seconds * 1e9
+
+    return done
 
 
-def _time_block(run: Runner, n: int) -> np.ndarray:
-    """Per-call times in ns. The loop body is two clock reads, the call and one list store."""
-    clock = perf_counter_ns
-    times = [0] * n
+@dataclass
+class _Series:
+    """Per-call times (ns) of the pairs so far, and each model's running total."""
+
+    original: list[int] = field(default_factory=list)
+    optimized: list[int] = field(default_factory=list)
+    totals: list[int] = field(default_factory=lambda: [0, 0])
+
+    def add(self, original: int, optimized: int) -> None:
+        self.original.append(original)
+        self.optimized.append(optimized)
+        self.totals[0] += original
+        self.totals[1] += optimized
+
+    def min_total_ns(self) -> int:
+        return min(self.totals)
+
+
+def _timed_pairs(
+    pair: Pair, *, thread_clock: bool, timing: TimingSpec, until: Callable[[_Series], bool]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warm each model up, then time ABBA cycles until `until(series)`; per-call ns of each model."""
+    clock: Clock = thread_time_ns if thread_clock else perf_counter_ns
+    _warm_up(pair.original, timing)
+    _warm_up(pair.optimized, timing)
+    series = _Series()
     with _gc_paused():
-        for i in range(n):
-            t0 = clock()
-            run()
-            times[i] = clock() - t0
-    return np.array(times, dtype=np.int64)
+        while True:
+            a = _time_call(pair.original, clock)
+            series.add(a, _time_call(pair.optimized, clock))
+            b = _time_call(pair.optimized, clock)
+            series.add(_time_call(pair.original, clock), b)
+            if until(series):
+                return np.array(series.original, dtype=float), np.array(series.optimized, dtype=float)
+
+
+def _time_call(run: Runner, clock: Clock) -> int:
+    t0 = clock()
+    run()
+    return max(clock() - t0, 1)  # a no-op can read 0 ns
+
+
+def _warm_up(run: Runner, timing: TimingSpec) -> None:
+    """Run until both warm-up minimums are met (at least one call)."""
+    deadline = perf_counter_ns() + int(timing.warmup_seconds * 1e9)
+    calls = 0
+    while calls < max(1, timing.warmup_iterations) or perf_counter_ns() < deadline:
+        run()
+        calls += 1
 
 
 @contextmanager
@@ -205,4 +222,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-

@@ -21,6 +21,11 @@ class _Option:
     flag: bool = True  # also a command-line option (some keys are ini-only)
 
 
+def number_or_off(raw: str) -> float | None:
+    """A tolerance, or "off" (also "none") for a check that is not to be gated."""
+    return None if str(raw).strip().lower() in ("off", "none") else float(raw)
+
+
 _TIMING = {f.name: f.default for f in dataclasses.fields(TimingSpec)}
 _TOLERANCES = {f.name: f.default for f in dataclasses.fields(Tolerances)}
 
@@ -30,17 +35,19 @@ OPTIONS = (
     _Option("markdown", "also write a markdown report (reference card layout) here"),
     _Option("cache_dir", "cache of exported and quantized models (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)"),
     _Option("threads", "ONNX Runtime intra-op threads (default: physical cores)", int, _TIMING["threads"]),
-    _Option("min_seconds", "minimum timing per model per case, seconds", float, _TIMING["min_seconds"]),
-    _Option("max_seconds", "maximum timing per model per case, seconds", float, _TIMING["max_seconds"]),
-    _Option("min_iterations", "minimum timed iterations per model per case", int, _TIMING["min_iterations"], flag=False),
-    _Option("target_ci_width", "stop timing once the speedup CI is this narrow (relative)", float, _TIMING["target_ci_width"], flag=False),
+    _Option("min_seconds", "minimum CPU time per model per case in the gated one-thread phase, seconds", float, _TIMING["min_seconds"]),
+    _Option("max_seconds", "maximum time of the gated one-thread phase per case (both models), seconds", float, _TIMING["max_seconds"]),
+    _Option("min_pairs", "minimum timed call pairs per case in the gated phase", int, _TIMING["min_pairs"], flag=False),
+    _Option("target_ci_width", "stop timing once the CPU-time speedup's CI is this narrow (relative)", float, _TIMING["target_ci_width"], flag=False),
+    _Option("wall_seconds", "wall-clock timing per model per case at --qbench-threads (reported), seconds", float, _TIMING["wall_seconds"]),
     _Option("accuracy_atol", "accuracy vs baseline: absolute tolerance", float, _TOLERANCES["accuracy_atol"], flag=False),
     _Option("accuracy_rtol", "accuracy vs baseline: relative tolerance", float, _TOLERANCES["accuracy_rtol"], flag=False),
     _Option("max_loss", "optimized vs original F1 in the same run: tolerable absolute loss", float, _TOLERANCES["max_loss"], flag=False),
     _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
     _Option("saturation_remedy", "int8 remedy for x86 CPUs without VNNI, where u8s8 kernels can saturate: "
             + ", ".join(SATURATION_REMEDIES), default="none", flag=False),
-    _Option("latency_rtol", "absolute latency vs baseline (same hardware only): relative tolerance; unset: not gated", float, _TOLERANCES["latency_rtol"], flag=False),
+    _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline (same hardware only): relative tolerance, or off", number_or_off, _TOLERANCES["cpu_time_rtol"], flag=False),
+    _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
 )
 
 

@@ -13,20 +13,32 @@ Rules (the knobs are `config.Tolerances`):
   the baseline is stale and would hide a later fall back to the old level; it fails and asks for an
   update, as pytest-regressions does.
 - Latency vs baseline, only when the baseline was recorded under this machine's hardware key (else
-  one 'skip' check saying so; accuracy still gates): the speedup with `speedup_rtol`, measured side by
-  side and so robust to runner load; the original and optimized mean_ms and throughput only when
-  `latency_rtol` is set (a dedicated runner; the artifact records them either way). Tolerances are ratios: the limit is
-  baseline x (1 + rtol) for a time, baseline / (1 + rtol) for a speed. A regression fails only when it is
-  beyond the tolerance AND the whole confidence interval lies beyond the limit: the speedup's
-  bootstrap CI; for mean and throughput a normal CI of the mean at the same confidence. Being faster
-  never fails: runner load moves timings both ways, and a red build for good news helps no one.
+  one 'skip' check saying so; accuracy still gates). Tolerances are ratios: the limit is
+  baseline x (1 + rtol) for a time, baseline / (1 + rtol) for a speed. Being faster never fails.
+  - The CPU-time speedup (latency.py), a test of "no change" against "slower by speedup_rtol":
+    d = log(baseline speedup / measured speedup), with a standard error from both intervals (each
+    run's own noise: the baseline was one run too). With t = log(1 + speedup_rtol), it fails when d
+    is beyond t/2 and its 99% lower bound above 0 (a false alarm under no change: <= 1%); it passes
+    when its 95% upper bound is below t and it is not failing (a slowdown of rtol passes: <= 5%);
+    else it is 'inconclusive': the interval still covers both no change and the slowdown after the
+    whole budget (max_seconds). Inconclusive does not fail the test; it warns, and the run summary
+    lists it, so a busy runner cannot pass a regression silently (make it fail with
+    `-W error::pytest_qbench.runner.QbenchInconclusiveWarning`, or in the pytest_qbench_checks hook).
+  - The optimized model's CPU time per call, with `cpu_time_rtol` (None: not gated): catches what a
+    ratio cannot, a runtime or library upgrade that slows both models alike. CPU time per call
+    moves from run to run by more than its within-run interval (process-wide state: frequency,
+    memory placement), so the rule is the point estimate against the limit, with a tolerance
+    chosen from the measured run-to-run spread (docs/BENCHMARKS.md).
+  - Wall-clock mean_ms and throughput of both models only when `latency_rtol` is set (a dedicated
+    runner; the artifact records them either way); fails only when the whole normal CI of the
+    mean lies beyond the limit.
 - No baseline for the case under any hardware key: fails, saying how to create one.
 - Update mode: no comparison with the old baseline, the vs-original check still applies (recording a
   collapsed quantization must not turn it green); the measurement is written as the new baseline
   whenever the measurement itself succeeded, even when that check fails: the baseline records what
   the variant does, and the failure shows on every run anyway.
-- Verdict: 'error' > 'fail' (any check failed) > 'updated' (update mode) > 'skip' (every check
-  skipped) > 'pass'. Outside update mode a failing case writes its measurement as the obtained file.
+- Verdict: 'error' > 'fail' (any check failed) > 'updated' (update mode) > 'inconclusive' (any
+  check) > 'skip' (every check skipped) > 'pass'. Outside update mode a failing case writes its measurement as the obtained file.
 """
 
 from __future__ import annotations
@@ -39,7 +51,8 @@ from typing import Any, Callable, Literal
 
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
 from .config import Tolerances
-from .results import AccuracyResult, CaseResult, Check, LatencyStats, Status
+from .results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
+from .stats import log_se
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -105,6 +118,8 @@ def _verdict(checks: list[Check], update: bool) -> Status:
         return "fail"
     if update:
         return "updated"
+    if "inconclusive" in statuses:
+        return "inconclusive"
     return "skip" if statuses == {"skip"} else "pass"
 
 
@@ -197,25 +212,84 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
         )
         return [Check("latency", "baseline", "skip", None, None, f"hardware key {match.hardware_key}", reason)]
     latency, recorded = result.latency, match.entry["latency"]
-    speedup = latency.speedup
-    checks = [
-        _not_worse("speedup", speedup.value, (speedup.ci_low, speedup.ci_high), recorded["speedup"]["value"],
-                   tol.speedup_rtol, speedup.confidence, higher_is_better=True, fmt="{:.3f}")
-    ]
+    checks = [speedup_vs_baseline(latency.cpu.speedup, Speedup(**recorded["cpu"]["speedup"], confidence=0.95,
+                                                               n_pairs=0), tol.speedup_rtol)]
+    if tol.cpu_time_rtol is not None:
+        checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, recorded["cpu"]["optimized_ms"], tol.cpu_time_rtol))
     if tol.latency_rtol is None:
         return checks
+    confidence = latency.wall_speedup.confidence
     for model in ("original", "optimized"):
         stats: LatencyStats = getattr(latency, model)
-        low, high = _mean_ci(stats, speedup.confidence)
+        low, high = _mean_ci(stats, confidence)
         # throughput is proportional to 1 / mean latency, so the mean's CI maps onto it inverted
         throughput_ci = (stats.throughput * stats.mean_ms / high, _ratio(stats.throughput * stats.mean_ms, low))
         checks += [
             _not_worse(f"{model}.mean_ms", stats.mean_ms, (low, high), recorded[model]["mean_ms"],
-                       tol.latency_rtol, speedup.confidence, higher_is_better=False, fmt="{:.2f} ms"),
+                       tol.latency_rtol, confidence, higher_is_better=False, fmt="{:.2f} ms"),
             _not_worse(f"{model}.throughput", stats.throughput, throughput_ci, recorded[model]["throughput"],
-                       tol.latency_rtol, speedup.confidence, higher_is_better=True, fmt="{:.2f}/s"),
+                       tol.latency_rtol, confidence, higher_is_better=True, fmt="{:.2f}/s"),
         ]
     return checks
+
+
+Z_FALSE_ALARM = NormalDist().inv_cdf(0.99)  # one-sided: "no change" fails <= 1% of the time
+Z_MISS = NormalDist().inv_cdf(0.95)  # one-sided: a slowdown of rtol passes <= 5% of the time
+
+
+def speedup_vs_baseline(measured: Speedup, recorded: Speedup, rtol: float) -> Check:
+    """The three-outcome test of the module doc, on the log scale."""
+    drop = math.log(recorded.value / measured.value)  # > 0: the optimized model lost speedup
+    se = math.hypot(log_se(measured), log_se(recorded))
+    t = math.log1p(rtol)
+    low, high = drop - Z_FALSE_ALARM * se, drop + Z_MISS * se
+    tolerance = f"rtol {rtol:g}"
+    head = (
+        f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}) vs baseline"
+        f" {recorded.value:.3f} ({tolerance}): slowdown {_change(drop)} (99% lower bound {_change(low)},"
+        f" 95% upper bound {_change(high)})"
+    )
+    if low > 0 and drop > t / 2:
+        status, reason = "fail", f"{head}: slower, beyond half the tolerance and significant"
+    elif high < t:
+        status = "pass"
+        if -drop > t / 2 and high < 0:
+            reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
+        else:
+            reason = f"{head}: a {rtol:.0%} slowdown is ruled out"
+    else:
+        status = "inconclusive"
+        reason = (
+            f"{head}: inconclusive, too noisy to tell no change from a {rtol:.0%} slowdown after the whole"
+            " budget; raise max_seconds (--qbench-max-seconds) or run on a quieter machine"
+        )
+    return Check("cpu.speedup", "baseline", status, measured.value, recorded.value, tolerance, reason)
+
+
+def _change(log_drop: float) -> str:
+    """A log speedup drop as a slowdown of the optimized model relative to the original, in %."""
+    return f"{math.expm1(log_drop):+.1%}"
+
+
+def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -> Check:
+    limit = recorded_ms * (1 + rtol)
+    tolerance = f"rtol {rtol:g}"
+    head = (
+        f"optimized cpu time {measured_ms:.2f} ms per call vs baseline {recorded_ms:.2f} ms"
+        f" ({tolerance}, limit {limit:.2f} ms)"
+    )
+    if measured_ms > limit + _SLACK:
+        status = "fail"
+        reason = (
+            f"{head}: slower by {measured_ms / recorded_ms - 1:.0%}; the speedup check cannot see a change"
+            " that slows both models alike (onnxruntime or library upgrade, CPU or flags change)"
+        )
+    elif measured_ms < recorded_ms / (1 + rtol):
+        status = "pass"
+        reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
+    else:
+        status, reason = "pass", f"{head}: within tolerance"
+    return Check("optimized.cpu_ms", "baseline", status, measured_ms, recorded_ms, tolerance, reason)
 
 
 def _mean_ci(stats: LatencyStats, confidence: float) -> tuple[float, float]:

@@ -18,7 +18,9 @@ TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
     "", "latency_mean (original, ms)", "latency_mean (optimized, ms)",
     "", "throughput (original, /s)", "throughput (optimized, /s)",
+    "", "cpu_time (original, ms)", "cpu_time (optimized, ms)",
 ]
+VERDICT_HEADERS = ["f1 original -> optimized", "cpu speedup (CI)", "wall speedup", "verdict"]
 _CARD_NAMES = {"approach": "quantization_approach", "operators": "operators_to_quantize"}
 _NONE = "-"
 K = TypeVar("K")
@@ -29,14 +31,16 @@ V = TypeVar("V")
 
 
 def _cells(result: CaseResult) -> list[str]:
-    """F1 original -> optimized, speedup with its CI, verdict."""
+    """The VERDICT_HEADERS cells: F1 original -> optimized, the gated speedup with its CI, the
+    wall-clock speedup, the verdict."""
     original, optimized = result.accuracy_original, result.accuracy_optimized
     f1 = _NONE if original is None or optimized is None else f"{original.f1:.4f} -> {optimized.f1:.4f}"
-    speedup = _NONE
+    cpu = wall = _NONE
     if result.latency is not None:
-        s = result.latency.speedup
-        speedup = f"{s.value:.2f} ({s.ci_low:.2f} to {s.ci_high:.2f})"
-    return [f1, speedup, result.verdict]
+        s = result.latency.cpu.speedup
+        cpu = f"{s.value:.2f} ({s.ci_low:.2f} to {s.ci_high:.2f})"
+        wall = f"{result.latency.wall_speedup.value:.2f}"
+    return [f1, cpu, wall, result.verdict]
 
 
 def _problems(result: CaseResult) -> list[str]:
@@ -66,6 +70,10 @@ def _skips(results: list[CaseResult], *, ungated: bool = True) -> dict[str, list
     )
 
 
+def _inconclusive(results: list[CaseResult]) -> list[str]:
+    return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status == "inconclusive"]
+
+
 def _ungated(check: Check) -> bool:
     """The latency check the policy skips when the baseline is of another hardware key."""
     return check.metric == "latency" and check.status == "skip"
@@ -87,7 +95,7 @@ def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
 
 
 def _speedup(result: CaseResult) -> str:
-    s = result.latency.speedup
+    s = result.latency.cpu.speedup
     return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
 
 
@@ -100,8 +108,8 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> li
     if ungated:
         lines += [
             f"{LATENCY_NOT_GATED}: no latency baseline for this machine's hardware key {key}"
-            f" ({len(ungated)} cases; accuracy was gated). This machine's speedups beside the baseline's:",
-            *(f"  {r.case_id}: {_speedup(r)} here, x{r.baseline['values']['latency']['speedup']['value']:.2f}"
+            f" ({len(ungated)} cases; accuracy was gated). This machine's cpu speedups beside the baseline's:",
+            *(f"  {r.case_id}: {_speedup(r)} here, x{r.baseline['values']['latency']['cpu']['speedup']['value']:.2f}"
               f" on {r.baseline['hardware_key']}" for r in ungated),
             f"  To gate latency on {key}, record its baselines: `{UPDATE_COMMAND}` on this class of machine"
             " (or take the proposed files written beside the JSON artifact), then review and commit them.",
@@ -109,12 +117,12 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> li
     if not environment["saturates_u8s8"]:
         return lines
     quantized = sorted(
-        r.latency.speedup.value for r in results if r.latency and r.quantization and r.quantization.quantized_ops
+        r.latency.wall_speedup.value for r in results if r.latency and r.quantization and r.quantization.quantized_ops
     )
     if quantized:
         lines.append(
             f"int8 without VNNI buys little: this CPU ({key}) ran the int8 variants x{quantized[0]:.2f}-"
-            f"{quantized[-1]:.2f} the fp32 speed; CPUs with VNNI or AMX gain more (docs/RESULTS.md)."
+            f"{quantized[-1]:.2f} the fp32 speed (wall clock); CPUs with VNNI or AMX gain more (docs/RESULTS.md)."
         )
     risky = [r for r in results if r.saturation_risk]
     if risky:
@@ -131,7 +139,7 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> li
 
 
 def summary_lines(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
-    header = ["case", "f1 original -> optimized", "speedup (CI)", "verdict"]
+    header = ["case", *VERDICT_HEADERS]
     rows = {test: [[r.case_id, *_cells(r)] for r in group] for test, group in _by_test(results).items()}
     widths = [max(map(len, column)) for column in zip(header, *itertools.chain(*rows.values()))]
 
@@ -144,6 +152,9 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any]) -> lis
     problems = [f"  {r.case_id}: {p}" for r in results for p in _problems(r)]
     if problems:
         lines += ["failures:", *problems]
+    inconclusive = _inconclusive(results)
+    if inconclusive:
+        lines += ["inconclusive (not failed; measure longer or on a quieter machine):", *(f"  {i}" for i in inconclusive)]
     warnings = _warnings(results)
     if warnings:
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
@@ -162,6 +173,9 @@ def markdown(results: list[CaseResult], environment: dict[str, Any]) -> str:
         parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", _non_time_table(group)]
         parts += ["### Time metrics", *_time_tables(group)]
     parts += ["## Verdicts", _verdict_table(results)]
+    inconclusive = _inconclusive(results)
+    if inconclusive:
+        parts += ["Inconclusive (not failed):", "\n".join(f"* {_escape(i)}" for i in inconclusive)]
     warnings = _warnings(results)
     if warnings:
         parts += ["Warnings:", "\n".join(f"* {_escape(w)}" for w in warnings)]
@@ -228,7 +242,8 @@ def _time_tables(results: list[CaseResult]) -> list[str]:
         seconds = sum(m.seconds for m in measured) / len(measured)
         parts.append(
             f"Time benchmarks ran {seconds:.1f} seconds per config on average, original and optimized"
-            " interleaved in one process."
+            f" interleaved in one process. Latency and throughput: wall clock at {measured[0].threads} threads;"
+            " cpu_time: median CPU time per call on one thread, the signal the gate compares."
         )
     shapes = _grouped(((r.batch_size, r.sequence_length), _time_row(r)) for r in results)
     for (batch_size, length), rows in sorted(shapes.items()):
@@ -240,15 +255,17 @@ def _time_tables(results: list[CaseResult]) -> list[str]:
 def _time_row(result: CaseResult) -> list[str]:
     latency = result.latency
     stats = [None, None] if latency is None else [latency.original, latency.optimized]
+    cpu = [_NONE, _NONE] if latency is None else [f"{latency.cpu.original_ms:.2f}", f"{latency.cpu.optimized_ms:.2f}"]
     return [
         *_variant_cells(result),
         "\\|", *(_NONE if s is None else f"{s.mean_ms:.2f}" for s in stats),
         "\\|", *(_NONE if s is None else f"{s.throughput:.2f}" for s in stats),
+        "\\|", *cpu,
     ]
 
 
 def _verdict_table(results: list[CaseResult]) -> str:
-    headers = ["test", "case", "f1 original -> optimized", "speedup (CI)", "verdict", "failed checks"]
+    headers = ["test", "case", *VERDICT_HEADERS, "failed checks"]
     rows = [
         [f"`{r.test}`", f"`{r.case_id}`", *_cells(r), "<br>".join(map(_escape, _problems(r)))]
         for r in results
@@ -281,6 +298,8 @@ def github_annotations(results: list[CaseResult]) -> list[str]:
         for c in r.checks:
             if c.status in ("fail", "error"):
                 lines.append(_annotation("error", f"qbench {r.case_id}: {c.metric} vs {c.against}", c.reason, file))
+            elif c.status == "inconclusive":
+                lines.append(_annotation("warning", f"qbench {r.case_id}: {c.metric} inconclusive", c.reason, file))
     for reason, case_ids in _skips(results).items():
         lines.append(_annotation("warning", "qbench: check skipped", _with_cases(reason, case_ids)))
     return lines

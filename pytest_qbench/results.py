@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["pass", "fail", "skip", "updated", "error"]
+Status = Literal["pass", "fail", "inconclusive", "skip", "updated", "error"]
 
 
 @dataclass(frozen=True)
@@ -37,21 +37,45 @@ class LatencyStats:
 
 @dataclass(frozen=True)
 class Speedup:
-    value: float  # original mean / optimized mean
+    value: float  # original / optimized: Hodges-Lehmann of per-pair log-ratios (stats.paired_speedup)
     ci_low: float
     ci_high: float
     confidence: float
-    n_blocks: int
+    n_pairs: int
+
+
+@dataclass(frozen=True)
+class CpuTime:
+    """The gated signal: CPU time per call of one thread running each model (latency.py)."""
+
+    original_ms: float  # median per call
+    optimized_ms: float
+    speedup: Speedup
 
 
 @dataclass(frozen=True)
 class LatencyResult:
-    original: LatencyStats
+    original: LatencyStats  # wall clock at `threads`: what users see
     optimized: LatencyStats
-    speedup: Speedup
-    stop_reason: str  # "ci_width" (precise enough) or "max_seconds" (budget spent)
+    wall_speedup: Speedup
+    cpu: CpuTime
+    stop_reason: str  # of the CPU phase: "ci_width" (precise enough) or "max_seconds" (budget spent)
     threads: int
     seconds: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LatencyResult":
+        """The inverse of `dataclasses.asdict`."""
+        cpu = data["cpu"]
+        return cls(
+            original=LatencyStats(**data["original"]),
+            optimized=LatencyStats(**data["optimized"]),
+            wall_speedup=Speedup(**data["wall_speedup"]),
+            cpu=CpuTime(**{**cpu, "speedup": Speedup(**cpu["speedup"])}),
+            stop_reason=data["stop_reason"],
+            threads=data["threads"],
+            seconds=data["seconds"],
+        )
 
 
 @dataclass(frozen=True)
@@ -122,16 +146,7 @@ class CaseResult:
             "parameters": self.variant,
             "quantization": opt(self.quantization),
             "accuracy": {"original": opt(self.accuracy_original), "optimized": opt(self.accuracy_optimized)},
-            "latency": None
-            if self.latency is None
-            else {
-                "original": asdict(self.latency.original),
-                "optimized": asdict(self.latency.optimized),
-                "speedup": asdict(self.latency.speedup),
-                "stop_reason": self.latency.stop_reason,
-                "threads": self.latency.threads,
-                "seconds": self.latency.seconds,
-            },
+            "latency": opt(self.latency),
             "baseline": self.baseline,
             "verdict": self.verdict,
             "checks": [asdict(c) for c in self.checks],
@@ -157,16 +172,7 @@ class CaseResult:
             quantization=opt(QuantizationRecord, data["quantization"]),
             accuracy_original=opt(AccuracyResult, data["accuracy"]["original"]),
             accuracy_optimized=opt(AccuracyResult, data["accuracy"]["optimized"]),
-            latency=None
-            if latency is None
-            else LatencyResult(
-                original=LatencyStats(**latency["original"]),
-                optimized=LatencyStats(**latency["optimized"]),
-                speedup=Speedup(**latency["speedup"]),
-                stop_reason=latency["stop_reason"],
-                threads=latency["threads"],
-                seconds=latency["seconds"],
-            ),
+            latency=None if latency is None else LatencyResult.from_dict(latency),
             baseline=data["baseline"],
             checks=[Check(**c) for c in data["checks"]],
             verdict=data["verdict"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,6 +24,11 @@ RESULT_PROPERTY = "qbench_result"  # the key of the result in the report's user_
 
 class QbenchCaseError(Exception):
     """A case that could not be measured: bad input, a failed build, a model that returns NaN."""
+
+
+class QbenchInconclusiveWarning(UserWarning):
+    """A latency check that could not tell no change from a regression: not failed, not silent.
+    `-W error::pytest_qbench.runner.QbenchInconclusiveWarning` makes it fail the test."""
 
 
 class QbenchRun:
@@ -57,14 +64,15 @@ class QbenchRun:
 
     @property
     def original(self) -> "onnxruntime.InferenceSession":
-        return self.session.ort_session(self.variant.original, self.threads)
+        return self._ort_session(self.variant.original)
 
     @property
     def optimized(self) -> "onnxruntime.InferenceSession":
         return self._ort_session(self.variant.optimized)
 
-    def _ort_session(self, onnx_path: Path) -> "onnxruntime.InferenceSession":
-        return self.session.ort_session(onnx_path, self.threads, self._session_config(onnx_path))
+    def _ort_session(self, onnx_path: Path, threads: int | None = None) -> "onnxruntime.InferenceSession":
+        threads = self.threads if threads is None else threads
+        return self.session.ort_session(onnx_path, threads, self._session_config(onnx_path))
 
     def _session_config(self, onnx_path: Path) -> dict[str, str]:
         # The original is fp32: a saturation remedy applied at run time concerns the optimized only.
@@ -80,17 +88,21 @@ class QbenchRun:
         from .data import latency_inputs
         from .latency import measure
 
-        original, optimized = self.original, self.optimized
         inputs = latency_inputs(
             self.session.tokenizer(self.variant.model_dir),
             self.session.split(self.dataset, self.case.data.eval_split),
             self.case.data.input_column,
             self.case.batch_size,
             self.case.sequence_length,
-            [i.name for i in original.get_inputs()],
+            [i.name for i in self.original.get_inputs()],
         )
         self._check_finite(inputs)
-        return measure(original, optimized, inputs, self.case.timing, self.case.batch_size)
+        timing = dataclasses.replace(self.case.timing, threads=self.threads)
+
+        def sessions(threads: int) -> tuple["onnxruntime.InferenceSession", "onnxruntime.InferenceSession"]:
+            return self._ort_session(self.variant.original, threads), self._ort_session(self.variant.optimized, threads)
+
+        return measure(sessions, inputs, timing, self.case.batch_size)
 
     def _score(self, onnx_path: Path) -> AccuracyResult:
         from .tasks import task_for
@@ -148,6 +160,9 @@ class QbenchRun:
         )
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         self._record(result)
+        for check in result.checks:
+            if check.status == "inconclusive":
+                warnings.warn(QbenchInconclusiveWarning(f"qbench {self.case.id}: {check}"), stacklevel=2)
         failed = [str(c) for c in result.checks if c.status == "fail"]
         if failed:
             pytest.fail(f"qbench {self.case.id}:\n" + "\n".join(failed), pytrace=False)

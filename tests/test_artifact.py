@@ -1,5 +1,6 @@
 import copy
 import json
+import re
 from dataclasses import replace
 
 import jsonschema
@@ -7,7 +8,7 @@ import pytest
 from factories import ENVIRONMENT, HW, make_result
 
 from pytest_qbench.artifact import SCHEMA_PATH, QbenchArtifactError, build_artifact, validate_artifact, write_artifact
-from pytest_qbench.baselines import BaselineMatch
+from pytest_qbench.baselines import BaselineMatch, entry_from_result
 from pytest_qbench.config import Tolerances
 from pytest_qbench.policy import judge
 
@@ -31,9 +32,10 @@ def test_schema_is_valid_draft_2020_12():
 
 def test_artifact_of_passing_failing_updated_and_errored_cases_validates(tmp_path):
     data = artifact()
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert [c["verdict"] for c in data["cases"]] == ["fail", "updated", "error"]
     assert data["cases"][2]["accuracy"] == {"original": None, "optimized": None}
+    assert data["cases"][2]["latency"] is None
     path = tmp_path / ".qbench" / "results.json"
     write_artifact(path, data)
     text = path.read_text()
@@ -48,11 +50,21 @@ def test_artifact_of_passing_failing_updated_and_errored_cases_validates(tmp_pat
         (lambda a: a["environment"].pop("hardware_key"), "environment"),
         (lambda a: a["environment"].update(git_commit=12), "environment/git_commit"),
         (lambda a: a["cases"][0]["accuracy"]["optimized"].pop("f1"), "cases/0/accuracy/optimized"),
-        (lambda a: a["cases"][0]["latency"]["speedup"].pop("ci_high"), "cases/0/latency/speedup"),
+        (lambda a: a["cases"][0]["latency"]["cpu"]["speedup"].pop("ci_high"), "cases/0/latency/cpu/speedup"),
+        (lambda a: a["cases"][0]["latency"]["cpu"]["speedup"].update(value=0.0), "cases/0/latency/cpu/speedup/value"),
+        (lambda a: a["cases"][0]["latency"]["cpu"]["speedup"].pop("n_pairs"), "cases/0/latency/cpu/speedup"),
+        (lambda a: a["cases"][0]["latency"]["cpu"].pop("optimized_ms"), "cases/0/latency/cpu"),
+        (lambda a: a["cases"][0]["latency"]["cpu"].update(original_ms=-1.0), "cases/0/latency/cpu/original_ms"),
+        (lambda a: a["cases"][0]["latency"].pop("cpu"), "cases/0/latency"),
+        (lambda a: a["cases"][0]["latency"]["wall_speedup"].pop("value"), "cases/0/latency/wall_speedup"),
+        (lambda a: a["cases"][0]["latency"].pop("wall_speedup"), "cases/0/latency"),
+        (lambda a: a["cases"][0]["latency"].update(stop_reason="budget"), "cases/0/latency/stop_reason"),
+        (lambda a: a["cases"][0]["latency"].update(threads=0), "cases/0/latency/threads"),
         (lambda a: a["cases"][0]["latency"]["original"].pop("p99_ms"), "cases/0/latency/original"),
         (lambda a: a["cases"][0]["checks"][0].pop("reason"), "cases/0/checks/0"),
         (lambda a: a["cases"][1].pop("baseline"), "cases/1"),
-        (lambda a: a.update(schema_version=3), "schema_version"),
+        (lambda a: a.update(schema_version=2), "schema_version"),
+        (lambda a: a.update(schema_version=4), "schema_version"),
         (lambda a: a["cases"][0]["latency"]["original"].update(cv=float("nan")), "cases/0/latency/original/cv"),
     ],
 )
@@ -60,7 +72,7 @@ def test_invalid_artifact_is_rejected_and_not_written(tmp_path, corrupt, where):
     data = artifact()
     corrupt(data)
     path = tmp_path / "results.json"
-    with pytest.raises(QbenchArtifactError, match=f"invalid artifact at {where}"):
+    with pytest.raises(QbenchArtifactError, match=f"invalid artifact at {re.escape(where)}: "):
         write_artifact(path, data)
     assert not path.exists()
 
@@ -68,3 +80,34 @@ def test_invalid_artifact_is_rejected_and_not_written(tmp_path, corrupt, where):
 def test_case_without_latency_validates():
     result = judged(replace(make_result(), latency=None))
     validate_artifact(build_artifact(ENVIRONMENT, [result]))
+
+
+def test_latency_records_the_cpu_phase_and_the_wall_phase_apart():
+    result = judged(make_result())
+    latency = build_artifact(ENVIRONMENT, [result])["cases"][0]["latency"]
+    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds"}
+    cpu = result.latency.cpu
+    assert latency["cpu"] == {
+        "original_ms": cpu.original_ms, "optimized_ms": cpu.optimized_ms,
+        "speedup": {"value": cpu.speedup.value, "ci_low": cpu.speedup.ci_low, "ci_high": cpu.speedup.ci_high,
+                    "confidence": 0.95, "n_pairs": 40},
+    }
+    wall = result.latency.wall_speedup
+    assert latency["wall_speedup"] == {"value": wall.value, "ci_low": wall.ci_low, "ci_high": wall.ci_high,
+                                       "confidence": 0.95, "n_pairs": 40}
+    assert latency["original"]["mean_ms"] == 46.38  # wall clock at `threads`
+    assert (latency["stop_reason"], latency["threads"]) == ("ci_width", 2)
+
+
+def test_an_inconclusive_case_validates():
+    base = make_result()
+    cpu = base.latency.cpu
+    noisy = replace(base, latency=replace(base.latency, cpu=replace(cpu, speedup=replace(
+        cpu.speedup, ci_low=cpu.speedup.value * 0.8, ci_high=cpu.speedup.value * 1.2))))
+    judgement = judge(noisy, BaselineMatch(SCHEMA_PATH, HW, entry_from_result(base), HW), Tolerances())
+    noisy.checks, noisy.verdict, noisy.baseline = judgement.checks, judgement.verdict, judgement.baseline
+    data = build_artifact(copy.deepcopy(ENVIRONMENT), [noisy])
+    validate_artifact(data)
+    case = data["cases"][0]
+    assert case["verdict"] == "inconclusive"
+    assert [c["status"] for c in case["checks"] if c["metric"] == "cpu.speedup"] == ["inconclusive"]

@@ -39,7 +39,20 @@ def test_round_trip(tmp_path):
     assert match.hardware_match and match.entry_hardware_key == HW
     assert match.path == tmp_path / f"{file_stem(TEST)}.json"
     assert match.entry["accuracy"]["optimized"] == {"precision": 0.935, "recall": 0.943, "f1": 0.939, "accuracy": 0.988}
-    assert set(match.entry["latency"]) == {"original", "optimized", "speedup"}
+    latency = match.entry["latency"]
+    assert set(latency) == {"cpu", "original", "optimized", "wall_speedup"}
+    # the gated signal: one-thread CPU time per call of each model and its speedup with the CI
+    cpu = result.latency.cpu
+    assert set(latency["cpu"]) == {"original_ms", "optimized_ms", "speedup"}
+    assert latency["cpu"]["original_ms"] == pytest.approx(cpu.original_ms, rel=1e-6)
+    assert latency["cpu"]["optimized_ms"] == pytest.approx(cpu.optimized_ms, rel=1e-6)
+    assert latency["cpu"]["speedup"] == pytest.approx(
+        {"value": cpu.speedup.value, "ci_low": cpu.speedup.ci_low, "ci_high": cpu.speedup.ci_high}, rel=1e-6
+    )
+    wall = result.latency.wall_speedup
+    assert latency["wall_speedup"] == pytest.approx({"value": wall.value, "ci_low": wall.ci_low, "ci_high": wall.ci_high}, rel=1e-6)
+    assert latency["wall_speedup"]["value"] != latency["cpu"]["speedup"]["value"]  # two measurements, kept apart
+    assert latency["optimized"]["mean_ms"] == 9.96
     assert match.entry["parameters"] == result.variant
 
 
@@ -50,7 +63,7 @@ def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):
     text = path.read_text()
     doc = json.loads(text)
     assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    assert doc["schema_version"] == 2 and doc["test"] == TEST
+    assert doc["schema_version"] == 3 and doc["test"] == TEST
     assert list(doc["cases"][result.case_id]) == [HW]
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
 
@@ -65,6 +78,9 @@ def test_measured_numbers_are_rounded_to_six_significant_digits(tmp_path):
     result = make_result(original_ms=46.381234567)
     entry = flushed(tmp_path, result).lookup(TEST, result.case_id, HW).entry
     assert entry["latency"]["original"]["mean_ms"] == 46.3812
+    assert entry["latency"]["cpu"]["original_ms"] == 74.21  # 1.6 x 46.381234567 = 74.2099753...
+    assert entry["latency"]["cpu"]["speedup"]["value"] == 4.65675  # 46.381234567 / 9.96 = 4.6567504...
+    assert entry["latency"]["wall_speedup"]["value"] == 4.88959  # 1.05 x that = 4.8895879...
 
 
 def test_a_failed_measurement_cannot_be_staged(tmp_path):
@@ -72,7 +88,7 @@ def test_a_failed_measurement_cannot_be_staged(tmp_path):
         BaselineStore(tmp_path).stage(TEST, "c", HW, make_result(error="boom"))
 
 
-@pytest.mark.parametrize("content", ['{"schema_version": 2, "test": "examples/te', "", "\xff\xfe"])
+@pytest.mark.parametrize("content", ['{"schema_version": 3, "test": "examples/te', "", "\xff\xfe"])
 def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
@@ -91,24 +107,61 @@ def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
 def test_future_schema_version_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
-    path.write_text(json.dumps({"schema_version": 3, "test": TEST, "cases": {}}))
+    path.write_text(json.dumps({"schema_version": 4, "test": TEST, "cases": {}}))
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, "c", HW)
     message = str(error.value)
-    assert str(path) in message and "schema_version 3" in message and "reads schema_version 2 only" in message
+    assert str(path) in message and "schema_version 4" in message and "reads schema_version 3 only" in message
+    assert "upgrade pytest-qbench" in message
 
 
-def test_a_baseline_file_of_the_previous_schema_says_to_delete_and_re_create_it(tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_baseline_file_of_a_previous_schema_says_to_delete_and_re_create_it(tmp_path, version):
+    # Schema 2 gated the wall-clock speedup ("latency.speedup"); its numbers mean something else now.
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
-    path.write_text(json.dumps({"schema_version": 1, "test": TEST, "cases": {}}))
-    with pytest.raises(QbenchBaselineError, match="from an older pytest-qbench .* delete it, then re-create it with"):
-        store.lookup(TEST, "c", HW)
+    result = make_result()
+    old_entry = {**entry_from_result(result), "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}
+    path.write_text(json.dumps({"schema_version": version, "test": TEST, "cases": {result.case_id: {HW: old_entry}}}))
+    with pytest.raises(QbenchBaselineError) as error:
+        store.lookup(TEST, result.case_id, HW)
+    message = str(error.value)
+    assert f"has schema_version {version}; this pytest-qbench reads schema_version 3 only" in message
+    assert "from an older pytest-qbench (whose hardware keys, parameters or latency fields differ)" in message
+    assert "delete it, then re-create it with `pytest --qbench --qbench-update-baselines`" in message
+    assert "upgrade pytest-qbench" not in message
+
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, result.case_id, HW, result)
+    with pytest.raises(QbenchBaselineError, match="schema_version"):
+        store.flush()  # an update does not silently overwrite the old file either
+    assert json.loads(path.read_text())["schema_version"] == version
+
+
+@pytest.mark.parametrize(
+    ("remove", "problem"),
+    [
+        (lambda latency: latency.pop("cpu"), "has no 'latency.cpu' object"),
+        (lambda latency: latency["cpu"].pop("speedup"), "has no 'latency.cpu.speedup' object"),
+        (lambda latency: latency["cpu"].pop("optimized_ms"), "has latency.cpu.optimized_ms = None, not a finite number"),
+        (lambda latency: latency["cpu"]["speedup"].pop("ci_low"), "has latency.cpu.speedup.ci_low = None, not a finite number"),
+        (lambda latency: latency.pop("wall_speedup"), "has no 'latency.wall_speedup' object"),
+    ],
+)
+def test_an_entry_without_the_latency_values_the_policy_compares_is_refused(tmp_path, remove, problem):
+    result = make_result()
+    path = flushed(tmp_path, result).path_for(TEST)
+    doc = json.loads(path.read_text())
+    remove(doc["cases"][result.case_id][HW]["latency"])
+    path.write_text(json.dumps(doc))
+    with pytest.raises(QbenchBaselineError) as error:
+        BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
+    assert f"the entry of case {result.case_id!r} under hardware key {HW!r} {problem}" in str(error.value)
 
 
 def test_file_of_another_test_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
-    store.path_for(TEST).write_text(json.dumps({"schema_version": 2, "test": "examples/test_conll_py::test_ner", "cases": {}}))
+    store.path_for(TEST).write_text(json.dumps({"schema_version": 3, "test": "examples/test_conll_py::test_ner", "cases": {}}))
     with pytest.raises(QbenchBaselineError, match="rename one of the tests"):
         store.lookup(TEST, "c", HW)
 
@@ -191,7 +244,7 @@ def test_obtained_file_beside_the_baseline_for_review(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["cases"][base.case_id][HW] == entry_from_result(worse)
     assert doc["cases"][other.case_id][HW] == entry_from_result(other)
-    assert doc["test"] == TEST and doc["schema_version"] == 2
+    assert doc["test"] == TEST and doc["schema_version"] == 3
     assert store.path_for(TEST).read_text() == baseline_text
 
 

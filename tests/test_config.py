@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_qbench.config import OPERATORS, QbenchConfigError, TimingSpec, parse_marker
+from pytest_qbench.config import MARKER_KEYS, OPERATORS, QbenchConfigError, TimingSpec, Tolerances, parse_marker
 
 
 def test_operator_list_matches_onnxruntime_registries():
@@ -40,6 +40,39 @@ def test_fixed_parameters_reach_variant_data_and_timing():
     assert case.tolerances.max_loss == 0.05
 
 
+def test_latency_budget_and_tolerance_keys_reach_the_case():
+    (case,) = parse_marker(
+        {"approach": "dynamic", "min_pairs": 40, "wall_iterations": 3, "wall_seconds": 0.25, "target_ci_width": 0.03,
+         "max_seconds": 9.0, "cpu_time_rtol": 0.4, "latency_rtol": 0.5},
+        timing=TimingSpec(min_pairs=20, wall_seconds=1.0, max_seconds=2.0),
+        tolerances=Tolerances(cpu_time_rtol=0.3),
+    )
+    assert case.timing == TimingSpec(min_pairs=40, wall_iterations=3, wall_seconds=0.25, target_ci_width=0.03, max_seconds=9.0)
+    assert (case.tolerances.cpu_time_rtol, case.tolerances.latency_rtol) == (0.4, 0.5)
+    (defaults,) = parse_marker({"approach": "dynamic"}, timing=TimingSpec(min_pairs=20), tolerances=Tolerances(cpu_time_rtol=None))
+    assert defaults.timing.min_pairs == 20  # the session default, where the marker says nothing
+    assert defaults.tolerances.cpu_time_rtol is None  # "off" in the session: not gated
+
+
+def test_timing_and_tolerance_defaults():
+    timing = TimingSpec()
+    # CPU phase: at least 10 pairs and 0.2 s of CPU per model, up to 6 s, or until the CI is 5% wide;
+    # then a wall-clock phase of at least 8 calls and 0.5 s per model.
+    assert (timing.threads, timing.min_pairs, timing.min_seconds, timing.max_seconds, timing.target_ci_width) == (
+        None, 10, 0.2, 6.0, 0.05)
+    assert (timing.wall_iterations, timing.wall_seconds) == (8, 0.5)
+    assert (timing.warmup_iterations, timing.warmup_seconds) == (3, 0.1)
+    tolerances = Tolerances()
+    assert (tolerances.speedup_rtol, tolerances.cpu_time_rtol, tolerances.latency_rtol) == (0.10, 0.25, None)
+
+
+def test_the_iteration_count_of_the_old_block_design_is_an_unknown_key():
+    assert "min_iterations" not in MARKER_KEYS
+    assert {"min_pairs", "wall_iterations", "wall_seconds", "cpu_time_rtol"} <= MARKER_KEYS
+    with pytest.raises(QbenchConfigError, match=r"unknown marker argument\(s\) min_iterations; allowed: .*min_pairs"):
+        parse_marker({"approach": "dynamic", "min_iterations": 20})
+
+
 def test_cases_sharing_a_variant_compare_equal():
     cases = parse_marker({"approach": "dynamic", "batch_size": [1, 4]})
     assert cases[0].variant == cases[1].variant and hash(cases[0].variant) == hash(cases[1].variant)
@@ -47,7 +80,8 @@ def test_cases_sharing_a_variant_compare_equal():
 
 @pytest.mark.parametrize("kwargs", [{"threads": 0}, {"scoring": "lenient"}, {"max_eval_samples": -1},
                                     {"calibration_num_samples": 0}, {"opset": 0}, {"preset": "sse4"},
-                                    {"eval_batch_size": 0}, {"saturation_remedy": "u8s8"}])
+                                    {"eval_batch_size": 0}, {"saturation_remedy": "u8s8"}, {"min_pairs": 2.5},
+                                    {"wall_iterations": "8"}, {"wall_seconds": "long"}, {"cpu_time_rtol": [0.1]}])
 def test_bad_fixed_values_are_refused(kwargs):
     with pytest.raises(QbenchConfigError, match="qbench:"):
         parse_marker(kwargs)
@@ -60,3 +94,15 @@ def test_evaluation_settings_and_the_saturation_remedy_are_recorded_with_the_cas
     assert case.variant.session_config == {"session.x64quantprecision": "1"}
     (marker_wins,) = parse_marker({"approach": "dynamic", "saturation_remedy": "u8u8"}, saturation_remedy="x64quantprecision")
     assert marker_wins.variant.saturation_remedy == "u8u8" and marker_wins.variant.session_config == {}
+
+
+@pytest.mark.parametrize("name", ["cpu_time_rtol", "latency_rtol", "max_relative_loss"])
+def test_an_optional_tolerance_takes_a_number_or_none_whatever_the_session_default(name):
+    for default in (Tolerances(), Tolerances(cpu_time_rtol=None, latency_rtol=0.5, max_relative_loss=0.02)):
+        (off,) = parse_marker({"approach": "dynamic", name: None}, tolerances=default)
+        assert getattr(off.tolerances, name) is None
+        (on,) = parse_marker({"approach": "dynamic", name: 0.3}, tolerances=default)
+        assert getattr(on.tolerances, name) == 0.3
+        for bad in ("x", 0, -0.1, True):
+            with pytest.raises(QbenchConfigError, match=f"{name} must be a positive number, or None"):
+                parse_marker({name: bad}, tolerances=default)

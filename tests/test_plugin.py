@@ -18,6 +18,8 @@ def test_matrix(qbench):
 def test_help_lists_the_options(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--qbench *", "*--qbench-update-baselines*", "*qbench_baselines*"])
+    result.stdout.fnmatch_lines(["*--qbench-wall-seconds*", "*qbench_min_pairs*", "*qbench_cpu_time_rtol*"])
+    assert "min_iterations" not in result.stdout.str()
 
 
 def test_marker_is_registered(pytester):
@@ -108,6 +110,12 @@ def test_update_without_qbench_is_a_usage_error(pytester):
         ("qbench_threads = 0", "*ini key qbench_threads = '0' must be positive*"),
         ("qbench_min_seconds = 5\nqbench_max_seconds = 1", "*max_seconds (1.0) is below min_seconds (5.0)*"),
         ("qbench_saturation_remedy = vnni", "*qbench_saturation_remedy = 'vnni' is unknown; allowed: none, reduce_range, u8u8, x64quantprecision*"),
+        ("qbench_min_pairs = 0", "*ini key qbench_min_pairs = '0' must be positive*"),
+        ("qbench_min_pairs = many", "*ini key qbench_min_pairs = 'many' is not a valid int*"),
+        ("qbench_wall_seconds = -1", "*ini key qbench_wall_seconds = '-1' must be positive*"),
+        ("qbench_cpu_time_rtol = loose", "*ini key qbench_cpu_time_rtol = 'loose' is not a valid*"),
+        ("qbench_cpu_time_rtol = 0", "*ini key qbench_cpu_time_rtol = '0' must be positive*"),
+        ("qbench_latency_rtol = -0.5", "*ini key qbench_latency_rtol = '-0.5' must be positive*"),
     ],
 )
 def test_bad_ini_values_are_usage_errors(pytester, ini, expected):
@@ -119,17 +127,57 @@ def test_bad_ini_values_are_usage_errors(pytester, ini, expected):
 
 def test_ini_defaults_reach_the_cases(pytester):
     pytester.makeini("[pytest]\nqbench_min_seconds = 0.5\nqbench_max_seconds = 2\nqbench_max_loss = 0.02\n"
-                     "qbench_saturation_remedy = x64quantprecision\n")
+                     "qbench_saturation_remedy = x64quantprecision\nqbench_min_pairs = 30\nqbench_wall_seconds = 0.7\n"
+                     "qbench_cpu_time_rtol = 0.4\nqbench_latency_rtol = 0.5\n")
     pytester.makepyfile(
         """
         import pytest
 
-        @pytest.mark.qbench(model="m", dataset="d", max_seconds=3.0)
+        @pytest.mark.qbench(model="m", dataset="d", max_seconds=3.0, min_pairs=12)
         def test_case(qbench_case):
             assert qbench_case.timing.min_seconds == 0.5
             assert qbench_case.timing.max_seconds == 3.0  # the marker wins over ini
+            assert qbench_case.timing.min_pairs == 12
+            assert qbench_case.timing.wall_seconds == 0.7
             assert qbench_case.tolerances.max_loss == 0.02
+            assert qbench_case.tolerances.cpu_time_rtol == 0.4
+            assert qbench_case.tolerances.latency_rtol == 0.5
             assert qbench_case.variant.saturation_remedy == "x64quantprecision"
+
+        @pytest.mark.qbench(model="m", dataset="d")
+        def test_ini_only(qbench_case):
+            assert qbench_case.timing.min_pairs == 30
+        """
+    )
+    pytester.runpytest("--qbench").assert_outcomes(passed=4)  # two cases each: dynamic, static
+
+
+def test_the_wall_seconds_flag_wins_over_ini_and_off_turns_a_latency_check_off(pytester):
+    pytester.makeini("[pytest]\nqbench_wall_seconds = 0.7\nqbench_cpu_time_rtol = off\nqbench_latency_rtol = OFF\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.qbench(model="m", dataset="d")
+        def test_case(qbench_case):
+            assert qbench_case.timing.wall_seconds == 0.25
+            assert qbench_case.tolerances.cpu_time_rtol is None
+            assert qbench_case.tolerances.latency_rtol is None
+        """
+    )
+    pytester.runpytest("--qbench", "--qbench-wall-seconds", "0.25").assert_outcomes(passed=2)
+
+
+def test_the_cpu_time_tolerance_is_gated_by_default_and_wall_clock_is_not(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.qbench(model="m", dataset="d")
+        def test_case(qbench_case):
+            assert qbench_case.tolerances.cpu_time_rtol == 0.25
+            assert qbench_case.tolerances.latency_rtol is None
+            assert qbench_case.timing.min_pairs == 10
         """
     )
     pytester.runpytest("--qbench").assert_outcomes(passed=2)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import math
 import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from statistics import NormalDist
 
 import pytest
 from factories import ENVIRONMENT, HW, TEST, make_result
@@ -25,7 +27,7 @@ from pytest_qbench.config import OPERATORS, CalibrationSpec, Tolerances, Variant
 from pytest_qbench.data import QbenchDataError, read_conll
 from pytest_qbench.policy import judge
 from pytest_qbench.results import (
-    AccuracyResult, CaseResult, Check, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
+    AccuracyResult, CaseResult, Check, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
 )
 
 # Modest by default, so the file runs in seconds; QBENCH_HYPOTHESIS_EXAMPLES=2000 searches longer.
@@ -63,10 +65,16 @@ def latency_stats(draw) -> LatencyStats:
 
 
 @st.composite
-def latencies(draw) -> LatencyResult:
+def speedups(draw) -> Speedup:
     low, value, high = sorted(draw(st.lists(st.floats(0.01, 100), min_size=3, max_size=3)))
+    return Speedup(value, low, high, 0.95, draw(count))
+
+
+@st.composite
+def latencies(draw) -> LatencyResult:
     return LatencyResult(
-        draw(latency_stats()), draw(latency_stats()), Speedup(value, low, high, 0.95, draw(count)),
+        draw(latency_stats()), draw(latency_stats()), draw(speedups()),
+        CpuTime(draw(positive), draw(positive), draw(speedups())),
         draw(st.sampled_from(["ci_width", "max_seconds"])), draw(st.integers(1, 64)), draw(st.floats(0, 1e4)),
     )
 
@@ -84,7 +92,7 @@ def variants(draw) -> VariantSpec:
 
 
 checks = st.builds(
-    Check, text, st.sampled_from(["baseline", "original"]), st.sampled_from(["pass", "fail", "skip", "error"]),
+    Check, text, st.sampled_from(["baseline", "original"]), st.sampled_from(["pass", "fail", "inconclusive", "skip", "error"]),
     st.none() | score, st.none() | score, text, text,
 )
 
@@ -103,7 +111,7 @@ def results(draw, measured: bool | None = None) -> CaseResult:
         latency=draw(latencies()) if measured else None,
         baseline=draw(st.none() | st.fixed_dictionaries({"file": text, "hardware_match": st.booleans()})),
         checks=draw(st.lists(checks, max_size=3)),
-        verdict=draw(st.sampled_from(["pass", "fail", "skip", "updated", "error"])),
+        verdict=draw(st.sampled_from(["pass", "fail", "inconclusive", "skip", "updated", "error"])),
         error=None if measured else draw(text),
     )
 
@@ -166,9 +174,16 @@ def test_baseline_file_names_are_safe_and_stable(test: str):
 def test_rounding_to_six_digits_is_idempotent(value: float):
     result = make_result(original_ms=value + 1e-3)
     entry = entry_from_result(result)
-    rounded = replace(result, latency=replace(result.latency, original=replace(
-        result.latency.original, mean_ms=entry["latency"]["original"]["mean_ms"])))
-    assert entry_from_result(rounded)["latency"]["original"]["mean_ms"] == entry["latency"]["original"]["mean_ms"]
+    stored = entry["latency"]
+    cpu = result.latency.cpu
+    rounded = replace(result, latency=replace(
+        result.latency,
+        original=replace(result.latency.original, mean_ms=stored["original"]["mean_ms"]),
+        cpu=replace(cpu, original_ms=stored["cpu"]["original_ms"],
+                    speedup=replace(cpu.speedup, value=stored["cpu"]["speedup"]["value"])),
+        wall_speedup=replace(result.latency.wall_speedup, value=stored["wall_speedup"]["value"]),
+    ))
+    assert entry_from_result(rounded)["latency"] == stored
 
 
 # ---- the policy: monotone, exact edges ---------------------------------------------------------
@@ -176,8 +191,10 @@ def test_rounding_to_six_digits_is_idempotent(value: float):
 tolerances = st.builds(
     Tolerances,
     accuracy_atol=st.floats(0, 0.1), accuracy_rtol=st.floats(0, 0.1), max_loss=st.floats(0, 0.2),
-    max_relative_loss=st.none() | st.floats(0, 0.5), speedup_rtol=st.floats(0, 0.5), latency_rtol=st.none() | st.floats(0, 1),
+    max_relative_loss=st.none() | st.floats(0, 0.5), speedup_rtol=st.floats(0, 0.5),
+    cpu_time_rtol=st.none() | st.floats(0, 1), latency_rtol=st.none() | st.floats(0, 1),
 )
+RANK = {"fail": 0, "inconclusive": 1, "pass": 2}  # a worse measurement never moves up this order
 
 
 def baseline_match(result: CaseResult, **accuracy: float) -> BaselineMatch:
@@ -241,7 +258,8 @@ def test_accuracy_tolerance_edges(expected, atol, rtol):
 
 @EXAMPLES
 @given(st.floats(2, 50), st.floats(2, 50), st.floats(0, 0.2), tolerances)
-def test_a_slower_optimized_model_never_passes_where_a_faster_one_fails(fast_ms, slow_ms, width, tol):
+def test_a_slower_optimized_model_never_gets_a_better_verdict_than_a_faster_one(fast_ms, slow_ms, width, tol):
+    # Slower in wall clock and in CPU time alike (factories: cpu ms = 1.6 x wall ms), at the same CI width.
     fast_ms, slow_ms = sorted((fast_ms, slow_ms))
     baseline = baseline_match(make_result(original_ms=46.0, optimized_ms=10.0))
 
@@ -250,27 +268,53 @@ def test_a_slower_optimized_model_never_passes_where_a_faster_one_fails(fast_ms,
         return make_result(original_ms=46.0, optimized_ms=optimized_ms,
                            speedup_ci=(value * (1 - width), value * (1 + width)))
 
-    if verdict(run(slow_ms), baseline, tol) == "pass":
-        assert verdict(run(fast_ms), baseline, tol) == "pass"
+    slow, fast = verdict(run(slow_ms), baseline, tol), verdict(run(fast_ms), baseline, tol)
+    assert {slow, fast} <= set(RANK)
+    assert RANK[slow] <= RANK[fast]
+    slow_checks, fast_checks = (judge(run(ms), baseline, tol).checks for ms in (slow_ms, fast_ms))
+    for metric in ("cpu.speedup", "optimized.cpu_ms"):
+        statuses = [next((c.status for c in checks if c.metric == metric), None) for checks in (slow_checks, fast_checks)]
+        if statuses[0] is not None:
+            assert RANK[statuses[0]] <= RANK[statuses[1]], metric
+
+
+Z95_TWO_SIDED = NormalDist().inv_cdf(0.975)  # what a 95% CI's half-width is in standard errors
+Z_FALSE_ALARM = NormalDist().inv_cdf(0.99)  # one-sided 99%: no change fails <= 1% of the time
+Z_MISS = NormalDist().inv_cdf(0.95)  # one-sided 95%: a slowdown of rtol passes <= 5% of the time
 
 
 @EXAMPLES
-@given(st.floats(1.5, 20), st.floats(0.01, 0.5))
-def test_speedup_tolerance_edges(expected, rtol):
-    tol = Tolerances(speedup_rtol=rtol, latency_rtol=10.0)
-    baseline = make_result(original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected * 0.99, expected * 1.01))
+@given(st.floats(1.5, 20), st.floats(0.01, 0.5), st.floats(0, 0.1), st.floats(0.001, 0.1))
+def test_speedup_tolerance_edges(expected, rtol, half_width, baseline_half_width):
+    """The three outcomes of the cpu speedup check, on the log scale, with the CI widths of both runs:
+    drop = log(baseline / measured), se from both intervals, t = log(1 + rtol). It fails beyond
+    max(t/2, z99 se), passes below t - z95 se (and not failing), and is inconclusive between."""
+    tol = Tolerances(speedup_rtol=rtol)
+    spread = math.exp(baseline_half_width)
+    baseline = make_result(original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected / spread, expected * spread))
     match = baseline_match(baseline)
-    expected = match.entry["latency"]["speedup"]["value"]  # as stored: 6 significant digits
-    limit = expected / (1 + rtol)
+    stored = match.entry["latency"]["cpu"]["speedup"]  # as stored: 6 significant digits
+    expected = stored["value"]
+    se = math.hypot(half_width / Z95_TWO_SIDED, math.log(stored["ci_high"] / stored["ci_low"]) / (2 * Z95_TWO_SIDED))
+    t = math.log1p(rtol)
+    fail_edge, pass_edge = max(t / 2, Z_FALSE_ALARM * se), t - Z_MISS * se
+    eps = 1e-9  # on the log scale: far above float rounding, far below any CI
 
-    def status(value: float, ci: tuple[float, float]) -> str:
-        result = make_result(original_ms=value * 10.0, optimized_ms=10.0, speedup_ci=ci)
-        result = replace(result, latency=replace(result.latency, speedup=replace(result.latency.speedup, value=value)))
-        return next(c for c in judge(result, match, tol).checks if c.metric == "speedup").status
+    def status(drop: float) -> str:
+        value = expected * math.exp(-drop)
+        result = make_result(original_ms=value * 10.0, optimized_ms=10.0,
+                             speedup_ci=(value * math.exp(-half_width), value * math.exp(half_width)))
+        assert result.latency.cpu.speedup.value == pytest.approx(value, rel=1e-12)
+        return next(c for c in judge(result, match, tol).checks if c.metric == "cpu.speedup").status
 
-    assert status(limit, (limit * 0.9, limit * 0.95)) == "pass"  # at the limit: not beyond it
-    assert status(limit * 0.999, (limit * 0.9, limit * 0.99)) == "fail"  # beyond, the whole CI too
-    assert status(limit * 0.999, (limit * 0.9, limit * 1.01)) == "pass"  # beyond, but the CI reaches it
+    assert status(fail_edge + eps) == "fail"  # slower beyond half the tolerance, and significantly
+    assert status(fail_edge - eps) != "fail"
+    assert status(min(fail_edge, pass_edge) - eps) == "pass"  # a slowdown of rtol is ruled out
+    if pass_edge < fail_edge - 2 * eps:
+        assert status(pass_edge + eps) == "inconclusive"  # neither ruled out nor significant
+        assert status(fail_edge - eps) == "inconclusive"
+    assert status(-fail_edge - eps) != "fail"  # faster never fails
+    assert status(0.0) != "fail"  # no change never fails
 
 
 # ---- fuzz: the baseline loader and the CoNLL reader --------------------------------------------
@@ -283,19 +327,26 @@ json_values = st.recursive(
 entry_like = st.fixed_dictionaries({}, optional={
     "model": json_values, "parameters": json_values,
     "accuracy": st.dictionaries(st.sampled_from(["original", "optimized"]), st.dictionaries(st.sampled_from(["precision", "recall", "f1", "accuracy"]), json_values)),
-    "latency": st.dictionaries(st.sampled_from(["original", "optimized", "speedup"]), st.dictionaries(st.sampled_from(["mean_ms", "throughput", "value", "ci_low", "ci_high"]), json_values)),
+    "latency": st.dictionaries(
+        st.sampled_from(["original", "optimized", "wall_speedup", "cpu", "speedup"]),
+        st.dictionaries(st.sampled_from(["mean_ms", "throughput", "value", "ci_low", "ci_high", "original_ms", "optimized_ms", "speedup"]),
+                        json_values | st.dictionaries(st.sampled_from(["value", "ci_low", "ci_high"]), json_values)),
+    ),
 })
 documents = st.fixed_dictionaries(
-    {"schema_version": st.sampled_from([2, 2, 2, 1, 3, "2", None]), "test": st.sampled_from([TEST, TEST, "other"])},
+    {"schema_version": st.sampled_from([3, 3, 3, 2, 1, 4, "3", None]), "test": st.sampled_from([TEST, TEST, "other"])},
     optional={"cases": st.dictionaries(st.sampled_from(["c", "d"]), st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values)},
 )
-valid = json.dumps({"schema_version": 2, "test": TEST, "cases": {}}).encode()
+valid = json.dumps({"schema_version": 3, "test": TEST, "cases": {}}).encode()
 
 
 @EXAMPLES
 @given(st.binary(max_size=300) | documents.map(lambda d: json.dumps(d).encode()) | st.builds(lambda n: valid[:n], st.integers(0, len(valid))))
 @example(b"[" * 100_000)  # nested past the parser's recursion limit
-@example(b'{"schema_version": 2, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
+@example(b'{"schema_version": 3, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
+@example(json.dumps({"schema_version": 3, "test": TEST, "cases": {"c": {HW: entry_from_result(make_result())}}}).encode())
+@example(json.dumps({"schema_version": 3, "test": TEST, "cases": {"c": {HW: {  # a schema-2 entry in a schema-3 file
+    **entry_from_result(make_result()), "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}}}}).encode())
 def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes):
     with tempfile.TemporaryDirectory() as tmp:
         store = BaselineStore(tmp)
@@ -307,7 +358,7 @@ def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes)
             assert str(path) in str(error)
         else:  # whatever was read, the policy can judge against it without crashing
             result = make_result()
-            assert judge(result, match, Tolerances()).verdict in {"pass", "fail", "skip"}
+            assert judge(result, match, Tolerances()).verdict in {"pass", "fail", "inconclusive", "skip"}
 
         store = BaselineStore(tmp)
         store.stage(TEST, "c", HW, make_result())
@@ -375,24 +426,20 @@ def test_a_stale_temp_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_p
     assert not stale.exists() and other.exists()
 
 
+@pytest.mark.parametrize("field", ["cpu.speedup.value", "cpu.optimized_ms", "wall_speedup.ci_low", "original.mean_ms"])
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0.9", r"the entry of case .* has latency\.speedup\.value = '0\.9', not a finite number"),
-        (True, r"the entry of case .* has latency\.speedup\.value = True, not a finite number"),
-        (None, r"the entry of case .* has latency\.speedup\.value = None, not a finite number"),
+        ("0.9", r"the entry of case .* has latency\.{field} = '0\.9', not a finite number"),
+        (True, r"the entry of case .* has latency\.{field} = True, not a finite number"),
+        (None, r"the entry of case .* has latency\.{field} = None, not a finite number"),
         (math.nan, r"holds NaN, which is not a JSON number; it was left untouched"),
         (-math.inf, r"holds -Infinity, which is not a JSON number; it was left untouched"),
     ],
 )
-def test_a_baseline_entry_with_a_non_number_is_refused_naming_the_field(tmp_path, value, message):
-    store = BaselineStore(tmp_path)
-    result = make_result()
-    store.stage(TEST, result.case_id, HW, result)
-    store.flush()
-    doc = json.loads(store.path_for(TEST).read_text())
-    doc["cases"][result.case_id][HW]["latency"]["speedup"]["value"] = value
-    store.path_for(TEST).write_text(json.dumps(doc))
+def test_a_baseline_entry_with_a_non_number_is_refused_naming_the_field(tmp_path, field, value, message):
+    message = message.replace("{field}", field.replace(".", r"\."))
+    result = _stored_with_latency_field(tmp_path, field, value)
     with pytest.raises(QbenchBaselineError, match=message):
         BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
     if isinstance(value, float):
@@ -403,6 +450,31 @@ def test_a_baseline_entry_with_a_non_number_is_refused_naming_the_field(tmp_path
     store.stage(TEST, result.case_id, HW, result)
     assert store.flush().updated == [(TEST, result.case_id, HW)]
     assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW).entry == entry_from_result(result)
+
+
+def _stored_with_latency_field(tmp_path, field, value):
+    """A baseline file of make_result() whose entry has latency.<field> set to `value`; the result."""
+    store = BaselineStore(tmp_path)
+    result = make_result()
+    store.stage(TEST, result.case_id, HW, result)
+    store.flush()
+    doc = json.loads(store.path_for(TEST).read_text())
+    *parents, name = field.split(".")
+    node = doc["cases"][result.case_id][HW]["latency"]
+    for part in parents:
+        node = node[part]
+    node[name] = value
+    store.path_for(TEST).write_text(json.dumps(doc))
+    return result
+
+
+@pytest.mark.parametrize(("field", "value"), [("cpu.speedup.ci_low", 0), ("cpu.speedup.value", -2.0), ("cpu.optimized_ms", 0)])
+def test_a_baseline_entry_with_a_non_positive_speedup_or_cpu_time_is_refused_not_a_crash(tmp_path, field, value):
+    result = _stored_with_latency_field(tmp_path, field, value)
+    # the policy divides by these or takes their log: refused when read, naming the field
+    message = re.escape(f"has latency.{field} = {value!r}, not a positive number")
+    with pytest.raises(QbenchBaselineError, match=message):
+        BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
 
 
 def test_a_test_key_too_long_for_a_file_name_is_a_clear_error(tmp_path):

@@ -245,16 +245,16 @@ BAD_BASELINES = {
         " JSON (JSONDecodeError: Expecting value: line 1 column 1 (char 0)); it was left untouched: *",
     ),
     "future_schema": (
-        lambda text: text.replace('"schema_version": 2', '"schema_version": 3'),
+        lambda text: text.replace('"schema_version": 3', '"schema_version": 4'),
         "qbench {case}: could not read its baseline: QbenchBaselineError: baseline file {file} has schema_version"
-        " 3; this pytest-qbench reads schema_version 2 only: upgrade pytest-qbench, or re-create the file with"
+        " 4; this pytest-qbench reads schema_version 3 only: upgrade pytest-qbench, or re-create the file with"
         " `pytest --qbench --qbench-update-baselines`",
     ),
     "past_schema": (
-        lambda text: text.replace('"schema_version": 2', '"schema_version": 1'),
+        lambda text: text.replace('"schema_version": 3', '"schema_version": 2'),
         "qbench {case}: could not read its baseline: QbenchBaselineError: baseline file {file} has schema_version"
-        " 1; this pytest-qbench reads schema_version 2 only: it is from an older pytest-qbench (whose hardware"
-        " keys and parameters differ) or not a baseline file: delete it, then re-create it with"
+        " 2; this pytest-qbench reads schema_version 3 only: it is from an older pytest-qbench (whose hardware"
+        " keys, parameters or latency fields differ) or not a baseline file: delete it, then re-create it with"
         " `pytest --qbench --qbench-update-baselines`",
     ),
     "entry_without_f1": (

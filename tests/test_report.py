@@ -1,3 +1,5 @@
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from factories import ENVIRONMENT, HW, make_result
@@ -18,9 +20,9 @@ NON_TIME = (
 )
 TIME = (
     "| quantization_approach | operators_to_quantize | | latency_mean (original, ms) | latency_mean (optimized, ms) | "
-    "| throughput (original, /s) | throughput (optimized, /s) |\n"
+    "| throughput (original, /s) | throughput (optimized, /s) | | cpu_time (original, ms) | cpu_time (optimized, ms) |\n"
     "| :-------------------: | :-------------------: | :-: | :-------------------------: | :--------------------------: | :-: "
-    "| :-----------------------: | :------------------------: |"
+    "| :-----------------------: | :------------------------: | :-: | :---------------------: | :----------------------: |"
 )
 OTHER_HW = "x86_64-avx2-4c"
 NOTHING = "dynamic quantization of ['Add'] quantized nothing"
@@ -55,8 +57,11 @@ def test_markdown_has_the_reference_card_tables():
     assert text.count("| `dynamic` | `['Add', 'MatMul']` | \\| | 0.936") == 1  # one row per variant, not per shape
     for batch_size, length in [(1, 32), (4, 64), (8, 32)]:
         assert f"Below, time metrics for batch size = {batch_size}, input length = {length}.\n\n{TIME}\n" in text
-    assert "| `dynamic` | `['Add', 'MatMul']` | \\| | 46.38 | 9.96 | \\| | 21.56 | 100.40 |" in text
-    assert "| `dynamic` | `['Add', 'MatMul']` | \\| | - | - | \\| | - | - |" in text  # the case that errored
+    # wall clock (mean, throughput) then the one-thread CPU time per call (factories: 1.6 x wall)
+    assert "| `dynamic` | `['Add', 'MatMul']` | \\| | 46.38 | 9.96 | \\| | 21.56 | 100.40 | \\| | 74.21 | 15.94 |" in text
+    assert "| `dynamic` | `['Add', 'MatMul']` | \\| | - | - | \\| | - | - | \\| | - | - |" in text  # the case that errored
+    assert ("Latency and throughput: wall clock at 2 threads; cpu_time: median CPU time per call on one thread,"
+            " the signal the gate compares.") in text
     assert text.index("## Verdicts") > text.index("### Time metrics")
 
 
@@ -67,7 +72,11 @@ def test_markdown_states_parameters_environment_and_verdicts():
     assert "* **quantization_approach**: `dynamic`, `static`" in text
     assert "* **operators_to_quantize**: `['Add', 'MatMul']`, `['Add']`" in text
     assert f"* **Hardware key:** `{HW}`" in text
-    assert "| `static-Add+MatMul-bs1-len32` | 0.9400 -> 0.1000 | 4.66 (4.56 to 4.75) | fail | [fail] f1 vs original" in text
+    assert ("| test | case | f1 original -> optimized | cpu speedup (CI) | wall speedup | verdict | failed checks |"
+            in text)
+    # the gated cpu speedup with its CI, then the wall-clock speedup (factories: 1.05 x the cpu one)
+    assert "| `static-Add+MatMul-bs1-len32` | 0.9400 -> 0.1000 | 4.66 (4.56 to 4.75) | 4.89 | fail | [fail] f1 vs original" in text
+    assert "| `dynamic-Add+MatMul-bs8-len32` | - | - | - | error | could not measure: RuntimeError: boom |" in text
     assert "could not measure: RuntimeError: boom" in text
     assert f"* {NOTHING} [dynamic-Add-bs1-len32, dynamic-Add-bs4-len64]" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
@@ -75,9 +84,12 @@ def test_markdown_states_parameters_environment_and_verdicts():
 
 def test_summary_has_a_row_per_case_and_warnings_once():
     lines = summary_lines(reference_results(), ENVIRONMENT)
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["case", "f1 original -> optimized", "cpu speedup (CI)",
+                                                    "wall speedup", "verdict"]
     rows = [line for line in lines if line.startswith("  static-Add+MatMul-bs1-len32 ")]
     assert len(rows) == 1
-    assert rows[0].split() == ["static-Add+MatMul-bs1-len32", "0.9400", "->", "0.1000", "4.66", "(4.56", "to", "4.75)", "fail"]
+    assert rows[0].split() == ["static-Add+MatMul-bs1-len32", "0.9400", "->", "0.1000", "4.66", "(4.56", "to", "4.75)",
+                               "4.89", "fail"]
     assert any(line.split()[-1] == "error" and "dynamic-Add+MatMul-bs8-len32" in line for line in lines)
     warnings = lines[lines.index("warnings:") + 1:lines.index(f"hardware {HW}:")]
     assert warnings == [f"  {NOTHING} [dynamic-Add-bs1-len32, dynamic-Add-bs4-len64]"]
@@ -90,7 +102,10 @@ def test_a_first_run_on_a_new_hardware_key_shows_its_speedups_beside_the_baselin
     notes = lines[lines.index(f"hardware {HW}:") + 1:]
     assert notes[0].startswith(f"  latency recorded, not gated: no latency baseline for this machine's hardware key {HW}")
     assert "(8 cases; accuracy was gated)" in notes[0]
+    assert notes[0].endswith("This machine's cpu speedups beside the baseline's:")
+    # the gated cpu speedups on both sides, not the wall-clock ones (x4.89 in these results)
     assert "    dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c" in notes
+    assert not any("4.89" in note for note in notes)
     assert "pytest --qbench --qbench-update-baselines" in notes[9] and len(notes) == 10
     markdown_text = markdown(reference_results(), ENVIRONMENT)
     assert "## This machine\n\n* latency recorded, not gated" in markdown_text
@@ -106,8 +121,9 @@ def test_u8s8_on_a_cpu_without_vnni_is_said_once_with_the_remedy_and_what_int8_b
         result.saturation_risk = True
     lines = summary_lines(risky + [make_result(batch_size=4, original_ms=11.0, optimized_ms=10.0)], NO_VNNI)
     (bought,) = [line for line in lines if "int8 without VNNI" in line]
+    # what users see: the wall-clock speedups (factories: 1.05 x the cpu speedups 1.10-1.33)
     assert bought == ("  int8 without VNNI buys little: this CPU (x86_64-avx512-2c) ran the int8 variants"
-                      " x1.10-1.33 the fp32 speed; CPUs with VNNI or AMX gain more (docs/RESULTS.md).")
+                      " x1.16-1.40 the fp32 speed (wall clock); CPUs with VNNI or AMX gain more (docs/RESULTS.md).")
     (risk,) = [line for line in lines if "saturate" in line]
     assert "2 cases ran U8S8 models unremedied" in risk
     assert 'saturation_remedy="x64quantprecision"' in risk and "qbench_saturation_remedy" in risk
@@ -143,3 +159,58 @@ def test_github_annotations_errors_for_failures_one_warning_per_skip_reason():
 def test_github_annotation_messages_are_escaped():
     (line,) = github_annotations([make_result(error="50% done\nthen: boom")])
     assert line.endswith("::50%25 done%0Athen: boom")
+
+
+def judged_on_this_machine(result, baseline=None):
+    """`result` judged against a baseline of this hardware key (by default, its own measurement)."""
+    entry = entry_from_result(baseline or result)
+    judgement = judge(result, BaselineMatch(Path("baselines/b.json"), HW, entry, HW), Tolerances())
+    result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
+    return result
+
+
+def too_noisy(result):
+    """`result` with its cpu speedup's CI +-20% wide: too noisy to tell no change from a 10% slowdown."""
+    cpu = result.latency.cpu
+    speedup = replace(cpu.speedup, ci_low=cpu.speedup.value * 0.8, ci_high=cpu.speedup.value * 1.2)
+    return replace(result, latency=replace(result.latency, cpu=replace(cpu, speedup=speedup)))
+
+
+def test_an_inconclusive_check_is_listed_apart_from_the_failures():
+    passing = judged_on_this_machine(make_result())
+    base = make_result(batch_size=4)
+    noisy = judged_on_this_machine(too_noisy(base), baseline=base)
+    failing = judged_on_this_machine(make_result(batch_size=8, f1=(0.940, 0.100)))
+    assert (passing.verdict, noisy.verdict, failing.verdict) == ("pass", "inconclusive", "fail")
+    (check,) = [c for c in noisy.checks if c.status == "inconclusive"]
+    assert check.metric == "cpu.speedup"
+
+    lines = summary_lines([passing, noisy, failing], ENVIRONMENT)
+    (row,) = [line for line in lines if line.startswith(f"  {noisy.case_id} ")]
+    assert row.split()[-1] == "inconclusive"
+    title = "inconclusive (not failed; measure longer or on a quieter machine):"
+    assert lines[lines.index(title) + 1:] == [f"  {noisy.case_id}: {check.reason}"]
+    assert "inconclusive, too noisy to tell no change from a 10% slowdown" in check.reason
+    failures = lines[lines.index("failures:") + 1:lines.index(title)]
+    assert len(failures) == 1 and failures[0].startswith(f"  {failing.case_id}: [fail] f1 vs original")
+
+    text = markdown([passing, noisy, failing], ENVIRONMENT)
+    assert f"| `{noisy.case_id}` | 0.9400 -> 0.9390 | 4.66 (3.73 to 5.59) | 4.89 | inconclusive | |" in text
+    assert f"\n\nInconclusive (not failed):\n\n* {noisy.case_id}: {check.reason}\n" in text
+    assert text.index("Inconclusive (not failed):") > text.index("## Verdicts")
+
+    annotations = github_annotations([passing, noisy, failing])
+    (warning,) = [line for line in annotations if line.startswith("::warning ")]
+    assert warning == (
+        f"::warning file=examples/test_conll.py,title=qbench {noisy.case_id}%3A cpu.speedup inconclusive::"
+        + check.reason.replace("%", "%25")
+    )
+    errors = [line for line in annotations if line.startswith("::error ")]
+    assert len(errors) == 1 and failing.case_id in errors[0]
+
+
+def test_no_inconclusive_section_when_every_check_decided():
+    results = reference_results()
+    assert not any(line.startswith("inconclusive") for line in summary_lines(results, ENVIRONMENT))
+    assert "Inconclusive" not in markdown(results, ENVIRONMENT)
+    assert not any("inconclusive" in line for line in github_annotations(results))
