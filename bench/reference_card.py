@@ -5,7 +5,7 @@
 Reads a qbench JSON artifact of the example matrix and docs/reference-card.md (a copy of the
 Optimum card). Each cell reads "ours (reference)". The card's throughput is model calls per second
 (1000 / latency for every batch size); ours is samples per second, so the tables show ours in the
-card's unit and add the speedup that qbench gates.
+card's unit and add the wall-clock speedup (the card's kind; qbench gates the one-thread CPU-time one).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def time_tables(cases: list[dict], reference: dict) -> list[str]:
     by_key = {(c["batch_size"], c["sequence_length"], c["approach"], "+".join(c["operators"])): c for c in cases}
     lines, shape = [], None
     header = ["quantization_approach", "operators_to_quantize", "latency_mean (original, ms)",
-              "latency_mean (optimized, ms)", "calls/s (original)", "calls/s (optimized)", "speedup [95% CI] (reference)"]
+              "latency_mean (optimized, ms)", "calls/s (original)", "calls/s (optimized)", "wall speedup [95% CI] (reference)"]
     for (bs, length, approach, ops), numbers in reference.items():
         if (bs, length) != shape:
             shape = (bs, length)
@@ -81,7 +81,7 @@ def time_tables(cases: list[dict], reference: dict) -> list[str]:
         if latency is None:
             speedup = f"– ({ref_speedup:.2f})"
         else:
-            s = latency["speedup"]
+            s = latency["wall_speedup"]
             speedup = f"{s['value']:.2f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}] ({ref_speedup:.2f})"
         lines.append("| " + " | ".join([
             f"`{approach}`", f"`{ops}`", _pair(means[0], numbers[0], 2), _pair(means[1], numbers[1], 2),
