@@ -107,8 +107,11 @@ class Tolerances:
     # CPU-time speedup vs baseline's: a slowdown of this much is caught (power >= 95%), none at all
     # fails 1% of the time at most; between, the point estimate decides (policy.py).
     speedup_rtol: float = 0.10
-    # The optimized model's CPU time per call vs baseline, same hardware only; None: not gated.
-    cpu_time_rtol: float | None = 0.25
+    # The optimized model's CPU time per call vs baseline, same hardware only; None: not gated. It
+    # moves +-10% from run to run on a shared 2-core VM, idle or loaded: 0.25 false-alarmed 2/200
+    # there, 0.35 none of 997 pairs of runs (docs/BENCHMARKS.md §1). A fleet mixing CPU models under one
+    # hardware key needs it wider or off.
+    cpu_time_rtol: float | None = 0.35
     # Wall-clock latency/throughput vs baseline, same hardware only; None: reported, not gated. A busy
     # neighbour slows a shared 2-core runner 2-3x, so only dedicated runners should set this.
     latency_rtol: float | None = None

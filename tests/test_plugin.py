@@ -175,7 +175,7 @@ def test_the_cpu_time_tolerance_is_gated_by_default_and_wall_clock_is_not(pytest
 
         @pytest.mark.qbench(model="m", dataset="d")
         def test_case(qbench_case):
-            assert qbench_case.tolerances.cpu_time_rtol == 0.25
+            assert qbench_case.tolerances.cpu_time_rtol == 0.35
             assert qbench_case.tolerances.latency_rtol is None
             assert qbench_case.timing.min_pairs == 10
         """

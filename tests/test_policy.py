@@ -237,7 +237,7 @@ def test_cpu_time_that_slows_both_models_alike_fails_the_absolute_check():
 def test_cpu_time_within_its_tolerance_passes_and_off_is_not_gated():
     base = make_result()
     cpu = base.latency.cpu
-    result = with_cpu_ms(base, cpu.original_ms, cpu.optimized_ms * 1.2)  # rtol 0.25
+    result = with_cpu_ms(base, cpu.original_ms, cpu.optimized_ms * 1.3)  # rtol 0.35
     assert check(judge(result, recorded(base), TOL).checks, "optimized.cpu_ms").status == "pass"
     slow = with_cpu_ms(base, cpu.original_ms, cpu.optimized_ms * 3)
     metrics = [c.metric for c in judge(slow, recorded(base), Tolerances(cpu_time_rtol=None)).checks]
