@@ -2,6 +2,7 @@
 
     overhead  the harness's mean latency vs a bare `InferenceSession.run` loop, interleaved rounds
     matrix    wall time of `pytest --qbench examples`, with a fresh build cache and then a warm one
+              (or, --matrix-builds warm, once on the plugin's cache)
     accuracy  evaluation throughput (sentences/s) of the fp32 and the dynamic int8 model
 
     .venv/bin/python bench/measurement.py                                 # overhead
@@ -30,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pytest_qbench.cache import BuildCache, library_versions
+from pytest_qbench.cache import BuildCache, default_cache_root, library_versions
 from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec
 from pytest_qbench.data import latency_inputs, load_split
 from pytest_qbench.hardware import detect
@@ -203,11 +204,13 @@ def run_matrix(setup: Setup | None, args: argparse.Namespace) -> dict[str, Any]:
     mode = matrix_mode(args.matrix_mode)
     with tempfile.TemporaryDirectory(prefix="qbench-matrix-") as tmp:
         work = Path(tmp)
-        cache_dir = work / "coldcache"  # fresh: nothing of the variants is built yet
+        # fresh: nothing of the variants is built yet; or the plugin's own cache, warm from earlier runs
+        cache_dir = work / "coldcache" if args.matrix_builds == "cold" else default_cache_root()
         baseline_args = []  # gate against baselines/
         if mode == "update":  # the real baselines/ stay untouched
             baseline_args = ["--qbench-update-baselines", "--qbench-baselines", str(work / "baselines")]
-        runs = [pytest_run(label, cache_dir, baseline_args, work) for label in ("cold", "warm")]
+        labels = ("cold", "warm") if args.matrix_builds == "cold" else ("warm",)
+        runs = [pytest_run(label, cache_dir, baseline_args, work) for label in labels]
     return {"mode": mode, "runs": runs}
 
 
@@ -376,6 +379,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[argparse.Act
     add["run"]("--threads", type=int, default=None, help="ONNX Runtime threads (default: physical cores)")
     add["overhead"]("--overhead-shapes", nargs="+", default=["1x32", "4x64"], metavar="BxLEN")
     add["overhead"]("--overhead-rounds", type=int, default=8, help="bare loop / harness pairs per shape")
+    add["matrix"]("--matrix-builds", choices=("cold", "warm"), default="cold",
+                  help="cold: a fresh build cache, then the same again warm; warm: one run on the plugin's cache")
     add["matrix"]("--matrix-mode", choices=("auto", "gate", "update"), default="auto",
                   help="gate against baselines/, or update a throw-away folder (auto: gate when baselines/ has files)")
     add["accuracy"]("--accuracy-repeats", type=int, default=1)
