@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 import numpy as np
 
 from .config import TimingSpec
-from .results import CpuTime, LatencyResult
+from .results import CpuTime, LatencyResult, Speedup
 from .stats import MIN_PAIRS, paired_speedup, relative_width, summarize
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class _Looks:
         self.start = perf_counter()
         self.next_look = max(timing.min_pairs, MIN_PAIRS)  # fewer pairs have no interval
         self.reason = ""
-        self.speedup: Any = None
+        self.speedup: Speedup | None = None
 
     def done(self, series: _Series) -> bool:
         timing, n = self.timing, len(series.original)

@@ -52,7 +52,7 @@ from typing import Any, Callable, Literal
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
 from .config import Tolerances
 from .results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
-from .stats import log_se
+from .stats import CONFIDENCE, log_se, two_sided_z
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -212,8 +212,8 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
         )
         return [Check("latency", "baseline", "skip", None, None, f"hardware key {match.hardware_key}", reason)]
     latency, recorded = result.latency, match.entry["latency"]
-    checks = [speedup_vs_baseline(latency.cpu.speedup, Speedup(**recorded["cpu"]["speedup"], confidence=0.95,
-                                                               n_pairs=0), tol.speedup_rtol)]
+    baseline_speedup = Speedup(**recorded["cpu"]["speedup"], confidence=CONFIDENCE, n_pairs=0)  # n: not stored
+    checks = [speedup_vs_baseline(latency.cpu.speedup, baseline_speedup, tol.speedup_rtol)]
     if tol.cpu_time_rtol is not None:
         checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, recorded["cpu"]["optimized_ms"], tol.cpu_time_rtol))
     if tol.latency_rtol is None:
@@ -295,7 +295,7 @@ def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -
 def _mean_ci(stats: LatencyStats, confidence: float) -> tuple[float, float]:
     if stats.n_samples < 2 or not math.isfinite(stats.stdev_ms):
         return 0.0, math.inf  # no spread known: nothing is significant
-    half = NormalDist().inv_cdf((1 + confidence) / 2) * stats.stdev_ms / math.sqrt(stats.n_samples)
+    half = two_sided_z(confidence) * stats.stdev_ms / math.sqrt(stats.n_samples)
     return max(stats.mean_ms - half, 0.0), stats.mean_ms + half
 
 

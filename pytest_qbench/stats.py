@@ -24,6 +24,7 @@ import numpy as np
 from .results import LatencyStats, Speedup
 
 PERCENTILES = (50, 90, 95, 99)
+CONFIDENCE = 0.95  # of every speedup interval, measured or stored in a baseline
 MIN_PAIRS = 6  # below this even a 75% signed-rank interval is the whole range
 MAX_PAIRS = 1000  # more are pooled into this many consecutive groups: the O(n^2) step stays ~50 ms
 
@@ -54,7 +55,12 @@ def summarize(samples_s: Sequence[float] | np.ndarray, batch_size: int) -> Laten
     )
 
 
-def hodges_lehmann(d: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+def two_sided_z(confidence: float) -> float:
+    """The normal quantile that bounds a two-sided interval at `confidence`."""
+    return NormalDist().inv_cdf((1 + confidence) / 2)
+
+
+def hodges_lehmann(d: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """The Hodges-Lehmann location of `d` and its signed-rank confidence interval: (low, estimate, high).
 
     The interval is [W_(k), W_(M+1-k)] over the M = n(n+1)/2 sorted Walsh averages W, with k the
@@ -70,14 +76,14 @@ def hodges_lehmann(d: Sequence[float] | np.ndarray, confidence: float = 0.95) ->
     i, j = np.triu_indices(n)
     walsh = np.sort((d[i] + d[j]) / 2)
     m = walsh.size
-    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    z = two_sided_z(confidence)
     k = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) - 0.5)
     k = min(max(k, 0), (m - 1) // 2)  # k-th smallest, 0-based; tiny n: the whole range
     return float(walsh[k]), float(np.median(walsh)), float(walsh[m - 1 - k])
 
 
 def paired_speedup(
-    original: Sequence[float] | np.ndarray, optimized: Sequence[float] | np.ndarray, confidence: float = 0.95
+    original: Sequence[float] | np.ndarray, optimized: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE
 ) -> Speedup:
     """Speedup (original / optimized) from per-pair times (any unit, the same for both): exp of the
     Hodges-Lehmann log-ratio with its signed-rank interval (see the module doc)."""
@@ -101,4 +107,4 @@ def relative_width(speedup: Speedup) -> float:
 
 def log_se(speedup: Speedup) -> float:
     """The standard error of log(speedup) that its interval implies, read as a normal one."""
-    return math.log(speedup.ci_high / speedup.ci_low) / (2 * NormalDist().inv_cdf((1 + speedup.confidence) / 2))
+    return math.log(speedup.ci_high / speedup.ci_low) / (2 * two_sided_z(speedup.confidence))
