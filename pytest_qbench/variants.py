@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .cache import BuildCache, fingerprint_path, library_versions
+from .cache import MANIFEST, BuildCache, fingerprint_path, library_versions
 from .config import VariantSpec
 from .results import QuantizationRecord
 
@@ -61,6 +61,7 @@ class QbenchModelWarning(UserWarning):
 class BuiltVariant:
     original: Path  # the fp32 ONNX file
     optimized: Path  # the quantized ONNX file
+    consumed: Path  # the fp32 graph the quantizer consumed (graph-optimized): what diagnosis compares with
     model_dir: Path  # config + tokenizer of the quantized model
     quantization: QuantizationRecord
     seconds: float  # spent in this call: the build, or just the cache lookup
@@ -237,13 +238,16 @@ def build_variant(
         "calibration_data": _dataset_fingerprint(calibration) if static else None,
         "libraries": library_versions(),
     }
+    with _step(spec, f"graph optimisation (level {spec.optimization_level})"):
+        consumed = optimized_original(original_dir, spec.optimization_level, cache)
     entry, cached = cache.get_or_build(
-        key, lambda out: _build(original_dir, spec, preset, calibration, out)
+        key, lambda out: _build(consumed, spec, preset, calibration, out)
     )
     record = QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text()))
     return BuiltVariant(
         original=original_dir / ONNX_FILE,
         optimized=entry / QUANTIZED_FILE,
+        consumed=consumed / OPTIMIZED_FILE,
         model_dir=entry,
         quantization=record,
         seconds=time.perf_counter() - start,
@@ -263,16 +267,30 @@ def _dataset_fingerprint(dataset: "datasets.Dataset") -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _build(original_dir: Path, spec: VariantSpec, preset: str,
+def optimized_original(original_dir: Path, level: int, cache: BuildCache) -> Path:
+    """A cache entry holding `model_optimized.onnx`, the fp32 graph after graph optimisation at
+    `level` and symbolic shape inference, with the config and tokenizer: what every variant of that
+    level quantizes, built once for all of them."""
+    key = {"kind": "optimized", "original": _original_fingerprint(original_dir), "level": level,
+           "libraries": library_versions()}
+
+    def build(out: Path) -> None:
+        _optimize(original_dir, level, out)
+        _infer_shapes(out / OPTIMIZED_FILE)
+
+    return cache.get_or_build(key, build)[0]
+
+
+def _build(consumed: Path, spec: VariantSpec, preset: str,
            calibration: "datasets.Dataset | None", out: Path) -> None:
     import onnx
 
     with tempfile.TemporaryDirectory(prefix="qbench-") as tmp:
         work = Path(tmp)
-        with _step(spec, f"graph optimisation (level {spec.optimization_level})"):
-            _optimize(original_dir, spec.optimization_level, work)
-        with _step(spec, "symbolic shape inference"):
-            model = _infer_shapes(work / OPTIMIZED_FILE)
+        for file in consumed.iterdir():  # optimum's quantizer writes beside its input: work on a copy
+            if file.is_file() and file.name != MANIFEST:
+                shutil.copyfile(file, work / file.name)
+        model = onnx.load(str(work / OPTIMIZED_FILE), load_external_data=False)
         excluded, notes = _exclusions(model, spec)
         if spec.approach == "static":
             _check_columns(model, calibration, spec)
@@ -310,15 +328,13 @@ def _optimize(original_dir: Path, level: int, work: Path) -> None:
     optimizer.optimize(optimization_config=OptimizationConfig(optimization_level=level), save_dir=work)
 
 
-def _infer_shapes(path: Path) -> "onnx.ModelProto":
+def _infer_shapes(path: Path) -> None:
     # onnxruntime >= 1.31 quantization cannot type the outputs of fused com.microsoft ops
     # ("Unable to find data type for weight_name=..."): symbolic shape inference types them first.
     import onnx
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    model = SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True)
-    onnx.save(model, str(path))
-    return model
+    onnx.save(SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True), str(path))
 
 
 def _exclusions(model: "onnx.ModelProto", spec: VariantSpec) -> tuple[list[str], list[str]]:

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
-from pytest_qbench.cache import BuildCache, QbenchCacheWarning
+from pytest_qbench.cache import MANIFEST, BuildCache, QbenchCacheWarning
 from pytest_qbench.config import CalibrationSpec, VariantSpec
 from pytest_qbench.variants import (
     BuiltVariant, QbenchBuildError, QbenchModelError, QbenchModelWarning, build_variant, export_original,
@@ -183,7 +183,9 @@ def test_build_errors_name_the_variant(tiny_distilbert_onnx: Path, calibration, 
     (broken / "model.onnx").write_bytes(b"not a model")
     with pytest.raises(QbenchBuildError, match="dynamic-MatMul failed at graph optimisation"):
         build_variant(broken, VariantSpec("dynamic", ("MatMul",)), preset=PRESET, calibration=None, cache=cache)
-    assert not any(p.is_dir() for p in (tmp_path / "cache").iterdir())  # no half-built entry
+    entries = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    # no half-built entry, no variant: only the optimized graph the columns check ran on
+    assert [json.loads((p / MANIFEST).read_text())["key"]["kind"] for p in entries] == ["optimized"]
 
 
 def test_bert_with_token_type_ids(tiny_bert_onnx: Path, tiny_build_cache: BuildCache) -> None:
