@@ -70,21 +70,35 @@ def test_u8s8_saturates_exactly_where_the_hardware_says_and_the_remedies_are_exa
     assert (sums["u8s8"] != EXACT) is detect().saturates_u8s8, (sums, detect().key)
 
 
-@pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="needs qemu-user (apt install qemu-user) to emulate an AVX2 CPU")
-@pytest.mark.skipif(detect().arch != "x86_64", reason="emulates an x86-64 CPU with qemu-user: needs an x86-64 host")
-def test_on_an_emulated_avx2_cpu_the_detection_and_the_saturation_agree(tmp_path: Path):
-    script = (
-        "import json, sys; from pathlib import Path; sys.path[:0] = sys.argv[1:3];"
-        "import test_cpu_classes as t; from pytest_qbench.hardware import detect;"
-        "print(json.dumps({'key': detect().key, 'saturates': detect().saturates_u8s8,"
-        " 'sums': t.integer_sums(Path(sys.argv[3]))}))"
-    )
+EMULATED_AVX2 = pytest.mark.skipif(
+    shutil.which("qemu-x86_64") is None or detect().arch != "x86_64",
+    reason="emulates an AVX2 CPU (no VNNI) with qemu-user: needs an x86-64 host and qemu-user (apt install qemu-user)",
+)
+
+
+def on_emulated_avx2(script: str, folder: Path) -> dict:
+    """Run `script` under qemu's Haswell model (AVX2, no VNNI) with tests/ and the project importable
+    and `folder` as sys.argv[3]; it prints one JSON line last, which this returns."""
     tests, root = str(Path(__file__).parent), str(Path(__file__).parents[1])
+    prologue = "import json, sys; from pathlib import Path; sys.path[:0] = sys.argv[1:3]; folder = Path(sys.argv[3]);"
     out = subprocess.run(
-        ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", script, tests, root, str(tmp_path)],
+        ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", prologue + script, tests, root, str(folder)],
         capture_output=True, text=True, timeout=600, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    emulated = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@EMULATED_AVX2
+def test_on_an_emulated_avx2_cpu_the_detection_and_the_saturation_agree(tmp_path: Path):
+    # qemu-user emulates CPUID but shows the host's /proc/cpuinfo, whose flags py-cpuinfo merges in:
+    # on a VNNI host that would describe the host. The emulated CPU is what CPUID says (as for MLAS).
+    emulated = on_emulated_avx2(
+        "import cpuinfo; from cpuinfo.cpuinfo import _get_cpu_info_from_cpuid;"
+        "import test_cpu_classes as t; from pytest_qbench.hardware import hardware_from_cpuinfo;"
+        "hw = hardware_from_cpuinfo({**cpuinfo.get_cpu_info(), 'flags': _get_cpu_info_from_cpuid()['flags']});"
+        "print(json.dumps({'key': hw.key, 'saturates': hw.saturates_u8s8, 'sums': t.integer_sums(folder)}))",
+        tmp_path,
+    )
     assert emulated["key"].startswith("x86_64-avx2-") and emulated["saturates"] is True
     assert emulated["sums"]["u8s8"] < EXACT  # vpmaddubsw's 16-bit pair sums clipped at 32767
     assert emulated["sums"]["u8s8-x64quantprecision"] == emulated["sums"]["u8u8"] == EXACT
