@@ -15,7 +15,8 @@ from .atomic import atomic_write_text
 from .results import CaseResult
 
 # 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
-SCHEMA_VERSION = 3
+# 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair).
+SCHEMA_VERSION = 4
 SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
 
 

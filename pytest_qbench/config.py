@@ -116,6 +116,10 @@ class Tolerances:
     # neighbour slows a shared 2-core runner 2-3x, so only dedicated runners should set this.
     latency_rtol: float | None = None
 
+    def allowed_loss(self, original_f1: float) -> float:
+        """How much F1 the optimized model may lose against the original scoring `original_f1`."""
+        return self.max_loss if self.max_relative_loss is None else self.max_relative_loss * original_f1
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -156,6 +160,17 @@ class TimingSpec:
     target_ci_width: float = 0.05
     wall_iterations: int = 8  # wall-clock phase, per model
     wall_seconds: float = 0.5  # wall-clock phase, per model
+
+
+@dataclass(frozen=True)
+class DiagnosisSpec:
+    """How much a diagnosis (diagnosis.py) and a repair search (repair.py) may look at and spend."""
+
+    batches: int = 4  # node errors: the first batches of the evaluation split, each padded to its longest
+    batch_size: int = 8
+    search_samples: int = 800  # pre-flight and repair search: the first sentences of the evaluation split
+    max_evaluations: int = 40  # repair: candidate exclusions built and scored, at most
+    top: int = 10  # ranked rows shown in the terminal summary and the markdown report
 
 
 @dataclass(frozen=True)

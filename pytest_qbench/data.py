@@ -316,3 +316,23 @@ def _fill(samples: Iterator[tuple[Any, int]], room: int) -> Any:
     if isinstance(parts[0], str):
         return " ".join(parts)
     return [word for part in parts for word in part]
+
+
+def padded_batches(
+    tokenizer: Any, dataset: "datasets.Dataset", input_column: str, input_names: Sequence[str], batches: int, batch_size: int
+) -> tuple[list[dict[str, "numpy.ndarray"]], float]:
+    """The first `batches` x `batch_size` samples in their order, each batch padded to its longest:
+    real batches with real padding, for comparing a quantized model's tensors with the original's.
+    Also the fraction of the token positions that are padding."""
+    require_columns(dataset, input_column)
+    samples = list(dataset.select(range(min(len(dataset), batches * batch_size)))[input_column])
+    feeds, padding, positions = [], 0, 0
+    for start in range(0, len(samples), batch_size):
+        encoding = tokenize(
+            tokenizer, samples[start : start + batch_size], input_names,
+            padding=True, truncation=True, return_tensors="np",
+        )
+        mask = encoding["attention_mask"]
+        padding, positions = padding + int((mask == 0).sum()), positions + mask.size
+        feeds.append(model_feed(encoding, input_names))
+    return feeds, padding / positions if positions else 0.0

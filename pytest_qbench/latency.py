@@ -64,13 +64,16 @@ def resolve_threads(threads: int | None) -> int:
 
 
 def make_session(
-    path: str | Path, threads: int | None, config: Mapping[str, str] | None = None
+    path: str | Path, threads: int | None, config: Mapping[str, str] | None = None, *, optimize: bool = True
 ) -> onnxruntime.InferenceSession:
     """A CPU session with a fixed thread count (None: physical cores), sequential execution and
-    the given session config entries (e.g. `session.x64quantprecision`)."""
+    the given session config entries (e.g. `session.x64quantprecision`). `optimize=False` runs the
+    graph as written: no fusion, so QuantizeLinear/DequantizeLinear pairs simulate int8 in float."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     for key, value in (config or {}).items():
         options.add_session_config_entry(key, value)
     options.intra_op_num_threads = resolve_threads(threads)

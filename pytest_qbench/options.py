@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .config import SATURATION_REMEDIES, TimingSpec, Tolerances
+from .config import SATURATION_REMEDIES, DiagnosisSpec, TimingSpec, Tolerances
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ def number_or_off(raw: str) -> float | None:
 
 _TIMING = {f.name: f.default for f in dataclasses.fields(TimingSpec)}
 _TOLERANCES = {f.name: f.default for f in dataclasses.fields(Tolerances)}
+_DIAGNOSIS = {f.name: f.default for f in dataclasses.fields(DiagnosisSpec)}
 
 OPTIONS = (
     _Option("baselines", "folder of the stored baselines", default="baselines"),
@@ -47,6 +48,8 @@ OPTIONS = (
     _Option("saturation_remedy", "int8 remedy for x86 CPUs without VNNI, where u8s8 kernels can saturate: "
             + ", ".join(SATURATION_REMEDIES), default="none", flag=False),
     _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline (same hardware only): relative tolerance, or off", number_or_off, _TOLERANCES["cpu_time_rtol"], flag=False),
+    _Option("search_samples", "diagnosis pre-flight and repair search: sentences of the evaluation split scored per candidate", int, _DIAGNOSIS["search_samples"], flag=False),
+    _Option("max_evaluations", "repair search: candidate exclusions built and scored, at most", int, _DIAGNOSIS["max_evaluations"], flag=False),
     _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
 )
 
@@ -58,6 +61,16 @@ def addoption(parser: pytest.Parser) -> None:
         "--qbench-update-baselines",
         action="store_true",
         help="write the measured values of the cases that ran as their new baselines",
+    )
+    group.addoption(
+        "--qbench-diagnose",
+        action="store_true",
+        help="on a failed accuracy check, rank the nodes that lose the accuracy and tell graph from kernel causes",
+    )
+    group.addoption(
+        "--qbench-repair",
+        action="store_true",
+        help="with the diagnosis, search for the smallest node exclusion that passes (rebuilds the variant, minutes)",
     )
     for opt in OPTIONS:
         if opt.flag:
@@ -91,6 +104,9 @@ class QbenchOptions:
     timing: TimingSpec
     tolerances: Tolerances
     saturation_remedy: str
+    diagnose: bool = False  # on a failed accuracy check
+    repair: bool = False  # with the diagnosis
+    diagnosis: DiagnosisSpec = DiagnosisSpec()
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "QbenchOptions":
@@ -119,5 +135,8 @@ class QbenchOptions:
             timing=timing,
             tolerances=Tolerances(**{k: values[k] for k in _TOLERANCES if k in values}),
             saturation_remedy=values["saturation_remedy"],
+            diagnose=config.getoption("qbench_diagnose") or config.getoption("qbench_repair"),
+            repair=config.getoption("qbench_repair"),
+            diagnosis=DiagnosisSpec(**{k: values[k] for k in _DIAGNOSIS if k in values}),
         )
 

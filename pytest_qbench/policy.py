@@ -132,10 +132,8 @@ def write_of(verdict: Status, update: bool) -> Literal["baseline", "obtained"] |
 
 
 def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
-    if tol.max_relative_loss is None:
-        allowed, tolerance = tol.max_loss, f"max loss {tol.max_loss:g}"
-    else:
-        allowed, tolerance = tol.max_relative_loss * original, f"max relative loss {tol.max_relative_loss:g}"
+    allowed = tol.allowed_loss(original)
+    tolerance = f"max loss {tol.max_loss:g}" if tol.max_relative_loss is None else f"max relative loss {tol.max_relative_loss:g}"
     loss = original - optimized
     reason = f"f1 {optimized:.4f} vs original {original:.4f} ({tolerance}): "
     reason += f"lost {loss:.4f}" if loss > 0 else f"gained {-loss:.4f}"

@@ -4,11 +4,16 @@ benchmark card (Optimum's CoNLL-2003 card), and GitHub Actions annotations."""
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND
+from .diagnosis import RANGE_LIMIT
 from .policy import LATENCY_NOT_GATED, flatten
 from .results import CaseResult, Check
+
+if TYPE_CHECKING:
+    from .diagnosis import Diagnosis
+    from .repair import RepairResult
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
@@ -138,7 +143,7 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> li
 # ---- terminal ---------------------------------------------------------------------------------------
 
 
-def summary_lines(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
+def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> list[str]:
     header = ["case", *VERDICT_HEADERS]
     rows = {test: [[r.case_id, *_cells(r)] for r in group] for test, group in _by_test(results).items()}
     widths = [max(map(len, column)) for column in zip(header, *itertools.chain(*rows.values()))]
@@ -149,9 +154,11 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any]) -> lis
     lines = [line(header)]
     for test, test_rows in rows.items():
         lines += [test, *map(line, test_rows)]
-    problems = [f"  {r.case_id}: {p}" for r in results for p in _problems(r)]
-    if problems:
-        lines += ["failures:", *problems]
+    for title, group in (("failures:", [r for r in results if not r.expected_failure]),
+                         ("expected failures (xfail):", [r for r in results if r.expected_failure])):
+        problems = [f"  {r.case_id}: {p}" for r in group for p in _problems(r)]
+        if problems:
+            lines += [title, *problems]
     inconclusive = _inconclusive(results)
     if inconclusive:
         lines += ["inconclusive (not failed; measure longer or on a quieter machine):", *(f"  {i}" for i in inconclusive)]
@@ -161,13 +168,15 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any]) -> lis
     notes = hardware_notes(results, environment)
     if notes:
         lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
+    for test, diagnosis in _diagnosed(results):
+        lines += [test, *diagnosis_lines(diagnosis, top)]
     return lines
 
 
 # ---- markdown -----------------------------------------------------------------------------------------
 
 
-def markdown(results: list[CaseResult], environment: dict[str, Any]) -> str:
+def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> str:
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in _by_test(results).items():
         parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", _non_time_table(group)]
@@ -182,6 +191,11 @@ def markdown(results: list[CaseResult], environment: dict[str, Any]) -> str:
     notes = hardware_notes(results, environment)
     if notes:
         parts += ["## This machine", "\n".join(f"  * {n.strip()}" if n.startswith("  ") else f"* {n}" for n in notes)]
+    diagnosed = _diagnosed(results)
+    if diagnosed:
+        parts.append("## Diagnosis")
+        for test, diagnosis in diagnosed:
+            parts += _diagnosis_markdown(test, diagnosis, top)
     return "\n\n".join(parts) + "\n"
 
 
@@ -291,7 +305,7 @@ def _escape(text: str) -> str:
 def github_annotations(results: list[CaseResult]) -> list[str]:
     """`::error` per failed check or failed measurement, one `::warning` per distinct skip reason."""
     lines = []
-    for r in results:
+    for r in (r for r in results if not r.expected_failure):
         file = r.nodeid.split("::", 1)[0]
         if r.error is not None:
             lines.append(_annotation("error", f"qbench {r.case_id}: could not measure", r.error, file))
@@ -314,3 +328,97 @@ def _annotation(kind: str, title: str, message: str, file: str | None = None) ->
 
     props = ([f"file={prop(file)}"] if file else []) + [f"title={prop(title)}"]
     return f"::{kind} {','.join(props)}::{data(message)}"
+
+
+# ---- diagnosis --------------------------------------------------------------------------------------
+
+_NODE_HEADERS = ["rank", "node", "op", "family", "layer", "SQNR dB", "added noise dB", "range"]
+
+
+def _db(value: float | None) -> str:
+    return _NONE if value is None else f"{value:.1f}"
+
+
+def _node_rows(diagnosis: "Diagnosis", top: int) -> list[list[str]]:
+    return [
+        [str(rank), n.node, n.op_type, n.family, n.layer, _db(n.sqnr_db), _db(n.added_noise_db),
+         "out of scale" if n.out_of_scale else ""]
+        for rank, n in enumerate(diagnosis.nodes[:top], 1)
+    ]
+
+
+def _preflight_line(diagnosis: "Diagnosis") -> str:
+    p = diagnosis.preflight
+    simulated = _NONE if p.simulated_f1 is None else f"{p.simulated_f1:.4f}"
+    return (f"pre-flight on {p.samples} sentences: F1 original {p.original_f1:.4f}, int8 simulated in float"
+            f" {simulated}, int8 on this CPU's kernels {p.kernel_f1:.4f}")
+
+
+def _ranges_line(diagnosis: "Diagnosis") -> str | None:
+    if not diagnosis.ranges:
+        return None
+    r = diagnosis.ranges[0]
+    more = f" and {len(diagnosis.ranges) - 1} more" if len(diagnosis.ranges) > 1 else ""
+    return (f"out-of-scale ranges (|range| > {RANGE_LIMIT:g}): {r.tensor} [{r.low:.3g}, {r.high:.3g}] ({r.source}),"
+            f" at {', '.join(r.nodes) or 'no quantized node'}{more}")
+
+
+def _repair_line(repair: "RepairResult") -> str:
+    verdict = "met" if repair.met else "NOT met: the best found"
+    speed = "" if repair.speedup is None else f", cpu speedup x{repair.speedup:.2f}"
+    spent = ", evaluation cap reached" if repair.budget_spent else ""
+    return (f"repair: {repair.exclusion.marker}: F1 {repair.f1:.4f} on the full split (target {repair.target_f1:.4f}:"
+            f" {verdict}){speed}; {repair.evaluations} evaluations (search on {repair.samples} sentences){spent},"
+            f" {repair.seconds:.0f} s")
+
+
+def diagnosis_lines(diagnosis: "Diagnosis", top: int) -> list[str]:
+    """The diagnosis as the terminal shows it: cause, pre-flight, ranges, ranked nodes, groups, repair."""
+    output = "" if diagnosis.output_sqnr_db is None else f"; output SQNR {diagnosis.output_sqnr_db:.1f} dB"
+    lines = [
+        f"diagnosis of {diagnosis.case_id} ({diagnosis.sentences} sentences in {diagnosis.batches} batches,"
+        f" {diagnosis.padded_fraction:.0%} padding{output}; {diagnosis.seconds:.0f} s):",
+        f"  cause: {diagnosis.preflight.explanation}",
+        f"  {_preflight_line(diagnosis)}",
+    ]
+    ranges = _ranges_line(diagnosis)
+    if ranges:
+        lines.append(f"  {ranges}")
+    rows = _node_rows(diagnosis, top)
+    widths = [max(map(len, column)) for column in zip(_NODE_HEADERS, *rows)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [_NODE_HEADERS, *rows]]
+    groups = ", ".join(f"{g.family} {g.layer} ({g.nodes} nodes, {_db(g.max_added_noise_db)} dB)" for g in diagnosis.groups[:5])
+    lines.append(f"  family x layer, worst added noise first: {groups}")
+    if diagnosis.repair is not None:
+        lines.append(f"  {_repair_line(diagnosis.repair)}")
+    return lines
+
+
+def _diagnosed(results: list[CaseResult]) -> list[tuple[str, "Diagnosis"]]:
+    """(test, diagnosis) once per diagnosed variant: its shapes share one."""
+    seen = {}
+    for r in results:
+        if r.diagnosis is not None:
+            seen.setdefault((r.test, r.diagnosis.case_id), r.diagnosis)
+    return [(test, d) for (test, _), d in seen.items()]
+
+
+def _diagnosis_markdown(test: str, diagnosis: "Diagnosis", top: int) -> list[str]:
+    facts = [
+        f"* **Cause:** {_escape(diagnosis.preflight.explanation)}",
+        f"* {_preflight_line(diagnosis)}",
+        f"* {diagnosis.sentences} sentences in {diagnosis.batches} batches, {diagnosis.padded_fraction:.0%} padding;"
+        f" output SQNR {_db(diagnosis.output_sqnr_db)} dB; {diagnosis.seconds:.0f} s",
+    ]
+    ranges = _ranges_line(diagnosis)
+    if ranges:
+        facts.append(f"* {_escape(ranges)}")
+    if diagnosis.repair is not None:
+        facts.append(f"* **{_escape(_repair_line(diagnosis.repair))}**")
+    rows = [[*cells[:1], f"`{cells[1]}`", *cells[2:]] for cells in _node_rows(diagnosis, top)]
+    groups = [[g.family, g.layer, str(g.nodes), _db(g.worst_sqnr_db), _db(g.max_added_noise_db)] for g in diagnosis.groups]
+    return [
+        f"### Diagnosis: `{test}` {diagnosis.case_id}", "\n".join(facts),
+        _table(_NODE_HEADERS, rows),
+        _table(["family", "layer", "nodes", "worst SQNR dB", "max added noise dB"], groups),
+    ]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .diagnosis import Diagnosis
 
 Status = Literal["pass", "fail", "inconclusive", "skip", "updated", "error"]
 
@@ -129,6 +133,8 @@ class CaseResult:
     error: str | None = None
     # A U8S8 model on x86 without VNNI and no run-time remedy: its int8 sums can saturate.
     saturation_risk: bool = False
+    diagnosis: "Diagnosis | None" = None  # of a failed accuracy check, on request (--qbench-diagnose)
+    expected_failure: bool = False  # the test is marked xfail and failed: pytest passes the run
 
     def to_json(self) -> dict[str, Any]:
         def opt(x: Any) -> Any:
@@ -152,6 +158,9 @@ class CaseResult:
             "checks": [asdict(c) for c in self.checks],
             "error": self.error,
             "saturation_risk": self.saturation_risk,
+            "expected_failure": self.expected_failure,
+            # through JSON text, so that tuples (repair.Exclusion) become arrays as the schema says
+            "diagnosis": None if self.diagnosis is None else json.loads(json.dumps(asdict(self.diagnosis))),
         }
 
     @classmethod
@@ -160,7 +169,9 @@ class CaseResult:
         def opt(kind: type, x: Any) -> Any:
             return None if x is None else kind(**x)
 
-        latency = data["latency"]
+        from .diagnosis import Diagnosis
+
+        latency, diagnosis = data["latency"], data.get("diagnosis")
         return cls(
             nodeid=data["nodeid"],
             test=data["test"],
@@ -178,4 +189,6 @@ class CaseResult:
             verdict=data["verdict"],
             error=data["error"],
             saturation_risk=data["saturation_risk"],
+            diagnosis=None if diagnosis is None else Diagnosis.from_dict(diagnosis),
+            expected_failure=data.get("expected_failure", False),
         )

@@ -182,7 +182,9 @@ class QbenchSession:
         # The result travels in the report, so xdist workers' results reach the controller too.
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and report.when == "call":
-                self._collect(CaseResult.from_json(value))
+                result = CaseResult.from_json(value)
+                result.expected_failure = hasattr(report, "wasxfail") and report.skipped
+                self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
         from .baselines import QbenchBaselineError
@@ -218,7 +220,7 @@ class QbenchSession:
         from .report import github_annotations, summary_lines
 
         terminalreporter.section("qbench")
-        for line in summary_lines(self.results, self.environment) + self.summary:
+        for line in summary_lines(self.results, self.environment, self.options.diagnosis.top) + self.summary:
             terminalreporter.write_line(line)
         if os.environ.get("GITHUB_ACTIONS") == "true":
             for line in github_annotations(self.results):
@@ -248,7 +250,7 @@ class QbenchSession:
             from .atomic import atomic_write_text
 
             try:
-                atomic_write_text(self.options.markdown, markdown(self.results, environment))
+                atomic_write_text(self.options.markdown, markdown(self.results, environment, self.options.diagnosis.top))
                 lines.append(f"qbench: markdown report written to {self.options.markdown}")
             except OSError as error:
                 self.errors.append(

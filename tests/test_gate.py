@@ -158,3 +158,33 @@ def test_a_first_run_on_a_new_hardware_key_records_latency_and_proposes_baseline
     proposed = json.loads((project.path / ".qbench" / "proposed-baselines" / Path(BASELINE).name).read_text())
     keys = set(proposed["cases"][CASE])
     assert SKYLAKE_KEY in keys and len(keys) == 2
+
+
+def test_a_lost_accuracy_points_to_the_diagnosis_which_reaches_the_message_artifact_and_report(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines", "-k", "static").assert_outcomes(passed=2)
+
+    def raise_static_f1(cases):
+        for case, entries in cases.items():
+            for entry in entries.values():
+                entry["accuracy"]["optimized"]["f1"] += 0.05 * case.startswith("static")
+
+    _edit_baseline(project, raise_static_f1)
+    plain = project.runpytest("--qbench", "-k", "static")
+    plain.assert_outcomes(failed=2)
+    plain.stdout.fnmatch_lines(["*diagnose it: pytest --qbench --qbench-diagnose 'test_tiny.py::test_tiny*"])
+    assert "diagnosis of" not in plain.stdout.str()
+
+    result = project.runpytest("--qbench", "-k", "static", "--qbench-repair", "--qbench-markdown", "report.md")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    # The tiny model is healthy in int8: the diagnosis says so, and the repair excludes nothing.
+    assert "cause: neither loses more than max_loss" in out and "repair: (no exclusion needed)" in out
+    assert out.count("diagnosis of static-Add+MatMul") == 2 + 1  # each failure message, and the summary once
+    artifact = _artifact(project)
+    validate_artifact(artifact)
+    diagnoses = [c["diagnosis"] for c in artifact["cases"]]
+    assert diagnoses[0] == diagnoses[1] and diagnoses[0]["preflight"]["cause"] == "none"
+    assert diagnoses[0]["nodes"] and {n["op_type"] for n in diagnoses[0]["nodes"]} <= {"Add", "MatMul"}
+    assert diagnoses[0]["repair"]["exclusion"] == {"families": [], "nodes": []} and diagnoses[0]["padded_fraction"] > 0
+    report = (project.path / "report.md").read_text()
+    assert report.count("### Diagnosis: `test_tiny.py::test_tiny` static-Add+MatMul") == 1
