@@ -223,6 +223,21 @@ def test_the_repair_excludes_exactly_the_injected_fault(fault: str, tmp_path: Pa
     assert found.evaluations == len(builds) <= 20
 
 
+def test_dynamic_qoperator_graphs_are_matched_by_output_name(tmp_path: Path):
+    """Dynamic quantization replaces each MatMul by MatMulInteger and friends, which write the
+    MatMul's output name: onnxruntime's QDQ debugger cannot pair those, the names can."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = mlp_graph(tmp_path / "fp32.onnx")
+    int8 = tmp_path / "int8.onnx"
+    quantize_dynamic(str(fp32), str(int8), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+    assert "MatMulInteger" in {n.op_type for n in onnx.load(str(int8)).graph.node}
+    nodes, ranges, output = node_errors(fp32, int8, mlp_feeds(2, seed=2), operators=("MatMul",), families={})
+    assert sorted(n.node for n in nodes) == ["dense1", "dense2"] and not ranges
+    assert all(20 < n.sqnr_db < 60 and n.added_noise_db is not None for n in nodes), nodes  # int8 noise, not garbage
+    assert 20 < output < 60
+
+
 def test_a_healthy_model_gets_an_empty_repair(tmp_path: Path):
     fp32 = mlp_graph(tmp_path / "fp32.onnx")
     int8 = quantize(fp32, tmp_path / "int8.onnx", mlp_feeds(8, seed=1))
