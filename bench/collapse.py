@@ -1,0 +1,84 @@
+"""The reference card's static collapse on the example model, and what excluding nodes buys back.
+
+Static int8 of the unfused graph (optimization_level 0, the card's other parameters), for [Add] and
+[Add, MatMul], with no exclusion, with the attention-mask Adds excluded (`exclude=["softmax"]`, the
+manual fix) and with the exclusion `--qbench-repair` found (examples/test_reference_card.py): F1 on
+the whole validation split and the one-thread CPU-time speedup over fp32 at bs1 len32, measured side
+by side in one process. Prints a markdown table for docs/RESULTS.md and writes bench/results/collapse.json.
+
+    .venv/bin/python bench/collapse.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "examples")]
+
+import onnx  # noqa: E402
+from transformers import AutoConfig, AutoTokenizer  # noqa: E402
+
+from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model  # noqa: E402
+from measurement import _load, _table, machine  # noqa: E402
+from pytest_qbench.cache import BuildCache  # noqa: E402
+from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.data import calibration_dataset, latency_inputs, parse_conll  # noqa: E402
+from pytest_qbench.hardware import detect  # noqa: E402
+from pytest_qbench.latency import make_session, measure  # noqa: E402
+from pytest_qbench.tasks import TokenClassification  # noqa: E402
+from pytest_qbench.variants import build_variant, export_original  # noqa: E402
+from test_reference_card import REPAIRED  # noqa: E402
+
+EXCLUSIONS = {
+    "none": {},
+    "softmax (the mask Adds)": {"exclude": ("softmax",)},
+    "the repair (examples/)": {"exclude": tuple(REPAIRED["exclude"]), "nodes_to_exclude": tuple(REPAIRED["nodes_to_exclude"])},
+}
+
+
+def main() -> None:
+    load_before = list(os.getloadavg())
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    cache, hardware = BuildCache(), detect()
+    original = export_original(str(ensure_model()), 11, cache)
+    tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
+    train, valid = parse_conll(conll_dir() / TRAIN_FILE), parse_conll(conll_dir() / VALID_FILE)
+    inputs = [i.name for i in onnx.load(str(original / "model.onnx"), load_external_data=False).graph.input]
+    calibration = calibration_dataset(tokenizer, train, "tokens", 100, 128, inputs)
+    feed = latency_inputs(tokenizer, valid, "tokens", 1, 32, inputs)
+
+    def f1(path: Path) -> float:
+        return TokenClassification().evaluate(make_session(path, 2), tokenizer, valid, DataSpec(None), config.id2label).f1
+
+    rows = []
+    for operators in (("Add",), ("Add", "MatMul")):
+        for label, exclusion in EXCLUSIONS.items():
+            if operators == ("Add",) and "repair" in label:
+                continue  # found for [Add, MatMul]
+            spec = VariantSpec("static", operators, optimization_level=0, **exclusion)
+            built = build_variant(original, spec, preset=hardware.preset, calibration=calibration, cache=cache)
+            speed = measure(lambda t: (make_session(built.original, t), make_session(built.optimized, t)),
+                            feed, TimingSpec(threads=2), 1).cpu.speedup
+            rows.append({"operators": list(operators), "exclusion": label, "fp32_f1": f1(built.original),
+                         "int8_f1": f1(built.optimized), "speedup": speed.value, "ci": [speed.ci_low, speed.ci_high],
+                         "excluded_nodes": len(built.quantization.excluded_nodes)})
+            print(rows[-1], flush=True)
+    info = {"when": when, "machine": machine(2), "hardware_key": hardware.key,
+            "load_before": load_before, "load_after": list(os.getloadavg())}
+    (ROOT / "bench" / "results" / "collapse.json").write_text(json.dumps({**info, "rows": rows}, indent=1) + "\n")
+    table = _table(
+        ["operators", "kept in fp32", "nodes kept", "F1 fp32", "F1 int8", "cpu speedup (95% CI)"],
+        [[f"`{r['operators']}`", r["exclusion"], r["excluded_nodes"], f"{r['fp32_f1']:.4f}", f"{r['int8_f1']:.4f}",
+          f"x{r['speedup']:.2f} ({r['ci'][0]:.2f}-{r['ci'][1]:.2f})"] for r in rows],
+    )
+    print(f"{table}\n\nRun {when} on {info['machine']['brand']} ({hardware.key}), load {_load(load_before)} before,"
+          f" {_load(info['load_after'])} after. Reproduce: `.venv/bin/python bench/collapse.py`.")
+
+
+if __name__ == "__main__":
+    main()
