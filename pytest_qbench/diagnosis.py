@@ -34,7 +34,7 @@ SQNR_CAP = 200.0  # dB; exact matches (infinite SQNR) are stored as this, JSON h
 DQ_SUFFIX = "_DequantizeLinear_Output"
 # Integer ops that `simulate_integer_ops` rewrites into float; other integer kernels cannot be simulated.
 _SIMULATED = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger"})
-_LAYER = re.compile(r"(?:layers?|blocks?|h)[._/](\d+)(?:[._/]|$)")
+_LAYER = re.compile(r"(?:^|[/._])(?:layers?|blocks?|h)[._/](\d+)(?:[/._]|$)")  # layer.3, h.3, blocks_3
 
 Cause = Literal["graph", "kernel", "none", "undetermined"]
 
@@ -261,8 +261,8 @@ def node_errors(
     families: Mapping[str, Sequence[str]],
     threads: int = 1,
 ) -> tuple[list[NodeError], list[RangeIssue], float | None]:
-    """Quantized nodes ranked culprits first (out-of-scale ranges, then SQNR dropped), the out-of-
-    scale ranges, and the SQNR of the model's first output."""
+    """Quantized nodes ranked culprits first (out-of-scale ranges, then the noise they add), the
+    out-of-scale ranges, and the SQNR of the model's first output as consumers read it."""
     import onnx
 
     from .latency import make_session

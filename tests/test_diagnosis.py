@@ -9,6 +9,7 @@ The diagnosis must rank the culprit first and the repair must exclude exactly it
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -332,3 +333,38 @@ def test_on_a_cpu_without_vnni_the_kernels_saturate_and_the_simulation_does_not(
         tmp_path,
     )
     assert sums["simulated"] == EXACT > sums["real"], sums  # the pre-flight's "kernel" cause, for real
+
+
+# ---- names and transport ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, layer", [
+    ("/bert/encoder/layer.3/attention/self/Add", "layer.3"), ("/transformer/h.11/mlp/MatMul", "layer.11"),
+    ("/model/layers.2/mlp/MatMul", "layer.2"), ("/bert/embeddings/Add", "embeddings"),
+    ("/classifier/MatMul", "-"), ("/search_1/MatMul", "-"),
+])
+def test_layers_are_read_from_node_names(name: str, layer: str):
+    from pytest_qbench.diagnosis import _layer
+
+    assert _layer(name) == layer
+
+
+def test_a_diagnosis_with_its_repair_travels_as_json_and_back():
+    """xdist workers send results to the controller as JSON: the diagnosis must come back whole."""
+    from dataclasses import replace
+
+    from factories import make_result
+    from pytest_qbench.diagnosis import Diagnosis, GroupError, NodeError, Preflight, RangeIssue
+    from pytest_qbench.repair import RepairResult, Trial
+    from pytest_qbench.results import CaseResult
+
+    found = RepairResult(Exclusion(("softmax",), ("n1",)), 0.9, 0.89, 0.91, 0.895, 800, 3, False,
+                         [Trial(["softmax"], [], 0.85, "sample")], speedup=1.6, seconds=12.0)
+    diagnosis = Diagnosis(
+        "static-Add", 4, 32, 0.4, 6.3, [NodeError("a", "Add", "softmax", "layer.0", 0.0, -0.1, True)],
+        [GroupError("softmax", "layer.0", 1, 0.0, -0.1)], [RangeIssue("t", FLOAT_MIN, 0.0, "calibrated", ["a"])],
+        Preflight(800, 0.9, 0.1, 0.1, 0.01, "graph", "graph/calibration: ..."), 15.0, found,
+    )
+    result = replace(make_result(), diagnosis=diagnosis)
+    back = CaseResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert back.diagnosis == diagnosis and back.diagnosis.repair.exclusion.marker.startswith('exclude=["softmax"]')
