@@ -15,7 +15,8 @@ from .atomic import atomic_write_text
 from .results import CaseResult
 
 # 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
-# 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair).
+# 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair);
+#    the run's shard and case selection, each case's hardware key and duration; merged artifacts.
 SCHEMA_VERSION = 4
 SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
 
@@ -24,10 +25,17 @@ class QbenchArtifactError(ValueError):
     """An artifact that does not match the schema; nothing was written."""
 
 
-def build_artifact(environment: dict[str, Any], results: list[CaseResult]) -> dict[str, Any]:
+def build_artifact(
+    environment: dict[str, Any], results: list[CaseResult], run: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`run`: {"shard": "I/N" or None, "selected": the node ids of every qbench case the session
+    selected, before sharding}: what a merge checks the shards against. By default: unsharded, the
+    cases given."""
+    run = run or {"shard": None, "selected": sorted({r.nodeid for r in results})}
     return {
         "schema_version": SCHEMA_VERSION,
         "environment": environment,
+        "run": run,
         "cases": [result.to_json() for result in results],
     }
 

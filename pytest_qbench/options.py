@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 import pytest
 
-from .config import SATURATION_REMEDIES, DiagnosisSpec, TimingSpec, Tolerances
+from .config import SATURATION_REMEDIES, DiagnosisSpec, QbenchConfigError, TimingSpec, Tolerances
+from .shard import Shard
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ OPTIONS = (
     _Option("baselines", "folder of the stored baselines", default="baselines"),
     _Option("json", "where to write the JSON artifact", default=".qbench/results.json"),
     _Option("markdown", "also write a markdown report (reference card layout) here"),
+    _Option("shard", "run only shard I of N (I/N) of the qbench cases; each model x variant stays on one shard"),
+    _Option("shard_durations", "an earlier artifact whose case durations balance the shards (default: case counts)"),
     _Option("cache_dir", "cache of exported and quantized models (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)"),
     _Option("threads", "ONNX Runtime intra-op threads (default: physical cores)", int, _TIMING["threads"]),
     _Option("min_seconds", "minimum CPU time per model per case in the gated one-thread phase, seconds", float, _TIMING["min_seconds"]),
@@ -107,6 +110,8 @@ class QbenchOptions:
     diagnose: bool = False  # on a failed accuracy check
     repair: bool = False  # with the diagnosis
     diagnosis: DiagnosisSpec = DiagnosisSpec()
+    shard: Shard | None = None  # run only this shard of the cases; baselines are then the merge's to write
+    shard_durations: Path | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "QbenchOptions":
@@ -124,6 +129,14 @@ class QbenchOptions:
                 f"qbench: ini key qbench_saturation_remedy = {values['saturation_remedy']!r} is unknown;"
                 f" allowed: {', '.join(SATURATION_REMEDIES)}"
             )
+        try:
+            shard = None if values["shard"] is None else Shard.parse(values["shard"])
+        except QbenchConfigError as error:
+            raise pytest.UsageError(str(error)) from None
+        if shard is not None and enabled and (getattr(config.option, "numprocesses", None) or 0) and not hasattr(config, "workerinput"):
+            raise pytest.UsageError(
+                "qbench: --qbench-shard runs one shard per job; drop -n (pytest-xdist): timing beside other work is noise"
+            )
         root = config.rootpath
         return cls(
             enabled=enabled,
@@ -138,5 +151,7 @@ class QbenchOptions:
             diagnose=config.getoption("qbench_diagnose") or config.getoption("qbench_repair"),
             repair=config.getoption("qbench_repair"),
             diagnosis=DiagnosisSpec(**{k: values[k] for k in _DIAGNOSIS if k in values}),
+            shard=shard,
+            shard_durations=None if values["shard_durations"] is None else root / values["shard_durations"],
         )
 

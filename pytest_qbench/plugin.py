@@ -118,16 +118,46 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash[OPTIONS_KEY].enabled:
+    options = config.stash[OPTIONS_KEY]
+    if options.enabled:
+        qbench_items = [item for item in items if item.get_closest_marker("qbench")]
+        session = config.stash[SESSION_KEY]
+        session.selected = [item.nodeid for item in qbench_items]
+        if options.shard is not None:
+            _keep_shard(config, items, qbench_items, options)
         group = pytest.mark.xdist_group("qbench")
-        for item in items:
-            if item.get_closest_marker("qbench"):
-                item.add_marker(group)
+        for item in qbench_items:
+            item.add_marker(group)
         return
     skip = pytest.mark.skip(reason="qbench gate is off: pass --qbench to run it")
     for item in items:
         if item.get_closest_marker("qbench"):
             item.add_marker(skip)
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item],
+                options: "_options.QbenchOptions") -> None:
+    """Deselect the qbench cases of the other shards (shard.py); the other tests run in shard 1 only."""
+    from .shard import durations_from, group_of, plan
+
+    groups: dict[str, list[str]] = {}
+    for item in qbench_items:
+        groups.setdefault(group_of(item.callspec.params["qbench_case"]), []).append(item.nodeid)
+    try:
+        durations = durations_from(options.shard_durations) if options.shard_durations else {}
+    except QbenchConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    shard = options.shard
+    chosen = plan(groups, shard.count, durations)
+    mine = {nodeid for group in chosen.shards[shard.index - 1] for nodeid in groups[group]}
+    keep = [i for i in items if i.nodeid in mine or (shard.index == 1 and not i.get_closest_marker("qbench"))]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+    balance = f"durations of {options.shard_durations}" if chosen.by_duration else "case counts"
+    config.stash[SESSION_KEY].shard_plan = (
+        f"qbench: shard {shard}: {len(mine)} of {len(qbench_items)} cases, {len(chosen.shards[shard.index - 1])}"
+        f" of {len(groups)} builds; balanced by {balance} (expected loads {', '.join(f'{x:.0f}' for x in chosen.loads)})"
+    )
 
 
 @pytest.fixture

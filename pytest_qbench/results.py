@@ -135,6 +135,8 @@ class CaseResult:
     saturation_risk: bool = False
     diagnosis: "Diagnosis | None" = None  # of a failed accuracy check, on request (--qbench-diagnose)
     expected_failure: bool = False  # the test is marked xfail and failed: pytest passes the run
+    hardware_key: str = ""  # the machine's, under which its baseline is stored and matched
+    seconds: float | None = None  # the test call's wall time: what balances shards next time
 
     def to_json(self) -> dict[str, Any]:
         def opt(x: Any) -> Any:
@@ -159,6 +161,8 @@ class CaseResult:
             "error": self.error,
             "saturation_risk": self.saturation_risk,
             "expected_failure": self.expected_failure,
+            "hardware_key": self.hardware_key,
+            "seconds": self.seconds,
             # through JSON text, so that tuples (repair.Exclusion) become arrays as the schema says
             "diagnosis": None if self.diagnosis is None else json.loads(json.dumps(asdict(self.diagnosis))),
         }
@@ -191,4 +195,6 @@ class CaseResult:
             saturation_risk=data["saturation_risk"],
             diagnosis=None if diagnosis is None else Diagnosis.from_dict(diagnosis),
             expected_failure=data.get("expected_failure", False),
+            hardware_key=data.get("hardware_key", ""),
+            seconds=data.get("seconds"),
         )

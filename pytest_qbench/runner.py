@@ -340,6 +340,7 @@ class QbenchRun:
             batch_size=self.case.batch_size,
             sequence_length=self.case.sequence_length,
             variant={**self.case.variant.to_dict(), "evaluation": self.case.data.to_dict()},
+            hardware_key=self.session.hardware_key,
         )
 
     def _fail(self, result: CaseResult, what: str, error: Exception) -> NoReturn:

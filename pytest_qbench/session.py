@@ -57,6 +57,8 @@ class QbenchSession:
         self.interrupted = False
         self.summary: list[str] = []
         self.errors: list[str] = []  # files that could not be written: they fail the run
+        self.selected: list[str] | None = None  # qbench node ids selected, before sharding (None: under xdist)
+        self.shard_plan: str | None = None  # what this shard runs, said at the end
         self._memo = _Memo()
 
     # ---- environment ----------------------------------------------------------------------
@@ -101,6 +103,7 @@ class QbenchSession:
             "tier": hardware.tier,
             "saturates_u8s8": hardware.saturates_u8s8,
             "preset": hardware.preset,
+            "qbench_version": _version(),
             "physical_cores": hardware.physical_cores,
             "logical_cores": hardware.logical_cores,
             "threads": self.options.timing.threads or hardware.physical_cores,
@@ -184,6 +187,7 @@ class QbenchSession:
             if name == RESULT_PROPERTY and report.when == "call":
                 result = CaseResult.from_json(value)
                 result.expected_failure = hasattr(report, "wasxfail") and report.skipped
+                result.seconds = report.duration
                 self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
@@ -192,6 +196,8 @@ class QbenchSession:
 
         self.results.append(result)
         write = write_of(result.verdict, self.options.update)
+        if write == "baseline" and self.options.shard is not None:
+            return  # a shard's measurements become baselines through the merge
         try:
             if write == "baseline":
                 self.store.stage(result.test, result.case_id, self.hardware_key, result)
@@ -206,8 +212,13 @@ class QbenchSession:
         self.interrupted = True
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not self.results:  # xdist workers: the controller writes
+        if hasattr(self.config, "workerinput"):  # xdist workers: the controller writes
             return
+        sharded = self.options.shard is not None
+        if not self.results and not sharded:
+            return
+        if sharded and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK  # an empty shard is a valid shard
         self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
         self.summary = self.finish()
         if session.exitstatus == pytest.ExitCode.OK and (self.errors or self.interrupted):
@@ -233,13 +244,17 @@ class QbenchSession:
         from .report import markdown
 
         lines: list[str] = []
-        if self.options.update:
+        if self.options.shard is not None:  # the other shards' cases are not here: the merge decides
+            lines.append(self._shard_line())
+        elif self.options.update:
             lines += self._flush_baselines()
-        if not self.interrupted:  # else the cases that did not get to run look unused
+        if not self.interrupted and self.options.shard is None:  # else cases that did not run look unused
             lines += self._report_unused()
             lines += self._propose_baselines()
         environment = self.environment
-        artifact = build_artifact(environment, self.results)
+        run = {"shard": None if self.options.shard is None else str(self.options.shard),
+               "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results})}
+        artifact = build_artifact(environment, self.results, run)
         self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
         try:
             write_artifact(self.options.json, artifact)
@@ -257,6 +272,11 @@ class QbenchSession:
                     f"qbench: ERROR: could not write the markdown report to {self.options.markdown}: {_text(error)}"
                 )
         return lines + self.errors
+
+    def _shard_line(self) -> str:
+        update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""
+        ran = f"qbench: shard {self.options.shard}: {len(self.results)} cases ran; merge the shards' artifacts for the verdict.{update}"
+        return f"{self.shard_plan}\n{ran}" if self.shard_plan else ran
 
     def _flush_baselines(self) -> list[str]:
         from .baselines import QbenchFlushError
@@ -307,6 +327,15 @@ class QbenchSession:
     def _report_unused(self) -> list[str]:
         used = {(r.test, r.case_id) for r in self.results}
         return [f"qbench: unused baseline: {test} [{case}]" for test, case in self.store.unused(used)]
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pytest-qbench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _text(error: object) -> str:

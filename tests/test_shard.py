@@ -1,0 +1,210 @@
+"""Shards and their merge: the split itself, the end-to-end run of shards as separate pytest processes
+against a single-process run of the same cases, and the merges that must be refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from factories import ENVIRONMENT, make_result
+from projects import make_project
+from pytest_qbench.__main__ import main as qbench_main
+from pytest_qbench.artifact import build_artifact, validate_artifact
+from pytest_qbench.config import QbenchConfigError
+from pytest_qbench.shard import Shard, durations_from, plan
+
+# ---- the split ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0", ""])
+def test_a_bad_shard_says_what_it_wants(text: str):
+    with pytest.raises(QbenchConfigError, match="is not I/N with 1 <= I <= N"):
+        Shard.parse(text)
+    assert str(Shard.parse("2/4")) == "2/4"
+
+
+GROUPS = {f"g{i}": [f"t::case[g{i}-{j}]" for j in range(3)] for i in range(6)}
+
+
+def test_the_plan_keeps_each_group_whole_and_is_deterministic():
+    first = plan(GROUPS, 4, {})
+    assert first == plan(dict(reversed(list(GROUPS.items()))), 4, {})  # order of collection does not matter
+    assert sorted(g for shard in first.shards for g in shard) == sorted(GROUPS)  # every group once
+    assert sorted(first.loads) == [3, 3, 6, 6] and not first.by_duration  # 6 groups of 3 cases on 4 shards
+
+
+def test_durations_balance_the_shards_and_fill_in_the_unknown():
+    durations = {n: 10.0 for n in GROUPS["g0"]} | {n: 1.0 for g in ("g1", "g2", "g3") for n in GROUPS[g]}
+    split = plan(GROUPS, 2, durations)
+    assert split.by_duration and split.shards[0] == ["g0"]  # 30 s alone, against 5 groups of about 3 s
+    assert split.loads == [30.0, 15.0]  # g4 and g5 weigh the median of the known cases: 1 s each
+
+
+def test_unreadable_durations_are_a_clear_error(tmp_path: Path):
+    with pytest.raises(QbenchConfigError, match="cannot read case durations .* leave --qbench-shard-durations out"):
+        durations_from(tmp_path / "missing.json")
+
+
+# ---- merges that must be refused, or must fail ---------------------------------------------------
+
+
+def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **environment) -> Path:
+    env = copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"} | environment
+    artifact = build_artifact(env, results, {"shard": shard, "selected": selected})
+    validate_artifact(artifact)
+    path = tmp_path / name
+    path.write_text(json.dumps(artifact))
+    return path
+
+
+@pytest.fixture
+def shards(tmp_path: Path) -> tuple[Path, Path]:
+    one, two = make_result(batch_size=1), make_result(batch_size=4)
+    for result in (one, two):
+        result.verdict, result.hardware_key = "pass", ENVIRONMENT["hardware_key"]
+    selected = [one.nodeid, two.nodeid]
+    return (_artifact(tmp_path, "s1.json", [one], selected), _artifact(tmp_path, "s2.json", [two], selected, "2/2"))
+
+
+def _merge(*args: object) -> int:
+    return qbench_main(["merge", *map(str, args)])
+
+
+def test_a_good_merge_passes_and_writes_a_valid_artifact(shards, tmp_path: Path, capsys):
+    assert _merge(*shards, "-o", tmp_path / "m.json", "--markdown", tmp_path / "m.md") == 0
+    merged = json.loads((tmp_path / "m.json").read_text())
+    validate_artifact(merged)
+    assert len(merged["cases"]) == 2 and merged["merge"]["verdict"] == "pass" and merged["merge"]["missing"] == {}
+    assert [s["shard"] for s in merged["merge"]["sources"]] == ["1/2", "2/2"]
+    assert "merged verdict **pass**" in (tmp_path / "m.md").read_text()
+
+
+def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path: Path, capsys):
+    assert _merge(shards[0], "-o", tmp_path / "m.json") == 1
+    out = capsys.readouterr().out
+    assert "1 missing" in out and "missing: " in out and "verdict: fail" in out
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("commit", "not of one run: commit differs"),
+    ("duplicate", "is in both"),
+    ("corrupt", "is not JSON .* a truncated or corrupt shard"),
+    ("future", "schema_version 5, newer than this pytest-qbench's 4"),
+    ("selection", "selected different cases"),
+])
+def test_bad_merges_are_refused_with_the_reason(problem: str, message: str, shards, tmp_path: Path, capsys):
+    first, second = shards
+    data = json.loads(second.read_text())
+    if problem == "commit":
+        data["environment"]["git_commit"] = "0" * 40
+    elif problem == "future":
+        data["schema_version"] = 5
+    elif problem == "selection":
+        data["run"]["selected"] = data["run"]["selected"][:1]
+    second.write_text(json.dumps(data))
+    if problem == "corrupt":
+        second.write_text(second.read_text()[:100])
+    args = [first, first] if problem == "duplicate" else [first, second]
+    assert _merge(*args, "-o", tmp_path / "m.json") == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_runner_classes_merge_side_by_side_and_each_is_checked_for_missing_cases(shards, tmp_path: Path, capsys):
+    data = json.loads(shards[0].read_text())
+    data["environment"]["hardware_key"] = "x86_64-avx2-2c"
+    for case in data["cases"]:
+        case["hardware_key"] = "x86_64-avx2-2c"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data))
+    assert _merge(*shards, other, "-o", tmp_path / "m.json") == 1  # the AVX2 class ran only its first shard
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert set(merged["merge"]["environments"]) == {ENVIRONMENT["hardware_key"], "x86_64-avx2-2c"}
+    assert list(merged["merge"]["missing"]) == ["x86_64-avx2-2c"]
+
+
+# ---- end to end: shards as separate processes against one process ---------------------------------
+
+
+TEST_FILE = """
+import pytest
+
+@pytest.mark.qbench(approach=["dynamic", "static"], operators=[["Add", "MatMul"], ["MatMul"]], batch_size=[1, 2],
+                    sequence_length=[16], calibration_num_samples=4, calibration_sequence_length=16)
+def test_tiny(qbench):
+    qbench.check()
+
+def test_plain():
+    pass
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache) -> pytest.Pytester:
+    make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE)
+    return pytester
+
+
+def _run(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess:
+    """A pytest process of its own, as a CI job runs it."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                          cwd=project.path, capture_output=True, text=True, timeout=600)
+
+
+def _cases(path: Path) -> dict[str, str]:
+    return {c["nodeid"]: c["verdict"] for c in json.loads(path.read_text())["cases"]}
+
+
+def test_shards_merged_give_the_single_run_s_cases_and_verdicts(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=9)
+    single = project.runpytest("--qbench", "--qbench-json", "single.json")
+    single.assert_outcomes(passed=9)
+
+    for index in (1, 2):
+        shard = _run(project, "--qbench", "--qbench-shard", f"{index}/2", "--qbench-json", f"shard{index}.json",
+                     "--qbench-shard-durations", "single.json")
+        assert shard.returncode == 0, shard.stdout[-3000:]
+        assert f"qbench: shard {index}/2: 4 of 8 cases, 2 of 4 builds; balanced by durations" in shard.stdout
+    shard_cases = [_cases(project.path / f"shard{i}.json") for i in (1, 2)]
+    variants = [{n.split("[")[1].rsplit("-bs", 1)[0] for n in cases} for cases in shard_cases]
+    assert not variants[0] & variants[1]  # each variant built on one shard only
+
+    merged = subprocess.run([sys.executable, "-m", "pytest_qbench", "merge", "shard1.json", "shard2.json",
+                             "-o", "merged.json"], cwd=project.path, capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert _cases(project.path / "merged.json") == _cases(project.path / "single.json")
+    assert {v for v in _cases(project.path / "merged.json").values()} == {"pass"}
+
+
+def test_an_empty_shard_writes_a_valid_empty_artifact_and_exits_0(project: pytest.Pytester):
+    result = project.runpytest("--qbench", "--qbench-shard", "6/6", "--qbench-json", "empty.json", "-k", "not plain")
+    assert result.ret == 0
+    artifact = json.loads((project.path / "empty.json").read_text())
+    validate_artifact(artifact)
+    assert artifact["cases"] == [] and artifact["run"]["shard"] == "6/6" and len(artifact["run"]["selected"]) == 8
+
+
+def test_sharded_updates_write_no_baseline_the_merge_does(project: pytest.Pytester):
+    for index in (1, 2):
+        result = project.runpytest("--qbench", "--qbench-update-baselines", "--qbench-shard", f"{index}/2",
+                                   "--qbench-json", f"shard{index}.json", "-k", "not plain")
+        result.assert_outcomes(passed=4)
+        result.stdout.fnmatch_lines(["*Baselines are written by the merge*"])
+    assert not (project.path / "baselines").exists()
+    assert _merge(project.path / "shard1.json", project.path / "shard2.json", "-o", project.path / "m.json",
+                  "--baselines-out", project.path / "baselines", "--baselines", project.path / "baselines") == 0
+    stored = json.loads((project.path / "baselines" / "test_tiny.py--test_tiny.json").read_text())["cases"]
+    assert len(stored) == 8
+    project.runpytest("--qbench", "-k", "not plain").assert_outcomes(passed=8)  # the merged baselines gate
+
+
+def test_shards_refuse_xdist(project: pytest.Pytester):
+    result = project.runpytest("--qbench", "--qbench-shard", "1/2", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--qbench-shard runs one shard per job; drop -n*"])
