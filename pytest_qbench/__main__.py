@@ -7,6 +7,7 @@ ran), 2 the artifacts cannot be merged or a file cannot be written.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--markdown", type=Path, help="also write a markdown report here")
     merge.add_argument("--baselines-out", type=Path, metavar="DIR",
                        help="write every measured case as its baseline into DIR (e.g. baselines/)")
+    merge.add_argument("--durations-out", type=Path, metavar="PATH",
+                       help="write each case's duration here, for the next run's --qbench-shard-durations")
     merge.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
                        help="the committed baselines that --baselines-out starts from (default: baselines/)")
     return parser
@@ -32,7 +35,7 @@ def merge_command(args: argparse.Namespace) -> int:
     from .artifact import write_artifact
     from .atomic import atomic_write_text
     from .baselines import QbenchBaselineError
-    from .merge import QbenchMergeError, markdown, merge, write_baselines
+    from .merge import QbenchMergeError, durations, markdown, merge, write_baselines
 
     try:
         merged = merge(args.artifacts)
@@ -47,6 +50,9 @@ def merge_command(args: argparse.Namespace) -> int:
         if args.markdown is not None:
             atomic_write_text(args.markdown, markdown(merged))
             print(f"markdown report written to {args.markdown}")
+        if args.durations_out is not None:
+            atomic_write_text(args.durations_out, json.dumps(durations(merged), indent=1) + "\n")
+            print(f"case durations written to {args.durations_out}")
         if args.baselines_out is not None:
             written = write_baselines(merged, args.baselines_out, args.baselines)
             print(f"baselines of {len(written)} cases written to {args.baselines_out}")

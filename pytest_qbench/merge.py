@@ -10,6 +10,7 @@ baselines: the merge is the only step of a sharded run that writes them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,11 +149,21 @@ def markdown(merged: Merged) -> str:
 
     parts = [f"# pytest-qbench: merged verdict **{merged.verdict}**"]
     for key, environment in merged.environments.items():
-        parts.append(report([r for r in merged.results if r.hardware_key == key], environment)
-                     .replace("# pytest-qbench report", f"## Hardware key `{key}`", 1).replace("\n## ", "\n### "))
+        text = report([r for r in merged.results if r.hardware_key == key], environment)
+        text = re.sub(r"(?m)^(#+) ", r"#\1 ", text)  # one level down, under the key's heading
+        parts.append(text.replace("## pytest-qbench report", f"## Hardware key `{key}`", 1))
         if key in merged.missing:
             parts.append("Missing (selected, not run by any shard):\n" + "\n".join(f"* `{n}`" for n in merged.missing[key]))
     return "\n\n".join(parts) + "\n"
+
+
+def durations(merged: Merged) -> dict[str, dict[str, float]]:
+    """What `--qbench-shard-durations` reads: each case's seconds (the slowest runner class's)."""
+    seconds: dict[str, float] = {}
+    for result in merged.results:
+        if result.seconds:
+            seconds[result.nodeid] = round(max(seconds.get(result.nodeid, 0.0), result.seconds), 2)
+    return {"durations": dict(sorted(seconds.items()))}
 
 
 def write_baselines(merged: Merged, folder: Path, seed_from: Path) -> list[str]:

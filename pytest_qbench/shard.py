@@ -67,10 +67,13 @@ def plan(groups: Mapping[str, Sequence[str]], count: int, durations: Mapping[str
 
 
 def durations_from(path: Path) -> dict[str, float]:
-    """Case node id -> seconds, from an earlier artifact (a shard's or a merged one)."""
+    """Case node id -> seconds, from an earlier artifact (a shard's or a merged one), or from the
+    durations file a merge writes (`--durations-out`)."""
     try:
-        cases = json.loads(Path(path).read_text(encoding="utf-8"))["cases"]
-        return {c["nodeid"]: float(c["seconds"]) for c in cases if c.get("seconds")}
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if "durations" in data:
+            return {nodeid: float(seconds) for nodeid, seconds in data["durations"].items()}
+        return {c["nodeid"]: float(c["seconds"]) for c in data["cases"] if c.get("seconds")}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise QbenchConfigError(
             f"qbench: cannot read case durations from {str(path)!r} ({type(error).__name__}: {error});"
