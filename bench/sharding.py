@@ -1,0 +1,122 @@
+"""How the reference matrix scales with shards (issue 13), and whether pytest-split would do instead.
+
+1. The example's 38 cases (`pytest --qbench examples -k "not hub"`, build cache warm) run as 1, 2 and
+   4 shards, every shard a pytest process of its own, one after another on this machine: per shard
+   its wall time and cases; the N-job wall time of a parallel CI run is the slowest shard's.
+2. pytest-split (if installed) asked for the same splits with the same durations: how many variants
+   it puts on more than one shard (each one a build repeated), and how even its loads are.
+
+Writes bench/results/sharding.json and the `<!-- measurement:sharding -->` section of docs/SCALING.md.
+
+    .venv/bin/python bench/sharding.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from measurement import _load, _table, machine, splice  # noqa: E402 - bench/ is the script's folder
+
+ROOT = Path(__file__).resolve().parents[1]
+SELECT = ["examples", "-k", "not hub"]
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+
+
+def variant_of(nodeid: str) -> str:
+    test, case = nodeid.split("[", 1)
+    return f"{test}[{case.rsplit('-bs', 1)[0]}"
+
+
+def run_shard(index: int, count: int, work: Path, durations: Path | None) -> dict:
+    artifact = work / f"shard-{index}-of-{count}.json"
+    args = [*PYTEST, "--qbench", *SELECT, "--qbench-shard", f"{index}/{count}", "--qbench-json", str(artifact)]
+    if durations is not None:
+        args += ["--qbench-shard-durations", str(durations)]
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    cases = json.loads(artifact.read_text())["cases"]
+    return {"index": index, "count": count, "exit_code": done.returncode, "seconds": seconds,
+            "cases": len(cases), "variants": len({variant_of(c["nodeid"]) for c in cases}),
+            "case_seconds": sum(c["seconds"] or 0 for c in cases), "artifact": str(artifact)}
+
+
+def pytest_split(count: int, durations: dict[str, float], work: Path) -> dict | None:
+    """pytest-split's groups for the same cases and durations, or None where it is not installed."""
+    path = work / "test_durations.json"
+    path.write_text(json.dumps(durations))
+    groups = []
+    for group in range(1, count + 1):
+        done = subprocess.run([*PYTEST, "--qbench", *SELECT, "--collect-only", "-q", "--splits", str(count),
+                               "--group", str(group), "--durations-path", str(path)], cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0 and "unrecognized arguments: --splits" in done.stderr:
+            return None
+        groups.append([line for line in done.stdout.splitlines() if "::" in line and "[" in line])
+    shards_of = defaultdict(set)
+    for index, ids in enumerate(groups):
+        for nodeid in ids:
+            shards_of[variant_of(nodeid)].add(index)
+    loads = [sum(durations.get(n, 0.0) for n in ids) for ids in groups]
+    return {"count": count, "cases": [len(g) for g in groups], "loads": loads,
+            "split_variants": sum(len(s) > 1 for s in shards_of.values()), "variants": len(shards_of),
+            "extra_builds": sum(len(s) - 1 for s in shards_of.values())}
+
+
+def render(result: dict) -> str:
+    rows = []
+    for count, shards in result["series"].items():
+        slowest = max(s["seconds"] for s in shards)
+        rows.append([count, " / ".join(f"{s['cases']}" for s in shards), " / ".join(f"{s['variants']}" for s in shards),
+                     " / ".join(f"{s['seconds'] / 60:.1f}" for s in shards), f"{sum(s['seconds'] for s in shards) / 60:.1f}",
+                     f"{slowest / 60:.1f}", " / ".join(str(s["exit_code"]) for s in shards)])
+    parts = ["### Shards of the reference matrix, run one after another", "",
+             _table(["shards", "cases per shard", "variants per shard", "minutes per shard", "sum, min",
+                     "N parallel jobs: slowest shard, min", "exit codes"], rows)]
+    split = [s for s in result["pytest_split"] if s]
+    if split:
+        parts += ["", "### pytest-split on the same cases and durations", "",
+                  _table(["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
+                         [[s["count"], " / ".join(map(str, s["cases"])), " / ".join(f"{x:.0f}" for x in s["loads"]),
+                           f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
+    info = result["info"]
+    parts += ["", f"Run {info['when']} ({info['minutes']:.1f} min) on {info['machine']['brand']},"
+              f" {info['machine']['physical_cores']} physical / {info['machine']['logical_cores']} logical cores, build cache warm."
+              f" Load average (1/5/15 min) {_load(info['load_before'])} before, {_load(info['load_after'])} after."
+              " Reproduce: `.venv/bin/python bench/sharding.py`. Raw numbers: `bench/results/sharding.json`."]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    began, load_before = time.perf_counter(), list(os.getloadavg())
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory(prefix="qbench-sharding-") as tmp:
+        work = Path(tmp)
+        series = {1: [run_shard(1, 1, work, None)]}
+        whole = json.loads(Path(series[1][0]["artifact"]).read_text())
+        durations = {c["nodeid"]: c["seconds"] for c in whole["cases"] if c["seconds"]}
+        durations_file = work / "durations.json"
+        durations_file.write_text(json.dumps({"durations": durations}))
+        split = [pytest_split(count, durations, work) for count in (2, 4)]
+        for count in (2, 4):
+            series[count] = [run_shard(i, count, work, durations_file) for i in range(1, count + 1)]
+            print(series[count], flush=True)
+    info = {"when": when, "minutes": (time.perf_counter() - began) / 60, "machine": machine(2),
+            "load_before": load_before, "load_after": list(os.getloadavg())}
+    result = {"info": info, "series": series, "pytest_split": split}
+    (ROOT / "bench" / "results" / "sharding.json").write_text(json.dumps(result, indent=1) + "\n")
+    docs = ROOT / "docs" / "SCALING.md"
+    text = docs.read_text() if docs.exists() else "# Scaling out\n"
+    docs.write_text(splice(text, {"sharding": render(result)}))
+    print(render(result))
+
+
+if __name__ == "__main__":
+    main()
