@@ -31,7 +31,7 @@ test: install $(ACTIONLINT)
 # it is cached per machine, so later runs go straight to the gate.
 demo: install
 	$(PY) examples/conll_model.py
-	$(PY) -m pytest --qbench examples --qbench-markdown .qbench/report.md
+	$(PY) -m pytest --qbench examples --qbench-markdown .qbench/report.md --qbench-html .qbench/report.html
 
 clean:
 	rm -rf $(VENV) .qbench

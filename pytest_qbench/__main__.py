@@ -1,7 +1,11 @@
-"""pytest-qbench's command line: `python -m pytest_qbench merge ...` (also the `qbench` console script).
+"""pytest-qbench's command line (also the `qbench` console script):
 
-Exit codes: 0 the merged verdict passes, 1 it fails (a failing case, or a selected case no shard
-ran), 2 the artifacts cannot be merged or a file cannot be written.
+    python -m pytest_qbench merge ART... -o merged.json   one verdict from shards (merge.py)
+    python -m pytest_qbench report ART... -o report.html  the HTML report of earlier artifacts (html_report.py)
+    python -m pytest_qbench history ART --dir DIR         append a run to a history folder (history.py)
+
+Exit codes: 0 done (merge: the verdict passes), 1 the merged verdict fails (a failing case, or a
+selected case no shard ran), 2 the input cannot be used or a file cannot be written.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +33,59 @@ def _parser() -> argparse.ArgumentParser:
                        help="write each case's duration here, for the next run's --qbench-shard-durations")
     merge.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
                        help="the committed baselines that --baselines-out starts from (default: baselines/)")
+    report = commands.add_parser(
+        "report", help="write the single-file HTML report of artifacts made earlier (merged, or shards to merge)",
+    )
+    report.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT")
+    report.add_argument("-o", "--output", type=Path, required=True, help="where to write the HTML file")
+    report.add_argument("--history", type=Path, metavar="DIR", help="draw the trends of this history folder")
+    history = commands.add_parser("history", help="append an artifact to a history folder (append-only)")
+    history.add_argument("artifact", type=Path, metavar="ARTIFACT")
+    history.add_argument("--dir", type=Path, required=True, help="the history folder")
     return parser
+
+
+def _done(command: str, action: Callable[[], str]) -> int:
+    """Run `action`; print what it did (exit 0) or why it could not (exit 2)."""
+    from .merge import QbenchMergeError
+
+    try:
+        print(action())
+    except (QbenchMergeError, OSError, ValueError) as error:
+        print(f"qbench {command}: ERROR: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    def write() -> str:
+        from .atomic import atomic_write_text
+        from .history import load as load_history
+        from .html_report import render
+        from .merge import load, merge
+        from .results import CaseResult
+
+        if len(args.artifacts) == 1:
+            artifact = load(args.artifacts[0]).artifact
+            results = [CaseResult.from_json(c) for c in artifact["cases"]]
+        else:
+            merged = merge(args.artifacts)
+            artifact, results = merged.artifact, merged.results
+        history = load_history(args.history) if args.history else []
+        atomic_write_text(args.output, render(results, artifact["environment"], history))
+        return f"HTML report written to {args.output}"
+
+    return _done("report", write)
+
+
+def history_command(args: argparse.Namespace) -> int:
+    def record() -> str:
+        from .history import append
+        from .merge import load
+
+        return f"run recorded as {append(args.dir, load(args.artifact).artifact)}"
+
+    return _done("history", record)
 
 
 def merge_command(args: argparse.Namespace) -> int:
@@ -64,7 +121,7 @@ def merge_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"merge": merge_command}[args.command](args)
+    return {"merge": merge_command, "report": report_command, "history": history_command}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ OPTIONS = (
     _Option("baselines", "folder of the stored baselines", default="baselines"),
     _Option("json", "where to write the JSON artifact", default=".qbench/results.json"),
     _Option("markdown", "also write a markdown report (reference card layout) here"),
+    _Option("html", "also write a single-file HTML report with charts here"),
+    _Option("history", "append this run's artifact to the history in this folder (the HTML report draws its trends)"),
     _Option("shard", "run only shard I of N (I/N) of the qbench cases; each model x variant stays on one shard"),
     _Option("shard_durations", "an earlier artifact whose case durations balance the shards (default: case counts)"),
     _Option("cache_dir", "cache of exported and quantized models (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)"),
@@ -103,6 +105,8 @@ class QbenchOptions:
     baselines: Path
     json: Path
     markdown: Path | None
+    html: Path | None
+    history: Path | None
     cache_dir: Path | None
     timing: TimingSpec
     tolerances: Tolerances
@@ -144,6 +148,8 @@ class QbenchOptions:
             baselines=root / values["baselines"],
             json=root / values["json"],
             markdown=None if values["markdown"] is None else root / values["markdown"],
+            html=None if values["html"] is None else root / values["html"],
+            history=None if values["history"] is None else root / values["history"],
             cache_dir=None if values["cache_dir"] is None else root / values["cache_dir"],
             timing=timing,
             tolerances=Tolerances(**{k: values[k] for k in _TOLERANCES if k in values}),

@@ -238,10 +238,9 @@ class QbenchSession:
                 terminalreporter.write_line(line)
 
     def finish(self) -> list[str]:
-        """Write baselines (update mode), the JSON artifact and the markdown report; return what
-        the terminal summary should say about them."""
+        """Write baselines (update mode), the JSON artifact, the reports and the history entry asked
+        for; return what the terminal summary should say about them."""
         from .artifact import QbenchArtifactError, build_artifact, write_artifact
-        from .report import markdown
 
         lines: list[str] = []
         if self.options.shard is not None:  # the other shards' cases are not here: the merge decides
@@ -261,17 +260,45 @@ class QbenchSession:
             lines.append(f"qbench: JSON artifact written to {self.options.json}")
         except (OSError, QbenchArtifactError) as error:  # disk full, read-only folder, a hook's bad edit
             self.errors.append(f"qbench: ERROR: could not write the JSON artifact to {self.options.json}: {_text(error)}")
-        if self.options.markdown is not None:
-            from .atomic import atomic_write_text
-
-            try:
-                atomic_write_text(self.options.markdown, markdown(self.results, environment, self.options.diagnosis.top))
-                lines.append(f"qbench: markdown report written to {self.options.markdown}")
-            except OSError as error:
-                self.errors.append(
-                    f"qbench: ERROR: could not write the markdown report to {self.options.markdown}: {_text(error)}"
-                )
+        lines += self._write_reports(artifact)
         return lines + self.errors
+
+    def _write_reports(self, artifact: dict[str, Any]) -> list[str]:
+        """The markdown and HTML reports and the history entry that were asked for."""
+        from .atomic import atomic_write_text
+        from .report import markdown
+
+        lines = []
+        writes = [  # the history first, so that the HTML report's trends include this run
+            ("history entry", self.options.history, lambda folder: self._append_history(folder, artifact)),
+            ("markdown report", self.options.markdown,
+             lambda path: atomic_write_text(path, markdown(self.results, self.environment, self.options.diagnosis.top))),
+            ("HTML report", self.options.html, self._write_html),
+        ]
+        for what, target, write in writes:
+            if target is None:
+                continue
+            try:
+                write(target)
+                lines.append(f"qbench: {what} written to {target}")
+            except (OSError, ValueError) as error:
+                self.errors.append(f"qbench: ERROR: could not write the {what} to {target}: {_text(error)}")
+        return lines
+
+    def _write_html(self, path: Path) -> None:
+        from .atomic import atomic_write_text
+        from .history import load
+        from .html_report import render
+
+        history = load(self.options.history) if self.options.history is not None else []
+        atomic_write_text(path, render(self.results, self.environment, history))
+
+    def _append_history(self, folder: Path, artifact: dict[str, Any]) -> None:
+        from .history import append
+
+        if self.interrupted:
+            raise ValueError("the run was interrupted: a partial run is not recorded")
+        append(folder, artifact)
 
     def _shard_line(self) -> str:
         update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""

@@ -1,0 +1,308 @@
+"""One self-contained HTML file a person reads after a run: the verdict, the gate table with failing
+rows first, matplotlib charts inlined as SVG (latency against sequence length, the speedup against its
+baseline and tolerance, F1 with the allowed loss, trends over the history), and the diagnosis.
+
+Offline by construction: no script, no external resource, and a Content-Security-Policy that forbids
+any request. Charts draw their ink in the page's text colour (`currentColor`), so they read in light
+and dark; each has a caption and its numbers in a table as the text alternative.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from .results import CaseResult, Check
+
+if TYPE_CHECKING:
+    from .history import Run
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_INK = "#010203"  # matplotlib's ink, replaced by currentColor in the SVG text
+_ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skip": 3, "updated": 4, "pass": 5}
+STYLE = """
+:root { color-scheme: light dark; --bg: #ffffff; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de;
+        --fail: #cf222e; --pass: #1a7f37; --warn: #9a6700; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --line: #3d444d;
+          --fail: #ff7b72; --pass: #3fb950; --warn: #d29922; } }
+body { background: var(--bg); color: var(--fg); font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid var(--line); padding-bottom: .3rem; margin-top: 2.5rem; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status-fail, .status-error { color: var(--fail); font-weight: 600; } .status-pass, .status-updated { color: var(--pass); }
+.status-inconclusive, .status-skip { color: var(--warn); }
+.verdict { font-size: 1.2rem; font-weight: 700; } .muted { color: var(--muted); }
+figure { margin: 1.5rem 0; } figure svg { max-width: 100%; height: auto; } figcaption { color: var(--muted); }
+details { margin: .5rem 0 1rem; } code { font-size: .85rem; }
+"""
+
+
+def render(results: list[CaseResult], environment: dict[str, Any], history: Sequence["Run"] = ()) -> str:
+    verdict = _overall(results)
+    parts = [
+        f"<h1>pytest-qbench report <span class='verdict status-{verdict}'>{verdict}</span></h1>",
+        _header(environment, results),
+        "<h2>Gate</h2>", _gate_table(results),
+        "<h2>Latency against sequence length</h2>", _latency_figure(results),
+        "<h2>Speedup against the baseline</h2>", _speedup_figure(results),
+        "<h2>Accuracy</h2>", _f1_figure(results),
+    ]
+    if history:
+        parts += ["<h2>History</h2>", _history_figure(history, results)]
+    diagnosed = {r.diagnosis.case_id: r.diagnosis for r in results if r.diagnosis is not None}
+    for case_id, diagnosis in diagnosed.items():
+        parts += [f"<h2>Diagnosis: {_e(case_id)}</h2>", _diagnosis(diagnosis)]
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>pytest-qbench: {verdict}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _overall(results: list[CaseResult]) -> str:
+    failing = [r for r in results if r.verdict in ("fail", "error") and not r.expected_failure]
+    return "fail" if failing else "pass" if results else "empty"
+
+
+def _header(env: dict[str, Any], results: list[CaseResult]) -> str:
+    libraries = ", ".join(f"{k} {v}" for k, v in sorted(env.get("libraries", {}).items()) if v)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    rows = [
+        ("Commit", f"<code>{_e(env.get('git_commit') or 'unknown')}</code>"),
+        ("Hardware key", f"<code>{_e(env.get('hardware_key'))}</code> ({_e(env.get('brand'))})"),
+        ("Versions", _e(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
+        ("Cases", _e(", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))))),
+        ("Created", _e(env.get("created"))),
+    ]
+    return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+# ---- the gate table --------------------------------------------------------------------------------
+
+def _rank(result: CaseResult) -> tuple[int, int, str]:
+    return (1 if result.expected_failure else 0, _ORDER.get(result.verdict, 9), result.nodeid)
+
+
+def _headline(result: CaseResult, metric: str) -> Check | None:
+    """The case's check of `metric` against the baseline, else against the original."""
+    checks = [c for c in result.checks if c.metric == metric]
+    return next((c for c in checks if c.against == "baseline"), checks[0] if checks else None)
+
+
+def _cells(result: CaseResult, metric: str, ratio: bool) -> str:
+    check = _headline(result, metric)
+    if check is None or check.measured is None:
+        return "<td></td><td></td><td></td>"
+    now = f"{check.measured:.4g}"
+    if metric == "cpu.speedup" and result.latency is not None:
+        s = result.latency.cpu.speedup
+        now += f" <span class='muted'>({s.ci_low:.2f}–{s.ci_high:.2f})</span>"
+    change = ""
+    if check.expected:
+        delta = check.measured / check.expected - 1 if ratio else check.measured - check.expected
+        delta = 0.0 if abs(delta) < 5e-5 else delta  # no "-0.0000"
+        change = f"{delta:+.1%}" if ratio else f"{delta:+.4f}"
+    return (f"<td class='num'>{_number(check.expected)}</td><td class='num'>{now}</td>"
+            f"<td class='num status-{check.status}'>{change}</td>")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def _gate_table(results: list[CaseResult]) -> str:
+    """One row per case, failing first: F1 and the CPU-time speedup against their baseline (or, for F1
+    without one, the original), the verdict and every check that did not pass."""
+    head = ("<tr><th rowspan='2'>test / case</th><th colspan='3'>F1</th><th colspan='3'>CPU-time speedup (95% CI)</th>"
+            "<th rowspan='2'>verdict</th><th rowspan='2'>checks not passed</th></tr>"
+            "<tr><th>baseline</th><th>now</th><th>change</th><th>baseline</th><th>now</th><th>change</th></tr>")
+    rows = []
+    for result in sorted(results, key=_rank):
+        others = [c for c in result.checks if c.status not in ("pass", "updated")]
+        notes = "<br>".join(f"<span class='status-{c.status}'>{_e(c.status)}</span> {_e(c.metric)}: {_e(c.reason)}" for c in others)
+        if result.error:
+            notes = f"<span class='status-error'>error</span> {_e(result.error)}" + (f"<br>{notes}" if notes else "")
+        xfail = " <span class='muted'>(xfail)</span>" if result.expected_failure else ""
+        rows.append(
+            f"<tr class='case verdict-{result.verdict}'><td>{_e(result.test.split('::')[-1])}<br><code>{_e(result.case_id)}</code>{xfail}</td>"
+            f"{_cells(result, 'f1', ratio=False)}{_cells(result, 'cpu.speedup', ratio=True)}"
+            f"<td class='status-{result.verdict}'>{_e(result.verdict)}</td><td>{notes}</td></tr>"
+        )
+    return f"<table id='gate'>{head}{''.join(rows)}</table>"
+
+
+# ---- charts ------------------------------------------------------------------------------------------
+
+def _svg(figure: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", transparent=True, bbox_inches="tight", metadata={"Date": None})
+    plt.close(figure)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+    return text.replace(_INK, "currentColor")
+
+
+def _figure(draw_svg: str, caption: str, table: str) -> str:
+    return (f"<figure><div role='img' aria-label='{_e(caption)}'>{draw_svg}</div><figcaption>{_e(caption)}</figcaption>"
+            f"<details><summary>The numbers</summary>{table}</details></figure>")
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"text.color": _INK, "axes.labelcolor": _INK, "axes.edgecolor": _INK, "xtick.color": _INK,
+                         "ytick.color": _INK, "svg.fonttype": "none", "font.size": 10, "svg.hashsalt": "qbench"})
+    return plt
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{head and '<tr>' + head + '</tr>'}{body}</table>"
+
+
+def _variant(result: CaseResult) -> str:
+    return f"{result.variant['approach']}-{'+'.join(result.variant['operators'])}"
+
+
+def _latency_figure(results: list[CaseResult]) -> str:
+    measured = [r for r in results if r.latency is not None]
+    if not measured:
+        return "<p class='muted'>No latency was measured.</p>"
+    plt = _plt()
+    sizes = sorted({r.batch_size for r in measured})
+    figure, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.4), squeeze=False, sharey=False)
+    rows = []
+    for axis, size in zip(axes[0], sizes):
+        variants = sorted({_variant(r) for r in measured if r.batch_size == size})
+        for index, variant in enumerate(variants):
+            points = sorted((r.sequence_length, r.latency.original.mean_ms, r.latency.optimized.mean_ms)
+                            for r in measured if r.batch_size == size and _variant(r) == variant)
+            lengths = [p[0] for p in points]
+            color = f"C{index}"
+            axis.plot(lengths, [p[1] for p in points], "--o", color=color, alpha=.6, label=f"{variant} fp32")
+            axis.plot(lengths, [p[2] for p in points], "-s", color=color, label=f"{variant} int8")
+            rows += [[size, variant, n, f"{o:.2f}", f"{q:.2f}"] for n, o, q in points]
+        axis.set(title=f"batch size {size}", xlabel="sequence length", ylabel="mean latency, ms (wall)")
+        axis.set_xticks(sorted({r.sequence_length for r in measured}))
+    axes[0][-1].legend(fontsize=7, frameon=False)
+    caption = "Mean wall-clock latency per call against sequence length, for each batch size: fp32 original dashed, int8 solid."
+    return _figure(_svg(figure), caption, _table(["batch", "variant", "length", "fp32 ms", "int8 ms"], rows))
+
+
+def _rtol(tolerance: str) -> float | None:
+    match = re.search(r"rtol ([0-9.]+)", tolerance)
+    return float(match.group(1)) if match else None
+
+
+def _speedup_figure(results: list[CaseResult]) -> str:
+    measured = [r for r in results if r.latency is not None]
+    if not measured:
+        return "<p class='muted'>No latency was measured.</p>"
+    plt = _plt()
+    figure, axis = plt.subplots(figsize=(max(6.0, .32 * len(measured)), 3.6))
+    rows = []
+    for x, result in enumerate(measured):
+        s = result.latency.cpu.speedup
+        check = next((c for c in result.checks if c.metric == "cpu.speedup"), None)
+        color = "C3" if result.verdict in ("fail", "error") and not result.expected_failure else "C0"
+        axis.errorbar([x], [s.value], yerr=[[s.value - s.ci_low], [s.ci_high - s.value]], fmt="o", color=color, capsize=3)
+        baseline, rtol = (check.expected, _rtol(check.tolerance)) if check and check.expected else (None, None)
+        if baseline is not None:
+            axis.plot([x - .35, x + .35], [baseline] * 2, color=_INK, lw=1)
+            if rtol is not None:
+                axis.fill_between([x - .35, x + .35], [baseline / (1 + rtol)] * 2, [baseline] * 2, color="C2", alpha=.25, lw=0)
+        rows.append([result.case_id, f"{s.value:.2f}", f"{s.ci_low:.2f}–{s.ci_high:.2f}", _number(baseline),
+                     "" if rtol is None or baseline is None else f"{baseline / (1 + rtol):.2f}", result.verdict])
+    axis.axhline(1.0, color=_INK, lw=.5, ls=":")
+    axis.set_xticks(range(len(measured)), [r.case_id for r in measured], rotation=75, ha="right", fontsize=7)
+    axis.set_ylabel("CPU-time speedup over fp32")
+    caption = ("CPU-time speedup of each case with its 95% interval (red: failing case); black tick: the baseline's"
+               " speedup; green band: the slowdown the tolerance allows; dotted: no speedup.")
+    return _figure(_svg(figure), caption, _table(["case", "speedup", "95% CI", "baseline", "tolerance floor", "verdict"], rows))
+
+
+def _allowed(check: Check) -> float | None:
+    match = re.search(r"max (relative )?loss ([0-9.]+)", check.tolerance)
+    if not match or check.expected is None:
+        return None
+    return float(match.group(2)) * (check.expected if match.group(1) else 1.0)
+
+
+def _f1_figure(results: list[CaseResult]) -> str:
+    variants: dict[str, CaseResult] = {}
+    for result in results:
+        if result.accuracy_optimized is not None:
+            variants.setdefault(f"{result.test.split('::')[-1]} {_variant(result)}", result)
+    if not variants:
+        return "<p class='muted'>No accuracy was measured.</p>"
+    plt = _plt()
+    figure, axis = plt.subplots(figsize=(max(6.0, .9 * len(variants)), 3.4))
+    rows = []
+    for x, (name, result) in enumerate(variants.items()):
+        original, optimized = result.accuracy_original.f1, result.accuracy_optimized.f1
+        check = next((c for c in result.checks if c.metric == "f1" and c.against == "original"), None)
+        allowed = _allowed(check) if check else None
+        axis.bar([x - .2], [original], width=.4, color="C7", label="fp32" if x == 0 else None)
+        axis.bar([x + .2], [optimized], width=.4, color="C3" if allowed is not None and original - optimized > allowed else "C0",
+                 label="int8" if x == 0 else None)
+        if allowed is not None:
+            axis.plot([x - .45, x + .45], [original - allowed] * 2, color=_INK, lw=1.2)
+        rows.append([name, f"{original:.4f}", f"{optimized:.4f}", "" if allowed is None else f"{original - allowed:.4f}"])
+    axis.set_xticks(range(len(variants)), list(variants), rotation=30, ha="right", fontsize=7)
+    axis.set(ylabel="F1 (seqeval)", ylim=(0, 1))
+    axis.legend(frameon=False, fontsize=8)
+    caption = "F1 of each variant, fp32 and int8 (red: below the allowed loss); black line: the lowest F1 the case allows."
+    return _figure(_svg(figure), caption, _table(["variant", "F1 fp32", "F1 int8", "lowest allowed"], rows))
+
+
+def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: int = 12) -> str:
+    """The speedup of this report's cases over the runs (the first `most` of them)."""
+    from .history import series, step
+
+    shown = {(r.nodeid.split("::")[-1], r.hardware_key) for r in results}
+    lines = {key: points for key, points in sorted(series(history).items()) if key in shown}
+    if not lines:
+        return "<p class='muted'>No earlier runs of these cases with latency.</p>"
+    plt = _plt()
+    figure, axis = plt.subplots(figsize=(8, 3.6))
+    rows = []
+    for index, ((case, key), points) in enumerate(list(lines.items())[:most]):
+        runs, values = [p[0] for p in points], [p[1] for p in points]
+        axis.plot(runs, values, "-o", ms=3, color=f"C{index % 10}", label=case)
+        change = step(values)
+        if change is not None:
+            axis.axvline(runs[change] - .5, color=f"C{index % 10}", ls="--", lw=1)
+        rows.append([case, key, len(values), " ".join(f"{v:.2f}" for v in values),
+                     "" if change is None else f"from run {runs[change] + 1}"])
+    axis.set(xlabel="run (oldest first)", ylabel="CPU-time speedup")
+    axis.set_xticks(range(len(history)), [str(i + 1) for i in range(len(history))])
+    axis.legend(fontsize=6, frameon=False, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    caption = (f"CPU-time speedup of this report's cases over the {len(history)} recorded runs (at most {most} cases);"
+               " a dashed line marks a step change (history.py).")
+    return _figure(_svg(figure), caption, _table(["case", "hardware key", "runs", "speedups", "step"], rows))
+
+
+def _diagnosis(diagnosis: Any) -> str:
+    rows = [[i, n.node, n.op_type, n.family, n.layer, _number(n.sqnr_db), _number(n.added_noise_db), "out of scale" if n.out_of_scale else ""]
+            for i, n in enumerate(diagnosis.nodes[:10], 1)]
+    repair = "" if diagnosis.repair is None else f"<p><strong>Repair:</strong> <code>{_e(diagnosis.repair.exclusion.marker)}</code>: F1 {diagnosis.repair.f1:.4f} (target {diagnosis.repair.target_f1:.4f})</p>"
+    return (f"<p><strong>Cause:</strong> {_e(diagnosis.preflight.explanation)}</p>{repair}"
+            + _table(["rank", "node", "op", "family", "layer", "SQNR dB", "added noise dB", "range"], rows))
