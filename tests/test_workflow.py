@@ -92,6 +92,20 @@ def test_the_merge_job_gates_fills_the_summary_and_alone_writes_baselines():
     assert "--baselines-out" not in _steps(_workflow()["jobs"]["shard"])["Measure and gate this shard"]["run"]
 
 
+def test_the_html_report_draws_the_history_kept_on_its_own_branch():
+    jobs = _workflow()["jobs"]
+    merge = _steps(jobs["merge"])
+    report = merge["HTML report with the trends of earlier runs"]["run"]
+    assert "git fetch --depth=1 origin qbench-history" in report
+    assert "pytest_qbench report .qbench/merged.json -o .qbench/report.html --history history" in report
+    assert "#artifacts" in merge["Report in the job summary"]["run"]  # the summary links to the charts
+    history = jobs["history"]
+    assert history["needs"] == "merge" and history["permissions"] == {"contents": "write"}
+    assert "github.event_name == 'push'" in history["if"] and "default_branch" in history["if"]
+    append = _steps(history)["Append this run to the qbench-history branch"]["run"]
+    assert "pytest_qbench history .qbench/merged.json --dir history" in append and "git -C history push origin qbench-history" in append
+
+
 def test_update_path_proposes_the_baselines_as_a_pull_request():
     workflow = _workflow()
     propose = workflow["jobs"]["propose-baselines"]
