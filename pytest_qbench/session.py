@@ -266,11 +266,16 @@ class QbenchSession:
     def _write_reports(self, artifact: dict[str, Any]) -> list[str]:
         """The markdown and HTML reports and the history entry that were asked for."""
         from .atomic import atomic_write_text
+        from .history import append
         from .report import markdown
 
         lines = []
+        history = self.options.history
+        if history is not None and self.interrupted:
+            lines.append(f"qbench: run interrupted: not recorded in the history {history}")
+            history = None
         writes = [  # the history first, so that the HTML report's trends include this run
-            ("history entry", self.options.history, lambda folder: self._append_history(folder, artifact)),
+            ("history entry", history, lambda folder: append(folder, artifact)),
             ("markdown report", self.options.markdown,
              lambda path: atomic_write_text(path, markdown(self.results, self.environment, self.options.diagnosis.top))),
             ("HTML report", self.options.html, self._write_html),
@@ -292,13 +297,6 @@ class QbenchSession:
 
         history = load(self.options.history) if self.options.history is not None else []
         atomic_write_text(path, render(self.results, self.environment, history))
-
-    def _append_history(self, folder: Path, artifact: dict[str, Any]) -> None:
-        from .history import append
-
-        if self.interrupted:
-            raise ValueError("the run was interrupted: a partial run is not recorded")
-        append(folder, artifact)
 
     def _shard_line(self) -> str:
         update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""
