@@ -184,6 +184,7 @@ class CaseSpec:
     sequence_length: int
     timing: TimingSpec = field(default_factory=TimingSpec)
     tolerances: Tolerances = field(default_factory=Tolerances)
+    model_file: str | None = None  # a graph inside the model folder, e.g. "onnx/model_quantized.onnx"
 
     @property
     def id(self) -> str:
@@ -199,7 +200,7 @@ _TIMING_KEYS = {f.name for f in fields(TimingSpec)}
 _TOLERANCE_KEYS = {f.name for f in fields(Tolerances)}
 _CALIBRATION_KEYS = {"calibration_" + f.name for f in fields(CalibrationSpec)}
 MARKER_KEYS = frozenset(
-    {"model", "dataset", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
+    {"model", "model_file", "dataset", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
      *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
 )
 
@@ -323,6 +324,7 @@ def parse_marker(
     return [
         CaseSpec(
             model=kwargs.get("model"),
+            model_file=_model_file(kwargs.get("model_file")),
             data=data,
             variant=VariantSpec(approach=a, operators=ops, calibration=calibration, **variant_kw),
             batch_size=bs,
@@ -332,6 +334,17 @@ def parse_marker(
         )
         for a, ops, bs, n in itertools.product(approaches, operator_sets, batch_sizes, lengths)
     ]
+
+
+def _model_file(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.endswith(".onnx") or value.startswith(("/", "~")):
+        raise QbenchConfigError(
+            f"qbench: model_file must be the path of a .onnx file relative to the model folder, got {value!r};"
+            " e.g. model_file=\"onnx/model_quantized.onnx\""
+        )
+    return value
 
 
 def _calibration(kw: dict[str, Any]) -> CalibrationSpec:

@@ -177,7 +177,12 @@ def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun"
     dataset = qbench_case.data.dataset or request.getfixturevalue("qbench_dataset")
     if isinstance(dataset, str):
         dataset = str(_resolve(request, dataset))
-    return QbenchRun(session, request.node, qbench_case, str(_resolve(request, model)), dataset)
+    model = _resolve(request, model)
+    if qbench_case.model_file is not None:
+        model = Path(model) / qbench_case.model_file
+        if not model.is_file():
+            pytest.fail(f"qbench: model_file {qbench_case.model_file!r} is not a file in the model folder ({model})", pytrace=False)
+    return QbenchRun(session, request.node, qbench_case, str(model), dataset)
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,9 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith((".", "/", "~")) or model.endswith(".onnx") or model.count("/") > 1
 
 
+ONNX_FOLDER = "onnx"  # the hub's layout (every transformers.js model): config at the top, graphs in onnx/
+
+
 def _local_original(path: Path, opset: int, cache: BuildCache) -> Path:
     if path.is_file():
         if path.suffix != ".onnx":
@@ -112,19 +115,37 @@ def _local_original(path: Path, opset: int, cache: BuildCache) -> Path:
                 f"qbench: model {str(path)!r} is a file but not .onnx; pass a Hugging Face model"
                 " folder, a .onnx file, or a hub id"
             )
-        _require_config(path.parent)
-        return path.parent if path.name == ONNX_FILE else _adopt_onnx(path, cache)
+        config_dir = _config_dir(path)
+        if config_dir == path.parent and path.name == ONNX_FILE:
+            return path.parent
+        return _adopt_onnx(path, config_dir, cache)
     _require_config(path)
     if (path / ONNX_FILE).is_file():
         return path
+    graphs = sorted((path / ONNX_FOLDER).glob("*.onnx")) if (path / ONNX_FOLDER).is_dir() else []
     if not any((path / name).is_file() for name in WEIGHT_FILES):
+        if len(graphs) == 1 or (path / ONNX_FOLDER / ONNX_FILE) in graphs:
+            return _local_original(graphs[0] if len(graphs) == 1 else path / ONNX_FOLDER / ONNX_FILE, opset, cache)
+        listed = f"; its {ONNX_FOLDER}/ holds {', '.join(g.name for g in graphs)}: name one with model_file=" if graphs else ""
         raise QbenchModelError(
-            f"qbench: model folder {str(path)!r} has no weights ({', '.join(WEIGHT_FILES)})"
-            f" and no {ONNX_FILE}"
+            f"qbench: model folder {str(path)!r} has no weights ({', '.join(WEIGHT_FILES)}), no {ONNX_FILE}"
+            f" and no {ONNX_FOLDER}/{ONNX_FILE}{listed}"
         )
     key = {"kind": "export", "model": fingerprint_path(path), "opset": opset, "libraries": library_versions()}
     entry, _ = cache.get_or_build(key, lambda out: _export(str(path), out, opset))
     return _checked_export(entry, str(path))
+
+
+def _config_dir(onnx_file: Path) -> Path:
+    """Where a .onnx file's config and tokenizer are: beside it, or one level up (the hub's onnx/)."""
+    for folder in (onnx_file.parent, onnx_file.parent.parent):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise QbenchModelError(
+        f"qbench: {str(onnx_file.parent)!r} has no {CONFIG_FILE}, nor has its parent; a .onnx file needs the"
+        " Hugging Face config and tokenizer files beside it (model.onnx, config.json, tokenizer.json) or one"
+        f" level up (the hub's layout: config.json at the top, the graphs in {ONNX_FOLDER}/)"
+    )
 
 
 def _require_config(folder: Path) -> None:
@@ -135,8 +156,9 @@ def _require_config(folder: Path) -> None:
         )
 
 
-def _adopt_onnx(file: Path, cache: BuildCache) -> Path:
-    """Copy an ONNX file named otherwise into a cache entry as `model.onnx`, with config and tokenizer."""
+def _adopt_onnx(file: Path, config_dir: Path, cache: BuildCache) -> Path:
+    """Copy an ONNX file named or placed otherwise into a cache entry as `model.onnx`, with the config
+    and tokenizer of `config_dir`."""
 
     def build(out: Path) -> None:
         import onnx
@@ -144,10 +166,10 @@ def _adopt_onnx(file: Path, cache: BuildCache) -> Path:
 
         with _reraise(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
             onnx.save(onnx.load(str(file)), str(out / ONNX_FILE))  # also inlines external data
-        shutil.copyfile(file.parent / CONFIG_FILE, out / CONFIG_FILE)
-        maybe_save_preprocessors(file.parent, out)
+        shutil.copyfile(config_dir / CONFIG_FILE, out / CONFIG_FILE)
+        maybe_save_preprocessors(config_dir, out)
 
-    key = {"kind": "adopt", "model": fingerprint_path(file), "config": fingerprint_path(file.parent / CONFIG_FILE)}
+    key = {"kind": "adopt", "model": fingerprint_path(file), "config": fingerprint_path(config_dir / CONFIG_FILE)}
     return cache.get_or_build(key, build)[0]
 
 

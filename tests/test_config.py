@@ -106,3 +106,11 @@ def test_an_optional_tolerance_takes_a_number_or_none_whatever_the_session_defau
         for bad in ("x", 0, -0.1, True):
             with pytest.raises(QbenchConfigError, match=f"{name} must be a positive number, or None"):
                 parse_marker({name: bad}, tolerances=default)
+
+
+def test_model_file_names_a_graph_inside_the_model_folder():
+    (case, *_) = parse_marker({"model_file": "onnx/model_quantized.onnx", "approach": "dynamic"})
+    assert case.model_file == "onnx/model_quantized.onnx"
+    for bad in ("/abs/model.onnx", "model.bin", 3):
+        with pytest.raises(QbenchConfigError, match="model_file must be the path of a .onnx file relative to the model folder"):
+            parse_marker({"model_file": bad})

@@ -192,3 +192,24 @@ def test_a_lost_accuracy_points_to_the_diagnosis_which_reaches_the_message_artif
     assert diagnoses[0]["repair"]["exclusion"] == {"families": [], "nodes": []} and diagnoses[0]["padded_fraction"] > 0
     report = (project.path / "report.md").read_text()
     assert report.count("### Diagnosis: `test_tiny.py::test_tiny` static-Add+MatMul") == 1
+
+
+MODEL_FILE_TEST = """
+import pytest
+
+@pytest.mark.qbench(approach="dynamic", operators=[["MatMul"]], sequence_length=16, model_file="{file}")
+def test_tiny(qbench):
+    qbench.check()
+"""
+
+
+def test_model_file_picks_one_graph_of_a_hub_layout_folder(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
+    from test_variants import hub_layout
+
+    folder = hub_layout(tiny_distilbert_onnx, pytester.path / "hub", "model_fp16.onnx", "model_b.onnx")
+    make_project(pytester, folder, tiny_build_cache.root, MODEL_FILE_TEST.format(file="onnx/model_b.onnx"))
+    pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=1)
+    make_project(pytester, folder, tiny_build_cache.root, MODEL_FILE_TEST.format(file="onnx/nope.onnx"))
+    result = pytester.runpytest("--qbench")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*model_file 'onnx/nope.onnx' is not a file in the model folder*"])

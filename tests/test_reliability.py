@@ -109,7 +109,7 @@ BAD_INPUT = {
         f'model="config_only", {ONE_CASE}',
         f"qbench {CASE}: could not measure: QbenchModelError: model folder '*config_only' has no weights"
         " (model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json)"
-        " and no model.onnx",
+        ", no model.onnx and no onnx/model.onnx",
     ),
     "hub_id_offline": (
         f'model="qbench-test-org/no-such-model", {ONE_CASE}',

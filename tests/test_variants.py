@@ -221,6 +221,35 @@ def test_existing_onnx_is_used_as_is(tiny_distilbert_onnx: Path, tmp_path: Path)
     assert (adopted / "config.json").is_file() and (adopted / "tokenizer.json").is_file()
 
 
+def hub_layout(original: Path, folder: Path, *graphs: str) -> Path:
+    """config.json and the tokenizer at the top, the graphs under onnx/ (every transformers.js model)."""
+    shutil.copytree(original, folder, ignore=shutil.ignore_patterns("*.onnx", "manifest.json", "qbench_*"))
+    (folder / "onnx").mkdir()
+    for name in graphs:
+        shutil.copyfile(original / "model.onnx", folder / "onnx" / name)
+    return folder
+
+
+def test_the_hub_onnx_layout_resolves_from_the_folder_or_the_file(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path / "cache")
+    folder = hub_layout(tiny_distilbert_onnx, tmp_path / "hub", "model.onnx", "model_quantized.onnx")
+    fp32 = (tiny_distilbert_onnx / "model.onnx").read_bytes()
+    from_folder = export_original(folder, 11, cache)  # onnx/model.onnx, the fp32 graph, by name
+    from_file = export_original(folder / "onnx" / "model.onnx", 11, cache)  # config one level up
+    assert from_folder == from_file and (from_folder / "model.onnx").read_bytes() == fp32
+    assert (from_folder / "config.json").is_file() and (from_folder / "tokenizer.json").is_file()
+    named = export_original(folder / "onnx" / "model_quantized.onnx", 11, cache)  # model_file= joins to this
+    assert (named / "model.onnx").read_bytes() == fp32  # same bytes, same content-addressed entry
+
+
+def test_a_folder_of_several_graphs_without_model_onnx_asks_which(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+    folder = hub_layout(tiny_distilbert_onnx, tmp_path / "hub", "model_fp16.onnx", "model_quantized.onnx")
+    with pytest.raises(QbenchModelError, match="holds model_fp16.onnx, model_quantized.onnx: name one with model_file="):
+        export_original(folder, 11, BuildCache(tmp_path / "cache"))
+    single = hub_layout(tiny_distilbert_onnx, tmp_path / "single", "model_int8.onnx")
+    assert (export_original(single, 11, BuildCache(tmp_path / "cache")) / "model.onnx").is_file()  # the only one
+
+
 def config_only(folder: Path) -> Path:
     (folder / "config.json").write_text("{}")
     return folder
@@ -238,6 +267,12 @@ def bad_onnx(folder: Path) -> Path:
     return folder / "ner.onnx"
 
 
+def orphan_onnx(folder: Path) -> Path:
+    (folder / "onnx").mkdir()
+    (folder / "onnx" / "model.onnx").write_bytes(b"graph")
+    return folder / "onnx" / "model.onnx"
+
+
 def weights_file(folder: Path) -> Path:
     (folder / "weights.bin").write_bytes(b"x")
     return folder / "weights.bin"
@@ -250,12 +285,13 @@ def weights_file(folder: Path) -> Path:
         (lambda p: p, "has no config.json"),
         (config_only, "has no weights"),
         (weights_file, "not .onnx"),
+        (orphan_onnx, "has no config.json, nor has its parent; .* or one level up .*the graphs in onnx/"),
         (bad_weights, "loading '.*' as a token-classification model failed"),
         (bad_onnx, "reading ONNX model '.*ner.onnx' failed"),
         (lambda p: "./relative/missing-model", "does not exist"),
         (lambda p: "qbench-test-org/no-such-model", "could not be fetched from the Hugging Face hub"),
     ],
-    ids=["missing", "no-config", "no-weights", "not-onnx", "bad-weights", "bad-onnx", "relative", "hub"],
+    ids=["missing", "no-config", "no-weights", "not-onnx", "onnx-without-config", "bad-weights", "bad-onnx", "relative", "hub"],
 )
 def test_model_errors_are_one_clear_line(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(QbenchModelError, match=message) as info:
