@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from .results import CaseResult, Check
 
 if TYPE_CHECKING:
+    from .diagnosis import Diagnosis
     from .history import Run
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -300,9 +301,10 @@ def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: i
     return _figure(_svg(figure), caption, _table(["case", "hardware key", "runs", "speedups", "step"], rows))
 
 
-def _diagnosis(diagnosis: Any) -> str:
-    rows = [[i, n.node, n.op_type, n.family, n.layer, _number(n.sqnr_db), _number(n.added_noise_db), "out of scale" if n.out_of_scale else ""]
-            for i, n in enumerate(diagnosis.nodes[:10], 1)]
-    repair = "" if diagnosis.repair is None else f"<p><strong>Repair:</strong> <code>{_e(diagnosis.repair.exclusion.marker)}</code>: F1 {diagnosis.repair.f1:.4f} (target {diagnosis.repair.target_f1:.4f})</p>"
+def _diagnosis(diagnosis: "Diagnosis", top: int = 10) -> str:
+    """The terminal's and the markdown report's diagnosis (report.py), as HTML."""
+    from .report import NODE_HEADERS, node_rows, repair_line
+
+    repair = "" if diagnosis.repair is None else f"<p><strong>{_e(repair_line(diagnosis.repair))}</strong></p>"
     return (f"<p><strong>Cause:</strong> {_e(diagnosis.preflight.explanation)}</p>{repair}"
-            + _table(["rank", "node", "op", "family", "layer", "SQNR dB", "added noise dB", "range"], rows))
+            + _table(NODE_HEADERS, node_rows(diagnosis, top)))

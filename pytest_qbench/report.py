@@ -332,14 +332,14 @@ def _annotation(kind: str, title: str, message: str, file: str | None = None) ->
 
 # ---- diagnosis --------------------------------------------------------------------------------------
 
-_NODE_HEADERS = ["rank", "node", "op", "family", "layer", "SQNR dB", "added noise dB", "range"]
+NODE_HEADERS = ["rank", "node", "op", "family", "layer", "SQNR dB", "added noise dB", "range"]
 
 
 def _db(value: float | None) -> str:
     return _NONE if value is None else f"{value:.1f}"
 
 
-def _node_rows(diagnosis: "Diagnosis", top: int) -> list[list[str]]:
+def node_rows(diagnosis: "Diagnosis", top: int) -> list[list[str]]:
     return [
         [str(rank), n.node, n.op_type, n.family, n.layer, _db(n.sqnr_db), _db(n.added_noise_db),
          "out of scale" if n.out_of_scale else ""]
@@ -363,7 +363,7 @@ def _ranges_line(diagnosis: "Diagnosis") -> str | None:
             f" at {', '.join(r.nodes) or 'no quantized node'}{more}")
 
 
-def _repair_line(repair: "RepairResult") -> str:
+def repair_line(repair: "RepairResult") -> str:
     verdict = "met" if repair.met else "NOT met: the best found"
     speed = "" if repair.speedup is None else f", cpu speedup x{repair.speedup:.2f}"
     spent = ", evaluation cap reached" if repair.budget_spent else ""
@@ -384,13 +384,13 @@ def diagnosis_lines(diagnosis: "Diagnosis", top: int) -> list[str]:
     ranges = _ranges_line(diagnosis)
     if ranges:
         lines.append(f"  {ranges}")
-    rows = _node_rows(diagnosis, top)
-    widths = [max(map(len, column)) for column in zip(_NODE_HEADERS, *rows)]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [_NODE_HEADERS, *rows]]
+    rows = node_rows(diagnosis, top)
+    widths = [max(map(len, column)) for column in zip(NODE_HEADERS, *rows)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [NODE_HEADERS, *rows]]
     groups = ", ".join(f"{g.family} {g.layer} ({g.nodes} nodes, {_db(g.max_added_noise_db)} dB)" for g in diagnosis.groups[:5])
     lines.append(f"  family x layer, worst added noise first: {groups}")
     if diagnosis.repair is not None:
-        lines.append(f"  {_repair_line(diagnosis.repair)}")
+        lines.append(f"  {repair_line(diagnosis.repair)}")
     return lines
 
 
@@ -414,11 +414,11 @@ def _diagnosis_markdown(test: str, diagnosis: "Diagnosis", top: int) -> list[str
     if ranges:
         facts.append(f"* {_escape(ranges)}")
     if diagnosis.repair is not None:
-        facts.append(f"* **{_escape(_repair_line(diagnosis.repair))}**")
-    rows = [[*cells[:1], f"`{cells[1]}`", *cells[2:]] for cells in _node_rows(diagnosis, top)]
+        facts.append(f"* **{_escape(repair_line(diagnosis.repair))}**")
+    rows = [[*cells[:1], f"`{cells[1]}`", *cells[2:]] for cells in node_rows(diagnosis, top)]
     groups = [[g.family, g.layer, str(g.nodes), _db(g.worst_sqnr_db), _db(g.max_added_noise_db)] for g in diagnosis.groups]
     return [
         f"### Diagnosis: `{test}` {diagnosis.case_id}", "\n".join(facts),
-        _table(_NODE_HEADERS, rows),
+        _table(NODE_HEADERS, rows),
         _table(["family", "layer", "nodes", "worst SQNR dB", "max added noise dB"], groups),
     ]

@@ -14,11 +14,10 @@ import pytest
 from .results import AccuracyResult, CaseResult, Check, LatencyResult
 
 if TYPE_CHECKING:
+    import datasets
     import onnxruntime
 
     from .config import CaseSpec, TimingSpec
-    import datasets
-
     from .diagnosis import Diagnosis, NodeError, Preflight, RangeIssue
     from .repair import Exclusion, RepairResult
     from .session import QbenchSession
