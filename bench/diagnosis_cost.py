@@ -10,9 +10,7 @@ candidates come from the cache). Writes bench/results/diagnosis.json and replace
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from measurement import _load, _table, machine, splice  # noqa: E402 - bench/ is the script's folder
+from measurement import _table, run_footer, run_info, run_start, splice  # noqa: E402 - bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-m", "pytest", "--qbench", "examples", "-k", "collapse", "--qbench-repair", "-p", "no:cacheprovider"]
@@ -64,22 +62,17 @@ def render(runs: list[dict], info: dict) -> str:
         "- an evaluation builds one candidate (static: calibration + quantization, ~5 s cold) and scores it on"
         " the sample (~2 s) or the whole split (~8 s); warm, the builds come from the cache",
         "",
-        f"Run {info['when']} ({info['minutes']:.1f} min) on {info['machine']['brand']}, {info['machine']['physical_cores']}"
-        f" physical / {info['machine']['logical_cores']} logical cores. Load average (1/5/15 min) {_load(info['load_before'])}"
-        f" before, {_load(info['load_after'])} after. Reproduce: `.venv/bin/python bench/diagnosis_cost.py`."
-        " Raw numbers: `bench/results/diagnosis.json`.",
+        run_footer(info, "bench/diagnosis_cost.py", "bench/results/diagnosis.json"),
     ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    began, load_before = time.perf_counter(), list(os.getloadavg())
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    start = run_start()
     with tempfile.TemporaryDirectory(prefix="qbench-diagnosis-") as tmp:
         work = Path(tmp)
         runs = [run(label, work / "cache", work) for label in ("cold", "warm")]
-    info = {"when": when, "minutes": (time.perf_counter() - began) / 60, "machine": machine(2),
-            "load_before": load_before, "load_after": list(os.getloadavg())}
+    info = run_info(start)
     (ROOT / "bench" / "results" / "diagnosis.json").write_text(json.dumps({**info, "runs": runs}, indent=1) + "\n")
     docs = ROOT / "docs" / "BENCHMARKS.md"
     docs.write_text(splice(docs.read_text(), {"diagnosis": render(runs, info)}))

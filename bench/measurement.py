@@ -358,6 +358,26 @@ def machine(threads: int) -> dict[str, Any]:
     }
 
 
+def run_start() -> dict[str, Any]:
+    """When a bench script started, and the load it started under (for `run_info`)."""
+    return {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "began": perf_counter(),
+            "load_before": list(os.getloadavg())}
+
+
+def run_info(start: dict[str, Any], threads: int = 2) -> dict[str, Any]:
+    """What a bench script's results record of its run: when, how long, where, under which load."""
+    return {"when": start["when"], "minutes": (perf_counter() - start["began"]) / 60, "machine": machine(threads),
+            "load_before": start["load_before"], "load_after": list(os.getloadavg())}
+
+
+def run_footer(info: dict[str, Any], script: str, raw: str, setting: str = "") -> str:
+    """The closing line of a bench script's section: the run, the machine, the load, how to reproduce."""
+    m = info["machine"]
+    return (f"Run {info['when']} ({info['minutes']:.1f} min) on {m['brand']}, {m['physical_cores']} physical /"
+            f" {m['logical_cores']} logical cores{setting}. Load average (1/5/15 min) {_load(info['load_before'])}"
+            f" before, {_load(info['load_after'])} after. Reproduce: `.venv/bin/python {script}`. Raw numbers: `{raw}`.")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[argparse.Action]]]:
     """The parser, and per experiment the options it reads ("run": the ones every experiment reads)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

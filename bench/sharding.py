@@ -13,9 +13,7 @@ Writes bench/results/sharding.json and the `<!-- measurement:sharding -->` secti
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from measurement import _load, _table, machine, splice  # noqa: E402 - bench/ is the script's folder
+from measurement import _table, run_footer, run_info, run_start, splice  # noqa: E402 - bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECT = ["examples", "-k", "not hub"]
@@ -86,17 +84,12 @@ def render(result: dict) -> str:
                   _table(["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
                          [[s["count"], " / ".join(map(str, s["cases"])), " / ".join(f"{x:.0f}" for x in s["loads"]),
                            f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
-    info = result["info"]
-    parts += ["", f"Run {info['when']} ({info['minutes']:.1f} min) on {info['machine']['brand']},"
-              f" {info['machine']['physical_cores']} physical / {info['machine']['logical_cores']} logical cores, build cache warm."
-              f" Load average (1/5/15 min) {_load(info['load_before'])} before, {_load(info['load_after'])} after."
-              " Reproduce: `.venv/bin/python bench/sharding.py`. Raw numbers: `bench/results/sharding.json`."]
+    parts += ["", run_footer(result["info"], "bench/sharding.py", "bench/results/sharding.json", ", build cache warm")]
     return "\n".join(parts)
 
 
 def main() -> None:
-    began, load_before = time.perf_counter(), list(os.getloadavg())
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    start = run_start()
     with tempfile.TemporaryDirectory(prefix="qbench-sharding-") as tmp:
         work = Path(tmp)
         series = {1: [run_shard(1, 1, work, None)]}
@@ -108,9 +101,7 @@ def main() -> None:
         for count in (2, 4):
             series[count] = [run_shard(i, count, work, durations_file) for i in range(1, count + 1)]
             print(series[count], flush=True)
-    info = {"when": when, "minutes": (time.perf_counter() - began) / 60, "machine": machine(2),
-            "load_before": load_before, "load_after": list(os.getloadavg())}
-    result = {"info": info, "series": series, "pytest_split": split}
+    result = {"info": run_info(start), "series": series, "pytest_split": split}
     (ROOT / "bench" / "results" / "sharding.json").write_text(json.dumps(result, indent=1) + "\n")
     docs = ROOT / "docs" / "SCALING.md"
     text = docs.read_text() if docs.exists() else "# Scaling out\n"
