@@ -133,15 +133,20 @@ class DataSpec:
     scoring: str = "default"  # seqeval default (conlleval-like) or strict IOB2
     # Dynamic int8 computes activation scales per batch, so its scores depend on the batching.
     eval_batch_size: int = 64
+    label_map: tuple[tuple[str, str], ...] = ()  # label_map.py; sorted (name, scored name) pairs
 
     def to_dict(self) -> dict[str, Any]:
-        """What decides the scores besides the model, as baselines record it."""
-        return {
+        """What decides the scores besides the model, as baselines record it (a label map only when
+        there is one, so that baselines recorded without it still match)."""
+        recorded: dict[str, Any] = {
             "split": self.eval_split,
             "batch_size": self.eval_batch_size,
             "max_samples": self.max_eval_samples,
             "scoring": self.scoring,
         }
+        if self.label_map:
+            recorded["label_map"] = dict(self.label_map)
+        return recorded
 
 
 @dataclass(frozen=True)
@@ -195,12 +200,12 @@ class CaseSpec:
 
 _MATRIX_KEYS = ("approach", "operators", "batch_size", "sequence_length")
 _VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"approach", "operators", "calibration"}
-_DATA_KEYS = {f.name for f in fields(DataSpec)} - {"dataset"}
+_DATA_KEYS = {f.name for f in fields(DataSpec)} - {"dataset", "label_map"}
 _TIMING_KEYS = {f.name for f in fields(TimingSpec)}
 _TOLERANCE_KEYS = {f.name for f in fields(Tolerances)}
 _CALIBRATION_KEYS = {"calibration_" + f.name for f in fields(CalibrationSpec)}
 MARKER_KEYS = frozenset(
-    {"model", "model_file", "dataset", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
+    {"model", "model_file", "dataset", "label_map", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
      *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
 )
 
@@ -355,8 +360,23 @@ def _calibration(kw: dict[str, Any]) -> CalibrationSpec:
     return spec
 
 
+def parse_label_map(value: Any) -> tuple[tuple[str, str], ...]:
+    """A `label_map` (marker argument or `qbench_label_map` fixture) as DataSpec keeps it."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()
+    ):
+        raise QbenchConfigError(
+            f"qbench: label_map must be a non-empty dict of label names to scored names, got {value!r};"
+            " e.g. label_map={'GIVEN_NAME': 'PER', 'SURNAME': 'PER', 'CITY': 'LOC', '*': 'O'}"
+        )
+    return tuple(sorted(value.items()))
+
+
 def _data(kwargs: dict[str, Any]) -> DataSpec:
     spec = _replace_checked(DataSpec(dataset=kwargs.get("dataset")), _split(kwargs, _DATA_KEYS))
+    spec = replace(spec, label_map=parse_label_map(kwargs.get("label_map")))
     _choice("scoring mode", spec.scoring, SCORING_MODES)
     if spec.max_eval_samples is not None:
         _positive_int("max_eval_samples", spec.max_eval_samples)

@@ -211,7 +211,11 @@ def check_labels(dataset_labels: Sequence[str], id2label: Mapping[int, str]) -> 
     unknown = [label for label in dataset_labels if label not in model_labels]
     if not unknown:
         return
-    hint = "Fix the model config's id2label, or use a dataset with the model's label names"
+    hint = (
+        "If the two name the same things differently, map them with label_map= in the qbench marker"
+        " (e.g. label_map={'GIVEN_NAME': 'PER', 'CITY': 'LOC', '*': 'O'}); else fix the model"
+        " config's id2label, or use a dataset with the model's label names"
+    )
     if all(label.startswith("LABEL_") for label in model_labels):
         hint = "The model's labels are transformers' placeholders: its config.json lacks id2label"
     raise QbenchDataError(

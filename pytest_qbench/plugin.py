@@ -172,6 +172,7 @@ def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun"
     `.accuracy()`, `.latency()`, and `.check()` — measure, compare to the baseline, assert."""
     from .runner import QbenchRun
 
+    qbench_case = _with_label_map(request, qbench_case)
     session = request.config.stash[SESSION_KEY]
     model = qbench_case.model or request.getfixturevalue("qbench_model")
     dataset = qbench_case.data.dataset or request.getfixturevalue("qbench_dataset")
@@ -195,6 +196,27 @@ def qbench_model() -> str:
 def qbench_dataset() -> Any:
     """The dataset when the marker names none: override in conftest.py (hub name, path, Dataset[Dict])."""
     raise pytest.UsageError("qbench: the marker gives no dataset= and no conftest.py defines a `qbench_dataset` fixture")
+
+
+@pytest.fixture(scope="session")
+def qbench_label_map() -> dict[str, str] | None:
+    """The label_map when the marker gives none: override in conftest.py to share one across tests."""
+    return None
+
+
+def _with_label_map(request: pytest.FixtureRequest, case: CaseSpec) -> CaseSpec:
+    """The case with the `qbench_label_map` fixture's map, unless its marker gave one."""
+    from dataclasses import replace
+
+    from .config import parse_label_map
+
+    if case.data.label_map:
+        return case
+    try:
+        mapped = parse_label_map(request.getfixturevalue("qbench_label_map"))
+    except QbenchConfigError as error:
+        pytest.fail(f"qbench_label_map fixture: {error}", pytrace=False)
+    return replace(case, data=replace(case.data, label_map=mapped)) if mapped else case
 
 
 def _resolve(request: pytest.FixtureRequest, model: str | os.PathLike[str]) -> str | Path:

@@ -59,8 +59,7 @@ class TokenClassification:
         if spec.max_eval_samples is not None and spec.max_eval_samples < len(dataset):
             dataset = dataset.select(range(spec.max_eval_samples))
         require_columns(dataset, spec.input_column)
-        names = label_names(dataset, spec.label_column)
-        check_labels(names, id2label)
+        names, id2label = scored_labels(label_names(dataset, spec.label_column), id2label, spec, tagged=True)
         gold = [[names[tag] for tag in tags] for tags in dataset[spec.label_column]]
         predicted, truncated = self._predict(
             session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
@@ -72,7 +71,6 @@ class TokenClassification:
     ) -> tuple[list[list[str]], int]:
         """Predicted word labels of every sentence, and how many words the truncation cut off."""
         input_names = [i.name for i in session.get_inputs()]
-        id2label = {int(i): label for i, label in id2label.items()}
         predicted: list[list[str]] = [[] for _ in sentences]
         truncated = 0
         encoded = tokenize(tokenizer, sentences, (), truncation=True, max_length=self.max_length)["input_ids"]
@@ -88,6 +86,21 @@ class TokenClassification:
                 )
                 truncated += cut
         return predicted, truncated
+
+
+def scored_labels(
+    names: list[str], id2label: Mapping[int, str], spec: DataSpec, *, tagged: bool
+) -> tuple[list[str], dict[int, str]]:
+    """The dataset's label names and the model's id2label as they are scored: through the case's
+    label_map if it has one, else as they are, provided the model knows every dataset label."""
+    id2label = {int(i): label for i, label in id2label.items()}
+    if not spec.label_map:
+        check_labels(names, id2label)
+        return names, id2label
+    from .label_map import translate
+
+    translation = translate(dict(spec.label_map), id2label.values(), names, tagged=tagged)
+    return [translation.dataset[n] for n in names], {i: translation.model[label] for i, label in id2label.items()}
 
 
 def _length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[int]]:

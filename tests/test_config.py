@@ -114,3 +114,15 @@ def test_model_file_names_a_graph_inside_the_model_folder():
     for bad in ("/abs/model.onnx", "model.bin", 3):
         with pytest.raises(QbenchConfigError, match="model_file must be the path of a .onnx file relative to the model folder"):
             parse_marker({"model_file": bad})
+
+
+def test_a_label_map_is_kept_sorted_hashable_and_recorded_only_when_given():
+    (case,) = parse_marker({"approach": "dynamic", "label_map": {"SURNAME": "PER", "GIVEN_NAME": "PER", "*": "O"}})
+    assert case.data.label_map == (("*", "O"), ("GIVEN_NAME", "PER"), ("SURNAME", "PER"))
+    hash(case.data)  # the accuracy memo keys on it
+    assert case.data.to_dict()["label_map"] == {"*": "O", "GIVEN_NAME": "PER", "SURNAME": "PER"}
+    (plain,) = parse_marker({"approach": "dynamic"})
+    assert "label_map" not in plain.data.to_dict()  # baselines recorded before label_map existed still match
+    for bad in ({}, ["GIVEN_NAME", "PER"], {"GIVEN_NAME": 1}, {"": "PER"}):
+        with pytest.raises(QbenchConfigError, match="label_map must be a non-empty dict of label names"):
+            parse_marker({"label_map": bad})

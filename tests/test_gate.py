@@ -213,3 +213,49 @@ def test_model_file_picks_one_graph_of_a_hub_layout_folder(pytester: pytest.Pyte
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*model_file 'onnx/nope.onnx' is not a file in the model folder*"])
+
+
+LABEL_MAP_TEST = """
+import pytest
+
+@pytest.mark.qbench(approach="dynamic", operators=[["MatMul"]], sequence_length=16{extra})
+def test_tiny(qbench):
+    qbench.check()
+"""
+RENAMED_TAGS = {"John": "B-PERSON", "Smith": "I-PERSON", "Reuters": "B-COMPANY", "Paris": "B-CITY", "Berlin": "B-CITY"}
+TO_CONLL = {"PERSON": "PER", "COMPANY": "ORG", "CITY": "LOC", "*": "O"}
+
+
+def test_label_map_scores_a_dataset_with_other_label_names_and_is_recorded(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
+    from projects import conll
+
+    make_project(pytester, tiny_distilbert, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=""))
+    for split in ("train", "valid"):
+        (pytester.path / "data" / f"{split}.txt").write_text(conll(tags=RENAMED_TAGS))
+    result = pytester.runpytest("--qbench", "--qbench-update-baselines")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*unknown to the model: ['B-CITY'*map them with label_map= in the qbench marker*"])
+    assert not (pytester.path / BASELINE).exists()
+
+    pytester.makepyfile(test_tiny=LABEL_MAP_TEST.format(extra=f", label_map={TO_CONLL!r}"))
+    pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=1)
+    recorded = json.loads((pytester.path / BASELINE).read_text())["cases"]
+    [entry] = [e for keys in recorded.values() for e in keys.values()]
+    assert entry["parameters"]["evaluation"]["label_map"] == TO_CONLL
+    [case] = _artifact(pytester)["cases"]
+    assert case["parameters"]["evaluation"]["label_map"] == TO_CONLL
+    assert set(case["accuracy"]["original"]["per_type_f1"]) <= {"PER", "ORG", "LOC"}
+
+    # The same map from a conftest fixture: the same setup as the baseline.
+    pytester.makepyfile(test_tiny=LABEL_MAP_TEST.format(extra=""))
+    conftest = pytester.path / "conftest.py"
+    fixture = "\n@pytest.fixture(scope='session')\ndef qbench_label_map():\n    return {mapping!r}\n"
+    base = conftest.read_text()
+    conftest.write_text(base + fixture.format(mapping=TO_CONLL))
+    pytester.runpytest("--qbench").assert_outcomes(passed=1)
+
+    # Another map is another setup: the baseline does not compare.
+    conftest.write_text(base + fixture.format(mapping={**TO_CONLL, "COMPANY": "O", "ORG": "O"}))
+    result = pytester.runpytest("--qbench")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*baseline recorded with another setup (parameters.evaluation.label_map*"])

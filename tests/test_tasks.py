@@ -11,6 +11,7 @@ import datasets
 import numpy as np
 import pytest
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+from seqeval.scheme import IOB2
 
 from pytest_qbench.config import DataSpec, QbenchConfigError
 from pytest_qbench.data import CONLL2003_LABELS, QbenchDataError
@@ -184,3 +185,43 @@ def test_task_for_reads_the_head_from_architectures():
     assert task_for(None) is token
     with pytest.raises(QbenchConfigError, match="BertForSequenceClassification; supported tasks: token-classification"):
         task_for(SimpleNamespace(architectures=["BertForSequenceClassification"]))
+
+
+# ---- label_map: a model and a dataset that name entity types differently ------------------------
+
+PII_LABELS = ("O", "B-GIVEN_NAME", "I-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "B-CITY", "I-CITY", "B-EMAIL", "I-EMAIL")
+PII_TO_CONLL = {"GIVEN_NAME": "PER", "SURNAME": "PER", "CITY": "LOC", "*": "O"}
+
+
+def test_label_map_merges_two_source_types_into_one_entity_and_keeps_i_after_a_mapped_b(tokenizer):
+    sentences = [["John", "Smith", "visited", "New", "York"], ["Mary", "Jones", "met", "IBM"]]
+    gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "B-PER", "O", "B-ORG"]]
+    # Given name then surname: B-GIVEN_NAME I-SURNAME is one PER entity once mapped (John Smith);
+    # B-GIVEN_NAME B-SURNAME stays two (Mary | Jones); I-CITY after the mapped B-CITY continues the
+    # LOC entity (New York); ORG, which the model lacks, and the model's EMAIL are scored as O.
+    token_labels = {"john": "B-GIVEN_NAME", "smith": "I-SURNAME", "new": "B-CITY", "york": "I-CITY",
+                    "mary": "B-GIVEN_NAME", "jones": "B-SURNAME", "visited": "B-EMAIL"}
+    spec = DataSpec(None, scoring="strict", label_map=tuple(PII_TO_CONLL.items()))
+    result, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=spec, id2label=dict(enumerate(PII_LABELS)))
+    scored_gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "B-PER", "O", "O"]]
+    assert (result.precision, result.recall, result.f1) == (1.0, 1.0, 1.0)
+    assert result.per_type_f1 == {"PER": 1.0, "LOC": 1.0}
+    assert result.accuracy == accuracy_score(scored_gold, scored_gold)
+
+    # The same predictions without the "I after a mapped B" continuity: Smith opens a new entity.
+    split = {**token_labels, "smith": "B-SURNAME"}
+    result, _ = evaluate(tokenizer, sentences, gold, split, spec=spec, id2label=dict(enumerate(PII_LABELS)))
+    predicted = [["B-PER", "B-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "B-PER", "O", "O"]]
+    assert result.f1 == pytest.approx(f1_score(scored_gold, predicted, mode="strict", scheme=IOB2))
+    assert result.f1 < 1.0
+
+
+def test_without_a_label_map_different_names_are_one_error_that_points_to_label_map(tokenizer):
+    with pytest.raises(QbenchDataError, match=r"unknown to the model: \['B-PER'.*label_map="):
+        evaluate(tokenizer, SENTENCES, GOLD, {}, id2label=dict(enumerate(PII_LABELS)))
+
+
+def test_label_map_without_a_rest_entry_names_the_unmapped_types(tokenizer):
+    spec = DataSpec(None, label_map=(("GIVEN_NAME", "PER"), ("SURNAME", "PER"), ("CITY", "LOC")))
+    with pytest.raises(QbenchDataError, match=r"leaves \['EMAIL', 'MISC', 'ORG'\] unmapped.*'\*': 'O'"):
+        evaluate(tokenizer, SENTENCES, GOLD, {}, spec=spec, id2label=dict(enumerate(PII_LABELS)))
