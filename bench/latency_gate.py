@@ -197,7 +197,7 @@ def _robust_sigma(logs: np.ndarray) -> float:
 
 
 def _case(latency_result: LatencyResult) -> CaseResult:
-    score = AccuracyResult(1.0, 1.0, 1.0, 1.0, {}, 1, 1, 0, "default", 0.0)
+    score = AccuracyResult("token-classification", 1.0, 1.0, 1.0, 1.0, "micro", {}, 1, "word", 1, 0, "default", 0.0)
     return CaseResult(nodeid="bench", test="bench", case_id="bench", model="bench", batch_size=1,
                       sequence_length=1, variant={}, accuracy_original=score, accuracy_optimized=score,
                       latency=latency_result)

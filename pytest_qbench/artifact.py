@@ -17,7 +17,10 @@ from .results import CaseResult
 # 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
 # 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair);
 #    the run's shard and case selection, each case's hardware key and duration; merged artifacts.
-SCHEMA_VERSION = 4
+# 5: one accuracy shape for every task: task, average (micro over entities / macro over classes),
+#    per_label_f1, unit, num_units, truncated (were per_type_f1, num_words, truncated_words); the
+#    original model's quantization (a pre-quantized original is not fp32).
+SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
 
 

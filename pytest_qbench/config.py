@@ -127,8 +127,10 @@ class DataSpec:
 
     dataset: str | None  # hub name, local file/folder, or None: the `qbench_dataset` fixture
     eval_split: str = "validation"
-    input_column: str = "tokens"
-    label_column: str = "ner_tags"
+    # None: the model's task's (tasks.py): tokens / ner_tags for token classification, text / label
+    # for text classification.
+    input_column: str | None = None
+    label_column: str | None = None
     max_eval_samples: int | None = None  # None: all of the split
     scoring: str = "default"  # seqeval default (conlleval-like) or strict IOB2
     # Dynamic int8 computes activation scales per batch, so its scores depend on the batching.
@@ -378,6 +380,9 @@ def _data(kwargs: dict[str, Any]) -> DataSpec:
     spec = _replace_checked(DataSpec(dataset=kwargs.get("dataset")), _split(kwargs, _DATA_KEYS))
     spec = replace(spec, label_map=parse_label_map(kwargs.get("label_map")))
     _choice("scoring mode", spec.scoring, SCORING_MODES)
+    for name in ("input_column", "label_column"):
+        if getattr(spec, name) is not None and not (isinstance(getattr(spec, name), str) and getattr(spec, name)):
+            raise QbenchConfigError(f"qbench: {name} must be a column name, got {getattr(spec, name)!r}")
     if spec.max_eval_samples is not None:
         _positive_int("max_eval_samples", spec.max_eval_samples)
     _positive_int("eval_batch_size", spec.eval_batch_size)

@@ -198,11 +198,26 @@ def label_names(dataset: "datasets.Dataset", label_column: str) -> list[str]:
     class_label = getattr(feature, "feature", feature)  # List/Sequence(ClassLabel) or ClassLabel
     if not isinstance(class_label, datasets.ClassLabel):
         raise QbenchDataError(
-            f"column {label_column!r} is {feature}, not ClassLabel ids, so its label names are unknown;"
-            f" cast it: dataset.cast_column({label_column!r}, "
-            "datasets.Sequence(datasets.ClassLabel(names=[...])))"
+            f"column {label_column!r} is {feature}, not ClassLabel ids (nor, for text classification, class"
+            f" names as text), so its label names are unknown; cast it: dataset.cast_column({label_column!r},"
+            " datasets.ClassLabel(names=[...])), or datasets.Sequence(datasets.ClassLabel(names=[...])) for"
+            " one label per word"
         )
     return list(class_label.names)
+
+
+def class_labels(dataset: "datasets.Dataset", label_column: str) -> tuple[list[str], list[str]]:
+    """The class names and each sample's class of a one-label-per-sample column: `ClassLabel` ids,
+    or the names themselves as text (a csv or json file's "positive" / "negative")."""
+    import datasets
+
+    require_columns(dataset, label_column)
+    feature = dataset.features[label_column]
+    if isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string"):
+        labels = list(dataset[label_column])
+        return sorted(set(labels)), labels
+    names = label_names(dataset, label_column)
+    return names, [names[i] for i in dataset[label_column]]
 
 
 def check_labels(dataset_labels: Sequence[str], id2label: Mapping[int, str]) -> None:

@@ -14,6 +14,7 @@ import io
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .report import original_precision
 from .results import CaseResult, Check
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def _latency_figure(results: list[CaseResult]) -> str:
     measured = [r for r in results if r.latency is not None]
     if not measured:
         return "<p class='muted'>No latency was measured.</p>"
-    plt = _plt()
+    plt, precision = _plt(), original_precision(measured)
     sizes = sorted({r.batch_size for r in measured})
     figure, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.4), squeeze=False, sharey=False)
     rows = []
@@ -198,14 +199,14 @@ def _latency_figure(results: list[CaseResult]) -> str:
                             for r in measured if r.batch_size == size and _variant(r) == variant)
             lengths = [p[0] for p in points]
             color = f"C{index}"
-            axis.plot(lengths, [p[1] for p in points], "--o", color=color, alpha=.6, label=f"{variant} fp32")
+            axis.plot(lengths, [p[1] for p in points], "--o", color=color, alpha=.6, label=f"{variant} {precision}")
             axis.plot(lengths, [p[2] for p in points], "-s", color=color, label=f"{variant} int8")
             rows += [[size, variant, n, f"{o:.2f}", f"{q:.2f}"] for n, o, q in points]
         axis.set(title=f"batch size {size}", xlabel="sequence length", ylabel="mean latency, ms (wall)")
         axis.set_xticks(sorted({r.sequence_length for r in measured}))
     axes[0][-1].legend(fontsize=7, frameon=False)
-    caption = "Mean wall-clock latency per call against sequence length, for each batch size: fp32 original dashed, int8 solid."
-    return _figure(_svg(figure), caption, _table(["batch", "variant", "length", "fp32 ms", "int8 ms"], rows))
+    caption = f"Mean wall-clock latency per call against sequence length, for each batch size: {precision} original dashed, int8 solid."
+    return _figure(_svg(figure), caption, _table(["batch", "variant", "length", f"{precision} ms", "int8 ms"], rows))
 
 
 def _rtol(tolerance: str) -> float | None:
@@ -234,7 +235,7 @@ def _speedup_figure(results: list[CaseResult]) -> str:
                      "" if rtol is None or baseline is None else f"{baseline / (1 + rtol):.2f}", result.verdict])
     axis.axhline(1.0, color=_INK, lw=.5, ls=":")
     axis.set_xticks(range(len(measured)), [r.case_id for r in measured], rotation=75, ha="right", fontsize=7)
-    axis.set_ylabel("CPU-time speedup over fp32")
+    axis.set_ylabel(f"CPU-time speedup over the {original_precision(measured)} original")
     caption = ("CPU-time speedup of each case with its 95% interval (red: failing case); black tick: the baseline's"
                " speedup; green band: the slowdown the tolerance allows; dotted: no speedup.")
     return _figure(_svg(figure), caption, _table(["case", "speedup", "95% CI", "baseline", "tolerance floor", "verdict"], rows))
@@ -254,24 +255,24 @@ def _f1_figure(results: list[CaseResult]) -> str:
             variants.setdefault(f"{result.test.split('::')[-1]} {_variant(result)}", result)
     if not variants:
         return "<p class='muted'>No accuracy was measured.</p>"
-    plt = _plt()
+    plt, precision = _plt(), original_precision(list(variants.values()))
     figure, axis = plt.subplots(figsize=(max(6.0, .9 * len(variants)), 3.4))
     rows = []
     for x, (name, result) in enumerate(variants.items()):
         original, optimized = result.accuracy_original.f1, result.accuracy_optimized.f1
         check = next((c for c in result.checks if c.metric == "f1" and c.against == "original"), None)
         allowed = _allowed(check) if check else None
-        axis.bar([x - .2], [original], width=.4, color="C7", label="fp32" if x == 0 else None)
+        axis.bar([x - .2], [original], width=.4, color="C7", label=precision if x == 0 else None)
         axis.bar([x + .2], [optimized], width=.4, color="C3" if allowed is not None and original - optimized > allowed else "C0",
                  label="int8" if x == 0 else None)
         if allowed is not None:
             axis.plot([x - .45, x + .45], [original - allowed] * 2, color=_INK, lw=1.2)
         rows.append([name, f"{original:.4f}", f"{optimized:.4f}", "" if allowed is None else f"{original - allowed:.4f}"])
     axis.set_xticks(range(len(variants)), list(variants), rotation=30, ha="right", fontsize=7)
-    axis.set(ylabel="F1 (seqeval)", ylim=(0, 1))
+    axis.set(ylabel=f"F1 ({', '.join(sorted({r.accuracy_original.average for r in variants.values()}))})", ylim=(0, 1))
     axis.legend(frameon=False, fontsize=8)
-    caption = "F1 of each variant, fp32 and int8 (red: below the allowed loss); black line: the lowest F1 the case allows."
-    return _figure(_svg(figure), caption, _table(["variant", "F1 fp32", "F1 int8", "lowest allowed"], rows))
+    caption = f"F1 of each variant, {precision} original and int8 (red: below the allowed loss); black line: the lowest F1 the case allows."
+    return _figure(_svg(figure), caption, _table(["variant", f"F1 {precision}", "F1 int8", "lowest allowed"], rows))
 
 
 def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: int = 12) -> str:

@@ -87,7 +87,26 @@ def _ungated(check: Check) -> bool:
 def _warnings(results: list[CaseResult]) -> list[str]:
     notes = _grouped((r.quantization.note, r.case_id) for r in results if r.quantization and r.quantization.note)
     # Ungated latency gets its own section (hardware_notes), with the speedups.
-    return [_with_cases(message, ids) for message, ids in {**_skips(results, ungated=False), **notes}.items()]
+    return [_with_cases(message, ids) for message, ids in {**_skips(results, ungated=False), **notes}.items()] + _prequantized(results)
+
+
+def _prequantized(results: list[CaseResult]) -> list[str]:
+    """One note per model that came already quantized: its "original" is not fp32."""
+    originals = {r.model: r.original for r in results if r.original is not None and r.original.quantized}
+    return [
+        f"{model} is already quantized ({record.precision}: "
+        + ", ".join(f"{op} x{count}" for op, count in record.quantized_ops.items())
+        + "): \"original\" in these results is that model, not fp32, and each variant quantizes it again on top"
+        " (onnxruntime quantizes its dequantized tensors anew). To gate a quantized graph against its fp32"
+        " source, give the fp32 graph as the model (e.g. model_file=\"onnx/model.onnx\")"
+        for model, record in originals.items()
+    ]
+
+
+def original_precision(results: list[CaseResult]) -> str:
+    """The originals' precision as reports name it: "fp32" as exported, else what they are."""
+    precisions = sorted({r.original.precision for r in results if r.original is not None}) or ["fp32"]
+    return "/".join(precisions)
 
 
 def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
@@ -179,7 +198,7 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
 def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> str:
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in _by_test(results).items():
-        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", _non_time_table(group)]
+        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *_scoring(group), _non_time_table(group)]
         parts += ["### Time metrics", *_time_tables(group)]
     parts += ["## Verdicts", _verdict_table(results)]
     inconclusive = _inconclusive(results)
@@ -215,7 +234,7 @@ def _parameters(results: list[CaseResult]) -> str:
     values = {k: list(dict.fromkeys(_code(f.get(k)) for f in flat)) for k in keys}  # distinct values, in order
     fixed = [f"* **{k}**: {v[0]}" for k, v in values.items() if len(v) == 1]
     benchmarked = [f"* **{_CARD_NAMES.get(k, k)}**: {', '.join(v)}" for k, v in values.items() if len(v) > 1]
-    lines = [f"**model_name_or_path**: `{results[0].model}`"]
+    lines = [f"**model_name_or_path**: `{results[0].model}` ({original_precision(results)})"]
     for title, items in (("Fixed parameters:", fixed), ("Benchmarked parameters:", benchmarked)):
         if items:
             lines += ["", title, *items]
@@ -232,6 +251,21 @@ def _variants(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
 
 def _variant_cells(result: CaseResult) -> list[str]:
     return [_code(result.variant["approach"]), _code(list(result.variant["operators"]))]
+
+
+_AVERAGES = {"micro": "micro-averaged over entities (seqeval)", "macro": "macro-averaged over classes (scikit-learn)"}
+
+
+def _scoring(results: list[CaseResult]) -> list[str]:
+    """How the scores were computed, said once per test: tasks average differently."""
+    scored = next((r.accuracy_original for r in results if r.accuracy_original is not None), None)
+    if scored is None:
+        return []
+    mode = ", strict IOB2" if scored.scoring == "strict" else ""
+    return [
+        f"Scored as {scored.task}: precision, recall and F1 {_AVERAGES[scored.average]}{mode}; accuracy over"
+        f" {scored.unit}s; {scored.num_samples} samples."
+    ]
 
 
 def _non_time_table(results: list[CaseResult]) -> str:

@@ -14,15 +14,20 @@ Status = Literal["pass", "fail", "inconclusive", "skip", "updated", "error"]
 
 @dataclass(frozen=True)
 class AccuracyResult:
+    """One model's scores on the evaluation split; the same fields for every task (tasks.py)."""
+
+    task: str  # "token-classification" or "text-classification"
     precision: float
     recall: float
-    f1: float
-    accuracy: float
-    per_type_f1: dict[str, float]
+    f1: float  # the gated score
+    accuracy: float  # of words (token classification) or samples (text classification)
+    average: str  # how precision, recall and F1 combine: "micro" over entities, or "macro" over classes
+    per_label_f1: dict[str, float]  # per entity type, or per class
     num_samples: int
-    num_words: int
-    truncated_words: int  # words past the model's maximum length: scored as predicted "O"
-    scoring: str  # "default" (seqeval/conlleval) or "strict" (IOB2)
+    unit: str  # what accuracy counts: "word" or "sample"
+    num_units: int
+    truncated: int  # units the model's maximum length cut (a cut word is predicted "O")
+    scoring: str  # "default" (seqeval/conlleval, or the only one) or "strict" (IOB2)
     seconds: float
 
 
@@ -101,6 +106,18 @@ class QuantizationRecord:
 
 
 @dataclass(frozen=True)
+class OriginalRecord:
+    """What the original model is: fp32 as exported, or a graph that came already quantized."""
+
+    precision: str  # "fp32", "fp16", "bf16", "int8", "int4", "int4+int8"...
+    quantized_ops: dict[str, int]  # op type -> count: QuantizeLinear, MatMulInteger, MatMulNBits...
+
+    @property
+    def quantized(self) -> bool:
+        return bool(self.quantized_ops)
+
+
+@dataclass(frozen=True)
 class Check:
     metric: str  # e.g. "f1", "speedup", "original.mean_ms"
     against: str  # "baseline" or "original"
@@ -124,6 +141,7 @@ class CaseResult:
     sequence_length: int
     variant: dict[str, Any]
     quantization: QuantizationRecord | None = None
+    original: OriginalRecord | None = None  # the precision of the model the variant was built from
     accuracy_original: AccuracyResult | None = None
     accuracy_optimized: AccuracyResult | None = None
     latency: LatencyResult | None = None
@@ -153,6 +171,7 @@ class CaseResult:
             "sequence_length": self.sequence_length,
             "parameters": self.variant,
             "quantization": opt(self.quantization),
+            "original": opt(self.original),
             "accuracy": {"original": opt(self.accuracy_original), "optimized": opt(self.accuracy_optimized)},
             "latency": opt(self.latency),
             "baseline": self.baseline,
@@ -185,6 +204,7 @@ class CaseResult:
             sequence_length=data["sequence_length"],
             variant=data["parameters"],
             quantization=opt(QuantizationRecord, data["quantization"]),
+            original=opt(OriginalRecord, data.get("original")),
             accuracy_original=opt(AccuracyResult, data["accuracy"]["original"]),
             accuracy_optimized=opt(AccuracyResult, data["accuracy"]["optimized"]),
             latency=None if latency is None else LatencyResult.from_dict(latency),

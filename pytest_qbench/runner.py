@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import pytest
 
-from .results import AccuracyResult, CaseResult, Check, LatencyResult
+from .results import AccuracyResult, CaseResult, Check, LatencyResult, OriginalRecord
 
 if TYPE_CHECKING:
     import datasets
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .diagnosis import Diagnosis, NodeError, Preflight, RangeIssue
     from .repair import Exclusion, RepairResult
     from .session import QbenchSession
+    from .tasks import Task
     from .variants import BuiltVariant
 
 RESULT_PROPERTY = "qbench_result"  # the key of the result in the report's user_properties
@@ -65,10 +66,22 @@ class QbenchRun:
 
     @cached_property
     def variant(self) -> "BuiltVariant":
+        from .tasks import columns_for
+
         # Refuse a model the case cannot use (another task's head, a too short position table)
         # before the variant is built: a build of a real model takes minutes.
-        self._check_model(self.session.original(self.model, self.case.variant.opset))
+        data = columns_for(self.task, self.case.data)
+        self._check_lengths(self.session.model_config(self.session.original(self.model, self.case.variant.opset)))
+        # Every use of the data goes through the variant: from here on, the columns are the task's
+        # unless the marker named others.
+        self.case = dataclasses.replace(self.case, data=data)
         return self.session.variant(self.model, self.dataset, self.case)
+
+    @cached_property
+    def task(self) -> "Task":
+        from .tasks import task_for
+
+        return task_for(self.session.model_config(self.session.original(self.model, self.case.variant.opset)))
 
     @cached_property
     def threads(self) -> int:
@@ -87,8 +100,16 @@ class QbenchRun:
         return self.session.ort_session(onnx_path, threads, self._session_config(onnx_path))
 
     def _session_config(self, onnx_path: Path) -> dict[str, str]:
-        # The original is fp32: a saturation remedy applied at run time concerns int8 models only.
-        return {} if onnx_path == self.variant.original else self.case.variant.session_config
+        # A saturation remedy applied at run time concerns int8 models only: the original too when it
+        # came already quantized.
+        if onnx_path == self.variant.original and not self.original_record.quantized:
+            return {}
+        return self.case.variant.session_config
+
+    @property
+    def original_record(self) -> "OriginalRecord":
+        """The original's precision: fp32 as exported, or already quantized (a hub int8 or 4-bit graph)."""
+        return self.session.original_record(self.variant.original)
 
     # ---- measurements ------------------------------------------------------------------------
 
@@ -126,16 +147,14 @@ class QbenchRun:
         return self.session.memo(key, lambda: self._evaluate(self._ort_session(onnx_path), sample))
 
     def _evaluate(self, session: "onnxruntime.InferenceSession", sample: bool = False) -> AccuracyResult:
-        from .tasks import task_for
-
-        config = self.session.model_config(self.variant.model_dir)
+        model_dir = self.variant.model_dir
         data = dataclasses.replace(self.case.data, max_eval_samples=None) if sample else self.case.data
-        return task_for(config).evaluate(
+        return self.task.evaluate(
             session,
-            self.session.tokenizer(self.variant.model_dir),
+            self.session.tokenizer(model_dir),
             self._sample() if sample else self.session.split(self.dataset, data.eval_split),
             data,
-            config.id2label,
+            self.session.model_config(model_dir).id2label,
         )
 
     def _sample(self) -> "datasets.Dataset":
@@ -277,6 +296,7 @@ class QbenchRun:
         result = self._new_result()
         try:
             result.quantization = self.variant.quantization
+            result.original = self.original_record
             result.saturation_risk = self.session.hardware.saturation_risk(
                 result.quantization, self.case.variant.saturation_remedy
             )
@@ -355,11 +375,7 @@ class QbenchRun:
         properties = [p for p in self.item.user_properties if p[0] != RESULT_PROPERTY]
         self.item.user_properties[:] = [*properties, (RESULT_PROPERTY, result.to_json())]
 
-    def _check_model(self, model_dir: Path) -> None:
-        from .tasks import task_for
-
-        config = self.session.model_config(model_dir)
-        task_for(config)  # QbenchConfigError for a model of another task
+    def _check_lengths(self, config: Any) -> None:
         limit = getattr(config, "max_position_embeddings", None)
         lengths = {"sequence_length": self.case.sequence_length}
         if self.case.variant.approach == "static":

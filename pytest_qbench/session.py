@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 import pytest
 
 from .options import QbenchOptions
-from .results import CaseResult
+from .results import CaseResult, OriginalRecord
 
 if TYPE_CHECKING:
     import datasets
@@ -119,6 +119,11 @@ class QbenchSession:
         from .variants import export_original
 
         return self._memo.get(("original", model, opset), lambda: export_original(model, opset, self.cache))
+
+    def original_record(self, onnx_file: Path) -> OriginalRecord:
+        from .variants import original_record
+
+        return self._memo.get(("original record", onnx_file), lambda: original_record(onnx_file))
 
     def split(self, source: Any, name: str) -> "datasets.Dataset":
         from .data import load_split

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .cache import MANIFEST, BuildCache, fingerprint_path, library_versions
 from .config import VariantSpec
-from .results import QuantizationRecord
+from .results import OriginalRecord, QuantizationRecord
 
 if TYPE_CHECKING:
     import datasets
@@ -42,7 +42,10 @@ QUANTIZED_OP_TYPES = frozenset({
     "QGemm", "QLinearMatMul", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearSoftmax",
     "QLinearSigmoid", "QLinearLeakyRelu", "QLinearConcat", "QLinearAveragePool",
     "QLinearGlobalAveragePool", "QLinearWhere", "DynamicQuantizeLSTM",
+    "MatMulNBits", "MatMulBnb4", "GatherBlockQuantized",  # 2- to 8-bit block-quantized weights
 })
+_BLOCK_QUANTIZED = {"MatMulNBits": 4, "MatMulBnb4": 4, "GatherBlockQuantized": 4}  # default bits
+_FLOAT_NAMES = {1: "fp32", 10: "fp16", 16: "bf16", 11: "fp64"}  # onnx.TensorProto data types
 
 
 class QbenchModelError(ValueError):
@@ -192,13 +195,18 @@ def _hub_original(model_id: str, opset: int, cache: BuildCache) -> Path:
 
 
 def _export(source: str, out: Path, opset: int, revision: str | None = None) -> None:
+    import transformers
     from optimum.exporters.onnx import onnx_export_from_model
     from torch.jit import TracerWarning
-    from transformers import AutoModelForTokenClassification
 
-    with _reraise(QbenchModelError, f"loading {source!r} as a token-classification model failed"):
+    from .tasks import task_for
+
+    with _reraise(QbenchModelError, f"reading the config of {source!r} failed"):
+        config = transformers.AutoConfig.from_pretrained(source, revision=revision)
+    task = task_for(config)
+    with _reraise(QbenchModelError, f"loading {source!r} as a {task.name} model failed"):
         # Eager attention: below opset 14 the exporter cannot express scaled_dot_product_attention.
-        model, loading = AutoModelForTokenClassification.from_pretrained(
+        model, loading = getattr(transformers, task.auto_class).from_pretrained(
             source, revision=revision, attn_implementation="eager", output_loading_info=True
         )
     with (
@@ -209,17 +217,18 @@ def _export(source: str, out: Path, opset: int, revision: str | None = None) -> 
         # nothing a qbench user can act on.
         warnings.simplefilter("ignore", TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        onnx_export_from_model(model, out, opset=opset, task="token-classification")
-    info = {"source": source, "revision": revision, "opset": opset,
+        onnx_export_from_model(model, out, opset=opset, task=task.name)
+    info = {"source": source, "revision": revision, "opset": opset, "task": task.name,
             "newly_initialised": sorted(loading["missing_keys"])}
     (out / EXPORT_INFO).write_text(json.dumps(info, indent=1))
 
 
 def _checked_export(entry: Path, model: str) -> Path:
-    fresh = json.loads((entry / EXPORT_INFO).read_text())["newly_initialised"]
+    info = json.loads((entry / EXPORT_INFO).read_text())
+    fresh = info["newly_initialised"]
     if fresh:
         warnings.warn(
-            f"qbench: model {model!r} has no trained token-classification head; {', '.join(fresh)}"
+            f"qbench: model {model!r} has no trained {info.get('task', 'token-classification')} head; {', '.join(fresh)}"
             " were initialised at random, so its accuracy is meaningless until it is fine-tuned",
             QbenchModelWarning,
             stacklevel=4,
@@ -275,6 +284,26 @@ def build_variant(
         seconds=time.perf_counter() - start,
         cached=cached,
     )
+
+
+def original_record(onnx_file: Path) -> OriginalRecord:
+    """What precision the original graph computes in, read from its ops and weights (external data
+    is not loaded): quantized ops make it int8 or n-bit whatever its float tensors are."""
+    import onnx
+
+    graph = onnx.load(str(onnx_file), load_external_data=False).graph
+    ops = Counter(n.op_type for n in graph.node if n.op_type in QUANTIZED_OP_TYPES)
+    kinds = []
+    for node in graph.node:
+        if node.op_type in _BLOCK_QUANTIZED:
+            bits = next((a.i for a in node.attribute if a.name == "bits"), _BLOCK_QUANTIZED[node.op_type])
+            kinds.append(f"int{bits}")
+    if ops.keys() - _BLOCK_QUANTIZED.keys():
+        kinds.append("int8")
+    if not kinds:
+        floats = Counter(t.data_type for t in graph.initializer if t.data_type in _FLOAT_NAMES)
+        kinds.append(_FLOAT_NAMES[floats.most_common(1)[0][0]] if floats else "fp32")
+    return OriginalRecord(precision="+".join(sorted(set(kinds))), quantized_ops=dict(sorted(ops.items())))
 
 
 def _original_fingerprint(original_dir: Path) -> str:

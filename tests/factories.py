@@ -26,7 +26,8 @@ ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
 
 
 def accuracy(f1: float, precision: float = 0.936, recall: float = 0.944, acc: float = 0.988) -> AccuracyResult:
-    return AccuracyResult(precision, recall, f1, acc, {"PER": f1}, 3250, 51362, 0, "default", 1.5)
+    return AccuracyResult("token-classification", precision, recall, f1, acc, "micro", {"PER": f1}, 3250, "word",
+                          51362, 0, "default", 1.5)
 
 
 def stats(mean_ms: float, batch_size: int = 1, stdev_ms: float = 0.5, n: int = 400) -> LatencyStats:

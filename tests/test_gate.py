@@ -55,6 +55,7 @@ def test_update_then_rerun_then_regressions(project: pytest.Pytester):
     artifact = _artifact(project)
     validate_artifact(artifact)
     assert len(artifact["cases"]) == 4 and {c["verdict"] for c in artifact["cases"]} == {"pass"}
+    assert {json.dumps(c["original"]) for c in artifact["cases"]} == {'{"precision": "fp32", "quantized_ops": {}}'}
 
     def raise_f1(cases):
         for entry in cases[CASE].values():
@@ -244,7 +245,7 @@ def test_label_map_scores_a_dataset_with_other_label_names_and_is_recorded(pytes
     assert entry["parameters"]["evaluation"]["label_map"] == TO_CONLL
     [case] = _artifact(pytester)["cases"]
     assert case["parameters"]["evaluation"]["label_map"] == TO_CONLL
-    assert set(case["accuracy"]["original"]["per_type_f1"]) <= {"PER", "ORG", "LOC"}
+    assert set(case["accuracy"]["original"]["per_label_f1"]) <= {"PER", "ORG", "LOC"}
 
     # The same map from a conftest fixture: the same setup as the baseline.
     pytester.makepyfile(test_tiny=LABEL_MAP_TEST.format(extra=""))
@@ -259,3 +260,31 @@ def test_label_map_scores_a_dataset_with_other_label_names_and_is_recorded(pytes
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*baseline recorded with another setup (parameters.evaluation.label_map*"])
+
+
+PREQUANTIZED_TEST = """
+import pytest
+
+@pytest.mark.qbench(approach="dynamic", operators=[["MatMul"]], sequence_length=16)
+def test_tiny(qbench):
+    qbench.check()
+"""
+
+
+def test_a_prequantized_original_is_gated_as_what_it_is_and_said_so(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
+    from test_variants import prequantized
+
+    int8 = prequantized(tiny_distilbert_onnx, pytester.path / "int8-model", tiny_build_cache)
+    make_project(pytester, int8, tiny_build_cache.root, PREQUANTIZED_TEST)
+    result = pytester.runpytest("--qbench", "--qbench-update-baselines", "--qbench-markdown", "report.md")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        '*int8-model is already quantized (int8: DynamicQuantizeLinear x*, MatMulInteger x*): "original" in these'
+        ' results is that model, not fp32, and each variant quantizes it again on top*'
+    ])
+    [case] = _artifact(pytester)["cases"]
+    assert case["original"]["precision"] == "int8"
+    # Its MatMuls are MatMulInteger already: a dynamic [MatMul] variant finds none left to quantize.
+    assert case["quantization"]["quantized_ops"] == case["original"]["quantized_ops"]
+    assert "**model_name_or_path**: `int8-model` (int8)" in (pytester.path / "report.md").read_text()
+    pytester.runpytest("--qbench").assert_outcomes(passed=1)  # its accuracy and latency gate as for any model

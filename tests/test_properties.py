@@ -50,10 +50,11 @@ name = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_siz
 @st.composite
 def accuracies(draw) -> AccuracyResult:
     return AccuracyResult(
-        draw(score), draw(score), draw(score), draw(score),
-        draw(st.dictionaries(st.sampled_from(["PER", "ORG", "LOC", "MISC"]), score)),
-        draw(count), draw(count), draw(st.integers(0, 1000)), draw(st.sampled_from(["default", "strict"])),
-        draw(st.floats(0, 1e4)),
+        draw(st.sampled_from(["token-classification", "text-classification"])),
+        draw(score), draw(score), draw(score), draw(score), draw(st.sampled_from(["micro", "macro"])),
+        draw(st.dictionaries(st.sampled_from(["PER", "ORG", "LOC", "MISC", "fresh"]), score)),
+        draw(count), draw(st.sampled_from(["word", "sample"])), draw(count), draw(st.integers(0, 1000)),
+        draw(st.sampled_from(["default", "strict"])), draw(st.floats(0, 1e4)),
     )
 
 

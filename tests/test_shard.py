@@ -95,7 +95,7 @@ def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path:
     ("commit", "not of one run: commit differs"),
     ("duplicate", "is in both"),
     ("corrupt", "is not JSON .* a truncated or corrupt shard"),
-    ("future", "schema_version 5, newer than this pytest-qbench's 4"),
+    ("future", "schema_version 6, newer than this pytest-qbench's 5"),
     ("selection", "selected different cases"),
 ])
 def test_bad_merges_are_refused_with_the_reason(problem: str, message: str, shards, tmp_path: Path, capsys):
@@ -104,7 +104,7 @@ def test_bad_merges_are_refused_with_the_reason(problem: str, message: str, shar
     if problem == "commit":
         data["environment"]["git_commit"] = "0" * 40
     elif problem == "future":
-        data["schema_version"] = 5
+        data["schema_version"] = 6
     elif problem == "selection":
         data["run"]["selected"] = data["run"]["selected"][:1]
     second.write_text(json.dumps(data))

