@@ -71,6 +71,7 @@ class TokenClassification:
         id2label: Mapping[int, str],
     ) -> AccuracyResult:
         start = time.perf_counter()
+        spec = columns_for(self, spec)
         dataset = _capped(dataset, spec)
         names, id2label = scored_labels(label_names(dataset, spec.label_column), id2label, spec, tagged=True)
         gold = [[names[tag] for tag in tags] for tags in dataset[spec.label_column]]
@@ -126,6 +127,7 @@ class SequenceClassification:
                 f"qbench: scoring={spec.scoring!r} is an entity-level mode of token classification;"
                 " text classification has one scoring: leave scoring out"
             )
+        spec = columns_for(self, spec)
         dataset = _capped(dataset, spec)
         names, labels = class_labels(dataset, spec.label_column)
         scored, id2label = scored_labels(names, id2label, spec, tagged=False)

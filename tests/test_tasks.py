@@ -18,7 +18,7 @@ from pytest_qbench.data import CONLL2003_LABELS, QbenchDataError
 from pytest_qbench.tasks import TASKS, TokenClassification, task_for
 
 ID2LABEL = dict(enumerate(CONLL2003_LABELS))
-SPEC = DataSpec(dataset=None, input_column="tokens", label_column="ner_tags")
+SPEC = DataSpec(dataset=None)
 
 
 @dataclass
@@ -120,7 +120,7 @@ def test_model_label_ids_in_another_order_are_matched_by_name(tokenizer):
 def test_strict_iob2_and_default_mode_differ_on_an_entity_opened_by_i(tokenizer):
     sentences, gold, token_labels = [["John", "Smith"]], [["B-PER", "I-PER"]], {"john": "I-PER", "smith": "I-PER"}
     default, _ = evaluate(tokenizer, sentences, gold, token_labels)
-    strict, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=DataSpec(None, "validation", "tokens", "ner_tags", scoring="strict"))
+    strict, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=DataSpec(None, scoring="strict"))
     assert default.f1 == 1.0  # conlleval reads a leading I-PER as the start of a PER entity
     assert strict.f1 == 0.0  # IOB2 requires B-PER first
     assert strict.scoring == "strict"
@@ -149,7 +149,7 @@ def test_without_max_length_the_tokenizer_model_max_length_truncates():
 def test_batches_are_length_sorted_padded_per_batch_and_put_back_in_order(tokenizer):
     sentences = [["Paris"] * n for n in (5, 1, 9, 2, 7)]
     gold = [["B-LOC"] * n for n in (5, 1, 9, 2, 7)]
-    result, fake = evaluate(tokenizer, sentences, gold, {"paris": "B-LOC"}, spec=DataSpec(None, "validation", "tokens", "ner_tags", eval_batch_size=2))
+    result, fake = evaluate(tokenizer, sentences, gold, {"paris": "B-LOC"}, spec=DataSpec(None, eval_batch_size=2))
     assert fake.batch_shapes == [(2, 4), (2, 9), (1, 11)]
     assert result.f1 == 1.0
 
@@ -160,7 +160,7 @@ def test_only_the_inputs_the_model_takes_are_fed(tokenizer):
 
 
 def test_max_eval_samples_caps_the_split(tokenizer):
-    result, _ = evaluate(tokenizer, SENTENCES, GOLD, TOKEN_LABELS, spec=DataSpec(None, "validation", "tokens", "ner_tags", max_eval_samples=2))
+    result, _ = evaluate(tokenizer, SENTENCES, GOLD, TOKEN_LABELS, spec=DataSpec(None, max_eval_samples=2))
     assert result.num_samples == 2
     assert result.num_units == 11
 
@@ -197,7 +197,7 @@ def test_label_map_merges_two_source_types_into_one_entity_and_keeps_i_after_a_m
     # LOC entity (New York); ORG, which the model lacks, and the model's EMAIL are scored as O.
     token_labels = {"john": "B-GIVEN_NAME", "smith": "I-SURNAME", "new": "B-CITY", "york": "I-CITY",
                     "mary": "B-GIVEN_NAME", "jones": "B-SURNAME", "visited": "B-EMAIL"}
-    spec = DataSpec(None, "validation", "tokens", "ner_tags", scoring="strict", label_map=tuple(PII_TO_CONLL.items()))
+    spec = DataSpec(None, scoring="strict", label_map=tuple(PII_TO_CONLL.items()))
     result, _ = evaluate(tokenizer, sentences, gold, token_labels, spec=spec, id2label=dict(enumerate(PII_LABELS)))
     scored_gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "B-PER", "O", "O"]]
     assert (result.precision, result.recall, result.f1) == (1.0, 1.0, 1.0)
@@ -218,6 +218,6 @@ def test_without_a_label_map_different_names_are_one_error_that_points_to_label_
 
 
 def test_label_map_without_a_rest_entry_names_the_unmapped_types(tokenizer):
-    spec = DataSpec(None, "validation", "tokens", "ner_tags", label_map=(("GIVEN_NAME", "PER"), ("SURNAME", "PER"), ("CITY", "LOC")))
+    spec = DataSpec(None, label_map=(("GIVEN_NAME", "PER"), ("SURNAME", "PER"), ("CITY", "LOC")))
     with pytest.raises(QbenchDataError, match=r"leaves \['EMAIL', 'MISC', 'ORG'\] unmapped.*'\*': 'O'"):
         evaluate(tokenizer, SENTENCES, GOLD, {}, spec=spec, id2label=dict(enumerate(PII_LABELS)))

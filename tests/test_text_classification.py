@@ -20,7 +20,7 @@ from pytest_qbench.data import QbenchDataError
 from pytest_qbench.tasks import TASKS, SequenceClassification
 from tiny_models import reviews
 
-SPEC = DataSpec(None, input_column="text", label_column="label")
+SPEC = DataSpec(None)
 CLASSES = ("negative", "neutral", "positive")
 TEXTS = ["a great film", "great fun", "dull and long", "a great bore", "it exists", "dull", "fine", "great"]
 GOLD = ["positive", "positive", "negative", "negative", "neutral", "negative", "neutral", "positive"]
@@ -102,15 +102,14 @@ def test_other_class_names_are_one_error_until_a_label_map_names_them(tokenizer)
     cues = {"great": "POSITIVE", "dull": "NEGATIVE"}
     with pytest.raises(QbenchDataError, match=r"not all among the model's labels.*label_map="):
         evaluate(tokenizer, id2label=model, cues=cues, default="NEUTRAL")
-    mapped = DataSpec(None, input_column="text", label_column="label",
-                      label_map=(("NEGATIVE", "negative"), ("NEUTRAL", "neutral"), ("POSITIVE", "positive")))
+    mapped = DataSpec(None, label_map=(("NEGATIVE", "negative"), ("NEUTRAL", "neutral"), ("POSITIVE", "positive")))
     result, _ = evaluate(tokenizer, spec=mapped, id2label=model, cues=cues, default="NEUTRAL")
     expected, _ = evaluate(tokenizer)
     assert (result.f1, result.accuracy, result.per_label_f1) == (expected.f1, expected.accuracy, expected.per_label_f1)
 
 
 def test_two_classes_merged_by_a_label_map_score_as_one(tokenizer):
-    merged = DataSpec(None, input_column="text", label_column="label", label_map=(("neutral", "negative"), ("positive", "positive")))
+    merged = DataSpec(None, label_map=(("neutral", "negative"), ("positive", "positive")))
     result, _ = evaluate(tokenizer, spec=merged)
     assert set(result.per_label_f1) == {"negative", "positive"}
     assert result.accuracy == 7 / 8
@@ -126,7 +125,7 @@ def test_texts_past_the_maximum_length_are_counted_and_classified_on_their_head(
 
 def test_strict_scoring_is_token_classification_only(tokenizer):
     with pytest.raises(QbenchConfigError, match="scoring='strict' is an entity-level mode"):
-        evaluate(tokenizer, spec=DataSpec(None, input_column="text", label_column="label", scoring="strict"))
+        evaluate(tokenizer, spec=DataSpec(None, scoring="strict"))
 
 
 def test_the_task_gives_its_columns_when_the_case_names_none():
