@@ -335,6 +335,20 @@ def test_an_exported_original_is_fp32_and_a_prequantized_one_says_what_it_is(tin
     assert record.quantized_ops["MatMulInteger"] == sum(n.op_type == "MatMulInteger" for n in graph.node)
 
 
+
+def test_quantizing_a_prequantized_original_again_keeps_its_int8_and_adds_on_top(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path / "cache")
+    original = export_original(prequantized(tiny_distilbert_onnx, tmp_path / "int8", cache), 11, cache)
+    before = original_record(original / "model.onnx").quantized_ops
+    dynamic = build_variant(original, VariantSpec("dynamic", ("MatMul",)), preset="avx512_vnni", calibration=None, cache=cache)
+    assert dynamic.quantization.quantized_ops == before  # no float MatMul left to quantize
+    inputs = [i.name for i in onnx.load(str(original / "model.onnx")).graph.input]
+    static = build_variant(original, VariantSpec("static", ("Add", "MatMul"), calibration=CalibrationSpec(num_samples=4, sequence_length=16)),
+                           preset="avx512_vnni", calibration=calibration_dataset(original, inputs, 4, 16), cache=cache)
+    ops = static.quantization.quantized_ops
+    assert ops["MatMulInteger"] == before["MatMulInteger"] and ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > 0
+
+
 def _graph_file(path: Path, nodes: list, initializers: list) -> Path:
     from onnx import TensorProto, helper
 
