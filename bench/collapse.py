@@ -21,18 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "examples")]
 
 import onnx  # noqa: E402
-from transformers import AutoConfig, AutoTokenizer  # noqa: E402
-
 from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model  # noqa: E402
 from measurement import _load, _table, machine  # noqa: E402
-from pytest_qbench.cache import BuildCache  # noqa: E402
-from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
-from pytest_qbench.data import calibration_dataset, latency_inputs, parse_conll  # noqa: E402
-from pytest_qbench.hardware import detect  # noqa: E402
-from pytest_qbench.latency import make_session, measure  # noqa: E402
-from pytest_qbench.tasks import TokenClassification  # noqa: E402
-from pytest_qbench.variants import build_variant, export_original  # noqa: E402
 from test_reference_card import REPAIRED  # noqa: E402
+from transformers import AutoConfig, AutoTokenizer  # noqa: E402
+
+from pytest_qbench.build.cache import BuildCache  # noqa: E402
+from pytest_qbench.build.variants import build_variant, export_original  # noqa: E402
+from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.hardware import detect  # noqa: E402
+from pytest_qbench.measure.data import calibration_dataset, latency_inputs, parse_conll  # noqa: E402
+from pytest_qbench.measure.latency import make_session, measure  # noqa: E402
+from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
 
 EXCLUSIONS = {
     "none": {},

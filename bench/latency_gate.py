@@ -45,15 +45,15 @@ from scipy.stats import binomtest
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import legacy_gate  # noqa: E402
+from conll_model import ensure_model  # noqa: E402
 from measurement import REPO, Setup, Shape, load_setup, log, splice  # noqa: E402
 
-from pytest_qbench import latency  # noqa: E402
-from pytest_qbench.baselines import BaselineMatch, entry_from_result  # noqa: E402
 from pytest_qbench.config import TimingSpec, Tolerances  # noqa: E402
+from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result  # noqa: E402
+from pytest_qbench.gate.policy import judge, speedup_vs_baseline  # noqa: E402
 from pytest_qbench.hardware import detect  # noqa: E402
-from pytest_qbench.policy import judge, speedup_vs_baseline  # noqa: E402
+from pytest_qbench.measure import latency  # noqa: E402
 from pytest_qbench.results import AccuracyResult, CaseResult, LatencyResult  # noqa: E402
-from conll_model import ensure_model  # noqa: E402
 
 CONDITIONS = ("idle", "cpu", "bursty")
 ARMS = {"A/A": 0.0, "+10%": 0.10, "+25%": 0.25}

@@ -31,13 +31,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pytest_qbench.cache import BuildCache, default_cache_root, library_versions
+from pytest_qbench.build.cache import BuildCache, default_cache_root, library_versions
+from pytest_qbench.build.variants import build_variant, export_original
 from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec
-from pytest_qbench.data import latency_inputs, load_split
 from pytest_qbench.hardware import detect
-from pytest_qbench.latency import make_session, measure, resolve_threads
-from pytest_qbench.tasks import task_for
-from pytest_qbench.variants import build_variant, export_original
+from pytest_qbench.measure.data import latency_inputs, load_split
+from pytest_qbench.measure.latency import make_session, measure, resolve_threads
+from pytest_qbench.measure.tasks import task_for
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "examples"))

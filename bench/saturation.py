@@ -19,13 +19,13 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from conll_model import VALID_FILE, conll_dir, ensure_model  # noqa: E402
 
-from pytest_qbench.cache import BuildCache, default_cache_root  # noqa: E402
+from pytest_qbench.build.cache import BuildCache, default_cache_root  # noqa: E402
+from pytest_qbench.build.variants import build_variant, export_original  # noqa: E402
 from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
-from pytest_qbench.data import latency_inputs, parse_conll  # noqa: E402
 from pytest_qbench.hardware import detect  # noqa: E402
-from pytest_qbench.latency import make_session, measure  # noqa: E402
-from pytest_qbench.tasks import TokenClassification  # noqa: E402
-from pytest_qbench.variants import build_variant, export_original  # noqa: E402
+from pytest_qbench.measure.data import latency_inputs, parse_conll  # noqa: E402
+from pytest_qbench.measure.latency import make_session, measure  # noqa: E402
+from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
 
 ROWS = [("avx512", "none"), ("avx512", "reduce_range"), ("avx512", "u8u8"), ("avx512", "x64quantprecision"), ("avx2", "none")]
 SHAPES = [(1, 32), (8, 128)]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model
 
 
@@ -19,7 +18,7 @@ def qbench_dataset():
     """Real CoNLL-2003 English: the train split (14041 sentences) and all 3250 validation sentences."""
     import datasets
 
-    from pytest_qbench.data import parse_conll
+    from pytest_qbench.measure.data import parse_conll
 
     return datasets.DatasetDict(
         {"train": parse_conll(conll_dir() / TRAIN_FILE), "validation": parse_conll(conll_dir() / VALID_FILE)}

@@ -1,8 +1,8 @@
 """pytest-qbench's command line (also the `qbench` console script):
 
-    python -m pytest_qbench merge ART... -o merged.json   one verdict from shards (merge.py)
-    python -m pytest_qbench report ART... -o report.html  the HTML report of earlier artifacts (html_report.py)
-    python -m pytest_qbench history ART --dir DIR         append a run to a history folder (history.py)
+    python -m pytest_qbench merge ART... -o merged.json   one verdict from shards (gate/merge.py)
+    python -m pytest_qbench report ART... -o report.html  the HTML report of earlier artifacts (report/html.py)
+    python -m pytest_qbench history ART --dir DIR         append a run to a history folder (report/history.py)
 
 Exit codes: 0 done (merge: the verdict passes), 1 the merged verdict fails (a failing case, or a
 selected case no shard ran), 2 the input cannot be used or a file cannot be written.
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _done(command: str, action: Callable[[], str]) -> int:
     """Run `action`; print what it did (exit 0) or why it could not (exit 2)."""
-    from .merge import QbenchMergeError
+    from .gate.merge import QbenchMergeError
 
     try:
         print(action())
@@ -60,9 +60,9 @@ def _done(command: str, action: Callable[[], str]) -> int:
 def report_command(args: argparse.Namespace) -> int:
     def write() -> str:
         from .atomic import atomic_write_text
-        from .history import load as load_history
-        from .html_report import render
-        from .merge import load, merge
+        from .gate.merge import load, merge
+        from .report.history import load as load_history
+        from .report.html import render
         from .results import CaseResult
 
         if len(args.artifacts) == 1:
@@ -80,8 +80,8 @@ def report_command(args: argparse.Namespace) -> int:
 
 def history_command(args: argparse.Namespace) -> int:
     def record() -> str:
-        from .history import append
-        from .merge import load
+        from .gate.merge import load
+        from .report.history import append
 
         return f"run recorded as {append(args.dir, load(args.artifact).artifact)}"
 
@@ -89,10 +89,10 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def merge_command(args: argparse.Namespace) -> int:
-    from .artifact import write_artifact
     from .atomic import atomic_write_text
-    from .baselines import QbenchBaselineError
-    from .merge import QbenchMergeError, durations, markdown, merge, write_baselines
+    from .gate.baselines import QbenchBaselineError
+    from .gate.merge import QbenchMergeError, durations, markdown, merge, write_baselines
+    from .report.artifact import write_artifact
 
     try:
         merged = merge(args.artifacts)

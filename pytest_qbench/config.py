@@ -98,14 +98,14 @@ class VariantSpec:
 
 @dataclass(frozen=True)
 class Tolerances:
-    """The comparison policy's knobs (see policy.py)."""
+    """The comparison policy's knobs (see gate/policy.py)."""
 
     accuracy_atol: float = 0.005  # vs baseline, absolute
     accuracy_rtol: float = 0.0  # vs baseline, relative
     max_loss: float = 0.01  # optimized vs original in the same run, absolute (F1 points)
     max_relative_loss: float | None = None  # when set, replaces max_loss: e.g. 0.01 = 1% relative
     # CPU-time speedup vs baseline's: a slowdown of this much is caught (power >= 95%), none at all
-    # fails 1% of the time at most; between, the point estimate decides (policy.py).
+    # fails 1% of the time at most; between, the point estimate decides (gate/policy.py).
     speedup_rtol: float = 0.10
     # The optimized model's CPU time per call vs baseline, same hardware only; None: not gated. It
     # moves +-10% from run to run on a shared 2-core VM, idle or loaded: 0.25 false-alarmed 2/200
@@ -127,7 +127,7 @@ class DataSpec:
 
     dataset: str | None  # hub name, local file/folder, or None: the `qbench_dataset` fixture
     eval_split: str = "validation"
-    # None: the model's task's (tasks.py): tokens / ner_tags for token classification, text / label
+    # None: the model's task's (measure/tasks.py): tokens / ner_tags for token classification, text / label
     # for text classification.
     input_column: str | None = None
     label_column: str | None = None
@@ -135,7 +135,7 @@ class DataSpec:
     scoring: str = "default"  # seqeval default (conlleval-like) or strict IOB2
     # Dynamic int8 computes activation scales per batch, so its scores depend on the batching.
     eval_batch_size: int = 64
-    label_map: tuple[tuple[str, str], ...] = ()  # label_map.py; sorted (name, scored name) pairs
+    label_map: tuple[tuple[str, str], ...] = ()  # measure/label_map.py; sorted (name, scored name) pairs
 
     def to_dict(self) -> dict[str, Any]:
         """What decides the scores besides the model, as baselines record it (a label map only when
@@ -153,7 +153,7 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class TimingSpec:
-    """The latency budget per case (latency.py): a CPU-time phase on one thread, which the gate
+    """The latency budget per case (measure/latency.py): a CPU-time phase on one thread, which the gate
     compares, then a wall-clock phase at `threads`, which users read."""
 
     threads: int | None = None  # wall-clock phase; None: the machine's physical cores
@@ -163,7 +163,7 @@ class TimingSpec:
     min_seconds: float = 0.2  # CPU phase: CPU time per model
     max_seconds: float = 6.0  # CPU phase, both models, wall clock; the minimums win
     # CPU phase: stop once the speedup's 95% CI is this narrow (relative). Two runs (baseline and
-    # gate) this precise always decide speedup_rtol 0.10 (policy.py needs a width under ~0.066).
+    # gate) this precise always decide speedup_rtol 0.10 (gate/policy.py needs a width under ~0.066).
     target_ci_width: float = 0.05
     wall_iterations: int = 8  # wall-clock phase, per model
     wall_seconds: float = 0.5  # wall-clock phase, per model
@@ -171,7 +171,7 @@ class TimingSpec:
 
 @dataclass(frozen=True)
 class DiagnosisSpec:
-    """How much a diagnosis (diagnosis.py) and a repair search (repair.py) may look at and spend."""
+    """How much a diagnosis (gate/diagnosis.py) and a repair search (gate/repair.py) may look at and spend."""
 
     batches: int = 4  # node errors: the first batches of the evaluation split, each padded to its longest
     batch_size: int = 8

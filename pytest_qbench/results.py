@@ -7,14 +7,14 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from .diagnosis import Diagnosis
+    from .gate.diagnosis import Diagnosis
 
 Status = Literal["pass", "fail", "inconclusive", "skip", "updated", "error"]
 
 
 @dataclass(frozen=True)
 class AccuracyResult:
-    """One model's scores on the evaluation split; the same fields for every task (tasks.py)."""
+    """One model's scores on the evaluation split; the same fields for every task (measure/tasks.py)."""
 
     task: str  # "token-classification" or "text-classification"
     precision: float
@@ -55,7 +55,7 @@ class Speedup:
 
 @dataclass(frozen=True)
 class CpuTime:
-    """The gated signal: CPU time per call of one thread running each model (latency.py)."""
+    """The gated signal: CPU time per call of one thread running each model (measure/latency.py)."""
 
     original_ms: float  # median per call
     optimized_ms: float
@@ -192,7 +192,7 @@ class CaseResult:
         def opt(kind: type, x: Any) -> Any:
             return None if x is None else kind(**x)
 
-        from .diagnosis import Diagnosis
+        from .gate.diagnosis import Diagnosis
 
         latency, diagnosis = data["latency"], data.get("diagnosis")
         return cls(

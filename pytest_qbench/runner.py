@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     import datasets
     import onnxruntime
 
+    from .build.variants import BuiltVariant
     from .config import CaseSpec, TimingSpec
-    from .diagnosis import Diagnosis, NodeError, Preflight, RangeIssue
-    from .repair import Exclusion, RepairResult
+    from .gate.diagnosis import Diagnosis, NodeError, Preflight, RangeIssue
+    from .gate.repair import Exclusion, RepairResult
+    from .measure.tasks import Task
     from .session import QbenchSession
-    from .tasks import Task
-    from .variants import BuiltVariant
 
 RESULT_PROPERTY = "qbench_result"  # the key of the result in the report's user_properties
 
@@ -38,7 +38,7 @@ class QbenchInconclusiveWarning(UserWarning):
 
 def _accuracy_lost(check: Check) -> bool:
     """A failed check of the optimized model's accuracy, against the original or the baseline."""
-    from .baselines import ACCURACY_METRICS
+    from .gate.baselines import ACCURACY_METRICS
 
     return check.status == "fail" and check.metric in ACCURACY_METRICS
 
@@ -66,7 +66,7 @@ class QbenchRun:
 
     @cached_property
     def variant(self) -> "BuiltVariant":
-        from .tasks import columns_for
+        from .measure.tasks import columns_for
 
         # Refuse a model the case cannot use (another task's head, a too short position table)
         # before the variant is built: a build of a real model takes minutes.
@@ -79,7 +79,7 @@ class QbenchRun:
 
     @cached_property
     def task(self) -> "Task":
-        from .tasks import task_for
+        from .measure.tasks import task_for
 
         return task_for(self.session.model_config(self.session.original(self.model, self.case.variant.opset)))
 
@@ -121,8 +121,8 @@ class QbenchRun:
         return self._latency(self.variant.optimized, self.case.timing)
 
     def _latency(self, optimized: Path, timing: "TimingSpec") -> LatencyResult:
-        from .data import latency_inputs
-        from .latency import measure
+        from .measure.data import latency_inputs
+        from .measure.latency import measure
 
         inputs = latency_inputs(
             self.session.tokenizer(self.variant.model_dir),
@@ -170,9 +170,9 @@ class QbenchRun:
     # ---- diagnosis and repair ----------------------------------------------------------------
 
     def diagnose(self, repair: bool = False) -> "Diagnosis":
-        """Why this variant loses accuracy (diagnosis.py): ranked node errors, out-of-scale ranges and
+        """Why this variant loses accuracy (gate/diagnosis.py): ranked node errors, out-of-scale ranges and
         a graph-or-kernel pre-flight; with `repair`, also the smallest exclusion that meets the case's
-        loss target (repair.py). Once per variant; recorded in the artifact with the case."""
+        loss target (gate/repair.py). Once per variant; recorded in the artifact with the case."""
         key = (self.variant.optimized, self.case.data)
         diagnosis = self.session.memo(("diagnosis", *key), self._diagnose)
         if repair:
@@ -184,7 +184,7 @@ class QbenchRun:
         return diagnosis
 
     def _diagnose(self) -> "Diagnosis":
-        from .diagnosis import Diagnosis, group_errors
+        from .gate.diagnosis import Diagnosis, group_errors
 
         start = time.perf_counter()
         feeds, padded = self._feeds()
@@ -198,7 +198,7 @@ class QbenchRun:
 
     def _feeds(self) -> tuple[list[dict[str, Any]], float]:
         """The diagnosis batches (padded, from the evaluation split) and their padded fraction."""
-        from .data import padded_batches
+        from .measure.data import padded_batches
 
         spec = self.session.options.diagnosis
         return self.session.memo(("diagnosis feeds", self.variant.model_dir, self.case.data), lambda: padded_batches(
@@ -211,7 +211,7 @@ class QbenchRun:
         ))
 
     def _node_errors(self, built: "BuiltVariant") -> tuple[list["NodeError"], list["RangeIssue"], float | None]:
-        from .diagnosis import node_errors
+        from .gate.diagnosis import node_errors
 
         return node_errors(
             built.consumed, built.optimized, self._feeds()[0],
@@ -222,8 +222,8 @@ class QbenchRun:
         """Each exclusion family's nodes in the graph the quantizer consumed."""
         import onnx
 
+        from .build.exclusion import resolve_family
         from .config import EXCLUSION_FAMILIES
-        from .exclusion import resolve_family
 
         def resolve() -> dict[str, list[str]]:
             graph = onnx.load(str(self.variant.consumed), load_external_data=False)
@@ -234,8 +234,8 @@ class QbenchRun:
     def _preflight(self) -> "Preflight":
         import tempfile
 
-        from .diagnosis import Preflight, classify, simulation
-        from .latency import make_session
+        from .gate.diagnosis import Preflight, classify, simulation
+        from .measure.latency import make_session
 
         original, kernel = self._score(self.variant.original, sample=True), self._score(self.variant.optimized, sample=True)
         with tempfile.TemporaryDirectory(prefix="qbench-simulation-") as tmp:
@@ -246,8 +246,8 @@ class QbenchRun:
         return Preflight(original.num_samples, original.f1, simulated, kernel.f1, allowed, cause, explanation)
 
     def _repair(self, diagnosis: "Diagnosis") -> "RepairResult":
-        from .latency import make_session
-        from .repair import Exclusion, repair
+        from .gate.repair import Exclusion, repair
+        from .measure.latency import make_session
 
         start = time.perf_counter()
         quantized = {n.node for n in diagnosis.nodes}
@@ -290,8 +290,8 @@ class QbenchRun:
     def check(self) -> CaseResult:
         """Measure accuracy and latency, judge them against the baseline, record the result, and
         fail the test with one line per failed check."""
-        from .baselines import QbenchBaselineError
-        from .policy import judge
+        from .gate.baselines import QbenchBaselineError
+        from .gate.policy import judge
 
         result = self._new_result()
         try:
@@ -336,7 +336,7 @@ class QbenchRun:
 
     def _diagnosis_lines(self, result: CaseResult) -> list[str]:
         """The diagnosis of a lost accuracy when it was asked for, else how to ask for it."""
-        from .report import diagnosis_lines
+        from .report.text import diagnosis_lines
 
         options = self.session.options
         if not options.diagnose:

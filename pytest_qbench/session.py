@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     import datasets
     import onnxruntime
 
-    from .baselines import BaselineStore
-    from .cache import BuildCache
+    from .build.cache import BuildCache
+    from .build.variants import BuiltVariant
     from .config import CaseSpec
+    from .gate.baselines import BaselineStore
     from .hardware import Hardware
-    from .variants import BuiltVariant
 
 
 @dataclass
@@ -76,13 +76,13 @@ class QbenchSession:
 
     @cached_property
     def cache(self) -> "BuildCache":
-        from .cache import BuildCache, default_cache_root
+        from .build.cache import BuildCache, default_cache_root
 
         return BuildCache(self.options.cache_dir or default_cache_root())
 
     @cached_property
     def store(self) -> "BaselineStore":
-        from .baselines import BaselineStore
+        from .gate.baselines import BaselineStore
 
         return BaselineStore(self.options.baselines)
 
@@ -91,7 +91,7 @@ class QbenchSession:
 
     @cached_property
     def environment(self) -> dict[str, Any]:
-        from .cache import library_versions
+        from .build.cache import library_versions
 
         hardware = self.hardware
         return {
@@ -116,17 +116,17 @@ class QbenchSession:
     # ---- shared, memoised steps -------------------------------------------------------------
 
     def original(self, model: str, opset: int) -> Path:
-        from .variants import export_original
+        from .build.variants import export_original
 
         return self._memo.get(("original", model, opset), lambda: export_original(model, opset, self.cache))
 
     def original_record(self, onnx_file: Path) -> OriginalRecord:
-        from .variants import original_record
+        from .build.variants import original_record
 
         return self._memo.get(("original record", onnx_file), lambda: original_record(onnx_file))
 
     def split(self, source: Any, name: str) -> "datasets.Dataset":
-        from .data import load_split
+        from .measure.data import load_split
 
         source_key = source if isinstance(source, str) else id(source)
         return self._memo.get(("split", source_key, name), lambda: load_split(source, name))
@@ -142,7 +142,7 @@ class QbenchSession:
         return self._memo.get(("config", model_dir), lambda: AutoConfig.from_pretrained(model_dir))
 
     def ort_session(self, path: Path, threads: int, config: dict[str, str] | None = None) -> "onnxruntime.InferenceSession":
-        from .latency import make_session
+        from .measure.latency import make_session
 
         key = ("session", path, threads, tuple(sorted((config or {}).items())))
         return self._memo.get(key, lambda: make_session(path, threads, config))
@@ -152,8 +152,8 @@ class QbenchSession:
         return self._memo.get(key, lambda: self._build(model, source, case))
 
     def _build(self, model: str, source: Any, case: "CaseSpec") -> "BuiltVariant":
-        from .data import calibration_dataset
-        from .variants import build_variant
+        from .build.variants import build_variant
+        from .measure.data import calibration_dataset
 
         original_dir = self.original(model, case.variant.opset)
         calibration = None
@@ -196,8 +196,8 @@ class QbenchSession:
                 self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
-        from .baselines import QbenchBaselineError
-        from .policy import write_of
+        from .gate.baselines import QbenchBaselineError
+        from .gate.policy import write_of
 
         self.results.append(result)
         write = write_of(result.verdict, self.options.update)
@@ -233,7 +233,7 @@ class QbenchSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.summary:
             return
-        from .report import github_annotations, summary_lines
+        from .report.text import github_annotations, summary_lines
 
         terminalreporter.section("qbench")
         for line in summary_lines(self.results, self.environment, self.options.diagnosis.top) + self.summary:
@@ -245,7 +245,7 @@ class QbenchSession:
     def finish(self) -> list[str]:
         """Write baselines (update mode), the JSON artifact, the reports and the history entry asked
         for; return what the terminal summary should say about them."""
-        from .artifact import QbenchArtifactError, build_artifact, write_artifact
+        from .report.artifact import QbenchArtifactError, build_artifact, write_artifact
 
         lines: list[str] = []
         if self.options.shard is not None:  # the other shards' cases are not here: the merge decides
@@ -271,8 +271,8 @@ class QbenchSession:
     def _write_reports(self, artifact: dict[str, Any]) -> list[str]:
         """The markdown and HTML reports and the history entry that were asked for."""
         from .atomic import atomic_write_text
-        from .history import append
-        from .report import markdown
+        from .report.history import append
+        from .report.text import markdown
 
         lines = []
         history = self.options.history
@@ -297,8 +297,8 @@ class QbenchSession:
 
     def _write_html(self, path: Path) -> None:
         from .atomic import atomic_write_text
-        from .history import load
-        from .html_report import render
+        from .report.history import load
+        from .report.html import render
 
         history = load(self.options.history) if self.options.history is not None else []
         atomic_write_text(path, render(self.results, self.environment, history))
@@ -309,7 +309,7 @@ class QbenchSession:
         return f"{self.shard_plan}\n{ran}" if self.shard_plan else ran
 
     def _flush_baselines(self) -> list[str]:
-        from .baselines import QbenchFlushError
+        from .gate.baselines import QbenchFlushError
 
         if self.interrupted:
             return ["qbench: run interrupted: no baseline was written"]
@@ -335,8 +335,8 @@ class QbenchSession:
         """On a hardware key without latency baselines, write what an update would make of the
         baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
         uploads it); the real baselines stay untouched."""
-        from .baselines import BaselineStore, QbenchFlushError
-        from .report import ungated_latency
+        from .gate.baselines import BaselineStore, QbenchFlushError
+        from .report.text import ungated_latency
 
         cases = [r for r in ungated_latency(self.results) if r.error is None] if not self.options.update else []
         if not cases:

@@ -7,10 +7,16 @@ import jsonschema
 import pytest
 from factories import ENVIRONMENT, HW, make_result
 
-from pytest_qbench.artifact import SCHEMA_PATH, QbenchArtifactError, build_artifact, validate_artifact, write_artifact
-from pytest_qbench.baselines import BaselineMatch, entry_from_result
 from pytest_qbench.config import Tolerances
-from pytest_qbench.policy import judge
+from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
+from pytest_qbench.gate.policy import judge
+from pytest_qbench.report.artifact import (
+    SCHEMA_PATH,
+    QbenchArtifactError,
+    build_artifact,
+    validate_artifact,
+    write_artifact,
+)
 
 
 def judged(result, update=False):

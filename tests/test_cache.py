@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_qbench.cache import (
+from pytest_qbench.build.cache import (
     MANIFEST, BuildCache, QbenchCacheWarning, default_cache_root, fingerprint_path, library_versions,
 )
 

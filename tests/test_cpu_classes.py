@@ -20,15 +20,15 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from projects import conll
-from pytest_qbench.config import SATURATION_REMEDIES, DataSpec, VariantSpec
-from pytest_qbench.data import parse_conll
-from pytest_qbench.hardware import detect
-from pytest_qbench.latency import make_session
-from pytest_qbench.tasks import TokenClassification
-from pytest_qbench.variants import build_variant
 from tiny_models import calibration_dataset
+
+from pytest_qbench.build.variants import build_variant
+from pytest_qbench.config import SATURATION_REMEDIES, DataSpec, VariantSpec
+from pytest_qbench.hardware import detect
+from pytest_qbench.measure.data import parse_conll
+from pytest_qbench.measure.latency import make_session
+from pytest_qbench.measure.tasks import TokenClassification
 
 K = 64  # u8 255 x s8 127, 32 pairs per 16-bit lane sum: far past 32767 on vpmaddubsw
 

@@ -7,7 +7,7 @@ import datasets
 import numpy as np
 import pytest
 
-from pytest_qbench.data import (
+from pytest_qbench.measure.data import (
     CONLL2003_LABELS,
     QbenchDataError,
     calibration_dataset,

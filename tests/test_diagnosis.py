@@ -18,13 +18,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from pytest_qbench.diagnosis import (
+from pytest_qbench.build.exclusion import resolve_family
+from pytest_qbench.gate.diagnosis import (
     MASK_MAGNITUDE, RANGE_LIMIT, TensorError, classify, group_errors, node_errors, simulate_integer_ops,
     simulation, sqnr_db,
 )
-from pytest_qbench.exclusion import resolve_family
-from pytest_qbench.latency import make_session
-from pytest_qbench.repair import Exclusion, repair
+from pytest_qbench.gate.repair import Exclusion, repair
+from pytest_qbench.measure.latency import make_session
 from test_cpu_classes import EMULATED_AVX2, EXACT, K, on_emulated_avx2, saturating_matmul
 
 FLOAT_MIN = float(np.finfo(np.float32).min)
@@ -325,8 +325,8 @@ def test_graphs_with_kernels_it_cannot_simulate_get_no_simulation():
 @EMULATED_AVX2
 def test_on_a_cpu_without_vnni_the_kernels_saturate_and_the_simulation_does_not(tmp_path: Path):
     sums = on_emulated_avx2(
-        "import numpy as np; import test_cpu_classes as t; from pytest_qbench.diagnosis import simulation;"
-        "from pytest_qbench.latency import make_session; model = t.saturating_matmul(folder, 'int8');"
+        "import numpy as np; import test_cpu_classes as t; from pytest_qbench.gate.diagnosis import simulation;"
+        "from pytest_qbench.measure.latency import make_session; model = t.saturating_matmul(folder, 'int8');"
         "feed = {'a': np.full((1, t.K), 255, np.uint8)}; real = make_session(model, 1).run(None, feed)[0][0, 0];"
         "sim = make_session(simulation(model, folder), 1, optimize=False).run(None, feed)[0][0, 0];"
         "print(json.dumps({'real': int(real), 'simulated': int(sim)}))",
@@ -344,7 +344,7 @@ def test_on_a_cpu_without_vnni_the_kernels_saturate_and_the_simulation_does_not(
     ("/classifier/MatMul", "-"), ("/search_1/MatMul", "-"),
 ])
 def test_layers_are_read_from_node_names(name: str, layer: str):
-    from pytest_qbench.diagnosis import _layer
+    from pytest_qbench.gate.diagnosis import _layer
 
     assert _layer(name) == layer
 
@@ -354,8 +354,8 @@ def test_a_diagnosis_with_its_repair_travels_as_json_and_back():
     from dataclasses import replace
 
     from factories import make_result
-    from pytest_qbench.diagnosis import Diagnosis, GroupError, NodeError, Preflight, RangeIssue
-    from pytest_qbench.repair import RepairResult, Trial
+    from pytest_qbench.gate.diagnosis import Diagnosis, GroupError, NodeError, Preflight, RangeIssue
+    from pytest_qbench.gate.repair import RepairResult, Trial
     from pytest_qbench.results import CaseResult
 
     found = RepairResult(Exclusion(("softmax",), ("n1",)), 0.9, 0.89, 0.91, 0.895, 800, 3, False,

@@ -6,8 +6,8 @@ import onnx
 import pytest
 from onnx import helper
 
+from pytest_qbench.build.exclusion import resolve_families, resolve_family
 from pytest_qbench.config import EXCLUSION_FAMILIES, QbenchConfigError
-from pytest_qbench.exclusion import resolve_families, resolve_family
 
 
 def graph(*nodes: onnx.NodeProto) -> onnx.ModelProto:

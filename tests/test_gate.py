@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-
 from projects import make_project
-from pytest_qbench.artifact import validate_artifact
+
+from pytest_qbench.report.artifact import validate_artifact
 
 TEST_FILE = """
 import pytest

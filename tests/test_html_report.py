@@ -12,12 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from factories import ENVIRONMENT, make_result
 from projects import make_project
-from pytest_qbench.artifact import build_artifact
-from pytest_qbench.history import append, load, series, step
-from pytest_qbench.html_report import CSP, render
+
+from pytest_qbench.report.artifact import build_artifact
+from pytest_qbench.report.history import append, load, series, step
+from pytest_qbench.report.html import CSP, render
 from pytest_qbench.results import Check
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pytest_qbench.data import QbenchDataError
-from pytest_qbench.label_map import translate
+from pytest_qbench.measure.data import QbenchDataError
+from pytest_qbench.measure.label_map import translate
 
 MODEL = ["O", "B-GIVEN_NAME", "I-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "B-CITY", "I-CITY", "B-EMAIL", "I-EMAIL"]
 DATASET = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_qbench import latency
 from pytest_qbench.config import TimingSpec
-from pytest_qbench.latency import Pair, make_session, measure, measure_pairs, physical_cores
-from pytest_qbench.stats import MIN_PAIRS, paired_speedup, relative_width
+from pytest_qbench.measure import latency
+from pytest_qbench.measure.latency import Pair, make_session, measure, measure_pairs, physical_cores
+from pytest_qbench.measure.stats import MIN_PAIRS, paired_speedup, relative_width
 
 QUICK = TimingSpec(threads=1, warmup_iterations=2, warmup_seconds=0.01, min_pairs=10, min_seconds=0.05,
                    max_seconds=0.5, target_ci_width=0.2, wall_iterations=8, wall_seconds=0.05)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from factories import HW, TEST, accuracy, make_result
 
-from pytest_qbench.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
 from pytest_qbench.config import CalibrationSpec, Tolerances
-from pytest_qbench.policy import judge
+from pytest_qbench.gate.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
+from pytest_qbench.gate.policy import judge
 from pytest_qbench.results import CaseResult, Check
 
 PATH = Path("baselines/examples.test_conll.py--test_ner.json")

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from projects import TAGS, conll, make_project
-from pytest_qbench.artifact import validate_artifact
 from tiny_models import SENTENCES, write_tokenizer
+
+from pytest_qbench.report.artifact import validate_artifact
 
 ONE_CASE = 'approach=["dynamic"], operators=[["Add", "MatMul"]], batch_size=[1], sequence_length=[16]'
 TWO_CASES = 'approach=["dynamic"], operators=[["Add", "MatMul"]], batch_size=[1, 2], sequence_length=[16]'
@@ -118,9 +118,15 @@ BAD_INPUT = {
         " check the id, or pass a local model folder or .onnx file",
     ),
     "wrong_task": (
+        f'model="question_answerer", {ONE_CASE}',
+        f"qbench {CASE}: could not measure: QbenchConfigError: the model is a DistilBertForQuestionAnswering;"
+        " supported tasks: token-classification (*ForTokenClassification), text-classification"
+        " (*ForSequenceClassification)",
+    ),
+    "classifier_on_word_labels": (
         f'model="sequence_classifier", {ONE_CASE}',
-        f"qbench {CASE}: could not measure: QbenchConfigError: the model is a"
-        " DistilBertForSequenceClassification; supported tasks: token-classification (*ForTokenClassification)",
+        f"qbench {CASE}: could not measure: QbenchDataError: the dataset has no column 'text'; its columns:"
+        " tokens, ner_tags. Set input_column/label_column in the qbench marker",
     ),
     "no_such_split": (
         f'eval_split="test", {ONE_CASE}',
@@ -140,8 +146,10 @@ BAD_INPUT = {
     "labels_unknown_to_the_model": (
         f'dataset="foreign_labels.txt", {ONE_CASE}',
         f"qbench {CASE}: could not measure: QbenchDataError: the dataset's labels ['B-FOOD', 'O'] are not all"
-        " among the model's labels [*] (unknown to the model: ['B-FOOD']), so the scores would be wrong. Fix the"
-        " model config's id2label, or use a dataset with the model's label names",
+        " among the model's labels [*] (unknown to the model: ['B-FOOD']), so the scores would be wrong. If the"
+        " two name the same things differently, map them with label_map= in the qbench marker (e.g."
+        " label_map={'GIVEN_NAME': 'PER', 'CITY': 'LOC', '*': 'O'}); else fix the model config's id2label, or"
+        " use a dataset with the model's label names",
     ),
     "calibration_split_too_small": (
         'approach=["static"], operators=[["Add", "MatMul"]], batch_size=[1], sequence_length=[16],'
@@ -181,7 +189,7 @@ BAD_INPUT = {
 def bad_input_project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache, monkeypatch):
     import datasets
     import huggingface_hub
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertForSequenceClassification
 
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
@@ -198,6 +206,9 @@ def bad_input_project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_bui
     config.architectures = None
     DistilBertForSequenceClassification(config).save_pretrained(classifier)
     write_tokenizer(classifier, ["input_ids", "attention_mask"])
+    answerer = DistilBertConfig.from_pretrained(tiny_distilbert, num_labels=2, architectures=None)
+    DistilBertForQuestionAnswering(answerer).save_pretrained(root / "question_answerer")
+    write_tokenizer(root / "question_answerer", ["input_ids", "attention_mask"])
     (root / "foreign_labels.txt").write_text("Pasta B-FOOD\nis O\ngood O\n")
     (root / "empty.txt").write_text("-DOCSTART- -X- -X- O\n\n")
     (root / "malformed.txt").write_text("John B-PER\nSmith I-PER\n\nParis B-LOC\nBerlin\n")
@@ -416,8 +427,8 @@ class Faulty:
 
 @pytest.fixture(autouse=True)
 def faults(monkeypatch):
-    import pytest_qbench.latency as latency
-    import pytest_qbench.variants as variants
+    import pytest_qbench.measure.latency as latency
+    import pytest_qbench.build.variants as variants
 
     make_session, quantize = latency.make_session, variants._quantize
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from factories import ENVIRONMENT, HW, make_result
 
-from pytest_qbench.baselines import BaselineMatch, entry_from_result
 from pytest_qbench.config import Tolerances
-from pytest_qbench.policy import judge
-from pytest_qbench.report import github_annotations, markdown, summary_lines
+from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
+from pytest_qbench.gate.policy import judge
+from pytest_qbench.report.text import github_annotations, markdown, summary_lines
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
 NON_TIME = (

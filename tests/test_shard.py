@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from factories import ENVIRONMENT, make_result
 from projects import make_project
+
 from pytest_qbench.__main__ import main as qbench_main
-from pytest_qbench.artifact import build_artifact, validate_artifact
 from pytest_qbench.config import QbenchConfigError
+from pytest_qbench.report.artifact import build_artifact, validate_artifact
 from pytest_qbench.shard import Shard, durations_from, plan
 
 # ---- the split ------------------------------------------------------------------------------------

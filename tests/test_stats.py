@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_qbench.stats import hodges_lehmann, log_se, paired_speedup, relative_width, summarize
+from pytest_qbench.measure.stats import hodges_lehmann, log_se, paired_speedup, relative_width, summarize
 
 
 def test_summarize_known_answers():

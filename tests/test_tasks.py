@@ -14,8 +14,8 @@ from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from seqeval.scheme import IOB2
 
 from pytest_qbench.config import DataSpec, QbenchConfigError
-from pytest_qbench.data import CONLL2003_LABELS, QbenchDataError
-from pytest_qbench.tasks import TASKS, TokenClassification, task_for
+from pytest_qbench.measure.data import CONLL2003_LABELS, QbenchDataError
+from pytest_qbench.measure.tasks import TASKS, TokenClassification, task_for
 
 ID2LABEL = dict(enumerate(CONLL2003_LABELS))
 SPEC = DataSpec(dataset=None)

@@ -11,14 +11,14 @@ from types import SimpleNamespace
 import datasets
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
-
 from projects import make_project
-from pytest_qbench.artifact import validate_artifact
-from pytest_qbench.config import DataSpec, QbenchConfigError
-from pytest_qbench.data import QbenchDataError
-from pytest_qbench.tasks import TASKS, SequenceClassification
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from tiny_models import reviews
+
+from pytest_qbench.config import DataSpec, QbenchConfigError
+from pytest_qbench.measure.data import QbenchDataError
+from pytest_qbench.measure.tasks import TASKS, SequenceClassification
+from pytest_qbench.report.artifact import validate_artifact
 
 SPEC = DataSpec(None)
 CLASSES = ("negative", "neutral", "positive")
@@ -129,7 +129,7 @@ def test_strict_scoring_is_token_classification_only(tokenizer):
 
 
 def test_the_task_gives_its_columns_when_the_case_names_none():
-    from pytest_qbench.tasks import columns_for
+    from pytest_qbench.measure.tasks import columns_for
 
     text = columns_for(TASKS["text-classification"], DataSpec(None))
     assert (text.input_column, text.label_column) == ("text", "label")

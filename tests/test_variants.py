@@ -10,13 +10,13 @@ import numpy as np
 import onnx
 import pytest
 
-from pytest_qbench.cache import MANIFEST, BuildCache, QbenchCacheWarning
-from pytest_qbench.config import CalibrationSpec, VariantSpec
-from pytest_qbench.results import OriginalRecord
-from pytest_qbench.variants import (
+from pytest_qbench.build.cache import MANIFEST, BuildCache, QbenchCacheWarning
+from pytest_qbench.build.variants import (
     BuiltVariant, QbenchBuildError, QbenchModelError, QbenchModelWarning, build_variant, export_original,
     original_record,
 )
+from pytest_qbench.config import CalibrationSpec, VariantSpec
+from pytest_qbench.results import OriginalRecord
 from tiny_models import calibration_dataset
 
 PRESET = "avx512_vnni"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .config import EXCLUSION_FAMILIES, QbenchConfigError
+from ..config import EXCLUSION_FAMILIES, QbenchConfigError
 
 if TYPE_CHECKING:
     import onnx

@@ -1,19 +1,20 @@
 """What a model is scored on: a task turns a split into session inputs and the outputs into metrics.
 
-Timing and baselines never look inside a task, so a new one is a class with the `Task` attributes
-and `evaluate`, registered in `TASKS`. Every task fills the same `AccuracyResult`: precision, recall,
-F1 and accuracy (F1 is what the gate compares), averaged as the task's field does it.
+Timing and baselines never look inside a task, so a new one is a `Task` subclass that reads its
+labels, predicts and scores (`_gold`, `_predict`, `_score`), registered in `TASKS`. Every task fills
+the same `AccuracyResult`: precision, recall, F1 and accuracy (F1 is what the gate compares),
+averaged as the task's field does it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from .config import DataSpec, QbenchConfigError
+from ..config import DataSpec, QbenchConfigError
+from ..results import AccuracyResult
 from .data import check_labels, class_labels, label_names, model_feed, require_columns, tokenize
-from .results import AccuracyResult
 
 if TYPE_CHECKING:
     import datasets
@@ -21,45 +22,14 @@ if TYPE_CHECKING:
     import onnxruntime
 
 
-class Task(Protocol):
-    @property
-    def name(self) -> str:
-        """The task's name in transformers' pipelines and optimum's exporter."""
-        ...
-
-    @property
-    def head(self) -> str:
-        """How transformers' class names for this task's models end, e.g. "ForTokenClassification"."""
-        ...
-
-    @property
-    def auto_class(self) -> str:
-        """The transformers class that loads such a model for export, e.g. "AutoModelForTokenClassification"."""
-        ...
-
-    @property
-    def columns(self) -> tuple[str, str]:
-        """The input and label columns a case reads unless it names others."""
-        ...
-
-    def evaluate(
-        self,
-        session: "onnxruntime.InferenceSession",
-        tokenizer: Any,
-        dataset: "datasets.Dataset",
-        spec: DataSpec,
-        id2label: Mapping[int, str],
-    ) -> AccuracyResult: ...
-
-
 @dataclass(frozen=True)
-class TokenClassification:
-    """Word-level NER scored by seqeval; each word is predicted by its first sub-token."""
+class Task:
+    """The one evaluation flow; a task says how to read its labels, predict and score."""
 
-    name: str = "token-classification"
-    head: str = "ForTokenClassification"
-    auto_class: str = "AutoModelForTokenClassification"
-    columns: tuple[str, str] = ("tokens", "ner_tags")
+    name: str  # the task's name in transformers' pipelines and optimum's exporter
+    head: str  # how transformers' class names for its models end, e.g. "ForTokenClassification"
+    auto_class: str  # the transformers class that loads such a model for export
+    columns: tuple[str, str]  # the input and label columns a case reads unless it names others
     max_length: int | None = None  # None: the tokenizer's model_max_length, if it has one
 
     def evaluate(
@@ -72,18 +42,51 @@ class TokenClassification:
     ) -> AccuracyResult:
         start = time.perf_counter()
         spec = columns_for(self, spec)
-        dataset = _capped(dataset, spec)
-        names, id2label = scored_labels(label_names(dataset, spec.label_column), id2label, spec, tagged=True)
-        gold = [[names[tag] for tag in tags] for tags in dataset[spec.label_column]]
+        if spec.max_eval_samples is not None and spec.max_eval_samples < len(dataset):
+            dataset = dataset.select(range(spec.max_eval_samples))
+        require_columns(dataset, spec.input_column)
+        gold, id2label = self._gold(dataset, spec, id2label)
         predicted, truncated = self._predict(
             session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
         )
-        return _seqeval_score(gold, predicted, truncated, spec.scoring, time.perf_counter() - start)
+        return self._score(gold, predicted, truncated, spec.scoring, time.perf_counter() - start)
+
+    def _gold(
+        self, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+    ) -> tuple[list[Any], dict[int, str]]:
+        """The reference labels and the model's id2label, both as they are scored."""
+        raise NotImplementedError
+
+    def _predict(
+        self, session: Any, tokenizer: Any, samples: list[Any], id2label: Mapping[int, str], batch_size: int
+    ) -> tuple[list[Any], int]:
+        """The predicted labels of every sample, and how many units the truncation cut."""
+        raise NotImplementedError
+
+    def _score(
+        self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
+    ) -> AccuracyResult:
+            raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TokenClassification(Task):
+    """Word-level NER scored by seqeval; each word is predicted by its first sub-token."""
+
+    name: str = "token-classification"
+    head: str = "ForTokenClassification"
+    auto_class: str = "AutoModelForTokenClassification"
+    columns: tuple[str, str] = ("tokens", "ner_tags")
+
+    def _gold(
+        self, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+    ) -> tuple[list[Any], dict[int, str]]:
+        names, id2label = scored_labels(label_names(dataset, spec.label_column), id2label, spec, tagged=True)
+        return [[names[tag] for tag in tags] for tags in dataset[spec.label_column]], id2label
 
     def _predict(
         self, session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[list[str]], int]:
-        """Predicted word labels of every sentence, and how many words the truncation cut off."""
         input_names = [i.name for i in session.get_inputs()]
         predicted: list[list[str]] = [[] for _ in sentences]
         truncated = 0
@@ -101,9 +104,35 @@ class TokenClassification:
                 truncated += cut
         return predicted, truncated
 
+    def _score(
+        self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
+    ) -> AccuracyResult:
+        """seqeval's micro precision/recall/F1 over entities, word accuracy and per-type F1; "strict" is IOB2-exact."""
+        from seqeval.metrics import accuracy_score, classification_report
+        from seqeval.scheme import IOB2
+
+        mode = {"mode": "strict", "scheme": IOB2} if scoring == "strict" else {}
+        report = classification_report(gold, predicted, output_dict=True, zero_division=0, **mode)
+        micro = report["micro avg"]
+        return AccuracyResult(
+            task=self.name,
+            precision=float(micro["precision"]),
+            recall=float(micro["recall"]),
+            f1=float(micro["f1-score"]),
+            accuracy=float(accuracy_score(gold, predicted)),
+            average="micro",
+            per_label_f1={k: float(v["f1-score"]) for k, v in report.items() if not k.endswith(" avg")},
+            num_samples=len(gold),
+            unit="word",
+            num_units=sum(len(sentence) for sentence in gold),
+            truncated=truncated,
+            scoring=scoring,
+            seconds=seconds,
+        )
+
 
 @dataclass(frozen=True)
-class SequenceClassification:
+class SequenceClassification(Task):
     """One class per text (sentiment, topic...) scored by scikit-learn: accuracy, and precision,
     recall and F1 averaged over the classes with equal weight (macro), so a rare class counts."""
 
@@ -111,37 +140,23 @@ class SequenceClassification:
     head: str = "ForSequenceClassification"
     auto_class: str = "AutoModelForSequenceClassification"
     columns: tuple[str, str] = ("text", "label")
-    max_length: int | None = None  # None: the tokenizer's model_max_length, if it has one
 
-    def evaluate(
-        self,
-        session: "onnxruntime.InferenceSession",
-        tokenizer: Any,
-        dataset: "datasets.Dataset",
-        spec: DataSpec,
-        id2label: Mapping[int, str],
-    ) -> AccuracyResult:
-        start = time.perf_counter()
+    def _gold(
+        self, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+    ) -> tuple[list[Any], dict[int, str]]:
         if spec.scoring != "default":
             raise QbenchConfigError(
                 f"qbench: scoring={spec.scoring!r} is an entity-level mode of token classification;"
                 " text classification has one scoring: leave scoring out"
             )
-        spec = columns_for(self, spec)
-        dataset = _capped(dataset, spec)
         names, labels = class_labels(dataset, spec.label_column)
         scored, id2label = scored_labels(names, id2label, spec, tagged=False)
         rename = dict(zip(names, scored))
-        gold = [rename[label] for label in labels]
-        predicted, truncated = self._predict(
-            session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
-        )
-        return _sklearn_score(gold, predicted, truncated, time.perf_counter() - start)
+        return [rename[label] for label in labels], id2label
 
     def _predict(
         self, session: Any, tokenizer: Any, texts: list[Any], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[str], int]:
-        """The predicted class of every text, and how many texts the truncation cut."""
         input_names = [i.name for i in session.get_inputs()]
         lengths = [len(ids) for ids in tokenize(tokenizer, texts, (), verbose=False)["input_ids"]]
         limit = self.max_length or tokenizer.model_max_length
@@ -156,19 +171,36 @@ class SequenceClassification:
                 predicted[index] = id2label[int(best[row])]
         return predicted, sum(length > limit for length in lengths)
 
+    def _score(
+        self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
+    ) -> AccuracyResult:
+        """scikit-learn's accuracy and macro precision/recall/F1 over the classes of either side."""
+        from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+        classes = sorted(set(gold) | set(predicted))
+        precision, recall, f1, _ = precision_recall_fscore_support(gold, predicted, average="macro", zero_division=0)
+        per_class = precision_recall_fscore_support(gold, predicted, labels=classes, average=None, zero_division=0)[2]
+        return AccuracyResult(
+            task=self.name,
+            precision=float(precision),
+            recall=float(recall),
+            f1=float(f1),
+            accuracy=float(accuracy_score(gold, predicted)),
+            average="macro",
+            per_label_f1={label: float(value) for label, value in zip(classes, per_class)},
+            num_samples=len(gold),
+            unit="sample",
+            num_units=len(gold),
+            truncated=truncated,
+            scoring="default",
+            seconds=seconds,
+        )
+
 
 def columns_for(task: Task, spec: DataSpec) -> DataSpec:
     """`spec` with the task's input and label columns where the case names none."""
     input_column, label_column = task.columns
     return replace(spec, input_column=spec.input_column or input_column, label_column=spec.label_column or label_column)
-
-
-def _capped(dataset: "datasets.Dataset", spec: DataSpec) -> "datasets.Dataset":
-    """The first `max_eval_samples` samples, with the input column there."""
-    if spec.max_eval_samples is not None and spec.max_eval_samples < len(dataset):
-        dataset = dataset.select(range(spec.max_eval_samples))
-    require_columns(dataset, spec.input_column)
-    return dataset
 
 
 def scored_labels(
@@ -205,57 +237,6 @@ def _word_labels(
         previous = word
     encoded_words = max((word for word in word_ids if word is not None), default=-1) + 1
     return labels, num_words - encoded_words
-
-
-def _seqeval_score(
-    gold: list[list[str]], predicted: list[list[str]], truncated_words: int, scoring: str, seconds: float
-) -> AccuracyResult:
-    """seqeval's micro precision/recall/F1 over entities, word accuracy and per-type F1; "strict" is IOB2-exact."""
-    from seqeval.metrics import accuracy_score, classification_report
-    from seqeval.scheme import IOB2
-
-    mode = {"mode": "strict", "scheme": IOB2} if scoring == "strict" else {}
-    report = classification_report(gold, predicted, output_dict=True, zero_division=0, **mode)
-    micro = report["micro avg"]
-    return AccuracyResult(
-        task=TokenClassification.name,
-        precision=float(micro["precision"]),
-        recall=float(micro["recall"]),
-        f1=float(micro["f1-score"]),
-        accuracy=float(accuracy_score(gold, predicted)),
-        average="micro",
-        per_label_f1={k: float(v["f1-score"]) for k, v in report.items() if not k.endswith(" avg")},
-        num_samples=len(gold),
-        unit="word",
-        num_units=sum(len(sentence) for sentence in gold),
-        truncated=truncated_words,
-        scoring=scoring,
-        seconds=seconds,
-    )
-
-
-def _sklearn_score(gold: list[str], predicted: list[str], truncated: int, seconds: float) -> AccuracyResult:
-    """scikit-learn's accuracy and macro precision/recall/F1 over the classes of either side."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    classes = sorted(set(gold) | set(predicted))
-    precision, recall, f1, _ = precision_recall_fscore_support(gold, predicted, average="macro", zero_division=0)
-    per_class = precision_recall_fscore_support(gold, predicted, labels=classes, average=None, zero_division=0)[2]
-    return AccuracyResult(
-        task=SequenceClassification.name,
-        precision=float(precision),
-        recall=float(recall),
-        f1=float(f1),
-        accuracy=float(accuracy_score(gold, predicted)),
-        average="macro",
-        per_label_f1={label: float(value) for label, value in zip(classes, per_class)},
-        num_samples=len(gold),
-        unit="sample",
-        num_units=len(gold),
-        truncated=truncated,
-        scoring="default",
-        seconds=seconds,
-    )
 
 
 TASKS: dict[str, Task] = {task.name: task for task in (TokenClassification(), SequenceClassification())}

@@ -15,7 +15,7 @@ Rules (the knobs are `config.Tolerances`):
 - Latency vs baseline, only when the baseline was recorded under this machine's hardware key (else
   one 'skip' check saying so; accuracy still gates). Tolerances are ratios: the limit is
   baseline x (1 + rtol) for a time, baseline / (1 + rtol) for a speed. Being faster never fails.
-  - The CPU-time speedup (latency.py), a test of "no change" against "slower by speedup_rtol":
+  - The CPU-time speedup (measure/latency.py), a test of "no change" against "slower by speedup_rtol":
     d = log(baseline speedup / measured speedup), with a standard error from both intervals (each
     run's own noise: the baseline was one run too). With t = log(1 + speedup_rtol), it fails when d
     is beyond t/2 and its 99% lower bound above 0 (a false alarm under no change: <= 1%); it passes
@@ -49,10 +49,10 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Callable, Literal
 
+from ..config import Tolerances
+from ..measure.stats import CONFIDENCE, log_se, two_sided_z
+from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
-from .config import Tolerances
-from .results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
-from .stats import CONFIDENCE, log_se, two_sided_z
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.

@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Sequence
 
-from .atomic import atomic_write_text
+from ..atomic import atomic_write_text
 
 INDEX = "index.json"
 STEP = math.log(1.10)  # a shift of the median speedup by 10% or more is a step

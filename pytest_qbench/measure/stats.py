@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .results import LatencyStats, Speedup
+from ..results import LatencyStats, Speedup
 
 PERCENTILES = (50, 90, 95, 99)
 CONFIDENCE = 0.95  # of every speedup interval, measured or stored in a baseline

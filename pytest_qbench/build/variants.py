@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ..config import VariantSpec
+from ..results import OriginalRecord, QuantizationRecord
 from .cache import MANIFEST, BuildCache, fingerprint_path, library_versions
-from .config import VariantSpec
-from .results import OriginalRecord, QuantizationRecord
 
 if TYPE_CHECKING:
     import datasets
@@ -199,7 +199,7 @@ def _export(source: str, out: Path, opset: int, revision: str | None = None) -> 
     from optimum.exporters.onnx import onnx_export_from_model
     from torch.jit import TracerWarning
 
-    from .tasks import task_for
+    from ..measure.tasks import task_for
 
     with _reraise(QbenchModelError, f"reading the config of {source!r} failed"):
         config = transformers.AutoConfig.from_pretrained(source, revision=revision)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from .config import TimingSpec
-from .results import CpuTime, LatencyResult, Speedup
+from ..config import TimingSpec
+from ..results import CpuTime, LatencyResult, Speedup
 from .stats import MIN_PAIRS, paired_speedup, relative_width, summarize
 
 if TYPE_CHECKING:

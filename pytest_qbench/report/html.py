@@ -14,11 +14,11 @@ import io
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from .report import original_precision
-from .results import CaseResult, Check
+from ..results import CaseResult, Check
+from .text import original_precision
 
 if TYPE_CHECKING:
-    from .diagnosis import Diagnosis
+    from ..gate.diagnosis import Diagnosis
     from .history import Run
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -298,13 +298,13 @@ def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: i
     axis.set_xticks(range(len(history)), [str(i + 1) for i in range(len(history))])
     axis.legend(fontsize=6, frameon=False, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     caption = (f"CPU-time speedup of this report's cases over the {len(history)} recorded runs (at most {most} cases);"
-               " a dashed line marks a step change (history.py).")
+               " a dashed line marks a step change (report/history.py).")
     return _figure(_svg(figure), caption, _table(["case", "hardware key", "runs", "speedups", "step"], rows))
 
 
 def _diagnosis(diagnosis: "Diagnosis", top: int = 10) -> str:
-    """The terminal's and the markdown report's diagnosis (report.py), as HTML."""
-    from .report import NODE_HEADERS, node_rows, repair_line
+    """The terminal's and the markdown report's diagnosis (report/text.py), as HTML."""
+    from .text import NODE_HEADERS, node_rows, repair_line
 
     repair = "" if diagnosis.repair is None else f"<p><strong>{_e(repair_line(diagnosis.repair))}</strong></p>"
     return (f"<p><strong>Cause:</strong> {_e(diagnosis.preflight.explanation)}</p>{repair}"

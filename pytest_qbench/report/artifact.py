@@ -11,8 +11,8 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from .atomic import atomic_write_text
-from .results import CaseResult
+from ..atomic import atomic_write_text
+from ..results import CaseResult
 
 # 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
 # 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair);
@@ -21,7 +21,7 @@ from .results import CaseResult
 #    per_label_f1, unit, num_units, truncated (were per_type_f1, num_words, truncated_words); the
 #    original model's quantization (a pre-quantized original is not fp32).
 SCHEMA_VERSION = 5
-SCHEMA_PATH = Path(__file__).parent / "schema" / "artifact.schema.json"
+SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 
 
 class QbenchArtifactError(ValueError):

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact import SCHEMA_VERSION, QbenchArtifactError, build_artifact, validate_artifact
-from .results import CaseResult
+from ..report.artifact import SCHEMA_VERSION, QbenchArtifactError, build_artifact, validate_artifact
+from ..results import CaseResult
 
 # What must agree for artifacts to be shards of one run: (where in the artifact, what to call it).
 IDENTITY = (
@@ -145,7 +145,7 @@ def merge(paths: list[Path]) -> Merged:
 
 def markdown(merged: Merged) -> str:
     """The report of each hardware key, with what is missing."""
-    from .report import markdown as report
+    from ..report.text import markdown as report
 
     parts = [f"# pytest-qbench: merged verdict **{merged.verdict}**"]
     for key, environment in merged.environments.items():

@@ -6,14 +6,14 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
-from .baselines import ACCURACY_METRICS, UPDATE_COMMAND
-from .diagnosis import RANGE_LIMIT
-from .policy import LATENCY_NOT_GATED, flatten
-from .results import CaseResult, Check
+from ..gate.baselines import ACCURACY_METRICS, UPDATE_COMMAND
+from ..gate.diagnosis import RANGE_LIMIT
+from ..gate.policy import LATENCY_NOT_GATED, flatten
+from ..results import CaseResult, Check
 
 if TYPE_CHECKING:
-    from .diagnosis import Diagnosis
-    from .repair import RepairResult
+    from ..gate.diagnosis import Diagnosis
+    from ..gate.repair import RepairResult
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",

@@ -51,8 +51,8 @@ from typing import Any, Iterable
 
 from filelock import FileLock
 
-from .atomic import atomic_write_text
-from .results import AccuracyResult, CaseResult, LatencyStats, Speedup
+from ..atomic import atomic_write_text
+from ..results import AccuracyResult, CaseResult, LatencyStats, Speedup
 
 # 2: hardware keys by int8 kernel tier (x86_64-avx512_vnni-2c, not a flag list); parameters record
 # the evaluation (split, batch size, sample cap, scoring) and the saturation remedy.

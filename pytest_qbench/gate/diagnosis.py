@@ -265,7 +265,7 @@ def node_errors(
     out-of-scale ranges, and the SQNR of the model's first output as consumers read it."""
     import onnx
 
-    from .latency import make_session
+    from ..measure.latency import make_session
 
     fp32, int8 = onnx.load(str(consumed)), onnx.load(str(quantized))
     names = sorted(_float_tensors(fp32) | {o.name for o in fp32.graph.output})
@@ -365,7 +365,7 @@ def simulate_integer_ops(quantized: "onnx.ModelProto") -> "onnx.ModelProto | Non
     their Quantize/DequantizeLinear pairs already simulate int8 in float."""
     import onnx
 
-    from .variants import QUANTIZED_OP_TYPES
+    from ..build.variants import QUANTIZED_OP_TYPES
 
     ops = {n.op_type for n in quantized.graph.node}
     if ops & QUANTIZED_OP_TYPES - _SIMULATED:

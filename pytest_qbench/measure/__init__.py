@@ -1,0 +1,1 @@
+"""Measure: data and inputs, accuracy per task (with label maps), latency and its statistics."""
