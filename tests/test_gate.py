@@ -288,3 +288,19 @@ def test_a_prequantized_original_is_gated_as_what_it_is_and_said_so(pytester: py
     assert case["quantization"]["quantized_ops"] == case["original"]["quantized_ops"]
     assert "**model_name_or_path**: `int8-model` (int8)" in (pytester.path / "report.md").read_text()
     pytester.runpytest("--qbench").assert_outcomes(passed=1)  # its accuracy and latency gate as for any model
+
+
+def test_a_runtime_saturation_remedy_reaches_a_prequantized_original_too():
+    from types import SimpleNamespace
+
+    from pytest_qbench.config import parse_marker
+    from pytest_qbench.results import OriginalRecord
+    from pytest_qbench.runner import QbenchRun
+
+    (case,) = parse_marker({"approach": "dynamic", "saturation_remedy": "x64quantprecision"})
+    remedy = {"session.x64quantprecision": "1"}
+    for record, on_original in ((OriginalRecord("fp32", {}), {}), (OriginalRecord("int8", {"MatMulInteger": 4}), remedy)):
+        run = QbenchRun(SimpleNamespace(original_record=lambda path, r=record: r), None, case, "model", "data")
+        run.__dict__["variant"] = SimpleNamespace(original=Path("original.onnx"), optimized=Path("int8.onnx"))
+        assert run._session_config(Path("original.onnx")) == on_original
+        assert run._session_config(Path("int8.onnx")) == remedy
