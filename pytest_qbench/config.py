@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, fields, replace
+from pathlib import PurePosixPath
 from typing import Any, Iterable, Sequence
 
 APPROACHES = ("dynamic", "static")
+GIVEN = "given"  # the approach of a quantized_file: a graph quantized elsewhere, gated as it is
 # Union of onnxruntime's IntegerOps (dynamic), QLinearOps and QDQ (static) registries;
 # tests/test_config.py checks this list against the installed onnxruntime.
 OPERATORS = (
@@ -64,6 +66,7 @@ class VariantSpec:
     nodes_to_exclude: tuple[str, ...] = ()  # explicit node names
     preset: str = "auto"
     saturation_remedy: str = "none"  # one of SATURATION_REMEDIES
+    quantized_file: str | None = None  # approach "given": this graph of the model folder, not built
 
     @property
     def session_config(self) -> dict[str, str]:
@@ -72,9 +75,14 @@ class VariantSpec:
 
     @property
     def id(self) -> str:
+        if self.quantized_file is not None:
+            return f"{GIVEN}-{PurePosixPath(self.quantized_file).stem}"
         return f"{self.approach}-{'+'.join(self.operators)}"
 
     def to_dict(self) -> dict[str, Any]:
+        if self.quantized_file is not None:  # no quantizer runs: its settings would mean nothing
+            return {"approach": GIVEN, "operators": [], "quantized_file": self.quantized_file, "opset": self.opset,
+                    "saturation_remedy": self.saturation_remedy}
         return {
             "approach": self.approach,
             "operators": list(self.operators),
@@ -201,13 +209,13 @@ class CaseSpec:
 # ---- marker parsing ---------------------------------------------------------------------------
 
 _MATRIX_KEYS = ("approach", "operators", "batch_size", "sequence_length")
-_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"approach", "operators", "calibration"}
+_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"approach", "operators", "calibration", "quantized_file"}
 _DATA_KEYS = {f.name for f in fields(DataSpec)} - {"dataset", "label_map"}
 _TIMING_KEYS = {f.name for f in fields(TimingSpec)}
 _TOLERANCE_KEYS = {f.name for f in fields(Tolerances)}
 _CALIBRATION_KEYS = {"calibration_" + f.name for f in fields(CalibrationSpec)}
 MARKER_KEYS = frozenset(
-    {"model", "model_file", "dataset", "label_map", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
+    {"model", "model_file", "quantized_file", "dataset", "label_map", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
      *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
 )
 
@@ -309,8 +317,12 @@ def parse_marker(
             f"qbench: unknown marker argument(s) {', '.join(unknown)}; allowed: "
             + ", ".join(sorted(MARKER_KEYS))
         )
-    approaches = [_choice("approach", a, APPROACHES) for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
-    operator_sets = _operators(kwargs.get("operators", [["Add", "MatMul"]]))
+    quantized_file = _quantized_file(kwargs)
+    if quantized_file is None:
+        approaches = [_choice("approach", a, APPROACHES) for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
+        operator_sets = _operators(kwargs.get("operators", [["Add", "MatMul"]]))
+    else:
+        approaches, operator_sets = [GIVEN], [()]
     batch_sizes = [_positive_int("batch_size", b) for b in _as_list("batch_size", kwargs.get("batch_size", [1]))]
     lengths = [_positive_int("sequence_length", n) for n in _as_list("sequence_length", kwargs.get("sequence_length", [128]))]
 
@@ -333,7 +345,7 @@ def parse_marker(
             model=kwargs.get("model"),
             model_file=_model_file(kwargs.get("model_file")),
             data=data,
-            variant=VariantSpec(approach=a, operators=ops, calibration=calibration, **variant_kw),
+            variant=VariantSpec(approach=a, operators=ops, calibration=calibration, quantized_file=quantized_file, **variant_kw),
             batch_size=bs,
             sequence_length=n,
             timing=timing,
@@ -343,13 +355,29 @@ def parse_marker(
     ]
 
 
-def _model_file(value: Any) -> str | None:
+def _model_file(value: Any, name: str = "model_file", example: str = "onnx/model_quantized.onnx") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.endswith(".onnx") or value.startswith(("/", "~")):
         raise QbenchConfigError(
-            f"qbench: model_file must be the path of a .onnx file relative to the model folder, got {value!r};"
-            " e.g. model_file=\"onnx/model_quantized.onnx\""
+            f"qbench: {name} must be the path of a .onnx file relative to the model folder, got {value!r};"
+            f" e.g. {name}=\"{example}\""
+        )
+    return value
+
+
+# What configures the quantizer, which a quantized_file skips.
+_QUANTIZER_KEYS = {"approach", "operators", "per_channel", "reduce_range", "exclude", "nodes_to_exclude", "preset",
+                   "optimization_level", *_CALIBRATION_KEYS}
+
+
+def _quantized_file(kwargs: dict[str, Any]) -> str | None:
+    value = _model_file(kwargs.get("quantized_file"), "quantized_file")
+    clash = sorted(_QUANTIZER_KEYS & set(kwargs)) if value is not None else []
+    if clash:
+        raise QbenchConfigError(
+            f"qbench: quantized_file gates a graph quantized elsewhere, as it is; {', '.join(clash)} configure"
+            " the quantizer, which does not run for it: leave them out (or drop quantized_file to build variants)"
         )
     return value
 

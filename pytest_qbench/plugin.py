@@ -178,12 +178,23 @@ def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun"
     dataset = qbench_case.data.dataset or request.getfixturevalue("qbench_dataset")
     if isinstance(dataset, str):
         dataset = str(_resolve(request, dataset))
-    model = _resolve(request, model)
+    folder = model = _resolve(request, model)
     if qbench_case.model_file is not None:
-        model = Path(model) / qbench_case.model_file
-        if not model.is_file():
-            pytest.fail(f"qbench: model_file {qbench_case.model_file!r} is not a file in the model folder ({model})", pytrace=False)
-    return QbenchRun(session, request.node, qbench_case, str(model), dataset)
+        model = _inside(folder, "model_file", qbench_case.model_file)
+    quantized_file = qbench_case.variant.quantized_file
+    quantized = None if quantized_file is None else _inside(folder, "quantized_file", quantized_file)
+    return QbenchRun(session, request.node, qbench_case, str(model), dataset, quantized=quantized)
+
+
+def _inside(folder: str | Path, name: str, file: str) -> Path:
+    """`file` of the model folder, which must exist locally."""
+    path = Path(folder) / file
+    if not Path(folder).is_dir():
+        pytest.fail(f"qbench: {name} names a file of a local model folder, and {str(folder)!r} is none; download"
+                    " the model (e.g. `huggingface-cli download <id> --local-dir <folder>`) and give that folder", pytrace=False)
+    if not path.is_file():
+        pytest.fail(f"qbench: {name} {file!r} is not a file in the model folder ({path})", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -156,6 +156,11 @@ class CaseResult:
     hardware_key: str = ""  # the machine's, under which its baseline is stored and matched
     seconds: float | None = None  # the test call's wall time: what balances shards next time
 
+    @property
+    def variant_id(self) -> str:
+        """The case id without its input shape, e.g. "dynamic-Add+MatMul" or "given-model_quantized"."""
+        return self.case_id.removesuffix(f"-bs{self.batch_size}-len{self.sequence_length}")
+
     def to_json(self) -> dict[str, Any]:
         def opt(x: Any) -> Any:
             return None if x is None else asdict(x)

@@ -44,12 +44,14 @@ def _accuracy_lost(check: Check) -> bool:
 
 
 class QbenchRun:
-    def __init__(self, session: "QbenchSession", item: pytest.Item, case: "CaseSpec", model: str, dataset: Any):
+    def __init__(self, session: "QbenchSession", item: pytest.Item, case: "CaseSpec", model: str, dataset: Any,
+                 quantized: Path | None = None):
         self.session = session
         self.item = item
         self.case = case
         self.model = model
         self.dataset = dataset
+        self.quantized = quantized  # the case's quantized_file, gated as it is
         self._result: CaseResult | None = None  # once check() recorded it
 
     # ---- the models --------------------------------------------------------------------------
@@ -75,7 +77,7 @@ class QbenchRun:
         # Every use of the data goes through the variant: from here on, the columns are the task's
         # unless the marker named others.
         self.case = dataclasses.replace(self.case, data=data)
-        return self.session.variant(self.model, self.dataset, self.case)
+        return self.session.variant(self.model, self.dataset, self.case, self.quantized)
 
     @cached_property
     def task(self) -> "Task":
@@ -249,6 +251,11 @@ class QbenchRun:
         from .gate.repair import Exclusion, repair
         from .measure.latency import make_session
 
+        if self.quantized is not None:
+            raise QbenchCaseError(
+                "a repair rebuilds the variant with nodes kept in fp32, and a quantized_file is gated as given, not"
+                " built here: give the fp32 model with approach= and operators= to search for an exclusion"
+            )
         start = time.perf_counter()
         quantized = {n.node for n in diagnosis.nodes}
         members = {f: [n for n in nodes if n in quantized] for f, nodes in self._families().items()}

@@ -147,15 +147,18 @@ class QbenchSession:
         key = ("session", path, threads, tuple(sorted((config or {}).items())))
         return self._memo.get(key, lambda: make_session(path, threads, config))
 
-    def variant(self, model: str, source: Any, case: "CaseSpec") -> "BuiltVariant":
-        key = ("variant", model, source if isinstance(source, str) else id(source), case.data, case.variant)
-        return self._memo.get(key, lambda: self._build(model, source, case))
+    def variant(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None = None) -> "BuiltVariant":
+        """The case's variant: built from the original, or with `quantized` (its quantized_file) adopted as it is."""
+        key = ("variant", model, source if isinstance(source, str) else id(source), case.data, case.variant, quantized)
+        return self._memo.get(key, lambda: self._build(model, source, case, quantized))
 
-    def _build(self, model: str, source: Any, case: "CaseSpec") -> "BuiltVariant":
-        from .build.variants import build_variant
+    def _build(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None) -> "BuiltVariant":
+        from .build.variants import adopt_quantized, build_variant
         from .measure.data import calibration_dataset
 
         original_dir = self.original(model, case.variant.opset)
+        if quantized is not None:
+            return adopt_quantized(original_dir, quantized, cache=self.cache)
         calibration = None
         if case.variant.approach == "static":
             spec = case.variant.calibration

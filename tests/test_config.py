@@ -126,3 +126,15 @@ def test_a_label_map_is_kept_sorted_hashable_and_recorded_only_when_given():
     for bad in ({}, ["GIVEN_NAME", "PER"], {"GIVEN_NAME": 1}, {"": "PER"}):
         with pytest.raises(QbenchConfigError, match="label_map must be a non-empty dict of label names"):
             parse_marker({"label_map": bad})
+
+
+def test_a_quantized_file_is_one_given_variant_per_shape_and_refuses_quantizer_settings():
+    cases = parse_marker({"quantized_file": "onnx/model_quantized.onnx", "batch_size": [1, 8], "saturation_remedy": "u8u8"})
+    assert [c.id for c in cases] == ["given-model_quantized-bs1-len128", "given-model_quantized-bs8-len128"]
+    assert cases[0].variant.to_dict() == {"approach": "given", "operators": [], "quantized_file": "onnx/model_quantized.onnx",
+                                          "opset": 11, "saturation_remedy": "u8u8"}
+    with pytest.raises(QbenchConfigError, match="quantized_file gates a graph quantized elsewhere, as it is; approach,"
+                       " calibration_num_samples, per_channel configure the quantizer"):
+        parse_marker({"quantized_file": "q.onnx", "approach": "static", "per_channel": True, "calibration_num_samples": 8})
+    with pytest.raises(QbenchConfigError, match="quantized_file must be the path of a .onnx file relative to the model folder"):
+        parse_marker({"quantized_file": "/abs/q.onnx"})

@@ -304,3 +304,42 @@ def test_a_runtime_saturation_remedy_reaches_a_prequantized_original_too():
         run.__dict__["variant"] = SimpleNamespace(original=Path("original.onnx"), optimized=Path("int8.onnx"))
         assert run._session_config(Path("original.onnx")) == on_original
         assert run._session_config(Path("int8.onnx")) == remedy
+
+
+GIVEN_TEST = """
+import pytest
+
+@pytest.mark.qbench(model_file="onnx/model.onnx", quantized_file="onnx/{quantized}", batch_size=[1, 2], sequence_length=16)
+def test_tiny(qbench):
+    qbench.check()
+"""
+
+
+def test_a_quantized_file_is_gated_as_given_against_its_fp32_sibling(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
+    from pytest_qbench.build.variants import build_variant
+    from pytest_qbench.config import VariantSpec
+    from test_variants import hub_layout
+
+    folder = hub_layout(tiny_distilbert_onnx, pytester.path / "hub", "model.onnx", "model_fp32_copy.onnx")
+    int8 = build_variant(tiny_distilbert_onnx, VariantSpec("dynamic", ("MatMul",)), preset="avx2", calibration=None, cache=tiny_build_cache)
+    (folder / "onnx" / "model_quantized.onnx").write_bytes(int8.optimized.read_bytes())
+    make_project(pytester, folder, tiny_build_cache.root, GIVEN_TEST.format(quantized="model_quantized.onnx"))
+    result = pytester.runpytest("--qbench", "--qbench-update-baselines", "--qbench-markdown", "report.md")
+    result.assert_outcomes(passed=2)
+    pytester.runpytest("--qbench").assert_outcomes(passed=2)
+    cases = _artifact(pytester)["cases"]
+    assert [c["id"] for c in cases] == ["given-model_quantized-bs1-len16", "given-model_quantized-bs2-len16"]
+    for case in cases:
+        assert case["approach"] == "given" and case["original"]["precision"] == "fp32"
+        assert case["quantization"]["quantized_ops"] == int8.quantization.quantized_ops  # the file, not a rebuild
+        assert (case["quantization"]["activations_dtype"], case["quantization"]["weights_dtype"]) == ("uint8", "uint8")
+        assert {c["metric"] for c in case["checks"] if c["status"] == "pass"} >= {"f1", "cpu.speedup", "parameters"}
+    assert "| `given` | `onnx/model_quantized.onnx` |" in (pytester.path / "report.md").read_text()
+
+    pytester.makepyfile(test_tiny=GIVEN_TEST.format(quantized="model_fp32_copy.onnx"))
+    result = pytester.runpytest("--qbench", "--qbench-update-baselines")
+    result.stdout.fnmatch_lines(["*quantized_file model_fp32_copy.onnx holds no quantized op: it is gated as given, but it is not int8*"])
+    pytester.makepyfile(test_tiny=GIVEN_TEST.format(quantized="missing.onnx"))
+    result = pytester.runpytest("--qbench")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*quantized_file 'onnx/missing.onnx' is not a file in the model folder*"])

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..config import VariantSpec
+from ..config import GIVEN, VariantSpec
 from ..results import OriginalRecord, QuantizationRecord
 from .cache import MANIFEST, BuildCache, fingerprint_path, library_versions
 
@@ -284,6 +284,60 @@ def build_variant(
         seconds=time.perf_counter() - start,
         cached=cached,
     )
+
+
+def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> BuiltVariant:
+    """A graph quantized elsewhere (the case's quantized_file) as the optimized model, as it is: copied
+    into a cache entry with the original's config and tokenizer and a record of what it holds."""
+    start = time.perf_counter()
+
+    def build(out: Path) -> None:
+        import onnx
+        from optimum.utils.save_utils import maybe_save_preprocessors
+
+        with _reraise(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
+            model = onnx.load(str(file))  # also inlines external data
+        onnx.save(model, str(out / QUANTIZED_FILE))
+        shutil.copyfile(original_dir / CONFIG_FILE, out / CONFIG_FILE)
+        maybe_save_preprocessors(original_dir, out)
+        (out / RECORD_FILE).write_text(json.dumps(asdict(_given_record(model.graph, file.name)), indent=1))
+
+    key = {"kind": "given", "model": fingerprint_path(file), "original": _original_fingerprint(original_dir)}
+    entry, cached = cache.get_or_build(key, build)
+    return BuiltVariant(
+        original=original_dir / ONNX_FILE,
+        optimized=entry / QUANTIZED_FILE,
+        consumed=original_dir / ONNX_FILE,
+        model_dir=entry,
+        quantization=QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text())),
+        seconds=time.perf_counter() - start,
+        cached=cached,
+    )
+
+
+def _given_record(graph: Any, name: str) -> QuantizationRecord:
+    ops = Counter(n.op_type for n in graph.node if n.op_type in QUANTIZED_OP_TYPES)
+    activations, weights = _integer_types(graph)
+    note = None if ops else f"quantized_file {name} holds no quantized op: it is gated as given, but it is not int8"
+    return QuantizationRecord(preset=GIVEN, quantized_ops=dict(sorted(ops.items())), excluded_nodes=[], note=note,
+                              activations_dtype=activations, weights_dtype=weights)
+
+
+def _integer_types(graph: Any) -> tuple[str | None, str | None]:
+    """The 8-bit types of a quantized graph's activations (DynamicQuantizeLinear's, or a QuantizeLinear's
+    zero point) and weights (the initializers MatMulInteger, ConvInteger or DequantizeLinear read)."""
+    initializers = {t.name: t.data_type for t in graph.initializer}
+    names = {2: "uint8", 3: "int8"}  # onnx.TensorProto.UINT8, INT8
+    activations = weights = None
+    for node in graph.node:
+        if node.op_type == "DynamicQuantizeLinear":
+            activations = activations or "uint8"
+        elif node.op_type == "QuantizeLinear" and len(node.input) > 2:
+            activations = activations or names.get(initializers.get(node.input[2]))
+        weight = {"MatMulInteger": 1, "ConvInteger": 1, "DequantizeLinear": 0}.get(node.op_type)
+        if weight is not None:
+            weights = weights or names.get(initializers.get(node.input[weight]))
+    return activations, weights
 
 
 def original_record(onnx_file: Path) -> OriginalRecord:

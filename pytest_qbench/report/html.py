@@ -180,10 +180,6 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return f"<table>{head and '<tr>' + head + '</tr>'}{body}</table>"
 
 
-def _variant(result: CaseResult) -> str:
-    return f"{result.variant['approach']}-{'+'.join(result.variant['operators'])}"
-
-
 def _latency_figure(results: list[CaseResult]) -> str:
     measured = [r for r in results if r.latency is not None]
     if not measured:
@@ -193,10 +189,10 @@ def _latency_figure(results: list[CaseResult]) -> str:
     figure, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.4), squeeze=False, sharey=False)
     rows = []
     for axis, size in zip(axes[0], sizes):
-        variants = sorted({_variant(r) for r in measured if r.batch_size == size})
+        variants = sorted({r.variant_id for r in measured if r.batch_size == size})
         for index, variant in enumerate(variants):
             points = sorted((r.sequence_length, r.latency.original.mean_ms, r.latency.optimized.mean_ms)
-                            for r in measured if r.batch_size == size and _variant(r) == variant)
+                            for r in measured if r.batch_size == size and r.variant_id == variant)
             lengths = [p[0] for p in points]
             color = f"C{index}"
             axis.plot(lengths, [p[1] for p in points], "--o", color=color, alpha=.6, label=f"{variant} {precision}")
@@ -252,7 +248,7 @@ def _f1_figure(results: list[CaseResult]) -> str:
     variants: dict[str, CaseResult] = {}
     for result in results:
         if result.accuracy_optimized is not None:
-            variants.setdefault(f"{result.test.split('::')[-1]} {_variant(result)}", result)
+            variants.setdefault(f"{result.test.split('::')[-1]} {result.variant_id}", result)
     if not variants:
         return "<p class='muted'>No accuracy was measured.</p>"
     plt, precision = _plt(), original_precision(list(variants.values()))

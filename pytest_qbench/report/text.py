@@ -250,7 +250,8 @@ def _variants(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
 
 
 def _variant_cells(result: CaseResult) -> list[str]:
-    return [_code(result.variant["approach"]), _code(list(result.variant["operators"]))]
+    operators = result.variant.get("quantized_file") or list(result.variant["operators"])  # given: the file
+    return [_code(result.variant["approach"]), _code(operators)]
 
 
 _AVERAGES = {"micro": "micro-averaged over entities (seqeval)", "macro": "macro-averaged over classes (scikit-learn)"}
