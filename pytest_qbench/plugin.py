@@ -8,13 +8,14 @@ qbench case runs.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import options as _options
-from .config import CaseSpec, QbenchConfigError, parse_marker
+from .config import CaseSpec, QbenchConfigError, parse_label_map, parse_marker
 
 if TYPE_CHECKING:
     from .runner import QbenchRun
@@ -190,8 +191,11 @@ def _inside(folder: str | Path, name: str, file: str) -> Path:
     """`file` of the model folder, which must exist locally."""
     path = Path(folder) / file
     if not Path(folder).is_dir():
-        pytest.fail(f"qbench: {name} names a file of a local model folder, and {str(folder)!r} is none; download"
-                    " the model (e.g. `huggingface-cli download <id> --local-dir <folder>`) and give that folder", pytrace=False)
+        pytest.fail(
+            f"qbench: {name} names a file of a local model folder, and {str(folder)!r} is none; download the"
+            " model (e.g. `huggingface-cli download <id> --local-dir <folder>`) and give that folder",
+            pytrace=False,
+        )
     if not path.is_file():
         pytest.fail(f"qbench: {name} {file!r} is not a file in the model folder ({path})", pytrace=False)
     return path
@@ -217,10 +221,6 @@ def qbench_label_map() -> dict[str, str] | None:
 
 def _with_label_map(request: pytest.FixtureRequest, case: CaseSpec) -> CaseSpec:
     """The case with the `qbench_label_map` fixture's map, unless its marker gave one."""
-    from dataclasses import replace
-
-    from .config import parse_label_map
-
     if case.data.label_map:
         return case
     try:
