@@ -126,6 +126,7 @@ class Check:
     expected: float | None
     tolerance: str  # human-readable, e.g. "atol 0.005"
     reason: str  # one line a reviewer can act on
+    limit: float | None = None  # the bound `measured` was held to on the failing side, where it has one
 
     def __str__(self) -> str:
         return f"[{self.status}] {self.metric} vs {self.against}: {self.reason}"

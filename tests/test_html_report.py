@@ -31,8 +31,8 @@ def _results():
     """A failing case (F1 below its baseline), an inconclusive one and a passing one, in that order
     of severity but not of appearance."""
     passing = replace(make_result(batch_size=1), verdict="pass", hardware_key=ENVIRONMENT["hardware_key"], checks=[
-        Check("f1", "original", "pass", 0.939, 0.940, "max loss 0.01", "lost 0.001"),
-        Check("cpu.speedup", "baseline", "pass", 4.66, 4.70, "rtol 0.1", "within"),
+        Check("f1", "original", "pass", 0.939, 0.940, "max loss 0.01", "lost 0.001", limit=0.93),
+        Check("cpu.speedup", "baseline", "pass", 4.66, 4.70, "rtol 0.1", "within", limit=4.70 / 1.1),
     ])
     unsure = replace(make_result(batch_size=4), verdict="inconclusive", hardware_key=ENVIRONMENT["hardware_key"], checks=[
         Check("cpu.speedup", "baseline", "inconclusive", 4.3, 4.7, "rtol 0.1", "interval covers both"),
@@ -177,3 +177,9 @@ def test_chart_ink_follows_the_page_colour_in_light_and_dark(browser, tmp_path: 
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert ink == body and background == {"light": "rgb(255, 255, 255)", "dark": "rgb(13, 17, 23)"}[scheme]
     page.close()
+
+
+def test_the_charts_draw_the_limits_the_checks_were_held_to():
+    page = render(_results(), ENVIRONMENT)
+    assert "<td>4.273</td>" in page  # the passing case's speedup floor: baseline 4.70 / (1 + rtol 0.1)
+    assert "<td>0.93</td>" in page  # its lowest allowed F1: 0.940 - max loss 0.01

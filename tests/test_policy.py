@@ -352,3 +352,16 @@ def test_verdict_is_skip_only_when_every_check_skipped():
 
     result = make_result()
     assert judge(result, recorded(result), TOL, amend=skip_all).verdict == "skip"
+
+
+def test_each_bounded_check_carries_its_limit_as_a_number():
+    base = make_result()
+    result = with_f1(base, 0.940, 0.935)
+    checks = judge(result, recorded(base), Tolerances(max_relative_loss=0.02, latency_rtol=0.5)).checks
+    assert check(checks, "f1", "original").limit == pytest.approx(0.940 - 0.02 * 0.940)  # the lowest F1 allowed
+    speedup = entry_from_result(base)["latency"]["cpu"]["speedup"]["value"]
+    assert check(checks, "cpu.speedup").limit == pytest.approx(speedup / 1.10)  # a slowdown of exactly rtol
+    cpu_ms = entry_from_result(base)["latency"]["cpu"]["optimized_ms"]
+    assert check(checks, "optimized.cpu_ms").limit == pytest.approx(cpu_ms * 1.35)
+    assert check(checks, "optimized.mean_ms").limit == pytest.approx(entry_from_result(base)["latency"]["optimized"]["mean_ms"] * 1.5)
+    assert check(checks, "parameters").limit is None and check(checks, "f1").limit is None  # exact / two-sided

@@ -141,7 +141,7 @@ def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
         status, reason = "fail", f"{reason}, more than the {allowed:.4f} allowed"
     else:
         status = "pass"
-    return Check("f1", "original", status, optimized, original, tolerance, reason)
+    return Check("f1", "original", status, optimized, original, tolerance, reason, limit=original - allowed)
 
 
 def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> list[Check]:
@@ -261,7 +261,9 @@ def speedup_vs_baseline(measured: Speedup, recorded: Speedup, rtol: float) -> Ch
             f"{head}: inconclusive, too noisy to tell no change from a {rtol:.0%} slowdown after the whole"
             " budget; raise max_seconds (--qbench-max-seconds) or run on a quieter machine"
         )
-    return Check("cpu.speedup", "baseline", status, measured.value, recorded.value, tolerance, reason)
+    # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the CIs).
+    return Check("cpu.speedup", "baseline", status, measured.value, recorded.value, tolerance, reason,
+                 limit=recorded.value / (1 + rtol))
 
 
 def _change(log_drop: float) -> str:
@@ -287,7 +289,7 @@ def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -
         reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
     else:
         status, reason = "pass", f"{head}: within tolerance"
-    return Check("optimized.cpu_ms", "baseline", status, measured_ms, recorded_ms, tolerance, reason)
+    return Check("optimized.cpu_ms", "baseline", status, measured_ms, recorded_ms, tolerance, reason, limit=limit)
 
 
 def _mean_ci(stats: LatencyStats, confidence: float) -> tuple[float, float]:
@@ -335,4 +337,4 @@ def _not_worse(
         reason = f"{head}: better than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
     else:
         status, reason = "pass", f"{head}: within tolerance"
-    return Check(metric, "baseline", status, measured, expected, tolerance, reason)
+    return Check(metric, "baseline", status, measured, expected, tolerance, reason, limit=limit)

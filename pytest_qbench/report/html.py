@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import io
-import re
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..results import CaseResult, Check
@@ -205,11 +204,6 @@ def _latency_figure(results: list[CaseResult]) -> str:
     return _figure(_svg(figure), caption, _table(["batch", "variant", "length", f"{precision} ms", "int8 ms"], rows))
 
 
-def _rtol(tolerance: str) -> float | None:
-    match = re.search(r"rtol ([0-9.]+)", tolerance)
-    return float(match.group(1)) if match else None
-
-
 def _speedup_figure(results: list[CaseResult]) -> str:
     measured = [r for r in results if r.latency is not None]
     if not measured:
@@ -222,26 +216,19 @@ def _speedup_figure(results: list[CaseResult]) -> str:
         check = next((c for c in result.checks if c.metric == "cpu.speedup"), None)
         color = "C3" if result.verdict in ("fail", "error") and not result.expected_failure else "C0"
         axis.errorbar([x], [s.value], yerr=[[s.value - s.ci_low], [s.ci_high - s.value]], fmt="o", color=color, capsize=3)
-        baseline, rtol = (check.expected, _rtol(check.tolerance)) if check and check.expected else (None, None)
+        baseline, floor = (check.expected, check.limit) if check else (None, None)
         if baseline is not None:
             axis.plot([x - .35, x + .35], [baseline] * 2, color=_INK, lw=1)
-            if rtol is not None:
-                axis.fill_between([x - .35, x + .35], [baseline / (1 + rtol)] * 2, [baseline] * 2, color="C2", alpha=.25, lw=0)
+            if floor is not None:
+                axis.fill_between([x - .35, x + .35], [floor] * 2, [baseline] * 2, color="C2", alpha=.25, lw=0)
         rows.append([result.case_id, f"{s.value:.2f}", f"{s.ci_low:.2f}–{s.ci_high:.2f}", _number(baseline),
-                     "" if rtol is None or baseline is None else f"{baseline / (1 + rtol):.2f}", result.verdict])
+                     _number(floor), result.verdict])
     axis.axhline(1.0, color=_INK, lw=.5, ls=":")
     axis.set_xticks(range(len(measured)), [r.case_id for r in measured], rotation=75, ha="right", fontsize=7)
     axis.set_ylabel(f"CPU-time speedup over the {original_precision(measured)} original")
     caption = ("CPU-time speedup of each case with its 95% interval (red: failing case); black tick: the baseline's"
                " speedup; green band: the slowdown the tolerance allows; dotted: no speedup.")
     return _figure(_svg(figure), caption, _table(["case", "speedup", "95% CI", "baseline", "tolerance floor", "verdict"], rows))
-
-
-def _allowed(check: Check) -> float | None:
-    match = re.search(r"max (relative )?loss ([0-9.]+)", check.tolerance)
-    if not match or check.expected is None:
-        return None
-    return float(match.group(2)) * (check.expected if match.group(1) else 1.0)
 
 
 def _f1_figure(results: list[CaseResult]) -> str:
@@ -257,13 +244,13 @@ def _f1_figure(results: list[CaseResult]) -> str:
     for x, (name, result) in enumerate(variants.items()):
         original, optimized = result.accuracy_original.f1, result.accuracy_optimized.f1
         check = next((c for c in result.checks if c.metric == "f1" and c.against == "original"), None)
-        allowed = _allowed(check) if check else None
+        lowest = check.limit if check else None
         axis.bar([x - .2], [original], width=.4, color="C7", label=precision if x == 0 else None)
-        axis.bar([x + .2], [optimized], width=.4, color="C3" if allowed is not None and original - optimized > allowed else "C0",
+        axis.bar([x + .2], [optimized], width=.4, color="C3" if lowest is not None and optimized < lowest else "C0",
                  label="int8" if x == 0 else None)
-        if allowed is not None:
-            axis.plot([x - .45, x + .45], [original - allowed] * 2, color=_INK, lw=1.2)
-        rows.append([name, f"{original:.4f}", f"{optimized:.4f}", "" if allowed is None else f"{original - allowed:.4f}"])
+        if lowest is not None:
+            axis.plot([x - .45, x + .45], [lowest] * 2, color=_INK, lw=1.2)
+        rows.append([name, f"{original:.4f}", f"{optimized:.4f}", _number(lowest)])
     axis.set_xticks(range(len(variants)), list(variants), rotation=30, ha="right", fontsize=7)
     axis.set(ylabel=f"F1 ({', '.join(sorted({r.accuracy_original.average for r in variants.values()}))})", ylim=(0, 1))
     axis.legend(frameon=False, fontsize=8)
