@@ -3,6 +3,7 @@
     python -m pytest_qbench merge ART... -o merged.json   one verdict from shards (gate/merge.py)
     python -m pytest_qbench report ART... -o report.html  the HTML report of earlier artifacts (report/html.py)
     python -m pytest_qbench history ART --dir DIR         append a run to a history folder (report/history.py)
+    python -m pytest_qbench cache [--prune DAYS]           list the build cache, or prune it (build/cache.py)
 
 Exit codes: 0 done (merge: the verdict passes), 1 the merged verdict fails (a failing case, or a
 selected case no shard ran), 2 the input cannot be used or a file cannot be written.
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="append an artifact to a history folder (append-only)")
     history.add_argument("artifact", type=Path, metavar="ARTIFACT")
     history.add_argument("--dir", type=Path, required=True, help="the history folder")
+    cache = commands.add_parser("cache", help="list the build cache's entries, or remove those unused for a while")
+    cache.add_argument("--dir", type=Path, help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
+    cache.add_argument("--prune", type=float, metavar="DAYS", help="remove the entries no run has used for DAYS days")
+    cache.add_argument("--dry-run", action="store_true", help="with --prune: list what would go, remove nothing")
     return parser
 
 
@@ -88,6 +93,24 @@ def history_command(args: argparse.Namespace) -> int:
     return _done("history", record)
 
 
+def cache_command(args: argparse.Namespace) -> int:
+    def run() -> str:
+        import datetime as dt
+
+        from .build.cache import BuildCache
+
+        cache = BuildCache(args.dir)
+        if args.prune is None:
+            entries, verb = cache.entries(), "holds"
+        else:
+            entries, verb = cache.prune(args.prune, args.dry_run), "would free" if args.dry_run else "freed"
+        lines = [f"{dt.datetime.fromtimestamp(e.last_used):%Y-%m-%d %H:%M}  {e.size / 1e6:9.1f} MB  {e.kind:<9}  {e.path.name}"
+                 for e in entries]
+        return "\n".join([*lines, f"{cache.root} {verb} {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"])
+
+    return _done("cache", run)
+
+
 def merge_command(args: argparse.Namespace) -> int:
     from .atomic import atomic_write_text
     from .gate.baselines import QbenchBaselineError
@@ -121,7 +144,8 @@ def merge_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"merge": merge_command, "report": report_command, "history": history_command}[args.command](args)
+    commands = {"merge": merge_command, "report": report_command, "history": history_command, "cache": cache_command}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

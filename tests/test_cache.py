@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -143,3 +144,44 @@ def test_library_versions_and_default_root(monkeypatch: pytest.MonkeyPatch, tmp_
     assert BuildCache().root == tmp_path
     monkeypatch.delenv("QBENCH_CACHE_DIR")
     assert default_cache_root() == Path.home() / ".cache" / "pytest-qbench"
+
+
+def _aged(entry: Path, days: float) -> None:
+    """Make `entry` look last used `days` days ago."""
+    stamp = time.time() - days * 86400
+    os.utime(entry / MANIFEST, (stamp, stamp))
+
+
+def _fill(out: Path, size: int = 1000) -> None:
+    (out / "model.onnx").write_bytes(b"x" * size)
+
+
+def test_a_lookup_marks_an_entry_used_and_prune_removes_only_the_long_unused(tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path)
+    old, fresh, looked_up = (cache.get_or_build({"kind": kind}, _fill)[0] for kind in ("old", "fresh", "looked-up"))
+    _aged(old, 40)
+    _aged(looked_up, 40)
+    cache.get_or_build({"kind": "looked-up"}, _fill)  # a run used it today
+    (tmp_path / f".{old.name}.tmp-dead").mkdir()  # left by a killed build, long ago
+    os.utime(tmp_path / f".{old.name}.tmp-dead", (time.time() - 40 * 86400,) * 2)
+    assert [(e.kind, e.size) for e in cache.entries()][0] == ("old", 1000 + (old / MANIFEST).stat().st_size)
+
+    assert [e.path for e in cache.prune(30, dry_run=True)] == [old] and old.is_dir()
+    assert [e.path for e in cache.prune(30)] == [old]
+    assert not old.exists() and fresh.is_dir() and looked_up.is_dir()
+    assert not list(tmp_path.glob(".*.tmp-*")) and not list(tmp_path.glob(".*.trash-*"))
+    assert cache.get_or_build({"kind": "old"}, _fill)[1] is False  # pruned: built again when asked
+
+
+def test_the_cache_command_lists_and_prunes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_qbench.__main__ import main
+
+    cache = BuildCache(tmp_path)
+    entry, _ = cache.get_or_build({"kind": "variant"}, lambda out: _fill(out, 2_000_000))
+    assert main(["cache", "--dir", str(tmp_path)]) == 0
+    assert f"variant    {entry.name}" in capsys.readouterr().out
+    _aged(entry, 10)
+    assert main(["cache", "--dir", str(tmp_path), "--prune", "7", "--dry-run"]) == 0
+    assert "would free 1 entries, 2.0 MB" in capsys.readouterr().out and entry.is_dir()
+    assert main(["cache", "--dir", str(tmp_path), "--prune", "7"]) == 0
+    assert "freed 1 entries, 2.0 MB" in capsys.readouterr().out and not entry.exists()

@@ -3,7 +3,8 @@
 Every entry is a folder named by the sha256 of its key (a JSON-able mapping). It is built in a
 temporary sibling folder, sealed with a manifest (key + size and sha256 of every file), then renamed
 into place, so readers never see half-written entries. A per-key file lock keeps two processes
-(pytest-xdist workers, parallel CI jobs) from building the same entry at once.
+(pytest-xdist workers, parallel CI jobs) from building the same entry at once. Every lookup touches
+the manifest, so `prune` can remove what no run has used for a while.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,6 +30,14 @@ _CHUNK = 1 << 20
 
 class QbenchCacheWarning(UserWarning):
     """A cache entry was unusable and got rebuilt."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    path: Path
+    kind: str  # what built it: "export", "optimized", "variant", "given", "adopt"...
+    size: int  # bytes
+    last_used: float  # seconds since the epoch: the last lookup or build
 
 
 def default_cache_root() -> Path:
@@ -66,6 +77,14 @@ def _files(root: Path, skip_hidden: bool = False) -> list[Path]:
 
 def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+def _touch(entry: Path) -> None:
+    """Mark an entry used now; a read-only cache (restored in CI) just stays unmarked."""
+    try:
+        os.utime(entry / MANIFEST)
+    except OSError:
+        pass
 
 
 _fingerprints: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
@@ -119,11 +138,13 @@ class BuildCache:
         """Return (entry folder, was_cached); `build(folder)` fills an empty folder when needed."""
         path = self.path_for(key)
         if self._problem(path) is None:
+            _touch(path)
             return path, True
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
             problem = self._problem(path)  # another process may have built it meanwhile
             if problem is None:
+                _touch(path)
                 return path, True
             if path.exists():
                 warnings.warn(
@@ -153,6 +174,40 @@ class BuildCache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self._hashed.add(path)
+
+    def entries(self) -> list[CacheEntry]:
+        """The sealed entries, least recently used first."""
+        found = []
+        for path in self.root.iterdir() if self.root.is_dir() else ():
+            manifest = path / MANIFEST
+            if path.name.startswith(".") or not manifest.is_file():
+                continue
+            try:
+                kind = json.loads(manifest.read_text())["key"].get("kind", "?")
+            except (OSError, ValueError, KeyError, AttributeError):
+                kind = "?"
+            size = sum(f.stat().st_size for f in _files(path))
+            found.append(CacheEntry(path, kind, size, manifest.stat().st_mtime))
+        return sorted(found, key=lambda e: e.last_used)
+
+    def prune(self, unused_days: float, dry_run: bool = False) -> list[CacheEntry]:
+        """Remove the entries no lookup has used for `unused_days` days, and the leftovers of killed
+        builds as old; return what was (or, with `dry_run`, would be) removed. Each entry goes under
+        its build lock, renamed aside before it is deleted, so no reader ever sees half of it."""
+        cutoff = time.time() - unused_days * 86400
+        stale = [e for e in self.entries() if e.last_used < cutoff]
+        if dry_run:
+            return stale
+        for entry in stale:
+            with FileLock(str(entry.path) + ".lock"):
+                if (entry.path / MANIFEST).is_file() and (entry.path / MANIFEST).stat().st_mtime < cutoff:
+                    trash = self.root / f".{entry.path.name}.trash-{uuid.uuid4().hex}"
+                    os.rename(entry.path, trash)
+                    shutil.rmtree(trash, ignore_errors=True)
+        for leftover in [*self.root.glob(".*.tmp-*"), *self.root.glob(".*.trash-*")]:
+            if leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+        return stale
 
     def _problem(self, path: Path) -> str | None:
         """Why the entry at `path` cannot be used, or None when it is complete."""
