@@ -370,3 +370,27 @@ def test_block_quantized_and_half_precision_originals_are_named(tmp_path: Path) 
     half = [helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16)]
     fp16 = [numpy_helper.from_array(np.ones((8, 8), np.float16), f"w{i}") for i in range(3)]
     assert original_record(_graph_file(tmp_path / "fp16.onnx", half, fp16)) == OriginalRecord("fp16", {})
+
+
+def test_static_variants_differing_in_exclusions_calibrate_once_and_build_the_same_bytes(
+    tiny_distilbert_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optimum.onnxruntime import ORTQuantizer
+
+    fits = []
+    real_fit = ORTQuantizer.fit
+    monkeypatch.setattr(ORTQuantizer, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
+    data = calibration_dataset(tiny_distilbert_onnx, input_names(tiny_distilbert_onnx / "model.onnx"))
+    graph = onnx.load(str(tiny_distilbert_onnx / "model.onnx")).graph
+    matmuls = [n.name for n in graph.node if n.op_type == "MatMul"][:2]
+
+    def static(cache: BuildCache, nodes: tuple[str, ...]) -> BuiltVariant:
+        spec = VariantSpec("static", ("Add", "MatMul"), optimization_level=0, nodes_to_exclude=nodes)
+        return build_variant(tiny_distilbert_onnx, spec, preset="avx512_vnni", calibration=data, cache=cache)
+
+    shared = BuildCache(tmp_path / "shared")
+    variants = [static(shared, nodes) for nodes in ((), matmuls[:1], tuple(matmuls))]
+    assert len(fits) == 1  # one calibration for the three
+    assert len({v.optimized.read_bytes() for v in variants}) == 3  # the exclusions did change the graphs
+    fresh = static(BuildCache(tmp_path / "fresh"), tuple(matmuls))  # calibrated anew
+    assert len(fits) == 2 and fresh.optimized.read_bytes() == variants[2].optimized.read_bytes()

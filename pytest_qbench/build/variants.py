@@ -272,7 +272,7 @@ def build_variant(
     with _step(spec, f"graph optimisation (level {spec.optimization_level})"):
         consumed = optimized_original(original_dir, spec.optimization_level, cache)
     entry, cached = cache.get_or_build(
-        key, lambda out: _build(consumed, spec, preset, calibration, out)
+        key, lambda out: _build(consumed, spec, preset, calibration, out, cache)
     )
     record = QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text()))
     return BuiltVariant(
@@ -387,7 +387,7 @@ def optimized_original(original_dir: Path, level: int, cache: BuildCache) -> Pat
 
 
 def _build(consumed: Path, spec: VariantSpec, preset: str,
-           calibration: "datasets.Dataset | None", out: Path) -> None:
+           calibration: "datasets.Dataset | None", out: Path, cache: BuildCache) -> None:
     import onnx
 
     with tempfile.TemporaryDirectory(prefix="qbench-") as tmp:
@@ -400,7 +400,8 @@ def _build(consumed: Path, spec: VariantSpec, preset: str,
         if spec.approach == "static":
             _check_columns(model, calibration, spec)
         with _step(spec, f"{spec.approach} quantization"):
-            config = _quantize(work, spec, preset, excluded, calibration, out)
+            ranges = _calibration_ranges(consumed, work, spec, calibration, cache) if calibration is not None else None
+            config = _quantize(work, spec, preset, excluded, ranges, out)
     with _step(spec, "reading the quantized graph"):
         quantized = onnx.load(str(out / QUANTIZED_FILE), load_external_data=False)
     counts = Counter(n.op_type for n in quantized.graph.node if n.op_type in QUANTIZED_OP_TYPES)
@@ -469,9 +470,9 @@ def _check_columns(model: "onnx.ModelProto", calibration: "datasets.Dataset", sp
         )
 
 
-def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str],
-              calibration: "datasets.Dataset | None", out: Path) -> Any:
-    """Quantize `work`'s optimized graph into `out`; returns the quantization config used."""
+def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str], ranges: Any, out: Path) -> Any:
+    """Quantize `work`'s optimized graph into `out` (static: with the calibration `ranges`); returns
+    the quantization config used."""
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
@@ -488,15 +489,62 @@ def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str],
 
         config.weights_dtype = QuantType.QUInt8
     quantizer = ORTQuantizer.from_pretrained(work, file_name=OPTIMIZED_FILE)
-    ranges = None
-    if static:
+    quantizer.quantize(quantization_config=config, save_dir=out, calibration_tensors_range=ranges)
+    return config
+
+
+RANGES_FILE = "ranges.npz"
+
+
+def _calibration_ranges(consumed: Path, work: Path, spec: VariantSpec, calibration: "datasets.Dataset",
+                        cache: BuildCache) -> Any:
+    """The activation ranges static quantization calibrates, through the cache: they depend on the
+    graph, the operators, the method and the data, not on the nodes kept in fp32, so the candidates
+    of a repair search (or variants differing in exclusions) calibrate once."""
+    key = {"kind": "calibration", "graph": fingerprint_path(consumed / OPTIMIZED_FILE),
+           "operators": list(spec.operators), "method": spec.calibration.method,
+           "percentile": spec.calibration.percentile if spec.calibration.method == "percentile" else None,
+           "data": _dataset_fingerprint(calibration), "libraries": library_versions()}
+
+    def fit(out: Path) -> None:
+        from optimum.onnxruntime import ORTQuantizer
+
+        quantizer = ORTQuantizer.from_pretrained(work, file_name=OPTIMIZED_FILE)
         ranges = quantizer.fit(
             calibration, _calibration_config(spec, calibration),
             onnx_augmented_model_name=work / "augmented.onnx",  # optimum's default is the cwd
-            operators_to_quantize=operators,
+            operators_to_quantize=list(spec.operators),
         )
-    quantizer.quantize(quantization_config=config, save_dir=out, calibration_tensors_range=ranges)
-    return config
+        _save_ranges(ranges, out / RANGES_FILE)
+
+    return _load_ranges(cache.get_or_build(key, fit)[0] / RANGES_FILE)
+
+
+def _save_ranges(ranges: Any, path: Path) -> None:
+    """onnxruntime's TensorsData as arrays named "<tensor index>/<field>", the names and method in "meta"."""
+    import numpy as np
+
+    names = list(ranges.keys())
+    arrays = {f"{i}/{field}": np.asarray(value) for i, name in enumerate(names)
+              for field, value in ranges[name].to_dict().items() if field != "CLS"}
+    meta = json.dumps({"method": ranges.calibration_method.name, "tensors": names})
+    with open(path, "wb") as handle:
+        np.savez(handle, meta=np.array(meta), **arrays)
+
+
+def _load_ranges(path: Path) -> Any:
+    import numpy as np
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
+
+    with np.load(path) as stored:
+        meta = json.loads(str(stored["meta"]))
+        fields: dict[int, dict[str, Any]] = {}
+        for key in stored.files:
+            if key != "meta":
+                index, field = key.split("/", 1)
+                fields.setdefault(int(index), {})[field] = stored[key]
+    data = {name: TensorData(**fields[i]) for i, name in enumerate(meta["tensors"])}
+    return TensorsData(CalibrationMethod[meta["method"]], data)
 
 
 def _dtype_name(quant_type: Any) -> str:
