@@ -170,7 +170,7 @@ def test_the_gate_runs_text_classification_with_the_same_artifact_baselines_and_
 ):
     reviews_project(pytester, tiny_text_classifier, tiny_build_cache.root)
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=2)
-    result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md")
+    result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md", "--qbench-html", "report.html")
     result.assert_outcomes(passed=2)
     artifact = json.loads((pytester.path / ".qbench" / "results.json").read_text())
     validate_artifact(artifact)
@@ -184,5 +184,5 @@ def test_the_gate_runs_text_classification_with_the_same_artifact_baselines_and_
         assert case["verdict"] == "pass"
     baseline = json.loads((pytester.path / "baselines" / "test_tiny.py--test_reviews.json").read_text())
     assert {entry["parameters"]["evaluation"]["split"] for keys in baseline["cases"].values() for entry in keys.values()} == {"validation"}
-    report = (pytester.path / "report.md").read_text()
-    assert "text-classification" in report and "macro" in report
+    scoring = "Scored as text-classification: precision, recall and F1 macro-averaged over classes (scikit-learn)"
+    assert scoring in (pytester.path / "report.md").read_text() and scoring in (pytester.path / "report.html").read_text()

@@ -14,7 +14,7 @@ import io
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..results import CaseResult, Check
-from .text import original_precision
+from .text import original_precision, scoring_lines
 
 if TYPE_CHECKING:
     from ..gate.diagnosis import Diagnosis
@@ -50,7 +50,7 @@ def render(results: list[CaseResult], environment: dict[str, Any], history: Sequ
         "<h2>Gate</h2>", _gate_table(results),
         "<h2>Latency against sequence length</h2>", _latency_figure(results),
         "<h2>Speedup against the baseline</h2>", _speedup_figure(results),
-        "<h2>Accuracy</h2>", _f1_figure(results),
+        "<h2>Accuracy</h2>", *(f"<p>{_e(line)}</p>" for line in scoring_lines(results)), _f1_figure(results),
     ]
     if history:
         parts += ["<h2>History</h2>", _history_figure(history, results)]

@@ -198,7 +198,7 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
 def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> str:
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in _by_test(results).items():
-        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *_scoring(group), _non_time_table(group)]
+        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group), _non_time_table(group)]
         parts += ["### Time metrics", *_time_tables(group)]
     parts += ["## Verdicts", _verdict_table(results)]
     inconclusive = _inconclusive(results)
@@ -257,15 +257,17 @@ def _variant_cells(result: CaseResult) -> list[str]:
 _AVERAGES = {"micro": "micro-averaged over entities (seqeval)", "macro": "macro-averaged over classes (scikit-learn)"}
 
 
-def _scoring(results: list[CaseResult]) -> list[str]:
-    """How the scores were computed, said once per test: tasks average differently."""
-    scored = next((r.accuracy_original for r in results if r.accuracy_original is not None), None)
-    if scored is None:
-        return []
-    mode = ", strict IOB2" if scored.scoring == "strict" else ""
+def scoring_lines(results: list[CaseResult]) -> list[str]:
+    """How the scores were computed, once per task, scoring mode and split size: tasks average differently."""
+    scored = {}
+    for result in results:
+        if result.accuracy_original is not None:
+            acc = result.accuracy_original
+            scored.setdefault((acc.task, acc.scoring, acc.num_samples), acc)
     return [
-        f"Scored as {scored.task}: precision, recall and F1 {_AVERAGES[scored.average]}{mode}; accuracy over"
-        f" {scored.unit}s; {scored.num_samples} samples."
+        f"Scored as {acc.task}: precision, recall and F1 {_AVERAGES[acc.average]}"
+        f"{', strict IOB2' if acc.scoring == 'strict' else ''}; accuracy over {acc.unit}s; {acc.num_samples} samples."
+        for acc in scored.values()
     ]
 
 
