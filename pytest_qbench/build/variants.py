@@ -397,10 +397,11 @@ def _build(consumed: Path, spec: VariantSpec, preset: str,
                 shutil.copyfile(file, work / file.name)
         model = onnx.load(str(work / OPTIMIZED_FILE), load_external_data=False)
         excluded, notes = _exclusions(model, spec)
-        if spec.approach == "static":
+        static = spec.approach == "static"  # dynamic scales at run time: it calibrates nothing, whatever it is given
+        if static:
             _check_columns(model, calibration, spec)
         with _step(spec, f"{spec.approach} quantization"):
-            ranges = _calibration_ranges(consumed, work, spec, calibration, cache) if calibration is not None else None
+            ranges = _calibration_ranges(consumed, work, spec, calibration, cache) if static else None
             config = _quantize(work, spec, preset, excluded, ranges, out)
     with _step(spec, "reading the quantized graph"):
         quantized = onnx.load(str(out / QUANTIZED_FILE), load_external_data=False)
