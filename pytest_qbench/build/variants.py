@@ -163,17 +163,22 @@ def _adopt_onnx(file: Path, config_dir: Path, cache: BuildCache) -> Path:
     """Copy an ONNX file named or placed otherwise into a cache entry as `model.onnx`, with the config
     and tokenizer of `config_dir`."""
 
-    def build(out: Path) -> None:
-        import onnx
-        from optimum.utils.save_utils import maybe_save_preprocessors
-
-        with _reraise(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
-            onnx.save(onnx.load(str(file)), str(out / ONNX_FILE))  # also inlines external data
-        shutil.copyfile(config_dir / CONFIG_FILE, out / CONFIG_FILE)
-        maybe_save_preprocessors(config_dir, out)
-
     key = {"kind": "adopt", "model": fingerprint_path(file), "config": fingerprint_path(config_dir / CONFIG_FILE)}
-    return cache.get_or_build(key, build)[0]
+    return cache.get_or_build(key, lambda out: _copy_model(file, config_dir, out / ONNX_FILE))[0]
+
+
+def _copy_model(file: Path, config_dir: Path, target: Path) -> "onnx.ModelProto":
+    """`file` saved as `target` (external data inlined), with the config and tokenizer of `config_dir`
+    beside it; returns the graph."""
+    import onnx
+    from optimum.utils.save_utils import maybe_save_preprocessors
+
+    with _reraise(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
+        model = onnx.load(str(file))
+    onnx.save(model, str(target))
+    shutil.copyfile(config_dir / CONFIG_FILE, target.parent / CONFIG_FILE)
+    maybe_save_preprocessors(config_dir, target.parent)
+    return model
 
 
 def _hub_original(model_id: str, opset: int, cache: BuildCache) -> Path:
@@ -228,7 +233,8 @@ def _checked_export(entry: Path, model: str) -> Path:
     fresh = info["newly_initialised"]
     if fresh:
         warnings.warn(
-            f"qbench: model {model!r} has no trained {info.get('task', 'token-classification')} head; {', '.join(fresh)}"
+            f"qbench: model {model!r} has no trained {info.get('task', 'token-classification')} head;"
+            f" {', '.join(fresh)}"
             " were initialised at random, so its accuracy is meaningless until it is fine-tuned",
             QbenchModelWarning,
             stacklevel=4,
@@ -292,15 +298,8 @@ def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> Bui
     start = time.perf_counter()
 
     def build(out: Path) -> None:
-        import onnx
-        from optimum.utils.save_utils import maybe_save_preprocessors
-
-        with _reraise(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
-            model = onnx.load(str(file))  # also inlines external data
-        onnx.save(model, str(out / QUANTIZED_FILE))
-        shutil.copyfile(original_dir / CONFIG_FILE, out / CONFIG_FILE)
-        maybe_save_preprocessors(original_dir, out)
-        (out / RECORD_FILE).write_text(json.dumps(asdict(_given_record(model.graph, file.name)), indent=1))
+        graph = _copy_model(file, original_dir, out / QUANTIZED_FILE).graph
+        (out / RECORD_FILE).write_text(json.dumps(asdict(_given_record(graph, file.name)), indent=1))
 
     key = {"kind": "given", "model": fingerprint_path(file), "original": _original_fingerprint(original_dir)}
     entry, cached = cache.get_or_build(key, build)
@@ -315,8 +314,12 @@ def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> Bui
     )
 
 
+def _quantized_ops(graph: Any) -> Counter[str]:
+    return Counter(n.op_type for n in graph.node if n.op_type in QUANTIZED_OP_TYPES)
+
+
 def _given_record(graph: Any, name: str) -> QuantizationRecord:
-    ops = Counter(n.op_type for n in graph.node if n.op_type in QUANTIZED_OP_TYPES)
+    ops = _quantized_ops(graph)
     activations, weights = _integer_types(graph)
     note = None if ops else f"quantized_file {name} holds no quantized op: it is gated as given, but it is not int8"
     return QuantizationRecord(preset=GIVEN, quantized_ops=dict(sorted(ops.items())), excluded_nodes=[], note=note,
@@ -346,7 +349,7 @@ def original_record(onnx_file: Path) -> OriginalRecord:
     import onnx
 
     graph = onnx.load(str(onnx_file), load_external_data=False).graph
-    ops = Counter(n.op_type for n in graph.node if n.op_type in QUANTIZED_OP_TYPES)
+    ops = _quantized_ops(graph)
     kinds = []
     for node in graph.node:
         if node.op_type in _BLOCK_QUANTIZED:
@@ -405,7 +408,7 @@ def _build(consumed: Path, spec: VariantSpec, preset: str,
             config = _quantize(work, spec, preset, excluded, ranges, out)
     with _step(spec, "reading the quantized graph"):
         quantized = onnx.load(str(out / QUANTIZED_FILE), load_external_data=False)
-    counts = Counter(n.op_type for n in quantized.graph.node if n.op_type in QUANTIZED_OP_TYPES)
+    counts = _quantized_ops(quantized.graph)
     if not counts:
         notes.insert(0, _nothing_quantized(spec))
     record = QuantizationRecord(
@@ -502,7 +505,8 @@ def _calibration_ranges(consumed: Path, work: Path, spec: VariantSpec, calibrati
     """The activation ranges static quantization calibrates, through the cache: they depend on the
     graph, the operators, the method and the data, not on the nodes kept in fp32, so the candidates
     of a repair search (or variants differing in exclusions) calibrate once."""
-    key = {"kind": "calibration", "graph": fingerprint_path(consumed / OPTIMIZED_FILE),
+    # `consumed` is a cache entry: its name is the digest of what decided its graph, no need to hash 100s of MB.
+    key = {"kind": "calibration", "graph": consumed.name,
            "operators": list(spec.operators), "method": spec.calibration.method,
            "percentile": spec.calibration.percentile if spec.calibration.method == "percentile" else None,
            "data": _dataset_fingerprint(calibration), "libraries": library_versions()}
