@@ -394,3 +394,10 @@ def test_static_variants_differing_in_exclusions_calibrate_once_and_build_the_sa
     assert len({v.optimized.read_bytes() for v in variants}) == 3  # the exclusions did change the graphs
     fresh = static(BuildCache(tmp_path / "fresh"), tuple(matmuls))  # calibrated anew
     assert len(fits) == 2 and fresh.optimized.read_bytes() == variants[2].optimized.read_bytes()
+
+
+def test_a_dynamic_variant_given_calibration_data_still_scales_at_run_time(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+    data = calibration_dataset(tiny_distilbert_onnx, input_names(tiny_distilbert_onnx / "model.onnx"))
+    built = build_variant(tiny_distilbert_onnx, VariantSpec("dynamic", ("Add", "MatMul")), preset="avx512_vnni",
+                          calibration=data, cache=BuildCache(tmp_path))  # a cache of its own: built here
+    assert set(built.quantization.quantized_ops) == DYNAMIC_OPS
