@@ -409,8 +409,9 @@ def _data(kwargs: dict[str, Any]) -> DataSpec:
     spec = replace(spec, label_map=parse_label_map(kwargs.get("label_map")))
     _choice("scoring mode", spec.scoring, SCORING_MODES)
     for name in ("input_column", "label_column"):
-        if getattr(spec, name) is not None and not (isinstance(getattr(spec, name), str) and getattr(spec, name)):
-            raise QbenchConfigError(f"qbench: {name} must be a column name, got {getattr(spec, name)!r}")
+        column = getattr(spec, name)
+        if column is not None and not (isinstance(column, str) and column):
+            raise QbenchConfigError(f"qbench: {name} must be a column name, got {column!r}")
     if spec.max_eval_samples is not None:
         _positive_int("max_eval_samples", spec.max_eval_samples)
     _positive_int("eval_batch_size", spec.eval_batch_size)

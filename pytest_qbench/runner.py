@@ -73,7 +73,7 @@ class QbenchRun:
         # Refuse a model the case cannot use (another task's head, a too short position table)
         # before the variant is built: a build of a real model takes minutes.
         data = columns_for(self.task, self.case.data)
-        self._check_lengths(self.session.model_config(self.session.original(self.model, self.case.variant.opset)))
+        self._check_lengths(self._original_config)
         # Every use of the data goes through the variant: from here on, the columns are the task's
         # unless the marker named others.
         self.case = dataclasses.replace(self.case, data=data)
@@ -83,7 +83,12 @@ class QbenchRun:
     def task(self) -> "Task":
         from .measure.tasks import task_for
 
-        return task_for(self.session.model_config(self.session.original(self.model, self.case.variant.opset)))
+        return task_for(self._original_config)
+
+    @cached_property
+    def _original_config(self) -> Any:
+        """The transformers config of the exported original: its task and its position limit."""
+        return self.session.model_config(self.session.original(self.model, self.case.variant.opset))
 
     @cached_property
     def threads(self) -> int:
