@@ -12,7 +12,13 @@ to the latency tolerance (docs/RESULTS.md, "Which CPUs share baselines").
 
 from __future__ import annotations
 
+import hashlib
+import math
+import os
+import platform
+import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 if TYPE_CHECKING:
@@ -140,6 +146,121 @@ def hardware_from_cpuinfo(info: Mapping[str, Any], physical_cores: int | None = 
 def detect() -> Hardware:
     """Probe this machine. Costs about a second (py-cpuinfo does not cache): call once per session."""
     import cpuinfo
-    import psutil
 
-    return hardware_from_cpuinfo(cpuinfo.get_cpu_info(), psutil.cpu_count(logical=False))
+    return hardware_from_cpuinfo(cpuinfo.get_cpu_info(), usable_cores())
+
+
+_SYS_CPU = Path("/sys/devices/system/cpu")
+_CGROUP = Path("/sys/fs/cgroup")
+
+
+def usable_cores(sys_cpu: Path = _SYS_CPU, cgroup: Path = _CGROUP) -> int:
+    """The physical cores this process may run on: the CPUs of its affinity mask, SMT siblings
+    counted once, capped by the cgroup's CPU quota (a runner pod on a 64-core node gets its 2).
+    Rounded up: a quota of 1.5 CPUs still runs two threads at once."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    cores = {_core_of(cpu, sys_cpu) for cpu in cpus}
+    quota = cgroup_cpu_quota(cgroup)
+    count = len(cores) if quota is None else min(len(cores), math.ceil(quota))
+    return max(count, 1)
+
+
+def _core_of(cpu: int, sys_cpu: Path) -> tuple[str, str] | int:
+    topology = sys_cpu / f"cpu{cpu}" / "topology"
+    try:
+        return (topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()
+    except OSError:  # no sysfs (macOS, some containers): each CPU its own core
+        return cpu
+
+
+def cgroup_cpu_quota(cgroup: Path = _CGROUP) -> float | None:
+    """CPUs' worth of time the cgroup may use per period (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`), or None."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1") or not quota.lstrip("-").isdigit() or int(period) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Which CPU and software a host has beyond its hardware key: what tells two hosts of one key
+    apart when their latencies differ (docs/BENCHMARKS.md, "Between runs, hosts and CPU models")."""
+
+    vendor: str  # "AuthenticAMD", "GenuineIntel", ...
+    family: int | None
+    model: int | None
+    stepping: int | None
+    microcode: str | None
+    caches: dict[str, str]  # "L1d", "L1i", "L2", "L3" -> size as the kernel states it ("48K")
+    kernel: str
+    onnxruntime: str
+    boot: str  # a short hash of this boot's id: runs of one VM instance share it, a fresh VM does not
+
+    @property
+    def cpu_model(self) -> str:
+        """The CPU model as baselines group latency samples: vendor, family and model number."""
+        vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(self.vendor, self.vendor.lower() or "unknown")
+        return f"{vendor}-{self.family}-{self.model}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "cpu_model": self.cpu_model}
+
+
+def fingerprint(info: Mapping[str, Any] | None = None) -> Fingerprint:
+    """This host's fingerprint; `info` is a `cpuinfo.get_cpu_info()` dict (read here when None)."""
+    from importlib import metadata
+
+    if info is None:
+        import cpuinfo
+
+        info = cpuinfo.get_cpu_info()
+    try:
+        onnxruntime = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        onnxruntime = "not installed"
+    return Fingerprint(
+        vendor=str(info.get("vendor_id_raw") or "unknown"),
+        family=info.get("family"),
+        model=info.get("model"),
+        stepping=info.get("stepping"),
+        microcode=_proc_cpuinfo_field("microcode"),
+        caches=_caches(),
+        kernel=platform.release(),
+        onnxruntime=onnxruntime,
+        boot=_boot_hash(),
+    )
+
+
+def _proc_cpuinfo_field(name: str) -> str | None:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    found = re.search(rf"^{name}\s*:\s*(.+)$", text, re.MULTILINE)
+    return found.group(1).strip() if found else None
+
+
+def _caches(sys_cpu: Path = _SYS_CPU) -> dict[str, str]:
+    caches = {}
+    for index in sorted((sys_cpu / "cpu0" / "cache").glob("index*")):
+        try:
+            level, kind, size = ((index / f).read_text().strip() for f in ("level", "type", "size"))
+        except OSError:
+            continue
+        caches[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = size
+    return caches
+
+
+def _boot_hash() -> str:
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+    return hashlib.sha256(boot.encode()).hexdigest()[:12]

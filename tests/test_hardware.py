@@ -125,3 +125,64 @@ def test_detect_this_machine() -> None:
     assert isinstance(hw, Hardware)
     assert hw.physical_cores >= 1 and hw.logical_cores >= hw.physical_cores
     assert hw.preset in ("avx512_vnni", "avx512", "avx2", "arm64")
+
+
+def _topology(root, cpus: dict[int, tuple[str, str]]):
+    for cpu, (package, core) in cpus.items():
+        folder = root / f"cpu{cpu}" / "topology"
+        folder.mkdir(parents=True)
+        (folder / "physical_package_id").write_text(package + "\n")
+        (folder / "core_id").write_text(core + "\n")
+    return root
+
+
+def test_usable_cores_counts_smt_siblings_once(tmp_path, monkeypatch):
+    import os
+
+    from pytest_qbench.hardware import usable_cores
+
+    sys_cpu = _topology(tmp_path / "cpu", {0: ("0", "0"), 1: ("0", "0"), 2: ("0", "1"), 3: ("0", "1")})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert usable_cores(sys_cpu, tmp_path / "no-cgroup") == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert usable_cores(sys_cpu, tmp_path / "no-cgroup") == 1
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", 8)],
+)
+def test_usable_cores_is_capped_by_the_cgroup_quota(tmp_path, monkeypatch, cpu_max, expected):
+    """A runner pod given 2 CPUs on a 64-core node counts 2, not 64; a fraction rounds up."""
+    import os
+
+    from pytest_qbench.hardware import usable_cores
+
+    sys_cpu = _topology(tmp_path / "cpu", {i: ("0", str(i)) for i in range(8)})
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "cpu.max").write_text(cpu_max)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert usable_cores(sys_cpu, cgroup) == expected
+
+
+def test_cgroup_v1_quota(tmp_path):
+    from pytest_qbench.hardware import cgroup_cpu_quota
+
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("300000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 3.0
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_quota(tmp_path) is None
+
+
+def test_fingerprint_names_the_cpu_model():
+    from pytest_qbench.hardware import fingerprint
+
+    info = {"vendor_id_raw": "GenuineIntel", "family": 6, "model": 106, "stepping": 6}
+    found = fingerprint(info)
+    assert (found.family, found.model, found.stepping) == (6, 106, 6)
+    assert found.cpu_model == "intel-6-106"
+    assert found.to_dict()["cpu_model"] == "intel-6-106"
+    assert found.kernel and found.onnxruntime

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from pytest_qbench.config import TimingSpec
+from pytest_qbench.hardware import usable_cores
 from pytest_qbench.measure import latency
-from pytest_qbench.measure.latency import Pair, make_session, measure, measure_pairs, physical_cores
+from pytest_qbench.measure.latency import Pair, make_session, measure, measure_pairs
 from pytest_qbench.measure.stats import MIN_PAIRS, paired_speedup, relative_width
 
 QUICK = TimingSpec(threads=1, warmup_iterations=2, warmup_seconds=0.01, min_pairs=10, min_seconds=0.05,
@@ -164,7 +165,7 @@ def test_one_thread_times_both_phases_on_the_same_sessions():
 
 
 def test_unset_threads_means_the_physical_cores(monkeypatch):
-    monkeypatch.setattr(latency, "physical_cores", lambda: 4)
+    monkeypatch.setattr(latency, "usable_cores", lambda: 4)
     requested = []
     result = measure(fake_sessions([], requested), FEED, TINY, 2)
     assert TINY.threads is None
@@ -386,7 +387,7 @@ def test_onnx_models_end_to_end(models, threads):
 def test_make_session_fixes_threads(models):
     session = make_session(models[0], threads=None)
     options = session.get_session_options()
-    assert options.intra_op_num_threads == physical_cores()
+    assert options.intra_op_num_threads == usable_cores()
     assert options.inter_op_num_threads == 1
     assert session.get_providers() == ["CPUExecutionProvider"]
 

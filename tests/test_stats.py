@@ -112,3 +112,22 @@ def test_log_se_reads_the_interval_back():
 def test_paired_speedup_rejects_bad_pairs(original, optimized):
     with pytest.raises(ValueError):
         paired_speedup(original, optimized)
+
+
+def test_median_ci_covers_the_median_at_its_confidence():
+    from pytest_qbench.measure.stats import median_ci
+
+    rng = np.random.default_rng(7)
+    covered = 0
+    for _ in range(2000):
+        low, middle, high = median_ci(rng.lognormal(0.0, 0.2, 40))
+        assert low <= middle <= high
+        covered += low <= 1.0 <= high  # the lognormal's median
+    assert 0.94 <= covered / 2000 <= 0.99  # order statistics: at least 95%, a little more
+
+
+def test_median_ci_needs_enough_samples():
+    from pytest_qbench.measure.stats import median_ci
+
+    with pytest.raises(ValueError, match="at least"):
+        median_ci([1.0, 2.0])

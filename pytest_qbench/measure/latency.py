@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 import numpy as np
 
 from ..config import TimingSpec
+from ..hardware import usable_cores
 from ..results import CpuTime, LatencyResult, Speedup
 from .stats import MIN_PAIRS, paired_speedup, relative_width, summarize
 
@@ -53,14 +53,8 @@ class Pair:
     optimized: Runner
 
 
-def physical_cores() -> int:
-    import psutil
-
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
 def resolve_threads(threads: int | None) -> int:
-    return physical_cores() if threads is None else threads
+    return usable_cores() if threads is None else threads
 
 
 def make_session(
@@ -121,15 +115,33 @@ def measure_pairs(cpu: Pair, wall: Pair, timing: TimingSpec, batch_size: int, th
     )
 
 
-def _cpu_phase(pair: Pair, timing: TimingSpec) -> tuple[CpuTime, str]:
+@dataclass(frozen=True)
+class CpuSamples:
+    """What the CPU phase timed: each model's per-call CPU time (ns) in pair order, the speedup and
+    why the phase stopped."""
+
+    original: np.ndarray
+    optimized: np.ndarray
+    speedup: Speedup
+    stop_reason: str
+
+
+def cpu_phase(pair: Pair, timing: TimingSpec) -> CpuSamples:
+    """The gated phase alone (see the module doc) on one-thread runners."""
     looks = _Looks(timing)
     original, optimized = _timed_pairs(pair, thread_clock=True, timing=timing, until=looks.done)
+    assert looks.speedup is not None  # `done` computed it before it returned True
+    return CpuSamples(original, optimized, looks.speedup, looks.reason)
+
+
+def _cpu_phase(pair: Pair, timing: TimingSpec) -> tuple[CpuTime, str]:
+    samples = cpu_phase(pair, timing)
     cpu = CpuTime(
-        original_ms=float(np.median(original)) * 1e-6,
-        optimized_ms=float(np.median(optimized)) * 1e-6,
-        speedup=looks.speedup,
+        original_ms=float(np.median(samples.original)) * 1e-6,
+        optimized_ms=float(np.median(samples.optimized)) * 1e-6,
+        speedup=samples.speedup,
     )
-    return cpu, looks.reason
+    return cpu, samples.stop_reason
 
 
 class _Looks:

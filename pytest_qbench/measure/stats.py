@@ -100,6 +100,20 @@ def paired_speedup(
     return Speedup(math.exp(value), math.exp(low), math.exp(high), confidence, int(a.size))
 
 
+def median_ci(samples: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """The median of `samples` and its distribution-free interval: (low, median, high).
+
+    The order statistics x_(j), x_(k) that cover the median with probability >= `confidence`
+    (binomial(n, 1/2) counts of samples below it, normal approximation)."""
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = x.size
+    if x.ndim != 1 or n < MIN_PAIRS:
+        raise ValueError(f"median_ci needs a 1-d sequence of at least {MIN_PAIRS} values, got shape {x.shape}")
+    half = two_sided_z(confidence) * math.sqrt(n) / 2
+    low, high = max(math.floor(n / 2 - half), 0), min(math.ceil(n / 2 + half), n - 1)
+    return float(x[low]), float(np.median(x)), float(x[high])
+
+
 def relative_width(speedup: Speedup) -> float:
     """Width of the confidence interval relative to the speedup itself."""
     return (speedup.ci_high - speedup.ci_low) / speedup.value

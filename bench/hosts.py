@@ -1,0 +1,217 @@
+"""Record this host: its fingerprint and the gated latency signal of the example model (issue 22).
+
+    .venv/bin/python bench/hosts.py        # about 2 min with the builds cached; the first run builds them
+
+The gate compares a CPU-time speedup measured on one VM with a baseline recorded on another. How
+far such a figure moves between measurements in one process, between processes on one host,
+between hosts of one hardware key and between CPU models inside a key decides what the gate may
+call a regression. One record is one host: `--processes` fresh Python processes, one after another,
+each measuring every case `--repeats` times (in a shuffled order per pass), on the example model's
+real variants (dynamic and static int8 of Add and MatMul, the reference card's O1 graph) at four
+shapes. Per measurement: the one-thread CPU-time speedup with its 95% interval and each model's
+median CPU time per call with its interval, as the gate measures them (measure/latency.py), here
+to a tighter precision (`--target-ci-width`) so that the spread between runs is not hidden by each
+run's own.
+
+The record goes to bench/results/hosts/<date>-<cpu model>-<boot>.json with the host's fingerprint
+(CPU vendor, family/model/stepping, microcode, caches, int8 flags, usable cores, kernel,
+onnxruntime). Run it at the start of every session on a new machine and commit the record: no later
+session can measure that host again. bench/variance.py reads every record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from measurement import REPO, Shape, log  # noqa: E402
+
+from pytest_qbench.config import TimingSpec, VariantSpec  # noqa: E402
+
+RECORDS = BENCH / "results" / "hosts"
+APPROACHES = ("dynamic", "static")
+OPERATORS = ("Add", "MatMul")
+SHAPES = ("1x32", "1x128", "4x32", "4x64")
+# Tighter than the gate's 0.05, so that each measurement's own noise stays below the spread between
+# runs that the record is for; the gate's minimums otherwise.
+PROBE_TIMING = TimingSpec(threads=1, target_ci_width=0.02, max_seconds=4.0)
+
+
+def case_id(approach: str, shape: Shape) -> str:
+    return f"{approach}-{'+'.join(OPERATORS)}-{shape}"
+
+
+# ---- the parent: build once, run the processes, write the record -----------------------------------
+
+
+def build(cache_dir: Path | None) -> dict[str, str]:
+    """The fp32 export and both variants through the plugin's build cache: their onnx paths."""
+    from conll_model import TRAIN_FILE, conll_dir, ensure_model
+    from transformers import AutoTokenizer
+
+    from pytest_qbench.build.cache import BuildCache
+    from pytest_qbench.build.variants import build_variant, export_original
+    from pytest_qbench.hardware import detect
+    from pytest_qbench.measure.data import calibration_dataset, parse_conll
+    from pytest_qbench.measure.latency import make_session
+
+    cache = BuildCache(cache_dir) if cache_dir else BuildCache()
+    original = export_original(str(ensure_model()), 11, cache)
+    inputs = [i.name for i in make_session(original / "model.onnx", 1).get_inputs()]
+    calibration = calibration_dataset(
+        AutoTokenizer.from_pretrained(original), parse_conll(conll_dir() / TRAIN_FILE), "tokens", 100, 128, inputs
+    )
+    preset = detect().preset
+    paths = {"original": str(original / "model.onnx"), "model_dir": str(original)}
+    for approach in APPROACHES:
+        built = build_variant(original, VariantSpec(approach, OPERATORS), preset=preset,
+                              calibration=calibration if approach == "static" else None, cache=cache)
+        paths[approach] = str(built.optimized)
+    return paths
+
+
+def host() -> dict[str, Any]:
+    import cpuinfo
+
+    from pytest_qbench.hardware import fingerprint, hardware_from_cpuinfo, usable_cores
+
+    info = cpuinfo.get_cpu_info()
+    hardware = hardware_from_cpuinfo(info, usable_cores())
+    return {
+        "brand": hardware.brand, "hardware_key": hardware.key, "tier": hardware.tier,
+        "int8_flags": list(hardware.int8_flags), "usable_cores": hardware.physical_cores,
+        "logical_cores": os.cpu_count(), **fingerprint(info).to_dict(),
+    }
+
+
+def run_processes(paths: dict[str, str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="qbench-hosts-") as tmp:
+        job = Path(tmp) / "job.json"
+        job.write_text(json.dumps({"paths": paths, "repeats": args.repeats, "timing": dataclasses.asdict(args.timing)}))
+        for index in range(args.processes):
+            out = Path(tmp) / f"process-{index}.json"
+            log(f"process {index + 1}/{args.processes}")
+            subprocess.run([sys.executable, __file__, "--child", str(job), str(out), str(index)], check=True, cwd=REPO)
+            runs.append(json.loads(out.read_text()))
+    return runs
+
+
+def _git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def record_path(record: dict[str, Any]) -> Path:
+    day = record["when"][:10]
+    return RECORDS / f"{day}-{record['host']['cpu_model']}-{record['host']['boot']}.json"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes, one after another")
+    parser.add_argument("--repeats", type=int, default=2, help="passes over the cases per process")
+    parser.add_argument("--target-ci-width", type=float, default=PROBE_TIMING.target_ci_width)
+    parser.add_argument("--cache-dir", type=Path, default=None, help="build cache (default: the plugin's)")
+    parser.add_argument("--output", type=Path, default=None, help="default: bench/results/hosts/<date>-<cpu>-<boot>.json")
+    parser.add_argument("--note", default="", help="what else ran on the host, if anything")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(*args.child)
+    args.timing = dataclasses.replace(PROBE_TIMING, target_ci_width=args.target_ci_width)
+    sys.path.insert(0, str(REPO / "examples"))
+    started, when = perf_counter(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    paths = build(args.cache_dir)
+    load_before = list(os.getloadavg())
+    measuring = perf_counter()
+    runs = run_processes(paths, args)
+    record = {
+        "schema": 1, "when": when, "host": host(), "git_commit": _git_commit(),
+        "cases": [case_id(a, Shape.parse(s)) for a in APPROACHES for s in SHAPES],
+        "timing": dataclasses.asdict(args.timing), "processes": args.processes, "repeats": args.repeats,
+        "load_before": load_before, "load_after": list(os.getloadavg()), "note": args.note,
+        "seconds": {"measuring": perf_counter() - measuring, "total": perf_counter() - started},
+        "runs": runs,
+    }
+    output = args.output or record_path(record)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(record, indent=1) + "\n")
+    log(f"record written to {output} ({record['seconds']['measuring']:.0f} s of measuring)")
+
+
+# ---- a child: one fresh process ------------------------------------------------------------------------
+
+
+def child(job_file: str, out: str, index: str) -> None:
+    from conll_model import VALID_FILE, conll_dir
+    from transformers import AutoTokenizer
+
+    from pytest_qbench.measure.data import latency_inputs, parse_conll
+
+    job = json.loads(Path(job_file).read_text())
+    paths, timing = job["paths"], TimingSpec(**job["timing"])
+    tokenizer = AutoTokenizer.from_pretrained(paths["model_dir"])
+    validation = parse_conll(conll_dir() / VALID_FILE)
+    shapes = [Shape.parse(s) for s in SHAPES]
+    sessions = {name: _session(paths[name]) for name in ("original", *APPROACHES)}
+    names = [i.name for i in sessions["original"].get_inputs()]
+    feeds = {s: latency_inputs(tokenizer, validation, "tokens", s.batch_size, s.sequence_length, names) for s in shapes}
+    order = random.Random(int(index))
+    started = perf_counter()
+    measurements = []
+    for repeat in range(job["repeats"]):
+        cases = [(a, s) for a in APPROACHES for s in shapes]
+        order.shuffle(cases)
+        for approach, shape in cases:
+            measurements.append({"case": case_id(approach, shape), "repeat": repeat,
+                                 **_measure(sessions["original"], sessions[approach], feeds[shape], timing)})
+    result = {"process": int(index), "pid": os.getpid(), "seconds": perf_counter() - started,
+              "measurements": measurements}
+    Path(out).write_text(json.dumps(result))
+
+
+def _session(path: str) -> Any:
+    from pytest_qbench.measure.latency import make_session
+
+    return make_session(path, 1)
+
+
+def _measure(original: Any, optimized: Any, feed: dict[str, Any], timing: TimingSpec) -> dict[str, Any]:
+    from pytest_qbench.measure.latency import Pair, cpu_phase
+    from pytest_qbench.measure.stats import median_ci
+
+    def runner(session: Any) -> Any:
+        bound = {i.name: feed[i.name] for i in session.get_inputs()}
+        return lambda: session.run(None, bound)
+
+    start = perf_counter()
+    samples = cpu_phase(Pair(runner(original), runner(optimized)), timing)
+    speedup = samples.speedup
+
+    def ms(ns: Any) -> dict[str, float]:
+        low, median, high = median_ci(ns * 1e-6)
+        return {"median": median, "ci_low": low, "ci_high": high}
+
+    return {
+        "speedup": {"value": speedup.value, "ci_low": speedup.ci_low, "ci_high": speedup.ci_high,
+                    "n_pairs": speedup.n_pairs},
+        "original_ms": ms(samples.original), "optimized_ms": ms(samples.optimized),
+        "stop_reason": samples.stop_reason, "seconds": perf_counter() - start,
+    }
+
+
+if __name__ == "__main__":
+    main()
