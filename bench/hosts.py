@@ -17,6 +17,12 @@ The record goes to bench/results/hosts/<date>-<cpu model>-<boot>.json with the h
 (CPU vendor, family/model/stepping, microcode, caches, int8 flags, usable cores, kernel,
 onnxruntime). Run it at the start of every session on a new machine and commit the record: no later
 session can measure that host again. bench/variance.py reads every record.
+
+    .venv/bin/python bench/hosts.py --artifacts RUN1.json RUN2.json --output bench/results/hosts/NAME.json
+
+turns JSON artifacts of whole gate runs on one host (`pytest --qbench examples`, one process each) into a
+record of the same form: one "process" per artifact, every case's CPU-time speedup and CPU times (their
+medians have no interval there). `--host-json` supplies fingerprint fields an artifact lacks.
 """
 
 from __future__ import annotations
@@ -127,10 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None, help="build cache (default: the plugin's)")
     parser.add_argument("--output", type=Path, default=None, help="default: bench/results/hosts/<date>-<cpu>-<boot>.json")
     parser.add_argument("--note", default="", help="what else ran on the host, if anything")
+    parser.add_argument("--artifacts", nargs="+", type=Path, help="gate artifacts of one host to record instead")
+    parser.add_argument("--host-json", type=Path, help="with --artifacts: fingerprint fields the artifacts lack")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(*args.child)
+    if args.artifacts:
+        return write_record(from_artifacts(args.artifacts, args.host_json, args.note), args.output)
     args.timing = dataclasses.replace(PROBE_TIMING, target_ci_width=args.target_ci_width)
     sys.path.insert(0, str(REPO / "examples"))
     started, when = perf_counter(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -146,10 +156,41 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": {"measuring": perf_counter() - measuring, "total": perf_counter() - started},
         "runs": runs,
     }
-    output = args.output or record_path(record)
+    write_record(record, args.output)
+
+
+def write_record(record: dict[str, Any], output: Path | None) -> None:
+    output = output or record_path(record)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(record, indent=1) + "\n")
-    log(f"record written to {output} ({record['seconds']['measuring']:.0f} s of measuring)")
+    log(f"record written to {output}")
+
+
+def from_artifacts(paths: list[Path], host_json: Path | None, note: str) -> dict[str, Any]:
+    """A record of gate runs: one artifact per process, the cases' gated figures as they were measured."""
+    artifacts = [json.loads(p.read_text()) for p in paths]
+    environment = artifacts[0]["environment"]
+    given = json.loads(host_json.read_text()) if host_json else {}
+    host_fields = {"brand": environment["brand"], "hardware_key": environment["hardware_key"], "tier": environment["tier"],
+                   "int8_flags": environment["int8_flags"], "usable_cores": environment["physical_cores"],
+                   "logical_cores": environment["logical_cores"], **environment.get("fingerprint", {}), **given}
+    runs = []
+    for index, (path, artifact) in enumerate(zip(paths, artifacts)):
+        measurements = [
+            {"case": f"{case['test']}::{case['id']}", "repeat": 0,
+             "speedup": {k: case["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high", "n_pairs")},
+             "original_ms": {"median": case["latency"]["cpu"]["original_ms"]},
+             "optimized_ms": {"median": case["latency"]["cpu"]["optimized_ms"]},
+             "stop_reason": case["latency"]["stop_reason"], "seconds": case["latency"]["seconds"]}
+            for case in artifact["cases"] if case.get("latency")
+        ]
+        runs.append({"process": index, "artifact": path.name, "created": artifact["environment"]["created"],
+                     "git_commit": artifact["environment"]["git_commit"], "measurements": measurements})
+    return {
+        "schema": 1, "when": environment["created"], "host": host_fields, "source": "gate artifacts", "note": note,
+        "cases": sorted({m["case"] for run in runs for m in run["measurements"]}),
+        "processes": len(runs), "repeats": 1, "runs": runs,
+    }
 
 
 # ---- a child: one fresh process ------------------------------------------------------------------------

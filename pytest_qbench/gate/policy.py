@@ -53,6 +53,7 @@ from ..config import Tolerances
 from ..measure.stats import CONFIDENCE, log_se, two_sided_z
 from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
+from .spread import Comparison
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -338,3 +339,43 @@ def _not_worse(
     else:
         status, reason = "pass", f"{head}: within tolerance"
     return Check(metric, "baseline", status, measured, expected, tolerance, reason, limit=limit)
+
+
+@dataclass(frozen=True)
+class SpeedupRule:
+    """The speedup check against a baseline of recorded runs (gate/spread.py): fail, pass or inconclusive.
+
+    The family is every gated speedup of the gate run: a false alarm anywhere in it fails the run, so
+    each case is held to `share` x `alpha` / `cases` (Bonferroni; Holm's first step, which is where a
+    run with one real regression decides)."""
+
+    rtol: float
+    alpha: float  # false alarms per gate run under no change, all its checks together
+    cases: int  # the speedups gated in the run
+    df: float = math.inf  # the between-run sigma's degrees of freedom (spread.Spread.df + its prior's)
+    share: float = 0.75  # of alpha for the speedups; the rest is the run's common CPU-time check's
+
+    @property
+    def z_fail(self) -> float:
+        """The Student-t quantile: the between-run sigma is estimated, and one low estimate would
+        weaken every case's test of the run at once."""
+        from scipy.stats import t
+
+        return float(t.isf(self.alpha * self.share / max(self.cases, 1), self.df))
+
+    @property
+    def tolerance(self) -> float:
+        return math.log1p(self.rtol)
+
+    def status(self, comparison: "Comparison") -> Status:
+        drop, se = comparison.drop, comparison.se
+        if drop > self.tolerance / 2 and drop - self.z_fail * se > 0:
+            return "fail"
+        if drop + Z_PASS * se < self.tolerance:
+            return "pass"
+        return "inconclusive"
+
+
+# A slowdown of rtol passes <= 1% of the time: what is not a clear pass is inconclusive, and a
+# confirmation run on another VM decides it (>= 99% of such slowdowns are then measured again).
+Z_PASS = NormalDist().inv_cdf(0.99)

@@ -1,0 +1,193 @@
+"""The latency gate across fresh VMs: replayed on recorded runs, simulated where no host was reached (issue 22).
+
+    .venv/bin/python bench/gate_replay.py
+
+Three parts, written to bench/results/gate-replay.json:
+
+1. Replay. Every pair of recorded gate runs of one host (bench/results/hosts/*-gate-runs.json) is
+   judged as a new user would meet it: the later run against a baseline of the earlier one alone
+   (one run, the prior's between-run sigma), all cases of the run one family. Also the runs of one
+   CPU model against the committed baselines of another inside the same key, as the rule would judge
+   them if such baselines were gated.
+2. Simulation of gate runs on fresh VMs of one key and CPU model, calibrated on measured components
+   (bench/results/variance.json): the true speedups and each case's own standard error are those of a
+   recorded gate run of the example (42 cases); every run draws a common process shift and a per-case
+   shift with the measured between-process sigmas, and a host shift of `--host-sigma` (not yet
+   measured: hosts of one CPU model reached so far are one per model; the default is the
+   between-process tau again, doubling the per-run variance beyond the interval). Baselines of N
+   runs, each on its own VM; the between-run sigma the gate pools from them, shrunk to its prior.
+   Reported: false alarms per gate run (any case failing under no change), the detection of one
+   variant slowed by 10% on a single VM and with one confirmation on another, the smallest slowdown
+   caught 90% of the time, and the run-level test of a slowdown common to every variant through the
+   CPU time per call.
+3. The live part (bench/latency_gate.py) measures the same rule on a real int8 slowdown on this host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+from pytest_qbench.gate.policy import SpeedupRule
+from pytest_qbench.gate.spread import (
+    PRIOR_CPU_MS_SIGMA, PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Measured, between_run_sigma, combine, compare,
+)
+
+BENCH = Path(__file__).resolve().parent
+RECORDS = BENCH / "results" / "hosts"
+VARIANCE = BENCH / "results" / "variance.json"
+RESULTS = BENCH / "results" / "gate-replay.json"
+Z95 = 1.959964
+
+
+def wilson(hits: int, n: int) -> dict[str, float]:
+    low, high = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"hits": hits, "n": n, "rate": hits / n, "low": float(low), "high": float(high)}
+
+
+# ---- 1. replay ------------------------------------------------------------------------------------------
+
+
+def _cases(run: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for m in run["measurements"]:
+        s = m["speedup"]
+        out[m["case"]] = (math.log(s["value"]), math.log(s["ci_high"] / s["ci_low"]) / (2 * Z95))
+    return out
+
+
+def judge_run(measured: dict[str, tuple[float, float]], baseline: dict[str, list[tuple[float, float]]],
+              rule: SpeedupRule, sigma: float) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "inconclusive": 0}
+    for case, (value, se) in measured.items():
+        if case in baseline:
+            counts[rule.status(compare(Measured(value, se), baseline[case], sigma))] += 1
+    return counts
+
+
+def replay(rtol: float, alpha: float) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(RECORDS.glob("*-gate-runs.json")):
+        record = json.loads(path.read_text())
+        runs = [_cases(r) for r in record["runs"]]
+        rule = SpeedupRule(rtol=rtol, alpha=alpha, cases=len(runs[0]))
+        for i in range(1, len(runs)):
+            baseline = {c: [v] for c, v in runs[i - 1].items()}
+            out.append({"record": path.name, "cpu_model": record["host"]["cpu_model"], "baseline": f"run {i}",
+                        "gated": f"run {i + 1}", **judge_run(runs[i], baseline, rule, PRIOR_SPEEDUP_SIGMA)})
+    return out
+
+
+# ---- 2. simulation ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    """What one gate run of the example draws, per case (log scale)."""
+
+    speedups: np.ndarray  # true log speedup per case
+    errors: np.ndarray  # each case's own standard error in a run
+    process: float  # sigma of the shift common to every case of a run
+    interaction: float  # sigma of one case's own shift
+    host: float  # sigma of a fresh VM's shift, common to its cases
+
+    def run(self, rng: np.random.Generator, shift: np.ndarray | float = 0.0) -> np.ndarray:
+        n = self.speedups.size
+        common = rng.normal(0, self.process) + rng.normal(0, self.host)
+        return self.speedups - shift + common + rng.normal(0, self.interaction, n) + rng.normal(0, 1, n) * self.errors
+
+
+def _components(figure: str) -> dict[str, float]:
+    """The between-process sigmas of `figure`, pooled over the measured hosts (their variances' mean)."""
+    hosts = json.loads(VARIANCE.read_text())["figures"][figure]["hosts"]
+    parts = {}
+    for name in ("process", "interaction", "repeat"):
+        values = [h["components"][name][0] for h in hosts if h["components"][name] is not None]
+        parts[name] = math.sqrt(float(np.mean(np.square(values)))) if values else 0.0
+    parts["tau"] = math.sqrt(sum(v**2 for v in parts.values()))
+    return parts
+
+
+def example_run() -> tuple[np.ndarray, np.ndarray]:
+    record = json.loads(next(RECORDS.glob("*amd-26-2*-gate-runs.json")).read_text())
+    cases = _cases(record["runs"][0])
+    values = np.array([v for v, _ in cases.values()])
+    return values, np.array([se for _, se in cases.values()])
+
+
+def simulate_gate(model: Model, baseline_runs: int, rule: SpeedupRule, trials: int, slowdown: float,
+                  confirm: bool, rng: np.random.Generator) -> dict[str, float]:
+    """Per trial: N baseline runs on their own VMs, then one gate run (case 0 slowed by `slowdown`),
+    and with `confirm` a second run of every failing or inconclusive case on another VM, combined."""
+    t_shift = np.zeros(model.speedups.size)
+    t_shift[0] = math.log1p(slowdown)
+    any_fail = caught = 0
+    for _ in range(trials):
+        runs = np.array([model.run(rng) for _ in range(baseline_runs)])  # [N, cases]
+        samples = [[(float(runs[j, c]), float(model.errors[c])) for j in range(baseline_runs)]
+                   for c in range(model.speedups.size)]
+        spread = between_run_sigma(samples, PRIOR_SPEEDUP_SIGMA)
+        sigma, rule = spread.sigma, replace(rule, df=spread.df + PRIOR_DF)
+        first = model.run(rng, t_shift)
+        second = model.run(rng, t_shift) if confirm else None
+        failed = []
+        for c in range(model.speedups.size):
+            measured = Measured(float(first[c]), float(model.errors[c]))
+            status = rule.status(compare(measured, samples[c], sigma))
+            if confirm and status != "pass":
+                both = combine([measured, Measured(float(second[c]), float(model.errors[c]))], sigma)
+                status = rule.status(compare(both, samples[c], sigma, repeats=2))
+            if status == "fail":
+                failed.append(c)
+        any_fail += bool([c for c in failed if c != 0] if slowdown else failed)
+        caught += 0 in failed
+    return {"false_alarm_runs": any_fail / trials, "caught": caught / trials if slowdown else math.nan}
+
+
+def smallest_caught(model: Model, baseline_runs: int, rule: SpeedupRule, trials: int, confirm: bool,
+                    rng: np.random.Generator, target: float = 0.9) -> float:
+    for percent in np.arange(2.0, 20.5, 0.5):
+        if simulate_gate(model, baseline_runs, rule, trials, percent / 100, confirm, rng)["caught"] >= target:
+            return float(percent)
+    return math.nan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--host-sigma", type=float, default=None, help="default: the measured between-process tau")
+    parser.add_argument("--rtol", type=float, default=0.10)
+    parser.add_argument("--alpha", type=float, default=0.01)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    speed = _components("speedup")
+    speedups, errors = example_run()
+    host = speed["tau"] if args.host_sigma is None else args.host_sigma
+    model = Model(speedups, errors, speed["process"], math.hypot(speed["interaction"], speed["repeat"]), host)
+    rule = SpeedupRule(rtol=args.rtol, alpha=args.alpha, cases=speedups.size)
+    rows = []
+    for width in (None, 0.03):
+        timed = model if width is None else replace(model, errors=np.minimum(errors, width / (2 * Z95)))
+        for n in (1, 3, 5, 10):
+            for confirm in (False, True):
+                aa = simulate_gate(timed, n, rule, args.trials, 0.0, confirm, rng)
+                slow = simulate_gate(timed, n, rule, args.trials, 0.10, confirm, rng)
+                rows.append({"target_ci_width": width, "baseline_runs": n, "confirm": confirm,
+                             "false_alarm_runs": aa["false_alarm_runs"], "caught_10": slow["caught"],
+                             "smallest_caught_90": smallest_caught(timed, n, rule, args.trials // 4, confirm, rng)})
+                print(rows[-1])
+    results = {"schema": 1, "components": speed, "host_sigma": host, "trials": args.trials, "rtol": args.rtol,
+               "alpha": args.alpha, "cases": int(speedups.size), "replay": replay(args.rtol, args.alpha),
+               "simulation": rows}
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

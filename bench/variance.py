@@ -1,0 +1,283 @@
+"""Where the gated latency figures vary: within a run, between runs on one host, between hosts and
+CPU models of one hardware key (issue 22). Reads every host record under bench/results/hosts/
+(bench/hosts.py) and the committed baselines; writes bench/results/variance.json.
+
+    .venv/bin/python bench/variance.py
+
+For each figure on the log scale — the one-thread CPU-time speedup, and each model's CPU time per
+call — and for each host with more than one run, a random-effects model of its measurements
+
+    x[case, process, repeat] = mu[case] + P[process] + I[case, process] + R[case, process, repeat] + e
+
+where e is the measurement's own error (its 95% interval read as a normal one: the part every run
+already carries), R what a second measurement in the same process adds beyond it, P what a new
+process shifts every case by alike, and I what it shifts one case by. Method of moments (a two-way
+analysis of variance of the per-process means, and the pooled spread of repeats), each component
+with a 95% interval from a parametric bootstrap of the same design. `tau` is the between-run
+standard deviation of one case beyond its own interval: what the gate's rule must add.
+
+Between hosts of one key, per case common to both: the log ratio of the two hosts' mean figures,
+its median (a systematic offset) and its spread across cases. Between two CPU models that offset
+depends on the case (the shape), so no single per-model factor can remove it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any, Iterable
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RECORDS = BENCH / "results" / "hosts"
+RESULTS = BENCH / "results" / "variance.json"
+Z95 = NormalDist().inv_cdf(0.975)
+FIGURES = ("speedup", "optimized_ms", "original_ms")
+# Committed baselines as one-run hosts: (key, the CPU the commit names, the commit that recorded them).
+COMMITTED = (
+    ("x86_64-avx512_vnni-2c", "amd-zen4", "c803a01"),
+    ("x86_64-avx2-2c", "amd-zen3", "48478fa"),
+)
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Run:
+    """One process's measurements on one host: case -> per repeat (log value, its standard error or None)."""
+
+    values: dict[str, list[tuple[float, float | None]]]
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    key: str
+    cpu_model: str
+    runs: list[dict[str, Run]]  # per process: figure -> Run
+    source: str
+
+
+def _log_se(figure: dict[str, Any]) -> float | None:
+    low, high = figure.get("ci_low"), figure.get("ci_high")
+    return None if low is None or high is None else math.log(high / low) / (2 * Z95)
+
+
+def _value(figure: dict[str, Any]) -> float:
+    return math.log(figure["value"] if "value" in figure else figure["median"])
+
+
+def load_record(path: Path) -> Host:
+    record = json.loads(path.read_text())
+    runs = []
+    for run in record["runs"]:
+        by_figure: dict[str, dict[str, list[tuple[float, float | None]]]] = {f: {} for f in FIGURES}
+        for m in run["measurements"]:
+            for figure in FIGURES:
+                by_figure[figure].setdefault(m["case"], []).append((_value(m[figure]), _log_se(m[figure])))
+        runs.append({f: Run(v) for f, v in by_figure.items()})
+    host = record["host"]
+    return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, record.get("source", "probe"))
+
+
+def committed_baselines(key: str, cpu_model: str, commit: str) -> Host:
+    """The committed baselines of `key` as a one-run host (cases named test::id, as gate records name them)."""
+    by_figure: dict[str, dict[str, list[tuple[float, float | None]]]] = {f: {} for f in FIGURES}
+    for path in sorted((REPO / "baselines").glob("*.json")):
+        if path.name.endswith(".obtained.json"):
+            continue
+        doc = json.loads(path.read_text())
+        for case_id, by_key in doc["cases"].items():
+            cpu = by_key.get(key, {}).get("latency", {}).get("cpu")
+            if cpu is None:
+                continue
+            name = f"{doc['test']}::{case_id}"
+            by_figure["speedup"][name] = [(math.log(cpu["speedup"]["value"]), _log_se(cpu["speedup"]))]
+            by_figure["optimized_ms"][name] = [(math.log(cpu["optimized_ms"]), None)]
+            by_figure["original_ms"][name] = [(math.log(cpu["original_ms"]), None)]
+    return Host(f"baselines {key} ({commit})", key, cpu_model, [{f: Run(v) for f, v in by_figure.items()}],
+                f"committed baselines, {commit}")
+
+
+# ---- one host: the random-effects model -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Design:
+    cases: int
+    processes: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Components:
+    """Standard deviations on the log scale (0.01 is about 1%), with 95% intervals."""
+
+    within: float | None  # median own standard error of a measurement (its interval); None: none recorded
+    repeat: tuple[float, float, float] | None  # (estimate, low, high): a 2nd measurement in one process, beyond `within`
+    process: tuple[float, float, float]  # a new process, every case alike
+    interaction: tuple[float, float, float]  # a new process, one case (with the repeat part when there is one repeat)
+    tau: tuple[float, float, float]  # one case, run to run, beyond its own interval
+
+
+def _table(host: Host, figure: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """values[case, process, repeat] and their standard errors (NaN where unknown), cases every run has."""
+    cases = sorted(set.intersection(*(set(run[figure].values) for run in host.runs)))
+    repeats = min(len(run[figure].values[c]) for run in host.runs for c in cases)
+    values = np.array([[[run[figure].values[c][r][0] for r in range(repeats)] for run in host.runs] for c in cases])
+    errors = np.array([[[run[figure].values[c][r][1] if run[figure].values[c][r][1] is not None else np.nan
+                         for r in range(repeats)] for run in host.runs] for c in cases])
+    return values, errors, cases
+
+
+def _moments(values: np.ndarray, within_var: float) -> dict[str, float]:
+    """Method-of-moments variance components of values[case, process, repeat]."""
+    cases, processes, repeats = values.shape
+    cell = values.mean(axis=2)
+    repeat_ms = float(values.var(axis=2, ddof=1).mean()) if repeats > 1 else math.nan
+    error_var = repeat_ms if repeats > 1 else within_var  # of one measurement, around its cell
+    residual = cell - cell.mean(axis=1, keepdims=True) - cell.mean(axis=0, keepdims=True) + cell.mean()
+    interaction_ms = float((residual ** 2).sum() / ((cases - 1) * (processes - 1)))
+    process_ms = float(cases * ((cell.mean(axis=0) - cell.mean()) ** 2).sum() / (processes - 1))
+    return {
+        "repeat": max(repeat_ms - within_var, 0.0) if repeats > 1 else math.nan,
+        "interaction": max(interaction_ms - error_var / repeats, 0.0),
+        "process": max((process_ms - interaction_ms) / cases, 0.0),
+    }
+
+
+def _simulate(design: Design, variances: dict[str, float], within_var: float, rng: np.random.Generator) -> np.ndarray:
+    shape = (design.cases, design.processes, design.repeats)
+    process = rng.normal(0, math.sqrt(variances["process"]), (1, design.processes, 1))
+    interaction = rng.normal(0, math.sqrt(variances["interaction"]), (design.cases, design.processes, 1))
+    repeat = rng.normal(0, math.sqrt(0.0 if math.isnan(variances["repeat"]) else variances["repeat"]), shape)
+    return process + interaction + repeat + rng.normal(0, math.sqrt(within_var), shape)
+
+
+def _tau(variances: dict[str, float]) -> float:
+    return math.sqrt(sum(0.0 if math.isnan(v) else v for v in variances.values()))
+
+
+def components(host: Host, figure: str, seed: int = 0) -> tuple[Design, Components] | None:
+    if len(host.runs) < 2:
+        return None
+    values, errors, _ = _table(host, figure)
+    design = Design(*values.shape)
+    known = errors[~np.isnan(errors)]
+    within = float(np.median(known)) if known.size else None
+    within_var = float(np.mean(known ** 2)) if known.size else 0.0
+    estimate = _moments(values, within_var)
+    rng = np.random.default_rng(seed)
+    draws = [_moments(_simulate(design, estimate, within_var, rng), within_var) for _ in range(BOOTSTRAP)]
+
+    def interval(name: str) -> tuple[float, float, float]:
+        sds = np.sqrt([d[name] for d in draws])
+        return math.sqrt(estimate[name]), float(np.percentile(sds, 2.5)), float(np.percentile(sds, 97.5))
+
+    taus = [_tau(d) for d in draws]
+    return design, Components(
+        within=within,
+        repeat=None if design.repeats < 2 else interval("repeat"),
+        process=interval("process"),
+        interaction=interval("interaction"),
+        tau=(_tau(estimate), float(np.percentile(taus, 2.5)), float(np.percentile(taus, 97.5))),
+    )
+
+
+# ---- between hosts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offset:
+    """Host b against host a, per case common to both: log(b / a) of their mean figures."""
+
+    a: str
+    b: str
+    key: str
+    same_cpu_model: bool
+    cases: int
+    median: float
+    sd: float
+    low: float
+    high: float
+
+
+def _host_means(host: Host, figure: str) -> dict[str, float]:
+    cases = set.intersection(*(set(run[figure].values) for run in host.runs))
+    return {c: float(np.mean([v for run in host.runs for v, _ in run[figure].values[c]])) for c in cases}
+
+
+def offsets(hosts: Iterable[Host], figure: str) -> list[Offset]:
+    found = []
+    for a, b in combinations(hosts, 2):
+        if a.key != b.key:
+            continue
+        ma, mb = _host_means(a, figure), _host_means(b, figure)
+        common = sorted(ma.keys() & mb.keys())
+        if len(common) < 2:
+            continue
+        diffs = np.array([mb[c] - ma[c] for c in common])
+        found.append(Offset(a.name, b.name, a.key, a.cpu_model == b.cpu_model, len(common), float(np.median(diffs)),
+                            float(diffs.std(ddof=1)), float(diffs.min()), float(diffs.max())))
+    return found
+
+
+def main() -> None:
+    hosts = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
+    hosts += [committed_baselines(*spec) for spec in COMMITTED]
+    results: dict[str, Any] = {"schema": 1, "records": [p.name for p in sorted(RECORDS.glob("*.json"))],
+                               "committed": [list(spec) for spec in COMMITTED], "figures": {}}
+    for figure in FIGURES:
+        per_host = []
+        for host in hosts:
+            found = components(host, figure)
+            if found is not None:
+                design, parts = found
+                per_host.append({"host": host.name, "key": host.key, "cpu_model": host.cpu_model, "source": host.source,
+                                 "design": asdict(design), "components": asdict(parts)})
+        results["figures"][figure] = {"hosts": per_host, "offsets": [asdict(o) for o in offsets(hosts, figure)]}
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps(results["figures"]["speedup"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
+
+
+def _sd(part: list[float] | None) -> str:
+    if part is None:
+        return "–"
+    value, low, high = part
+    return f"{value:.2%} ({low:.2%}–{high:.2%})"
+
+
+def render(results: dict[str, Any]) -> str:
+    """The BENCHMARKS section: components per host and figure, then the offsets between hosts of one key."""
+    names = {"speedup": "cpu speedup", "optimized_ms": "int8 cpu ms/call", "original_ms": "fp32 cpu ms/call"}
+    header = ["figure", "host (CPU model, key)", "runs", "own interval (median se)", "repeat in one process",
+              "new process, all cases", "new process, one case", "tau: run to run beyond the interval"]
+    rows = []
+    for figure, found in results["figures"].items():
+        for h in found["hosts"]:
+            d, c = h["design"], h["components"]
+            rows.append([names[figure], f"{h['cpu_model']}, {h['key']} ({h['source']})",
+                         f"{d['processes']} processes x {d['repeats']} x {d['cases']} cases",
+                         "–" if c["within"] is None else f"{c['within']:.2%}",
+                         _sd(c["repeat"]), _sd(c["process"]), _sd(c["interaction"]), _sd(c["tau"])])
+    table = _markdown_table(header, rows)
+    header2 = ["figure", "host a", "host b", "same CPU model", "cases", "b / a, median", "sd across cases", "range"]
+    rows2 = [[names[figure], o["a"], o["b"], "yes" if o["same_cpu_model"] else "no", str(o["cases"]),
+              f"{math.exp(o['median']):.3f}", f"{o['sd']:.3f} (log)", f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}"]
+             for figure, found in results["figures"].items() for o in found["offsets"]]
+    return (f"{table}\n\nStandard deviations on the log scale (0.01 ≈ 1%), 95% intervals from a parametric bootstrap"
+            f" ({BOOTSTRAP} draws) of each host's design. Between hosts of one key:\n\n{_markdown_table(header2, rows2)}\n")
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)

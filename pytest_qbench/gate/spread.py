@@ -1,0 +1,172 @@
+"""How far a gated latency figure moves from run to run, and what a baseline of several runs says.
+
+A gate run compares one run on a fresh VM with runs recorded on others. Each run carries its own
+interval (measure/stats.py), but runs also differ by more than their intervals: a new process, a
+new host, lands the same figure a little elsewhere (docs/BENCHMARKS.md, "Between runs, hosts and
+CPU models": about 0.9% per case beyond its interval for the CPU-time speedup on one host, 4-6% for
+the CPU time per call). So:
+
+- a baseline keeps the last runs of each case per CPU model (`LatencyRun`), and the gate compares
+  with their median;
+- `between_run_sigma` pools the runs' deviations from their case's mean over all cases of one
+  hardware key and CPU model (a robust scale: one odd run does not inflate it), takes each run's own
+  error out, and shrinks the result toward a prior measured across hosts while few runs exist;
+- `Comparison` is the difference between a measurement (or several, `combine`d) and the baseline's
+  median, with a standard error that holds the between-run sigma on both sides.
+
+Pure numpy: testable on synthetic numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..measure.stats import two_sided_z
+
+# Between-run sigma (log scale, beyond each run's own interval) assumed before a key has runs of its
+# own: the CPU-time speedup moved 0.84-0.87% per case between processes on two hosts (upper 95%
+# bounds 1.15-1.41%), the CPU time per call 3.6-5.7% (upper bounds 4.4-7.9%). Hosts of one CPU
+# model are not yet measured apart from processes: the priors sit above every upper bound.
+PRIOR_SPEEDUP_SIGMA = 0.015
+PRIOR_CPU_MS_SIGMA = 0.06
+PRIOR_DF = 10  # the prior weighs as much as a pooled estimate from about 10 degrees of freedom
+FLOOR_SIGMA = 0.004  # below every lower bound seen: a run never repeats to better than its interval says
+MAD_EFFICIENCY = 0.37  # of the MAD against the standard deviation on normal data: its worth in degrees of freedom
+
+
+@dataclass(frozen=True)
+class LatencyRun:
+    """One run's gated latency figures of one case, as a baseline keeps them."""
+
+    cpu_model: str  # hardware.Fingerprint.cpu_model: latency samples of another CPU model do not compare
+    speedup: float  # the one-thread CPU-time speedup
+    ci_low: float
+    ci_high: float
+    original_ms: float  # median CPU time per call, one thread
+    optimized_ms: float
+    run: str  # the run's id: the same run given twice counts once
+    when: str
+
+    @property
+    def log_speedup(self) -> float:
+        return math.log(self.speedup)
+
+    @property
+    def log_se(self) -> float:
+        """The standard error of log(speedup) that the run's own interval implies."""
+        return math.log(self.ci_high / self.ci_low) / (2 * two_sided_z(0.95))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The between-run standard deviation of a log figure, beyond each run's own error."""
+
+    sigma: float
+    df: float  # the data's worth in degrees of freedom (0: the prior alone)
+    runs: int  # runs behind the data part
+    cases: int
+
+    @property
+    def source(self) -> str:
+        return "prior" if self.df == 0 else f"{self.runs} runs of {self.cases} cases, shrunk toward the prior"
+
+
+def between_run_sigma(
+    groups: Iterable[Sequence[tuple[float, float]]], prior: float, prior_df: float = PRIOR_DF
+) -> Spread:
+    """Pool the between-run sigma over cases: each group holds one case's runs as (log value, own standard error).
+
+    Each run's deviation from its case's mean, scaled by sqrt(n / (n - 1)), has variance
+    sigma^2 + se^2 under the model. The estimate is the sigma whose standardized deviations
+    d / sqrt(sigma^2 + se^2) have a median absolute value of 0.6745, a normal's: robust (one odd run
+    moves a median little) and right when the runs' own errors differ. It is shrunk toward `prior`,
+    the data weighing as the degrees of freedom a median absolute deviation is worth."""
+    deviations, errors, runs, cases, dof = [], [], 0, 0, 0
+    for group in groups:
+        if len(group) < 2:
+            continue
+        values = np.array([v for v, _ in group])
+        deviations += list((values - values.mean()) * math.sqrt(len(values) / (len(values) - 1)))
+        errors += [se for _, se in group]
+        runs, cases, dof = runs + len(values), cases + 1, dof + len(values) - 1
+    if not deviations:
+        return Spread(max(prior, FLOOR_SIGMA), 0.0, 0, 0)
+    data = _standardizing_sigma(np.abs(deviations), np.square(errors))
+    df = MAD_EFFICIENCY * dof
+    sigma = math.sqrt((prior_df * prior**2 + df * data**2) / (prior_df + df))
+    return Spread(max(sigma, FLOOR_SIGMA), df, runs, cases)
+
+
+_NORMAL_MAD = NormalDist().inv_cdf(0.75)  # median |z| of a standard normal
+
+
+def _standardizing_sigma(deviations: np.ndarray, own_variances: np.ndarray) -> float:
+    """The sigma >= 0 at which median(deviations / sqrt(sigma^2 + own)) is a normal's (bisection:
+    the median falls as sigma grows)."""
+
+    def median_z(sigma: float) -> float:
+        return float(np.median(deviations / np.sqrt(sigma**2 + own_variances + 1e-18)))
+
+    if median_z(0.0) <= _NORMAL_MAD:
+        return 0.0
+    low, high = 0.0, float(np.max(deviations)) / _NORMAL_MAD + 1e-9
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if median_z(middle) > _NORMAL_MAD else (low, middle)
+    return (low + high) / 2
+
+
+def median_variance_factor(n: int) -> float:
+    """Var(median of n) x n / sigma^2 for normal runs: 1 up to two runs (their mean), pi/2 above
+    (the large-n value, above every small odd n's exact one)."""
+    return 1.0 if n <= 2 else math.pi / 2
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What this run measured of a log figure: its value and its own standard error."""
+
+    value: float
+    se: float
+
+
+def combine(measurements: Sequence[Measured], sigma: float) -> Measured:
+    """Repeated measurements of one case (a confirmation on another VM) as one: the mean weighted by
+    1 / (sigma^2 + se^2), each run also carrying the between-run sigma."""
+    weights = np.array([1 / (sigma**2 + m.se**2) for m in measurements])
+    values = np.array([m.value for m in measurements])
+    value = float((weights * values).sum() / weights.sum())
+    # 1 / sum(weights) holds the between-run part too; `compare` adds sigma^2 / repeats back.
+    return Measured(value, math.sqrt(max(1 / weights.sum() - sigma**2 / len(measurements), 0.0)))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """log(baseline median / measured) of a figure where higher is better (a speedup): > 0 is slower;
+    `se` holds both sides' own errors and the between-run sigma of each."""
+
+    drop: float
+    se: float
+    runs: int  # baseline runs behind the median
+
+
+def compare(measured: Measured, baseline: Sequence[tuple[float, float]], sigma: float, repeats: int = 1) -> Comparison:
+    """Compare a measurement with the median of the baseline's runs, (log value, own se) each.
+
+    `repeats`: how many runs `measured` combines (its between-run part is sigma^2 / repeats)."""
+    values = np.array([v for v, _ in baseline])
+    errors = np.array([se for _, se in baseline])
+    n = len(values)
+    baseline_var = median_variance_factor(n) * (sigma**2 + float(np.mean(errors**2))) / n
+    se = math.sqrt(sigma**2 / repeats + measured.se**2 + baseline_var)
+    return Comparison(float(np.median(values)) - measured.value, se, n)
+
+
+def one_sided_z(alpha: float) -> float:
+    """The normal quantile that a statistic exceeds with probability `alpha` under no change."""
+    return NormalDist().inv_cdf(1 - alpha)
