@@ -60,6 +60,31 @@ SATURATING_TIERS = frozenset({"avx512", "avx2", "baseline"})  # x86 u8s8 through
 _ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm_8": "arm64", "aarch64": "arm64", "arm64": "arm64"}
 
 
+def nearest_key(key: str, candidates: Iterable[str]) -> str | None:
+    """The candidate hardware key nearest to `key`: the same architecture first, then the nearest
+    int8 tier (AVX-512 VNNI is nearer to AMX than AVX2 is; at equal distance the better tier), then
+    the nearest core count; None without candidates. Keys not of the `{arch}-{tier}-{n}c` form
+    (a hook's own) come last, alphabetically."""
+
+    def parts(k: str) -> tuple[str, int, int] | None:
+        arch, _, rest = k.partition("-")
+        tier, _, cores = rest.rpartition("-")
+        order = [name for name, _ in _TIERS.get(arch, ())] + ["baseline"]
+        if tier not in order or not cores.endswith("c") or not cores[:-1].isdigit():
+            return None
+        return arch, order.index(tier), int(cores[:-1])
+
+    mine = parts(key)
+
+    def distance(candidate: str) -> tuple[int, int, int, int, str]:
+        theirs = parts(candidate)
+        if mine is None or theirs is None:
+            return (2, 0, 0, 0, candidate)
+        return (int(theirs[0] != mine[0]), abs(theirs[1] - mine[1]), theirs[1], abs(theirs[2] - mine[2]), candidate)
+
+    return min(candidates, key=distance, default=None)
+
+
 def normalise_flag(flag: str) -> str:
     flag = flag.strip().lower().replace("-", "_")
     flag = _CANONICAL.get(flag.replace("_", ""), flag)

@@ -155,6 +155,8 @@ class CaseResult:
     diagnosis: "Diagnosis | None" = None  # of a failed accuracy check, on request (--qbench-diagnose)
     expected_failure: bool = False  # the test is marked xfail and failed: pytest passes the run
     hardware_key: str = ""  # the machine's, under which its baseline is stored and matched
+    cpu_model: str = "unrecorded"  # the machine's (hardware.Hardware.cpu_model): latency samples match on it
+    run_id: str = ""  # the gate run's id: repeated measurements of a case by different runs combine
     seconds: float | None = None  # the test call's wall time: what balances shards next time
 
     @property
@@ -187,6 +189,8 @@ class CaseResult:
             "saturation_risk": self.saturation_risk,
             "expected_failure": self.expected_failure,
             "hardware_key": self.hardware_key,
+            "cpu_model": self.cpu_model,
+            "run_id": self.run_id,
             "seconds": self.seconds,
             # through JSON text, so that tuples (repair.Exclusion) become arrays as the schema says
             "diagnosis": None if self.diagnosis is None else json.loads(json.dumps(asdict(self.diagnosis))),
@@ -222,5 +226,7 @@ class CaseResult:
             diagnosis=None if diagnosis is None else Diagnosis.from_dict(diagnosis),
             expected_failure=data.get("expected_failure", False),
             hardware_key=data.get("hardware_key", ""),
+            cpu_model=data.get("cpu_model", "unrecorded"),
+            run_id=data.get("run_id", ""),
             seconds=data.get("seconds"),
         )

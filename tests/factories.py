@@ -9,6 +9,7 @@ from pytest_qbench.results import (
 
 TEST = "examples/test_conll.py::test_ner"
 HW = "x86_64-avx512_vnni-2c"
+CPU_MODEL = "amd-26-2"
 ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
     "brand": "AMD EPYC 9R14",
     "flags": ["avx2", "avx512_vnni", "avx512f"],
@@ -48,6 +49,8 @@ def make_result(
     speedup_ci: tuple[float, float] | None = None,
     error: str | None = None,
     note: str | None = None,
+    run_id: str = "run-1",
+    cpu_model: str = CPU_MODEL,
     **variant: object,
 ) -> CaseResult:
     spec = VariantSpec(approach=approach, operators=operators, **variant)
@@ -72,4 +75,6 @@ def make_result(
             "ci_width", 2, 8.0,
         ) if measured else None,
         error=error,
+        cpu_model=cpu_model,
+        run_id=run_id,
     )

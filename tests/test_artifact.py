@@ -9,7 +9,7 @@ from factories import ENVIRONMENT, HW, make_result
 
 from pytest_qbench.config import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-from pytest_qbench.gate.policy import judge
+from pytest_qbench.gate.policy import LatencyGate, judge
 from pytest_qbench.report.artifact import (
     SCHEMA_PATH,
     QbenchArtifactError,
@@ -112,7 +112,8 @@ def test_an_inconclusive_case_validates():
     cpu = base.latency.cpu
     noisy = replace(base, latency=replace(base.latency, cpu=replace(cpu, speedup=replace(
         cpu.speedup, ci_low=cpu.speedup.value * 0.8, ci_high=cpu.speedup.value * 1.2))))
-    judgement = judge(noisy, BaselineMatch(SCHEMA_PATH, HW, entry_from_result(base), HW), Tolerances())
+    judgement = judge(noisy, BaselineMatch(SCHEMA_PATH, HW, entry_from_result(base), HW), Tolerances(),
+                      latency=LatencyGate(cpu_model=base.cpu_model))
     noisy.checks, noisy.verdict, noisy.baseline = judgement.checks, judgement.verdict, judgement.baseline
     data = build_artifact(copy.deepcopy(ENVIRONMENT), [noisy])
     validate_artifact(data)

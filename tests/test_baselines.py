@@ -40,7 +40,13 @@ def test_round_trip(tmp_path):
     assert match.path == tmp_path / f"{file_stem(TEST)}.json"
     assert match.entry["accuracy"]["optimized"] == {"precision": 0.935, "recall": 0.943, "f1": 0.939, "accuracy": 0.988}
     latency = match.entry["latency"]
-    assert set(latency) == {"cpu", "original", "optimized", "wall_speedup"}
+    assert set(latency) == {"cpu", "original", "optimized", "wall_speedup", "runs"}
+    assert latency["runs"] == [{
+        "cpu_model": result.cpu_model, "run": result.run_id, "when": "",
+        "speedup": latency["cpu"]["speedup"]["value"], "ci_low": latency["cpu"]["speedup"]["ci_low"],
+        "ci_high": latency["cpu"]["speedup"]["ci_high"], "original_ms": latency["cpu"]["original_ms"],
+        "optimized_ms": latency["cpu"]["optimized_ms"],
+    }]
     # the gated signal: one-thread CPU time per call of each model and its speedup with the CI
     cpu = result.latency.cpu
     assert set(latency["cpu"]) == {"original_ms", "optimized_ms", "speedup"}
@@ -63,7 +69,7 @@ def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):
     text = path.read_text()
     doc = json.loads(text)
     assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    assert doc["schema_version"] == 3 and doc["test"] == TEST
+    assert doc["schema_version"] == 4 and doc["test"] == TEST
     assert list(doc["cases"][result.case_id]) == [HW]
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
 
@@ -107,11 +113,11 @@ def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
 def test_future_schema_version_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
-    path.write_text(json.dumps({"schema_version": 4, "test": TEST, "cases": {}}))
+    path.write_text(json.dumps({"schema_version": 5, "test": TEST, "cases": {}}))
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, "c", HW)
     message = str(error.value)
-    assert str(path) in message and "schema_version 4" in message and "reads schema_version 3 only" in message
+    assert str(path) in message and "schema_version 5" in message and "reads schema_version 3, 4 only" in message
     assert "upgrade pytest-qbench" in message
 
 
@@ -126,7 +132,7 @@ def test_a_baseline_file_of_a_previous_schema_says_to_delete_and_re_create_it(tm
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, result.case_id, HW)
     message = str(error.value)
-    assert f"has schema_version {version}; this pytest-qbench reads schema_version 3 only" in message
+    assert f"has schema_version {version}; this pytest-qbench reads schema_version 3, 4 only" in message
     assert "from an older pytest-qbench (whose hardware keys, parameters or latency fields differ)" in message
     assert "delete it, then re-create it with `pytest --qbench --qbench-update-baselines`" in message
     assert "upgrade pytest-qbench" not in message
@@ -244,7 +250,7 @@ def test_obtained_file_beside_the_baseline_for_review(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["cases"][base.case_id][HW] == entry_from_result(worse)
     assert doc["cases"][other.case_id][HW] == entry_from_result(other)
-    assert doc["test"] == TEST and doc["schema_version"] == 3
+    assert doc["test"] == TEST and doc["schema_version"] == 4
     assert store.path_for(TEST).read_text() == baseline_text
 
 
@@ -269,3 +275,82 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
         atomic_write_text(path, "new\n")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def _runs(store: BaselineStore, case_id: str) -> list[tuple[str, str]]:
+    return [(r.cpu_model, r.run) for r in store.lookup(TEST, case_id, HW).runs]
+
+
+def test_an_update_appends_its_run_to_the_sample_of_its_cpu_model(tmp_path):
+    """Several update runs (or shard jobs on several VMs) build the sample the gate takes the median of."""
+    for index in range(3):
+        flushed(tmp_path, make_result(run_id=f"run-{index}", original_ms=46.0 + index))
+    flushed(tmp_path, make_result(run_id="other-0", cpu_model="intel-6-106"))
+    store = BaselineStore(tmp_path)
+    case_id = make_result().case_id
+    assert _runs(store, case_id) == [("amd-26-2", "run-0"), ("amd-26-2", "run-1"), ("amd-26-2", "run-2"),
+                                      ("intel-6-106", "other-0")]
+    # the entry's figures are the last run's
+    assert store.lookup(TEST, case_id, HW).entry["latency"]["cpu"]["original_ms"] == pytest.approx(46.38 * 1.6)
+
+
+def test_each_cpu_model_keeps_its_last_runs_and_a_run_counts_once(tmp_path):
+    for index in range(5):
+        store = BaselineStore(tmp_path, keep_runs=3)
+        store.stage(TEST, make_result().case_id, HW, make_result(run_id=f"run-{index}"))
+        store.stage(TEST, make_result().case_id, HW, make_result(run_id=f"run-{index}"))  # the same run twice
+        store.flush()
+    flushed(tmp_path, make_result(run_id="other-0", cpu_model="intel-6-106"))
+    assert _runs(BaselineStore(tmp_path), make_result().case_id) == [
+        ("amd-26-2", "run-2"), ("amd-26-2", "run-3"), ("amd-26-2", "run-4"), ("intel-6-106", "other-0")]
+
+
+def test_a_new_setup_or_a_restart_begins_a_new_sample(tmp_path):
+    flushed(tmp_path, make_result(run_id="run-0"))
+    flushed(tmp_path, make_result(run_id="run-1"))
+    case_id = make_result().case_id
+    assert len(_runs(BaselineStore(tmp_path), case_id)) == 2
+    flushed(tmp_path, make_result(run_id="run-2", per_channel=True))  # other parameters: other numbers
+    assert _runs(BaselineStore(tmp_path), make_result(per_channel=True).case_id) == [("amd-26-2", "run-2")]
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, case_id, HW, make_result(run_id="run-3", per_channel=True), restart=True)
+    store.flush()
+    assert _runs(BaselineStore(tmp_path), case_id) == [("amd-26-2", "run-3")]
+
+
+def test_a_schema_3_entry_reads_as_one_run_of_an_unrecorded_cpu_model(tmp_path):
+    store = flushed(tmp_path, make_result())
+    path = store.path_for(TEST)
+    doc = json.loads(path.read_text())
+    case_id = make_result().case_id
+    del doc["cases"][case_id][HW]["latency"]["runs"]
+    doc["schema_version"] = 3
+    path.write_text(json.dumps(doc))
+    [run] = BaselineStore(tmp_path).lookup(TEST, case_id, HW).runs
+    assert (run.cpu_model, run.speedup) == ("unrecorded", doc["cases"][case_id][HW]["latency"]["cpu"]["speedup"]["value"])
+    # an update of it starts the CPU model's sample; the file is written in schema 4
+    flushed(tmp_path, make_result(run_id="run-9"))
+    assert _runs(BaselineStore(tmp_path), case_id) == [("amd-26-2", "run-9")]
+    assert json.loads(path.read_text())["schema_version"] == 4
+
+
+def test_samples_gather_every_case_of_a_key_across_files(tmp_path):
+    flushed(tmp_path, make_result(), make_result(batch_size=4))
+    other = replace(make_result(), test="examples/test_other.py::test_x", nodeid="examples/test_other.py::test_x[c]")
+    flushed(tmp_path, other)
+    flushed(tmp_path, make_result(sequence_length=64), hardware_key=OTHER_HW)
+    samples = BaselineStore(tmp_path).samples(HW)
+    assert sorted(samples) == sorted([(TEST, make_result().case_id), (TEST, make_result(batch_size=4).case_id),
+                                      ("examples/test_other.py::test_x", other.case_id)])
+    assert all(len(runs) == 1 for runs in samples.values())
+
+
+def test_a_malformed_run_in_the_sample_is_a_clear_error(tmp_path):
+    store = flushed(tmp_path, make_result())
+    path = store.path_for(TEST)
+    doc = json.loads(path.read_text())
+    case_id = make_result().case_id
+    doc["cases"][case_id][HW]["latency"]["runs"][0]["speedup"] = "fast"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(QbenchBaselineError, match=r"latency.runs\[0\]"):
+        BaselineStore(tmp_path).lookup(TEST, case_id, HW)

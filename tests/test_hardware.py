@@ -186,3 +186,21 @@ def test_fingerprint_names_the_cpu_model():
     assert found.cpu_model == "intel-6-106"
     assert found.to_dict()["cpu_model"] == "intel-6-106"
     assert found.kernel and found.onnxruntime
+
+
+@pytest.mark.parametrize(
+    ("key", "candidates", "expected"),
+    [
+        ("x86_64-amx-2c", ["x86_64-avx2-2c", "x86_64-avx512_vnni-2c"], "x86_64-avx512_vnni-2c"),
+        ("x86_64-avx512_vnni-2c", ["x86_64-amx-2c", "x86_64-avx512-2c"], "x86_64-amx-2c"),  # equal distance: the better tier
+        ("x86_64-avx2-4c", ["x86_64-avx2-2c", "x86_64-avx512-4c"], "x86_64-avx2-2c"),  # the tier before the cores
+        ("x86_64-avx2-4c", ["x86_64-avx2-2c", "x86_64-avx2-8c", "x86_64-avx2-16c"], "x86_64-avx2-2c"),
+        ("arm64-i8mm-4c", ["x86_64-avx2-4c", "arm64-neon-2c"], "arm64-neon-2c"),  # the architecture first
+        ("x86_64-avx2-2c", ["ci-runner", "x86_64-amx-2c"], "x86_64-amx-2c"),  # a hook's own key last
+        ("x86_64-avx2-2c", [], None),
+    ],
+)
+def test_nearest_key_prefers_the_architecture_then_the_nearest_tier(key, candidates, expected):
+    from pytest_qbench.hardware import nearest_key
+
+    assert nearest_key(key, candidates) == expected

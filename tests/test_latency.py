@@ -321,7 +321,8 @@ def test_twice_the_work_measures_half_the_speed():
     w = result.wall_speedup
     assert 0.25 < w.value < 0.8
     assert w.ci_low <= w.value <= w.ci_high
-    assert 0.2 < result.original.mean_ms / result.optimized.mean_ms < 0.9
+    # Medians: one preempted call on a loaded box (load 20 on 2 cores) can double a mean of 8 calls.
+    assert 0.2 < result.original.p50_ms / result.optimized.p50_ms < 0.9
     assert result.original.throughput == pytest.approx(4 / (result.original.mean_ms / 1e3))
     assert result.threads == 2
     assert result.stop_reason in ("ci_width", "max_seconds")

@@ -15,7 +15,7 @@ from pathlib import Path
 from statistics import NormalDist
 
 import pytest
-from factories import ENVIRONMENT, HW, TEST, make_result
+from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, make_result
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +23,9 @@ from pytest_qbench.config import OPERATORS, CalibrationSpec, Tolerances, Variant
 from pytest_qbench.gate.baselines import (
     BaselineMatch, BaselineStore, QbenchBaselineError, QbenchFlushError, entry_from_result, file_stem,
 )
-from pytest_qbench.gate.policy import judge
+from pytest_qbench.gate import policy
+from pytest_qbench.gate.policy import LatencyGate
+from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, median_variance_factor
 from pytest_qbench.measure.data import QbenchDataError, read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import (
@@ -204,6 +206,14 @@ def baseline_match(result: CaseResult, **accuracy: float) -> BaselineMatch:
     return BaselineMatch(Path("baselines/x.json"), HW, entry, HW)
 
 
+GATE = LatencyGate(cpu_model=CPU_MODEL, cases=42)
+
+
+def judge(*args, **kwargs):
+    """policy.judge on the factories' CPU model, in a run of 42 cases."""
+    return policy.judge(*args, latency=GATE, **kwargs)
+
+
 def verdict(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> str:
     return judge(result, match, tol).verdict
 
@@ -280,25 +290,26 @@ def test_a_slower_optimized_model_never_gets_a_better_verdict_than_a_faster_one(
 
 
 Z95_TWO_SIDED = NormalDist().inv_cdf(0.975)  # what a 95% CI's half-width is in standard errors
-Z_FALSE_ALARM = NormalDist().inv_cdf(0.99)  # one-sided 99%: no change fails <= 1% of the time
-Z_MISS = NormalDist().inv_cdf(0.95)  # one-sided 95%: a slowdown of rtol passes <= 5% of the time
+Z_PASS = NormalDist().inv_cdf(0.99)  # one-sided 99%: a slowdown of rtol passes <= 1% of the time
 
 
 @EXAMPLES
 @given(st.floats(1.5, 20), st.floats(0.01, 0.5), st.floats(0, 0.1), st.floats(0.001, 0.1))
 def test_speedup_tolerance_edges(expected, rtol, half_width, baseline_half_width):
-    """The three outcomes of the cpu speedup check, on the log scale, with the CI widths of both runs:
-    drop = log(baseline / measured), se from both intervals, t = log(1 + rtol). It fails beyond
-    max(t/2, z99 se), passes below t - z95 se (and not failing), and is inconclusive between."""
+    """The three outcomes of the cpu speedup check against a one-run baseline, on the log scale: drop =
+    log(baseline / measured); its se holds both runs' own errors and the prior's between-run sigma on
+    both sides; t = log(1 + rtol). It fails beyond max(t/2, z_fail se) (z_fail: the family-wise
+    Student-t quantile of 42 cases), passes below t - z99 se (and not failing), and is inconclusive between."""
     tol = Tolerances(speedup_rtol=rtol)
     spread = math.exp(baseline_half_width)
     baseline = make_result(original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected / spread, expected * spread))
     match = baseline_match(baseline)
-    stored = match.entry["latency"]["cpu"]["speedup"]  # as stored: 6 significant digits
-    expected = stored["value"]
-    se = math.hypot(half_width / Z95_TWO_SIDED, math.log(stored["ci_high"] / stored["ci_low"]) / (2 * Z95_TWO_SIDED))
+    [run] = match.runs  # as stored: 6 significant digits
+    expected = run.speedup
+    sigma = PRIOR_SPEEDUP_SIGMA
+    se = math.sqrt(sigma**2 + (half_width / Z95_TWO_SIDED) ** 2 + median_variance_factor(1) * (sigma**2 + run.log_se**2))
     t = math.log1p(rtol)
-    fail_edge, pass_edge = max(t / 2, Z_FALSE_ALARM * se), t - Z_MISS * se
+    fail_edge, pass_edge = max(t / 2, GATE.speedup_rule(rtol).z_fail * se), t - Z_PASS * se
     eps = 1e-9  # on the log scale: far above float rounding, far below any CI
 
     def status(drop: float) -> str:
@@ -310,7 +321,8 @@ def test_speedup_tolerance_edges(expected, rtol, half_width, baseline_half_width
 
     assert status(fail_edge + eps) == "fail"  # slower beyond half the tolerance, and significantly
     assert status(fail_edge - eps) != "fail"
-    assert status(min(fail_edge, pass_edge) - eps) == "pass"  # a slowdown of rtol is ruled out
+    if pass_edge > 0:
+        assert status(min(fail_edge, pass_edge) - eps) == "pass"  # a slowdown of rtol is ruled out
     if pass_edge < fail_edge - 2 * eps:
         assert status(pass_edge + eps) == "inconclusive"  # neither ruled out nor significant
         assert status(fail_edge - eps) == "inconclusive"

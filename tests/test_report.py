@@ -2,11 +2,12 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from factories import ENVIRONMENT, HW, make_result
+from factories import CPU_MODEL, ENVIRONMENT, HW, make_result
 
 from pytest_qbench.config import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-from pytest_qbench.gate.policy import judge
+from pytest_qbench.gate import policy
+from pytest_qbench.gate.policy import LatencyGate
 from pytest_qbench.report.text import github_annotations, markdown, summary_lines
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
@@ -32,6 +33,11 @@ REFERENCE = [  # approach, operators, f1 original -> optimized
     ("static", ("Add", "MatMul"), (0.940, 0.100)),
     ("static", ("Add",), (0.940, 0.076)),
 ]
+
+
+def judge(*args, **kwargs):
+    """policy.judge on the factories' CPU model."""
+    return policy.judge(*args, latency=LatencyGate(cpu_model=CPU_MODEL), **kwargs)
 
 
 def reference_results(recorded_on: str = OTHER_HW):
@@ -192,7 +198,7 @@ def test_an_inconclusive_check_is_listed_apart_from_the_failures():
     assert row.split()[-1] == "inconclusive"
     title = "inconclusive (not failed; measure longer or on a quieter machine):"
     assert lines[lines.index(title) + 1:] == [f"  {noisy.case_id}: {check.reason}"]
-    assert "inconclusive, too noisy to tell no change from a 10% slowdown" in check.reason
+    assert "inconclusive, neither a 10% slowdown ruled out nor a slowdown significant" in check.reason
     failures = lines[lines.index("failures:") + 1:lines.index(title)]
     assert len(failures) == 1 and failures[0].startswith(f"  {failing.case_id}: [fail] f1 vs original")
 

@@ -18,6 +18,11 @@ One file per test, `<root>/<test key>.json`, the test key made filename-safe (":
               },
               "optimized": {"mean_ms": 9.96, "p50_ms": ..., "p90_ms": ..., "p99_ms": ..., "throughput": 100.47},
               "original": {...},
+              "runs": [
+                {"ci_high": 1.52, "ci_low": 1.49, "cpu_model": "amd-26-2", "optimized_ms": 6.52,
+                 "original_ms": 9.81, "run": "<run id>", "speedup": 1.5, "when": "2026-12-02T05:19:00+00:00"},
+                ...
+              ],
               "wall_speedup": {"ci_high": 1.71, "ci_low": 1.2, "value": 1.46}
             },
             "model": "<model id or path>",
@@ -25,9 +30,15 @@ One file per test, `<root>/<test key>.json`, the test key made filename-safe (":
           }
         }
       },
-      "schema_version": 3,
+      "schema_version": 4,
       "test": "<test key>"
     }
+
+`latency` holds the last recorded run's figures and `latency.runs` the gated sample: the last
+`keep_runs` runs of the case per CPU model (gate/spread.py), oldest first. An update appends its run
+when the model and parameters are the ones recorded, and else starts the sample anew; the policy
+also restarts it when the new run differs significantly from the recorded ones (`restart`). A
+schema-3 entry (one run, CPU model unrecorded) reads as a sample of that one run.
 
 Sorted keys, indent 2, a trailing newline, measured numbers rounded to 6 significant digits: a
 re-run that measured the same accuracy rewrites nothing, and a change reads as a short PR diff.
@@ -45,20 +56,26 @@ import json
 import math
 import re
 import tempfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from filelock import FileLock
 
 from ..atomic import atomic_write_text
+from ..hardware import nearest_key
 from ..results import AccuracyResult, CaseResult, LatencyStats, Speedup
+from .spread import LatencyRun
 
 # 2: hardware keys by int8 kernel tier (x86_64-avx512_vnni-2c, not a flag list); parameters record
 # the evaluation (split, batch size, sample cap, scoring) and the saturation remedy.
 # 3: latency gated on one-thread CPU time (latency.cpu); the wall-clock speedup is wall_speedup.
-SCHEMA_VERSION = 3
-SUPPORTED_SCHEMA_VERSIONS = (3,)
+# 4: latency.runs, the last runs per CPU model that the gate compares with (their median).
+SCHEMA_VERSION = 4
+SUPPORTED_SCHEMA_VERSIONS = (3, 4)
+KEEP_RUNS = 10  # per case, hardware key and CPU model; ini qbench_baseline_runs
+UNRECORDED_CPU = "unrecorded"  # the CPU model of a schema-3 entry's one run
 UPDATE_COMMAND = "pytest --qbench --qbench-update-baselines"
 ACCURACY_METRICS = ("precision", "recall", "f1", "accuracy")
 LATENCY_METRICS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput")
@@ -92,6 +109,21 @@ class BaselineMatch:
     def hardware_match(self) -> bool:
         return self.entry is not None and self.entry_hardware_key == self.hardware_key
 
+    @property
+    def runs(self) -> list[LatencyRun]:
+        """The entry's recorded latency runs, every CPU model's (none without an entry)."""
+        return [] if self.entry is None else entry_runs(self.entry)
+
+
+def entry_runs(entry: dict[str, Any]) -> list[LatencyRun]:
+    """An entry's latency sample; a schema-3 entry's one run has an unrecorded CPU model."""
+    latency = entry["latency"]
+    if "runs" in latency:
+        return [LatencyRun(**run) for run in latency["runs"]]
+    cpu = latency["cpu"]
+    return [LatencyRun(UNRECORDED_CPU, cpu["speedup"]["value"], cpu["speedup"]["ci_low"], cpu["speedup"]["ci_high"],
+                       cpu["original_ms"], cpu["optimized_ms"], run="", when="")]
+
 
 @dataclass(frozen=True)
 class FlushReport:
@@ -104,8 +136,48 @@ def file_stem(test: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", test.replace("::", "--").replace("/", "."))
 
 
-def entry_from_result(result: CaseResult) -> dict[str, Any]:
-    """The baseline entry of a successful measurement, normalised to what JSON reads back."""
+def run_from_result(result: CaseResult, when: str) -> LatencyRun:
+    """What a baseline keeps of the result's latency: one run of its sample."""
+    if result.latency is None:
+        raise ValueError(f"qbench: case {result.case_id} has no latency measurement to store as a baseline run")
+    cpu = result.latency.cpu
+    return LatencyRun(
+        cpu_model=result.cpu_model, speedup=_round("speedup", cpu.speedup.value),
+        ci_low=_round("ci_low", cpu.speedup.ci_low), ci_high=_round("ci_high", cpu.speedup.ci_high),
+        original_ms=_round("original_ms", cpu.original_ms), optimized_ms=_round("optimized_ms", cpu.optimized_ms),
+        run=result.run_id, when=when,
+    )
+
+
+def merged_entry(old: dict[str, Any] | None, new: dict[str, Any], *, restart: bool, keep: int) -> dict[str, Any]:
+    """`new` (one run in its sample) with the runs of `old` before it, when `old` is intact, recorded
+    the same model and parameters and `restart` is not asked; each CPU model keeps its last `keep`
+    runs, and a run recorded twice (the same run id) once."""
+    same_setup = (old is not None and _entry_problem(old) is None
+                  and (old["model"], old["parameters"]) == (new["model"], new["parameters"]))
+    runs = entry_runs(old) if same_setup and not restart else []
+    runs = [r for r in runs if r.cpu_model != UNRECORDED_CPU] + entry_runs(new)
+    return {**new, "latency": {**new["latency"], "runs": [asdict(r) for r in _last_runs(runs, keep)]}}
+
+
+def _last_runs(runs: list[LatencyRun], keep: int) -> list[LatencyRun]:
+    """Each run id once (its last recording), then each CPU model's last `keep` runs, oldest first."""
+    unique: list[LatencyRun] = []
+    for run in runs:
+        unique = [r for r in unique if not run.run or r.run != run.run] + [run]
+    surplus = Counter(r.cpu_model for r in unique)
+    kept = []
+    for run in unique:
+        if surplus[run.cpu_model] > keep:
+            surplus[run.cpu_model] -= 1
+        else:
+            kept.append(run)
+    return kept
+
+
+def entry_from_result(result: CaseResult, when: str = "") -> dict[str, Any]:
+    """The baseline entry of a successful measurement, normalised to what JSON reads back; its latency
+    sample holds this one run (`merged_entry` adds the recorded ones)."""
     if result.accuracy_original is None or result.accuracy_optimized is None or result.latency is None:
         raise ValueError(f"qbench: case {result.case_id} has no complete measurement to store as a baseline")
     latency = result.latency
@@ -125,6 +197,7 @@ def entry_from_result(result: CaseResult) -> dict[str, Any]:
             "original": _latency(latency.original),
             "optimized": _latency(latency.optimized),
             "wall_speedup": _speedup(latency.wall_speedup),
+            "runs": [asdict(run_from_result(result, when))],
         },
     }
     return json.loads(json.dumps(entry))
@@ -244,7 +317,29 @@ def _entry_problem(entry: dict[str, Any]) -> str | None:
                 return f"has {where}.{name} = {value!r}, not a finite number"
             if positive and value <= 0:
                 return f"has {where}.{name} = {value!r}, not a positive number"
+    return _runs_problem(entry["latency"].get("runs"))
+
+
+def _runs_problem(runs: Any) -> str | None:
+    if runs is None:
+        return None  # schema 3: one run, latency.cpu
+    if not isinstance(runs, list) or not runs:
+        return "has latency.runs that is not a non-empty list of runs"
+    for index, run in enumerate(runs):
+        try:
+            found = LatencyRun(**run)
+        except TypeError:
+            return f"has latency.runs[{index}] = {run!r}, not a recorded run"
+        numbers = (found.speedup, found.ci_low, found.ci_high, found.original_ms, found.optimized_ms)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in numbers):
+            return f"has latency.runs[{index}] with a number that is not finite and positive"
     return None
+
+
+def _upgraded(doc: dict[str, Any]) -> dict[str, Any]:
+    """A read document as this version writes it: schema-3 entries stay as they are until updated
+    (entry_runs reads both); only the version number moves."""
+    return {**doc, "schema_version": SCHEMA_VERSION}
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
@@ -272,29 +367,33 @@ def _lock(path: Path) -> FileLock:
     return FileLock(str(folder / f"{digest}.lock"))
 
 
+@dataclass(frozen=True)
+class _Staged:
+    entry: dict[str, Any]
+    restart: bool  # start the latency sample anew with this run
+
+
 class BaselineStore:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, keep_runs: int = KEEP_RUNS) -> None:
         self.root = Path(root)
+        self.keep_runs = keep_runs
         self._docs: dict[Path, dict[str, Any]] = {}  # files read so far, loaded on first use
-        self._staged: dict[Path, tuple[str, dict[tuple[str, str], dict[str, Any]]]] = {}
+        self._staged: dict[Path, tuple[str, dict[tuple[str, str], _Staged]]] = {}
         self._seeded: set[Path] = set()
 
     def path_for(self, test: str) -> Path:
         return self.root / f"{file_stem(test)}.json"
 
     def lookup(self, test: str, case_id: str, hardware_key: str, *, check_entry: bool = True) -> BaselineMatch:
-        """The case's entry for this hardware key; failing that, the entry of another key, of the same
-        architecture first (then alphabetically): accuracy is compared across keys within its
-        tolerance, which covers how int8 kernels differ between CPU classes (docs/RESULTS.md);
-        latency checks skip on the mismatch.
+        """The case's entry for this hardware key; failing that, the entry of the nearest key
+        (hardware.nearest_key: the same architecture, the nearest int8 tier): accuracy is compared
+        across keys within its tolerance, which covers how int8 kernels differ between CPU classes
+        (docs/RESULTS.md); latency checks skip on the mismatch, and the reports show that key's speedups.
 
         With `check_entry`, an entry missing a value the policy compares is a QbenchBaselineError."""
         path = self.path_for(test)
         by_hardware = self._doc(test, path)["cases"].get(case_id, {})
-        arch = hardware_key.split("-", 1)[0]
-        key = hardware_key if hardware_key in by_hardware else min(
-            by_hardware, key=lambda k: (k.split("-", 1)[0] != arch, k), default=None
-        )
+        key = hardware_key if hardware_key in by_hardware else nearest_key(hardware_key, by_hardware)
         entry = by_hardware.get(key)
         problem = None if entry is None or not check_entry else _entry_problem(entry)
         if problem:
@@ -318,11 +417,13 @@ class BaselineStore:
         else:
             target.unlink(missing_ok=True)
 
-    def stage(self, test: str, case_id: str, hardware_key: str, result: CaseResult) -> None:
-        """Queue the result's measurement as the case's new baseline; `flush` writes it."""
+    def stage(self, test: str, case_id: str, hardware_key: str, result: CaseResult, *, when: str = "",
+              restart: bool = False) -> None:
+        """Queue the result's measurement as the case's new baseline, its latency one more run of the
+        recorded sample (or the first of a new one with `restart`); `flush` writes it."""
         path = self.path_for(test)
         entries = self._staged.setdefault(path, (test, {}))[1]
-        entries[(case_id, hardware_key)] = entry_from_result(result)
+        entries[(case_id, hardware_key)] = _Staged(entry_from_result(result, when), restart)
 
     def flush(self) -> FlushReport:
         """Write every staged file. A file that cannot be read or written keeps its old contents and
@@ -336,10 +437,11 @@ class BaselineStore:
             try:
                 with _lock(path):
                     _remove_stale_temp_files(path)
-                    doc = _read(path, test)
+                    doc = _upgraded(_read(path, test))
                     changed = False
-                    for (case_id, hardware_key), entry in entries.items():
+                    for (case_id, hardware_key), staged in entries.items():
                         old = doc["cases"].setdefault(case_id, {}).get(hardware_key)
+                        entry = merged_entry(old, staged.entry, restart=staged.restart, keep=self.keep_runs)
                         bucket = done.created if old is None else done.unchanged if old == entry else done.updated
                         bucket.append((test, case_id, hardware_key))
                         doc["cases"][case_id][hardware_key] = entry
@@ -368,7 +470,7 @@ class BaselineStore:
         path = self.path_for(test).with_suffix(".obtained.json")
         with _lock(path):
             _remove_stale_temp_files(path)
-            doc = _read(path, test)
+            doc = _upgraded(_read(path, test))
             doc["cases"].setdefault(case_id, {})[hardware_key] = entry_from_result(result)
             _write(path, doc)
         return path
@@ -387,6 +489,25 @@ class BaselineStore:
                 continue
             unused += [(test, case_id) for case_id in sorted(cases) if (test, case_id) not in used]
         return unused
+
+    def samples(self, hardware_key: str) -> dict[tuple[str, str], list[LatencyRun]]:
+        """Every (test, case id)'s latency runs under `hardware_key`, in every baseline file of the
+        folder: what the between-run spread of the key is pooled from. Unreadable files are left out
+        (their own cases fail saying why)."""
+        found = {}
+        for path in sorted(self.root.glob("*.json")):
+            if path.name.endswith(".obtained.json"):
+                continue
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                test, cases = doc["test"], doc["cases"]
+                for case_id, by_key in cases.items():
+                    entry = by_key.get(hardware_key)
+                    if entry is not None and _entry_problem(entry) is None:
+                        found[(test, case_id)] = entry_runs(entry)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return found
 
     def _doc(self, test: str, path: Path) -> dict[str, Any]:
         if path not in self._docs:

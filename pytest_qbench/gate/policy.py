@@ -50,10 +50,12 @@ from statistics import NormalDist
 from typing import Any, Callable, Literal
 
 from ..config import Tolerances
-from ..measure.stats import CONFIDENCE, log_se, two_sided_z
+import numpy as np
+
+from ..measure.stats import log_se, two_sided_z
 from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
-from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
-from .spread import Comparison
+from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch
+from .spread import PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, compare
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -66,6 +68,24 @@ class Judgement:
     verdict: Status
     baseline: dict[str, Any]  # the baseline used, as CaseResult.baseline records it
     write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained
+    restart: bool = False  # update mode: the run differs significantly from the recorded sample
+
+
+@dataclass(frozen=True)
+class LatencyGate:
+    """What a gate run holds every latency check to besides the case's own baseline entry."""
+
+    cpu_model: str = UNRECORDED_CPU  # this machine's: the baseline runs it compares with
+    speedup_spread: Spread = Spread(PRIOR_SPEEDUP_SIGMA, 0.0, 0, 0)
+    cases: int = 1  # the family: the cases the run gates (the selected qbench cases)
+    alpha: float = 0.01  # false alarms per gate run under no change
+
+    def speedup_rule(self, rtol: float) -> "SpeedupRule":
+        return SpeedupRule(rtol=rtol, alpha=self.alpha, cases=self.cases, df=self.speedup_spread.df + PRIOR_DF)
+
+    def runs(self, match: BaselineMatch) -> list[LatencyRun]:
+        """The baseline runs this machine compares with: its CPU model's, or a schema-3 entry's one run."""
+        return [r for r in match.runs if r.cpu_model in (self.cpu_model, UNRECORDED_CPU)]
 
 
 def judge(
@@ -75,6 +95,7 @@ def judge(
     *,
     update: bool = False,
     amend: Callable[[list[Check]], None] | None = None,
+    latency: LatencyGate = LatencyGate(),
 ) -> Judgement:
     """Judge one case against the same run's original model and its baseline (see the module doc).
 
@@ -95,11 +116,23 @@ def judge(
 
     checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
     if not update:
-        checks += _vs_baseline(result, match, tolerances)
+        checks += _vs_baseline(result, match, tolerances, latency)
     if amend is not None:
         amend(checks)
     verdict = _verdict(checks, update)
-    return Judgement(checks, verdict, baseline, write_of(verdict, update))
+    restart = update and _differs_from_sample(result, match, tolerances, latency)
+    return Judgement(checks, verdict, baseline, write_of(verdict, update), restart)
+
+
+def _differs_from_sample(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> bool:
+    """Whether an update's run is significantly slower or faster than the recorded runs of its CPU
+    model: the sample then restarts with it (an accepted change of speed) instead of being outvoted."""
+    runs = [r for r in match.runs if r.cpu_model == gate.cpu_model] if match.hardware_match else []
+    if not runs or result.latency is None:
+        return False
+    comparison = _comparison(result.latency.cpu.speedup, runs, gate)
+    rule = gate.speedup_rule(tol.speedup_rtol)
+    return abs(comparison.drop) > max(rule.tolerance / 2, rule.z_fail * comparison.se)
 
 
 def _missing(result: CaseResult) -> list[str]:
@@ -145,7 +178,7 @@ def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
     return Check("f1", "original", status, optimized, original, tolerance, reason, limit=original - allowed)
 
 
-def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> list[Check]:
+def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> list[Check]:
     entry = match.entry
     if entry is None:
         reason = (
@@ -157,7 +190,7 @@ def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> l
         _same_setup(result, entry),
         *_accuracy_vs_baseline("", result.accuracy_optimized, entry["accuracy"]["optimized"], tol),
         *_accuracy_vs_baseline("original.", result.accuracy_original, entry["accuracy"]["original"], tol),
-        *_latency_vs_baseline(result, match, tol),
+        *_latency_vs_baseline(result, match, tol, gate),
     ]
 
 
@@ -203,18 +236,27 @@ def _accuracy_vs_baseline(
     return checks
 
 
-def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> list[Check]:
+def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> list[Check]:
     if not match.hardware_match:
         reason = (
             f"{LATENCY_NOT_GATED}: baseline recorded on hardware {match.entry_hardware_key!r}, this machine is"
             f" {match.hardware_key!r} (accuracy is gated); record this machine's with `{UPDATE_COMMAND}`"
         )
         return [Check("latency", "baseline", "skip", None, None, f"hardware key {match.hardware_key}", reason)]
+    runs = gate.runs(match)
+    if not runs:
+        models = ", ".join(sorted({r.cpu_model for r in match.runs}))
+        reason = (
+            f"{LATENCY_NOT_GATED}: no baseline runs of CPU model {gate.cpu_model} under hardware key"
+            f" {match.hardware_key!r} (recorded: {models}); CPU models of one key differ in speed by more than the"
+            f" tolerance (docs/BENCHMARKS.md): record this machine's with `{UPDATE_COMMAND}`"
+        )
+        return [Check("latency", "baseline", "skip", None, None, f"CPU model {gate.cpu_model}", reason)]
     latency, recorded = result.latency, match.entry["latency"]
-    baseline_speedup = Speedup(**recorded["cpu"]["speedup"], confidence=CONFIDENCE, n_pairs=0)  # n: not stored
-    checks = [speedup_vs_baseline(latency.cpu.speedup, baseline_speedup, tol.speedup_rtol)]
+    checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol)]
     if tol.cpu_time_rtol is not None:
-        checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, recorded["cpu"]["optimized_ms"], tol.cpu_time_rtol))
+        reference = float(np.median([r.optimized_ms for r in runs]))
+        checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))
     if tol.latency_rtol is None:
         return checks
     confidence = latency.wall_speedup.confidence
@@ -232,39 +274,43 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
     return checks
 
 
-Z_FALSE_ALARM = NormalDist().inv_cdf(0.99)  # one-sided: "no change" fails <= 1% of the time
-Z_MISS = NormalDist().inv_cdf(0.95)  # one-sided: a slowdown of rtol passes <= 5% of the time
+def _comparison(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
+    own = Measured(math.log(measured.value), log_se(measured))
+    return compare(own, [(r.log_speedup, r.log_se) for r in runs], gate.speedup_spread.sigma)
 
 
-def speedup_vs_baseline(measured: Speedup, recorded: Speedup, rtol: float) -> Check:
-    """The three-outcome test of the module doc, on the log scale."""
-    drop = math.log(recorded.value / measured.value)  # > 0: the optimized model lost speedup
-    se = math.hypot(log_se(measured), log_se(recorded))
-    t = math.log1p(rtol)
-    low, high = drop - Z_FALSE_ALARM * se, drop + Z_MISS * se
-    tolerance = f"rtol {rtol:g}"
+def speedup_vs_runs(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate, rtol: float) -> Check:
+    """The speedup check of the module doc, against the median of the baseline's runs."""
+    rule = gate.speedup_rule(rtol)
+    comparison = _comparison(measured, runs, gate)
+    status = rule.status(comparison)
+    reference = math.exp(float(np.median([r.log_speedup for r in runs])))
+    spread = gate.speedup_spread
+    fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
     head = (
         f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}) vs baseline"
-        f" {recorded.value:.3f} ({tolerance}): slowdown {_change(drop)} (99% lower bound {_change(low)},"
-        f" 95% upper bound {_change(high)})"
+        f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}) (rtol {rtol:g}): slowdown"
+        f" {_change(comparison.drop)} (standard error {comparison.se:.1%}, with a between-run sigma of"
+        f" {spread.sigma:.1%} from {spread.source}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
+        f" alarms per run over {gate.cases} case{'s' * (gate.cases > 1)})"
     )
-    if low > 0 and drop > t / 2:
-        status, reason = "fail", f"{head}: slower, beyond half the tolerance and significant"
-    elif high < t:
-        status = "pass"
-        if -drop > t / 2 and high < 0:
-            reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
-        else:
-            reason = f"{head}: a {rtol:.0%} slowdown is ruled out"
+    if status == "fail":
+        reason = f"{head}: slower, significantly for the whole run"
+    elif status == "pass" and -comparison.drop > fail_edge:
+        reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
+    elif status == "pass":
+        reason = f"{head}: a {rtol:.0%} slowdown is ruled out"
     else:
-        status = "inconclusive"
         reason = (
-            f"{head}: inconclusive, too noisy to tell no change from a {rtol:.0%} slowdown after the whole"
-            " budget; raise max_seconds (--qbench-max-seconds) or run on a quieter machine"
+            f"{head}: inconclusive, neither a {rtol:.0%} slowdown ruled out nor a slowdown significant; confirm it on"
+            " another machine (--qbench-rerun-from), record more baseline runs, or raise --qbench-max-seconds"
         )
-    # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the CIs).
-    return Check("cpu.speedup", "baseline", status, measured.value, recorded.value, tolerance, reason,
-                 limit=recorded.value / (1 + rtol))
+    if any(r.cpu_model == UNRECORDED_CPU for r in runs):
+        reason += ("; a single-run baseline of an unrecorded CPU model (schema 3): it cannot tell this CPU model from"
+                   f" another of the key, nor show the between-run spread; record runs with `{UPDATE_COMMAND}`")
+    # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
+    return Check("cpu.speedup", "baseline", status, measured.value, reference, f"rtol {rtol:g}", reason,
+                 limit=reference / (1 + rtol))
 
 
 def _change(log_drop: float) -> str:
@@ -367,7 +413,7 @@ class SpeedupRule:
     def tolerance(self) -> float:
         return math.log1p(self.rtol)
 
-    def status(self, comparison: "Comparison") -> Status:
+    def status(self, comparison: Comparison) -> Status:
         drop, se = comparison.drop, comparison.se
         if drop > self.tolerance / 2 and drop - self.z_fail * se > 0:
             return "fail"
