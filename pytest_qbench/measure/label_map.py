@@ -13,7 +13,9 @@ when it starts on the next word, is scored as the same type, and its own type is
 yet. So `B-GIVEN_NAME B-SURNAME` is one PER, in predictions and gold alike; `B-GIVEN_NAME B-GIVEN_NAME`
 stays two PER, as the model said; and any word between two spans (O, or of a type scored otherwise)
 keeps them apart: a merge never puts into an entity a word that no part of it covers. With merging off
-(`label_map_merge=False`), every span is an entity of its own.
+(`label_map_merge=False`), every span is an entity of its own. Both sides are then scored as the IOB2
+tags of their entities, so word accuracy compares those tags, not the raw ones (an I-PER that opens an
+entity reads as B-PER, as the entity scores read it).
 """
 
 from __future__ import annotations
