@@ -15,13 +15,14 @@ from typing import Any
 
 from training import (
     ENCODER, Schedule, attention_mask, cached_model, encoder_dir, encoder_files, fine_tune, package_dir, padded,
-    print_summary, save, seed_everything, sha256,
+    print_summary, save, seed_everything, sha256, trained_model,
 )
 
 from pytest_qbench.measure.data import CONLL2003_LABELS, parse_conll
 
 TRAIN_FILE = "train.txt"
 VALID_FILE = "valid.txt"
+MODEL_PREFIX = "conll2003-minilm"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,12 @@ def _fingerprint(recipe: Recipe) -> dict[str, Any]:
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path:
     """The trained model's folder, training it first if this machine has none yet (~6 min on 2 cores)."""
-    return cached_model("conll2003-minilm", _fingerprint(recipe), lambda folder: train(recipe, folder), cache_root)
+    return cached_model(MODEL_PREFIX, _fingerprint(recipe), lambda folder: train(recipe, folder), cache_root)
+
+
+def find_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path | None:
+    """The trained model's folder, or None when this machine has not trained it yet."""
+    return trained_model(MODEL_PREFIX, _fingerprint(recipe), cache_root)
 
 
 def _first_subtoken_words(word_ids: list[int | None]) -> list[int | None]:

@@ -89,9 +89,17 @@ class ModelCache(BuildCache):
 def cached_model(prefix: str, fingerprint: dict[str, Any], train: Callable[[Path], Any], cache_root: Path | None) -> Path:
     """The model trained by `train(folder)` for `fingerprint`, from $QBENCH_CACHE_DIR/models (else
     ~/.cache/pytest-qbench/models), training it first if this machine has none yet."""
-    cache = ModelCache(cache_root or default_cache_root() / "models", prefix)
-    path, _ = cache.get_or_build(fingerprint, train)
+    path, _ = _model_cache(prefix, cache_root).get_or_build(fingerprint, train)
     return path
+
+
+def trained_model(prefix: str, fingerprint: dict[str, Any], cache_root: Path | None) -> Path | None:
+    """The model `cached_model` would return, or None when this machine has not trained it (nothing is trained)."""
+    return _model_cache(prefix, cache_root).entry(fingerprint)
+
+
+def _model_cache(prefix: str, cache_root: Path | None) -> ModelCache:
+    return ModelCache(cache_root or default_cache_root() / "models", prefix)
 
 
 def physical_cores() -> int:

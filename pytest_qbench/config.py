@@ -144,10 +144,17 @@ class DataSpec:
     # Dynamic int8 computes activation scales per batch, so its scores depend on the batching.
     eval_batch_size: int = 64
     label_map: tuple[tuple[str, str], ...] = ()  # measure/label_map.py; sorted (name, scored name) pairs
+    # Whether a label_map joins adjacent parts of one entity (B-GIVEN_NAME B-SURNAME: one PER).
+    # None: not said by the marker; the plugin then takes the `qbench_label_map_merge` fixture's (True).
+    label_map_merge: bool | None = None
+
+    @property
+    def merges_parts(self) -> bool:
+        return self.label_map_merge is not False
 
     def to_dict(self) -> dict[str, Any]:
-        """What decides the scores besides the model, as baselines record it (a label map only when
-        there is one, so that baselines recorded without it still match)."""
+        """What decides the scores besides the model, as baselines record it (a label map and its
+        merge rule only when there is a map, so that baselines recorded without one still match)."""
         recorded: dict[str, Any] = {
             "split": self.eval_split,
             "batch_size": self.eval_batch_size,
@@ -156,6 +163,7 @@ class DataSpec:
         }
         if self.label_map:
             recorded["label_map"] = dict(self.label_map)
+            recorded["label_map_merge"] = self.merges_parts
         return recorded
 
 
@@ -404,9 +412,21 @@ def parse_label_map(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(value.items()))
 
 
+def parse_label_map_merge(value: Any) -> bool:
+    """`label_map_merge` (marker argument or `qbench_label_map_merge` fixture)."""
+    if not isinstance(value, bool):
+        raise QbenchConfigError(
+            f"qbench: label_map_merge must be True (join adjacent parts of one entity, the default) or False"
+            f" (score every span the model tagged as its own entity), got {value!r}"
+        )
+    return value
+
+
 def _data(kwargs: dict[str, Any]) -> DataSpec:
     spec = _replace_checked(DataSpec(dataset=kwargs.get("dataset")), _split(kwargs, _DATA_KEYS))
     spec = replace(spec, label_map=parse_label_map(kwargs.get("label_map")))
+    if "label_map_merge" in kwargs:
+        parse_label_map_merge(kwargs["label_map_merge"])
     _choice("scoring mode", spec.scoring, SCORING_MODES)
     for name in ("input_column", "label_column"):
         column = getattr(spec, name)

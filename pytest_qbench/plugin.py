@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import pytest
 
 from . import options as _options
-from .config import CaseSpec, QbenchConfigError, parse_label_map, parse_marker
+from .config import CaseSpec, QbenchConfigError, parse_label_map, parse_label_map_merge, parse_marker
 
 if TYPE_CHECKING:
     from .runner import QbenchRun
@@ -27,6 +27,7 @@ MARKER_HELP = (
     "qbench(model=..., dataset=..., approach=[...], operators=[[...]], batch_size=[...], "
     "sequence_length=[...], **fixed): gate a quantized model's accuracy and latency (run with --qbench)"
 )
+T = TypeVar("T")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -219,15 +220,35 @@ def qbench_label_map() -> dict[str, str] | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def qbench_label_map_merge() -> bool:
+    """Whether a label_map joins the adjacent parts of one entity when the marker does not say:
+    override in conftest.py to return False (every span the model tagged is an entity of its own)."""
+    return True
+
+
 def _with_label_map(request: pytest.FixtureRequest, case: CaseSpec) -> CaseSpec:
-    """The case with the `qbench_label_map` fixture's map, unless its marker gave one."""
-    if case.data.label_map:
-        return case
+    """The case with the `qbench_label_map` fixture's map and the `qbench_label_map_merge` fixture's
+    rule, where its marker gave none."""
+    data = case.data
+    if not data.label_map:
+        data = replace(data, label_map=_fixture_value(request, "qbench_label_map", parse_label_map))
+    if data.label_map_merge is None:
+        data = replace(data, label_map_merge=_fixture_value(request, "qbench_label_map_merge", parse_label_map_merge))
+    elif not data.label_map:
+        pytest.fail(
+            f"qbench: label_map_merge={data.label_map_merge} in the marker, but there is no label_map to apply it"
+            " to: give label_map= in the marker or a `qbench_label_map` fixture, or leave label_map_merge out",
+            pytrace=False,
+        )
+    return replace(case, data=data)
+
+
+def _fixture_value(request: pytest.FixtureRequest, name: str, parse: Callable[[Any], T]) -> T:
     try:
-        mapped = parse_label_map(request.getfixturevalue("qbench_label_map"))
+        return parse(request.getfixturevalue(name))
     except QbenchConfigError as error:
-        pytest.fail(f"qbench_label_map fixture: {error}", pytrace=False)
-    return replace(case, data=replace(case.data, label_map=mapped)) if mapped else case
+        pytest.fail(f"{name} fixture: {error}", pytrace=False)
 
 
 def _resolve(request: pytest.FixtureRequest, model: str | os.PathLike[str]) -> str | Path:

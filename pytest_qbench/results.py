@@ -13,6 +13,32 @@ Status = Literal["pass", "fail", "inconclusive", "skip", "updated", "error"]
 
 
 @dataclass(frozen=True)
+class MappedName:
+    """What a label_map made of one name of the model or the dataset, on the evaluation split."""
+
+    name: str  # an entity type (token classification) or a class of either side
+    scored_as: str  # the name it is scored as; "O": left out of the score
+    predicted: int  # spans (samples) of it among the model's predictions
+    gold: int  # spans (samples) of it in the dataset
+    # Of those spans, the parts that joined the entity before them (B-GIVEN_NAME B-SURNAME: SURNAME
+    # joined); always 0 for classes, and when merging is off.
+    predicted_joined: int = 0
+    gold_joined: int = 0
+
+
+@dataclass(frozen=True)
+class LabelMapEffect:
+    """What a label_map did (measure/label_map.py): whether it does real work or hides a mismatch."""
+
+    unit: str  # what it counts: "span" (entities as each side tagged them) or "sample"
+    names: list[MappedName]  # every name of either side, by what it is scored as (O last), then by name
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LabelMapEffect":
+        return cls(unit=data["unit"], names=[MappedName(**row) for row in data["names"]])
+
+
+@dataclass(frozen=True)
 class AccuracyResult:
     """One model's scores on the evaluation split; the same fields for every task (measure/tasks.py)."""
 
@@ -29,6 +55,13 @@ class AccuracyResult:
     truncated: int  # units the model's maximum length cut (a cut word is predicted "O")
     scoring: str  # "default" (seqeval/conlleval, or the only one) or "strict" (IOB2)
     seconds: float
+    label_map: LabelMapEffect | None = None  # with a label_map only
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AccuracyResult":
+        """The inverse of `dataclasses.asdict` (artifacts written before label_map have no such key)."""
+        effect = data.get("label_map")
+        return cls(**{**data, "label_map": None if effect is None else LabelMapEffect.from_dict(effect)})
 
 
 @dataclass(frozen=True)
@@ -215,8 +248,8 @@ class CaseResult:
             variant=data["parameters"],
             quantization=opt(QuantizationRecord, data["quantization"]),
             original=opt(OriginalRecord, data.get("original")),
-            accuracy_original=opt(AccuracyResult, data["accuracy"]["original"]),
-            accuracy_optimized=opt(AccuracyResult, data["accuracy"]["optimized"]),
+            accuracy_original=_accuracy(data["accuracy"]["original"]),
+            accuracy_optimized=_accuracy(data["accuracy"]["optimized"]),
             latency=None if latency is None else LatencyResult.from_dict(latency),
             baseline=data["baseline"],
             checks=[Check(**c) for c in data["checks"]],
@@ -230,3 +263,7 @@ class CaseResult:
             run_id=data.get("run_id", ""),
             seconds=data.get("seconds"),
         )
+
+
+def _accuracy(data: dict[str, Any] | None) -> AccuracyResult | None:
+    return None if data is None else AccuracyResult.from_dict(data)

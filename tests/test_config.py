@@ -120,12 +120,25 @@ def test_a_label_map_is_kept_sorted_hashable_and_recorded_only_when_given():
     (case,) = parse_marker({"approach": "dynamic", "label_map": {"SURNAME": "PER", "GIVEN_NAME": "PER", "*": "O"}})
     assert case.data.label_map == (("*", "O"), ("GIVEN_NAME", "PER"), ("SURNAME", "PER"))
     hash(case.data)  # the accuracy memo keys on it
-    assert case.data.to_dict()["label_map"] == {"*": "O", "GIVEN_NAME": "PER", "SURNAME": "PER"}
+    recorded = case.data.to_dict()
+    assert recorded["label_map"] == {"*": "O", "GIVEN_NAME": "PER", "SURNAME": "PER"}
+    assert recorded["label_map_merge"] is True  # the rule the map scores by: baselines of the other do not compare
     (plain,) = parse_marker({"approach": "dynamic"})
-    assert "label_map" not in plain.data.to_dict()  # baselines recorded before label_map existed still match
+    # baselines recorded before label_map existed still match
+    assert not {"label_map", "label_map_merge"} & set(plain.data.to_dict())
     for bad in ({}, ["GIVEN_NAME", "PER"], {"GIVEN_NAME": 1}, {"": "PER"}):
         with pytest.raises(QbenchConfigError, match="label_map must be a non-empty dict of label names"):
             parse_marker({"label_map": bad})
+
+
+def test_label_map_merge_is_a_bool_kept_unset_when_the_marker_does_not_say():
+    (unset,) = parse_marker({"approach": "dynamic", "label_map": {"SURNAME": "PER"}})
+    assert unset.data.label_map_merge is None and unset.data.merges_parts  # the plugin's fixture decides: True
+    (off,) = parse_marker({"approach": "dynamic", "label_map": {"SURNAME": "PER"}, "label_map_merge": False})
+    assert (off.data.merges_parts, off.data.to_dict()["label_map_merge"]) == (False, False)
+    for bad in ("no", 0, None):
+        with pytest.raises(QbenchConfigError, match=rf"label_map_merge must be True .* or False .*got {bad!r}"):
+            parse_marker({"approach": "dynamic", "label_map": {"SURNAME": "PER"}, "label_map_merge": bad})
 
 
 def test_a_quantized_file_is_one_given_variant_per_shape_and_refuses_quantizer_settings():

@@ -262,6 +262,69 @@ def test_label_map_scores_a_dataset_with_other_label_names_and_is_recorded(pytes
     result.stdout.fnmatch_lines(["*baseline recorded with another setup (parameters.evaluation.label_map*"])
 
 
+@pytest.fixture(scope="module")
+def tiny_split_names(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny DistilBERT with a PII-shaped head, trained to tag "John Smith" B-GIVEN_NAME B-SURNAME."""
+    from tiny_models import SPLIT_NAME_LABELS, SPLIT_NAME_TAGS, build_tiny_distilbert
+
+    folder = tmp_path_factory.mktemp("tiny-split-names")
+    return build_tiny_distilbert(folder, labels=SPLIT_NAME_LABELS, tags=SPLIT_NAME_TAGS)
+
+
+SPLIT_TO_CONLL = {"GIVEN_NAME": "PER", "SURNAME": "PER", "CITY": "LOC", "*": "O"}
+
+
+def test_a_head_that_tags_given_name_and_surname_apart_scores_whole_names(
+    pytester: pytest.Pytester, tiny_split_names: Path, tiny_build_cache
+):
+    """CoNLL gold has John Smith as B-PER I-PER (3 times), Paris and Berlin as LOC (6): merged, the
+    model's B-GIVEN_NAME B-SURNAME is that one PER; unmerged, two PER entities, both wrong."""
+    make_project(pytester, tiny_split_names, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=f", label_map={SPLIT_TO_CONLL!r}"))
+    result = pytester.runpytest("--qbench", "--qbench-update-baselines", "--qbench-markdown", "report.md")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        f"label_map on {tiny_split_names.name}: spans of each name (the original model, dynamic-MatMul-bs1-len16);"
+        " adjacent parts of one entity merged:",
+        "  name -> scored as  predicted  * gold",
+        "  CITY -> LOC        6  * 0",
+        "  LOC -> LOC         0  * 6",
+        "  GIVEN_NAME -> PER  3  * 0",
+        "  PER -> PER         0  * 3",
+        "  SURNAME -> PER     3 (3 joined)  0",
+        "  ORG -> O           3  * 3",
+        "  no spans on either side: MISC",
+        "*merges: 3 predicted and 0 gold spans joined the entity before them",
+    ])
+    artifact = _artifact(pytester)
+    validate_artifact(artifact)
+    [case] = artifact["cases"]
+    assert case["parameters"]["evaluation"]["label_map_merge"] is True
+    assert case["accuracy"]["original"]["f1"] == case["accuracy"]["optimized"]["f1"] == 1.0
+    rows = {row["name"]: row for row in case["accuracy"]["original"]["label_map"]["names"]}
+    assert (rows["SURNAME"]["predicted"], rows["SURNAME"]["predicted_joined"], rows["CITY"]["predicted"]) == (3, 3, 6)
+    assert (rows["ORG"]["scored_as"], rows["ORG"]["predicted"], rows["ORG"]["gold"]) == ("O", 3, 3)
+    assert "| `SURNAME -> PER` | 3 (3 joined) | 0 |" in (pytester.path / "report.md").read_text()
+
+    # Merging off for every test (a conftest fixture): another setup than the baseline's, and John |
+    # Smith are two PER entities: PER precision and recall 0, LOC right, F1 = 2 * 1/2 * 2/3 / (1/2 + 2/3).
+    conftest = pytester.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + "\n@pytest.fixture(scope='session')\ndef qbench_label_map_merge():\n    return False\n")
+    result = pytester.runpytest("--qbench")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*baseline recorded with another setup (parameters.evaluation.label_map_merge*"])
+    [case] = _artifact(pytester)["cases"]
+    assert case["parameters"]["evaluation"]["label_map_merge"] is False
+    assert case["accuracy"]["original"]["f1"] == pytest.approx(4 / 7)
+    assert case["accuracy"]["original"]["per_label_f1"]["PER"] == 0.0
+
+
+def test_label_map_merge_without_a_label_map_is_an_error(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
+    make_project(pytester, tiny_distilbert, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=", label_map_merge=False"))
+    result = pytester.runpytest("--qbench")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*label_map_merge=False in the marker, but there is no label_map to apply it to*"])
+
+
 PREQUANTIZED_TEST = """
 import pytest
 

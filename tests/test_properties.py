@@ -29,7 +29,8 @@ from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, median_variance_facto
 from pytest_qbench.measure.data import QbenchDataError, read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import (
-    AccuracyResult, CaseResult, Check, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
+    AccuracyResult, CaseResult, Check, CpuTime, LabelMapEffect, LatencyResult, LatencyStats, MappedName,
+    QuantizationRecord, Speedup,
 )
 
 # Modest by default, so the file runs in seconds; QBENCH_HYPOTHESIS_EXAMPLES=2000 searches longer.
@@ -49,6 +50,12 @@ text = st.text(max_size=30)
 name = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
 
 
+spans = st.integers(0, 10**5)
+label_map_effects = st.builds(
+    LabelMapEffect, st.sampled_from(["span", "sample"]), st.lists(st.builds(MappedName, name, name, spans, spans, spans, spans)),
+)
+
+
 @st.composite
 def accuracies(draw) -> AccuracyResult:
     return AccuracyResult(
@@ -56,7 +63,7 @@ def accuracies(draw) -> AccuracyResult:
         draw(score), draw(score), draw(score), draw(score), draw(st.sampled_from(["micro", "macro"])),
         draw(st.dictionaries(st.sampled_from(["PER", "ORG", "LOC", "MISC", "fresh"]), score)),
         draw(count), draw(st.sampled_from(["word", "sample"])), draw(count), draw(st.integers(0, 1000)),
-        draw(st.sampled_from(["default", "strict"])), draw(st.floats(0, 1e4)),
+        draw(st.sampled_from(["default", "strict"])), draw(st.floats(0, 1e4)), draw(st.none() | label_map_effects),
     )
 
 

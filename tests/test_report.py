@@ -9,6 +9,7 @@ from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
 from pytest_qbench.gate import policy
 from pytest_qbench.gate.policy import LatencyGate
 from pytest_qbench.report.text import github_annotations, markdown, summary_lines
+from pytest_qbench.results import LabelMapEffect, MappedName
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
 NON_TIME = (
@@ -222,3 +223,57 @@ def test_no_inconclusive_section_when_every_check_decided():
     assert not any(line.startswith("inconclusive") for line in summary_lines(results, ENVIRONMENT))
     assert "Inconclusive" not in markdown(results, ENVIRONMENT)
     assert not any("inconclusive" in line for line in github_annotations(results))
+
+
+def _mapped(result, effect, merge=True):
+    """`result` scored through a label_map that did `effect` to the original model's predictions."""
+    accuracy = replace(result.accuracy_original, label_map=effect)
+    evaluation = {"split": "validation", "label_map": {"GIVEN_NAME": "PER", "SURNAME": "PER", "*": "O"}, "label_map_merge": merge}
+    return replace(result, accuracy_original=accuracy, variant={**result.variant, "evaluation": evaluation})
+
+
+PII_EFFECT = LabelMapEffect("span", [
+    MappedName("GIVEN_NAME", "PER", 1904, 0), MappedName("PER", "PER", 0, 1842),
+    MappedName("SURNAME", "PER", 1236, 0, 1236, 0), MappedName("EMAIL", "O", 0, 0), MappedName("MISC", "O", 0, 922),
+])
+
+
+def test_what_a_label_map_did_is_shown_once_per_model_for_its_first_case():
+    first, second = (_mapped(make_result(batch_size=b), PII_EFFECT) for b in (1, 4))
+    other = replace(_mapped(make_result(), PII_EFFECT, merge=False), model="another/model")
+    lines = summary_lines([first, second, other], ENVIRONMENT)
+    titles = [line for line in lines if line.startswith("label_map on ")]
+    assert titles == [
+        f"label_map on {first.model}: spans of each name (the original model, dynamic-Add+MatMul-bs1-len32);"
+        " adjacent parts of one entity merged:",
+        "label_map on another/model: spans of each name (the original model, dynamic-Add+MatMul-bs1-len32); parts not merged:",
+    ]
+    block = lines[lines.index(titles[0]) + 1 : lines.index(titles[1])]
+    assert block == [
+        "  name -> scored as  predicted           gold",
+        "  GIVEN_NAME -> PER  1904                0",
+        "  PER -> PER         0                   1842",
+        "  SURNAME -> PER     1236 (1236 joined)  0",
+        "  MISC -> O          0                   922",
+        "  no spans on either side: EMAIL",
+        "  merges: 1236 predicted and 0 gold spans joined the entity before them",
+    ]
+    text = markdown([first, second], ENVIRONMENT)
+    assert text.count("label_map on ") == 1
+    assert "| `SURNAME -> PER` | 1236 (1236 joined) | 0 |" in text
+    assert "No spans on either side: EMAIL. Merges: 1236 predicted and 0 gold spans joined the entity before them." in text
+
+
+def test_a_class_map_shows_samples_and_no_merges():
+    effect = LabelMapEffect("sample", [MappedName("NEGATIVE", "rotten", 40, 0), MappedName("rotten", "rotten", 0, 38)])
+    lines = summary_lines([_mapped(make_result(), effect)], ENVIRONMENT)
+    start = next(i for i, line in enumerate(lines) if line.startswith("label_map on "))
+    assert lines[start].endswith("samples of each name (the original model, dynamic-Add+MatMul-bs1-len32):")
+    assert lines[start + 1 : start + 4] == [
+        "  name -> scored as   predicted  gold", "  NEGATIVE -> rotten  40         0", "  rotten -> rotten    0          38",
+    ]
+    assert not any("merges" in line for line in lines)
+
+
+def test_no_label_map_section_without_a_map():
+    assert not any(line.startswith("label_map") for line in summary_lines([make_result()], ENVIRONMENT))

@@ -4,7 +4,7 @@ whole gate on a tiny BERT classifier and real Rotten Tomatoes reviews (tiny_mode
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +19,7 @@ from pytest_qbench.config import DataSpec, QbenchConfigError
 from pytest_qbench.measure.data import QbenchDataError
 from pytest_qbench.measure.tasks import TASKS, SequenceClassification
 from pytest_qbench.report.artifact import validate_artifact
+from pytest_qbench.results import LabelMapEffect, MappedName
 
 SPEC = DataSpec(None)
 CLASSES = ("negative", "neutral", "positive")
@@ -113,6 +114,11 @@ def test_two_classes_merged_by_a_label_map_score_as_one(tokenizer):
     result, _ = evaluate(tokenizer, spec=merged)
     assert set(result.per_label_f1) == {"negative", "positive"}
     assert result.accuracy == 7 / 8
+    assert result.label_map == LabelMapEffect("sample", [  # samples per class, as PREDICTED and GOLD have them
+        MappedName("negative", "negative", 2, 3), MappedName("neutral", "negative", 2, 2), MappedName("positive", "positive", 4, 3),
+    ])
+    with pytest.raises(QbenchConfigError, match="text classification has no entities to merge: leave label_map_merge out"):
+        evaluate(tokenizer, spec=replace(merged, label_map_merge=False))
 
 
 def test_texts_past_the_maximum_length_are_counted_and_classified_on_their_head(tokenizer):

@@ -29,6 +29,9 @@ SENTENCES = (
     "Peter Mueller won the first match for the club in Paris on Tuesday .",
 )
 TAGS = {"John": "B-PER", "Smith": "I-PER", "Reuters": "B-ORG", "Paris": "B-LOC", "Berlin": "B-LOC"}
+# A head in the shape of PII models: given name and surname are two entity types, cities a third.
+SPLIT_NAME_LABELS = ("O", "B-GIVEN_NAME", "I-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "B-ORG", "I-ORG", "B-CITY", "I-CITY")
+SPLIT_NAME_TAGS = {"John": "B-GIVEN_NAME", "Smith": "B-SURNAME", "Reuters": "B-ORG", "Paris": "B-CITY", "Berlin": "B-CITY"}
 
 
 def write_tokenizer(folder: Path, model_input_names: list[str]) -> None:
@@ -44,11 +47,11 @@ def write_tokenizer(folder: Path, model_input_names: list[str]) -> None:
     tokenizer.save_pretrained(folder)
 
 
-def _labels() -> dict:
+def _labels(labels: tuple[str, ...] = LABELS) -> dict:
     return {
-        "num_labels": len(LABELS),
-        "id2label": dict(enumerate(LABELS)),
-        "label2id": {label: i for i, label in enumerate(LABELS)},
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {label: i for i, label in enumerate(labels)},
     }
 
 
@@ -63,7 +66,10 @@ def _randomise(model) -> None:
             param.copy_(centre + 0.2 * torch.randn_like(param))
 
 
-def build_tiny_distilbert(folder: Path, seed: int = 0, trained: bool = True) -> Path:
+def build_tiny_distilbert(
+    folder: Path, seed: int = 0, trained: bool = True, labels: tuple[str, ...] = LABELS, tags: dict[str, str] = TAGS
+) -> Path:
+    """`labels` and `tags`: the head's labels and the toy sentences' tags it is trained on (words not in `tags`: O)."""
     import torch
     from transformers import DistilBertConfig, DistilBertForTokenClassification
 
@@ -71,13 +77,13 @@ def build_tiny_distilbert(folder: Path, seed: int = 0, trained: bool = True) -> 
     vocab_size = len((folder / "vocab.txt").read_text().split())
     config = DistilBertConfig(
         vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
-        max_position_embeddings=128, dropout=0.0, attention_dropout=0.0, **_labels(),
+        max_position_embeddings=128, dropout=0.0, attention_dropout=0.0, **_labels(labels),
     )
     torch.manual_seed(seed)
     model = DistilBertForTokenClassification(config)
     _randomise(model)
     if trained:
-        _train(model, folder)
+        _train(model, folder, labels, tags)
     model.save_pretrained(folder)
     return folder
 
@@ -110,7 +116,7 @@ def calibration_dataset(model_dir: Path, input_names: list[str], num_samples: in
     return datasets.Dataset.from_dict({name: encoded[name] for name in input_names})
 
 
-def _train(model, folder: Path) -> None:
+def _train(model, folder: Path, names: tuple[str, ...], tags: dict[str, str]) -> None:
     """Fit the toy sentences, first sub-token of each word labelled, as the task scores them."""
     import torch
     from transformers import AutoTokenizer
@@ -123,7 +129,7 @@ def _train(model, folder: Path) -> None:
         previous = None
         for position, word in enumerate(encoding.word_ids(row)):
             if word is not None and word != previous:
-                labels[row, position] = LABELS.index(TAGS.get(sentence[word], "O"))
+                labels[row, position] = names.index(tags.get(sentence[word], "O"))
             previous = word
     _fit(model, encoding, labels, "the toy sentences")
 

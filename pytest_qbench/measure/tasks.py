@@ -1,9 +1,10 @@
 """What a model is scored on: a task turns a split into session inputs and the outputs into metrics.
 
 Timing and baselines never look inside a task, so a new one is a `Task` subclass that reads its
-labels, predicts and scores (`_gold`, `_predict`, `_score`), registered in `TASKS`. Every task fills
-the same `AccuracyResult`: precision, recall, F1 and accuracy (F1 is what the gate compares),
-averaged as the task's field does it.
+labels, predicts, applies a label_map and scores (`_gold`, `_predict`, `_relabel`, `_score`), registered
+in `TASKS`. Every task fills the same `AccuracyResult`: precision, recall, F1 and accuracy (F1 is what
+the gate compares), averaged as the task's field does it. `evaluate` is `predict` then `score`: the
+same predictions can be scored under another label_map or scoring mode.
 """
 
 from __future__ import annotations
@@ -21,6 +22,20 @@ if TYPE_CHECKING:
     import numpy
     import onnxruntime
 
+    from .label_map import Relabelled, Translation
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's labels for every sample of a split, and the split's own, each as its side names them."""
+
+    gold: list[Any]
+    predicted: list[Any]
+    dataset_labels: list[str]  # every label the dataset's label column can hold
+    id2label: dict[int, str]  # the model's
+    truncated: int  # units the model's maximum length cut
+    seconds: float  # reading the labels and predicting
+
 
 @dataclass(frozen=True)
 class Task:
@@ -30,6 +45,7 @@ class Task:
     head: str  # how transformers' class names for its models end, e.g. "ForTokenClassification"
     auto_class: str  # the transformers class that loads such a model for export
     columns: tuple[str, str]  # the input and label columns a case reads unless it names others
+    tagged: bool  # labels are IOB tags of entity types (a label_map maps the types), else classes
     max_length: int | None = None  # None: the tokenizer's model_max_length, if it has one
 
     def evaluate(
@@ -40,27 +56,53 @@ class Task:
         spec: DataSpec,
         id2label: Mapping[int, str],
     ) -> AccuracyResult:
+        return self.score(self.predict(session, tokenizer, dataset, spec, id2label), spec)
+
+    def predict(
+        self,
+        session: "onnxruntime.InferenceSession",
+        tokenizer: Any,
+        dataset: "datasets.Dataset",
+        spec: DataSpec,
+        id2label: Mapping[int, str],
+    ) -> Predictions:
+        """The model's labels and the dataset's, once the labels are known to be scoreable under `spec`."""
         start = time.perf_counter()
         spec = columns_for(self, spec)
         if spec.max_eval_samples is not None and spec.max_eval_samples < len(dataset):
             dataset = dataset.select(range(spec.max_eval_samples))
         require_columns(dataset, spec.input_column)
-        gold, id2label = self._gold(dataset, spec, id2label)
+        gold, names = self._gold(dataset, spec)
+        id2label = {int(i): label for i, label in id2label.items()}
+        label_translation(names, id2label, spec, tagged=self.tagged)  # a bad label_map fails before the model runs
         predicted, truncated = self._predict(
             session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
         )
-        return self._score(gold, predicted, truncated, spec.scoring, time.perf_counter() - start)
+        return Predictions(gold, predicted, names, id2label, truncated, time.perf_counter() - start)
 
-    def _gold(
-        self, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
-    ) -> tuple[list[Any], dict[int, str]]:
-        """The reference labels and the model's id2label, both as they are scored."""
+    def score(self, predictions: Predictions, spec: DataSpec) -> AccuracyResult:
+        """The scores of `predictions`, through the case's label_map if it has one."""
+        start = time.perf_counter()
+        gold, predicted, effect = predictions.gold, predictions.predicted, None
+        translation = label_translation(predictions.dataset_labels, predictions.id2label, spec, tagged=self.tagged)
+        if translation is not None:
+            relabelled = self._relabel(translation, gold, predicted, spec)
+            gold, predicted, effect = relabelled.gold, relabelled.predicted, relabelled.effect
+        seconds = predictions.seconds + time.perf_counter() - start
+        return replace(self._score(gold, predicted, predictions.truncated, spec.scoring, seconds), label_map=effect)
+
+    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
+        """The reference labels of every sample, and the dataset's label names, as the dataset names them."""
         raise NotImplementedError
 
     def _predict(
         self, session: Any, tokenizer: Any, samples: list[Any], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[Any], int]:
-        """The predicted labels of every sample, and how many units the truncation cut."""
+        """The predicted labels of every sample, as the model names them, and how many units the truncation cut."""
+        raise NotImplementedError
+
+    def _relabel(self, translation: "Translation", gold: list[Any], predicted: list[Any], spec: DataSpec) -> "Relabelled":
+        """Both sides' labels as the label_map scores them."""
         raise NotImplementedError
 
     def _score(
@@ -77,12 +119,11 @@ class TokenClassification(Task):
     head: str = "ForTokenClassification"
     auto_class: str = "AutoModelForTokenClassification"
     columns: tuple[str, str] = ("tokens", "ner_tags")
+    tagged: bool = True
 
-    def _gold(
-        self, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
-    ) -> tuple[list[Any], dict[int, str]]:
-        names, id2label = scored_labels(label_names(dataset, spec.label_column), id2label, spec, tagged=True)
-        return [[names[tag] for tag in tags] for tags in dataset[spec.label_column]], id2label
+    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
+        names = label_names(dataset, spec.label_column)
+        return [[names[tag] for tag in tags] for tags in dataset[spec.label_column]], names
 
     def _predict(
         self, session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str], batch_size: int
@@ -103,6 +144,11 @@ class TokenClassification(Task):
                 )
                 truncated += cut
         return predicted, truncated
+
+    def _relabel(self, translation: "Translation", gold: list[Any], predicted: list[Any], spec: DataSpec) -> "Relabelled":
+        from .label_map import relabel_entities
+
+        return relabel_entities(translation, gold, predicted, strict=spec.scoring == "strict", merge=spec.merges_parts)
 
     def _score(
         self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
@@ -140,19 +186,21 @@ class SequenceClassification(Task):
     head: str = "ForSequenceClassification"
     auto_class: str = "AutoModelForSequenceClassification"
     columns: tuple[str, str] = ("text", "label")
+    tagged: bool = False
 
-    def _gold(
-        self, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
-    ) -> tuple[list[Any], dict[int, str]]:
+    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
         if spec.scoring != "default":
             raise QbenchConfigError(
                 f"qbench: scoring={spec.scoring!r} is an entity-level mode of token classification;"
                 " text classification has one scoring: leave scoring out"
             )
+        if spec.label_map and not spec.merges_parts:
+            raise QbenchConfigError(
+                "qbench: label_map_merge=False keeps the parts of an entity apart, in token classification;"
+                " text classification has no entities to merge: leave label_map_merge out"
+            )
         names, labels = class_labels(dataset, spec.label_column)
-        scored, id2label = scored_labels(names, id2label, spec, tagged=False)
-        rename = dict(zip(names, scored))
-        return [rename[label] for label in labels], id2label
+        return labels, names
 
     def _predict(
         self, session: Any, tokenizer: Any, texts: list[Any], id2label: Mapping[int, str], batch_size: int
@@ -170,6 +218,11 @@ class SequenceClassification(Task):
             for row, index in enumerate(batch):
                 predicted[index] = id2label[int(best[row])]
         return predicted, sum(length > limit for length in lengths)
+
+    def _relabel(self, translation: "Translation", gold: list[Any], predicted: list[Any], spec: DataSpec) -> "Relabelled":
+        from .label_map import relabel_classes
+
+        return relabel_classes(translation, gold, predicted)
 
     def _score(
         self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
@@ -203,19 +256,17 @@ def columns_for(task: Task, spec: DataSpec) -> DataSpec:
     return replace(spec, input_column=spec.input_column or input_column, label_column=spec.label_column or label_column)
 
 
-def scored_labels(
+def label_translation(
     names: list[str], id2label: Mapping[int, str], spec: DataSpec, *, tagged: bool
-) -> tuple[list[str], dict[int, str]]:
-    """The dataset's label names and the model's id2label as they are scored: through the case's
-    label_map if it has one, else as they are, provided the model knows every dataset label."""
-    id2label = {int(i): label for i, label in id2label.items()}
+) -> "Translation | None":
+    """What the case's label_map makes of the dataset's and the model's names; without a map, None,
+    provided the model knows every label of the dataset."""
     if not spec.label_map:
         check_labels(names, id2label)
-        return names, id2label
+        return None
     from .label_map import translate
 
-    translation = translate(dict(spec.label_map), id2label.values(), names, tagged=tagged)
-    return [translation.dataset[n] for n in names], {i: translation.model[label] for i, label in id2label.items()}
+    return translate(dict(spec.label_map), id2label.values(), names, tagged=tagged)
 
 
 def _length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[int]]:

@@ -20,7 +20,8 @@ from ..results import CaseResult
 # 5: one accuracy shape for every task: task, average (micro over entities / macro over classes),
 #    per_label_f1, unit, num_units, truncated (were per_type_f1, num_words, truncated_words); the
 #    original model's precision (a pre-quantized original is not fp32); a check's numeric limit;
-#    approach "given" (a quantized_file gated as it is).
+#    approach "given" (a quantized_file gated as it is). Later, within 5: accuracy.label_map, what a
+#    label_map did (optional: artifacts written before it stay valid).
 SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 

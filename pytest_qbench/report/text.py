@@ -4,12 +4,13 @@ benchmark card (Optimum's CoNLL-2003 card), and GitHub Actions annotations."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 from ..gate.baselines import ACCURACY_METRICS, UPDATE_COMMAND
 from ..gate.diagnosis import RANGE_LIMIT
 from ..gate.policy import LATENCY_NOT_GATED, flatten
-from ..results import CaseResult, Check
+from ..results import CaseResult, Check, LabelMapEffect
 
 if TYPE_CHECKING:
     from ..gate.diagnosis import Diagnosis
@@ -184,6 +185,8 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
     warnings = _warnings(results)
     if warnings:
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
+    for result in mapped_cases(results):
+        lines += _label_map_terminal(result)
     notes = hardware_notes(results, environment)
     if notes:
         lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
@@ -199,6 +202,8 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in _by_test(results).items():
         parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group), _non_time_table(group)]
+        for result in mapped_cases(group):
+            parts += _label_map_markdown(result)
         parts += ["### Time metrics", *_time_tables(group)]
     parts += ["## Verdicts", _verdict_table(results)]
     inconclusive = _inconclusive(results)
@@ -284,6 +289,66 @@ def _non_time_table(results: list[CaseResult]) -> str:
             ]
         rows.append(cells)
     return _table(NON_TIME_HEADERS, rows)
+
+
+# ---- label maps ---------------------------------------------------------------------------------------
+
+LABEL_MAP_HEADERS = ["name -> scored as", "predicted", "gold"]
+
+
+def mapped_cases(results: list[CaseResult]) -> list[CaseResult]:
+    """The first case of each model and evaluation setup scored through a label_map: what the map did
+    to its original model's predictions and to the dataset stands for all its cases."""
+    first: dict[tuple[str, str], CaseResult] = {}
+    for r in results:
+        if r.accuracy_original is not None and r.accuracy_original.label_map is not None:
+            first.setdefault((r.model, json.dumps(r.variant.get("evaluation"), sort_keys=True)), r)
+    return list(first.values())
+
+
+def _label_map_title(result: CaseResult) -> str:
+    effect: LabelMapEffect = result.accuracy_original.label_map
+    merge = result.variant.get("evaluation", {}).get("label_map_merge")
+    rule = {True: "; adjacent parts of one entity merged", False: "; parts not merged"}.get(merge, "")
+    if effect.unit != "span":
+        rule = ""
+    return f"label_map on {result.model}: {effect.unit}s of each name (the original model, {result.case_id}){rule}"
+
+
+def _label_map_rows(effect: LabelMapEffect) -> list[list[str]]:
+    """A row per name that either side has spans of: "n" or "n (k joined)" on each side."""
+    def count(units: int, joined: int) -> str:
+        return f"{units} ({joined} joined)" if joined else str(units)
+
+    return [
+        [f"{n.name} -> {n.scored_as}", count(n.predicted, n.predicted_joined), count(n.gold, n.gold_joined)]
+        for n in effect.names if n.predicted or n.gold
+    ]
+
+
+def _label_map_notes(effect: LabelMapEffect) -> list[str]:
+    unused = [n.name for n in effect.names if not (n.predicted or n.gold)]
+    notes = [f"no {effect.unit}s on either side: {', '.join(unused)}"] if unused else []
+    if effect.unit == "span":
+        predicted = sum(n.predicted_joined for n in effect.names)
+        gold = sum(n.gold_joined for n in effect.names)
+        notes.append(f"merges: {predicted} predicted and {gold} gold spans joined the entity before them")
+    return notes
+
+
+def _label_map_terminal(result: CaseResult) -> list[str]:
+    effect = result.accuracy_original.label_map
+    rows = [LABEL_MAP_HEADERS, *_label_map_rows(effect)]
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    table = ["  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in rows]
+    return [_label_map_title(result) + ":", *table, *(f"  {note}" for note in _label_map_notes(effect))]
+
+
+def _label_map_markdown(result: CaseResult) -> list[str]:
+    effect = result.accuracy_original.label_map
+    rows = [[f"`{cells[0]}`", *cells[1:]] for cells in _label_map_rows(effect)]
+    notes = "".join(f" {_escape(note[0].upper() + note[1:])}." for note in _label_map_notes(effect))
+    return [f"{_label_map_title(result)}.{notes}", _table(LABEL_MAP_HEADERS, rows)]
 
 
 def _time_tables(results: list[CaseResult]) -> list[str]:
