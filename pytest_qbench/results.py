@@ -190,6 +190,7 @@ class CaseResult:
     hardware_key: str = ""  # the machine's, under which its baseline is stored and matched
     cpu_model: str = "unrecorded"  # the machine's (hardware.Hardware.cpu_model): latency samples match on it
     run_id: str = ""  # the gate run's id: repeated measurements of a case by different runs combine
+    confirmed_by: list[str] = field(default_factory=list)  # the runs whose repeats the merge combined with this one
     seconds: float | None = None  # the test call's wall time: what balances shards next time
 
     @property
@@ -224,6 +225,7 @@ class CaseResult:
             "hardware_key": self.hardware_key,
             "cpu_model": self.cpu_model,
             "run_id": self.run_id,
+            "confirmed_by": self.confirmed_by,
             "seconds": self.seconds,
             # through JSON text, so that tuples (repair.Exclusion) become arrays as the schema says
             "diagnosis": None if self.diagnosis is None else json.loads(json.dumps(asdict(self.diagnosis))),
@@ -261,6 +263,7 @@ class CaseResult:
             hardware_key=data.get("hardware_key", ""),
             cpu_model=data.get("cpu_model", "unrecorded"),
             run_id=data.get("run_id", ""),
+            confirmed_by=data.get("confirmed_by", []),
             seconds=data.get("seconds"),
         )
 

@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist
 from typing import Any, Callable, Literal
 
@@ -55,7 +56,7 @@ import numpy as np
 from ..measure.stats import log_se, two_sided_z
 from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
 from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch
-from .spread import PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, compare
+from .spread import PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, combine, compare
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -87,6 +88,14 @@ class LatencyGate:
         """The baseline runs this machine compares with: its CPU model's, or a schema-3 entry's one run."""
         return [r for r in match.runs if r.cpu_model in (self.cpu_model, UNRECORDED_CPU)]
 
+    def record(self) -> dict[str, Any]:
+        """As the case's baseline record keeps it: what the merge re-judges repeated measurements with."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "LatencyGate":
+        return cls(**{**record, "speedup_spread": Spread(**record["speedup_spread"])})
+
 
 def judge(
     result: CaseResult,
@@ -107,6 +116,8 @@ def judge(
         "hardware_match": match.hardware_match,
         "values": match.entry,
     }
+    if not update:
+        baseline["latency_gate"] = latency.record()
     if result.error is not None:
         return Judgement([], "error", baseline, None)
     missing = _missing(result)
@@ -275,20 +286,52 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
 
 
 def _comparison(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
-    own = Measured(math.log(measured.value), log_se(measured))
-    return compare(own, [(r.log_speedup, r.log_se) for r in runs], gate.speedup_spread.sigma)
+    return _compared([measured], runs, gate)
 
 
-def speedup_vs_runs(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate, rtol: float) -> Check:
-    """The speedup check of the module doc, against the median of the baseline's runs."""
+def _compared(repeats: list[Speedup], runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
+    """Measurements of one case against the baseline runs; several (a confirmation) combine first."""
+    sigma = gate.speedup_spread.sigma
+    own = combine([Measured(math.log(m.value), log_se(m)) for m in repeats], sigma)
+    return compare(own, [(r.log_speedup, r.log_se) for r in runs], sigma, repeats=len(repeats))
+
+
+def confirmed(repeats: list[CaseResult]) -> CaseResult:
+    """One case measured by several gate runs (a failing or inconclusive case measured again on another
+    VM): its speedup check judged again on the runs' combined estimate against the same baseline runs,
+    the verdict derived anew; the other checks stay as the first run judged them. Repeats on different
+    CPU models are each their model's sample's to judge: the first one's model decides."""
+    first = repeats[0]
+    record = (first.baseline or {}).get("latency_gate")
+    index = next((i for i, c in enumerate(first.checks) if c.metric == "cpu.speedup"), None)
+    if record is None or index is None:
+        return first
+    gate = LatencyGate.from_record(record)
+    same_model = [r for r in repeats if r.cpu_model == first.cpu_model and r.latency is not None]
+    runs = gate.runs(BaselineMatch(Path(first.baseline["file"]), first.hardware_key, first.baseline["values"],
+                                   first.baseline["hardware_key"]))
+    rtol = float(first.checks[index].tolerance.removeprefix("rtol "))
+    check = speedup_vs_runs([r.latency.cpu.speedup for r in same_model], runs, gate, rtol)
+    checks = [*first.checks[:index], check, *first.checks[index + 1:]]
+    return replace(first, checks=checks, verdict=_verdict(checks, update=False),
+                   confirmed_by=[r.run_id for r in same_model[1:]])
+
+
+def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], gate: LatencyGate, rtol: float) -> Check:
+    """The speedup check of the module doc, against the median of the baseline's runs; a list of
+    measurements (repeats of the case by several runs) is judged on their combined estimate."""
+    repeats = measured if isinstance(measured, list) else [measured]
+    measured = repeats[0]
     rule = gate.speedup_rule(rtol)
-    comparison = _comparison(measured, runs, gate)
+    comparison = _compared(repeats, runs, gate)
     status = rule.status(comparison)
     reference = math.exp(float(np.median([r.log_speedup for r in runs])))
     spread = gate.speedup_spread
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
+    value = reference * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
+    again = f", {len(repeats)} runs combined to {value:.3f}" if len(repeats) > 1 else ""
     head = (
-        f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}) vs baseline"
+        f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}{again}) vs baseline"
         f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}) (rtol {rtol:g}): slowdown"
         f" {_change(comparison.drop)} (standard error {comparison.se:.1%}, with a between-run sigma of"
         f" {spread.sigma:.1%} from {spread.source}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
@@ -309,7 +352,7 @@ def speedup_vs_runs(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate
         reason += ("; a single-run baseline of an unrecorded CPU model (schema 3): it cannot tell this CPU model from"
                    f" another of the key, nor show the between-run spread; record runs with `{UPDATE_COMMAND}`")
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
-    return Check("cpu.speedup", "baseline", status, measured.value, reference, f"rtol {rtol:g}", reason,
+    return Check("cpu.speedup", "baseline", status, value, reference, f"rtol {rtol:g}", reason,
                  limit=reference / (1 + rtol))
 
 

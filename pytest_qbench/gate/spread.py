@@ -34,7 +34,7 @@ from ..measure.stats import two_sided_z
 # model are not yet measured apart from processes: the priors sit above every upper bound.
 PRIOR_SPEEDUP_SIGMA = 0.015
 PRIOR_CPU_MS_SIGMA = 0.06
-PRIOR_DF = 10  # the prior weighs as much as a pooled estimate from about 10 degrees of freedom
+PRIOR_DF = 30  # the prior weighs as much as a pooled estimate from 30 degrees of freedom (about 80 runs)
 FLOOR_SIGMA = 0.004  # below every lower bound seen: a run never repeats to better than its interval says
 MAD_EFFICIENCY = 0.37  # of the MAD against the standard deviation on normal data: its worth in degrees of freedom
 
