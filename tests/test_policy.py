@@ -459,3 +459,56 @@ def test_a_confirmation_that_measures_no_change_clears_the_case():
         judgement = judge(result, base, TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     assert policy.confirmed([first, again]).verdict != "fail"
+
+
+def _runs_of(rng, cases: int, runs: int, common: float, own: float):
+    """Per case, `runs` recorded runs: each run shifts every case's CPU time alike (sigma `common`) and
+    each case apart (sigma `own`)."""
+    shifts = rng.normal(0, common, runs)
+    return [[(math.exp(shifts[j] + rng.normal(0, own)), f"run-{j}") for j in range(runs)] for _ in range(cases)]
+
+
+def _judged_run(rng, recorded, slower: float, common: float = 0.01, own: float = 0.03) -> list[CaseResult]:
+    shift = rng.normal(0, common)
+    results = []
+    for index, runs in enumerate(recorded):
+        entry = entry_from_result(make_result())
+        entry["latency"]["runs"] = [asdict(LatencyRun(CPU_MODEL, 2.0, 1.98, 2.02, 20.0 * f, 10.0 * f, run, ""))
+                                    for f, run in runs]
+        factor = (1 + slower) * math.exp(shift + rng.normal(0, own))
+        result = with_cpu_ms(make_result(batch_size=index + 1), 20.0 * factor, 10.0 * factor)
+        judgement = judge(result, BaselineMatch(PATH, HW, entry, HW), TOL)
+        result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
+        results.append(result)
+    return results
+
+
+def test_a_slowdown_common_to_every_case_fails_the_runs_own_check():
+    """An upgrade that slows every model by 15%: no speedup moves, the run's median CPU time does, once
+    enough runs (a history) show how little it moves by itself."""
+    rng = np.random.default_rng(1)
+    recorded = _runs_of(rng, cases=42, runs=30, common=0.01, own=0.03)
+    same = policy.common_cpu_time(_judged_run(rng, recorded, slower=0.0), rtol=0.10)
+    slower = policy.common_cpu_time(_judged_run(rng, recorded, slower=0.15), rtol=0.10)
+    assert (same.status, slower.status) == ("pass", "fail")
+    assert slower.metric == "cpu_ms.common" and slower.measured == pytest.approx(1.15, abs=0.03)
+    assert "every model slower alike" in slower.reason and "from 30 recorded runs" in slower.reason
+    few = policy.common_cpu_time(_judged_run(rng, [runs[:3] for runs in recorded], slower=0.15), rtol=0.10)
+    assert few.status == "inconclusive"  # three runs cannot show it yet: the prior's 5% stands
+    assert all(check(r.checks, "cpu.speedup").status == "pass" for r in _judged_run(rng, recorded, slower=0.15))
+
+
+def test_the_common_check_keeps_its_false_alarms_under_its_share():
+    rng = np.random.default_rng(2)
+    failed = 0
+    for _ in range(300):
+        recorded = _runs_of(rng, cases=8, runs=5, common=0.03, own=0.05)
+        failed += policy.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status == "fail"
+    assert failed / 300 <= 0.01
+
+
+def test_no_common_check_without_runs_of_this_cpu_model():
+    result = make_result()
+    judgement = judge(result, sample([2.2], cpu_model="intel-6-106"), TOL)
+    result.checks, result.baseline = judgement.checks, judgement.baseline
+    assert policy.common_cpu_time([result], rtol=0.10) is None

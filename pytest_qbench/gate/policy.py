@@ -55,8 +55,11 @@ import numpy as np
 
 from ..measure.stats import log_se, two_sided_z
 from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
-from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch
-from .spread import PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, combine, compare
+from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch, entry_runs
+from .spread import (
+    PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, between_run_sigma, combine, compare,
+    median_variance_factor,
+)
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -468,3 +471,70 @@ class SpeedupRule:
 # A slowdown of rtol passes <= 1% of the time: what is not a clear pass is inconclusive, and a
 # confirmation run on another VM decides it (>= 99% of such slowdowns are then measured again).
 Z_PASS = NormalDist().inv_cdf(0.99)
+
+
+# ---- the run's own check: a slowdown common to every case ---------------------------------------------
+
+COMMON = "cpu_ms.common"  # the run-level check's metric
+
+
+def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = 0.01,
+                    share: float = 1 - SpeedupRule.share) -> Check | None:
+    """A slowdown that hits every model alike (an onnxruntime or library upgrade, a compiler flag) moves
+    no speedup: the run's median, over its gated cases, of the log CPU time per call against the
+    median of the baseline runs (both models averaged) tests it. Its error is the run-to-run shift
+    common to all cases, pooled from the baseline runs themselves (each recorded run's median
+    deviation), shrunk to a prior, plus what the cases' own spread leaves in a median of m.
+    None when no case of the run has baseline runs of this machine's CPU model."""
+    deviations, per_run = [], {}
+    for result in results:
+        runs = _own_runs(result)
+        if not runs or result.latency is None:
+            continue
+        reference = {m: float(np.median([math.log(getattr(r, f"{m}_ms")) for r in runs])) for m in ("original", "optimized")}
+        cpu = result.latency.cpu
+        deviations.append(_both(math.log(cpu.original_ms) - reference["original"], math.log(cpu.optimized_ms) - reference["optimized"]))
+        for r in runs:
+            per_run.setdefault(r.run, []).append(_both(math.log(r.original_ms) - reference["original"],
+                                                        math.log(r.optimized_ms) - reference["optimized"]))
+    if not deviations:
+        return None
+    shift = float(np.median(deviations))
+    run_shifts = [(float(np.median(v)), 0.0) for v in per_run.values()]
+    spread = between_run_sigma([run_shifts], PRIOR_COMMON_SIGMA, PRIOR_COMMON_DF)
+    cases, runs_n = len(deviations), len(per_run)
+    case_sigma = 1.4826 * float(np.median(np.abs(np.array(deviations) - shift)))
+    se = math.sqrt(spread.sigma**2 * (1 + median_variance_factor(runs_n) / runs_n)
+                   + median_variance_factor(cases) * case_sigma**2 / cases)
+    rule = SpeedupRule(rtol=rtol, alpha=alpha, cases=1, df=spread.df + PRIOR_COMMON_DF, share=share)
+    status = rule.status(Comparison(shift, se, runs_n))
+    head = (
+        f"median CPU time per call of {cases} case{'s' * (cases > 1)} {_change(shift)} against the baseline runs'"
+        f" (standard error {se:.1%}: a common run-to-run sigma of {spread.sigma:.1%} from"
+        f" {'the prior' if spread.df == 0 else f'{runs_n} recorded runs, shrunk toward the prior'}) (rtol {rtol:g})"
+    )
+    reason = {
+        "fail": f"{head}: every model slower alike (an onnxruntime, library or machine change?); the speedups cannot see it",
+        "pass": f"{head}: a {rtol:.0%} slowdown common to every case is ruled out",
+        "inconclusive": f"{head}: inconclusive; the CPU time per call moves too much between runs here to tell",
+    }[status]
+    return Check(COMMON, "baseline", status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason, limit=1 + rtol)
+
+
+# The CPU time per call of every case moved 1-3% between idle processes, 8% beside a loaded one
+# (docs/BENCHMARKS.md); a weak prior: a run history of 20-30 runs tells the key's own.
+PRIOR_COMMON_SIGMA = 0.05
+PRIOR_COMMON_DF = 5
+
+
+def _both(original: float, optimized: float) -> float:
+    return (original + optimized) / 2
+
+
+def _own_runs(result: CaseResult) -> list[LatencyRun]:
+    """The baseline runs the case's latency was gated against (its CPU model's), from its baseline record."""
+    record = result.baseline or {}
+    if not record.get("hardware_match") or record.get("values") is None or "latency_gate" not in record:
+        return []
+    cpu_model = record["latency_gate"]["cpu_model"]
+    return [r for r in entry_runs(record["values"]) if r.cpu_model == cpu_model and r.run]
