@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/render_docs.py            # rewrite every block from its result files
     .venv/bin/python bench/render_docs.py --check    # change nothing; exit 1 naming each block that differs
+                                                     # (exit 2: a block cannot be rendered, and why)
 
 A block is the generated text between two markers in README.md, docs/RESULTS.md, docs/BENCHMARKS.md
 or docs/SCALING.md:
@@ -10,18 +11,24 @@ or docs/SCALING.md:
     (generated: never edit by hand)
     <!-- /measurement:KIND -->
 
-KIND names a renderer in `renderers.RENDERERS`: a pure function from the block's sources, loaded in
-the order the marker names them (`renderers.Result`: the path, and the parsed JSON or, for any other
-file, its text), to markdown. A block written on one line renders inline: a figure that a sentence
-quotes, so that prose numbers come from the same file as the table they quote.
+KIND names a renderer in `renderers.RENDERERS` (bench/renderers/): a pure function from the block's
+sources, loaded in the order the marker names them (`renderers.Result`: the path, and the parsed JSON
+or, for any other file, its text), to markdown. A block written on one line renders inline.
+
+Prose that quotes a figure of a table quotes it through a block too, so it cannot drift from it:
+either the renderer writes the sentence under its table (the summary lines under BENCHMARKS §1), or
+the sentence holds an inline block (`at most <!-- measurement:preset-gap bench/results/presets.json -->0.0012<!-- /measurement:preset-gap -->`).
+Otherwise the prose names the table and leaves the number out.
 
 Adding a block for a new result file:
-  1. in bench/renderers.py, write `def render_x(result: Result) -> str` (a heading, the table, the
-     footer: `footer(run_of(result.data), ...)` names the run, the CPU and the load) and add
-     `"x": render_x` to `RENDERERS`;
-  2. put the two markers where the table goes, naming the file: `<!-- measurement:x bench/results/new.json -->`;
-  3. run this command; the bench script that writes the file calls `run_record.save_result`, which
-     re-renders the blocks that read it.
+  1. in bench/renderers/, in the module of the doc the table goes in, write
+     `def render_x(result: Result) -> str` (the table, then `footer(run_of(result.data), ...)`, which
+     names the run, the CPU, the load and what else ran) and add `"x": render_x` to `RENDERERS` in
+     bench/renderers/__init__.py;
+  2. put the two markers where the table goes, naming the file: `<!-- measurement:x bench/results/new.json -->`
+     and `<!-- /measurement:x -->`;
+  3. run this command. The bench script that writes the file saves it with `run_record.save_result`,
+     which re-renders every block that reads it.
 
 A markdown table outside any block in these docs fails tests/test_docs.py, unless it holds no measured
 figure (an option list, a layout) and the line above it says so: `<!-- no-figures: what it is -->`.
@@ -136,11 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     from pytest_qbench.atomic import atomic_write_text
 
     stale = []
-    for doc in DOCS:
-        text, changed = rendered(doc, doc.read_text())
-        stale += changed
-        if changed and not args.check:
-            atomic_write_text(doc, text)
+    try:
+        for doc in DOCS:
+            text, changed = rendered(doc, doc.read_text())
+            stale += changed
+            if changed and not args.check:
+                atomic_write_text(doc, text)
+    except RenderError as error:
+        print(f"cannot render: {error}", file=sys.stderr)
+        return 2
     for block in stale:
         print(f"{'differs from its sources' if args.check else 'rendered'}: {block.name}")
     return 1 if args.check and stale else 0
