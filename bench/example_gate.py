@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -41,7 +42,21 @@ def run_gate(work: Path) -> tuple[dict, int, str]:
         sys.exit(f"the gate wrote no artifact (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     shown = [".venv/bin/python", "-m", "pytest", "--qbench", *SELECT, "--qbench-update-baselines",
              "--qbench-baselines", "TMP"]
-    return json.loads(artifact.read_text()), done.returncode, shlex.join(shown)
+    return portable(json.loads(artifact.read_text()), {str(work): "TMP", str(REPO): ".", str(Path.home()): "~"}), \
+        done.returncode, shlex.join(shown)
+
+
+def portable(value: Any, paths: dict[str, str]) -> Any:
+    """`value` with this machine's paths written as any reader's (the checkout as ".", the home as "~")."""
+    if isinstance(value, str):
+        for path, shown in paths.items():
+            value = value.replace(path, shown)
+        return value
+    if isinstance(value, list):
+        return [portable(item, paths) for item in value]
+    if isinstance(value, dict):
+        return {key: portable(item, paths) for key, item in value.items()}
+    return value
 
 
 def training_record(model: Path) -> dict:

@@ -165,7 +165,7 @@ def render_calibration(result: Result) -> str:
         table(["static build of a new variant", "builds", "median", "range"], rows), "",
         f"- cached ranges / calibrated anew: x{cached / anew:.2f} of the build time per candidate (medians); a"
         " repair's static candidates after the first take the cached ranges, which give byte-identical"
-        " variants (tests/testvariants.py)",
+        " variants (tests/test_variants.py)",
         "- example model, static [Add, MatMul] at optimization level 0 (the collapse), minmax on 100 train"
         " sentences of 128 tokens; each build keeps a different set of Adds in fp32; the arms alternate",
         "- §5's repair was measured before the ranges were cached: each of its static candidates calibrated"
@@ -194,6 +194,6 @@ def render_sharding(result: Result) -> str:
         parts += ["", "### pytest-split on the same cases and durations", "",
                   table(["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
                         [[s["count"], " / ".join(map(str, s["cases"])), " / ".join(f"{x:.0f}" for x in s["loads"]),
-                          f"{s['splitvariants']} of {s['variants']}", s["extra_builds"]] for s in split])]
+                          f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
     parts += ["", footer(run_of(result.data["info"]), script("sharding.py"), result.path, ", build cache warm")]
     return "\n".join(parts)

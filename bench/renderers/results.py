@@ -204,9 +204,9 @@ DTYPES = {"int8": "s8", "uint8": "u8"}
 def render_saturation(result: Result) -> str:
     """The remedies' F1 and wall-clock speedups; a result transcribed from an older file says where from."""
     data = result.data
-    shapes = list(data["rows"][0]["wallspeedups"])
+    shapes = list(data["rows"][0]["wall_speedups"])
     rows = [[r["preset"], r["remedy"], DTYPES[r["weights"]] + (" 7-bit" if r["reduce_range"] else ""), f"{r['f1']:.4f}",
-             *(ci(r["wallspeedups"][shape]) for shape in shapes)] for r in data["rows"]]
+             *(ci(r["wall_speedups"][shape]) for shape in shapes)] for r in data["rows"]]
     header = ["preset", "remedy", "weights", f"F1 int8 (fp32 {data['fp32_f1']:.4f})",
               *(f"wall speedup {shape.replace('-', ' ')} (95% CI)" for shape in shapes)]
     saturates = "saturate" if data["saturates_u8s8"] else "do not saturate (VNNI)"
