@@ -10,7 +10,8 @@ from .results import CARD_TESTS, SENTIMENT_TEST, f1_of, gate_cases, speedups, va
 
 
 def _where(run: Run) -> str:
-    return f"{cpu(run.machine)}, {run.when[:10]}"
+    load = f", load {run.load_before[0]:.0f} → {run.load_after[0]:.0f}" if run.load_before and run.load_after else ""
+    return f"{cpu(run.machine)}, {run.when[:10]}{load}"
 
 
 def render_readme_summary(gate: Result, latency: Result, diagnosis: Result, sharding: Result) -> str:
@@ -36,7 +37,7 @@ def _example_rows(gate: Result, run: Run) -> list[list[str]]:
                          for name, t in gate.data["training"].items())
     where = _where(run)
     return [
-        ["the example gate, `pytest --qbench examples -k \"not hub\"`, models and builds cached",
+        ["the example gate, `pytest --qbench examples -k \"not hub\" --qbench-update-baselines`, models and builds cached",
          f"{run.minutes:.1f} min, {len(cases)} cases: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())), where],
         ["int8 [Add, MatMul] of the reference matrix over fp32, one-thread CPU time, 9 shapes",
          f"{gains}; F1 {f1_of(matmul[0][1][0], 'original'):.4f} → {f1} ({' / '.join(a for a, _ in matmul)})", where],
