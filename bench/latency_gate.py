@@ -46,8 +46,8 @@ from scipy.stats import binomtest
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import legacy_gate  # noqa: E402
+from measurement import Setup, Shape, load_setup, log  # noqa: E402 - puts examples/ on the path
 from conll_model import ensure_model  # noqa: E402
-from measurement import Setup, Shape, load_setup, log  # noqa: E402
 from run_record import machine, save_result  # noqa: E402
 
 from pytest_qbench.config import TimingSpec, Tolerances  # noqa: E402
