@@ -44,6 +44,8 @@ from pathlib import Path
 
 from renderers import RENDERERS, load
 
+from pytest_qbench.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS = tuple(REPO / name for name in ("README.md", "docs/RESULTS.md", "docs/BENCHMARKS.md", "docs/SCALING.md"))
 BLOCK = re.compile(r"<!-- measurement:(?P<kind>[\w-]+)(?P<sources>(?: [^\s>]+)*) -->(?P<body>.*?)"
@@ -90,12 +92,16 @@ def render(block: Block) -> str:
     if missing or not block.sources:
         raise RenderError(f"{block.name}: source {', '.join(missing) or 'not named'} not found")
     text = RENDERERS[block.kind](*(load(REPO, source) for source in block.sources)).strip("\n")
+    if block.inline and "\n" in text:
+        raise RenderError(f"{block.name}: an inline block needs one line, the renderer gave {text.count(chr(10)) + 1}")
     return text if block.inline else f"\n{text}\n"
 
 
 def rendered(doc: Path, text: str, only: Path | None = None) -> tuple[str, list[Block]]:
     """`text` with its blocks re-rendered (those reading `only`, when given) and the blocks that changed."""
-    changed, parts, end = [], [], 0
+    changed: list[Block] = []
+    parts: list[str] = []
+    end = 0
     for block in blocks(doc, text):
         new = render(block) if only is None or _relative(only) in block.sources else block.body
         if new != block.body:
@@ -120,8 +126,6 @@ def loose_tables(text: str) -> list[int]:
 
 def refresh(source: Path) -> None:
     """Re-render, in every doc, the blocks that read `source` (a bench script calls this after writing it)."""
-    from pytest_qbench.atomic import atomic_write_text
-
     count = 0
     for doc in DOCS:
         text, changed = rendered(doc, doc.read_text(), only=source)
@@ -140,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a block differs from its sources")
     args = parser.parse_args(argv)
-    from pytest_qbench.atomic import atomic_write_text
-
-    stale = []
+    stale: list[Block] = []
     try:
         for doc in DOCS:
             text, changed = rendered(doc, doc.read_text())

@@ -99,6 +99,12 @@ def test_a_block_that_cannot_render_is_named(project, text, message):
         render(blocks(doc, doc.read_text())[0])
 
 
+def test_an_inline_block_must_render_one_line(project):
+    doc = _doc(project, "See <!-- measurement:count bench/results/r.json -->3<!-- /measurement:count -->.\n")
+    with pytest.raises(RenderError, match="an inline block needs one line, the renderer gave 4"):
+        render(blocks(doc, doc.read_text())[0])
+
+
 def test_an_unclosed_block_is_an_error(project):
     doc = _doc(project, "<!-- measurement:count bench/results/r.json -->\n| a |\n")
     with pytest.raises(RenderError, match="no matching closing marker"):

@@ -94,9 +94,7 @@ def render_card_accuracy(result: Result, card: Result) -> str:
     header = ["quantization_approach", "operators_to_quantize"]
     for metric in CARD_METRICS:
         header += [f"{metric} (original)", f"{metric} (optimized)"]
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for case in gate_cases(result, CARD_TESTS):
-        seen.setdefault((case["approach"], "+".join(case["operators"])), case)
+    seen = {key: group[0] for key, group in variants(gate_cases(result, CARD_TESTS)).items()}
     rows = []
     for key, numbers in read_card(card.data)[0].items():
         case, cells = seen.get(key), [f"`{key[0]}`", f"`{key[1]}`"]
@@ -136,8 +134,6 @@ def _card_timing(latency: dict[str, Any] | None, card: list[float]) -> list[str]
             _pair(1000 / means[1], card[3], 2),
             f"{wall['value']:.2f} [{wall['ci_low']:.2f}, {wall['ci_high']:.2f}] {reference}",
             f"{cpu_time['value']:.2f} [{cpu_time['ci_low']:.2f}, {cpu_time['ci_high']:.2f}]"]
-
-
 
 
 def variants(cases: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
