@@ -5,6 +5,8 @@ reproduce). bench/render_docs.py says how a block names its kind and sources.
 
 To add a kind: write `render_x` in the module of the doc it goes in (benchmarks.py: docs/BENCHMARKS.md
 and docs/SCALING.md; results.py: docs/RESULTS.md; readme.py: README.md) and add it to `RENDERERS`.
+A renderer of one file takes one `Result`; one that compares files (hosts, runtimes) takes as many as
+its marker names, `def render_x(*records: Result)`.
 """
 
 from __future__ import annotations
