@@ -4,23 +4,20 @@ with the cached ranges, alternating, in one run on one machine.
 
 The collapse's configuration (static [Add, MatMul], optimization level 0, minmax on 100 train sentences
 of 128 tokens); each build excludes a different set of mask Adds, so every one is a new variant. Writes
-bench/results/calibration_reuse.json and the `<!-- measurement:calibration -->` section of
-docs/BENCHMARKS.md.
+bench/results/calibration_reuse.json and re-renders the doc blocks that read it (docs/BENCHMARKS.md §6).
 
-    .venv/bin/python bench/calibration_reuse.py [--pairs 4]
+    .venv/bin/python bench/calibration_reuse.py --beside "nothing" [--pairs 4]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
 
-from measurement import _table, run_footer, run_info, run_start, splice  # noqa: E402 - bench/ is the script's folder
+from run_record import run_info, run_start, save_result  # noqa: E402 - bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -29,6 +26,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=4, help="builds per arm, alternating (default 4)")
+    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
     args = parser.parse_args()
 
     import onnx
@@ -69,33 +67,7 @@ def main() -> None:
         builds[arm].append(time.perf_counter() - began)
         print(f"{arm}: {builds[arm][-1]:.1f} s", file=sys.stderr)
     shutil.rmtree(scratch, ignore_errors=True)
-    info = run_info(start)
-    result = {**info, "builds": builds}
-    (ROOT / "bench" / "results" / "calibration_reuse.json").write_text(json.dumps(result, indent=1) + "\n")
-    docs = ROOT / "docs" / "BENCHMARKS.md"
-    docs.write_text(splice(docs.read_text(), {"calibration": render(builds, info)}))
-    print(render(builds, info))
-
-
-def render(builds: dict[str, list[float]], info: dict) -> str:
-    anew, cached = (statistics.median(builds[arm]) for arm in ("calibrated anew", "cached ranges"))
-    rows = [[arm, len(times), f"{statistics.median(times):.1f} s", f"{min(times):.1f}–{max(times):.1f} s"]
-            for arm, times in builds.items()]
-    return "\n".join([
-        "### 6. Static calibration reused across exclusions",
-        "",
-        _table(["static build of a new variant", "builds", "median", "range"], rows),
-        "",
-        f"- cached ranges / calibrated anew: x{cached / anew:.2f} of the build time per candidate (medians); a"
-        " repair's static candidates after the first take the cached ranges, which give byte-identical"
-        " variants (tests/test_variants.py)",
-        "- example model, static [Add, MatMul] at optimization level 0 (the collapse), minmax on 100 train"
-        " sentences of 128 tokens; each build keeps a different set of Adds in fp32; the arms alternate",
-        "- §5's repair was measured before the ranges were cached: each of its static candidates calibrated"
-        " anew",
-        "",
-        run_footer(info, "bench/calibration_reuse.py", "bench/results/calibration_reuse.json"),
-    ])
+    save_result(ROOT / "bench" / "results" / "calibration_reuse.json", {**run_info(start, beside=args.beside), "builds": builds})
 
 
 if __name__ == "__main__":

@@ -4,25 +4,23 @@ Static int8 of the unfused graph (optimization_level 0, the card's other paramet
 [Add, MatMul], with no exclusion, with the attention-mask Adds excluded (`exclude=["softmax"]`, the
 manual fix) and with the exclusion `--qbench-repair` found (examples/test_reference_card.py): F1 on
 the whole validation split and the one-thread CPU-time speedup over fp32 at bs1 len32, measured side
-by side in one process. Prints a markdown table for docs/RESULTS.md and writes bench/results/collapse.json.
+by side in one process. Writes bench/results/collapse.json and re-renders the doc blocks that read it
+(docs/RESULTS.md).
 
-    .venv/bin/python bench/collapse.py
+    .venv/bin/python bench/collapse.py --beside "nothing"
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
+import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "examples")]
+sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "bench")]
 
 import onnx  # noqa: E402
 from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model  # noqa: E402
-from measurement import _load, _table, machine  # noqa: E402
 from test_reference_card import REPAIRED  # noqa: E402
 from transformers import AutoConfig, AutoTokenizer  # noqa: E402
 
@@ -33,6 +31,7 @@ from pytest_qbench.hardware import detect  # noqa: E402
 from pytest_qbench.measure.data import calibration_dataset, latency_inputs, parse_conll  # noqa: E402
 from pytest_qbench.measure.latency import make_session, measure  # noqa: E402
 from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
+from run_record import run_info, run_start, save_result  # noqa: E402
 
 EXCLUSIONS = {
     "none": {},
@@ -42,8 +41,10 @@ EXCLUSIONS = {
 
 
 def main() -> None:
-    load_before = list(os.getloadavg())
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    args = parser.parse_args()
+    start = run_start()
     cache, hardware = BuildCache(), detect()
     original = export_original(str(ensure_model()), 11, cache)
     tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
@@ -68,16 +69,7 @@ def main() -> None:
                          "int8_f1": f1(built.optimized), "speedup": speed.value, "ci": [speed.ci_low, speed.ci_high],
                          "excluded_nodes": len(built.quantization.excluded_nodes)})
             print(rows[-1], flush=True)
-    info = {"when": when, "machine": machine(2), "hardware_key": hardware.key,
-            "load_before": load_before, "load_after": list(os.getloadavg())}
-    (ROOT / "bench" / "results" / "collapse.json").write_text(json.dumps({**info, "rows": rows}, indent=1) + "\n")
-    table = _table(
-        ["operators", "kept in fp32", "nodes kept", "F1 fp32", "F1 int8", "cpu speedup (95% CI)"],
-        [[f"`{r['operators']}`", r["exclusion"], r["excluded_nodes"], f"{r['fp32_f1']:.4f}", f"{r['int8_f1']:.4f}",
-          f"x{r['speedup']:.2f} ({r['ci'][0]:.2f}-{r['ci'][1]:.2f})"] for r in rows],
-    )
-    print(f"{table}\n\nRun {when} on {info['machine']['brand']} ({hardware.key}), load {_load(load_before)} before,"
-          f" {_load(info['load_after'])} after. Reproduce: `.venv/bin/python bench/collapse.py`.")
+    save_result(ROOT / "bench" / "results" / "collapse.json", {**run_info(start, beside=args.beside), "rows": rows})
 
 
 if __name__ == "__main__":

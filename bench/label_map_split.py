@@ -4,23 +4,22 @@ in two, as PII models tag them (examples/split_names.py), scored through the map
 For both scoring modes: the scores of the predictions as they are; the same predictions re-tagged
 (each PER entity's first word B-GIVEN_NAME, the rest one SURNAME span) and mapped back, with the
 merge rule and without it; and how many PER entities, surnames and merges there were. Prints a
-markdown table for docs/RESULTS.md and writes bench/results/label-map-split.json.
+result to bench/results/label-map-split.json, from which docs/RESULTS.md's table is rendered.
 
     .venv/bin/python bench/label_map_split.py
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "examples")]
+sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "bench")]
 
 from conll_model import ensure_model  # noqa: E402
+from run_record import run_info, run_start, save_result  # noqa: E402
 from split_names import SPLIT_TO_CONLL, split_predictions, validation_predictions  # noqa: E402
 
 from pytest_qbench.config import DataSpec  # noqa: E402
@@ -31,6 +30,7 @@ SCORES = ("precision", "recall", "f1", "accuracy")
 
 
 def main() -> None:
+    start = run_start()
     task, model = TokenClassification(), ensure_model()
     predictions = validation_predictions(model, threads=2)
     rows = []
@@ -54,23 +54,13 @@ def main() -> None:
             "label_map": asdict(results["split, merged"].label_map),
         })
     record = {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **run_info(start),
         "model": model.name,
         "sentences": len(predictions.gold),
         "map": SPLIT_TO_CONLL,
         "rows": rows,
     }
-    OUT.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    print(_table(rows))
-
-
-def _table(rows: list[dict]) -> str:
-    lines = ["| scoring | predictions | F1 | PER F1 | accuracy |", "|---|---|---|---|---|"]
-    for row in rows:
-        for name, scores in row["scores"].items():
-            lines.append(f"| {row['scoring']} | {name} | {scores['f1']:.4f} | {scores['per_label_f1']['PER']:.4f}"
-                         f" | {scores['accuracy']:.4f} |")
-    return "\n".join(lines)
+    save_result(OUT, record)
 
 
 if __name__ == "__main__":

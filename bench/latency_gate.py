@@ -18,7 +18,8 @@ same index, for baselines recorded on a quiet machine and gated on a busy one.
 
 Per signal it reports the per-pair sigma of log-ratios, the run-to-run sigma of the estimate, the
 false-alarm and detection rates with Wilson 95% intervals, and seconds per run. Raw numbers go to
-bench/results/latency-gate.json and the tables replace the `latency-gate` section of docs/BENCHMARKS.md.
+bench/results/latency-gate.json (or --output), and the doc blocks that read it are re-rendered
+(docs/BENCHMARKS.md §1, the README).
 """
 
 from __future__ import annotations
@@ -45,20 +46,19 @@ from scipy.stats import binomtest
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import legacy_gate  # noqa: E402
+from measurement import Setup, Shape, load_setup, log  # noqa: E402 - puts examples/ on the path
 from conll_model import ensure_model  # noqa: E402
-from measurement import REPO, Setup, Shape, load_setup, log, splice  # noqa: E402
+from run_record import machine, save_result  # noqa: E402
 
 from pytest_qbench.config import TimingSpec, Tolerances  # noqa: E402
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result  # noqa: E402
 from pytest_qbench.gate.policy import judge, speedup_vs_baseline  # noqa: E402
-from pytest_qbench.hardware import detect  # noqa: E402
 from pytest_qbench.measure import latency  # noqa: E402
 from pytest_qbench.results import AccuracyResult, CaseResult, LatencyResult  # noqa: E402
 
 CONDITIONS = ("idle", "cpu", "bursty")
 ARMS = {"A/A": 0.0, "+10%": 0.10, "+25%": 0.25}
 RESULTS = BENCH / "results" / "latency-gate.json"
-DOC = REPO / "docs" / "BENCHMARKS.md"
 
 
 # ---- the neighbour -------------------------------------------------------------------------------
@@ -333,40 +333,6 @@ def summarize(runs: list[dict[str, Any]], cross: list[dict[str, Any]]) -> list[d
     return rows
 
 
-def _rate(r: dict[str, float]) -> str:
-    if not r or not r["n"]:
-        return "–"
-    return f"{r['hits']}/{r['n']} ({r['rate']:.1%}; {r['low']:.1%}–{r['high']:.1%})"
-
-
-def render(result: dict[str, Any]) -> str:
-    header = ["load", "signal", "per-pair σ (log)", "run-to-run σ (log)", "A/A false alarms", "A/A inconclusive",
-              "+10% caught", "+25% caught", "realized +10% / +25%", "idle baseline, this load: false alarms",
-              "s per run"]
-    rows = []
-    for r in result["summary"]:
-        absolute = r["signal"].startswith("new: optimized")
-        rows.append([
-            r["condition"], r["signal"], "–" if absolute else f"{r['pair_sigma']:.3f}", f"{r['run_sigma']:.3f}",
-            _rate(r["A/A"]), r["A/A inconclusive"], _rate(r["+10%"]), _rate(r["+25%"]),
-            f"{r['+10% realized']:+.1%} / {r['+25% realized']:+.1%}", _rate(r.get("vs idle baseline", {})),
-            f"{r['seconds']:.1f}",
-        ])
-    lines = [header, ["---"] * len(header), *rows]
-    table = "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
-    m = result["machine"]
-    cal = ", ".join(f"{arm}: {c['tokens']} extra tokens, {c['cost']:+.1%} cpu" for arm, c in result["calibration"].items())
-    return (
-        f"### 1. Latency gate: old and new design side by side, three loads\n\n{table}\n\n"
-        f"Shape {result['shape']}; candidate calibration ({cal}). Rates with Wilson 95% intervals; \"caught\" = the"
-        " check failed. The absolute row is the optimized model's CPU time per call against cpu_time_rtol"
-        f" {Tolerances().cpu_time_rtol:g}: its +10%/+25% columns count slowdowns it caught on its own."
-        f" Run {result['started']} ({result['seconds'] / 60:.0f} min) on {m['brand']}, {m['key']},"
-        f" {m['threads']} threads for the wall clock, load average before {result['load_before']}."
-        f" Reproduce: `{result['command']}`. Raw numbers: `{RESULTS.relative_to(REPO)}`."
-    )
-
-
 def measure_all(args: argparse.Namespace) -> dict[str, Any]:
     timing = TimingSpec()
     setup = load_setup(ensure_model(), None, timing)
@@ -376,11 +342,10 @@ def measure_all(args: argparse.Namespace) -> dict[str, Any]:
     tokens = {"A/A": 0, **{arm: c["tokens"] for arm, c in calibration.items()}}
     log(f"calibration: {calibration}")
     runs = [run for c in args.conditions for run in run_condition(setup, shape, tokens, c, args, timing)]
-    hardware = detect()
     return {
         "command": "bench/latency_gate.py " + " ".join(sys.argv[1:]), "started": started,
         "seconds": perf_counter() - start, "load_before": "/".join(f"{x:.2f}" for x in load),
-        "machine": {"brand": hardware.brand, "key": hardware.key, "threads": setup.threads},
+        "machine": machine(setup.threads),
         "shape": str(shape), "timing": dataclasses.asdict(timing), "tolerances": dataclasses.asdict(Tolerances()),
         "calibration": calibration, "runs": runs,
     }
@@ -395,7 +360,7 @@ def main() -> None:
     parser.add_argument("--legacy-aa", type=int, default=20, help="old-design A/A runs per condition")
     parser.add_argument("--legacy-arm", type=int, default=10, help="old-design runs per slowdown arm per condition")
     parser.add_argument("--neighbour-deadline", type=float, default=3600.0, help="seconds a neighbour lives at most")
-    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the JSON results (the docs read the default one)")
     parser.add_argument("--rejudge", action="store_true",
                         help="judge the runs of bench/results/latency-gate.json again with today's policy, and re-render")
     args = parser.parse_args()
@@ -407,12 +372,7 @@ def main() -> None:
     judge_runs(result["runs"])
     result["cross_load"] = cross_load(result["runs"])
     result["summary"] = summarize(result["runs"], result["cross_load"])
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    text = render(result)
-    print(text)
-    if not args.no_doc:
-        DOC.write_text(splice(DOC.read_text(), {"latency-gate": text}))
+    save_result(args.output, result)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@
     .venv/bin/python bench/measurement.py                                 # overhead
     .venv/bin/python bench/measurement.py --experiments matrix accuracy
 
-False alarms and detection power of the latency gate: bench/latency_gate.py. Each run writes a JSON file under bench/results/ and replaces its
-experiments' sections of docs/BENCHMARKS.md (between `<!-- measurement:NAME -->` markers).
+False alarms and detection power of the latency gate: bench/latency_gate.py. Each run writes
+bench/results/measurement-<experiments>.json (or --output) and re-renders the doc blocks that read it
+(docs/BENCHMARKS.md §2-4; bench/render_docs.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pytest_qbench.build.cache import BuildCache, default_cache_root, library_versions
+from pytest_qbench.build.cache import BuildCache, default_cache_root
 from pytest_qbench.build.variants import build_variant, export_original
 from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec
 from pytest_qbench.hardware import detect
@@ -41,7 +42,9 @@ from pytest_qbench.measure.tasks import task_for
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "examples"))
+sys.path.insert(0, str(REPO / "bench"))
 from conll_model import conll_dir, ensure_model  # noqa: E402 - the example model and its data
+from run_record import machine, save_result  # noqa: E402
 
 EXPERIMENTS = ("overhead", "matrix", "accuracy")
 DEFAULT_EXPERIMENTS = ("overhead",)
@@ -180,6 +183,7 @@ def pytest_run(label: str, cache_dir: Path, baseline_args: list[str], work: Path
     artifact = work / f"{label}.json"
     command = [_relative(sys.executable), *MATRIX_PYTEST, "--qbench-cache-dir", str(cache_dir),
                "--qbench-json", str(artifact), *baseline_args]
+    shown = [".venv/bin/python", *MATRIX_PYTEST, *(["--qbench-update-baselines"] if baseline_args else [])]
     log(f"matrix {label}: {shlex.join(command)}")
     start = perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
@@ -191,7 +195,7 @@ def pytest_run(label: str, cache_dir: Path, baseline_args: list[str], work: Path
     timed = [c["latency"] for c in cases if c["latency"]]
     log(f"matrix {label}: {seconds:.0f} s, exit {done.returncode}, {verdicts}")
     return {
-        "label": label, "command": shlex.join(["time", *command]), "exit_code": done.returncode,
+        "label": label, "command": shlex.join(shown), "exit_code": done.returncode,
         "wall_seconds": seconds, "cases": len(cases), "verdicts": verdicts,
         "latency_seconds": sum(t["seconds"] for t in timed),
         "stopped_on_ci_width": sum(t["stop_reason"] == "ci_width" for t in timed),
@@ -229,86 +233,6 @@ def run_accuracy(setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
                          "sentences_per_s": scores.num_samples / scores.seconds, "f1": scores.f1})
             log(f"accuracy {name}: {scores.num_samples} sentences in {scores.seconds:.1f} s, F1 {scores.f1:.4f}")
     return {"runs": rows, "quantization": asdict(int8.quantization)}
-
-
-# ---- the report --------------------------------------------------------------------------------------
-
-
-def _pct(value: float) -> str:
-    return f"{value:+.1%}"
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
-
-
-def render_overhead(result: dict[str, Any]) -> str:
-    rows = [[s["shape"], len(s["rounds"]), f"{s['bare_ms_median']:.3f}", f"{s['harness_ms_median']:.3f}",
-             _pct(s["overhead_median"]), f"{_pct(s['overhead_min'])} to {_pct(s['overhead_max'])}"]
-            for s in result["shapes"]]
-    header = ["shape", "rounds", "bare loop, ms (median)", "harness, ms (median)", "overhead (median)", "range"]
-    return "### 2. Harness overhead vs a bare `InferenceSession.run` loop\n\n" + _table(header, rows)
-
-
-def render_matrix(result: dict[str, Any]) -> str:
-    rows = [[r["label"], result["mode"], f"{r['wall_seconds'] / 60:.1f} min", r["cases"],
-             ", ".join(f"{v} {k}" for k, v in sorted(r["verdicts"].items())), f"{r['latency_seconds']:.0f} s",
-             f"{r['stopped_on_ci_width']}/{r['cases']}", r["exit_code"]] for r in result["runs"]]
-    header = ["build cache", "mode", "wall time", "cases", "verdicts", "in latency timing", "stopped on CI width",
-              "exit code"]
-    commands = "\n".join(f"- {r['label']}: `{r['command']}`" for r in result["runs"])
-    return "### 3. Time to verdict: the reference matrix\n\n" + _table(header, rows) + "\n\n" + commands
-
-
-def render_accuracy(result: dict[str, Any]) -> str:
-    rows = [[r["model"], r["sentences"], f"{r['seconds']:.1f}", f"{r['sentences_per_s']:.0f}", f"{r['f1']:.4f}"]
-            for r in result["runs"]]
-    header = ["model", "sentences", "seconds", "sentences/s", "F1"]
-    return "### 4. Accuracy evaluation throughput (validation split)\n\n" + _table(header, rows)
-
-
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "overhead": render_overhead, "matrix": render_matrix,
-    "accuracy": render_accuracy,
-}
-
-
-TIMED = ("overhead",)  # the experiments that time with the TimingSpec of the run
-
-
-def render_sections(results: dict[str, Any], json_path: str, label: str) -> dict[str, str]:
-    """Each experiment's markdown, keyed by its marker name (`label` tells apart runs of one experiment)."""
-    m, t = results["machine"], results["timing"]
-    where = f"{m['brand']}, {m['physical_cores']} physical / {m['logical_cores']} logical cores, {m['threads']} threads"
-    budget = (f" Wall-clock phase: min {t['wall_iterations']} calls and {t['wall_seconds']:g} s per model;"
-              f" CPU phase: min {t['min_pairs']} pairs and {t['min_seconds']:g} s, max {t['max_seconds']:g} s.")
-    sections = {}
-    for name, result in results["experiments"].items():
-        heading, table = RENDERERS[name](result).split("\n", 1)
-        footer = (
-            f"Run {result['started']} ({result['seconds'] / 60:.1f} min) on {where}.{budget if name in TIMED else ''}"
-            f" Load average (1/5/15 min) {_load(result['load_before'])} before, {_load(result['load_after'])} after."
-            f" Reproduce: `{result['command']}`. Raw numbers: `{json_path}`."
-        )
-        sections[f"{name}-{label}" if label else name] = f"{heading}{f' ({label})' if label else ''}\n{table}\n\n{footer}"
-    return sections
-
-
-def _load(load: list[float]) -> str:
-    return "/".join(f"{x:.2f}" for x in load)
-
-
-def splice(text: str, sections: dict[str, str]) -> str:
-    """`text` with each named section replaced between its markers, or appended when it has none."""
-    for name, body in sections.items():
-        begin, end = f"<!-- measurement:{name} -->", f"<!-- /measurement:{name} -->"
-        block = f"{begin}\n{body}\n{end}"
-        if begin in text and end in text:
-            text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-        else:
-            text = text.rstrip("\n") + f"\n\n{block}\n"
-    return text
 
 
 # ---- the run -------------------------------------------------------------------------------------------
@@ -350,42 +274,13 @@ def _relative(path: str) -> str:
     return str(absolute.relative_to(REPO)) if absolute.is_relative_to(REPO) else str(absolute)
 
 
-def machine(threads: int) -> dict[str, Any]:
-    hardware = detect()
-    return {
-        "brand": hardware.brand, "hardware_key": hardware.key, "physical_cores": hardware.physical_cores,
-        "logical_cores": hardware.logical_cores, "threads": threads, "libraries": library_versions(),
-    }
-
-
-def run_start() -> dict[str, Any]:
-    """When a bench script started, and the load it started under (for `run_info`)."""
-    return {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "began": perf_counter(),
-            "load_before": list(os.getloadavg())}
-
-
-def run_info(start: dict[str, Any], threads: int = 2) -> dict[str, Any]:
-    """What a bench script's results record of its run: when, how long, where, under which load."""
-    return {"when": start["when"], "minutes": (perf_counter() - start["began"]) / 60, "machine": machine(threads),
-            "load_before": start["load_before"], "load_after": list(os.getloadavg())}
-
-
-def run_footer(info: dict[str, Any], script: str, raw: str, setting: str = "") -> str:
-    """The closing line of a bench script's section: the run, the machine, the load, how to reproduce."""
-    m = info["machine"]
-    return (f"Run {info['when']} ({info['minutes']:.1f} min) on {m['brand']}, {m['physical_cores']} physical /"
-            f" {m['logical_cores']} logical cores{setting}. Load average (1/5/15 min) {_load(info['load_before'])}"
-            f" before, {_load(info['load_after'])} after. Reproduce: `.venv/bin/python {script}`. Raw numbers: `{raw}`.")
-
-
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[argparse.Action]]]:
     """The parser, and per experiment the options it reads ("run": the ones every experiment reads)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", choices=EXPERIMENTS, default=list(DEFAULT_EXPERIMENTS))
-    parser.add_argument("--output", type=Path, default=None, help="JSON results (default: bench/results/<time>.json)")
-    parser.add_argument("--markdown", type=Path, default=REPO / "docs" / "BENCHMARKS.md",
-                        help="file whose experiment sections are replaced with this run's tables")
-    parser.add_argument("--label", default="", help="names this run's sections apart from the default run's")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON results (default: bench/results/measurement-<experiments>.json, which the docs read)")
+    parser.add_argument("--beside", default="not recorded", help="what else ran on the machine meanwhile, recorded with the figures")
     groups = {name: parser.add_argument_group(name) for name in ("run", *EXPERIMENTS)}
     options: dict[str, list[argparse.Action]] = {name: [] for name in groups}
 
@@ -415,23 +310,14 @@ def main(argv: list[str] | None = None) -> None:
     setup = load_setup(args.model or ensure_model(), args.cache_dir, timing) if needs_model else None
     results = {
         "schema": 1, "machine": machine(resolve_threads(args.threads)), "timing": asdict(timing),
-        "model": str(setup.model if setup else ensure_model()),
+        "model": (setup.model if setup else ensure_model()).name, "beside": args.beside,
         "experiments": {
             name: run_experiment(name, setup, args, command_for(name, args, options)) for name in args.experiments
         },
     }
-    output = args.output or REPO / "bench" / "results" / f"measurement-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=1) + "\n")
+    output = args.output or REPO / "bench" / "results" / f"measurement-{'-'.join(args.experiments)}.json"
+    save_result(output, results)
     log(f"results written to {output}")
-    if args.markdown is not None:
-        sections = render_sections(results, _relative(str(output)), args.label)
-        args.markdown.write_text(splice(_read(args.markdown), sections))
-        log(f"tables written to {args.markdown}")
-
-
-def _read(path: Path) -> str:
-    return path.read_text() if path.is_file() else "# Benchmarks\n"
 
 
 if __name__ == "__main__":

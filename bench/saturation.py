@@ -1,23 +1,26 @@
 """What each u8s8 saturation remedy does to F1 and to the speedup, on this CPU, for the example model.
 
-    .venv/bin/python bench/saturation.py > bench/results/saturation-$(hostname).md
+    .venv/bin/python bench/saturation.py --beside "nothing"
 
 Dynamic int8 [Add, MatMul] of the example (MiniLM fine-tuned on CoNLL-2003, opset 11, O1), built with
 the U8S8 `avx512` preset unremedied and with each remedy, and with the U8U8 `avx2` preset. F1 on all
 3250 validation sentences; wall-clock speedups over fp32 at all cores, measured side by side (the
-plugin's wall-clock phase, 2 s per model) at two shapes. On a CPU without VNNI the U8S8 rows run on the saturating kernels; on a VNNI CPU the
-same rows show what the remedies cost where nothing saturates.
+plugin's wall-clock phase, 2 s per model) at two shapes. On a CPU without VNNI the U8S8 rows run on the
+saturating kernels; on a VNNI CPU the same rows show what the remedies cost where nothing saturates.
+Writes bench/results/saturation-<hardware key>.json and re-renders the doc blocks that read it.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
+sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "bench")]
 
 from conll_model import VALID_FILE, conll_dir, ensure_model  # noqa: E402
+from run_record import run_info, run_start, save_result  # noqa: E402
 
 from pytest_qbench.build.cache import BuildCache, default_cache_root  # noqa: E402
 from pytest_qbench.build.variants import build_variant, export_original  # noqa: E402
@@ -35,7 +38,10 @@ TIMING = TimingSpec(wall_seconds=2.0)
 def main() -> None:
     from transformers import AutoConfig, AutoTokenizer
 
-    hardware = detect()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    args = parser.parse_args()
+    start, hardware = run_start(), detect()
     cache = BuildCache(default_cache_root())
     original = export_original(ensure_model(), 11, cache)
     tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
@@ -48,25 +54,25 @@ def main() -> None:
     fp32 = make_session(original / "model.onnx", threads)
     names = [i.name for i in fp32.get_inputs()]
     inputs = {shape: latency_inputs(tokenizer, validation, "tokens", *shape, names) for shape in SHAPES}
-    print(f"CPU: {hardware.brand}, hardware key `{hardware.key}`, u8s8 saturates here: {hardware.saturates_u8s8}; "
-          f"{threads} threads; fp32 F1 {f1(fp32):.4f}\n")
-    head = ["preset", "remedy", "weights", "F1 int8"] + [f"wall speedup bs{b} len{n} (95% CI)" for b, n in SHAPES]
-    print("| " + " | ".join(head) + " |\n|" + " --- |" * len(head))
+    rows = []
     for preset, remedy in ROWS:
         spec = VariantSpec("dynamic", ("Add", "MatMul"), preset=preset, saturation_remedy=remedy)
         variant = build_variant(original, spec, preset=preset, calibration=None, cache=cache)
-        session = make_session(variant.optimized, threads, spec.session_config)
 
-        def sessions(n: int, optimized=variant.optimized, config=spec.session_config) -> tuple:
-            return make_session(original / "model.onnx", n), make_session(optimized, n, config)
+        def sessions(n: int, optimized=variant.optimized, session_config=spec.session_config) -> tuple:
+            return make_session(original / "model.onnx", n), make_session(optimized, n, session_config)
 
         record = variant.quantization
-        weights = f"{'u8' if record.weights_dtype == 'uint8' else 's8'}{' 7-bit' if record.reduce_range else ''}"
-        cells = [preset, remedy, weights, f"{f1(session):.4f}"]
-        for shape in SHAPES:
-            speedup = measure(sessions, inputs[shape], TIMING, shape[0]).wall_speedup
-            cells.append(f"x{speedup.value:.2f} ({speedup.ci_low:.2f}-{speedup.ci_high:.2f})")
-        print("| " + " | ".join(cells) + " |", flush=True)
+        speedups = {}
+        for batch, length in SHAPES:
+            speedup = measure(sessions, inputs[(batch, length)], TIMING, batch).wall_speedup
+            speedups[f"bs{batch}-len{length}"] = {"value": speedup.value, "ci_low": speedup.ci_low, "ci_high": speedup.ci_high}
+        rows.append({"preset": preset, "remedy": remedy, "weights": record.weights_dtype, "reduce_range": record.reduce_range,
+                     "f1": f1(make_session(variant.optimized, threads, spec.session_config)), "wall_speedups": speedups})
+        print(rows[-1], file=sys.stderr, flush=True)
+    save_result(ROOT / "bench" / "results" / f"saturation-{hardware.key}.json",
+                {**run_info(start, threads, args.beside), "saturates_u8s8": hardware.saturates_u8s8,
+                 "fp32_f1": f1(fp32), "rows": rows})
 
 
 if __name__ == "__main__":

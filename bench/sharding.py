@@ -6,13 +6,14 @@
 2. pytest-split (if installed) asked for the same splits with the same durations: how many variants
    it puts on more than one shard (each one a build repeated), and how even its loads are.
 
-Writes bench/results/sharding.json and the `<!-- measurement:sharding -->` section of docs/SCALING.md.
+Writes bench/results/sharding.json and re-renders the doc blocks that read it (docs/SCALING.md).
 
-    .venv/bin/python bench/sharding.py
+    .venv/bin/python bench/sharding.py --beside "nothing"
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from measurement import _table, run_footer, run_info, run_start, splice  # noqa: E402 - bench/ is the script's folder
+from run_record import run_info, run_start, save_result  # noqa: E402 - bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECT = ["examples", "-k", "not hub"]
@@ -44,7 +45,7 @@ def run_shard(index: int, count: int, work: Path, durations: Path | None) -> dic
     cases = json.loads(artifact.read_text())["cases"]
     return {"index": index, "count": count, "exit_code": done.returncode, "seconds": seconds,
             "cases": len(cases), "variants": len({variant_of(c["nodeid"]) for c in cases}),
-            "case_seconds": sum(c["seconds"] or 0 for c in cases), "artifact": str(artifact)}
+            "case_seconds": sum(c["seconds"] or 0 for c in cases)}
 
 
 def pytest_split(count: int, durations: dict[str, float], work: Path) -> dict | None:
@@ -68,32 +69,15 @@ def pytest_split(count: int, durations: dict[str, float], work: Path) -> dict | 
             "extra_builds": sum(len(s) - 1 for s in shards_of.values())}
 
 
-def render(result: dict) -> str:
-    rows = []
-    for count, shards in result["series"].items():
-        slowest = max(s["seconds"] for s in shards)
-        rows.append([count, " / ".join(f"{s['cases']}" for s in shards), " / ".join(f"{s['variants']}" for s in shards),
-                     " / ".join(f"{s['seconds'] / 60:.1f}" for s in shards), f"{sum(s['seconds'] for s in shards) / 60:.1f}",
-                     f"{slowest / 60:.1f}", " / ".join(str(s["exit_code"]) for s in shards)])
-    parts = ["### Shards of the reference matrix, run one after another", "",
-             _table(["shards", "cases per shard", "variants per shard", "minutes per shard", "sum, min",
-                     "N parallel jobs: slowest shard, min", "exit codes"], rows)]
-    split = [s for s in result["pytest_split"] if s]
-    if split:
-        parts += ["", "### pytest-split on the same cases and durations", "",
-                  _table(["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
-                         [[s["count"], " / ".join(map(str, s["cases"])), " / ".join(f"{x:.0f}" for x in s["loads"]),
-                           f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
-    parts += ["", run_footer(result["info"], "bench/sharding.py", "bench/results/sharding.json", ", build cache warm")]
-    return "\n".join(parts)
-
-
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    args = parser.parse_args()
     start = run_start()
     with tempfile.TemporaryDirectory(prefix="qbench-sharding-") as tmp:
         work = Path(tmp)
         series = {1: [run_shard(1, 1, work, None)]}
-        whole = json.loads(Path(series[1][0]["artifact"]).read_text())
+        whole = json.loads((work / "shard-1-of-1.json").read_text())
         durations = {c["nodeid"]: c["seconds"] for c in whole["cases"] if c["seconds"]}
         durations_file = work / "durations.json"
         durations_file.write_text(json.dumps({"durations": durations}))
@@ -101,12 +85,8 @@ def main() -> None:
         for count in (2, 4):
             series[count] = [run_shard(i, count, work, durations_file) for i in range(1, count + 1)]
             print(series[count], flush=True)
-    result = {"info": run_info(start), "series": series, "pytest_split": split}
-    (ROOT / "bench" / "results" / "sharding.json").write_text(json.dumps(result, indent=1) + "\n")
-    docs = ROOT / "docs" / "SCALING.md"
-    text = docs.read_text() if docs.exists() else "# Scaling out\n"
-    docs.write_text(splice(text, {"sharding": render(result)}))
-    print(render(result))
+    result = {"info": run_info(start, beside=args.beside), "series": series, "pytest_split": split}
+    save_result(ROOT / "bench" / "results" / "sharding.json", result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""Result file -> markdown: one pure function per kind of doc block, registered below. A renderer takes
+the block's sources in the order its marker names them (`Result`: path and parsed JSON or text) and
+returns markdown ending with `common.footer` (the run, the CPU, the load, what else ran, how to
+reproduce). bench/render_docs.py says how a block names its kind and sources.
+
+To add a kind: write `render_x` in the module of the doc it goes in (benchmarks.py: docs/BENCHMARKS.md
+and docs/SCALING.md; results.py: docs/RESULTS.md; readme.py: README.md) and add it to `RENDERERS`.
+A renderer of one file takes one `Result`; one that compares files (hosts, runtimes) takes as many as
+its marker names, `def render_x(*records: Result)`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .benchmarks import (
+    render_accuracy, render_calibration, render_diagnosis, render_latency_gate, render_matrix, render_overhead,
+    render_sharding,
+)
+from .common import Result, load
+from .readme import render_readme_summary
+from .results import (
+    render_card_accuracy, render_card_latency, render_card_summary, render_collapse, render_diagnosis_findings,
+    render_label_map_split, render_preset_gap, render_presets, render_saturation, render_sentiment,
+)
+
+__all__ = ["RENDERERS", "Result", "load"]
+
+Renderer = Callable[..., str]
+RENDERERS: dict[str, Renderer] = {
+    "latency-gate": render_latency_gate,
+    "overhead": render_overhead,
+    "matrix": render_matrix,
+    "accuracy": render_accuracy,
+    "diagnosis": render_diagnosis,
+    "diagnosis-findings": render_diagnosis_findings,
+    "calibration": render_calibration,
+    "sharding": render_sharding,
+    "collapse": render_collapse,
+    "card-accuracy": render_card_accuracy,
+    "card-latency": render_card_latency,
+    "card-summary": render_card_summary,
+    "sentiment": render_sentiment,
+    "saturation": render_saturation,
+    "readme-summary": render_readme_summary,
+    "presets": render_presets,
+    "preset-gap": render_preset_gap,
+    "label-map-split": render_label_map_split,
+}

@@ -1,0 +1,199 @@
+"""The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/latency_gate.py, bench/measurement.py,
+bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from .common import Result, Run, footer, pct, run_of, script, span, table, wilson
+
+# ---- bench/latency_gate.py ------------------------------------------------------------------------------
+
+NEW, OLD, ABSOLUTE = "new: cpu time, 1 thread, HL", "old: wall, all cores, ratio of means", "new: optimized cpu ms (absolute)"
+
+
+def render_latency_gate(result: Result) -> str:
+    data = result.data
+    header = ["load", "signal", "per-pair σ (log)", "run-to-run σ (log)", "A/A false alarms", "A/A inconclusive",
+              "+10% caught", "+25% caught", "realized +10% / +25%", "idle baseline, this load: false alarms",
+              "s per run"]
+    rows = [[r["condition"], r["signal"], "–" if r["signal"] == ABSOLUTE else f"{r['pair_sigma']:.3f}",
+             f"{r['run_sigma']:.3f}", _rate(r["A/A"]), r["A/A inconclusive"], _rate(r["+10%"]), _rate(r["+25%"]),
+             f"{r['+10% realized']:+.1%} / {r['+25% realized']:+.1%}", _rate(r.get("vs idle baseline", {})),
+             f"{r['seconds']:.1f}"] for r in data["summary"]]
+    costs = ", ".join(f"{arm}: {c['tokens']} extra tokens, {c['cost']:+.1%} cpu" for arm, c in data["calibration"].items())
+    machine = data["machine"]
+    run = Run(data["started"], data["seconds"] / 60, machine, [float(x) for x in data["load_before"].split("/")], None)
+    return "\n".join([
+        "### 1. Latency gate: old and new design side by side, three loads", "", table(header, rows), "",
+        *_gate_summary(data), "",
+        f"Shape {data['shape']}; candidate calibration ({costs}). Rates with Wilson 95% intervals; \"caught\" = the"
+        " check failed. The absolute row is the optimized model's CPU time per call against cpu_time_rtol"
+        f" {data['tolerances']['cpu_time_rtol']:g}: its +10%/+25% columns count slowdowns it caught on its own. "
+        + footer(run, f".venv/bin/python {data['command'].strip()}", result.path,
+                 f", {machine['threads']} threads for the wall clock"),
+    ])
+
+
+def _gate_summary(data: dict[str, Any]) -> list[str]:
+    by_signal = {signal: [r for r in data["summary"] if r["signal"] == signal] for signal in (NEW, OLD, ABSOLUTE)}
+    new, old = by_signal[NEW], by_signal[OLD]
+
+    runs = [r["design"] for r in data["runs"]]
+    inconclusive = sum(r[f"{arm} inconclusive"] for r in new for arm in ("A/A", "+10%", "+25%"))
+    cost = {arm: f"{c['cost']:+.1%}" for arm, c in data["calibration"].items()}
+    return [
+        f"- {runs.count('new')} runs of the new design, {runs.count('old')} of the old, in one run of"
+        f" {data['seconds'] / 60:.0f} min.",
+        f"- The new gate false-alarmed in {pooled(new, 'A/A')} A/A runs and in {pooled(new, 'vs idle baseline')} runs"
+        f" gated on a loaded machine against an idle baseline; it caught the +10% candidate ({cost['+10%']} CPU time)"
+        f" in {pooled(new, '+10%')} runs and the +25% one ({cost['+25%']}) in {pooled(new, '+25%')}, with"
+        f" {inconclusive} inconclusive, in {span([r['seconds'] for r in new], 1)} s per run.",
+        f"- Per-pair σ of the log-ratio: {span([r['pair_sigma'] for r in new], 3)} on one-thread CPU time,"
+        f" {span([r['pair_sigma'] for r in old], 3)} on the old design's wall clock. Run-to-run σ: the speedup"
+        f" {span([r['run_sigma'] for r in new], 3)}, the optimized model's CPU time per call"
+        f" {span([r['run_sigma'] for r in by_signal[ABSOLUTE]], 3)}.",
+        f"- The old design caught the +10% candidate in {pooled(old, '+10%')} runs, the +25% one in {pooled(old, '+25%')}.",
+    ]
+
+
+def pooled(rows: list[dict[str, Any]], column: str) -> str:
+    """A rate summed over the rows (the loads) of one signal, with its Wilson interval."""
+    return wilson(sum(r[column]["hits"] for r in rows), sum(r[column]["n"] for r in rows))
+
+
+def _rate(r: dict[str, float]) -> str:
+    return wilson(r["hits"], r["n"]) if r and r["n"] else "–"
+
+
+# ---- bench/measurement.py: one result file holds one or more experiments -------------------------------
+
+
+def _experiment(result: Result, name: str) -> tuple[dict[str, Any], Run]:
+    data = result.data
+    experiment = data["experiments"][name]
+    return experiment, Run(experiment["started"], experiment["seconds"] / 60, data["machine"],
+                           experiment["load_before"], experiment["load_after"], data.get("beside", ""))
+
+
+def _threads(result: Result) -> str:
+    return f", {result.data['machine']['threads']} threads"
+
+
+def render_overhead(result: Result) -> str:
+    experiment, run = _experiment(result, "overhead")
+    shapes = experiment["shapes"]
+    rows = [[s["shape"], len(s["rounds"]), f"{s['bare_ms_median']:.3f}", f"{s['harness_ms_median']:.3f}",
+             pct(s["overhead_median"]), f"{pct(s['overhead_min'])} to {pct(s['overhead_max'])}"] for s in shapes]
+    header = ["shape", "rounds", "bare loop, ms (median)", "harness, ms (median)", "overhead (median)", "range"]
+    ratios = ", ".join(f"{pct(s['harness_ms_median'] / s['bare_ms_median'] - 1)} ({s['shape']})" for s in shapes)
+    t = result.data["timing"]
+    budget = (f"{_threads(result)}. Wall-clock phase: min {t['wall_iterations']} calls and {t['wall_seconds']:g} s per"
+              f" model; CPU phase: min {t['min_pairs']} pairs and {t['min_seconds']:g} s, max {t['max_seconds']:g} s")
+    return "\n".join([
+        "### 2. Harness overhead vs a bare `InferenceSession.run` loop", "", table(header, rows), "",
+        f"- The ratio of the medians (harness over bare loop): {ratios}.", "",
+        footer(run, experiment["command"], result.path, budget),
+    ])
+
+
+def render_matrix(result: Result) -> str:
+    experiment, run = _experiment(result, "matrix")
+    rows = [[r["label"], experiment["mode"], f"{r['wall_seconds'] / 60:.1f} min", r["cases"],
+             ", ".join(f"{v} {k}" for k, v in sorted(r["verdicts"].items())), f"{r['latency_seconds']:.0f} s",
+             f"{r['stopped_on_ci_width']}/{r['cases']}", r["exit_code"]] for r in experiment["runs"]]
+    header = ["build cache", "mode", "wall time", "cases", "verdicts", "in latency timing", "stopped on CI width",
+              "exit code"]
+    return "\n".join([
+        "### 3. Time to verdict: the reference matrix", "", table(header, rows), "",
+        "- the session: `pytest --qbench examples -k 'not hub'`, on the build cache the column names", "",
+        footer(run, experiment["command"], result.path, _threads(result)),
+    ])
+
+
+def render_accuracy(result: Result) -> str:
+    experiment, run = _experiment(result, "accuracy")
+    rows = [[r["model"], r["sentences"], f"{r['seconds']:.1f}", f"{r['sentences_per_s']:.0f}", f"{r['f1']:.4f}"]
+            for r in experiment["runs"]]
+    header = ["model", "sentences", "seconds", "sentences/s", "F1"]
+    return "\n".join([
+        "### 4. Accuracy evaluation throughput (validation split)", "", table(header, rows), "",
+        footer(run, experiment["command"], result.path, _threads(result)),
+    ])
+
+
+# ---- bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py ------------------------------
+
+
+def render_diagnosis(result: Result) -> str:
+    runs = result.data["runs"]
+    rows = [[r["label"], f"{r['diagnosis_seconds']:.0f} s", f"{r['repair_seconds']:.0f} s",
+             f"{r['evaluations']} ({', '.join(f'{n} {s}' for s, n in r['by_split'].items())})",
+             "yes" if r["budget_spent"] else "no", f"{r['session_seconds'] / 60:.1f} min", r["exit_code"]]
+            for r in runs]
+    case = runs[0]["case"]
+    diagnosis, repair, accuracy = case["diagnosis"], case["diagnosis"]["repair"], case["accuracy"]
+    return "\n".join([
+        "### 5. Diagnosis and repair of the static collapse", "",
+        table(["build cache", "diagnosis", "repair", "evaluations", "cap reached", "whole session", "exit code"], rows),
+        "",
+        f"- case: `{case['nodeid']}` (F1 {accuracy['original']['f1']:.4f} -> {accuracy['optimized']['f1']:.4f});"
+        f" diagnosis on {diagnosis['sentences']} sentences in {diagnosis['batches']} padded batches, pre-flight and"
+        f" search on {diagnosis['preflight']['samples']} sentences, confirmation on the whole split",
+        f"- found: {repair_found(repair)}",
+        "- an evaluation builds one candidate (static: calibration + quantization, ~5 s cold) and scores it on"
+        " the sample (~2 s) or the whole split (~8 s); warm, the builds come from the cache",
+        "",
+        footer(run_of(result.data), script("diagnosis_cost.py"), result.path),
+    ])
+
+
+def repair_found(repair: dict[str, Any]) -> str:
+    """What a repair search found: the exclusion, the F1 against its target, the speedup it keeps."""
+    return (f"`{'`, `'.join(repair['exclusion']['families'])}` + {len(repair['exclusion']['nodes'])} nodes, F1"
+            f" {repair['f1']:.4f} on the whole split (target {repair['target_f1']:.4f}), cpu speedup x{repair['speedup']:.2f}")
+
+
+def render_calibration(result: Result) -> str:
+    builds = result.data["builds"]
+    anew, cached = (statistics.median(builds[arm]) for arm in ("calibrated anew", "cached ranges"))
+    rows = [[arm, len(times), f"{statistics.median(times):.1f} s", f"{min(times):.1f}–{max(times):.1f} s"]
+            for arm, times in builds.items()]
+    return "\n".join([
+        "### 6. Static calibration reused across exclusions", "",
+        table(["static build of a new variant", "builds", "median", "range"], rows), "",
+        f"- cached ranges / calibrated anew: x{cached / anew:.2f} of the build time per candidate (medians); a"
+        " repair's static candidates after the first take the cached ranges, which give byte-identical"
+        " variants (tests/test_variants.py)",
+        "- example model, static [Add, MatMul] at optimization level 0 (the collapse), minmax on 100 train"
+        " sentences of 128 tokens; each build keeps a different set of Adds in fp32; the arms alternate",
+        "- §5's repair was measured before the ranges were cached: each of its static candidates calibrated"
+        " anew",
+        "",
+        footer(run_of(result.data), script("calibration_reuse.py"), result.path),
+    ])
+
+
+def render_sharding(result: Result) -> str:
+    series = result.data["series"]
+    slowest = {count: max(s["seconds"] for s in shards) / 60 for count, shards in series.items()}
+    total = {count: sum(s["seconds"] for s in shards) / 60 for count, shards in series.items()}
+    rows = [[count, " / ".join(f"{s['cases']}" for s in shards), " / ".join(f"{s['variants']}" for s in shards),
+             " / ".join(f"{s['seconds'] / 60:.1f}" for s in shards), f"{total[count]:.1f}", f"{slowest[count]:.1f}",
+             " / ".join(str(s["exit_code"]) for s in shards)] for count, shards in series.items()]
+    one = slowest["1"]
+    parts = ["### Shards of the reference matrix, run one after another", "",
+             table(["shards", "cases per shard", "variants per shard", "minutes per shard", "sum, min",
+                    "N parallel jobs: slowest shard, min", "exit codes"], rows), "",
+             "- N parallel jobs: " + ", ".join(f"{c} shard{'s' if c != '1' else ''} {slowest[c]:.1f} min"
+                                               + ("" if c == "1" else f" (x{one / slowest[c]:.1f})") for c in series),
+             "- machine-minutes: " + " → ".join(f"{total[c]:.1f}" for c in series)]
+    split = [s for s in result.data["pytest_split"] if s]
+    if split:
+        parts += ["", "### pytest-split on the same cases and durations", "",
+                  table(["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
+                        [[s["count"], " / ".join(map(str, s["cases"])), " / ".join(f"{x:.0f}" for x in s["loads"]),
+                          f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
+    parts += ["", footer(run_of(result.data["info"]), script("sharding.py"), result.path, ", build cache warm")]
+    return "\n".join(parts)

@@ -1,0 +1,47 @@
+"""What every bench result records of its run (when, how long, which machine, under which load, what
+else ran), and how a bench script saves its result: atomically, then re-rendering the doc blocks that
+read it (render_docs.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import render_docs
+
+from pytest_qbench.atomic import atomic_write_text
+
+
+def run_start() -> dict[str, Any]:
+    """When a bench script started, and the load it started under (for `run_info`)."""
+    return {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "began": perf_counter(),
+            "load_before": list(os.getloadavg())}
+
+
+def run_info(start: dict[str, Any], threads: int = 2, beside: str = "") -> dict[str, Any]:
+    """When, how long, where, under which load; `beside`: what else ran on the machine meanwhile."""
+    return {"when": start["when"], "minutes": (perf_counter() - start["began"]) / 60, "machine": machine(threads),
+            "load_before": start["load_before"], "load_after": list(os.getloadavg()), "beside": beside}
+
+
+def machine(threads: int) -> dict[str, Any]:
+    """The CPU (brand, vendor-family-model, hardware key), its cores, the threads used, the libraries."""
+    from pytest_qbench.build.cache import library_versions
+    from pytest_qbench.hardware import detect, fingerprint
+
+    hardware = detect()
+    return {
+        "brand": hardware.brand, "cpu_model": fingerprint().cpu_model, "hardware_key": hardware.key,
+        "physical_cores": hardware.physical_cores, "logical_cores": hardware.logical_cores, "threads": threads,
+        "libraries": library_versions(),
+    }
+
+
+def save_result(path: Path, result: dict[str, Any]) -> None:
+    """Write `result` as JSON to `path` (atomically) and re-render every doc block that reads it."""
+    atomic_write_text(path, json.dumps(result, indent=1, default=float) + "\n")
+    render_docs.refresh(path)
