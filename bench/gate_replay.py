@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/gate_replay.py
 
-Three parts, written to bench/results/gate-replay.json:
+Written to bench/results/gate-replay.json (docs/BENCHMARKS.md renders it):
 
-1. Replay. Every pair of recorded gate runs of one host (bench/results/hosts/*-gate-runs.json) is
+- Replay. Every pair of recorded gate runs of one host (bench/results/hosts/*-gate-runs.json) is
    judged as a new user would meet it: the later run against a baseline of the earlier one alone
    (one run, the prior's between-run sigma), all cases of the run one family. Also the runs of one
    CPU model against the committed baselines of another inside the same key, as the rule would judge
    them if such baselines were gated.
-2. Simulation of gate runs on fresh VMs of one key and CPU model, calibrated on measured components
+- Simulation of gate runs on fresh VMs of one key and CPU model, calibrated on measured components
    (bench/results/variance.json): the true speedups and each case's own standard error are those of a
    recorded gate run of the example (42 cases); every run draws a common process shift and a per-case
    shift with the measured between-process sigmas, and a host shift of `--host-sigma` (not yet
@@ -20,7 +20,7 @@ Three parts, written to bench/results/gate-replay.json:
    variant slowed by 10% on a single VM and with one confirmation on another, the smallest slowdown
    caught 90% of the time, and the run-level test of a slowdown common to every variant through the
    CPU time per call.
-3. The live part (bench/latency_gate.py) measures the same rule on a real int8 slowdown on this host.
+The live part, bench/int8_gate.py, measures the same rule on a real int8 slowdown on this host.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
+
+from run_record import run_info, run_start, save_result
 
 from pytest_qbench.gate.policy import SpeedupRule
 from pytest_qbench.gate.spread import (
@@ -152,11 +154,12 @@ def simulate_gate(model: Model, baseline_runs: int, rule: SpeedupRule, trials: i
 
 
 def smallest_caught(model: Model, baseline_runs: int, rule: SpeedupRule, trials: int, confirm: bool,
-                    rng: np.random.Generator, target: float = 0.9) -> float:
+                    rng: np.random.Generator, target: float = 0.9) -> float | None:
+    """The smallest slowdown (on a 0.5% grid up to 20%) caught at least `target` of the time; None above it."""
     for percent in np.arange(2.0, 20.5, 0.5):
         if simulate_gate(model, baseline_runs, rule, trials, percent / 100, confirm, rng)["caught"] >= target:
             return float(percent)
-    return math.nan
+    return None
 
 
 def main() -> None:
@@ -166,6 +169,7 @@ def main() -> None:
     parser.add_argument("--rtol", type=float, default=0.10)
     parser.add_argument("--alpha", type=float, default=0.01)
     args = parser.parse_args()
+    start = run_start()
     rng = np.random.default_rng(0)
     speed = _components("speedup")
     speedups, errors = example_run()
@@ -183,10 +187,11 @@ def main() -> None:
                              "false_alarm_runs": aa["false_alarm_runs"], "caught_10": slow["caught"],
                              "smallest_caught_90": smallest_caught(timed, n, rule, args.trials // 4, confirm, rng)})
                 print(rows[-1])
-    results = {"schema": 1, "components": speed, "host_sigma": host, "trials": args.trials, "rtol": args.rtol,
-               "alpha": args.alpha, "cases": int(speedups.size), "replay": replay(args.rtol, args.alpha),
-               "simulation": rows}
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    save_result(RESULTS, {
+        **run_info(start, threads=1), "components": speed, "host_sigma": host, "trials": args.trials,
+        "rtol": args.rtol, "alpha": args.alpha, "cases": int(speedups.size), "replay": replay(args.rtol, args.alpha),
+        "simulation": rows,
+    })
 
 
 if __name__ == "__main__":

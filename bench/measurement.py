@@ -8,7 +8,7 @@
     .venv/bin/python bench/measurement.py                                 # overhead
     .venv/bin/python bench/measurement.py --experiments matrix accuracy
 
-False alarms and detection power of the latency gate: bench/latency_gate.py. Each run writes
+False alarms and detection power of the latency gate: bench/int8_gate.py. Each run writes
 bench/results/measurement-<experiments>.json (or --output) and re-renders the doc blocks that read it
 (docs/BENCHMARKS.md §2-4; bench/render_docs.py).
 """

@@ -15,6 +15,7 @@ process shifts every case by alike, and I what it shifts one case by. Method of 
 analysis of variance of the per-process means, and the pooled spread of repeats), each component
 with a 95% interval from a parametric bootstrap of the same design. `tau` is the between-run
 standard deviation of one case beyond its own interval: what the gate's rule must add.
+docs/BENCHMARKS.md renders the result (bench/renderers/benchmarks.py: render_variance).
 
 Between hosts of one key, per case common to both: the log ratio of the two hosts' mean figures,
 its median (a systematic offset) and its spread across cases. Between two CPU models that offset
@@ -32,6 +33,7 @@ from statistics import NormalDist
 from typing import Any, Iterable
 
 import numpy as np
+from run_record import run_info, run_start, save_result
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -228,6 +230,7 @@ def offsets(hosts: Iterable[Host], figure: str) -> list[Offset]:
 
 
 def main() -> None:
+    start = run_start()
     hosts = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
     hosts += [committed_baselines(*spec) for spec in COMMITTED]
     results: dict[str, Any] = {"schema": 1, "records": [p.name for p in sorted(RECORDS.glob("*.json"))],
@@ -241,43 +244,9 @@ def main() -> None:
                 per_host.append({"host": host.name, "key": host.key, "cpu_model": host.cpu_model, "source": host.source,
                                  "design": asdict(design), "components": asdict(parts)})
         results["figures"][figure] = {"hosts": per_host, "offsets": [asdict(o) for o in offsets(hosts, figure)]}
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results["figures"]["speedup"], indent=1))
+    save_result(RESULTS, {**run_info(start, threads=1), **results})
 
 
 if __name__ == "__main__":
     main()
 
-
-def _sd(part: list[float] | None) -> str:
-    if part is None:
-        return "–"
-    value, low, high = part
-    return f"{value:.2%} ({low:.2%}–{high:.2%})"
-
-
-def render(results: dict[str, Any]) -> str:
-    """The BENCHMARKS section: components per host and figure, then the offsets between hosts of one key."""
-    names = {"speedup": "cpu speedup", "optimized_ms": "int8 cpu ms/call", "original_ms": "fp32 cpu ms/call"}
-    header = ["figure", "host (CPU model, key)", "runs", "own interval (median se)", "repeat in one process",
-              "new process, all cases", "new process, one case", "tau: run to run beyond the interval"]
-    rows = []
-    for figure, found in results["figures"].items():
-        for h in found["hosts"]:
-            d, c = h["design"], h["components"]
-            rows.append([names[figure], f"{h['cpu_model']}, {h['key']} ({h['source']})",
-                         f"{d['processes']} processes x {d['repeats']} x {d['cases']} cases",
-                         "–" if c["within"] is None else f"{c['within']:.2%}",
-                         _sd(c["repeat"]), _sd(c["process"]), _sd(c["interaction"]), _sd(c["tau"])])
-    table = _markdown_table(header, rows)
-    header2 = ["figure", "host a", "host b", "same CPU model", "cases", "b / a, median", "sd across cases", "range"]
-    rows2 = [[names[figure], o["a"], o["b"], "yes" if o["same_cpu_model"] else "no", str(o["cases"]),
-              f"{math.exp(o['median']):.3f}", f"{o['sd']:.3f} (log)", f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}"]
-             for figure, found in results["figures"].items() for o in found["offsets"]]
-    return (f"{table}\n\nStandard deviations on the log scale (0.01 ≈ 1%), 95% intervals from a parametric bootstrap"
-            f" ({BOOTSTRAP} draws) of each host's design. Between hosts of one key:\n\n{_markdown_table(header2, rows2)}\n")
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Callable
 
 from .benchmarks import (
-    render_accuracy, render_calibration, render_diagnosis, render_latency_gate, render_matrix, render_overhead,
-    render_sharding,
+    render_accuracy, render_calibration, render_diagnosis, render_gate_replay, render_int8_gate, render_latency_gate,
+    render_matrix, render_overhead, render_sharding, render_variance,
 )
 from .common import Result, load
 from .readme import render_readme_summary
@@ -29,6 +29,9 @@ __all__ = ["RENDERERS", "Result", "load"]
 Renderer = Callable[..., str]
 RENDERERS: dict[str, Renderer] = {
     "latency-gate": render_latency_gate,
+    "latency-gate-int8": render_int8_gate,
+    "variance": render_variance,
+    "gate-replay": render_gate_replay,
     "overhead": render_overhead,
     "matrix": render_matrix,
     "accuracy": render_accuracy,

@@ -1,14 +1,16 @@
-"""The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/latency_gate.py, bench/measurement.py,
+"""The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/int8_gate.py (and the fp32-copy study of
+bench/latency_gate.py as of 5811f38), bench/measurement.py,
 bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
 from .common import Result, Run, footer, pct, run_of, script, span, table, wilson
 
-# ---- bench/latency_gate.py ------------------------------------------------------------------------------
+# ---- bench/latency_gate.py as of 5811f38: the fp32-copy study ------------------------------------------------------------------------------
 
 NEW, OLD, ABSOLUTE = "new: cpu time, 1 thread, HL", "old: wall, all cores, ratio of means", "new: optimized cpu ms (absolute)"
 
@@ -31,7 +33,8 @@ def render_latency_gate(result: Result) -> str:
         f"Shape {data['shape']}; candidate calibration ({costs}). Rates with Wilson 95% intervals; \"caught\" = the"
         " check failed. The absolute row is the optimized model's CPU time per call against cpu_time_rtol"
         f" {data['tolerances']['cpu_time_rtol']:g}: its +10%/+25% columns count slowdowns it caught on its own. "
-        + footer(run, f".venv/bin/python {data['command'].strip()}", result.path,
+        + footer(run, f"git show 5811f38:{data['command'].split()[0]} > latency_gate.py; .venv/bin/python latency_gate.py"
+                      f" {' '.join(data['command'].split()[1:])} (the script as of that commit: it needs its policy)", result.path,
                  f", {machine['threads']} threads for the wall clock"),
     ])
 
@@ -197,3 +200,94 @@ def render_sharding(result: Result) -> str:
                           f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
     parts += ["", footer(run_of(result.data["info"]), script("sharding.py"), result.path, ", build cache warm")]
     return "\n".join(parts)
+
+
+# ---- bench/variance.py: where the gated figures vary ------------------------------------------------------
+
+FIGURE_NAMES = {"speedup": "cpu speedup", "optimized_ms": "int8 cpu ms/call", "original_ms": "fp32 cpu ms/call"}
+
+
+def _sd(part: list[float] | None) -> str:
+    if part is None:
+        return "–"
+    value, low, high = part
+    return f"{value:.2%} ({low:.2%}–{high:.2%})"
+
+
+def render_variance(result: Result) -> str:
+    """Per host and figure, the standard deviations of the random-effects model; then the offsets between hosts of one key."""
+    data = result.data
+    header = ["figure", "host: CPU model, key (source)", "runs", "own interval (median se)", "repeat, same process",
+              "new process, all cases", "new process, one case", "tau: run to run beyond the interval"]
+    rows = []
+    for figure, found in data["figures"].items():
+        for h in found["hosts"]:
+            d, c = h["design"], h["components"]
+            rows.append([FIGURE_NAMES[figure], f"{h['cpu_model']}, `{h['key']}` ({h['source']})",
+                         f"{d['processes']} x {d['repeats']} x {d['cases']} cases",
+                         "–" if c["within"] is None else f"{c['within']:.2%}", _sd(c["repeat"]), _sd(c["process"]),
+                         _sd(c["interaction"]), _sd(c["tau"])])
+    offsets = [[FIGURE_NAMES[figure], o["a"], o["b"], "yes" if o["same_cpu_model"] else "no", o["cases"],
+                f"{math.exp(o['median']):.3f}", f"{o['sd']:.3f}", f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}"]
+               for figure, found in data["figures"].items() for o in found["offsets"]]
+    hosts = sorted({(h["cpu_model"], h["key"]) for found in data["figures"].values() for h in found["hosts"]})
+    return "\n".join([
+        "### 7. Where the gated figures vary: within a run, between processes, hosts and CPU models", "",
+        table(header, rows), "",
+        f"Standard deviations on the log scale (0.01 ≈ 1%), each with a 95% interval from a parametric bootstrap of its"
+        f" host's design; {len(hosts)} CPU models with more than one run ({', '.join(m for m, _ in hosts)}), one host"
+        " each: between hosts of one CPU model there is no measurement yet. Records: "
+        + ", ".join(f"`{r}`" for r in data["records"]) + ".", "",
+        "Between hosts of one key, per case common to both (b / a of their mean figures):", "",
+        table(["figure", "host a", "host b", "same CPU model", "cases", "median", "sd across cases (log)", "range"],
+              offsets), "",
+        footer(run_of(data), ".venv/bin/python bench/variance.py", result.path),
+    ])
+
+
+# ---- bench/gate_replay.py: the gate across fresh VMs ------------------------------------------------------
+
+
+def render_gate_replay(result: Result) -> str:
+    data = result.data
+    replay = [[r["record"], r["cpu_model"], f"{r['gated']} against {r['baseline']}", r["fail"], r["inconclusive"],
+               r["pass"]] for r in data["replay"]]
+    sim = [[r["target_ci_width"] or "today's 0.05", r["baseline_runs"], "yes" if r["confirm"] else "no",
+            f"{r['false_alarm_runs']:.1%}", f"{r['caught_10']:.1%}",
+            "–" if r["smallest_caught_90"] is None else f"{r['smallest_caught_90']:g}%"] for r in data["simulation"]]
+    c = data["components"]
+    return "\n".join([
+        "### 8. The gate across fresh VMs: recorded runs replayed, gate runs simulated", "",
+        "Replayed: each recorded gate run judged against the one before it on the same host (one run, the prior's"
+        " between-run sigma; all its cases one family):", "",
+        table(["record", "CPU model", "runs", "fail", "inconclusive", "pass"], replay), "",
+        f"Simulated: {data['trials']} gate runs of the example's {data['cases']} cases per row, each on a fresh VM:"
+        f" the true speedups and each case's own standard error as recorded; per run a shift common to all cases"
+        f" (sigma {c['process']:.2%}), per case one of {math.hypot(c['interaction'], c['repeat']):.2%} (both measured,"
+        f" §7) and a host shift of {data['host_sigma']:.2%} (not measured: the between-process tau again); baselines of"
+        f" N runs on their own VMs; the between-run sigma pooled from them and shrunk to the prior; rtol {data['rtol']:g},"
+        f" {data['alpha']:.0%} false alarms per run allowed. \"Confirm\": every case that fails or is inconclusive is"
+        " measured again on another VM and judged on the two runs combined.", "",
+        table(["timing precision (CI width)", "baseline runs N", "confirm", "false alarms per gate run",
+               "10% slowdown of one case caught", "smallest slowdown caught 90%"], sim), "",
+        footer(run_of(data), ".venv/bin/python bench/gate_replay.py", result.path),
+    ])
+
+
+# ---- bench/int8_gate.py: the gate on a real int8 slowdown -------------------------------------------------
+
+
+def render_int8_gate(result: Result) -> str:
+    data = result.data
+    rows = [[r["condition"], r["arm"], f"{r['realized']:+.1%}", wilson(r["fail"], r["runs"]), r["inconclusive"],
+             r["pass"], f"{r['tau']:.2%}", f"{r['seconds']:.1f}"] for r in data["summary"]]
+    cal = ", ".join(f"{arm}: {c['columns']} extra int8 columns, {c['cost']:+.1%} cpu" for arm, c in data["calibration"].items())
+    return "\n".join([
+        "### 1. The gate on a real int8 slowdown, a fresh process per run", "",
+        table(["load", "candidate", "realized slowdown", "failed (Wilson 95%)", "inconclusive", "passed",
+               "run-to-run tau (A/A, beyond own CI)", "s per run, process included"], rows), "",
+        f"Shape {data['shape']}; the example model's dynamic int8 [Add, MatMul] variant against fp32, slowed on its"
+        f" int8 path ({cal}). Each run judged as one case of a {data['family']}-case gate run against the last"
+        f" {data['baseline_runs']} unslowed runs of its condition. "
+        + footer(run_of(data), f".venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
+    ])
