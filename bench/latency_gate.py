@@ -48,7 +48,7 @@ import legacy_gate  # noqa: E402
 from conll_model import ensure_model  # noqa: E402
 from measurement import REPO, Setup, Shape, load_setup, log, splice  # noqa: E402
 
-from pytest_qbench.config import TimingSpec, Tolerances  # noqa: E402
+from pytest_qbench.specs import TimingSpec, Tolerances  # noqa: E402
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result  # noqa: E402
 from pytest_qbench.gate.policy import judge, speedup_vs_baseline  # noqa: E402
 from pytest_qbench.hardware import detect  # noqa: E402

@@ -19,12 +19,14 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from conll_model import VALID_FILE, conll_dir, ensure_model  # noqa: E402
 
-from pytest_qbench.build.cache import BuildCache, default_cache_root  # noqa: E402
-from pytest_qbench.build.variants import build_variant, export_original  # noqa: E402
-from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.variants.cache import BuildCache, default_cache_root  # noqa: E402
+from pytest_qbench.variants.export import export_original  # noqa: E402
+from pytest_qbench.variants.quantize import build_variant  # noqa: E402
+from pytest_qbench.specs import DataSpec, TimingSpec, VariantSpec  # noqa: E402
 from pytest_qbench.hardware import detect  # noqa: E402
 from pytest_qbench.measure.data import latency_inputs, parse_conll  # noqa: E402
-from pytest_qbench.measure.latency import make_session, measure  # noqa: E402
+from pytest_qbench.measure.latency import measure  # noqa: E402
+from pytest_qbench.measure.ort_session import make_ort_session  # noqa: E402
 from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
 
 ROWS = [("avx512", "none"), ("avx512", "reduce_range"), ("avx512", "u8u8"), ("avx512", "x64quantprecision"), ("avx2", "none")]
@@ -45,7 +47,7 @@ def main() -> None:
     def f1(session) -> float:
         return TokenClassification().evaluate(session, tokenizer, validation, DataSpec(None), config.id2label).f1
 
-    fp32 = make_session(original / "model.onnx", threads)
+    fp32 = make_ort_session(original / "model.onnx", threads)
     names = [i.name for i in fp32.get_inputs()]
     inputs = {shape: latency_inputs(tokenizer, validation, "tokens", *shape, names) for shape in SHAPES}
     print(f"CPU: {hardware.brand}, hardware key `{hardware.key}`, u8s8 saturates here: {hardware.saturates_u8s8}; "
@@ -55,10 +57,10 @@ def main() -> None:
     for preset, remedy in ROWS:
         spec = VariantSpec("dynamic", ("Add", "MatMul"), preset=preset, saturation_remedy=remedy)
         variant = build_variant(original, spec, preset=preset, calibration=None, cache=cache)
-        session = make_session(variant.optimized, threads, spec.session_config)
+        session = make_ort_session(variant.optimized, threads, spec.ort_config_entries)
 
-        def sessions(n: int, optimized=variant.optimized, config=spec.session_config) -> tuple:
-            return make_session(original / "model.onnx", n), make_session(optimized, n, config)
+        def sessions(n: int, optimized=variant.optimized, config=spec.ort_config_entries) -> tuple:
+            return make_ort_session(original / "model.onnx", n), make_ort_session(optimized, n, config)
 
         record = variant.quantization
         weights = f"{'u8' if record.weights_dtype == 'uint8' else 's8'}{' 7-bit' if record.reduce_range else ''}"

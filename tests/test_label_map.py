@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_qbench.measure.data import QbenchDataError
+from pytest_qbench import QbenchDataError
 from pytest_qbench.measure.label_map import translate
 
 MODEL = ["O", "B-GIVEN_NAME", "I-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "B-CITY", "I-CITY", "B-EMAIL", "I-EMAIL"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from factories import HW, TEST, accuracy, make_result
 
-from pytest_qbench.config import CalibrationSpec, Tolerances
+from pytest_qbench.specs import CalibrationSpec, Tolerances
 from pytest_qbench.gate.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
 from pytest_qbench.gate.policy import judge
 from pytest_qbench.results import CaseResult, Check

@@ -19,16 +19,14 @@ from factories import ENVIRONMENT, HW, TEST, make_result
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from pytest_qbench.config import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
-from pytest_qbench.gate.baselines import (
-    BaselineMatch, BaselineStore, QbenchBaselineError, QbenchFlushError, entry_from_result, file_stem,
-)
+from pytest_qbench.specs import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
+from pytest_qbench import QbenchBaselineError, QbenchFlushError
+from pytest_qbench.gate.baselines import BaselineMatch, BaselineStore, entry_from_result, file_stem
 from pytest_qbench.gate.policy import judge
-from pytest_qbench.measure.data import QbenchDataError, read_conll
+from pytest_qbench import QbenchDataError
+from pytest_qbench.measure.data import read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
-from pytest_qbench.results import (
-    AccuracyResult, CaseResult, Check, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
-)
+from pytest_qbench.results import AccuracyResult, CaseResult, Check, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup
 
 # Modest by default, so the file runs in seconds; QBENCH_HYPOTHESIS_EXAMPLES=2000 searches longer.
 # Applied per test, not as a global profile, so other modules' hypothesis settings stay theirs.

@@ -23,7 +23,7 @@ Rules (the knobs are `config.Tolerances`):
     else it is 'inconclusive': the interval still covers both no change and the slowdown after the
     whole budget (max_seconds). Inconclusive does not fail the test; it warns, and the run summary
     lists it, so a busy runner cannot pass a regression silently (make it fail with
-    `-W error::pytest_qbench.runner.QbenchInconclusiveWarning`, or in the pytest_qbench_checks hook).
+    `-W error::pytest_qbench.QbenchInconclusiveWarning`, or in the pytest_qbench_checks hook).
   - The optimized model's CPU time per call, with `cpu_time_rtol` (None: not gated): catches what a
     ratio cannot, a runtime or library upgrade that slows both models alike. CPU time per call
     moves from run to run by more than its within-run interval (process-wide state: frequency,
@@ -49,9 +49,9 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Callable, Literal
 
-from ..config import Tolerances
 from ..measure.stats import CONFIDENCE, log_se, two_sided_z
 from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
+from ..specs import Tolerances
 from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
@@ -64,7 +64,7 @@ class Judgement:
     checks: list[Check]
     verdict: Status
     baseline: dict[str, Any]  # the baseline used, as CaseResult.baseline records it
-    write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained
+    write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained (file_to_write)
 
 
 def judge(
@@ -98,7 +98,7 @@ def judge(
     if amend is not None:
         amend(checks)
     verdict = _verdict(checks, update)
-    return Judgement(checks, verdict, baseline, write_of(verdict, update))
+    return Judgement(checks, verdict, baseline, file_to_write(verdict, update))
 
 
 def _missing(result: CaseResult) -> list[str]:
@@ -123,7 +123,8 @@ def _verdict(checks: list[Check], update: bool) -> Status:
     return "skip" if statuses == {"skip"} else "pass"
 
 
-def write_of(verdict: Status, update: bool) -> Literal["baseline", "obtained"] | None:
+def file_to_write(verdict: Status, update: bool) -> Literal["baseline", "obtained"] | None:
+    """What a case's verdict writes: its new baseline (update mode), its obtained file (a failure), or nothing."""
     if verdict == "error":
         return None
     if update:
@@ -229,6 +230,16 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
                        tol.latency_rtol, confidence, higher_is_better=True, fmt="{:.2f}/s"),
         ]
     return checks
+
+
+def latency_not_gated(check: Check) -> bool:
+    """The latency check the policy skips when the baseline is of another hardware key."""
+    return check.metric == "latency" and check.status == "skip"
+
+
+def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
+    """Cases whose latency was measured but not gated: no baseline under this machine's key."""
+    return [r for r in results if any(map(latency_not_gated, r.checks))]
 
 
 Z_FALSE_ALARM = NormalDist().inv_cdf(0.99)  # one-sided: "no change" fails <= 1% of the time

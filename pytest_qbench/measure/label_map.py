@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .data import QbenchDataError
+from ..errors import QbenchDataError
 
 OUTSIDE = "O"
 REST = "*"
