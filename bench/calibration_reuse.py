@@ -33,9 +33,10 @@ def main() -> None:
     from conll_model import TRAIN_FILE, conll_dir, ensure_model
     from transformers import AutoTokenizer
 
-    from pytest_qbench.build.cache import BuildCache
-    from pytest_qbench.build.variants import build_variant, export_original, optimized_original
-    from pytest_qbench.config import CalibrationSpec, VariantSpec
+    from pytest_qbench.variants.cache import BuildCache
+    from pytest_qbench.variants.export import export_original
+    from pytest_qbench.variants.quantize import build_variant, optimized_original
+    from pytest_qbench.specs import CalibrationSpec, VariantSpec
     from pytest_qbench.measure.data import calibration_dataset, parse_conll
 
     start = run_start()

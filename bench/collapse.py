@@ -24,12 +24,14 @@ from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model  # noqa:
 from test_reference_card import REPAIRED  # noqa: E402
 from transformers import AutoConfig, AutoTokenizer  # noqa: E402
 
-from pytest_qbench.build.cache import BuildCache  # noqa: E402
-from pytest_qbench.build.variants import build_variant, export_original  # noqa: E402
-from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.variants.cache import BuildCache  # noqa: E402
+from pytest_qbench.variants.export import export_original  # noqa: E402
+from pytest_qbench.variants.quantize import build_variant  # noqa: E402
+from pytest_qbench.specs import DataSpec, TimingSpec, VariantSpec  # noqa: E402
 from pytest_qbench.hardware import detect  # noqa: E402
 from pytest_qbench.measure.data import calibration_dataset, latency_inputs, parse_conll  # noqa: E402
-from pytest_qbench.measure.latency import make_session, measure  # noqa: E402
+from pytest_qbench.measure.latency import measure  # noqa: E402
+from pytest_qbench.measure.ort_session import make_ort_session  # noqa: E402
 from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
@@ -54,7 +56,7 @@ def main() -> None:
     feed = latency_inputs(tokenizer, valid, "tokens", 1, 32, inputs)
 
     def f1(path: Path) -> float:
-        return TokenClassification().evaluate(make_session(path, 2), tokenizer, valid, DataSpec(None), config.id2label).f1
+        return TokenClassification().evaluate(make_ort_session(path, 2), tokenizer, valid, DataSpec(None), config.id2label).f1
 
     rows = []
     for operators in (("Add",), ("Add", "MatMul")):
@@ -63,7 +65,7 @@ def main() -> None:
                 continue  # found for [Add, MatMul]
             spec = VariantSpec("static", operators, optimization_level=0, **exclusion)
             built = build_variant(original, spec, preset=hardware.preset, calibration=calibration, cache=cache)
-            speed = measure(lambda t: (make_session(built.original, t), make_session(built.optimized, t)),
+            speed = measure(lambda t: (make_ort_session(built.original, t), make_ort_session(built.optimized, t)),
                             feed, TimingSpec(threads=2), 1).cpu.speedup
             rows.append({"operators": list(operators), "exclusion": label, "fp32_f1": f1(built.original),
                          "int8_f1": f1(built.optimized), "speedup": speed.value, "ci": [speed.ci_low, speed.ci_high],

@@ -44,7 +44,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from measurement import REPO, Shape, log  # noqa: E402
 
-from pytest_qbench.config import TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.specs import TimingSpec, VariantSpec  # noqa: E402
 
 RECORDS = BENCH / "results" / "hosts"
 APPROACHES = ("dynamic", "static")
@@ -67,15 +67,16 @@ def build(cache_dir: Path | None) -> dict[str, str]:
     from conll_model import TRAIN_FILE, conll_dir, ensure_model
     from transformers import AutoTokenizer
 
-    from pytest_qbench.build.cache import BuildCache
-    from pytest_qbench.build.variants import build_variant, export_original
+    from pytest_qbench.variants.cache import BuildCache
+    from pytest_qbench.variants.export import export_original
+    from pytest_qbench.variants.quantize import build_variant
     from pytest_qbench.hardware import detect
     from pytest_qbench.measure.data import calibration_dataset, parse_conll
-    from pytest_qbench.measure.latency import make_session
+    from pytest_qbench.measure.ort_session import make_ort_session
 
     cache = BuildCache(cache_dir) if cache_dir else BuildCache()
     original = export_original(str(ensure_model()), 11, cache)
-    inputs = [i.name for i in make_session(original / "model.onnx", 1).get_inputs()]
+    inputs = [i.name for i in make_ort_session(original / "model.onnx", 1).get_inputs()]
     calibration = calibration_dataset(
         AutoTokenizer.from_pretrained(original), parse_conll(conll_dir() / TRAIN_FILE), "tokens", 100, 128, inputs
     )
@@ -225,9 +226,9 @@ def child(job_file: str, out: str, index: str) -> None:
 
 
 def _session(path: str) -> Any:
-    from pytest_qbench.measure.latency import make_session
+    from pytest_qbench.measure.ort_session import make_ort_session
 
-    return make_session(path, 1)
+    return make_ort_session(path, 1)
 
 
 def _measure(original: Any, optimized: Any, feed: dict[str, Any], timing: TimingSpec) -> dict[str, Any]:

@@ -44,15 +44,16 @@ FAMILY = 42  # the example gate's cases: one case of such a run
 
 def child(job_file: str) -> None:
     """One gate run's measurement in this fresh process: fp32 against the candidate, the CPU phase."""
-    from pytest_qbench.config import TimingSpec
-    from pytest_qbench.measure.latency import Pair, cpu_phase, make_session
+    from pytest_qbench.specs import TimingSpec
+    from pytest_qbench.measure.latency import Pair, cpu_phase
+    from pytest_qbench.measure.ort_session import make_ort_session
 
     job = json.loads(Path(job_file).read_text())
     feed = {k: __import__("numpy").array(v, dtype="int64") for k, v in job["feed"].items()}
     start = perf_counter()
 
     def runner(path: str) -> Any:
-        session = make_session(path, 1)
+        session = make_ort_session(path, 1)
         bound = {i.name: feed[i.name] for i in session.get_inputs()}
         return lambda: session.run(None, bound)
 
@@ -149,11 +150,11 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from pytest_qbench.measure.data import latency_inputs, parse_conll
-    from pytest_qbench.measure.latency import make_session
+    from pytest_qbench.measure.ort_session import make_ort_session
 
     paths = build(None)
     shape = Shape.parse(args.shape)
-    session = make_session(paths["original"], 1)
+    session = make_ort_session(paths["original"], 1)
     feed = latency_inputs(AutoTokenizer.from_pretrained(paths["model_dir"]), parse_conll(conll_dir() / VALID_FILE),
                           "tokens", shape.batch_size, shape.sequence_length, [i.name for i in session.get_inputs()])
     with tempfile.TemporaryDirectory(prefix="qbench-int8-gate-") as tmp:
@@ -161,7 +162,7 @@ def main() -> None:
         models, calibration = {"original": paths["original"], "A/A": paths["dynamic"]}, {}
         for arm, extra in ARMS.items():
             if extra:
-                model, columns, cost = calibrate(lambda p: make_session(p, 1), Path(paths["dynamic"]), work / arm,
+                model, columns, cost = calibrate(lambda p: make_ort_session(p, 1), Path(paths["dynamic"]), work / arm,
                                                  384, feed, extra)
                 models[arm], calibration[arm] = str(model), {"columns": columns, "cost": cost}
         log(f"calibration: {calibration}")

@@ -22,7 +22,7 @@ from conll_model import ensure_model  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 from split_names import SPLIT_TO_CONLL, split_predictions, validation_predictions  # noqa: E402
 
-from pytest_qbench.config import DataSpec  # noqa: E402
+from pytest_qbench.specs import DataSpec  # noqa: E402
 from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "label-map-split.json"

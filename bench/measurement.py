@@ -32,12 +32,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pytest_qbench.build.cache import BuildCache, default_cache_root
-from pytest_qbench.build.variants import build_variant, export_original
-from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec
+from pytest_qbench.variants.cache import BuildCache, default_cache_root
+from pytest_qbench.variants.export import export_original
+from pytest_qbench.variants.quantize import build_variant
+from pytest_qbench.specs import DataSpec, TimingSpec, VariantSpec
 from pytest_qbench.hardware import detect
 from pytest_qbench.measure.data import latency_inputs, load_split
-from pytest_qbench.measure.latency import make_session, measure, resolve_threads
+from pytest_qbench.measure.latency import measure
+from pytest_qbench.measure.ort_session import make_ort_session, resolve_threads
 from pytest_qbench.measure.tasks import task_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,10 +98,10 @@ class Setup:
         return self.original_dir / "model.onnx"
 
     def session(self) -> Any:
-        return make_session(self.onnx, self.threads)
+        return make_ort_session(self.onnx, self.threads)
 
     def session_at(self, threads: int) -> Any:
-        return make_session(self.onnx, threads)
+        return make_ort_session(self.onnx, threads)
 
     def feed(self, session: Any, shape: Shape) -> dict[str, np.ndarray]:
         names = [i.name for i in session.get_inputs()]
@@ -226,7 +228,7 @@ def run_accuracy(setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
     task = task_for(setup.config)
     rows = []
     for name, path in (("fp32", setup.onnx), (f"int8 {INT8.id}", int8.optimized)):
-        session = make_session(path, setup.threads)
+        session = make_ort_session(path, setup.threads)
         for repeat in range(args.accuracy_repeats):
             scores = task.evaluate(session, setup.tokenizer, setup.validation, DataSpec(None), setup.config.id2label)
             rows.append({"model": name, "repeat": repeat, "sentences": scores.num_samples, "seconds": scores.seconds,

@@ -50,11 +50,12 @@ def measure_model(model: Path, validation, train, column: str) -> dict:
     """fp32 and every approach x preset: the task's scores on the whole validation split."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from pytest_qbench.build.cache import BuildCache
-    from pytest_qbench.build.variants import build_variant, export_original
-    from pytest_qbench.config import DataSpec, VariantSpec
+    from pytest_qbench.variants.cache import BuildCache
+    from pytest_qbench.variants.export import export_original
+    from pytest_qbench.variants.quantize import build_variant
+    from pytest_qbench.specs import DataSpec, VariantSpec
     from pytest_qbench.measure.data import calibration_dataset
-    from pytest_qbench.measure.latency import make_session
+    from pytest_qbench.measure.ort_session import make_ort_session
     from pytest_qbench.measure.tasks import task_for
 
     cache = BuildCache()
@@ -63,10 +64,10 @@ def measure_model(model: Path, validation, train, column: str) -> dict:
     task = task_for(config)
 
     def scores(path: Path) -> dict:
-        result = task.evaluate(make_session(path, 2), tokenizer, validation, DataSpec(None), config.id2label)
+        result = task.evaluate(make_ort_session(path, 2), tokenizer, validation, DataSpec(None), config.id2label)
         return {"f1": result.f1, "accuracy": result.accuracy, "average": result.average, "samples": result.num_samples}
 
-    inputs = [i.name for i in make_session(original / "model.onnx", 1).get_inputs()]
+    inputs = [i.name for i in make_ort_session(original / "model.onnx", 1).get_inputs()]
     calibration = calibration_dataset(tokenizer, train, column, 100, 128, inputs)
     rows = []
     for approach in APPROACHES:

@@ -30,7 +30,7 @@ def run_info(start: dict[str, Any], threads: int = 2, beside: str = "") -> dict[
 
 def machine(threads: int) -> dict[str, Any]:
     """The CPU (brand, vendor-family-model, hardware key), its cores, the threads used, the libraries."""
-    from pytest_qbench.build.cache import library_versions
+    from pytest_qbench.variants.cache import library_versions
     from pytest_qbench.hardware import detect, fingerprint
 
     hardware = detect()

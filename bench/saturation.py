@@ -22,12 +22,14 @@ sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "bench")]
 from conll_model import VALID_FILE, conll_dir, ensure_model  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
-from pytest_qbench.build.cache import BuildCache, default_cache_root  # noqa: E402
-from pytest_qbench.build.variants import build_variant, export_original  # noqa: E402
-from pytest_qbench.config import DataSpec, TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench.variants.cache import BuildCache, default_cache_root  # noqa: E402
+from pytest_qbench.variants.export import export_original  # noqa: E402
+from pytest_qbench.variants.quantize import build_variant  # noqa: E402
+from pytest_qbench.specs import DataSpec, TimingSpec, VariantSpec  # noqa: E402
 from pytest_qbench.hardware import detect  # noqa: E402
 from pytest_qbench.measure.data import latency_inputs, parse_conll  # noqa: E402
-from pytest_qbench.measure.latency import make_session, measure  # noqa: E402
+from pytest_qbench.measure.latency import measure  # noqa: E402
+from pytest_qbench.measure.ort_session import make_ort_session  # noqa: E402
 from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
 
 ROWS = [("avx512", "none"), ("avx512", "reduce_range"), ("avx512", "u8u8"), ("avx512", "x64quantprecision"), ("avx2", "none")]
@@ -51,7 +53,7 @@ def main() -> None:
     def f1(session) -> float:
         return TokenClassification().evaluate(session, tokenizer, validation, DataSpec(None), config.id2label).f1
 
-    fp32 = make_session(original / "model.onnx", threads)
+    fp32 = make_ort_session(original / "model.onnx", threads)
     names = [i.name for i in fp32.get_inputs()]
     inputs = {shape: latency_inputs(tokenizer, validation, "tokens", *shape, names) for shape in SHAPES}
     rows = []
@@ -59,8 +61,8 @@ def main() -> None:
         spec = VariantSpec("dynamic", ("Add", "MatMul"), preset=preset, saturation_remedy=remedy)
         variant = build_variant(original, spec, preset=preset, calibration=None, cache=cache)
 
-        def sessions(n: int, optimized=variant.optimized, session_config=spec.session_config) -> tuple:
-            return make_session(original / "model.onnx", n), make_session(optimized, n, session_config)
+        def sessions(n: int, optimized=variant.optimized, config=spec.ort_config_entries) -> tuple:
+            return make_ort_session(original / "model.onnx", n), make_ort_session(optimized, n, config)
 
         record = variant.quantization
         speedups = {}
@@ -68,7 +70,7 @@ def main() -> None:
             speedup = measure(sessions, inputs[(batch, length)], TIMING, batch).wall_speedup
             speedups[f"bs{batch}-len{length}"] = {"value": speedup.value, "ci_low": speedup.ci_low, "ci_high": speedup.ci_high}
         rows.append({"preset": preset, "remedy": remedy, "weights": record.weights_dtype, "reduce_range": record.reduce_range,
-                     "f1": f1(make_session(variant.optimized, threads, spec.session_config)), "wall_speedups": speedups})
+                     "f1": f1(make_ort_session(variant.optimized, threads, spec.ort_config_entries)), "wall_speedups": speedups})
         print(rows[-1], file=sys.stderr, flush=True)
     save_result(ROOT / "bench" / "results" / f"saturation-{hardware.key}.json",
                 {**run_info(start, threads, args.beside), "saturates_u8s8": hardware.saturates_u8s8,

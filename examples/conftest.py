@@ -18,7 +18,7 @@ def qbench_dataset():
     """Real CoNLL-2003 English: the train split (14041 sentences) and all 3250 validation sentences."""
     import datasets
 
-    from pytest_qbench.measure.data import parse_conll
+    from pytest_qbench import parse_conll
 
     return datasets.DatasetDict(
         {"train": parse_conll(conll_dir() / TRAIN_FILE), "validation": parse_conll(conll_dir() / VALID_FILE)}

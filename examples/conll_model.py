@@ -18,7 +18,7 @@ from training import (
     print_summary, save, seed_everything, sha256, trained_model,
 )
 
-from pytest_qbench.measure.data import CONLL2003_LABELS, parse_conll
+from pytest_qbench import CONLL2003_LABELS, parse_conll
 
 TRAIN_FILE = "train.txt"
 VALID_FILE = "valid.txt"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conll_model import VALID_FILE, conll_dir
 
-from pytest_qbench.config import DataSpec
+from pytest_qbench.specs import DataSpec
 from pytest_qbench.measure.tasks import Predictions, TokenClassification
 
 SPLIT_TO_CONLL = {"GIVEN_NAME": "PER", "SURNAME": "PER", "LOC": "LOC", "ORG": "ORG", "MISC": "MISC"}
@@ -25,14 +25,14 @@ def validation_predictions(model_dir: Path, threads: int) -> Predictions:
     """The model's labels for all 3250 CoNLL-2003 validation sentences (fp32 ONNX, opset 11, as the plugin runs it)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from pytest_qbench.build.cache import BuildCache
-    from pytest_qbench.build.variants import export_original
+    from pytest_qbench.variants.cache import BuildCache
+    from pytest_qbench.variants.export import export_original
     from pytest_qbench.measure.data import parse_conll
-    from pytest_qbench.measure.latency import make_session
+    from pytest_qbench.measure.ort_session import make_ort_session
 
     original = export_original(model_dir, 11, BuildCache())
     tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
-    session = make_session(original / "model.onnx", threads)
+    session = make_ort_session(original / "model.onnx", threads)
     return TokenClassification().predict(session, tokenizer, parse_conll(conll_dir() / VALID_FILE), DataSpec(None), config.id2label)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 import psutil
 
-from pytest_qbench.build.cache import BuildCache, default_cache_root
+from pytest_qbench import BuildCache, default_cache_root
 
 # torch and transformers are imported inside the functions that train: a cached model is found
 # without paying for those imports.

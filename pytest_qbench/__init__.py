@@ -1,3 +1,95 @@
-"""pytest-qbench: gate accuracy and latency regressions of int8-quantized transformers on CPUs."""
+"""pytest-qbench: gate accuracy and latency regressions of int8-quantized transformers on CPUs.
+
+The public API is what `__all__` lists: import those names from `pytest_qbench` itself; every other
+module is internal and may move between releases. Importing this package imports nothing but this
+file (pytest loads the plugin in every run): each name loads its module when it is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# name -> the module that defines it
+_PUBLIC = {
+    # errors and warnings (errors.py)
+    **dict.fromkeys(
+        (
+            "QbenchAccuracyLost", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError",
+            "QbenchCacheWarning", "QbenchCaseError", "QbenchCheckFailed", "QbenchConfigError", "QbenchDataError",
+            "QbenchFlushError", "QbenchInconclusiveWarning", "QbenchMergeError", "QbenchModelError",
+            "QbenchModelWarning", "QbenchTerminated",
+        ),
+        "pytest_qbench.errors",
+    ),
+    # what a test and the hooks receive
+    "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
+    "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
+    **dict.fromkeys(
+        ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "QuantizationRecord", "OriginalRecord",
+         "Diagnosis", "RepairResult", "Exclusion"),
+        "pytest_qbench.results",
+    ),
+    # hook helpers: the machine to run as (pytest_qbench_hardware)
+    "Hardware": "pytest_qbench.hardware",
+    "hardware_from_cpuinfo": "pytest_qbench.hardware",
+    # data loaders and the build cache, for conftest fixtures and training scripts
+    "parse_conll": "pytest_qbench.measure.data",
+    "read_conll": "pytest_qbench.measure.data",
+    "CONLL2003_LABELS": "pytest_qbench.measure.data",
+    "BuildCache": "pytest_qbench.variants.cache",
+    "default_cache_root": "pytest_qbench.variants.cache",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562: load a public name's module on first use, and keep the name here."""
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'pytest_qbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__` serves these
+    from .errors import (
+        QbenchAccuracyLost,
+        QbenchArtifactError,
+        QbenchBaselineError,
+        QbenchBuildError,
+        QbenchCacheWarning,
+        QbenchCaseError,
+        QbenchCheckFailed,
+        QbenchConfigError,
+        QbenchDataError,
+        QbenchFlushError,
+        QbenchInconclusiveWarning,
+        QbenchMergeError,
+        QbenchModelError,
+        QbenchModelWarning,
+        QbenchTerminated,
+    )
+    from .hardware import Hardware, hardware_from_cpuinfo
+    from .measure.data import CONLL2003_LABELS, parse_conll, read_conll
+    from .results import (
+        AccuracyResult,
+        CaseResult,
+        Check,
+        Diagnosis,
+        Exclusion,
+        LatencyResult,
+        OriginalRecord,
+        QuantizationRecord,
+        RepairResult,
+    )
+    from .runner import QbenchRun
+    from .specs import CaseSpec
+    from .variants.cache import BuildCache, default_cache_root

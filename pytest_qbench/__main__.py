@@ -3,7 +3,9 @@
     python -m pytest_qbench merge ART... -o merged.json   one verdict from shards (gate/merge.py)
     python -m pytest_qbench report ART... -o report.html  the HTML report of earlier artifacts (report/html.py)
     python -m pytest_qbench history ART --dir DIR         append a run to a history folder (report/history.py)
-    python -m pytest_qbench cache [--prune DAYS]           list the build cache, or prune it (build/cache.py)
+    python -m pytest_qbench cache [--prune DAYS]           list the build cache, or prune it (variants/cache.py)
+
+Each command composes the stages: read (report/artifact.py) -> merge (gate/) -> write (report/).
 
 Exit codes: 0 done (merge: the verdict passes), 1 the merged verdict fails (a failing case, or a
 selected case no shard ran), 2 the input cannot be used or a file cannot be written.
@@ -52,11 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _done(command: str, action: Callable[[], str]) -> int:
     """Run `action`; print what it did (exit 0) or why it could not (exit 2)."""
-    from .gate.merge import QbenchMergeError
+    from .errors import QbenchArtifactError, QbenchMergeError
 
     try:
         print(action())
-    except (QbenchMergeError, OSError, ValueError) as error:
+    except (QbenchArtifactError, QbenchMergeError, OSError, ValueError) as error:
         print(f"qbench {command}: ERROR: {error}", file=sys.stderr)
         return 2
     return 0
@@ -65,19 +67,21 @@ def _done(command: str, action: Callable[[], str]) -> int:
 def report_command(args: argparse.Namespace) -> int:
     def write() -> str:
         from .atomic import atomic_write_text
-        from .gate.merge import load, merge
+        from .gate.merge import merge
+        from .report.artifact import read_artifact
         from .report.history import load as load_history
         from .report.html import render
         from .results import CaseResult
 
-        if len(args.artifacts) == 1:
-            artifact = load(args.artifacts[0]).artifact
-            results = [CaseResult.from_json(c) for c in artifact["cases"]]
+        files = [read_artifact(path) for path in args.artifacts]
+        if len(files) == 1:
+            environment = files[0].artifact["environment"]
+            results = [CaseResult.from_json(c) for c in files[0].artifact["cases"]]
         else:
-            merged = merge(args.artifacts)
-            artifact, results = merged.artifact, merged.results
+            merged = merge(files)
+            environment, results = merged.environment, merged.results
         history = load_history(args.history) if args.history else []
-        atomic_write_text(args.output, render(results, artifact["environment"], history))
+        atomic_write_text(args.output, render(results, environment, history))
         return f"HTML report written to {args.output}"
 
     return _done("report", write)
@@ -85,10 +89,10 @@ def report_command(args: argparse.Namespace) -> int:
 
 def history_command(args: argparse.Namespace) -> int:
     def record() -> str:
-        from .gate.merge import load
+        from .report.artifact import read_artifact
         from .report.history import append
 
-        return f"run recorded as {append(args.dir, load(args.artifact).artifact)}"
+        return f"run recorded as {append(args.dir, read_artifact(args.artifact).artifact)}"
 
     return _done("history", record)
 
@@ -97,7 +101,7 @@ def cache_command(args: argparse.Namespace) -> int:
     def run() -> str:
         import datetime as dt
 
-        from .build.cache import BuildCache
+        from .variants.cache import BuildCache
 
         cache = BuildCache(args.dir)
         if args.prune is None:
@@ -112,23 +116,25 @@ def cache_command(args: argparse.Namespace) -> int:
 
 
 def merge_command(args: argparse.Namespace) -> int:
+    """Read the artifacts (report/artifact.py), merge them (gate/merge.py), write what was asked for (report/)."""
     from .atomic import atomic_write_text
-    from .gate.baselines import QbenchBaselineError
-    from .gate.merge import QbenchMergeError, durations, markdown, merge, write_baselines
-    from .report.artifact import write_artifact
+    from .errors import QbenchArtifactError, QbenchBaselineError, QbenchMergeError
+    from .gate.merge import durations, merge, write_baselines
+    from .report.artifact import merged_artifact, read_artifact, write_artifact
+    from .report.text import merged_markdown
 
     try:
-        merged = merge(args.artifacts)
-    except QbenchMergeError as error:
+        merged = merge([read_artifact(path) for path in args.artifacts])
+    except (QbenchArtifactError, QbenchMergeError) as error:
         print(error, file=sys.stderr)
         return 2
     for line in merged.lines():
         print(line)
     try:
-        write_artifact(args.output, merged.artifact)
+        write_artifact(args.output, merged_artifact(merged))
         print(f"merged artifact written to {args.output}")
         if args.markdown is not None:
-            atomic_write_text(args.markdown, markdown(merged))
+            atomic_write_text(args.markdown, merged_markdown(merged))
             print(f"markdown report written to {args.markdown}")
         if args.durations_out is not None:
             atomic_write_text(args.durations_out, json.dumps(durations(merged), indent=1) + "\n")

@@ -1,16 +1,15 @@
-"""Command-line options and ini keys: declared once here, read into one typed `QbenchOptions`."""
+"""Command-line options and ini keys: declared once here, read into one typed `QbenchOptions` (specs.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from .config import SATURATION_REMEDIES, DiagnosisSpec, QbenchConfigError, TimingSpec, Tolerances
-from .shard import Shard
+from .errors import QbenchConfigError
+from .specs import SATURATION_REMEDIES, DiagnosisSpec, QbenchOptions, Shard, TimingSpec, Tolerances
 
 
 @dataclass(frozen=True)
@@ -98,66 +97,47 @@ def _read(config: pytest.Config, opt: _Option) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class QbenchOptions:
-    enabled: bool
-    update: bool
-    baselines: Path
-    json: Path
-    markdown: Path | None
-    html: Path | None
-    history: Path | None
-    cache_dir: Path | None
-    timing: TimingSpec
-    tolerances: Tolerances
-    saturation_remedy: str
-    diagnose: bool = False  # on a failed accuracy check
-    repair: bool = False  # with the diagnosis
-    diagnosis: DiagnosisSpec = DiagnosisSpec()
-    shard: Shard | None = None  # run only this shard of the cases; baselines are then the merge's to write
-    shard_durations: Path | None = None
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> "QbenchOptions":
-        values = {opt.name: _read(config, opt) for opt in OPTIONS}
-        enabled, update = config.getoption("qbench"), config.getoption("qbench_update_baselines")
-        if update and not enabled:
-            raise pytest.UsageError("qbench: --qbench-update-baselines needs --qbench (the gate must run to measure)")
-        timing = TimingSpec(**{k: values[k] for k in _TIMING if k in values})
-        if timing.max_seconds < timing.min_seconds:
-            raise pytest.UsageError(
-                f"qbench: max_seconds ({timing.max_seconds}) is below min_seconds ({timing.min_seconds}); raise max_seconds"
-            )
-        if values["saturation_remedy"] not in SATURATION_REMEDIES:
-            raise pytest.UsageError(
-                f"qbench: ini key qbench_saturation_remedy = {values['saturation_remedy']!r} is unknown;"
-                f" allowed: {', '.join(SATURATION_REMEDIES)}"
-            )
-        try:
-            shard = None if values["shard"] is None else Shard.parse(values["shard"])
-        except QbenchConfigError as error:
-            raise pytest.UsageError(str(error)) from None
-        if shard is not None and enabled and (getattr(config.option, "numprocesses", None) or 0) and not hasattr(config, "workerinput"):
-            raise pytest.UsageError(
-                "qbench: --qbench-shard runs one shard per job; drop -n (pytest-xdist): timing beside other work is noise"
-            )
-        root = config.rootpath
-        return cls(
-            enabled=enabled,
-            update=update,
-            baselines=root / values["baselines"],
-            json=root / values["json"],
-            markdown=None if values["markdown"] is None else root / values["markdown"],
-            html=None if values["html"] is None else root / values["html"],
-            history=None if values["history"] is None else root / values["history"],
-            cache_dir=None if values["cache_dir"] is None else root / values["cache_dir"],
-            timing=timing,
-            tolerances=Tolerances(**{k: values[k] for k in _TOLERANCES if k in values}),
-            saturation_remedy=values["saturation_remedy"],
-            diagnose=config.getoption("qbench_diagnose") or config.getoption("qbench_repair"),
-            repair=config.getoption("qbench_repair"),
-            diagnosis=DiagnosisSpec(**{k: values[k] for k in _DIAGNOSIS if k in values}),
-            shard=shard,
-            shard_durations=None if values["shard_durations"] is None else root / values["shard_durations"],
+def read_options(config: pytest.Config) -> QbenchOptions:
+    """The session's options from the command line and ini keys, checked (a bad value is a UsageError)."""
+    values = {opt.name: _read(config, opt) for opt in OPTIONS}
+    enabled, update = config.getoption("qbench"), config.getoption("qbench_update_baselines")
+    if update and not enabled:
+        raise pytest.UsageError("qbench: --qbench-update-baselines needs --qbench (the gate must run to measure)")
+    timing = TimingSpec(**{k: values[k] for k in _TIMING if k in values})
+    if timing.max_seconds < timing.min_seconds:
+        raise pytest.UsageError(
+            f"qbench: max_seconds ({timing.max_seconds}) is below min_seconds ({timing.min_seconds}); raise max_seconds"
         )
+    if values["saturation_remedy"] not in SATURATION_REMEDIES:
+        raise pytest.UsageError(
+            f"qbench: ini key qbench_saturation_remedy = {values['saturation_remedy']!r} is unknown;"
+            f" allowed: {', '.join(SATURATION_REMEDIES)}"
+        )
+    try:
+        shard = None if values["shard"] is None else Shard.parse(values["shard"])
+    except QbenchConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    if shard is not None and enabled and (getattr(config.option, "numprocesses", None) or 0) and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            "qbench: --qbench-shard runs one shard per job; drop -n (pytest-xdist): timing beside other work is noise"
+        )
+    root = config.rootpath
+    return QbenchOptions(
+        enabled=enabled,
+        update=update,
+        baselines=root / values["baselines"],
+        json=root / values["json"],
+        markdown=None if values["markdown"] is None else root / values["markdown"],
+        html=None if values["html"] is None else root / values["html"],
+        history=None if values["history"] is None else root / values["history"],
+        cache_dir=None if values["cache_dir"] is None else root / values["cache_dir"],
+        timing=timing,
+        tolerances=Tolerances(**{k: values[k] for k in _TOLERANCES if k in values}),
+        saturation_remedy=values["saturation_remedy"],
+        diagnose=config.getoption("qbench_diagnose") or config.getoption("qbench_repair"),
+        repair=config.getoption("qbench_repair"),
+        diagnosis=DiagnosisSpec(**{k: values[k] for k in _DIAGNOSIS if k in values}),
+        shard=shard,
+        shard_durations=None if values["shard_durations"] is None else root / values["shard_durations"],
+    )
 

@@ -1,8 +1,8 @@
-"""The pytest entry point: options, the `qbench` marker, its parametrization, fixtures, summary.
+"""The pytest entry point: options, the `qbench` marker, its parametrization, sharding, fixtures.
 
 pytest imports this module in every run of every project where pytest-qbench is installed, so it
 imports nothing heavy: torch, onnxruntime, optimum, transformers and datasets load only when a
-qbench case runs.
+qbench case runs. The session object (session.py) does the rest: it is registered as a plugin here.
 """
 
 from __future__ import annotations
@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import pytest
 
 from . import options as _options
-from .config import CaseSpec, QbenchConfigError, parse_label_map, parse_label_map_merge, parse_marker
+from .deprecation import moved
+from .errors import QbenchConfigError
+from .specs import CaseSpec, QbenchOptions, parse_label_map, parse_label_map_merge, parse_marker
 
 if TYPE_CHECKING:
     from .runner import QbenchRun
     from .session import QbenchSession
 
 SESSION_KEY = pytest.StashKey["QbenchSession"]()
-OPTIONS_KEY = pytest.StashKey["_options.QbenchOptions"]()
+OPTIONS_KEY = pytest.StashKey[QbenchOptions]()
+# pytest-qbench 0.1 defined it here (imported where it is raised, so that the old path warns).
+__getattr__ = moved(__name__, {"QbenchTerminated": "pytest_qbench"})
 MARKER_HELP = (
     "qbench(model=..., dataset=..., approach=[...], operators=[[...]], batch_size=[...], "
     "sequence_length=[...], **fixed): gate a quantized model's accuracy and latency (run with --qbench)"
@@ -42,7 +46,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    options = _options.QbenchOptions.from_config(config)
+    options = _options.read_options(config)
     config.stash[OPTIONS_KEY] = options
     if options.enabled:
         from .session import QbenchSession
@@ -54,11 +58,6 @@ def pytest_configure(config: pytest.Config) -> None:
         _stop_on_signals(config, session)
 
 
-class QbenchTerminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job, `timeout`, `kill`), raised like Ctrl-C so that the run stops the
-    same way: temporary files removed, no baseline written, the artifact of what ran still written."""
-
-
 def _stop_on_signals(config: pytest.Config, session: "QbenchSession") -> None:
     """SIGINT and SIGTERM mark the session interrupted, then raise (KeyboardInterrupt, QbenchTerminated).
 
@@ -67,6 +66,8 @@ def _stop_on_signals(config: pytest.Config, session: "QbenchSession") -> None:
     neither the interrupt hook nor the INTERRUPTED exit status to the session."""
     import signal
     import threading
+
+    from .errors import QbenchTerminated
 
     if hasattr(config, "workerinput") or threading.current_thread() is not threading.main_thread():
         return  # xdist workers: the controller stops them; signals reach the main thread only
@@ -119,6 +120,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("qbench_case", cases, ids=[case.id for case in cases])
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own -k / -m deselection: shards split what is selected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     options = config.stash[OPTIONS_KEY]
     if options.enabled:
@@ -138,7 +140,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _keep_shard(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item],
-                options: "_options.QbenchOptions") -> None:
+                options: QbenchOptions) -> None:
     """Deselect the qbench cases of the other shards (shard.py); the other tests run in shard 1 only."""
     from .shard import durations_from, group_of, plan
 
@@ -170,8 +172,10 @@ def qbench_case(request: pytest.FixtureRequest) -> CaseSpec:
 
 @pytest.fixture
 def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun":
-    """One case of the qbench matrix: `.original` / `.optimized` ONNX Runtime sessions,
-    `.accuracy()`, `.latency()`, and `.check()` — measure, compare to the baseline, assert."""
+    """One case of the qbench matrix (runner.QbenchRun): `.original` / `.optimized` ONNX Runtime
+    sessions, `.variant` (what was built, `.variant.quantization`), `.accuracy()`, `.latency()`,
+    `.check()` (measure, compare to the baseline, assert) and `.diagnose(repair=False)` (why a variant
+    loses accuracy, and with `repair` the smallest node exclusion that brings it back)."""
     from .runner import QbenchRun
 
     qbench_case = _with_label_map(request, qbench_case)

@@ -1,6 +1,10 @@
-"""The one qbench object of a pytest session: builds shared across cases, results, the final writes.
+"""`QbenchSession`: the one qbench object of a pytest session (as syrupy's SnapshotSession and
+pytest-benchmark's BenchmarkSession are theirs): the builds and measurements its cases share,
+memoised by what decides them, and the results it collects from every case (and every xdist worker).
+At the end it hands them to report/outputs.py, which writes what the run leaves behind.
 
-Heavy libraries are imported here only when a qbench case actually runs.
+Words: "session" alone is this object; onnxruntime's are `ort_session`s; pytest's is `pytest_session`
+(pytest's own hooks still call it `session`). Heavy libraries are imported only when a case runs.
 """
 
 from __future__ import annotations
@@ -16,18 +20,18 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 import pytest
 
-from .options import QbenchOptions
-from .results import CaseResult, OriginalRecord
+from .errors import QbenchBaselineError, error_text
+from .results import RESULT_PROPERTY, CaseResult, OriginalRecord
 
 if TYPE_CHECKING:
     import datasets
     import onnxruntime
 
-    from .build.cache import BuildCache
-    from .build.variants import BuiltVariant
-    from .config import CaseSpec
     from .gate.baselines import BaselineStore
     from .hardware import Hardware
+    from .specs import CaseSpec, QbenchOptions
+    from .variants.cache import BuildCache
+    from .variants.quantize import BuiltVariant
 
 
 @dataclass
@@ -50,7 +54,10 @@ class _Memo:
 
 
 class QbenchSession:
-    def __init__(self, config: pytest.Config, options: QbenchOptions) -> None:
+    """The shared steps of a session's cases (measure/case.py's `SharedSteps`: memo, tokenizers, splits,
+    model configs, ONNX Runtime sessions; and the builds), its environment, and its results."""
+
+    def __init__(self, config: pytest.Config, options: "QbenchOptions") -> None:
         self.config = config
         self.options = options
         self.results: list[CaseResult] = []
@@ -76,7 +83,7 @@ class QbenchSession:
 
     @cached_property
     def cache(self) -> "BuildCache":
-        from .build.cache import BuildCache, default_cache_root
+        from .variants.cache import BuildCache, default_cache_root
 
         return BuildCache(self.options.cache_dir or default_cache_root())
 
@@ -91,7 +98,7 @@ class QbenchSession:
 
     @cached_property
     def environment(self) -> dict[str, Any]:
-        from .build.cache import library_versions
+        from .variants.cache import library_versions
 
         hardware = self.hardware
         return {
@@ -116,12 +123,12 @@ class QbenchSession:
     # ---- shared, memoised steps -------------------------------------------------------------
 
     def original(self, model: str, opset: int) -> Path:
-        from .build.variants import export_original
+        from .variants.export import export_original
 
         return self._memo.get(("original", model, opset), lambda: export_original(model, opset, self.cache))
 
     def original_record(self, onnx_file: Path) -> OriginalRecord:
-        from .build.variants import original_record
+        from .variants.inspect import original_record
 
         return self._memo.get(("original record", onnx_file), lambda: original_record(onnx_file))
 
@@ -139,13 +146,15 @@ class QbenchSession:
     def model_config(self, model_dir: Path) -> Any:
         from transformers import AutoConfig
 
-        return self._memo.get(("config", model_dir), lambda: AutoConfig.from_pretrained(model_dir))
+        return self._memo.get(("model config", model_dir), lambda: AutoConfig.from_pretrained(model_dir))
 
-    def ort_session(self, path: Path, threads: int, config: dict[str, str] | None = None) -> "onnxruntime.InferenceSession":
-        from .measure.latency import make_session
+    def ort_session(
+        self, path: Path, threads: int, config_entries: dict[str, str] | None = None
+    ) -> "onnxruntime.InferenceSession":
+        from .measure.ort_session import make_ort_session
 
-        key = ("session", path, threads, tuple(sorted((config or {}).items())))
-        return self._memo.get(key, lambda: make_session(path, threads, config))
+        key = ("ort session", path, threads, tuple(sorted((config_entries or {}).items())))
+        return self._memo.get(key, lambda: make_ort_session(path, threads, config_entries))
 
     def variant(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None = None) -> "BuiltVariant":
         """The case's variant: built from the original, or with `quantized` (its quantized_file) adopted as it is."""
@@ -153,8 +162,8 @@ class QbenchSession:
         return self._memo.get(key, lambda: self._build(model, source, case, quantized))
 
     def _build(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None) -> "BuiltVariant":
-        from .build.variants import adopt_quantized, build_variant
         from .measure.data import calibration_dataset
+        from .variants.quantize import adopt_quantized, build_variant
 
         original_dir = self.original(model, case.variant.opset)
         if quantized is not None:
@@ -176,6 +185,7 @@ class QbenchSession:
         )
 
     def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """`make()`, once per session for `key` (a failure too: it is raised again for every later case)."""
         return self._memo.get(key, make)
 
     # ---- hooks (this object is registered as a plugin) --------------------------------------
@@ -186,8 +196,6 @@ class QbenchSession:
                 f" preset {hw.preset}{'; no VNNI: U8S8 int8 can saturate here' if hw.saturates_u8s8 else ''})")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from .runner import RESULT_PROPERTY
-
         if hasattr(self.config, "workerinput"):  # xdist worker: the controller collects and writes
             return
         # The result travels in the report, so xdist workers' results reach the controller too.
@@ -199,11 +207,10 @@ class QbenchSession:
                 self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
-        from .gate.baselines import QbenchBaselineError
-        from .gate.policy import write_of
+        from .gate.policy import file_to_write
 
         self.results.append(result)
-        write = write_of(result.verdict, self.options.update)
+        write = file_to_write(result.verdict, self.options.update)
         if write == "baseline" and self.options.shard is not None:
             return  # a shard's measurements become baselines through the merge
         try:
@@ -213,7 +220,7 @@ class QbenchSession:
                 self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
         except (QbenchBaselineError, OSError, ValueError) as error:  # a hook runs here: no traceback
             what = "stage the baseline" if write == "baseline" else "write the obtained file"
-            self.errors.append(f"qbench: ERROR: could not {what} of {result.test} [{result.case_id}]: {_text(error)}")
+            self.errors.append(f"qbench: ERROR: could not {what} of {result.test} [{result.case_id}]: {error_text(error)}")
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal reporter's, which can raise
     def pytest_keyboard_interrupt(self) -> None:
@@ -246,120 +253,20 @@ class QbenchSession:
                 terminalreporter.write_line(line)
 
     def finish(self) -> list[str]:
-        """Write baselines (update mode), the JSON artifact, the reports and the history entry asked
-        for; return what the terminal summary should say about them."""
-        from .report.artifact import QbenchArtifactError, build_artifact, write_artifact
+        """Write what the run leaves behind (report/outputs.py); return what the terminal summary
+        should say about it."""
+        from .report.outputs import RunOutputs
 
-        lines: list[str] = []
-        if self.options.shard is not None:  # the other shards' cases are not here: the merge decides
-            lines.append(self._shard_line())
-        elif self.options.update:
-            lines += self._flush_baselines()
-        if not self.interrupted and self.options.shard is None:  # else cases that did not run look unused
-            lines += self._report_unused()
-            lines += self._propose_baselines()
-        environment = self.environment
-        run = {"shard": None if self.options.shard is None else str(self.options.shard),
-               "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results})}
-        artifact = build_artifact(environment, self.results, run)
-        self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
-        try:
-            write_artifact(self.options.json, artifact)
-            lines.append(f"qbench: JSON artifact written to {self.options.json}")
-        except (OSError, QbenchArtifactError) as error:  # disk full, read-only folder, a hook's bad edit
-            self.errors.append(f"qbench: ERROR: could not write the JSON artifact to {self.options.json}: {_text(error)}")
-        lines += self._write_reports(artifact)
-        return lines + self.errors
-
-    def _write_reports(self, artifact: dict[str, Any]) -> list[str]:
-        """The markdown and HTML reports and the history entry that were asked for."""
-        from .atomic import atomic_write_text
-        from .report.history import append
-        from .report.text import markdown
-
-        lines = []
-        history = self.options.history
-        if history is not None and self.interrupted:
-            lines.append(f"qbench: run interrupted: not recorded in the history {history}")
-            history = None
-        writes = [  # the history first, so that the HTML report's trends include this run
-            ("history entry", history, lambda folder: append(folder, artifact)),
-            ("markdown report", self.options.markdown,
-             lambda path: atomic_write_text(path, markdown(self.results, self.environment, self.options.diagnosis.top))),
-            ("HTML report", self.options.html, self._write_html),
-        ]
-        for what, target, write in writes:
-            if target is None:
-                continue
-            try:
-                write(target)
-                lines.append(f"qbench: {what} written to {target}")
-            except (OSError, ValueError) as error:
-                self.errors.append(f"qbench: ERROR: could not write the {what} to {target}: {_text(error)}")
+        outputs = RunOutputs(
+            options=self.options, results=self.results, environment=self.environment, store=self.store,
+            hardware_key=self.hardware_key, selected=self.selected, shard_plan=self.shard_plan,
+            interrupted=self.interrupted, errors=self.errors,
+        )
+        lines = outputs.write(
+            amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
+        )
+        self.interrupted = outputs.interrupted
         return lines
-
-    def _write_html(self, path: Path) -> None:
-        from .atomic import atomic_write_text
-        from .report.history import load
-        from .report.html import render
-
-        history = load(self.options.history) if self.options.history is not None else []
-        atomic_write_text(path, render(self.results, self.environment, history))
-
-    def _shard_line(self) -> str:
-        update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""
-        ran = f"qbench: shard {self.options.shard}: {len(self.results)} cases ran; merge the shards' artifacts for the verdict.{update}"
-        return f"{self.shard_plan}\n{ran}" if self.shard_plan else ran
-
-    def _flush_baselines(self) -> list[str]:
-        from .gate.baselines import QbenchFlushError
-
-        if self.interrupted:
-            return ["qbench: run interrupted: no baseline was written"]
-        try:
-            outcome = self.store.flush()
-        except QbenchFlushError as error:
-            outcome = error.report
-            self.errors += [f"qbench: ERROR: {_text(line)}" for line in str(error).splitlines()]
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM in the middle of the writes: finish the report
-            self.interrupted = True
-            self.errors.append(
-                "qbench: ERROR: interrupted while writing the baselines: each file holds either its old or its"
-                " new version (atomic writes); run the update again to write them all"
-            )
-            return []
-        return [
-            f"qbench: baseline {kind}: {test} [{case_id}] ({hardware_key})"
-            for kind, keys in (("created", outcome.created), ("updated", outcome.updated))
-            for test, case_id, hardware_key in keys
-        ]
-
-    def _propose_baselines(self) -> list[str]:
-        """On a hardware key without latency baselines, write what an update would make of the
-        baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
-        uploads it); the real baselines stay untouched."""
-        from .gate.baselines import BaselineStore, QbenchFlushError
-        from .report.text import ungated_latency
-
-        cases = [r for r in ungated_latency(self.results) if r.error is None] if not self.options.update else []
-        if not cases:
-            return []
-        folder = self.options.json.parent / "proposed-baselines"
-        proposed = BaselineStore(folder)
-        try:
-            for result in cases:
-                proposed.seed(self.store.path_for(result.test))
-                proposed.stage(result.test, result.case_id, self.hardware_key, result)
-            proposed.flush()
-        except (QbenchFlushError, OSError, ValueError) as error:
-            self.errors.append(f"qbench: ERROR: could not write the proposed baselines to {folder}: {_text(error)}")
-            return []
-        return [f"qbench: proposed baselines for {self.hardware_key} ({len(cases)} cases) written to {folder}:"
-                f" review them, then copy them into {self.options.baselines}"]
-
-    def _report_unused(self) -> list[str]:
-        used = {(r.test, r.case_id) for r in self.results}
-        return [f"qbench: unused baseline: {test} [{case}]" for test, case in self.store.unused(used)]
 
 
 def _version() -> str:
@@ -369,10 +276,6 @@ def _version() -> str:
         return metadata.version("pytest-qbench")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _text(error: object) -> str:
-    return str(error).removeprefix("qbench: ")
 
 
 def _git_commit(root: Path) -> str | None:

@@ -14,28 +14,8 @@ from pathlib import Path
 from statistics import median
 from typing import Mapping, Sequence
 
-from .config import CaseSpec, QbenchConfigError
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int  # 1-based
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> "Shard":
-        try:
-            index, count = (int(part) for part in str(text).split("/"))
-        except ValueError:
-            index = count = 0
-        if not 1 <= index <= count:
-            raise QbenchConfigError(
-                f"qbench: --qbench-shard {text!r} is not I/N with 1 <= I <= N; e.g. --qbench-shard 2/4 runs the second of four"
-            )
-        return cls(index, count)
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
+from .errors import QbenchConfigError
+from .specs import CaseSpec
 
 
 def group_of(case: CaseSpec) -> str:

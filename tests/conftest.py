@@ -58,7 +58,7 @@ def tiny_build_cache(tmp_path_factory: pytest.TempPathFactory):
     pytest-xdist workers share one (its file locks make that safe): the tiny models are built
     deterministically, so each export and variant is built once per run, not once per worker.
     """
-    from pytest_qbench.build.cache import BuildCache
+    from pytest_qbench.variants.cache import BuildCache
 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
@@ -68,7 +68,7 @@ def tiny_build_cache(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def tiny_distilbert_onnx(tiny_distilbert: Path, tiny_build_cache) -> Path:
     """The fp32 opset-11 ONNX export of `tiny_distilbert`: model.onnx + config + tokenizer."""
-    from pytest_qbench.build.variants import export_original
+    from pytest_qbench.variants.export import export_original
 
     return export_original(tiny_distilbert, 11, tiny_build_cache)
 
@@ -76,6 +76,6 @@ def tiny_distilbert_onnx(tiny_distilbert: Path, tiny_build_cache) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert_onnx(tiny_bert: Path, tiny_build_cache) -> Path:
     """The fp32 opset-11 ONNX export of `tiny_bert`: model.onnx + config + tokenizer."""
-    from pytest_qbench.build.variants import export_original
+    from pytest_qbench.variants.export import export_original
 
     return export_original(tiny_bert, 11, tiny_build_cache)

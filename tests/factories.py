@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_qbench.config import VariantSpec
-from pytest_qbench.results import (
-    AccuracyResult, CaseResult, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup,
-)
+from pytest_qbench.specs import VariantSpec
+from pytest_qbench.results import AccuracyResult, CaseResult, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup
 
 TEST = "examples/test_conll.py::test_ner"
 HW = "x86_64-avx512_vnni-2c"

@@ -7,16 +7,11 @@ import jsonschema
 import pytest
 from factories import ENVIRONMENT, HW, make_result
 
-from pytest_qbench.config import Tolerances
+from pytest_qbench.specs import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
+from pytest_qbench import QbenchArtifactError
 from pytest_qbench.gate.policy import LatencyGate, judge
-from pytest_qbench.report.artifact import (
-    SCHEMA_PATH,
-    QbenchArtifactError,
-    build_artifact,
-    validate_artifact,
-    write_artifact,
-)
+from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
 
 
 def judged(result, update=False):

@@ -8,7 +8,8 @@ import pytest
 from factories import HW, TEST, accuracy, make_result
 
 from pytest_qbench.atomic import atomic_write_text
-from pytest_qbench.gate.baselines import BaselineStore, QbenchBaselineError, entry_from_result, file_stem
+from pytest_qbench import QbenchBaselineError
+from pytest_qbench.gate.baselines import BaselineStore, entry_from_result, file_stem
 
 OTHER_HW = "x86_64-avx2-4c"
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_qbench.build.cache import (
-    MANIFEST, BuildCache, QbenchCacheWarning, default_cache_root, fingerprint_path, library_versions,
-)
+from pytest_qbench import QbenchCacheWarning
+from pytest_qbench.variants.cache import MANIFEST, BuildCache, default_cache_root, fingerprint_path, library_versions
 
 KEY = {"kind": "test", "opset": 11, "nested": {"b": [1, 2], "a": None}}
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pytest_qbench.config import MARKER_KEYS, OPERATORS, QbenchConfigError, TimingSpec, Tolerances, parse_marker
+from pytest_qbench import QbenchConfigError
+from pytest_qbench.specs import MARKER_KEYS, OPERATORS, parse_marker, TimingSpec, Tolerances
 
 
 def test_operator_list_matches_onnxruntime_registries():
@@ -91,9 +92,9 @@ def test_evaluation_settings_and_the_saturation_remedy_are_recorded_with_the_cas
     (case,) = parse_marker({"approach": "dynamic", "eval_batch_size": 16}, saturation_remedy="x64quantprecision")
     assert case.data.to_dict() == {"split": "validation", "batch_size": 16, "max_samples": None, "scoring": "default"}
     assert case.variant.to_dict()["saturation_remedy"] == "x64quantprecision"
-    assert case.variant.session_config == {"session.x64quantprecision": "1"}
+    assert case.variant.ort_config_entries == {"session.x64quantprecision": "1"}
     (marker_wins,) = parse_marker({"approach": "dynamic", "saturation_remedy": "u8u8"}, saturation_remedy="x64quantprecision")
-    assert marker_wins.variant.saturation_remedy == "u8u8" and marker_wins.variant.session_config == {}
+    assert marker_wins.variant.saturation_remedy == "u8u8" and marker_wins.variant.ort_config_entries == {}
 
 
 @pytest.mark.parametrize("name", ["cpu_time_rtol", "latency_rtol", "max_relative_loss"])

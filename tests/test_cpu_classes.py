@@ -23,11 +23,11 @@ from onnx import TensorProto, helper, numpy_helper
 from projects import conll
 from tiny_models import calibration_dataset
 
-from pytest_qbench.build.variants import build_variant
-from pytest_qbench.config import SATURATION_REMEDIES, DataSpec, VariantSpec
+from pytest_qbench.variants.quantize import build_variant
+from pytest_qbench.specs import SATURATION_REMEDIES, DataSpec, VariantSpec
 from pytest_qbench.hardware import detect
 from pytest_qbench.measure.data import parse_conll
-from pytest_qbench.measure.latency import make_session
+from pytest_qbench.measure.ort_session import make_ort_session
 from pytest_qbench.measure.tasks import TokenClassification
 
 K = 64  # u8 255 x s8 127, 32 pairs per 16-bit lane sum: far past 32767 on vpmaddubsw
@@ -56,7 +56,7 @@ def integer_sums(folder: Path) -> dict[str, int]:
     runs = {"u8s8": ("int8", {}), "u8s8-x64quantprecision": ("int8", {"session.x64quantprecision": "1"}),
             "u8u8": ("uint8", {})}
     return {
-        name: int(make_session(saturating_matmul(folder, weights), 1, config).run(None, feed)[0][0, 0])
+        name: int(make_ort_session(saturating_matmul(folder, weights), 1, config).run(None, feed)[0][0, 0])
         for name, (weights, config) in runs.items()
     }
 
@@ -129,7 +129,7 @@ def test_the_trained_tiny_model_keeps_f1_1_in_int8_through_every_preset(
     )
     scores = {
         path.name: TokenClassification().evaluate(
-            make_session(path, 1), tokenizer, toy_split, DataSpec(None, eval_batch_size=4), config.id2label
+            make_ort_session(path, 1), tokenizer, toy_split, DataSpec(None, eval_batch_size=4), config.id2label
         ).f1
         for path in (variant.original, variant.optimized)
     }
@@ -145,6 +145,6 @@ def test_each_saturation_remedy_builds_what_it_says(remedy: str, tiny_distilbert
         "u8u8": ("uint8", False, {}),
         "x64quantprecision": ("int8", False, {"session.x64quantprecision": "1"}),
     }[remedy]
-    assert (record.weights_dtype, record.reduce_range, spec.session_config) == expected
+    assert (record.weights_dtype, record.reduce_range, spec.ort_config_entries) == expected
     assert record.activations_dtype == "uint8"
     assert record.u8s8 is (remedy == "x64quantprecision")  # remedied at run time, by the session option

@@ -18,13 +18,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from pytest_qbench.build.exclusion import resolve_family
-from pytest_qbench.gate.diagnosis import (
-    MASK_MAGNITUDE, RANGE_LIMIT, TensorError, classify, group_errors, node_errors, simulate_integer_ops,
-    simulation, sqnr_db,
-)
-from pytest_qbench.gate.repair import Exclusion, repair
-from pytest_qbench.measure.latency import make_session
+from pytest_qbench.variants.exclusion import resolve_family
+from pytest_qbench.diagnose.diagnosis import MASK_MAGNITUDE, RANGE_LIMIT, classify, group_errors, node_errors, simulate_integer_ops, simulation, sqnr_db, TensorError
+from pytest_qbench.diagnose.repair import repair
+from pytest_qbench.results import Exclusion
+from pytest_qbench.measure.ort_session import make_ort_session
 from test_cpu_classes import EMULATED_AVX2, EXACT, K, on_emulated_avx2, saturating_matmul
 
 FLOAT_MIN = float(np.finfo(np.float32).min)
@@ -161,7 +159,7 @@ def quantize(fp32: Path, out: Path, feeds: list[dict[str, np.ndarray]], exclude=
 
 def agreement(fp32: Path, int8: Path, feeds: list[dict[str, np.ndarray]]) -> float:
     """The share of positions whose top class the int8 model keeps (real positions only)."""
-    reference, measured = make_session(fp32, 1), make_session(int8, 1)
+    reference, measured = make_ort_session(fp32, 1), make_ort_session(int8, 1)
     same = total = 0
     for feed in feeds:
         keep = (feed["mask"][:, 0, :] == 0).ravel() if "mask" in feed else slice(None)
@@ -311,7 +309,7 @@ def test_classify_tells_the_graph_from_the_kernels():
 
 def test_the_float_simulation_of_matmulinteger_is_exact_where_vpmaddubsw_saturates(tmp_path: Path):
     path = simulation(saturating_matmul(tmp_path, "int8"), tmp_path)
-    simulated = make_session(path, 1, optimize=False).run(None, {"a": np.full((1, K), 255, np.uint8)})[0]
+    simulated = make_ort_session(path, 1, optimize=False).run(None, {"a": np.full((1, K), 255, np.uint8)})[0]
     assert int(simulated[0, 0]) == EXACT
     assert simulate_integer_ops(onnx.load(str(saturating_matmul(tmp_path, "uint8")))) is not None
 
@@ -325,10 +323,10 @@ def test_graphs_with_kernels_it_cannot_simulate_get_no_simulation():
 @EMULATED_AVX2
 def test_on_a_cpu_without_vnni_the_kernels_saturate_and_the_simulation_does_not(tmp_path: Path):
     sums = on_emulated_avx2(
-        "import numpy as np; import test_cpu_classes as t; from pytest_qbench.gate.diagnosis import simulation;"
-        "from pytest_qbench.measure.latency import make_session; model = t.saturating_matmul(folder, 'int8');"
-        "feed = {'a': np.full((1, t.K), 255, np.uint8)}; real = make_session(model, 1).run(None, feed)[0][0, 0];"
-        "sim = make_session(simulation(model, folder), 1, optimize=False).run(None, feed)[0][0, 0];"
+        "import numpy as np; import test_cpu_classes as t; from pytest_qbench.diagnose.diagnosis import simulation;"
+        "from pytest_qbench.measure.ort_session import make_ort_session; model = t.saturating_matmul(folder, 'int8');"
+        "feed = {'a': np.full((1, t.K), 255, np.uint8)}; real = make_ort_session(model, 1).run(None, feed)[0][0, 0];"
+        "sim = make_ort_session(simulation(model, folder), 1, optimize=False).run(None, feed)[0][0, 0];"
         "print(json.dumps({'real': int(real), 'simulated': int(sim)}))",
         tmp_path,
     )
@@ -344,7 +342,7 @@ def test_on_a_cpu_without_vnni_the_kernels_saturate_and_the_simulation_does_not(
     ("/classifier/MatMul", "-"), ("/search_1/MatMul", "-"),
 ])
 def test_layers_are_read_from_node_names(name: str, layer: str):
-    from pytest_qbench.gate.diagnosis import _layer
+    from pytest_qbench.diagnose.diagnosis import _layer
 
     assert _layer(name) == layer
 
@@ -354,8 +352,8 @@ def test_a_diagnosis_with_its_repair_travels_as_json_and_back():
     from dataclasses import replace
 
     from factories import make_result
-    from pytest_qbench.gate.diagnosis import Diagnosis, GroupError, NodeError, Preflight, RangeIssue
-    from pytest_qbench.gate.repair import RepairResult, Trial
+    from pytest_qbench.results import Diagnosis, GroupError, NodeError, Preflight, RangeIssue
+    from pytest_qbench.results import RepairResult, Trial
     from pytest_qbench.results import CaseResult
 
     found = RepairResult(Exclusion(("softmax",), ("n1",)), 0.9, 0.89, 0.91, 0.895, 800, 3, False,

@@ -354,19 +354,16 @@ def test_a_prequantized_original_is_gated_as_what_it_is_and_said_so(pytester: py
 
 
 def test_a_runtime_saturation_remedy_reaches_a_prequantized_original_too():
-    from types import SimpleNamespace
-
-    from pytest_qbench.config import parse_marker
-    from pytest_qbench.results import OriginalRecord
-    from pytest_qbench.runner import QbenchRun
+    from pytest_qbench.measure.case import CaseMeasurer
+    from pytest_qbench.specs import parse_marker
 
     (case,) = parse_marker({"approach": "dynamic", "saturation_remedy": "x64quantprecision"})
     remedy = {"session.x64quantprecision": "1"}
-    for record, on_original in ((OriginalRecord("fp32", {}), {}), (OriginalRecord("int8", {"MatMulInteger": 4}), remedy)):
-        run = QbenchRun(SimpleNamespace(original_record=lambda path, r=record: r), None, case, "model", "data")
-        run.__dict__["variant"] = SimpleNamespace(original=Path("original.onnx"), optimized=Path("int8.onnx"))
-        assert run._session_config(Path("original.onnx")) == on_original
-        assert run._session_config(Path("int8.onnx")) == remedy
+    for quantized, on_original in ((False, {}), (True, remedy)):
+        measurer = CaseMeasurer(None, case, "data", None, original=Path("original.onnx"), optimized=Path("int8.onnx"),
+                                model_dir=Path("model"), original_quantized=quantized, threads=1, search_samples=1)
+        assert measurer.config_entries(Path("original.onnx")) == on_original
+        assert measurer.config_entries(Path("int8.onnx")) == remedy
 
 
 GIVEN_TEST = """
@@ -379,8 +376,8 @@ def test_tiny(qbench):
 
 
 def test_a_quantized_file_is_gated_as_given_against_its_fp32_sibling(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
-    from pytest_qbench.build.variants import build_variant
-    from pytest_qbench.config import VariantSpec
+    from pytest_qbench.variants.quantize import build_variant
+    from pytest_qbench.specs import VariantSpec
     from test_variants import hub_layout
 
     folder = hub_layout(tiny_distilbert_onnx, pytester.path / "hub", "model.onnx", "model_fp32_copy.onnx")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_qbench.hardware import Hardware, detect, hardware_from_cpuinfo, normalise_flags
+from pytest_qbench.hardware import detect, Hardware, hardware_from_cpuinfo, normalise_flags
 from pytest_qbench.results import QuantizationRecord
 
 EPYC = {  # as py-cpuinfo reports this machine kind: both spellings of VNNI

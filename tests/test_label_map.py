@@ -7,7 +7,8 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from pytest_qbench.measure.data import CONLL2003_LABELS, QbenchDataError
+from pytest_qbench import QbenchDataError
+from pytest_qbench.measure.data import CONLL2003_LABELS
 from pytest_qbench.measure.label_map import relabel_entities, spans, translate
 
 MODEL = ["O", "B-GIVEN_NAME", "I-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "B-CITY", "I-CITY", "B-EMAIL", "I-EMAIL"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_qbench.config import DataSpec
+from pytest_qbench.specs import DataSpec
 from pytest_qbench.measure.tasks import TokenClassification
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -14,11 +14,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_qbench.config import TimingSpec
 from pytest_qbench.hardware import usable_cores
-from pytest_qbench.measure import latency
-from pytest_qbench.measure.latency import Pair, make_session, measure, measure_pairs
+from pytest_qbench.measure import latency, ort_session
+from pytest_qbench.measure.latency import Pair, measure, measure_pairs
+from pytest_qbench.measure.ort_session import make_ort_session
 from pytest_qbench.measure.stats import MIN_PAIRS, paired_speedup, relative_width
+from pytest_qbench.specs import TimingSpec
 
 QUICK = TimingSpec(threads=1, warmup_iterations=2, warmup_seconds=0.01, min_pairs=10, min_seconds=0.05,
                    max_seconds=0.5, target_ci_width=0.2, wall_iterations=8, wall_seconds=0.05)
@@ -165,7 +166,7 @@ def test_one_thread_times_both_phases_on_the_same_sessions():
 
 
 def test_unset_threads_means_the_physical_cores(monkeypatch):
-    monkeypatch.setattr(latency, "usable_cores", lambda: 4)
+    monkeypatch.setattr(ort_session, "usable_cores", lambda: 4)
     requested = []
     result = measure(fake_sessions([], requested), FEED, TINY, 2)
     assert TINY.threads is None
@@ -362,7 +363,7 @@ def onnx_sessions(models, made):
     """The `sessions` argument of measure, keeping the thread count of every session it makes."""
 
     def sessions(threads):
-        pair = tuple(make_session(p, threads) for p in models)
+        pair = tuple(make_ort_session(p, threads) for p in models)
         made.append([s.get_session_options().intra_op_num_threads for s in pair])
         return pair
 
@@ -385,8 +386,8 @@ def test_onnx_models_end_to_end(models, threads):
     assert result.stop_reason in ("ci_width", "max_seconds")
 
 
-def test_make_session_fixes_threads(models):
-    session = make_session(models[0], threads=None)
+def test_make_ort_session_fixes_threads(models):
+    session = make_ort_session(models[0], threads=None)
     options = session.get_session_options()
     assert options.intra_op_num_threads == usable_cores()
     assert options.inter_op_num_threads == 1

@@ -1,5 +1,6 @@
 """The plugin's surface, through pytester: options, skipping, ids, marker errors, lazy imports."""
 
+import json
 import subprocess
 import sys
 
@@ -183,14 +184,35 @@ def test_the_cpu_time_tolerance_is_gated_by_default_and_wall_clock_is_not(pytest
     pytester.runpytest("--qbench").assert_outcomes(passed=2)
 
 
-def test_importing_the_plugin_imports_nothing_heavy():
-    heavy = ["torch", "onnxruntime", "optimum", "transformers", "datasets", "onnx"]
-    code = (
-        "import sys, pytest_qbench.plugin, pytest_qbench.session, pytest_qbench.runner;"
-        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+HEAVY = ["torch", "onnxruntime", "optimum", "transformers", "datasets", "onnx", "numpy", "scipy", "matplotlib"]
+
+
+def _loaded_after(code: str) -> dict[str, list[str]]:
+    """The heavy libraries and the pytest_qbench modules loaded in a fresh interpreter after `code`."""
+    report = (
+        "import json, sys;"
+        f"print(json.dumps({{'heavy': sorted(m for m in {HEAVY!r} if m in sys.modules),"
+        " 'qbench': sorted(m for m in sys.modules if m.startswith('pytest_qbench'))}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    out = subprocess.run([sys.executable, "-c", f"{code}\n{report}"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_importing_the_plugin_imports_nothing_heavy():
+    assert _loaded_after("import pytest_qbench.plugin, pytest_qbench.session, pytest_qbench.runner")["heavy"] == []
+
+
+def test_importing_the_package_imports_only_itself_and_each_public_name_nothing_heavy():
+    """`import pytest_qbench` (pytest loads the plugin in every run) loads no module but the package;
+    each public name loads its own module, and none of them an ML library."""
+    assert _loaded_after("import pytest_qbench") == {"heavy": [], "qbench": ["pytest_qbench"]}
+    import pytest_qbench
+
+    modules = {pytest_qbench._PUBLIC[name]: name for name in pytest_qbench.__all__ if name != "__version__"}
+    for module, name in modules.items():  # one name per module: a name loads its whole module
+        loaded = _loaded_after(f"import pytest_qbench; pytest_qbench.{name}")
+        assert loaded["heavy"] == [], (module, loaded)
+        assert module in loaded["qbench"]
 
 
 def test_a_plain_pytest_run_imports_nothing_heavy(pytester):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from factories import CPU_MODEL, HW, TEST, accuracy, make_result
 
-from pytest_qbench.config import CalibrationSpec, Tolerances
+from pytest_qbench.specs import CalibrationSpec, Tolerances
 from pytest_qbench.gate import policy
 from pytest_qbench.gate.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
 from pytest_qbench.gate.policy import LatencyGate

@@ -19,19 +19,18 @@ from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, make_result
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from pytest_qbench.config import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
-from pytest_qbench.gate.baselines import (
-    BaselineMatch, BaselineStore, QbenchBaselineError, QbenchFlushError, entry_from_result, file_stem,
-)
+from pytest_qbench import QbenchBaselineError, QbenchDataError, QbenchFlushError
 from pytest_qbench.gate import policy
+from pytest_qbench.gate.baselines import BaselineMatch, BaselineStore, entry_from_result, file_stem
 from pytest_qbench.gate.policy import LatencyGate
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, median_variance_factor
-from pytest_qbench.measure.data import QbenchDataError, read_conll
+from pytest_qbench.measure.data import read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import (
     AccuracyResult, CaseResult, Check, CpuTime, LabelMapEffect, LatencyResult, LatencyStats, MappedName,
     QuantizationRecord, Speedup,
 )
+from pytest_qbench.specs import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
 
 # Modest by default, so the file runs in seconds; QBENCH_HYPOTHESIS_EXAMPLES=2000 searches longer.
 # Applied per test, not as a global profile, so other modules' hypothesis settings stay theirs.

@@ -427,13 +427,13 @@ class Faulty:
 
 @pytest.fixture(autouse=True)
 def faults(monkeypatch):
-    import pytest_qbench.measure.latency as latency
-    import pytest_qbench.build.variants as variants
+    import pytest_qbench.measure.ort_session as ort_session
+    import pytest_qbench.variants.quantize as variants
 
-    make_session, quantize = latency.make_session, variants._quantize
+    make_ort_session, quantize = ort_session.make_ort_session, variants._quantize
 
-    def faulty_session(path, threads, config=None):
-        session = make_session(path, threads, config)
+    def faulty_session(path, threads, config_entries=None):
+        session = make_ort_session(path, threads, config_entries)
         manifest = Path(path).parent / "manifest.json"
         if Path(path).name == "model_optimized_quantized.onnx" and manifest.is_file():
             fault = FAULTS.get(tuple(json.loads(manifest.read_text())["key"]["variant"]["operators"]))
@@ -446,7 +446,7 @@ def faults(monkeypatch):
             raise Fail("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : injected fault in calibration")
         return quantize(work, spec, *args)
 
-    monkeypatch.setattr(latency, "make_session", faulty_session)
+    monkeypatch.setattr(ort_session, "make_ort_session", faulty_session)
     monkeypatch.setattr(variants, "_quantize", failing_quantize)
 '''
 

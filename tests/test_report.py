@@ -4,7 +4,7 @@ from pathlib import Path
 
 from factories import CPU_MODEL, ENVIRONMENT, HW, make_result
 
-from pytest_qbench.config import Tolerances
+from pytest_qbench.specs import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
 from pytest_qbench.gate import policy
 from pytest_qbench.gate.policy import LatencyGate

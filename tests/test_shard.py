@@ -15,9 +15,10 @@ from factories import ENVIRONMENT, make_result
 from projects import make_project
 
 from pytest_qbench.__main__ import main as qbench_main
-from pytest_qbench.config import QbenchConfigError
+from pytest_qbench import QbenchConfigError
 from pytest_qbench.report.artifact import build_artifact, validate_artifact
-from pytest_qbench.shard import Shard, durations_from, plan
+from pytest_qbench.shard import durations_from, plan
+from pytest_qbench.specs import Shard
 
 # ---- the split ------------------------------------------------------------------------------------
 
@@ -49,6 +50,32 @@ def test_durations_balance_the_shards_and_fill_in_the_unknown():
 def test_unreadable_durations_are_a_clear_error(tmp_path: Path):
     with pytest.raises(QbenchConfigError, match="cannot read case durations .* leave --qbench-shard-durations out"):
         durations_from(tmp_path / "missing.json")
+
+
+SELECTION_TEST = """
+import pytest
+
+@pytest.mark.qbench(model="m", dataset="d", approach=["dynamic"], operators=[["MatMul"], ["Add", "MatMul"], ["Add"]],
+                    batch_size=[1], sequence_length=[16, 32, 64, 128])
+def test_case(qbench_case):
+    pass
+"""
+
+
+def test_shards_split_the_cases_that_k_selected(pytester: pytest.Pytester):
+    """Planned over the whole collection, the 3 cases selected here fall on shard 1 alone (their two
+    builds are both among the plan's shard-1 builds); planned over the selection, they split 2 + 1."""
+    pytester.makepyfile(SELECTION_TEST)
+    selection = "(Add+MatMul and (len16 or len32)) or (dynamic-MatMul and len64)"
+    ran = []
+    for index in (1, 2):
+        result = pytester.runpytest("--qbench", "-k", selection, "--qbench-shard", f"{index}/2",
+                                    "--qbench-json", f"shard{index}.json")
+        assert result.ret == 0
+        ran.append(result.parseoutcomes().get("passed", 0))
+        result.stdout.fnmatch_lines([f"qbench: shard {index}/2: {ran[-1]} of 3 cases, 1 of 2 builds*"])
+        assert len(json.loads((pytester.path / f"shard{index}.json").read_text())["run"]["selected"]) == 3
+    assert sorted(ran) == [1, 2]
 
 
 # ---- merges that must be refused, or must fail ---------------------------------------------------

@@ -13,9 +13,11 @@ import pytest
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from pytest_qbench.config import DataSpec, QbenchConfigError
-from pytest_qbench.measure.data import CONLL2003_LABELS, QbenchDataError
-from pytest_qbench.measure.tasks import TASKS, TokenClassification, task_for
+from pytest_qbench import QbenchConfigError
+from pytest_qbench.specs import DataSpec
+from pytest_qbench import QbenchDataError
+from pytest_qbench.measure.data import CONLL2003_LABELS
+from pytest_qbench.measure.tasks import TASKS, task_for, TokenClassification
 
 ID2LABEL = dict(enumerate(CONLL2003_LABELS))
 SPEC = DataSpec(dataset=None)

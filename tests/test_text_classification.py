@@ -15,8 +15,9 @@ from projects import make_project
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from tiny_models import reviews
 
-from pytest_qbench.config import DataSpec, QbenchConfigError
-from pytest_qbench.measure.data import QbenchDataError
+from pytest_qbench import QbenchConfigError
+from pytest_qbench.specs import DataSpec
+from pytest_qbench import QbenchDataError
 from pytest_qbench.measure.tasks import TASKS, SequenceClassification
 from pytest_qbench.report.artifact import validate_artifact
 from pytest_qbench.results import LabelMapEffect, MappedName

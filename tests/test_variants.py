@@ -10,12 +10,13 @@ import numpy as np
 import onnx
 import pytest
 
-from pytest_qbench.build.cache import MANIFEST, BuildCache, QbenchCacheWarning
-from pytest_qbench.build.variants import (
-    BuiltVariant, QbenchBuildError, QbenchModelError, QbenchModelWarning, build_variant, export_original,
-    original_record,
-)
-from pytest_qbench.config import CalibrationSpec, VariantSpec
+from pytest_qbench import QbenchCacheWarning
+from pytest_qbench.variants.cache import MANIFEST, BuildCache
+from pytest_qbench import QbenchBuildError, QbenchModelError, QbenchModelWarning
+from pytest_qbench.variants.export import export_original
+from pytest_qbench.variants.inspect import original_record
+from pytest_qbench.variants.quantize import build_variant, BuiltVariant
+from pytest_qbench.specs import CalibrationSpec, VariantSpec
 from pytest_qbench.results import OriginalRecord
 from tiny_models import calibration_dataset
 

@@ -114,3 +114,32 @@ def test_update_path_proposes_the_baselines_as_a_pull_request():
     assert workflow["permissions"] == {"contents": "read"}  # only the proposing job may write
     pull_request = _steps(propose)["peter-evans/create-pull-request@v7"]["with"]
     assert "baselines/**" in pull_request["add-paths"] and "qbench-durations.json" in pull_request["add-paths"]
+
+
+def _ci_run(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess:
+    """.ci/run on an x86-64 machine whose apt-get fails and that has neither qemu-user nor chromium."""
+    repo, bin_dir = tmp_path / "repo", tmp_path / "bin"
+    (repo / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", repo / ".ci" / "run")
+    bin_dir.mkdir()
+    fakes = {"apt-get": "exit 100", "uname": "echo x86_64", "make": 'echo "make $*"'}
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    (bin_dir / "dirname").symlink_to(shutil.which("dirname"))
+    env = {"PATH": str(bin_dir), **({"CI": ci} if ci is not None else {})}
+    return subprocess.run([shutil.which("bash"), str(repo / ".ci" / "run")], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_ci_fails_when_a_package_its_tests_need_cannot_be_installed(tmp_path: Path):
+    result = _ci_run(tmp_path, "true")
+    assert result.returncode == 1 and "make test" not in result.stdout
+    assert "qemu-user could not be installed: in CI the emulated-CPU tests must run, not skip" in result.stderr
+
+
+def test_outside_ci_the_installs_are_best_effort(tmp_path: Path):
+    result = _ci_run(tmp_path, None)
+    assert result.returncode == 0, result.stderr
+    assert "qemu-user not installed: the emulated-CPU tests will skip" in result.stdout
+    assert "chromium not installed: the browser tests will skip" in result.stdout and "make test" in result.stdout

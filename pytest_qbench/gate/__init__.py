@@ -1,2 +1,2 @@
-"""Gate: baselines, the compare/update policy, the diagnosis and repair of a lost accuracy, and the
-merge of sharded runs into one verdict."""
+"""Gate: the stored baselines (baselines.py), the compare/update policy that decides every verdict
+(policy.py), and the merge of sharded runs into one verdict (merge.py)."""

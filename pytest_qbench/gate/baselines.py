@@ -64,37 +64,23 @@ from typing import Any, Iterable
 from filelock import FileLock
 
 from ..atomic import atomic_write_text
+from ..errors import QbenchBaselineError, QbenchFlushError
 from ..hardware import nearest_key
-from ..results import AccuracyResult, CaseResult, LatencyStats, Speedup
+from ..results import AccuracyResult, CaseResult, FlushReport, LatencyStats, Speedup
 from .spread import LatencyRun
 
 # 2: hardware keys by int8 kernel tier (x86_64-avx512_vnni-2c, not a flag list); parameters record
 # the evaluation (split, batch size, sample cap, scoring) and the saturation remedy.
 # 3: latency gated on one-thread CPU time (latency.cpu); the wall-clock speedup is wall_speedup.
 # 4: latency.runs, the last runs per CPU model that the gate compares with (their median).
-SCHEMA_VERSION = 4
-SUPPORTED_SCHEMA_VERSIONS = (3, 4)
+BASELINE_SCHEMA_VERSION = 4
+SUPPORTED_BASELINE_SCHEMA_VERSIONS = (3, 4)
 KEEP_RUNS = 10  # per case, hardware key and CPU model; ini qbench_baseline_runs
 UNRECORDED_CPU = "unrecorded"  # the CPU model of a schema-3 entry's one run
 UPDATE_COMMAND = "pytest --qbench --qbench-update-baselines"
 ACCURACY_METRICS = ("precision", "recall", "f1", "accuracy")
 LATENCY_METRICS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput")
 SPEEDUP_FIELDS = ("value", "ci_low", "ci_high")
-
-CaseKey = tuple[str, str, str]  # (test, case id, hardware key)
-
-
-class QbenchBaselineError(RuntimeError):
-    """A baseline file that cannot be read or merged; the message names the file and the fix."""
-
-
-class QbenchFlushError(QbenchBaselineError):
-    """Some baseline files could not be written; `report` tells what the others got."""
-
-    def __init__(self, message: str, report: "FlushReport") -> None:
-        super().__init__(message)
-        self.report = report
-
 
 @dataclass(frozen=True)
 class BaselineMatch:
@@ -123,13 +109,6 @@ def entry_runs(entry: dict[str, Any]) -> list[LatencyRun]:
     cpu = latency["cpu"]
     return [LatencyRun(UNRECORDED_CPU, cpu["speedup"]["value"], cpu["speedup"]["ci_low"], cpu["speedup"]["ci_high"],
                        cpu["original_ms"], cpu["optimized_ms"], run="", when="")]
-
-
-@dataclass(frozen=True)
-class FlushReport:
-    created: list[CaseKey]
-    updated: list[CaseKey]
-    unchanged: list[CaseKey]
 
 
 def file_stem(test: str) -> str:
@@ -226,7 +205,7 @@ def _dumps(doc: dict[str, Any]) -> str:
 
 
 def _empty(test: str) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "test": test, "cases": {}}
+    return {"schema_version": BASELINE_SCHEMA_VERSION, "test": test, "cases": {}}
 
 
 class _NotANumber(ValueError):
@@ -256,9 +235,9 @@ def _read(path: Path, test: str) -> dict[str, Any]:
             f" restore it from version control, or delete it and re-create it with `{UPDATE_COMMAND}`"
         ) from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_SCHEMA_VERSIONS)
+    if version not in SUPPORTED_BASELINE_SCHEMA_VERSIONS:
+        supported = ", ".join(map(str, SUPPORTED_BASELINE_SCHEMA_VERSIONS))
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_BASELINE_SCHEMA_VERSIONS)
         fix = (
             "upgrade pytest-qbench, or re-create the file with" if newer
             else "it is from an older pytest-qbench (whose hardware keys, parameters or latency fields"
@@ -339,7 +318,7 @@ def _runs_problem(runs: Any) -> str | None:
 def _upgraded(doc: dict[str, Any]) -> dict[str, Any]:
     """A read document as this version writes it: schema-3 entries stay as they are until updated
     (entry_runs reads both); only the version number moves."""
-    return {**doc, "schema_version": SCHEMA_VERSION}
+    return {**doc, "schema_version": BASELINE_SCHEMA_VERSION}
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:

@@ -1,22 +1,22 @@
 """One verdict from many artifacts: the shards of a run, on one or more classes of runner.
 
-`python -m pytest_qbench merge ART... -o merged.json` checks that the artifacts belong to one run
-(schema, commit, pytest-qbench and onnxruntime versions, the same case selection), rejects a case
-reported twice on one hardware key, reports the cases no shard ran, groups the results by hardware
-key, recomputes the verdict, and writes the merged artifact, a markdown report and, on request, the
-baselines: the merge is the only step of a sharded run that writes them.
+`python -m pytest_qbench merge ART... -o merged.json` reads the artifacts (report/artifact.py), merges
+them here, and writes the merged artifact and reports (report/): `merge` checks that the artifacts
+belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection), rejects
+a case reported twice on one hardware key, finds the cases no shard ran, groups the results by
+hardware key and recomputes the verdict; `write_baselines` writes the baselines on request: the merge
+is the only step of a sharded run that writes them.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..report.artifact import SCHEMA_VERSION, QbenchArtifactError, build_artifact, validate_artifact
-from ..results import CaseResult
+from ..errors import QbenchMergeError
+from ..results import ArtifactFile, CaseResult
 
 # What must agree for artifacts to be shards of one run: (where in the artifact, what to call it).
 IDENTITY = (
@@ -27,28 +27,29 @@ IDENTITY = (
 FAILING = ("fail", "error")
 
 
-class QbenchMergeError(ValueError):
-    """Artifacts that cannot be merged; the message names the files and the fix."""
-
-
-@dataclass(frozen=True)
-class Source:
-    path: Path
-    artifact: dict[str, Any]
-
-    @property
-    def hardware_key(self) -> str:
-        return self.artifact["environment"]["hardware_key"]
-
-
 @dataclass(frozen=True)
 class Merged:
-    artifact: dict[str, Any]
+    files: list[ArtifactFile]  # the artifacts merged, in the order given
+    selected: list[str]  # node ids of the cases the run selected (every shard's)
     results: list[CaseResult]
-    environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first source
+    environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first artifact
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
     verdict: str  # "pass" or "fail"
     exit_code: int  # 0 pass, 1 fail
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """The environment the merged artifact records: the first artifact's."""
+        return self.files[0].artifact["environment"]
+
+    def record(self) -> dict[str, Any]:
+        """What the merged artifact records of the merge itself (its "merge" object)."""
+        return {
+            "sources": [{"file": str(f.path), "shard": f.artifact["run"]["shard"], "hardware_key": f.hardware_key,
+                         "cases": len(f.artifact["cases"])} for f in self.files],
+            "environments": self.environments, "missing": self.missing, "verdict": self.verdict,
+            "exit_code": self.exit_code,
+        }
 
     def lines(self) -> list[str]:
         """What the merge says on the terminal."""
@@ -62,70 +63,49 @@ class Merged:
         return lines + [f"verdict: {self.verdict}"]
 
 
-def load(path: Path) -> Source:
-    """One artifact, read and validated; QbenchMergeError says what is wrong with it."""
-    try:
-        artifact = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise QbenchMergeError(f"qbench merge: cannot read {path}: {error.strerror or error}") from None
-    except ValueError as error:
-        raise QbenchMergeError(f"qbench merge: {path} is not JSON ({error}): a truncated or corrupt shard; re-run that shard") from None
-    version = artifact.get("schema_version") if isinstance(artifact, dict) else None
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise QbenchMergeError(
-            f"qbench merge: {path} has schema_version {version}, newer than this pytest-qbench's {SCHEMA_VERSION}:"
-            " merge with the pytest-qbench that made it"
-        )
-    try:
-        validate_artifact(artifact)
-    except QbenchArtifactError as error:
-        raise QbenchMergeError(f"qbench merge: {path} is not a qbench artifact of schema {SCHEMA_VERSION}: {str(error).removeprefix('qbench: ')}") from None
-    return Source(Path(path), artifact)
-
-
 def _field(artifact: dict[str, Any], where: tuple[str, ...]) -> Any:
     for key in where:
         artifact = artifact.get(key) if isinstance(artifact, dict) else None
     return artifact
 
 
-def _check_identity(sources: list[Source]) -> list[str]:
+def _check_identity(files: list[ArtifactFile]) -> list[str]:
     for where, name in IDENTITY:
         values = {}
-        for source in sources:
-            values.setdefault(json.dumps(_field(source.artifact, where)), []).append(str(source.path))
+        for file in files:
+            values.setdefault(json.dumps(_field(file.artifact, where)), []).append(str(file.path))
         if len(values) > 1:
-            found = "; ".join(f"{json.loads(v)} in {', '.join(files)}" for v, files in values.items())
+            found = "; ".join(f"{json.loads(v)} in {', '.join(paths)}" for v, paths in values.items())
             raise QbenchMergeError(f"qbench merge: the artifacts are not of one run: {name} differs ({found})")
-    selections = {json.dumps(s.artifact["run"]["selected"]): s for s in sources}
+    selections = {json.dumps(f.artifact["run"]["selected"]): f for f in files}
     if len(selections) > 1:
-        files = ", ".join(str(s.path) for s in selections.values())
+        paths = ", ".join(str(f.path) for f in selections.values())
         raise QbenchMergeError(
-            f"qbench merge: the artifacts selected different cases ({files}): shards must be run with the same"
+            f"qbench merge: the artifacts selected different cases ({paths}): shards must be run with the same"
             " tests, -k and -m, and differ only in --qbench-shard"
         )
-    return sources[0].artifact["run"]["selected"]
+    return files[0].artifact["run"]["selected"]
 
 
-def merge(paths: list[Path]) -> Merged:
-    if not paths:
+def merge(files: list[ArtifactFile]) -> Merged:
+    """One verdict from the artifacts `files` (read with report.artifact.read_artifact)."""
+    if not files:
         raise QbenchMergeError("qbench merge: no artifacts given")
-    sources = [load(p) for p in paths]
-    selected = _check_identity(sources)
+    selected = _check_identity(files)
     seen: dict[tuple[str, str], Path] = {}
     results, environments = [], {}
-    for source in sources:
-        environments.setdefault(source.hardware_key, source.artifact["environment"])
-        for case in source.artifact["cases"]:
+    for file in files:
+        environments.setdefault(file.hardware_key, file.artifact["environment"])
+        for case in file.artifact["cases"]:
             result = CaseResult.from_json(case)
-            result.hardware_key = result.hardware_key or source.hardware_key
+            result.hardware_key = result.hardware_key or file.hardware_key
             key = (result.nodeid, result.hardware_key)
             if key in seen:
                 raise QbenchMergeError(
-                    f"qbench merge: {result.nodeid} on {result.hardware_key} is in both {seen[key]} and {source.path}:"
+                    f"qbench merge: {result.nodeid} on {result.hardware_key} is in both {seen[key]} and {file.path}:"
                     " the same shard given twice, or shards of different --qbench-shard counts"
                 )
-            seen[key] = source.path
+            seen[key] = file.path
             results.append(result)
     missing = {
         key: sorted(set(selected) - {r.nodeid for r in results if r.hardware_key == key}) for key in environments
@@ -133,28 +113,7 @@ def merge(paths: list[Path]) -> Merged:
     missing = {key: ids for key, ids in missing.items() if ids}
     failing = any(r.verdict in FAILING and not r.expected_failure for r in results)
     verdict = "fail" if failing or missing else "pass"
-    exit_code = 1 if verdict == "fail" else 0
-    artifact = build_artifact(sources[0].artifact["environment"], results, {"shard": None, "selected": selected})
-    artifact["merge"] = {
-        "sources": [{"file": str(s.path), "shard": s.artifact["run"]["shard"], "hardware_key": s.hardware_key,
-                     "cases": len(s.artifact["cases"])} for s in sources],
-        "environments": environments, "missing": missing, "verdict": verdict, "exit_code": exit_code,
-    }
-    return Merged(artifact, results, environments, missing, verdict, exit_code)
-
-
-def markdown(merged: Merged) -> str:
-    """The report of each hardware key, with what is missing."""
-    from ..report.text import markdown as report
-
-    parts = [f"# pytest-qbench: merged verdict **{merged.verdict}**"]
-    for key, environment in merged.environments.items():
-        text = report([r for r in merged.results if r.hardware_key == key], environment)
-        text = re.sub(r"(?m)^(#+) ", r"#\1 ", text)  # one level down, under the key's heading
-        parts.append(text.replace("## pytest-qbench report", f"## Hardware key `{key}`", 1))
-        if key in merged.missing:
-            parts.append("Missing (selected, not run by any shard):\n" + "\n".join(f"* `{n}`" for n in merged.missing[key]))
-    return "\n\n".join(parts) + "\n"
+    return Merged(files, selected, results, environments, missing, verdict, 1 if verdict == "fail" else 0)
 
 
 def durations(merged: Merged) -> dict[str, dict[str, float]]:

@@ -1,6 +1,6 @@
 """The comparison policy: `judge` decides every check of a case, its verdict and what to write.
 
-Rules (the knobs are `config.Tolerances`):
+Rules (the knobs are `specs.Tolerances`):
 - A failed measurement (`error` set, or accuracy or latency missing) is judged 'error': nothing is
   compared and nothing is written.
 - Accuracy vs the original model in the same run (needs no baseline; Intel Neural Compressor's
@@ -23,7 +23,7 @@ Rules (the knobs are `config.Tolerances`):
     else it is 'inconclusive': the interval still covers both no change and the slowdown after the
     whole budget (max_seconds). Inconclusive does not fail the test; it warns, and the run summary
     lists it, so a busy runner cannot pass a regression silently (make it fail with
-    `-W error::pytest_qbench.runner.QbenchInconclusiveWarning`, or in the pytest_qbench_checks hook).
+    `-W error::pytest_qbench.QbenchInconclusiveWarning`, or in the pytest_qbench_checks hook).
   - The optimized model's CPU time per call, with `cpu_time_rtol` (None: not gated): catches what a
     ratio cannot, a runtime or library upgrade that slows both models alike. CPU time per call
     moves from run to run by more than its within-run interval (process-wide state: frequency,
@@ -50,11 +50,11 @@ from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist
 from typing import Any, Callable, Literal
 
-from ..config import Tolerances
 import numpy as np
 
 from ..measure.stats import log_se, two_sided_z
 from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
+from ..specs import Tolerances
 from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch, entry_runs
 from .spread import (
     PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, between_run_sigma, combine, compare,
@@ -71,7 +71,7 @@ class Judgement:
     checks: list[Check]
     verdict: Status
     baseline: dict[str, Any]  # the baseline used, as CaseResult.baseline records it
-    write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained
+    write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained (file_to_write)
     restart: bool = False  # update mode: the run differs significantly from the recorded sample
 
 
@@ -135,7 +135,7 @@ def judge(
         amend(checks)
     verdict = _verdict(checks, update)
     restart = update and _differs_from_sample(result, match, tolerances, latency)
-    return Judgement(checks, verdict, baseline, write_of(verdict, update), restart)
+    return Judgement(checks, verdict, baseline, file_to_write(verdict, update), restart)
 
 
 def _differs_from_sample(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> bool:
@@ -171,7 +171,8 @@ def _verdict(checks: list[Check], update: bool) -> Status:
     return "skip" if statuses == {"skip"} else "pass"
 
 
-def write_of(verdict: Status, update: bool) -> Literal["baseline", "obtained"] | None:
+def file_to_write(verdict: Status, update: bool) -> Literal["baseline", "obtained"] | None:
+    """What a case's verdict writes: its new baseline (update mode), its obtained file (a failure), or nothing."""
     if verdict == "error":
         return None
     if update:
@@ -286,6 +287,16 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
                        tol.latency_rtol, confidence, higher_is_better=True, fmt="{:.2f}/s"),
         ]
     return checks
+
+
+def latency_not_gated(check: Check) -> bool:
+    """The latency check the policy skips: a baseline of another hardware key, or no runs of this CPU model."""
+    return check.metric == "latency" and check.status == "skip"
+
+
+def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
+    """Cases whose latency was measured but not gated: no baseline runs for this machine."""
+    return [r for r in results if any(map(latency_not_gated, r.checks))]
 
 
 def _comparison(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate) -> Comparison:

@@ -7,11 +7,13 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
+from ..errors import QbenchDataError
+
 if TYPE_CHECKING:
     import datasets
     import numpy
 
-    Source = Union[str, Path, datasets.Dataset, datasets.DatasetDict]
+    DataSource = Union[str, Path, datasets.Dataset, datasets.DatasetDict]
 
 # The label order of the hub's `conll2003` dataset, so ids agree with models fine-tuned on it.
 CONLL2003_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
@@ -21,10 +23,6 @@ _SPLIT_ALIASES = {"valid": "validation", "dev": "validation"}
 _DATA_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 # optimum's `get_calibration_dataset` shuffles with this seed: same samples as the reference.
 CALIBRATION_SEED = 2016
-
-
-class QbenchDataError(ValueError):
-    """Data that cannot be used as asked; the message names the problem and the fix."""
 
 
 def read_conll(path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
@@ -98,7 +96,7 @@ def parse_conll(path: str | Path, label_names: tuple[str, ...] | None = None) ->
 # ---- splits -----------------------------------------------------------------------------------
 
 
-def load_split(source: Source, split: str) -> "datasets.Dataset":
+def load_split(source: DataSource, split: str) -> "datasets.Dataset":
     """One split of `source`: a `Dataset` (used as is), a `DatasetDict`, a hub name, a local data file
     (CoNLL .txt/.conll, json, csv, parquet: the one split there is, whatever `split` asks) or a local
     folder of such files, one per split (train.txt, valid.txt, test.txt...)."""

@@ -25,8 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from ..errors import QbenchDataError
 from ..results import LabelMapEffect, MappedName
-from .data import QbenchDataError
 
 OUTSIDE = "O"
 REST = "*"

@@ -1,7 +1,7 @@
 """Side-by-side latency timing of the original and the optimized model, in two phases.
 
-1. The gated signal: CPU time per call, one thread. Each model runs in a session with one intra-op
-   thread, where ONNX Runtime creates no thread pool and the whole call runs on the calling thread,
+1. The gated signal: CPU time per call, one thread. Each model runs in an ONNX Runtime session with
+   one intra-op thread, where ONNX Runtime creates no thread pool and the whole call runs on the calling thread,
    so that thread's CPU time (time.thread_time_ns) is the call's cost. Time spent waiting for a CPU
    is not in it: a neighbour that takes the cores stretches wall time 2-3x on a 2-core runner but
    moves CPU time a few percent (docs/BENCHMARKS.md, "Latency gate"). No idle pool threads spin,
@@ -26,15 +26,14 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from time import perf_counter, perf_counter_ns, thread_time_ns
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from ..config import TimingSpec
-from ..hardware import usable_cores
 from ..results import CpuTime, LatencyResult, Speedup
+from ..specs import TimingSpec
+from .ort_session import resolve_threads
 from .stats import MIN_PAIRS, paired_speedup, relative_width, summarize
 
 if TYPE_CHECKING:
@@ -53,49 +52,26 @@ class Pair:
     optimized: Runner
 
 
-def resolve_threads(threads: int | None) -> int:
-    return usable_cores() if threads is None else threads
+OrtSessions = Callable[[int], "tuple[onnxruntime.InferenceSession, onnxruntime.InferenceSession]"]
 
 
-def make_session(
-    path: str | Path, threads: int | None, config: Mapping[str, str] | None = None, *, optimize: bool = True
-) -> onnxruntime.InferenceSession:
-    """A CPU session with a fixed thread count (None: physical cores), sequential execution and
-    the given session config entries (e.g. `session.x64quantprecision`). `optimize=False` runs the
-    graph as written: no fusion, so QuantizeLinear/DequantizeLinear pairs simulate int8 in float."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if not optimize:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    for key, value in (config or {}).items():
-        options.add_session_config_entry(key, value)
-    options.intra_op_num_threads = resolve_threads(threads)
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-Sessions = Callable[[int], "tuple[onnxruntime.InferenceSession, onnxruntime.InferenceSession]"]
-
-
-def measure(sessions: Sessions, inputs: dict[str, np.ndarray], timing: TimingSpec, batch_size: int) -> LatencyResult:
-    """Time the (original, optimized) sessions that `sessions(threads)` gives, on the same inputs;
-    each session gets only the inputs it declares."""
+def measure(ort_sessions: OrtSessions, inputs: dict[str, np.ndarray], timing: TimingSpec, batch_size: int) -> LatencyResult:
+    """Time the (original, optimized) ONNX Runtime sessions that `ort_sessions(threads)` gives, on the
+    same inputs; each session gets only the inputs it declares."""
     threads = resolve_threads(timing.threads)
-    one = sessions(1)
+    one = ort_sessions(1)
     cpu = Pair(*(_runner(s, inputs) for s in one))
-    wall = cpu if threads == 1 else Pair(*(_runner(s, inputs) for s in sessions(threads)))
+    wall = cpu if threads == 1 else Pair(*(_runner(s, inputs) for s in ort_sessions(threads)))
     return measure_pairs(cpu, wall, timing, batch_size, threads)
 
 
-def _runner(session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
-    names = [i.name for i in session.get_inputs()]
+def _runner(ort_session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
+    names = [i.name for i in ort_session.get_inputs()]
     missing = [n for n in names if n not in inputs]
     if missing:
         raise ValueError(f"qbench: the model needs input(s) {missing}; got {sorted(inputs)}")
     # Built once: the timed loop calls this with no argument handling of its own.
-    return partial(session.run, None, {n: inputs[n] for n in names})
+    return partial(ort_session.run, None, {n: inputs[n] for n in names})
 
 
 def measure_pairs(cpu: Pair, wall: Pair, timing: TimingSpec, batch_size: int, threads: int) -> LatencyResult:

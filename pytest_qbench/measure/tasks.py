@@ -1,4 +1,4 @@
-"""What a model is scored on: a task turns a split into session inputs and the outputs into metrics.
+"""What a model is scored on: a task turns a split into model inputs and the outputs into metrics.
 
 Timing and baselines never look inside a task, so a new one is a `Task` subclass that reads its
 labels, predicts, applies a label_map and scores (`_gold`, `_predict`, `_relabel`, `_score`), registered
@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from ..config import DataSpec, QbenchConfigError
+from ..errors import QbenchConfigError
+from ..specs import DataSpec
 from ..results import AccuracyResult
 from .data import check_labels, class_labels, label_names, model_feed, require_columns, tokenize
 
@@ -50,7 +51,7 @@ class Task:
 
     def evaluate(
         self,
-        session: "onnxruntime.InferenceSession",
+        ort_session: "onnxruntime.InferenceSession",
         tokenizer: Any,
         dataset: "datasets.Dataset",
         spec: DataSpec,
@@ -76,7 +77,7 @@ class Task:
         id2label = {int(i): label for i, label in id2label.items()}
         label_translation(names, id2label, spec, tagged=self.tagged)  # a bad label_map fails before the model runs
         predicted, truncated = self._predict(
-            session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
+            ort_session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
         )
         return Predictions(gold, predicted, names, id2label, truncated, time.perf_counter() - start)
 
@@ -96,7 +97,7 @@ class Task:
         raise NotImplementedError
 
     def _predict(
-        self, session: Any, tokenizer: Any, samples: list[Any], id2label: Mapping[int, str], batch_size: int
+        self, ort_session: Any, tokenizer: Any, samples: list[Any], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[Any], int]:
         """The predicted labels of every sample, as the model names them, and how many units the truncation cut."""
         raise NotImplementedError
@@ -126,9 +127,9 @@ class TokenClassification(Task):
         return [[names[tag] for tag in tags] for tags in dataset[spec.label_column]], names
 
     def _predict(
-        self, session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str], batch_size: int
+        self, ort_session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[list[str]], int]:
-        input_names = [i.name for i in session.get_inputs()]
+        input_names = [i.name for i in ort_session.get_inputs()]
         predicted: list[list[str]] = [[] for _ in sentences]
         truncated = 0
         encoded = tokenize(tokenizer, sentences, (), truncation=True, max_length=self.max_length)["input_ids"]
@@ -137,7 +138,7 @@ class TokenClassification(Task):
                 tokenizer, [sentences[i] for i in batch], input_names,
                 padding=True, truncation=True, max_length=self.max_length, return_tensors="np",
             )
-            best = session.run(None, model_feed(encoding, input_names))[0].argmax(-1)
+            best = ort_session.run(None, model_feed(encoding, input_names))[0].argmax(-1)
             for row, index in enumerate(batch):
                 predicted[index], cut = _word_labels(
                     encoding.word_ids(row), best[row], len(sentences[index]), id2label
@@ -203,9 +204,9 @@ class SequenceClassification(Task):
         return labels, names
 
     def _predict(
-        self, session: Any, tokenizer: Any, texts: list[Any], id2label: Mapping[int, str], batch_size: int
+        self, ort_session: Any, tokenizer: Any, texts: list[Any], id2label: Mapping[int, str], batch_size: int
     ) -> tuple[list[str], int]:
-        input_names = [i.name for i in session.get_inputs()]
+        input_names = [i.name for i in ort_session.get_inputs()]
         lengths = [len(ids) for ids in tokenize(tokenizer, texts, (), verbose=False)["input_ids"]]
         limit = self.max_length or tokenizer.model_max_length
         predicted = [""] * len(texts)
@@ -214,7 +215,7 @@ class SequenceClassification(Task):
                 tokenizer, [texts[i] for i in batch], input_names,
                 padding=True, truncation=True, max_length=self.max_length, return_tensors="np",
             )
-            best = session.run(None, model_feed(encoding, input_names))[0].argmax(-1)
+            best = ort_session.run(None, model_feed(encoding, input_names))[0].argmax(-1)
             for row, index in enumerate(batch):
                 predicted[index] = id2label[int(best[row])]
         return predicted, sum(length > limit for length in lengths)

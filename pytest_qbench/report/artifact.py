@@ -1,5 +1,5 @@
 """The JSON artifact of a session: environment and per-case results, checked against
-`schema/artifact.schema.json` (JSON Schema draft 2020-12) before it is written."""
+`schema/artifact.schema.json` (JSON Schema draft 2020-12) before it is written and after it is read."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import json
 import math
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import jsonschema
 
 from ..atomic import atomic_write_text
-from ..results import CaseResult
+from ..errors import QbenchArtifactError
+from ..results import ArtifactFile, CaseResult
+
+if TYPE_CHECKING:
+    from ..gate.merge import Merged
 
 # 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
 # 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair);
@@ -22,12 +26,8 @@ from ..results import CaseResult
 #    original model's precision (a pre-quantized original is not fp32); a check's numeric limit;
 #    approach "given" (a quantized_file gated as it is). Later, within 5: accuracy.label_map, what a
 #    label_map did (optional: artifacts written before it stay valid).
-SCHEMA_VERSION = 5
+ARTIFACT_SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
-
-
-class QbenchArtifactError(ValueError):
-    """An artifact that does not match the schema; nothing was written."""
 
 
 def build_artifact(
@@ -38,7 +38,7 @@ def build_artifact(
     cases given."""
     run = run or {"shard": None, "selected": sorted({r.nodeid for r in results})}
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": ARTIFACT_SCHEMA_VERSION,
         "environment": environment,
         "run": run,
         "cases": [result.to_json() for result in results],
@@ -55,9 +55,42 @@ def validate_artifact(artifact: dict[str, Any]) -> None:
             raise QbenchArtifactError(f"qbench: invalid artifact at {_where(path)}: {value} is not a JSON number")
 
 
+def merged_artifact(merged: "Merged") -> dict[str, Any]:
+    """The artifact of a merge (gate/merge.py): the first artifact's environment, every case, and a
+    "merge" object recording the sources, each hardware key's environment and what is missing."""
+    artifact = build_artifact(merged.environment, merged.results, {"shard": None, "selected": merged.selected})
+    artifact["merge"] = merged.record()
+    return artifact
+
+
 def write_artifact(path: str | Path, artifact: dict[str, Any]) -> None:
     validate_artifact(artifact)
     atomic_write_text(path, json.dumps(artifact, indent=2, sort_keys=True) + "\n")
+
+
+def read_artifact(path: Path) -> ArtifactFile:
+    """One artifact, read and validated; QbenchArtifactError says what is wrong with it."""
+    try:
+        artifact = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise QbenchArtifactError(f"qbench: cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise QbenchArtifactError(
+            f"qbench: {path} is not JSON ({error}): a truncated or corrupt shard; re-run that shard"
+        ) from None
+    version = artifact.get("schema_version") if isinstance(artifact, dict) else None
+    if isinstance(version, int) and version > ARTIFACT_SCHEMA_VERSION:
+        raise QbenchArtifactError(
+            f"qbench: {path} has schema_version {version}, newer than this pytest-qbench's {ARTIFACT_SCHEMA_VERSION}:"
+            " read it with the pytest-qbench that made it"
+        )
+    try:
+        validate_artifact(artifact)
+    except QbenchArtifactError as error:
+        raise QbenchArtifactError(
+            f"qbench: {path} is not a qbench artifact of schema {ARTIFACT_SCHEMA_VERSION}: {str(error).removeprefix('qbench: ')}"
+        ) from None
+    return ArtifactFile(Path(path), artifact)
 
 
 @cache

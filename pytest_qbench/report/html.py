@@ -13,11 +13,10 @@ import html
 import io
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..results import CaseResult, Check
+from ..results import CaseResult, Check, Diagnosis
 from .text import original_precision, scoring_lines
 
 if TYPE_CHECKING:
-    from ..gate.diagnosis import Diagnosis
     from .history import Run
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -50,13 +49,13 @@ def render(results: list[CaseResult], environment: dict[str, Any], history: Sequ
         "<h2>Gate</h2>", _gate_table(results),
         "<h2>Latency against sequence length</h2>", _latency_figure(results),
         "<h2>Speedup against the baseline</h2>", _speedup_figure(results),
-        "<h2>Accuracy</h2>", *(f"<p>{_e(line)}</p>" for line in scoring_lines(results)), _f1_figure(results),
+        "<h2>Accuracy</h2>", *(f"<p>{_escape(line)}</p>" for line in scoring_lines(results)), _f1_figure(results),
     ]
     if history:
         parts += ["<h2>History</h2>", _history_figure(history, results)]
     diagnosed = {r.diagnosis.case_id: r.diagnosis for r in results if r.diagnosis is not None}
     for case_id, diagnosis in diagnosed.items():
-        parts += [f"<h2>Diagnosis: {_e(case_id)}</h2>", _diagnosis(diagnosis)]
+        parts += [f"<h2>Diagnosis: {_escape(case_id)}</h2>", _diagnosis(diagnosis)]
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -66,7 +65,8 @@ def render(results: list[CaseResult], environment: dict[str, Any], history: Sequ
     )
 
 
-def _e(value: Any) -> str:
+def _escape(value: Any) -> str:
+    """`value` as HTML text, quotes escaped too (it also fills attributes)."""
     return html.escape(str(value), quote=True)
 
 
@@ -81,11 +81,11 @@ def _header(env: dict[str, Any], results: list[CaseResult]) -> str:
     for r in results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
     rows = [
-        ("Commit", f"<code>{_e(env.get('git_commit') or 'unknown')}</code>"),
-        ("Hardware key", f"<code>{_e(env.get('hardware_key'))}</code> ({_e(env.get('brand'))})"),
-        ("Versions", _e(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
-        ("Cases", _e(", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))))),
-        ("Created", _e(env.get("created"))),
+        ("Commit", f"<code>{_escape(env.get('git_commit') or 'unknown')}</code>"),
+        ("Hardware key", f"<code>{_escape(env.get('hardware_key'))}</code> ({_escape(env.get('brand'))})"),
+        ("Versions", _escape(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
+        ("Cases", _escape(", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))))),
+        ("Created", _escape(env.get("created"))),
     ]
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
@@ -132,14 +132,14 @@ def _gate_table(results: list[CaseResult]) -> str:
     rows = []
     for result in sorted(results, key=_rank):
         others = [c for c in result.checks if c.status not in ("pass", "updated")]
-        notes = "<br>".join(f"<span class='status-{c.status}'>{_e(c.status)}</span> {_e(c.metric)}: {_e(c.reason)}" for c in others)
+        notes = "<br>".join(f"<span class='status-{c.status}'>{_escape(c.status)}</span> {_escape(c.metric)}: {_escape(c.reason)}" for c in others)
         if result.error:
-            notes = f"<span class='status-error'>error</span> {_e(result.error)}" + (f"<br>{notes}" if notes else "")
+            notes = f"<span class='status-error'>error</span> {_escape(result.error)}" + (f"<br>{notes}" if notes else "")
         xfail = " <span class='muted'>(xfail)</span>" if result.expected_failure else ""
         rows.append(
-            f"<tr class='case verdict-{result.verdict}'><td>{_e(result.test.split('::')[-1])}<br><code>{_e(result.case_id)}</code>{xfail}</td>"
+            f"<tr class='case verdict-{result.verdict}'><td>{_escape(result.test.split('::')[-1])}<br><code>{_escape(result.case_id)}</code>{xfail}</td>"
             f"{_cells(result, 'f1', ratio=False)}{_cells(result, 'cpu.speedup', ratio=True)}"
-            f"<td class='status-{result.verdict}'>{_e(result.verdict)}</td><td>{notes}</td></tr>"
+            f"<td class='status-{result.verdict}'>{_escape(result.verdict)}</td><td>{notes}</td></tr>"
         )
     return f"<table id='gate'>{head}{''.join(rows)}</table>"
 
@@ -158,7 +158,7 @@ def _svg(figure: Any) -> str:
 
 
 def _figure(draw_svg: str, caption: str, table: str) -> str:
-    return (f"<figure><div role='img' aria-label='{_e(caption)}'>{draw_svg}</div><figcaption>{_e(caption)}</figcaption>"
+    return (f"<figure><div role='img' aria-label='{_escape(caption)}'>{draw_svg}</div><figcaption>{_escape(caption)}</figcaption>"
             f"<details><summary>The numbers</summary>{table}</details></figure>")
 
 
@@ -174,8 +174,8 @@ def _plt() -> Any:
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{_escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table>{head and '<tr>' + head + '</tr>'}{body}</table>"
 
 
@@ -285,10 +285,10 @@ def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: i
     return _figure(_svg(figure), caption, _table(["case", "hardware key", "runs", "speedups", "step"], rows))
 
 
-def _diagnosis(diagnosis: "Diagnosis", top: int = 10) -> str:
+def _diagnosis(diagnosis: Diagnosis, top: int = 10) -> str:
     """The terminal's and the markdown report's diagnosis (report/text.py), as HTML."""
     from .text import NODE_HEADERS, node_rows, repair_line
 
-    repair = "" if diagnosis.repair is None else f"<p><strong>{_e(repair_line(diagnosis.repair))}</strong></p>"
-    return (f"<p><strong>Cause:</strong> {_e(diagnosis.preflight.explanation)}</p>{repair}"
+    repair = "" if diagnosis.repair is None else f"<p><strong>{_escape(repair_line(diagnosis.repair))}</strong></p>"
+    return (f"<p><strong>Cause:</strong> {_escape(diagnosis.preflight.explanation)}</p>{repair}"
             + _table(NODE_HEADERS, node_rows(diagnosis, top)))

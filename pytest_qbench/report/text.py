@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
+from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import ACCURACY_METRICS, UPDATE_COMMAND
-from ..gate.diagnosis import RANGE_LIMIT
-from ..gate.policy import LATENCY_NOT_GATED, flatten
-from ..results import CaseResult, Check, LabelMapEffect
+from ..gate.policy import LATENCY_NOT_GATED, flatten, latency_not_gated, ungated_latency
+from ..results import CaseResult, Check, Diagnosis, LabelMapEffect, RepairResult
 
 if TYPE_CHECKING:
-    from ..gate.diagnosis import Diagnosis
-    from ..gate.repair import RepairResult
+    from ..gate.merge import Merged
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
@@ -72,17 +72,12 @@ def _skips(results: list[CaseResult], *, ungated: bool = True) -> dict[str, list
     without the latency checks skipped for a hardware-key mismatch unless `ungated`."""
     return _grouped(
         (c.reason, r.case_id) for r in results for c in r.checks
-        if c.status == "skip" and (ungated or not _ungated(c))
+        if c.status == "skip" and (ungated or not latency_not_gated(c))
     )
 
 
 def _inconclusive(results: list[CaseResult]) -> list[str]:
     return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status == "inconclusive"]
-
-
-def _ungated(check: Check) -> bool:
-    """The latency check the policy skips when the baseline is of another hardware key."""
-    return check.metric == "latency" and check.status == "skip"
 
 
 def _warnings(results: list[CaseResult]) -> list[str]:
@@ -112,11 +107,6 @@ def original_precision(results: list[CaseResult]) -> str:
 
 def _by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
     return _grouped((r.test, r) for r in results)
-
-
-def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
-    """Cases whose latency was measured but not gated: no baseline under this machine's key."""
-    return [r for r in results if any(map(_ungated, r.checks))]
 
 
 def _speedup(result: CaseResult) -> str:
@@ -220,6 +210,18 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         parts.append("## Diagnosis")
         for test, diagnosis in diagnosed:
             parts += _diagnosis_markdown(test, diagnosis, top)
+    return "\n\n".join(parts) + "\n"
+
+
+def merged_markdown(merged: "Merged") -> str:
+    """The report of a merge (gate/merge.py): each hardware key's, with what is missing."""
+    parts = [f"# pytest-qbench: merged verdict **{merged.verdict}**"]
+    for key, environment in merged.environments.items():
+        text = markdown([r for r in merged.results if r.hardware_key == key], environment)
+        text = re.sub(r"(?m)^(#+) ", r"#\1 ", text)  # one level down, under the key's heading
+        parts.append(text.replace("## pytest-qbench report", f"## Hardware key `{key}`", 1))
+        if key in merged.missing:
+            parts.append("Missing (selected, not run by any shard):\n" + "\n".join(f"* `{n}`" for n in merged.missing[key]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -441,7 +443,7 @@ def _db(value: float | None) -> str:
     return _NONE if value is None else f"{value:.1f}"
 
 
-def node_rows(diagnosis: "Diagnosis", top: int) -> list[list[str]]:
+def node_rows(diagnosis: Diagnosis, top: int) -> list[list[str]]:
     return [
         [str(rank), n.node, n.op_type, n.family, n.layer, _db(n.sqnr_db), _db(n.added_noise_db),
          "out of scale" if n.out_of_scale else ""]
@@ -449,14 +451,14 @@ def node_rows(diagnosis: "Diagnosis", top: int) -> list[list[str]]:
     ]
 
 
-def _preflight_line(diagnosis: "Diagnosis") -> str:
+def _preflight_line(diagnosis: Diagnosis) -> str:
     p = diagnosis.preflight
     simulated = _NONE if p.simulated_f1 is None else f"{p.simulated_f1:.4f}"
     return (f"pre-flight on {p.samples} sentences: F1 original {p.original_f1:.4f}, int8 simulated in float"
             f" {simulated}, int8 on this CPU's kernels {p.kernel_f1:.4f}")
 
 
-def _ranges_line(diagnosis: "Diagnosis") -> str | None:
+def _ranges_line(diagnosis: Diagnosis) -> str | None:
     if not diagnosis.ranges:
         return None
     r = diagnosis.ranges[0]
@@ -465,7 +467,7 @@ def _ranges_line(diagnosis: "Diagnosis") -> str | None:
             f" at {', '.join(r.nodes) or 'no quantized node'}{more}")
 
 
-def repair_line(repair: "RepairResult") -> str:
+def repair_line(repair: RepairResult) -> str:
     verdict = "met" if repair.met else "NOT met: the best found"
     speed = "" if repair.speedup is None else f", cpu speedup x{repair.speedup:.2f}"
     spent = ", evaluation cap reached" if repair.budget_spent else ""
@@ -474,7 +476,7 @@ def repair_line(repair: "RepairResult") -> str:
             f" {repair.seconds:.0f} s")
 
 
-def diagnosis_lines(diagnosis: "Diagnosis", top: int) -> list[str]:
+def diagnosis_lines(diagnosis: Diagnosis, top: int) -> list[str]:
     """The diagnosis as the terminal shows it: cause, pre-flight, ranges, ranked nodes, groups, repair."""
     output = "" if diagnosis.output_sqnr_db is None else f"; output SQNR {diagnosis.output_sqnr_db:.1f} dB"
     lines = [
@@ -496,7 +498,7 @@ def diagnosis_lines(diagnosis: "Diagnosis", top: int) -> list[str]:
     return lines
 
 
-def _diagnosed(results: list[CaseResult]) -> list[tuple[str, "Diagnosis"]]:
+def _diagnosed(results: list[CaseResult]) -> list[tuple[str, Diagnosis]]:
     """(test, diagnosis) once per diagnosed variant: its shapes share one."""
     seen = {}
     for r in results:
@@ -505,7 +507,7 @@ def _diagnosed(results: list[CaseResult]) -> list[tuple[str, "Diagnosis"]]:
     return [(test, d) for (test, _), d in seen.items()]
 
 
-def _diagnosis_markdown(test: str, diagnosis: "Diagnosis", top: int) -> list[str]:
+def _diagnosis_markdown(test: str, diagnosis: Diagnosis, top: int) -> list[str]:
     facts = [
         f"* **Cause:** {_escape(diagnosis.preflight.explanation)}",
         f"* {_preflight_line(diagnosis)}",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ..config import EXCLUSION_FAMILIES, QbenchConfigError
+from ..errors import QbenchConfigError
+from ..specs import EXCLUSION_FAMILIES
 
 if TYPE_CHECKING:
     import onnx

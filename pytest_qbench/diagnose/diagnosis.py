@@ -19,13 +19,13 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from ..results import Cause, GroupError, NodeError, RangeIssue
 
 if TYPE_CHECKING:
     import numpy as np
     import onnx
-
-    from .repair import RepairResult
 
 # transformers masks attention with finfo(float32).min ~ -3.4e38; nothing real is this large.
 MASK_MAGNITUDE = 1e30
@@ -35,9 +35,6 @@ DQ_SUFFIX = "_DequantizeLinear_Output"
 # Integer ops that `simulate_integer_ops` rewrites into float; other integer kernels cannot be simulated.
 _SIMULATED = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger"})
 _LAYER = re.compile(r"(?:^|[/._])(?:layers?|blocks?|h)[._/](\d+)(?:[/._]|$)")  # layer.3, h.3, blocks_3
-
-Cause = Literal["graph", "kernel", "none", "undetermined"]
-
 
 # ---- SQNR -----------------------------------------------------------------------------------------
 
@@ -93,91 +90,6 @@ def sqnr_db(reference: "np.ndarray", measured: "np.ndarray") -> float | None:
 
 def _capped(value: float | None) -> float | None:
     return None if value is None else max(-SQNR_CAP, min(SQNR_CAP, value))
-
-
-# ---- what the diagnosis reports ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NodeError:
-    """One quantized node of the graph the quantizer consumed."""
-
-    node: str
-    op_type: str
-    family: str  # its exclusion family (layernorm, gelu, residual, gather, softmax), else its op type
-    layer: str  # "layer.3", "embeddings" or "-", from the node name
-    sqnr_db: float | None  # its output as consumers read it, quantized vs fp32 model (capped at SQNR_CAP)
-    # The noise it adds, relative to its output's signal: 10 log10(1/SQNR out - 1/SQNR in), with the
-    # worst input as produced and the output as consumers read it. 0 dB: noise as large as the signal.
-    added_noise_db: float | None
-    out_of_scale: bool  # it reads or writes a tensor quantized over a range beyond RANGE_LIMIT
-
-
-@dataclass(frozen=True)
-class GroupError:
-    family: str
-    layer: str
-    nodes: int
-    worst_sqnr_db: float | None
-    max_added_noise_db: float | None
-
-
-@dataclass(frozen=True)
-class RangeIssue:
-    tensor: str
-    low: float
-    high: float
-    source: str  # "calibrated" (static: fixed in the graph) or "observed" (dynamic: per batch, here)
-    nodes: list[str]  # the quantized nodes that read or write it
-
-
-@dataclass(frozen=True)
-class Preflight:
-    """Scores on the same sentences: fp32, int8 simulated in float, and int8 on this CPU's kernels."""
-
-    samples: int
-    original_f1: float
-    simulated_f1: float | None  # None: the graph holds integer ops that cannot be simulated
-    kernel_f1: float
-    max_loss: float
-    cause: Cause
-    explanation: str
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    case_id: str
-    batches: int
-    sentences: int
-    padded_fraction: float  # of the token positions in the diagnosis batches
-    output_sqnr_db: float | None  # of the model's first output (the logits)
-    nodes: list[NodeError]  # quantized nodes, culprits first (rank order)
-    groups: list[GroupError]  # family x layer, worst first
-    ranges: list[RangeIssue]
-    preflight: Preflight
-    seconds: float
-    repair: "RepairResult | None" = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Diagnosis":
-        """The inverse of `dataclasses.asdict`."""
-        from .repair import RepairResult
-
-        return cls(**{
-            **data,
-            "nodes": [NodeError(**n) for n in data["nodes"]],
-            "groups": [GroupError(**g) for g in data["groups"]],
-            "ranges": [RangeIssue(**r) for r in data["ranges"]],
-            "preflight": Preflight(**data["preflight"]),
-            "repair": None if data["repair"] is None else RepairResult.from_dict(data["repair"]),
-        })
-
-    def families(self, members: Mapping[str, Sequence[str]]) -> list[str]:
-        """Exclusion families that hold quantized nodes, in the rank of their worst node."""
-        rank = {n.node: i for i, n in enumerate(self.nodes)}
-        ranked = [(min(rank[m] for m in nodes if m in rank), f) for f, nodes in members.items()
-                  if any(m in rank for m in nodes)]
-        return [f for _, f in sorted(ranked)]
 
 
 # ---- graphs ------------------------------------------------------------------------------------------
@@ -265,7 +177,7 @@ def node_errors(
     out-of-scale ranges, and the SQNR of the model's first output as consumers read it."""
     import onnx
 
-    from ..measure.latency import make_session
+    from ..measure.ort_session import make_ort_session
 
     fp32, int8 = onnx.load(str(consumed)), onnx.load(str(quantized))
     names = sorted(_float_tensors(fp32) | {o.name for o in fp32.graph.output})
@@ -275,8 +187,8 @@ def node_errors(
     nodes = quantized_nodes(fp32, int8, operators)
     output = fp32.graph.output[0].name
     with tempfile.TemporaryDirectory(prefix="qbench-diagnosis-") as tmp:
-        reference = make_session(_exposed(fp32, names, Path(tmp), "fp32.onnx"), threads, optimize=False)
-        measured = make_session(_exposed(int8, paired, Path(tmp), "int8.onnx"), threads, optimize=False)
+        reference = make_ort_session(_exposed(fp32, names, Path(tmp), "fp32.onnx"), threads, optimize=False)
+        measured = make_ort_session(_exposed(int8, paired, Path(tmp), "int8.onnx"), threads, optimize=False)
         errors = _compare(reference, measured, paired, feeds)
     ranges = _ranges(int8, errors)
     family_of = {n: f for f, members in families.items() for n in members}
@@ -334,8 +246,8 @@ def _compare(reference: Any, measured: Any, paired: Mapping[str, str], feeds: Se
     return dict(errors)
 
 
-def _feed(session: Any, feed: Mapping[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
-    return {i.name: feed[i.name] for i in session.get_inputs()}
+def _feed(ort_session: Any, feed: Mapping[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
+    return {i.name: feed[i.name] for i in ort_session.get_inputs()}
 
 
 def group_errors(nodes: Sequence[NodeError]) -> list[GroupError]:
@@ -365,7 +277,7 @@ def simulate_integer_ops(quantized: "onnx.ModelProto") -> "onnx.ModelProto | Non
     their Quantize/DequantizeLinear pairs already simulate int8 in float."""
     import onnx
 
-    from ..build.variants import QUANTIZED_OP_TYPES
+    from ..variants.inspect import QUANTIZED_OP_TYPES
 
     ops = {n.op_type for n in quantized.graph.node}
     if ops & QUANTIZED_OP_TYPES - _SIMULATED:

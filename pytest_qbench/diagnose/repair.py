@@ -11,72 +11,10 @@ evaluation split; the result is confirmed on the whole split by the caller.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
-
-@dataclass(frozen=True)
-class Exclusion:
-    families: tuple[str, ...] = ()
-    nodes: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.families or self.nodes)
-
-    def plus(self, families: Sequence[str] = (), nodes: Sequence[str] = ()) -> "Exclusion":
-        return Exclusion(tuple(dict.fromkeys((*self.families, *families))), tuple(dict.fromkeys((*self.nodes, *nodes))))
-
-    def minus(self, other: "Exclusion") -> "Exclusion":
-        return Exclusion(tuple(f for f in self.families if f not in other.families),
-                         tuple(n for n in self.nodes if n not in other.nodes))
-
-    def without(self, item: str) -> "Exclusion":
-        return Exclusion(tuple(f for f in self.families if f != item), tuple(n for n in self.nodes if n != item))
-
-    @property
-    def marker(self) -> str:
-        """The marker arguments that apply it, ready to paste."""
-        parts = []
-        if self.families:
-            parts.append(f"exclude={json.dumps(list(self.families))}")
-        if self.nodes:
-            parts.append(f"nodes_to_exclude={json.dumps(list(self.nodes))}")
-        return ", ".join(parts) or "(no exclusion needed)"
-
-
-@dataclass(frozen=True)
-class Trial:
-    families: list[str]
-    nodes: list[str]
-    f1: float
-    split: str  # "sample" (the search) or "full" (confirmation and refinement)
-
-
-@dataclass(frozen=True)
-class RepairResult:
-    exclusion: Exclusion  # what to exclude besides what the case already does
-    f1: float  # with it, on the whole evaluation split
-    target_f1: float  # the original's F1 there minus the case's allowed loss
-    sample_f1: float | None  # None: found on the whole split, never scored on the sample
-    sample_target_f1: float
-    samples: int  # sentences in the search sample
-    evaluations: int
-    budget_spent: bool  # the evaluation cap stopped the search
-    trials: list[Trial] = field(default_factory=list)
-    speedup: float | None = None  # CPU-time speedup over fp32 with it, at the case's shape
-    seconds: float = 0.0
-
-    @property
-    def met(self) -> bool:
-        return self.f1 >= self.target_f1
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RepairResult":
-        """The inverse of `dataclasses.asdict`."""
-        exclusion = Exclusion(tuple(data["exclusion"]["families"]), tuple(data["exclusion"]["nodes"]))
-        return cls(**{**data, "exclusion": exclusion, "trials": [Trial(**t) for t in data["trials"]]})
+from ..results import Exclusion, RepairResult, Trial
 
 
 Score = Callable[[Exclusion], float]

@@ -1,4 +1,5 @@
-"""What a qbench case is: the marker's arguments, validated, as frozen dataclasses.
+"""What a qbench case is and what a run is asked to do: the marker's arguments and the session's
+options, validated, as frozen dataclasses.
 
 Pure Python on purpose: the plugin validates markers at collection time, and pytest loads the plugin
 in every project where it is installed, so nothing heavy may be imported here.
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, fields, replace
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
+
+from .errors import QbenchConfigError
 
 APPROACHES = ("dynamic", "static")
 GIVEN = "given"  # the approach of a quantized_file: a graph quantized elsewhere, gated as it is
@@ -31,10 +34,6 @@ SCORING_MODES = ("default", "strict")
 # The remedies of onnxruntime's quantization guide: 7-bit weights, unsigned weights, or the session
 # option that runs such weights through the exact (slower) U8U8 kernels.
 SATURATION_REMEDIES = ("none", "reduce_range", "u8u8", "x64quantprecision")
-
-
-class QbenchConfigError(ValueError):
-    """A marker or option value that cannot work; the message names the value and the fix."""
 
 
 def _bad(what: str, value: Any, allowed: Iterable[Any]) -> QbenchConfigError:
@@ -69,7 +68,7 @@ class VariantSpec:
     quantized_file: str | None = None  # approach "given": this graph of the model folder, not built
 
     @property
-    def session_config(self) -> dict[str, str]:
+    def ort_config_entries(self) -> dict[str, str]:
         """onnxruntime session config entries the optimized model must run with."""
         return {"session.x64quantprecision": "1"} if self.saturation_remedy == "x64quantprecision" else {}
 
@@ -187,7 +186,7 @@ class TimingSpec:
 
 @dataclass(frozen=True)
 class DiagnosisSpec:
-    """How much a diagnosis (gate/diagnosis.py) and a repair search (gate/repair.py) may look at and spend."""
+    """How much a diagnosis (diagnose/diagnosis.py) and a repair search (diagnose/repair.py) may look at and spend."""
 
     batches: int = 4  # node errors: the first batches of the evaluation split, each padded to its longest
     batch_size: int = 8
@@ -212,6 +211,51 @@ class CaseSpec:
     @property
     def id(self) -> str:
         return f"{self.variant.id}-bs{self.batch_size}-len{self.sequence_length}"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Run only shard `index` of `count` (`--qbench-shard I/N`); shard.py plans which cases it gets."""
+
+    index: int  # 1-based
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        try:
+            index, count = (int(part) for part in str(text).split("/"))
+        except ValueError:
+            index = count = 0
+        if not 1 <= index <= count:
+            raise QbenchConfigError(
+                f"qbench: --qbench-shard {text!r} is not I/N with 1 <= I <= N; e.g. --qbench-shard 2/4 runs the second of four"
+            )
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
+class QbenchOptions:
+    """The session's command-line options and ini keys, read and checked by options.py."""
+
+    enabled: bool
+    update: bool
+    baselines: Path
+    json: Path
+    markdown: Path | None
+    html: Path | None
+    history: Path | None
+    cache_dir: Path | None
+    timing: TimingSpec
+    tolerances: Tolerances
+    saturation_remedy: str
+    diagnose: bool = False  # on a failed accuracy check
+    repair: bool = False  # with the diagnosis
+    diagnosis: DiagnosisSpec = DiagnosisSpec()
+    shard: Shard | None = None  # run only this shard of the cases; baselines are then the merge's to write
+    shard_durations: Path | None = None
 
 
 # ---- marker parsing ---------------------------------------------------------------------------

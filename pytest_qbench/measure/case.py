@@ -1,0 +1,153 @@
+"""One case's measurements: its two models' ONNX Runtime sessions, scores and latency.
+
+The measuring interface of a case: the fixture object (runner.py) measures through it, and so does
+the diagnosis (diagnose/case.py), which scores the same models on a sample of the split, scores
+repair candidates and times the repaired variant. Everything slow goes through the session-wide
+memo (`SharedSteps`, which session.QbenchSession provides), so a model is scored once per session,
+not once per shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol
+
+from ..errors import QbenchCaseError
+from ..results import AccuracyResult, LatencyResult
+
+if TYPE_CHECKING:
+    import datasets
+    import onnxruntime
+
+    from ..specs import CaseSpec, TimingSpec
+    from .tasks import Task
+
+
+class SharedSteps(Protocol):
+    """What a case measures with that the session's cases share, memoised by what decides it."""
+
+    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any: ...
+
+    def tokenizer(self, model_dir: Path) -> Any: ...
+
+    def split(self, source: Any, name: str) -> "datasets.Dataset": ...
+
+    def model_config(self, model_dir: Path) -> Any: ...
+
+    def ort_session(
+        self, path: Path, threads: int, config_entries: dict[str, str] | None = None
+    ) -> "onnxruntime.InferenceSession": ...
+
+
+class CaseMeasurer:
+    """Scores and latency of one case's original and optimized models (ONNX files).
+
+    `case` has its data columns resolved (measure/tasks.py `columns_for`); `original_quantized`
+    says whether the original came already quantized, so that a run-time saturation remedy applies
+    to it too; `search_samples` sizes the sample the diagnosis scores on."""
+
+    def __init__(self, shared: SharedSteps, case: "CaseSpec", dataset: Any, task: "Task", *, original: Path,
+                 optimized: Path, model_dir: Path, original_quantized: bool, threads: int, search_samples: int) -> None:
+        self.shared = shared
+        self.case = case
+        self.dataset = dataset
+        self.task = task
+        self.original = original
+        self.optimized = optimized
+        self.model_dir = model_dir  # config and tokenizer of the optimized model
+        self.original_quantized = original_quantized
+        self.threads = threads
+        self.search_samples = search_samples
+
+    # ---- ONNX Runtime sessions -----------------------------------------------------------------
+
+    def ort_session(self, onnx_path: Path, threads: int | None = None) -> "onnxruntime.InferenceSession":
+        """The session-wide session of `onnx_path` at `threads` (default: the case's)."""
+        threads = self.threads if threads is None else threads
+        return self.shared.ort_session(onnx_path, threads, self.config_entries(onnx_path))
+
+    def config_entries(self, onnx_path: Path) -> dict[str, str]:
+        """The ONNX Runtime session config entries `onnx_path` runs with. A saturation remedy applied
+        at run time concerns int8 models only: the original too when it came already quantized."""
+        if onnx_path == self.original and not self.original_quantized:
+            return {}
+        return self.case.variant.ort_config_entries
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.ort_session(self.original).get_inputs()]
+
+    def split(self) -> "datasets.Dataset":
+        """The evaluation split."""
+        return self.shared.split(self.dataset, self.case.data.eval_split)
+
+    def tokenizer(self) -> Any:
+        return self.shared.tokenizer(self.model_dir)
+
+    # ---- accuracy --------------------------------------------------------------------------------
+
+    def accuracy(self) -> tuple[AccuracyResult, AccuracyResult]:
+        """Original and optimized scores on the evaluation split."""
+        return self.score(self.original), self.score(self.optimized)
+
+    def score(self, onnx_path: Path, sample: bool = False) -> AccuracyResult:
+        """Scores of `onnx_path` on the evaluation split, or with `sample` on `sample()`; once per session."""
+        dataset_key = self.dataset if isinstance(self.dataset, str) else id(self.dataset)
+        key = ("accuracy", onnx_path, dataset_key, self.case.data, sample, tuple(self.config_entries(onnx_path).items()))
+        return self.shared.memo(key, lambda: self.evaluate(self.ort_session(onnx_path), sample))
+
+    def evaluate(self, ort_session: "onnxruntime.InferenceSession", sample: bool = False) -> AccuracyResult:
+        """Scores of the model `ort_session` runs, on the evaluation split or with `sample` on `sample()`."""
+        data = dataclasses.replace(self.case.data, max_eval_samples=None) if sample else self.case.data
+        return self.task.evaluate(
+            ort_session,
+            self.tokenizer(),
+            self.sample() if sample else self.split(),
+            data,
+            self.shared.model_config(self.model_dir).id2label,
+        )
+
+    def sample(self) -> "datasets.Dataset":
+        """`search_samples` sentences spread evenly over the evaluation split, for the pre-flight and
+        the repair search: a file's first sentences are seldom typical of it (CoNLL-2003's validation
+        file starts with sports results, on which the example model scores 0.93 against 0.91 overall)."""
+        split = self.split()
+        if self.case.data.max_eval_samples is not None:
+            split = split.select(range(min(len(split), self.case.data.max_eval_samples)))
+        count = min(len(split), self.search_samples)
+        return split.select([i * len(split) // count for i in range(count)])
+
+    # ---- latency ---------------------------------------------------------------------------------
+
+    def latency(self, optimized: Path | None = None, timing: "TimingSpec | None" = None) -> LatencyResult:
+        """The original and `optimized` (default: the case's) timed side by side (measure/latency.py)."""
+        from .data import latency_inputs
+        from .latency import measure
+
+        optimized = self.optimized if optimized is None else optimized
+        inputs = latency_inputs(
+            self.tokenizer(),
+            self.split(),
+            self.case.data.input_column,
+            self.case.batch_size,
+            self.case.sequence_length,
+            self.input_names,
+        )
+        self.check_finite(inputs)
+        timing = dataclasses.replace(self.case.timing if timing is None else timing, threads=self.threads)
+
+        def ort_sessions(threads: int) -> tuple["onnxruntime.InferenceSession", "onnxruntime.InferenceSession"]:
+            return self.ort_session(self.original, threads), self.ort_session(optimized, threads)
+
+        return measure(ort_sessions, inputs, timing, self.case.batch_size)
+
+    def check_finite(self, inputs: dict[str, Any]) -> None:
+        """Refuse models that return NaN or infinity on `inputs`: their timing would mean nothing."""
+        import numpy as np
+
+        for name, path in (("original", self.original), ("optimized", self.optimized)):
+            ort_session = self.ort_session(path)
+            outputs = ort_session.run(None, {i.name: inputs[i.name] for i in ort_session.get_inputs()})
+            if not all(np.isfinite(o).all() for o in outputs):
+                raise QbenchCaseError(f"the {name} model returns NaN or infinite outputs for {self.case.id}")

@@ -1,0 +1,148 @@
+"""What a run leaves behind once its cases ran, and what the terminal summary says about it:
+baselines (update mode), the JSON artifact, the markdown and HTML reports, the history entry, the
+unused baselines, and proposed baselines for a hardware key that has none.
+
+A file that cannot be written is an error line in `errors` (it fails the run), never a traceback:
+the other files are still written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import QbenchArtifactError, QbenchFlushError, error_text
+
+if TYPE_CHECKING:
+    from ..gate.baselines import BaselineStore
+    from ..results import CaseResult
+    from ..specs import QbenchOptions
+
+
+@dataclass
+class RunOutputs:
+    options: "QbenchOptions"
+    results: list["CaseResult"]
+    environment: dict[str, Any]
+    store: "BaselineStore"  # the reviewed baselines
+    hardware_key: str
+    selected: list[str] | None  # qbench node ids selected, before sharding (None: not known, under xdist)
+    shard_plan: str | None  # what this shard runs
+    interrupted: bool  # set here too when an interrupt lands during the baseline writes
+    errors: list[str]  # appended to: what could not be written
+
+    def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> list[str]:
+        """Write baselines (update mode), the JSON artifact (after `amend_artifact` edits it: the
+        pytest_qbench_update_json hook), the reports and the history entry asked for; return what
+        the terminal summary should say about them, errors last."""
+        from .artifact import build_artifact, write_artifact
+
+        options = self.options
+        lines: list[str] = []
+        if options.shard is not None:  # the other shards' cases are not here: the merge decides
+            lines.append(self._shard_line())
+        elif options.update:
+            lines += self._flush_baselines()
+        if not self.interrupted and options.shard is None:  # else cases that did not run look unused
+            lines += self._report_unused()
+            lines += self._propose_baselines()
+        run = {"shard": None if options.shard is None else str(options.shard),
+               "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results})}
+        artifact = build_artifact(self.environment, self.results, run)
+        amend_artifact(artifact)
+        try:
+            write_artifact(options.json, artifact)
+            lines.append(f"qbench: JSON artifact written to {options.json}")
+        except (OSError, QbenchArtifactError) as error:  # disk full, read-only folder, a hook's bad edit
+            self.errors.append(f"qbench: ERROR: could not write the JSON artifact to {options.json}: {error_text(error)}")
+        lines += self._write_reports(artifact)
+        return lines + self.errors
+
+    def _write_reports(self, artifact: dict[str, Any]) -> list[str]:
+        """The markdown and HTML reports and the history entry that were asked for."""
+        from ..atomic import atomic_write_text
+        from .history import append
+        from .text import markdown
+
+        options, lines = self.options, []
+        history = options.history
+        if history is not None and self.interrupted:
+            lines.append(f"qbench: run interrupted: not recorded in the history {history}")
+            history = None
+        writes = [  # the history first, so that the HTML report's trends include this run
+            ("history entry", history, lambda folder: append(folder, artifact)),
+            ("markdown report", options.markdown,
+             lambda path: atomic_write_text(path, markdown(self.results, self.environment, options.diagnosis.top))),
+            ("HTML report", options.html, self._write_html),
+        ]
+        for what, target, write in writes:
+            if target is None:
+                continue
+            try:
+                write(target)
+                lines.append(f"qbench: {what} written to {target}")
+            except (OSError, ValueError) as error:
+                self.errors.append(f"qbench: ERROR: could not write the {what} to {target}: {error_text(error)}")
+        return lines
+
+    def _write_html(self, path: Path) -> None:
+        from ..atomic import atomic_write_text
+        from .history import load
+        from .html import render
+
+        history = load(self.options.history) if self.options.history is not None else []
+        atomic_write_text(path, render(self.results, self.environment, history))
+
+    def _shard_line(self) -> str:
+        update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""
+        ran = f"qbench: shard {self.options.shard}: {len(self.results)} cases ran; merge the shards' artifacts for the verdict.{update}"
+        return f"{self.shard_plan}\n{ran}" if self.shard_plan else ran
+
+    def _flush_baselines(self) -> list[str]:
+        if self.interrupted:
+            return ["qbench: run interrupted: no baseline was written"]
+        try:
+            outcome = self.store.flush()
+        except QbenchFlushError as error:
+            outcome = error.report
+            self.errors += [f"qbench: ERROR: {error_text(line)}" for line in str(error).splitlines()]
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM in the middle of the writes: finish the report
+            self.interrupted = True
+            self.errors.append(
+                "qbench: ERROR: interrupted while writing the baselines: each file holds either its old or its"
+                " new version (atomic writes); run the update again to write them all"
+            )
+            return []
+        return [
+            f"qbench: baseline {kind}: {test} [{case_id}] ({hardware_key})"
+            for kind, keys in (("created", outcome.created), ("updated", outcome.updated))
+            for test, case_id, hardware_key in keys
+        ]
+
+    def _propose_baselines(self) -> list[str]:
+        """On a hardware key without latency baselines, write what an update would make of the
+        baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
+        uploads it); the real baselines stay untouched."""
+        from ..gate.baselines import BaselineStore
+        from ..gate.policy import ungated_latency
+
+        cases = [r for r in ungated_latency(self.results) if r.error is None] if not self.options.update else []
+        if not cases:
+            return []
+        folder = self.options.json.parent / "proposed-baselines"
+        proposed = BaselineStore(folder)
+        try:
+            for result in cases:
+                proposed.seed(self.store.path_for(result.test))
+                proposed.stage(result.test, result.case_id, self.hardware_key, result)
+            proposed.flush()
+        except (QbenchFlushError, OSError, ValueError) as error:
+            self.errors.append(f"qbench: ERROR: could not write the proposed baselines to {folder}: {error_text(error)}")
+            return []
+        return [f"qbench: proposed baselines for {self.hardware_key} ({len(cases)} cases) written to {folder}:"
+                f" review them, then copy them into {self.options.baselines}"]
+
+    def _report_unused(self) -> list[str]:
+        used = {(r.test, r.case_id) for r in self.results}
+        return [f"qbench: unused baseline: {test} [{case}]" for test, case in self.store.unused(used)]

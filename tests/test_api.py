@@ -1,0 +1,96 @@
+"""The declared public API (`pytest_qbench.__all__`) and the 0.1 import paths kept for one release."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import pytest_qbench
+
+
+def test_every_public_name_resolves_and_is_listed():
+    assert sorted(dir(pytest_qbench)) == sorted(pytest_qbench.__all__)
+    for name in pytest_qbench.__all__:
+        assert getattr(pytest_qbench, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        pytest_qbench.nothing  # noqa: B018
+
+
+def test_every_exception_and_warning_lives_in_errors():
+    from pytest_qbench import errors
+
+    declared = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, BaseException)}
+    declared -= {"BaseException"}
+    public = {name for name in pytest_qbench.__all__ if name.startswith("Qbench") and name != "QbenchRun"}
+    assert public == {name for name in declared if name.startswith("Qbench")}
+
+
+@pytest.mark.parametrize("old_module, name, new", [
+    ("pytest_qbench.runner", "QbenchInconclusiveWarning", "pytest_qbench.QbenchInconclusiveWarning"),
+    ("pytest_qbench.runner", "QbenchCaseError", "pytest_qbench.QbenchCaseError"),
+    ("pytest_qbench.plugin", "QbenchTerminated", "pytest_qbench.QbenchTerminated"),
+    ("pytest_qbench.build.cache", "BuildCache", "pytest_qbench.BuildCache"),
+    ("pytest_qbench.build.cache", "default_cache_root", "pytest_qbench.default_cache_root"),
+])
+def test_a_0_1_path_still_works_and_names_the_new_one(old_module: str, name: str, new: str):
+    module = importlib.import_module(old_module)
+    with pytest.warns(DeprecationWarning, match=f"{old_module}.{name} is deprecated .*: import {new}"):
+        value = getattr(module, name)
+    assert value is getattr(pytest_qbench, name)
+
+
+def test_the_0_1_deep_paths_that_did_not_move_still_import():
+    from pytest_qbench.hardware import hardware_from_cpuinfo
+    from pytest_qbench.measure.data import parse_conll
+
+    assert (parse_conll, hardware_from_cpuinfo) == (pytest_qbench.parse_conll, pytest_qbench.hardware_from_cpuinfo)
+
+
+WARNS = """
+import warnings
+
+from pytest_qbench import QbenchInconclusiveWarning
+
+def test_inconclusive():
+    warnings.warn(QbenchInconclusiveWarning("qbench case: [inconclusive] cpu.speedup vs baseline"))
+"""
+
+
+@pytest.mark.parametrize("category", ["pytest_qbench.QbenchInconclusiveWarning",
+                                      "pytest_qbench.runner.QbenchInconclusiveWarning"])
+def test_an_inconclusive_check_fails_the_test_under_w_error(pytester: pytest.Pytester, category: str):
+    pytester.makepyfile(WARNS)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, warnings=1)
+    pytester.runpytest("-p", "no:cacheprovider", "-W", f"error::{category}").assert_outcomes(failed=1)
+
+
+XFAIL = """
+import pytest
+
+from pytest_qbench import QbenchAccuracyLost, QbenchCheckFailed
+
+COLLAPSE = pytest.mark.xfail(strict=True, raises=QbenchAccuracyLost, reason="a known collapse")
+
+@COLLAPSE
+def test_accuracy_lost():
+    raise QbenchAccuracyLost("qbench case:\\n[fail] f1 vs original: lost 0.8", pytrace=False)
+
+@COLLAPSE
+def test_latency_failed():
+    raise QbenchCheckFailed("qbench case:\\n[fail] cpu.speedup vs baseline: slower", pytrace=False)
+
+@COLLAPSE
+def test_crashed():
+    pytest.fail("qbench case: could not measure: QbenchBuildError: ...", pytrace=False)
+"""
+
+
+def test_an_expected_collapse_is_a_lost_accuracy_not_another_failure(pytester: pytest.Pytester):
+    """examples/test_reference_card.py's collapse: only the gate's failed accuracy check is the expected
+    failure; a failed latency check or a case that could not be measured fails the test."""
+    pytester.makepyfile(XFAIL)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rfx")
+    result.assert_outcomes(xfailed=1, failed=2)
+    for line in ("XFAIL*test_accuracy_lost*", "FAILED*test_latency_failed*", "FAILED*test_crashed*"):
+        result.stdout.fnmatch_lines([line])
