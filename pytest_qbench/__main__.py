@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="write each case's duration here, for the next run's --qbench-shard-durations")
     merge.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
                        help="the committed baselines that --baselines-out starts from (default: baselines/)")
+    merge.add_argument("--strict", action="store_true",
+                       help="an inconclusive or not-gated latency check fails the verdict too")
+    merge.add_argument("--confirm-list", type=Path, metavar="PATH",
+                       help="write the node ids whose latency failed or was inconclusive, per hardware key, one per"
+                            " line (empty: nothing to confirm): what a confirmation job reruns")
     report = commands.add_parser(
         "report", help="write the single-file HTML report of artifacts made earlier (merged, or shards to merge)",
     )
@@ -124,7 +129,7 @@ def merge_command(args: argparse.Namespace) -> int:
     from .report.text import merged_markdown
 
     try:
-        merged = merge([read_artifact(path) for path in args.artifacts])
+        merged = merge([read_artifact(path) for path in args.artifacts], strict=args.strict)
     except (QbenchArtifactError, QbenchMergeError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -136,6 +141,13 @@ def merge_command(args: argparse.Namespace) -> int:
         if args.markdown is not None:
             atomic_write_text(args.markdown, merged_markdown(merged))
             print(f"markdown report written to {args.markdown}")
+        if args.confirm_list is not None:
+            from .gate.merge import to_confirm
+
+            artifact = merged_artifact(merged)
+            ids = sorted({n for key in merged.environments for n in to_confirm(artifact, key)})
+            atomic_write_text(args.confirm_list, "".join(f"{n}\n" for n in ids))
+            print(f"{len(ids)} cases to confirm written to {args.confirm_list}")
         if args.durations_out is not None:
             atomic_write_text(args.durations_out, json.dumps(durations(merged), indent=1) + "\n")
             print(f"case durations written to {args.durations_out}")

@@ -12,6 +12,7 @@ to the latency tolerance (docs/RESULTS.md, "Which CPUs share baselines").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -169,10 +170,16 @@ def hardware_from_cpuinfo(info: Mapping[str, Any], physical_cores: int | None = 
 
 
 def detect() -> Hardware:
-    """Probe this machine. Costs about a second (py-cpuinfo does not cache): call once per session."""
+    """Probe this machine (py-cpuinfo takes about a second, once per process)."""
+    return hardware_from_cpuinfo(cpu_info(), usable_cores())
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_info() -> dict[str, Any]:
+    """`cpuinfo.get_cpu_info()`, read once per process: it costs about a second and does not cache."""
     import cpuinfo
 
-    return hardware_from_cpuinfo(cpuinfo.get_cpu_info(), usable_cores())
+    return cpuinfo.get_cpu_info()
 
 
 _SYS_CPU = Path("/sys/devices/system/cpu")
@@ -243,9 +250,7 @@ def fingerprint(info: Mapping[str, Any] | None = None) -> Fingerprint:
     from importlib import metadata
 
     if info is None:
-        import cpuinfo
-
-        info = cpuinfo.get_cpu_info()
+        info = cpu_info()
     try:
         onnxruntime = metadata.version("onnxruntime")
     except metadata.PackageNotFoundError:

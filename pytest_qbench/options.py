@@ -55,6 +55,9 @@ OPTIONS = (
     _Option("search_samples", "diagnosis pre-flight and repair search: sentences of the evaluation split scored per candidate", int, _DIAGNOSIS["search_samples"], flag=False),
     _Option("max_evaluations", "repair search: candidate exclusions built and scored, at most", int, _DIAGNOSIS["max_evaluations"], flag=False),
     _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
+    _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run together", float, 0.01, flag=False),
+    _Option("baseline_runs", "latency runs a baseline keeps per case and CPU model (the gate compares with their median)", int, 10, flag=False),
+    _Option("rerun_from", "a JSON artifact (or merged artifact): run only the cases whose latency it found failing or inconclusive on this machine's hardware key, to confirm them on another machine"),
 )
 
 
@@ -71,6 +74,13 @@ def addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="on a failed accuracy check, rank the nodes that lose the accuracy and tell graph from kernel causes",
     )
+    group.addoption(
+        "--qbench-strict",
+        action="store_true",
+        default=None,
+        help="fail a case whose latency check is inconclusive or not gated on this machine (ini qbench_strict)",
+    )
+    parser.addini("qbench_strict", "fail a case whose latency check is inconclusive or not gated on this machine", type="bool", default=False)
     group.addoption(
         "--qbench-repair",
         action="store_true",
@@ -139,5 +149,15 @@ def read_options(config: pytest.Config) -> QbenchOptions:
         diagnosis=DiagnosisSpec(**{k: values[k] for k in _DIAGNOSIS if k in values}),
         shard=shard,
         shard_durations=None if values["shard_durations"] is None else root / values["shard_durations"],
+        strict=bool(config.getoption("qbench_strict") or config.getini("qbench_strict")),
+        false_alarm_rate=_rate(values["false_alarm_rate"]),
+        baseline_runs=values["baseline_runs"],
+        rerun_from=None if values["rerun_from"] is None else root / values["rerun_from"],
     )
+
+
+def _rate(value: float) -> float:
+    if not 0 < value < 1:
+        raise pytest.UsageError(f"qbench: qbench_false_alarm_rate = {value!r} must be a fraction between 0 and 1, e.g. 0.01")
+    return value
 

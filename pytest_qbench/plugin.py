@@ -127,6 +127,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         qbench_items = [item for item in items if item.get_closest_marker("qbench")]
         session = config.stash[SESSION_KEY]
         session.selected = [item.nodeid for item in qbench_items]
+        if options.rerun_from is not None:
+            qbench_items = _keep_reruns(config, items, qbench_items, options)
         if options.shard is not None:
             _keep_shard(config, items, qbench_items, options)
         group = pytest.mark.xdist_group("qbench")
@@ -137,6 +139,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("qbench"):
             item.add_marker(skip)
+
+
+def _keep_reruns(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item],
+                 options: QbenchOptions) -> list[pytest.Item]:
+    """Keep only the qbench cases whose latency the artifact of --qbench-rerun-from found failing or
+    inconclusive on this machine's hardware key (a confirmation on another machine); the run's
+    selection, and so its family of cases, is that artifact's."""
+    from .errors import QbenchArtifactError
+    from .gate.merge import to_confirm
+    from .report.artifact import read_artifact
+
+    session = config.stash[SESSION_KEY]
+    try:
+        artifact = read_artifact(options.rerun_from).artifact
+    except QbenchArtifactError as error:
+        raise pytest.UsageError(f"--qbench-rerun-from: {error}") from None
+    again = set(to_confirm(artifact, session.hardware_key))
+    session.selected = artifact["run"]["selected"]
+    keep = [i for i in items if i.nodeid in again]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+    return [i for i in qbench_items if i in keep]
 
 
 def _keep_shard(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item],

@@ -345,6 +345,7 @@ class CaseResult:
     cpu_model: str = "unrecorded"  # the machine's (hardware.Hardware.cpu_model): latency samples match on it
     run_id: str = ""  # the gate run's id: repeated measurements of a case by different runs combine
     confirmed_by: list[str] = field(default_factory=list)  # the runs whose repeats the merge combined with this one
+    restart_sample: bool = False  # update mode: its latency differs significantly from the recorded runs
     seconds: float | None = None  # the test call's wall time: what balances shards next time
 
     @property
@@ -380,6 +381,7 @@ class CaseResult:
             "cpu_model": self.cpu_model,
             "run_id": self.run_id,
             "confirmed_by": self.confirmed_by,
+            "restart_sample": self.restart_sample,
             "seconds": self.seconds,
             # through JSON text, so that tuples (repair.Exclusion) become arrays as the schema says
             "diagnosis": None if self.diagnosis is None else json.loads(json.dumps(asdict(self.diagnosis))),
@@ -416,6 +418,7 @@ class CaseResult:
             cpu_model=data.get("cpu_model", "unrecorded"),
             run_id=data.get("run_id", ""),
             confirmed_by=data.get("confirmed_by", []),
+            restart_sample=data.get("restart_sample", False),
             seconds=data.get("seconds"),
         )
 

@@ -31,12 +31,21 @@ if TYPE_CHECKING:
     from .measure.tasks import Task
     from .results import Exclusion
     from .session import QbenchSession
-    from .specs import CaseSpec
+    from .specs import CaseSpec, TimingSpec
     from .variants.quantize import BuiltVariant
 
 # pytest-qbench 0.1 named these here (`-W error::pytest_qbench.runner.QbenchInconclusiveWarning`);
 # this module imports them where it uses them, so that the old path warns.
 __getattr__ = moved(__name__, {"QbenchInconclusiveWarning": "pytest_qbench", "QbenchCaseError": "pytest_qbench"})
+
+
+def _strict_line(check: Check) -> str:
+    """What --qbench-strict says of a check that did not decide, and what to do about it."""
+    if check.status == "inconclusive":
+        return (f"[strict] {check}; confirm it on another machine (pytest --qbench --qbench-rerun-from ARTIFACT)"
+                " or record more baseline runs; without --qbench-strict this is a warning")
+    return (f"[strict] {check}; record this machine's baseline runs (pytest --qbench --qbench-update-baselines) or run"
+            " the gate on a machine that has them; without --qbench-strict this is a warning")
 
 
 def _accuracy_lost(check: Check) -> bool:
@@ -109,11 +118,18 @@ class QbenchRun:
 
         variant = self.variant  # resolves the case's data columns first
         return CaseMeasurer(
-            self.session, self.case, self.dataset, self.task,
+            self.session, dataclasses.replace(self.case, timing=self._timing()), self.dataset, self.task,
             original=variant.original, optimized=variant.optimized, model_dir=variant.model_dir,
             original_quantized=self.original_record.quantized, threads=self.threads,
             search_samples=self.session.options.diagnosis.search_samples,
         )
+
+    def _timing(self) -> "TimingSpec":
+        """The case's timing, its CI target no narrower than 1.96 x the between-run sigma: an own
+        standard error under half of it buys nothing the next run keeps."""
+        sigma = self.session.latency_gate.speedup_spread.sigma
+        timing = self.case.timing
+        return dataclasses.replace(timing, target_ci_width=max(timing.target_ci_width, 1.96 * sigma))
 
     @property
     def original(self) -> "onnxruntime.InferenceSession":
@@ -167,7 +183,7 @@ class QbenchRun:
         fail the test with one line per failed check (QbenchAccuracyLost when the accuracy is among
         them, else QbenchCheckFailed)."""
         from .errors import QbenchBaselineError, QbenchInconclusiveWarning
-        from .gate.policy import judge
+        from .gate.policy import judge, latency_not_gated
 
         result = self._new_result()
         try:
@@ -196,10 +212,14 @@ class QbenchRun:
             amend=lambda checks: session.config.hook.pytest_qbench_checks(
                 config=session.config, result=result, checks=checks
             ),
+            latency=session.latency_gate,
         )
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
+        result.restart_sample = judgement.restart
         self._result = result
         failed = [str(c) for c in result.checks if c.status == "fail"]
+        if session.options.strict:
+            failed += [_strict_line(c) for c in result.checks if c.status == "inconclusive" or latency_not_gated(c)]
         accuracy_lost = any(map(_accuracy_lost, result.checks))
         if accuracy_lost:
             failed += self._diagnosis_lines(result)
@@ -239,6 +259,8 @@ class QbenchRun:
             sequence_length=self.case.sequence_length,
             variant={**self.case.variant.to_dict(), "evaluation": self.case.data.to_dict()},
             hardware_key=self.session.hardware_key,
+            cpu_model=self.session.fingerprint.cpu_model,
+            run_id=self.session.run_id,
         )
 
     def _fail(self, result: CaseResult, what: str, error: Exception) -> NoReturn:

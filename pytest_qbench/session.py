@@ -10,9 +10,11 @@ Words: "session" alone is this object; onnxruntime's are `ort_session`s; pytest'
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     import onnxruntime
 
     from .gate.baselines import BaselineStore
-    from .hardware import Hardware
+    from .gate.policy import LatencyGate
+    from .hardware import Fingerprint, Hardware
+    from .results import Check
     from .specs import CaseSpec, QbenchOptions
     from .variants.cache import BuildCache
     from .variants.quantize import BuiltVariant
@@ -66,6 +70,7 @@ class QbenchSession:
         self.errors: list[str] = []  # files that could not be written: they fail the run
         self.selected: list[str] | None = None  # qbench node ids selected, before sharding (None: under xdist)
         self.shard_plan: str | None = None  # what this shard runs, said at the end
+        self.run_id = uuid.uuid4().hex[:16]  # repeats of a case by different runs combine in the merge
         self._memo = _Memo()
 
     # ---- environment ----------------------------------------------------------------------
@@ -91,7 +96,50 @@ class QbenchSession:
     def store(self) -> "BaselineStore":
         from .gate.baselines import BaselineStore
 
-        return BaselineStore(self.options.baselines)
+        return BaselineStore(self.options.baselines, keep_runs=self.options.baseline_runs)
+
+    @cached_property
+    def fingerprint(self) -> "Fingerprint":
+        from .hardware import fingerprint
+
+        return fingerprint()
+
+    @cached_property
+    def latency_gate(self) -> "LatencyGate":
+        """What every latency check of the run is held to: this machine's CPU model, the between-run
+        spread of the key's recorded runs (baselines and history), and the run's family of cases."""
+        from .gate.policy import LatencyGate
+        from .gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
+
+        samples = {case: [(r.log_speedup, r.log_se, r.run) for r in runs if r.cpu_model == self.fingerprint.cpu_model]
+                   for case, runs in self.store.samples(self.hardware_key).items()}
+        for case, values in self._history_samples().items():
+            recorded = {run for _, _, run in samples.get(case, [])}
+            samples.setdefault(case, []).extend(v for v in values if v[2] not in recorded)
+        spread = between_run_sigma([[(v, se) for v, se, _ in values] for values in samples.values()], PRIOR_SPEEDUP_SIGMA)
+        return LatencyGate(self.fingerprint.cpu_model, spread, cases=max(len(self.selected or ()), 1),
+                           alpha=self.options.false_alarm_rate)
+
+    def _history_samples(self) -> dict[tuple[str, str], list[tuple[float, float, str]]]:
+        """(log speedup, its se, run id) of each case in the runs of the history folder (--qbench-history)
+        made on this hardware key and CPU model."""
+        from .measure.stats import log_se
+        from .report.history import load
+        from .results import Speedup
+
+        found: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+        if self.options.history is None or not self.options.history.is_dir():
+            return found
+        for run in load(self.options.history):
+            environment = run.artifact["environment"]
+            if environment.get("hardware_key") != self.hardware_key or environment.get("cpu_model") != self.fingerprint.cpu_model:
+                continue
+            for case in run.artifact["cases"]:
+                if case.get("latency") and case.get("run_id"):
+                    speedup = Speedup(**case["latency"]["cpu"]["speedup"])
+                    found.setdefault((case["test"], case["id"]), []).append(
+                        (math.log(speedup.value), log_se(speedup), case["run_id"]))
+        return found
 
     def threads(self, case: "CaseSpec") -> int:
         return case.timing.threads or self.hardware.physical_cores
@@ -114,6 +162,8 @@ class QbenchSession:
             "physical_cores": hardware.physical_cores,
             "logical_cores": hardware.logical_cores,
             "threads": self.options.timing.threads or hardware.physical_cores,
+            "cpu_model": self.fingerprint.cpu_model,
+            "fingerprint": self.fingerprint.to_dict(),
             "python": platform.python_version(),
             "libraries": library_versions(),
             "git_commit": _git_commit(self.config.rootpath),
@@ -215,7 +265,8 @@ class QbenchSession:
             return  # a shard's measurements become baselines through the merge
         try:
             if write == "baseline":
-                self.store.stage(result.test, result.case_id, self.hardware_key, result)
+                self.store.stage(result.test, result.case_id, self.hardware_key, result,
+                                 when=self.environment["created"], restart=result.restart_sample)
             elif write == "obtained":
                 self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
         except (QbenchBaselineError, OSError, ValueError) as error:  # a hook runs here: no traceback
@@ -236,6 +287,8 @@ class QbenchSession:
             session.exitstatus = pytest.ExitCode.OK  # an empty shard is a valid shard
         self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
         self.summary = self.finish()
+        if session.exitstatus == pytest.ExitCode.OK and any(line.startswith("qbench: run check: [fail]") for line in self.summary):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-cov's --cov-fail-under: after the tests passed
         if session.exitstatus == pytest.ExitCode.OK and (self.errors or self.interrupted):
             # a baseline or artifact went unwritten, or an interrupt came during the writes
             session.exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupted else pytest.ExitCode.TESTS_FAILED
@@ -252,6 +305,16 @@ class QbenchSession:
             for line in github_annotations(self.results):
                 terminalreporter.write_line(line)
 
+    def run_checks(self) -> list["Check"]:
+        """The run's own checks: a slowdown common to every case it gated (not in update mode, nor in a
+        shard, whose merge checks the whole run)."""
+        from .gate.policy import common_cpu_time
+
+        if self.options.update or self.options.shard is not None:
+            return []
+        found = common_cpu_time(self.results, self.options.tolerances.speedup_rtol, self.options.false_alarm_rate)
+        return [] if found is None else [found]
+
     def finish(self) -> list[str]:
         """Write what the run leaves behind (report/outputs.py); return what the terminal summary
         should say about it."""
@@ -260,7 +323,7 @@ class QbenchSession:
         outputs = RunOutputs(
             options=self.options, results=self.results, environment=self.environment, store=self.store,
             hardware_key=self.hardware_key, selected=self.selected, shard_plan=self.shard_plan,
-            interrupted=self.interrupted, errors=self.errors,
+            interrupted=self.interrupted, errors=self.errors, run_id=self.run_id, run_checks=self.run_checks(),
         )
         lines = outputs.write(
             amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)

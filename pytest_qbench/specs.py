@@ -177,8 +177,9 @@ class TimingSpec:
     min_pairs: int = 10  # CPU phase
     min_seconds: float = 0.2  # CPU phase: CPU time per model
     max_seconds: float = 6.0  # CPU phase, both models, wall clock; the minimums win
-    # CPU phase: stop once the speedup's 95% CI is this narrow (relative). Two runs (baseline and
-    # gate) this precise always decide speedup_rtol 0.10 (gate/policy.py needs a width under ~0.066).
+    # CPU phase: stop once the speedup's 95% CI is this narrow (relative), or once it is small next
+    # to the between-run sigma of the baseline runs, whichever is wider (runner.py: a run never
+    # repeats to better than that sigma, so more precision buys nothing).
     target_ci_width: float = 0.05
     wall_iterations: int = 8  # wall-clock phase, per model
     wall_seconds: float = 0.5  # wall-clock phase, per model
@@ -256,6 +257,10 @@ class QbenchOptions:
     diagnosis: DiagnosisSpec = DiagnosisSpec()
     shard: Shard | None = None  # run only this shard of the cases; baselines are then the merge's to write
     shard_durations: Path | None = None
+    strict: bool = False  # an inconclusive check or latency not gated fails the case
+    false_alarm_rate: float = 0.01  # false alarms allowed per gate run under no change, all its latency checks together
+    baseline_runs: int = 10  # latency runs a baseline keeps per case and CPU model
+    rerun_from: Path | None = None  # run only the cases whose latency this artifact found failing or inconclusive
 
 
 # ---- marker parsing ---------------------------------------------------------------------------

@@ -151,8 +151,8 @@ def test_a_first_run_on_a_new_hardware_key_records_latency_and_proposes_baseline
     result = project.runpytest("--qbench")  # this machine's real key
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines([
-        "*latency recorded, not gated: no latency baseline for this machine's hardware key*(4 cases; accuracy was gated)*",
-        f"*{CASE}: x*here, x* on {SKYLAKE_KEY}",
+        "*latency recorded, not gated: no baseline runs of this machine (hardware key*) for 4 cases; accuracy was gated*",
+        f"*{CASE}: x*here, x* on {SKYLAKE_KEY} (*, 1 run)",
         "*pytest --qbench --qbench-update-baselines*",
         "qbench: proposed baselines for * (4 cases) written to *proposed-baselines*",
     ])
@@ -403,3 +403,48 @@ def test_a_quantized_file_is_gated_as_given_against_its_fp32_sibling(pytester: p
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*quantized_file 'onnx/missing.onnx' is not a file in the model folder*"])
+
+
+def test_latency_baselines_are_kept_per_cpu_model_strict_fails_what_is_not_gated_and_a_rerun_confirms(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
+    environment = _artifact(project)["environment"]
+    cpu_model = environment["cpu_model"]
+    assert environment["fingerprint"]["cpu_model"] == cpu_model and environment["fingerprint"]["kernel"]
+    stored = json.loads((project.path / BASELINE).read_text())
+    assert stored["schema_version"] == 4
+    runs = [run for by_key in stored["cases"].values() for entry in by_key.values() for run in entry["latency"]["runs"]]
+    assert len(runs) == 4 and {r["cpu_model"] for r in runs} == {cpu_model}
+    assert len({r["run"] for r in runs}) == 1  # one run of the session, its id on every case
+
+    # Baseline runs of another CPU model of the key: latency is not gated (and said so), accuracy is.
+    def other_cpu_model(cases):
+        for by_key in cases.values():
+            for entry in by_key.values():
+                for run in entry["latency"]["runs"]:
+                    run["cpu_model"] = "intel-6-106"
+
+    _edit_baseline(project, other_cpu_model)
+    lenient = project.runpytest("--qbench")
+    lenient.assert_outcomes(passed=4)
+    lenient.stdout.fnmatch_lines([f"*not gated: no baseline runs of this machine (*CPU model {cpu_model}) for 4 cases*",
+                                  "*dynamic-Add+MatMul-bs1-len16: x* here, x* on x86_64-*(intel-6-106, 1 run)"])
+    reasons = {c["reason"] for case in _artifact(project)["cases"] for c in case["checks"] if c["metric"] == "latency"}
+    assert reasons == {f"latency recorded, not gated: no baseline runs of CPU model {cpu_model} under hardware key"
+                       f" '{environment['hardware_key']}' (recorded: intel-6-106); CPU models of one key differ in speed by"
+                       " more than the tolerance (docs/BENCHMARKS.md): record this machine's with"
+                       " `pytest --qbench --qbench-update-baselines`"}
+    strict = project.runpytest("--qbench", "--qbench-strict")
+    strict.assert_outcomes(failed=4)
+    strict.stdout.fnmatch_lines(["*[[]strict[]] [[]skip[]] latency vs baseline*record this machine's baseline runs*"])
+
+    # A confirmation job reruns only the cases whose latency failed or was inconclusive, in the same family.
+    first = _artifact(project)
+    for case in first["cases"]:
+        if case["id"] == CASE:
+            case["checks"].append({**case["checks"][0], "metric": "cpu.speedup", "status": "inconclusive"})
+    (project.path / "first.json").write_text(json.dumps(first))
+    again = project.runpytest("--qbench", "--qbench-rerun-from", "first.json", "--qbench-json", ".qbench/again.json")
+    again.assert_outcomes(passed=1, deselected=3)
+    rerun = json.loads((project.path / ".qbench" / "again.json").read_text())
+    assert [c["id"] for c in rerun["cases"]] == [CASE]
+    assert rerun["run"]["selected"] == first["run"]["selected"] and rerun["run"]["id"] != first["run"]["id"]

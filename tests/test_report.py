@@ -109,11 +109,11 @@ def test_summary_has_a_row_per_case_and_warnings_once():
 def test_a_first_run_on_a_new_hardware_key_shows_its_speedups_beside_the_baselines_and_what_to_run():
     lines = summary_lines(reference_results(), ENVIRONMENT)
     notes = lines[lines.index(f"hardware {HW}:") + 1:]
-    assert notes[0].startswith(f"  latency recorded, not gated: no latency baseline for this machine's hardware key {HW}")
-    assert "(8 cases; accuracy was gated)" in notes[0]
-    assert notes[0].endswith("This machine's cpu speedups beside the baseline's:")
-    # the gated cpu speedups on both sides, not the wall-clock ones (x4.89 in these results)
-    assert "    dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c" in notes
+    assert notes[0].startswith(f"  latency recorded, not gated: no baseline runs of this machine (hardware key {HW},"
+                               f" CPU model {ENVIRONMENT.get('cpu_model', 'unrecorded')}) for 8 cases; accuracy was gated.")
+    assert notes[0].endswith("Its cpu speedups (95% CI) beside the nearest baseline's (median of its runs):")
+    # the gated cpu speedups on both sides, not the wall-clock ones (x4.89 in these results), said once
+    assert "    dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c (amd-26-2, 1 run)" in notes
     assert not any("4.89" in note for note in notes)
     assert "pytest --qbench --qbench-update-baselines" in notes[9] and len(notes) == 10
     markdown_text = markdown(reference_results(), ENVIRONMENT)

@@ -4,6 +4,7 @@ against a single-process run of the same cases, and the merges that must be refu
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import json
 import re
 import subprocess
@@ -120,7 +121,7 @@ def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path:
 
 @pytest.mark.parametrize("problem, message", [
     ("commit", "not of one run: commit differs"),
-    ("duplicate", "is in both"),
+    ("duplicate", "are the same artifact"),
     ("corrupt", "is not JSON .* a truncated or corrupt shard"),
     ("future", "schema_version 6, newer than this pytest-qbench's 5"),
     ("selection", "selected different cases"),
@@ -235,3 +236,65 @@ def test_shards_refuse_xdist(project: pytest.Pytester):
     result = project.runpytest("--qbench", "--qbench-shard", "1/2", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--qbench-shard runs one shard per job; drop -n*"])
+
+
+# ---- confirmation: repeats of a case by different runs combine ----------------------------------------
+
+
+def _judged(run_id: str, speedup: tuple[float, float, float]):
+    """A case measured by run `run_id` at `speedup`, judged against five quiet baseline runs at 2.2."""
+    from dataclasses import asdict
+
+    from factories import CPU_MODEL
+
+    from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
+    from pytest_qbench.gate.policy import LatencyGate, judge
+    from pytest_qbench.gate.spread import LatencyRun
+    from pytest_qbench.specs import Tolerances
+
+    entry = entry_from_result(make_result())
+    cpu = entry["latency"]["cpu"]
+    entry["latency"]["runs"] = [asdict(LatencyRun(CPU_MODEL, v, v / 1.005, v * 1.005, cpu["original_ms"], cpu["optimized_ms"],
+                                                  f"base-{i}", "")) for i, v in enumerate([2.2, 2.19, 2.21, 2.2, 2.2])]
+    result = make_result(run_id=run_id)
+    value, low, high = speedup
+    latency = result.latency
+    result.latency = replace(latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high)))
+    result.hardware_key = ENVIRONMENT["hardware_key"]
+    judgement = judge(result, BaselineMatch(Path("b.json"), result.hardware_key, entry, result.hardware_key), Tolerances(),
+                      latency=LatencyGate(cpu_model=CPU_MODEL, cases=42))
+    result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
+    return result
+
+
+def _run(tmp_path: Path, name: str, run_id: str, results, selected) -> Path:
+    env = copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}
+    artifact = build_artifact(env, results, {"id": run_id, "shard": None, "selected": selected})
+    path = tmp_path / name
+    path.write_text(json.dumps(artifact))
+    return path
+
+
+def test_a_confirmation_run_combines_with_the_first_and_the_merge_judges_both(tmp_path: Path, capsys):
+    steady = _judged("first", (2.2, 2.18, 2.22))
+    slower = _judged("first", (2.05, 2.03, 2.07))  # 7%: inconclusive on one run
+    other = replace(steady, nodeid=steady.nodeid.replace("bs1", "bs4"), case_id=steady.case_id.replace("bs1", "bs4"))
+    selected = [slower.nodeid, other.nodeid]
+    assert slower.verdict == "inconclusive"
+    first = _run(tmp_path, "first.json", "first", [slower, other], selected)
+    # which cases a confirmation job measures again
+    assert _merge(first, "-o", tmp_path / "screen.json", "--confirm-list", tmp_path / "confirm.txt") == 0
+    assert (tmp_path / "confirm.txt").read_text() == f"{slower.nodeid}\n"
+    capsys.readouterr()
+    again = _run(tmp_path, "again.json", "again", [_judged("again", (2.05, 2.03, 2.07))], selected)
+    assert _merge(first, again, "-o", tmp_path / "m.json") == 1
+    merged = json.loads((tmp_path / "m.json").read_text())
+    validate_artifact(merged)
+    (case,) = [c for c in merged["cases"] if c["nodeid"] == slower.nodeid]
+    assert (case["verdict"], case["confirmed_by"]) == ("fail", ["again"])
+    assert merged["merge"]["confirmed"] == [slower.nodeid] and len(merged["cases"]) == 2
+    assert "confirmed by 1 more run(s)" in capsys.readouterr().out
+    # --strict: an inconclusive case alone fails the merge
+    assert _merge(first, "-o", tmp_path / "lenient.json") == 0
+    assert _merge(first, "-o", tmp_path / "strict.json", "--strict") == 1
+    assert "strict: " in capsys.readouterr().out

@@ -81,15 +81,33 @@ def test_shards_run_as_a_matrix_over_runner_classes_with_fail_fast_off_and_uniqu
 
 def test_the_merge_job_gates_fills_the_summary_and_alone_writes_baselines():
     merge = _workflow()["jobs"]["merge"]
-    assert merge["needs"] == "shard" and merge["if"] == "${{ !cancelled() }}"
-    steps = _steps(merge)
-    assert steps["actions/download-artifact@v7"]["with"] == {"pattern": "qbench-shard-*", "path": "shards/"}
-    run = steps["Merge the shards and gate"]["run"]
+    assert merge["needs"] == ["shard", "screen", "confirm"] and merge["if"] == "${{ !cancelled() }}"
+    downloads = [s["with"] for s in merge["steps"] if s.get("uses") == "actions/download-artifact@v7"]
+    assert {"pattern": "qbench-shard-*", "path": "shards/"} in downloads
+    assert {"pattern": "qbench-confirm-*", "path": "confirm/"} in downloads
+    run = _steps(merge)["Merge the shards and confirmations and gate"]["run"]
     assert "shards/*/results.json -o .qbench/merged.json --markdown .qbench/report.md" in run
+    assert 'args+=("$confirmation")' in run  # every confirmation run's measurements join the verdict
     assert ".venv/bin/python -m pytest_qbench merge" in run
     assert "--baselines-out baselines/ --durations-out qbench-durations.json" in run
-    assert '"$GITHUB_STEP_SUMMARY"' in steps["Report in the job summary"]["run"]
+    assert '"$GITHUB_STEP_SUMMARY"' in _steps(merge)["Report in the job summary"]["run"]
     assert "--baselines-out" not in _steps(_workflow()["jobs"]["shard"])["Measure and gate this shard"]["run"]
+
+
+def test_a_failing_or_inconclusive_case_is_measured_again_on_a_fresh_vm_before_the_verdict():
+    jobs = _workflow()["jobs"]
+    screen = jobs["screen"]
+    assert screen["needs"] == "shard" and "inputs.update_baselines != true" in screen["if"]
+    listed = _steps(screen)["List the cases to confirm"]["run"]
+    assert "pytest_qbench merge shards/*/results.json" in listed and "--confirm-list .qbench/confirm.txt" in listed
+    assert 'echo "confirm=true" >> "$GITHUB_OUTPUT"' in listed
+    confirm = jobs["confirm"]
+    assert confirm["needs"] == "screen" and "needs.screen.outputs.confirm == 'true'" in confirm["if"]
+    assert confirm["strategy"]["matrix"]["class"] == jobs["shard"]["strategy"]["matrix"]["class"]  # every runner class
+    again = _steps(confirm)["Measure the failing and inconclusive cases again"]["run"]
+    assert "--qbench examples --qbench-rerun-from screen/screen.json" in again
+    upload = _steps(confirm)["actions/upload-artifact@v7"]["with"]
+    assert upload["name"] == "qbench-confirm-${{ matrix.class }}"
 
 
 def test_the_html_report_draws_the_history_kept_on_its_own_branch():

@@ -399,10 +399,15 @@ class BaselineStore:
     def stage(self, test: str, case_id: str, hardware_key: str, result: CaseResult, *, when: str = "",
               restart: bool = False) -> None:
         """Queue the result's measurement as the case's new baseline, its latency one more run of the
-        recorded sample (or the first of a new one with `restart`); `flush` writes it."""
+        recorded sample (or the first of a new one with `restart`); `flush` writes it. Results of one
+        case staged one after another (runs of a merge) each add their run."""
         path = self.path_for(test)
         entries = self._staged.setdefault(path, (test, {}))[1]
-        entries[(case_id, hardware_key)] = _Staged(entry_from_result(result, when), restart)
+        new, earlier = entry_from_result(result, when), entries.get((case_id, hardware_key))
+        if earlier is not None:
+            new = merged_entry(earlier.entry, new, restart=restart, keep=self.keep_runs)
+            restart = earlier.restart or restart  # the file's older runs go when any run of the merge restarts
+        entries[(case_id, hardware_key)] = _Staged(new, restart)
 
     def flush(self) -> FlushReport:
         """Write every staged file. A file that cannot be read or written keeps its old contents and

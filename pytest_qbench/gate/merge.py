@@ -2,21 +2,26 @@
 
 `python -m pytest_qbench merge ART... -o merged.json` reads the artifacts (report/artifact.py), merges
 them here, and writes the merged artifact and reports (report/): `merge` checks that the artifacts
-belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection), rejects
-a case reported twice on one hardware key, finds the cases no shard ran, groups the results by
-hardware key and recomputes the verdict; `write_baselines` writes the baselines on request: the merge
-is the only step of a sharded run that writes them.
+belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection), refuses
+an artifact given twice (or a case reported twice by one run), combines the repeats of a case by
+different runs (a confirmation on another VM: policy.confirmed judges their combined estimate), finds
+the cases no shard ran, groups the results by hardware key and recomputes the verdict, with the run's
+own check of a slowdown common to every case; `write_baselines` writes the baselines on request: the
+merge is the only step of a sharded run that writes them.
+
+`to_confirm` lists the cases a confirmation job measures again: those whose latency check failed or
+was inconclusive (`pytest --qbench --qbench-rerun-from MERGED`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import QbenchMergeError
-from ..results import ArtifactFile, CaseResult
+from ..results import ArtifactFile, CaseResult, Check
 
 # What must agree for artifacts to be shards of one run: (where in the artifact, what to call it).
 IDENTITY = (
@@ -27,15 +32,21 @@ IDENTITY = (
 FAILING = ("fail", "error")
 
 
+LATENCY_CHECKS = ("cpu.speedup", "optimized.cpu_ms")
+
+
 @dataclass(frozen=True)
 class Merged:
     files: list[ArtifactFile]  # the artifacts merged, in the order given
     selected: list[str]  # node ids of the cases the run selected (every shard's)
-    results: list[CaseResult]
+    results: list[CaseResult]  # one per case and hardware key, repeats combined
     environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first artifact
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
     verdict: str  # "pass" or "fail"
     exit_code: int  # 0 pass, 1 fail
+    run_checks: list[Check] = field(default_factory=list)  # per hardware key: a slowdown common to every case
+    strict: bool = False  # inconclusive and not-gated latency failed the verdict
+    measured: list[CaseResult] = field(default_factory=list)  # every run's result of every case, repeats apart
 
     @property
     def environment(self) -> dict[str, Any]:
@@ -48,7 +59,8 @@ class Merged:
             "sources": [{"file": str(f.path), "shard": f.artifact["run"]["shard"], "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
             "environments": self.environments, "missing": self.missing, "verdict": self.verdict,
-            "exit_code": self.exit_code,
+            "exit_code": self.exit_code, "strict": self.strict,
+            "confirmed": sorted(r.nodeid for r in self.results if r.confirmed_by),
         }
 
     def lines(self) -> list[str]:
@@ -60,6 +72,11 @@ class Merged:
             lines.append(f"{key}: {len(cases)} cases, {len(failed)} failing, {len(self.missing.get(key, []))} missing")
             lines += [f"  failing: {r.nodeid}" for r in failed]
             lines += [f"  missing: {nodeid}" for nodeid in self.missing.get(key, [])]
+            lines += [f"  confirmed by {len(r.confirmed_by)} more run(s): {r.nodeid}: {r.verdict}"
+                      for r in cases if r.confirmed_by]
+            if self.strict:
+                lines += [f"  strict: {r.nodeid}: {_undecided(r)}" for r in cases if _undecided(r)]
+        lines += [f"run check: {c}" for c in self.run_checks]
         return lines + [f"verdict: {self.verdict}"]
 
 
@@ -77,43 +94,81 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
         if len(values) > 1:
             found = "; ".join(f"{json.loads(v)} in {', '.join(paths)}" for v, paths in values.items())
             raise QbenchMergeError(f"qbench merge: the artifacts are not of one run: {name} differs ({found})")
+    runs: dict[tuple[Any, Any], Path] = {}
+    for file in files:
+        run = (file.artifact["run"].get("id") or str(file.path), file.artifact["run"]["shard"])
+        if run in runs:
+            raise QbenchMergeError(f"qbench merge: {file.path} and {runs[run]} are the same artifact (run"
+                                   f" {run[0]}, shard {run[1]}): give each once")
+        runs[run] = file.path
     selections = {json.dumps(f.artifact["run"]["selected"]): f for f in files}
     if len(selections) > 1:
         paths = ", ".join(str(f.path) for f in selections.values())
         raise QbenchMergeError(
             f"qbench merge: the artifacts selected different cases ({paths}): shards must be run with the same"
-            " tests, -k and -m, and differ only in --qbench-shard"
+            " tests, -k and -m, and differ only in --qbench-shard (a confirmation run takes its selection from"
+            " --qbench-rerun-from)"
         )
     return files[0].artifact["run"]["selected"]
 
 
-def merge(files: list[ArtifactFile]) -> Merged:
-    """One verdict from the artifacts `files` (read with report.artifact.read_artifact)."""
+def merge(files: list[ArtifactFile], *, strict: bool = False, common_rtol: float = 0.10,
+          alpha: float = 0.01) -> Merged:
+    """One verdict from the artifacts `files` (read with report.artifact.read_artifact); with `strict`,
+    an inconclusive or not-gated latency check fails it too."""
+    from .policy import common_cpu_time, confirmed
+
     if not files:
         raise QbenchMergeError("qbench merge: no artifacts given")
     selected = _check_identity(files)
-    seen: dict[tuple[str, str], Path] = {}
-    results, environments = [], {}
+    repeats: dict[tuple[str, str], list[tuple[CaseResult, Path]]] = {}
+    environments = {}
     for file in files:
         environments.setdefault(file.hardware_key, file.artifact["environment"])
+        run_id = file.artifact["run"].get("id") or str(file.path)
         for case in file.artifact["cases"]:
             result = CaseResult.from_json(case)
             result.hardware_key = result.hardware_key or file.hardware_key
-            key = (result.nodeid, result.hardware_key)
-            if key in seen:
+            result.run_id = result.run_id or run_id
+            found = repeats.setdefault((result.nodeid, result.hardware_key), [])
+            twice = next((path for r, path in found if r.run_id == result.run_id), None)
+            if twice is not None:
                 raise QbenchMergeError(
-                    f"qbench merge: {result.nodeid} on {result.hardware_key} is in both {seen[key]} and {file.path}:"
-                    " the same shard given twice, or shards of different --qbench-shard counts"
+                    f"qbench merge: {result.nodeid} on {result.hardware_key} is in both {twice} and {file.path} of one"
+                    " run: shards of different --qbench-shard counts"
                 )
-            seen[key] = file.path
-            results.append(result)
+            found.append((result, file.path))
+    results = [confirmed([r for r, _ in found]) if len(found) > 1 else found[0][0] for found in repeats.values()]
     missing = {
         key: sorted(set(selected) - {r.nodeid for r in results if r.hardware_key == key}) for key in environments
     }
     missing = {key: ids for key, ids in missing.items() if ids}
+    run_checks = [c for key in environments
+                  if (c := common_cpu_time([r for r in results if r.hardware_key == key], common_rtol, alpha)) is not None]
     failing = any(r.verdict in FAILING and not r.expected_failure for r in results)
+    failing = failing or any(c.status == "fail" for c in run_checks) or (strict and any(map(_undecided, results)))
     verdict = "fail" if failing or missing else "pass"
-    return Merged(files, selected, results, environments, missing, verdict, 1 if verdict == "fail" else 0)
+    return Merged(files, selected, results, environments, missing, verdict, 1 if verdict == "fail" else 0,
+                  run_checks, strict, [r for found in repeats.values() for r, _ in found])
+
+
+def _undecided(result: CaseResult) -> str:
+    """What --strict fails a case for: its latency check inconclusive, or not gated; else ''."""
+    from .policy import latency_not_gated
+
+    if any(c.status == "inconclusive" for c in result.checks):
+        return "inconclusive: confirm it on another machine (--qbench-rerun-from) or record more baseline runs"
+    if any(map(latency_not_gated, result.checks)):
+        return "latency not gated on this machine: record its baseline runs (--baselines-out of an update run)"
+    return ""
+
+
+def to_confirm(artifact: dict[str, Any], hardware_key: str) -> list[str]:
+    """The node ids of the cases measured on `hardware_key` whose latency check failed or was
+    inconclusive: what a confirmation job measures again on another machine."""
+    return sorted({case["nodeid"] for case in artifact["cases"]
+                   if (case.get("hardware_key") or artifact["environment"]["hardware_key"]) == hardware_key
+                   and any(c["metric"] in LATENCY_CHECKS and c["status"] in ("fail", "inconclusive") for c in case["checks"])})
 
 
 def durations(merged: Merged) -> dict[str, dict[str, float]]:
@@ -126,18 +181,22 @@ def durations(merged: Merged) -> dict[str, dict[str, float]]:
 
 
 def write_baselines(merged: Merged, folder: Path, seed_from: Path) -> list[str]:
-    """Every measured case as the baseline of its hardware key, in `folder`; files start from their
-    versions in `seed_from` (the committed baselines), so cases that did not run keep their entries."""
+    """Every measured case as the baseline of its hardware key, in `folder`, each run of it one more run of
+    its latency sample; files start from their versions in `seed_from` (the committed baselines), so cases
+    that did not run keep their entries."""
     from .baselines import BaselineStore
 
     store = BaselineStore(folder)
     seeds = BaselineStore(seed_from)
+    created = {file.artifact["run"].get("id") or str(file.path): file.artifact["environment"]["created"]
+               for file in merged.files}
     written = []
-    for result in merged.results:
+    for result in merged.measured:
         if result.error is not None or result.latency is None:
             continue
         store.seed(seeds.path_for(result.test))
-        store.stage(result.test, result.case_id, result.hardware_key, result)
+        store.stage(result.test, result.case_id, result.hardware_key, result, when=created.get(result.run_id, ""),
+                    restart=result.restart_sample)
         written.append(f"{result.test} [{result.case_id}] ({result.hardware_key})")
     store.flush()
     return written

@@ -57,11 +57,11 @@ class Task:
         spec: DataSpec,
         id2label: Mapping[int, str],
     ) -> AccuracyResult:
-        return self.score(self.predict(session, tokenizer, dataset, spec, id2label), spec)
+        return self.score(self.predict(ort_session, tokenizer, dataset, spec, id2label), spec)
 
     def predict(
         self,
-        session: "onnxruntime.InferenceSession",
+        ort_session: "onnxruntime.InferenceSession",
         tokenizer: Any,
         dataset: "datasets.Dataset",
         spec: DataSpec,

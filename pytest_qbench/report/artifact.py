@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -60,6 +61,7 @@ def merged_artifact(merged: "Merged") -> dict[str, Any]:
     "merge" object recording the sources, each hardware key's environment and what is missing."""
     artifact = build_artifact(merged.environment, merged.results, {"shard": None, "selected": merged.selected})
     artifact["merge"] = merged.record()
+    artifact["run_checks"] = [asdict(c) for c in merged.run_checks]
     return artifact
 
 

@@ -13,6 +13,7 @@ import html
 import io
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from ..gate.policy import latency_not_gated
 from ..results import CaseResult, Check, Diagnosis
 from .text import original_precision, scoring_lines
 
@@ -79,7 +80,8 @@ def _header(env: dict[str, Any], results: list[CaseResult]) -> str:
     libraries = ", ".join(f"{k} {v}" for k, v in sorted(env.get("libraries", {}).items()) if v)
     counts: dict[str, int] = {}
     for r in results:
-        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+        verdict = "expected failure" if r.expected_failure else r.verdict
+        counts[verdict] = counts.get(verdict, 0) + 1
     rows = [
         ("Commit", f"<code>{_escape(env.get('git_commit') or 'unknown')}</code>"),
         ("Hardware key", f"<code>{_escape(env.get('hardware_key'))}</code> ({_escape(env.get('brand'))})"),
@@ -104,12 +106,15 @@ def _headline(result: CaseResult, metric: str) -> Check | None:
 
 def _cells(result: CaseResult, metric: str, ratio: bool) -> str:
     check = _headline(result, metric)
-    if check is None or check.measured is None:
-        return "<td></td><td></td><td></td>"
-    now = f"{check.measured:.4g}"
-    if metric == "cpu.speedup" and result.latency is not None:
+    if metric == "cpu.speedup" and result.latency is not None:  # measured even where it is not gated
         s = result.latency.cpu.speedup
-        now += f" <span class='muted'>({s.ci_low:.2f}–{s.ci_high:.2f})</span>"
+        now = f"{s.value:.4g} <span class='muted'>({s.ci_low:.2f}–{s.ci_high:.2f})</span>"
+        if check is None:
+            return f"<td class='num'></td><td class='num'>{now}</td><td class='num muted'>not gated</td>"
+    elif check is None or check.measured is None:
+        return "<td></td><td></td><td></td>"
+    else:
+        now = f"{check.measured:.4g}"
     change = ""
     if check.expected:
         delta = check.measured / check.expected - 1 if ratio else check.measured - check.expected
@@ -130,8 +135,10 @@ def _gate_table(results: list[CaseResult]) -> str:
             "<th rowspan='2'>verdict</th><th rowspan='2'>checks not passed</th></tr>"
             "<tr><th>baseline</th><th>now</th><th>change</th><th>baseline</th><th>now</th><th>change</th></tr>")
     rows = []
+    ungated = {c.reason for r in results for c in r.checks if latency_not_gated(c)}
     for result in sorted(results, key=_rank):
-        others = [c for c in result.checks if c.status not in ("pass", "updated")]
+        # the reason latency was not gated is said once, under the table
+        others = [c for c in result.checks if c.status not in ("pass", "updated") and not latency_not_gated(c)]
         notes = "<br>".join(f"<span class='status-{c.status}'>{_escape(c.status)}</span> {_escape(c.metric)}: {_escape(c.reason)}" for c in others)
         if result.error:
             notes = f"<span class='status-error'>error</span> {_escape(result.error)}" + (f"<br>{notes}" if notes else "")
@@ -141,7 +148,8 @@ def _gate_table(results: list[CaseResult]) -> str:
             f"{_cells(result, 'f1', ratio=False)}{_cells(result, 'cpu.speedup', ratio=True)}"
             f"<td class='status-{result.verdict}'>{_escape(result.verdict)}</td><td>{notes}</td></tr>"
         )
-    return f"<table id='gate'>{head}{''.join(rows)}</table>"
+    said_once = "".join(f"<p class='muted'>{_escape(reason)}</p>" for reason in sorted(ungated))
+    return f"<table id='gate'>{head}{''.join(rows)}</table>{said_once}"
 
 
 # ---- charts ------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ the other files are still written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -16,7 +16,7 @@ from ..errors import QbenchArtifactError, QbenchFlushError, error_text
 
 if TYPE_CHECKING:
     from ..gate.baselines import BaselineStore
-    from ..results import CaseResult
+    from ..results import CaseResult, Check
     from ..specs import QbenchOptions
 
 
@@ -31,6 +31,8 @@ class RunOutputs:
     shard_plan: str | None  # what this shard runs
     interrupted: bool  # set here too when an interrupt lands during the baseline writes
     errors: list[str]  # appended to: what could not be written
+    run_id: str = ""
+    run_checks: list["Check"] = field(default_factory=list)  # the run's own checks (gate/policy.py: common_cpu_time)
 
     def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> list[str]:
         """Write baselines (update mode), the JSON artifact (after `amend_artifact` edits it: the
@@ -47,9 +49,12 @@ class RunOutputs:
         if not self.interrupted and options.shard is None:  # else cases that did not run look unused
             lines += self._report_unused()
             lines += self._propose_baselines()
-        run = {"shard": None if options.shard is None else str(options.shard),
-               "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results})}
+        run = {"id": self.run_id, "shard": None if options.shard is None else str(options.shard),
+               "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results}),
+               "strict": options.strict}
         artifact = build_artifact(self.environment, self.results, run)
+        artifact["run_checks"] = [asdict(c) for c in self.run_checks]
+        lines += [f"qbench: run check: {c}" for c in self.run_checks]
         amend_artifact(artifact)
         try:
             write_artifact(options.json, artifact)

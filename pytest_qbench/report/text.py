@@ -6,12 +6,13 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import statistics
 from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import ACCURACY_METRICS, UPDATE_COMMAND
 from ..gate.policy import LATENCY_NOT_GATED, flatten, latency_not_gated, ungated_latency
-from ..results import CaseResult, Check, Diagnosis, LabelMapEffect, RepairResult
+from ..results import CaseResult, Diagnosis, LabelMapEffect, RepairResult
 
 if TYPE_CHECKING:
     from ..gate.merge import Merged
@@ -114,19 +115,33 @@ def _speedup(result: CaseResult) -> str:
     return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
 
 
+def _nearest(result: CaseResult) -> str:
+    """The baseline the case fell back to: its key's (another CPU model's runs) or the nearest key's."""
+    from ..gate.baselines import entry_runs
+
+    record = result.baseline or {}
+    if record.get("values") is None:
+        return "no baseline at all"
+    runs = entry_runs(record["values"])
+    median = statistics.median(r.speedup for r in runs)
+    models = ", ".join(sorted({r.cpu_model for r in runs}))
+    return f"x{median:.2f} on {record['hardware_key']} ({models}, {len(runs)} run{'s' * (len(runs) > 1)})"
+
+
 def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
     """What this machine's class means for the verdicts: latency only recorded on a hardware key
     without baselines (with the speedups beside the baseline machine's); on x86 without VNNI, what
     int8 bought here and, for U8S8 models, the saturation risk and its remedy."""
     key, lines = environment["hardware_key"], []
-    ungated = ungated_latency(results)
+    ungated = [r for r in ungated_latency(results) if r.latency is not None]
     if ungated:
+        cpu_model = environment.get("cpu_model", "unrecorded")
         lines += [
-            f"{LATENCY_NOT_GATED}: no latency baseline for this machine's hardware key {key}"
-            f" ({len(ungated)} cases; accuracy was gated). This machine's cpu speedups beside the baseline's:",
-            *(f"  {r.case_id}: {_speedup(r)} here, x{r.baseline['values']['latency']['cpu']['speedup']['value']:.2f}"
-              f" on {r.baseline['hardware_key']}" for r in ungated),
-            f"  To gate latency on {key}, record its baselines: `{UPDATE_COMMAND}` on this class of machine"
+            f"{LATENCY_NOT_GATED}: no baseline runs of this machine (hardware key {key}, CPU model {cpu_model}) for"
+            f" {len(ungated)} cases; accuracy was gated. Its cpu speedups (95% CI) beside the nearest baseline's"
+            " (median of its runs):",
+            *(f"  {r.case_id}: {_speedup(r)} here, {_nearest(r)}" for r in ungated),
+            f"  To gate latency here, record this machine's runs: `{UPDATE_COMMAND}` on this class of machine"
             " (or take the proposed files written beside the JSON artifact), then review and commit them.",
         ]
     if not environment["saturates_u8s8"]:
