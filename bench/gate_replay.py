@@ -39,7 +39,7 @@ from run_record import run_info, run_start, save_result
 
 from pytest_qbench.gate.policy import SpeedupRule
 from pytest_qbench.gate.spread import (
-    PRIOR_CPU_MS_SIGMA, PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Measured, between_run_sigma, combine, compare,
+    PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Measured, between_run_sigma, combine, compare,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -79,7 +79,7 @@ def replay(rtol: float, alpha: float) -> list[dict[str, Any]]:
     for path in sorted(RECORDS.glob("*-gate-runs.json")):
         record = json.loads(path.read_text())
         runs = [_cases(r) for r in record["runs"]]
-        rule = SpeedupRule(rtol=rtol, alpha=alpha, cases=len(runs[0]))
+        rule = SpeedupRule(rtol=rtol, alpha=alpha, cases=len(runs[0]), df=PRIOR_DF)  # the prior alone, as a first run
         for i in range(1, len(runs)):
             baseline = {c: [v] for c, v in runs[i - 1].items()}
             out.append({"record": path.name, "cpu_model": record["host"]["cpu_model"], "baseline": f"run {i}",

@@ -183,3 +183,25 @@ def test_the_charts_draw_the_limits_the_checks_were_held_to():
     page = render(_results(), ENVIRONMENT)
     assert "<td>4.273</td>" in page  # the passing case's speedup floor: baseline 4.70 / (1 + rtol 0.1)
     assert "<td>0.93</td>" in page  # its lowest allowed F1: 0.940 - max loss 0.01
+
+
+def test_a_machine_without_latency_baselines_still_shows_its_speedups_and_says_why_once():
+    """A first run on a new key: the gate table's "now" speedup columns are filled, the long not-gated
+    reason is written once under the table, and the header counts the xfail apart from the failures."""
+    reason = "latency recorded, not gated: baseline recorded on hardware 'x86_64-avx2-2c', this machine is 'x86_64-amx-2c'"
+    results = []
+    for batch in (1, 4):
+        result = make_result(batch_size=batch)
+        result.checks = [Check("f1", "original", "pass", 0.939, 0.94, "max loss 0.01", "ok"),
+                         Check("latency", "baseline", "skip", None, None, "hardware key x86_64-amx-2c", reason)]
+        result.verdict = "pass"
+        results.append(result)
+    xfailed = make_result(batch_size=8, f1=(0.94, 0.1))
+    xfailed.checks = [Check("f1", "original", "fail", 0.1, 0.94, "max loss 0.01", "lost")]
+    xfailed.verdict, xfailed.expected_failure = "fail", True
+    page = render([*results, xfailed], ENVIRONMENT)
+    speedup = results[0].latency.cpu.speedup
+    assert f"{speedup.value:.4g} <span class='muted'>({speedup.ci_low:.2f}–{speedup.ci_high:.2f})</span>" in page
+    assert page.count("not gated</td>") == 2
+    assert page.count(reason.replace("'", "&#x27;")) == 1
+    assert "2 pass, 1 expected failure" in page and "1 fail" not in page

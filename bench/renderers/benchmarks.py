@@ -28,7 +28,7 @@ def render_latency_gate(result: Result) -> str:
     machine = data["machine"]
     run = Run(data["started"], data["seconds"] / 60, machine, [float(x) for x in data["load_before"].split("/")], None)
     return "\n".join([
-        "### 1. Latency gate: old and new design side by side, three loads", "", table(header, rows), "",
+        table(header, rows), "",
         *_gate_summary(data), "",
         f"Shape {data['shape']}; candidate calibration ({costs}). Rates with Wilson 95% intervals; \"caught\" = the"
         " check failed. The absolute row is the optimized model's CPU time per call against cpu_time_rtol"

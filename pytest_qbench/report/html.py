@@ -110,7 +110,8 @@ def _cells(result: CaseResult, metric: str, ratio: bool) -> str:
         s = result.latency.cpu.speedup
         now = f"{s.value:.4g} <span class='muted'>({s.ci_low:.2f}–{s.ci_high:.2f})</span>"
         if check is None:
-            return f"<td class='num'></td><td class='num'>{now}</td><td class='num muted'>not gated</td>"
+            said = "not gated" if any(map(latency_not_gated, result.checks)) else ""
+            return f"<td class='num'></td><td class='num'>{now}</td><td class='num muted'>{said}</td>"
     elif check is None or check.measured is None:
         return "<td></td><td></td><td></td>"
     else:
