@@ -170,7 +170,8 @@ def main() -> None:
     save_result(RESULTS, {
         **run_info(start, threads=1, beside=args.beside), "shape": str(shape), "family": FAMILY,
         "baseline_runs": args.baseline_runs, "calibration": calibration, "runs": runs, "summary": summarize(runs),
-        "command": "bench/int8_gate.py " + " ".join(a for a in sys.argv[1:] if not a.startswith("--beside")),
+        "command": f"bench/int8_gate.py --shape {args.shape} --runs {args.runs} --baseline-runs {args.baseline_runs}"
+                   f" --conditions {' '.join(repr(c) for c in args.conditions)}",
     })
 
 

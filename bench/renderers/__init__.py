@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .benchmarks import (
-    render_accuracy, render_calibration, render_diagnosis, render_gate_replay, render_int8_gate, render_latency_gate,
+    render_accuracy, render_calibration, render_cpu_model_offset, render_diagnosis, render_gate_replay, render_int8_gate, render_latency_gate,
     render_matrix, render_overhead, render_sharding, render_variance,
 )
 from .common import Result, load
@@ -31,6 +31,7 @@ RENDERERS: dict[str, Renderer] = {
     "latency-gate": render_latency_gate,
     "latency-gate-int8": render_int8_gate,
     "variance": render_variance,
+    "cpu-model-offset": render_cpu_model_offset,
     "gate-replay": render_gate_replay,
     "overhead": render_overhead,
     "matrix": render_matrix,

@@ -33,8 +33,8 @@ def render_latency_gate(result: Result) -> str:
         f"Shape {data['shape']}; candidate calibration ({costs}). Rates with Wilson 95% intervals; \"caught\" = the"
         " check failed. The absolute row is the optimized model's CPU time per call against cpu_time_rtol"
         f" {data['tolerances']['cpu_time_rtol']:g}: its +10%/+25% columns count slowdowns it caught on its own. "
-        + footer(run, f"git show 5811f38:{data['command'].split()[0]} > latency_gate.py; .venv/bin/python latency_gate.py"
-                      f" {' '.join(data['command'].split()[1:])} (the script as of that commit: it needs its policy)", result.path,
+        + footer(run, f"git checkout 5811f38 && .venv/bin/python {data['command'].strip()} (the study's script and the"
+                      " policy of that time)", result.path,
                  f", {machine['threads']} threads for the wall clock"),
     ])
 
@@ -291,3 +291,9 @@ def render_int8_gate(result: Result) -> str:
         f" {data['baseline_runs']} unslowed runs of its condition. "
         + footer(run_of(data), f".venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
     ])
+
+
+def render_cpu_model_offset(result: Result) -> str:
+    """Inline: the range over the cases of the speedup ratio between two CPU models of one key."""
+    offsets = [o for o in result.data["figures"]["speedup"]["offsets"] if not o["same_cpu_model"]]
+    return ", ".join(f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}" for o in offsets)
