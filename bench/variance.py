@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
@@ -42,9 +43,11 @@ RESULTS = BENCH / "results" / "variance.json"
 Z95 = NormalDist().inv_cdf(0.975)
 FIGURES = ("speedup", "optimized_ms", "original_ms")
 # Committed baselines as one-run hosts: (key, the CPU the commit names, the commit that recorded them).
+# Single runs recorded by earlier sessions, read from the baselines as they stood at a commit: (key, the
+# CPU the recording commit names, the commit that recorded them, the commit to read them at).
 COMMITTED = (
-    ("x86_64-avx512_vnni-2c", "amd-zen4", "c803a01"),
-    ("x86_64-avx2-2c", "amd-zen3", "48478fa"),
+    ("x86_64-avx512_vnni-2c", "amd-zen4", "c803a01", "cd25462"),
+    ("x86_64-avx2-2c", "amd-zen3", "48478fa", "cd25462"),
 )
 BOOTSTRAP = 2000
 
@@ -87,13 +90,11 @@ def load_record(path: Path) -> Host:
     return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, record.get("source", "probe"))
 
 
-def committed_baselines(key: str, cpu_model: str, commit: str) -> Host:
-    """The committed baselines of `key` as a one-run host (cases named test::id, as gate records name them)."""
+def committed_baselines(key: str, cpu_model: str, commit: str, at: str) -> Host:
+    """The baselines of `key` as committed at `at`, a one-run host (cases named test::id, as gate records name them)."""
     by_figure: dict[str, dict[str, list[tuple[float, float | None]]]] = {f: {} for f in FIGURES}
-    for path in sorted((REPO / "baselines").glob("*.json")):
-        if path.name.endswith(".obtained.json"):
-            continue
-        doc = json.loads(path.read_text())
+    for name in _git("ls-tree", "--name-only", f"{at}:baselines").split():
+        doc = json.loads(_git("show", f"{at}:baselines/{name}"))
         for case_id, by_key in doc["cases"].items():
             cpu = by_key.get(key, {}).get("latency", {}).get("cpu")
             if cpu is None:
@@ -103,7 +104,11 @@ def committed_baselines(key: str, cpu_model: str, commit: str) -> Host:
             by_figure["optimized_ms"][name] = [(math.log(cpu["optimized_ms"]), None)]
             by_figure["original_ms"][name] = [(math.log(cpu["original_ms"]), None)]
     return Host(f"baselines {key} ({commit})", key, cpu_model, [{f: Run(v) for f, v in by_figure.items()}],
-                f"committed baselines, {commit}")
+                f"committed baselines, recorded in {commit}")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
 # ---- one host: the random-effects model -----------------------------------------------------------------
