@@ -267,7 +267,7 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
     return result
 
 
-def _run(tmp_path: Path, name: str, run_id: str, results, selected) -> Path:
+def _run_artifact(tmp_path: Path, name: str, run_id: str, results, selected) -> Path:
     env = copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}
     artifact = build_artifact(env, results, {"id": run_id, "shard": None, "selected": selected})
     path = tmp_path / name
@@ -281,12 +281,12 @@ def test_a_confirmation_run_combines_with_the_first_and_the_merge_judges_both(tm
     other = replace(steady, nodeid=steady.nodeid.replace("bs1", "bs4"), case_id=steady.case_id.replace("bs1", "bs4"))
     selected = [slower.nodeid, other.nodeid]
     assert slower.verdict == "inconclusive"
-    first = _run(tmp_path, "first.json", "first", [slower, other], selected)
+    first = _run_artifact(tmp_path, "first.json", "first", [slower, other], selected)
     # which cases a confirmation job measures again
     assert _merge(first, "-o", tmp_path / "screen.json", "--confirm-list", tmp_path / "confirm.txt") == 0
     assert (tmp_path / "confirm.txt").read_text() == f"{slower.nodeid}\n"
     capsys.readouterr()
-    again = _run(tmp_path, "again.json", "again", [_judged("again", (2.05, 2.03, 2.07))], selected)
+    again = _run_artifact(tmp_path, "again.json", "again", [_judged("again", (2.05, 2.03, 2.07))], selected)
     assert _merge(first, again, "-o", tmp_path / "m.json") == 1
     merged = json.loads((tmp_path / "m.json").read_text())
     validate_artifact(merged)
