@@ -12,23 +12,28 @@ Rules (the knobs are `specs.Tolerances`):
   directions: accuracy is deterministic for a fixed model and data, so a gain beyond tolerance means
   the baseline is stale and would hide a later fall back to the old level; it fails and asks for an
   update, as pytest-regressions does.
-- Latency vs baseline, only when the baseline was recorded under this machine's hardware key (else
-  one 'skip' check saying so; accuracy still gates). Tolerances are ratios: the limit is
-  baseline x (1 + rtol) for a time, baseline / (1 + rtol) for a speed. Being faster never fails.
-  - The CPU-time speedup (measure/latency.py), a test of "no change" against "slower by speedup_rtol":
-    d = log(baseline speedup / measured speedup), with a standard error from both intervals (each
-    run's own noise: the baseline was one run too). With t = log(1 + speedup_rtol), it fails when d
-    is beyond t/2 and its 99% lower bound above 0 (a false alarm under no change: <= 1%); it passes
-    when its 95% upper bound is below t and it is not failing (a slowdown of rtol passes: <= 5%);
-    else it is 'inconclusive': the interval still covers both no change and the slowdown after the
-    whole budget (max_seconds). Inconclusive does not fail the test; it warns, and the run summary
-    lists it, so a busy runner cannot pass a regression silently (make it fail with
-    `-W error::pytest_qbench.QbenchInconclusiveWarning`, or in the pytest_qbench_checks hook).
-  - The optimized model's CPU time per call, with `cpu_time_rtol` (None: not gated): catches what a
-    ratio cannot, a runtime or library upgrade that slows both models alike. CPU time per call
-    moves from run to run by more than its within-run interval (process-wide state: frequency,
-    memory placement), so the rule is the point estimate against the limit, with a tolerance
-    chosen from the measured run-to-run spread (docs/BENCHMARKS.md).
+- Latency vs baseline, only against runs recorded under this machine's hardware key and CPU model
+  (`LatencyGate`; else one 'skip' check saying which are recorded; accuracy still gates): a baseline
+  entry keeps the last runs of each CPU model (gate/spread.py), and CPU models of one key differ in
+  speed by more than any tolerance. A schema-3 entry's one run of an unrecorded CPU model gates any
+  model, with a note of what it cannot support. Tolerances are ratios. Being faster never fails.
+  - The CPU-time speedup (measure/latency.py), a test of "no change" against "slower by
+    speedup_rtol", for the whole gate run: d = log(median of the runs' speedups / measured), its
+    standard error holding both sides' own errors and the between-run sigma on both (spread.compare;
+    sigma pooled over the key's cases from the baseline runs and the history, shrunk to a prior).
+    With t = log(1 + speedup_rtol) and m the cases the run selected, it fails when d is beyond t/2
+    and beyond z x se, z the Student-t quantile at 3/4 x alpha / m (Bonferroni: no more than alpha =
+    qbench_false_alarm_rate false alarms per gate run, however many cases); it passes when d + z99 x
+    se is below t (a slowdown of rtol passes <= 1%); else it is 'inconclusive': a confirmation on
+    another machine (`confirmed`: the repeats combined) decides it. Inconclusive does not fail the
+    test unless --qbench-strict; it warns, and the run summary lists it, so a busy runner cannot pass
+    a regression silently (`-W error::pytest_qbench.QbenchInconclusiveWarning` also makes it fail).
+  - The optimized model's CPU time per call against the runs' median, with `cpu_time_rtol` (None:
+    not gated): a point estimate against a wide limit, for a large slowdown of one case that slows
+    both its models alike.
+  - The run's own check (`common_cpu_time`): the median over the run's cases of the log CPU time per
+    call against the runs' medians, against its own run-to-run sigma, with the remaining 1/4 of
+    alpha: a runtime or library upgrade that slows every model alike, which no speedup can see.
   - Wall-clock mean_ms and throughput of both models only when `latency_rtol` is set (a dedicated
     runner; the artifact records them either way); fails only when the whole normal CI of the
     mean lies beyond the limit.
@@ -36,7 +41,8 @@ Rules (the knobs are `specs.Tolerances`):
 - Update mode: no comparison with the old baseline, the vs-original check still applies (recording a
   collapsed quantization must not turn it green); the measurement is written as the new baseline
   whenever the measurement itself succeeded, even when that check fails: the baseline records what
-  the variant does, and the failure shows on every run anyway.
+  the variant does, and the failure shows on every run anyway. Its latency joins the CPU model's
+  sample, or restarts it when it differs from the sample by as much as would fail a gate run.
 - Verdict: 'error' > 'fail' (any check failed) > 'updated' (update mode) > 'inconclusive' (any
   check) > 'skip' (every check skipped) > 'pass'. Outside update mode a failing case writes its measurement as the obtained file.
 """
@@ -45,8 +51,8 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Callable, Literal
 
