@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from .errors import QbenchConfigError
-from .specs import SATURATION_REMEDIES, DiagnosisSpec, QbenchOptions, Shard, TimingSpec, Tolerances
+from .specs import RUNTIMES, SATURATION_REMEDIES, DiagnosisSpec, QbenchOptions, Shard, TimingSpec, Tolerances
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ def addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail a case whose latency check is inconclusive or not gated on this machine (ini qbench_strict)",
     )
+    parser.addini("qbench_runtime", "runtimes a marker without runtime= runs on: " + ", ".join(RUNTIMES)
+                  + " (default: onnxruntime)", type="args", default=["onnxruntime"])
     parser.addini("qbench_strict", "fail a case whose latency check is inconclusive or not gated on this machine", type="bool", default=False)
     group.addoption(
         "--qbench-repair",
@@ -153,7 +155,18 @@ def read_options(config: pytest.Config) -> QbenchOptions:
         false_alarm_rate=_rate(values["false_alarm_rate"]),
         baseline_runs=values["baseline_runs"],
         rerun_from=None if values["rerun_from"] is None else root / values["rerun_from"],
+        runtimes=_runtimes(config.getini("qbench_runtime")),
     )
+
+
+def _runtimes(names: list[str]) -> tuple[str, ...]:
+    unknown = [name for name in names if name not in RUNTIMES]
+    if unknown or not names or len(set(names)) != len(names):
+        raise pytest.UsageError(
+            f"qbench: ini key qbench_runtime = {' '.join(names)!r} must name each runtime once, from: {', '.join(RUNTIMES)};"
+            " e.g. qbench_runtime = onnxruntime openvino"
+        )
+    return tuple(names)
 
 
 def _rate(value: float) -> float:

@@ -110,7 +110,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         cases = parse_marker(
             marker.kwargs, timing=options.timing, tolerances=options.tolerances,
-            saturation_remedy=options.saturation_remedy,
+            saturation_remedy=options.saturation_remedy, runtimes=options.runtimes,
         )
     except QbenchConfigError as error:
         # `from None`: else pytest prints the error twice, joined by "During handling of the above exception".

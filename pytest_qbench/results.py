@@ -349,6 +349,10 @@ class CaseResult:
     seconds: float | None = None  # the test call's wall time: what balances shards next time
 
     @property
+    def runtime(self) -> str:
+        return self.variant.get("runtime", "onnxruntime")
+
+    @property
     def variant_id(self) -> str:
         """The case id without its input shape, e.g. "dynamic-Add+MatMul" or "given-model_quantized"."""
         return self.case_id.removesuffix(f"-bs{self.batch_size}-len{self.sequence_length}")
@@ -362,6 +366,7 @@ class CaseResult:
             "nodeid": self.nodeid,
             "test": self.test,
             "model": self.model,
+            "runtime": self.runtime,
             "approach": self.variant["approach"],
             "operators": self.variant["operators"],
             "batch_size": self.batch_size,

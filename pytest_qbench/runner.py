@@ -6,7 +6,8 @@ what the run leaves behind), and on request diagnose (diagnose/case.py). It meas
 nothing itself: each stage does, and this object hands each one what the case and the session give.
 
 What a test reads of it: `.variant` (the built models; `.variant.quantization`, what the quantizer
-really did), `.task`, `.original` / `.optimized` (ONNX Runtime sessions), `.original_record`,
+really did), `.task`, `.original` / `.optimized` (ONNX Runtime sessions, or OpenVINO's for a case
+with runtime "openvino": measure/ov_session.py), `.original_record`,
 `.accuracy()`, `.latency()`, `.diagnose(repair=False)` and `.check()`.
 """
 
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 # pytest-qbench 0.1 named these here (`-W error::pytest_qbench.runner.QbenchInconclusiveWarning`);
 # this module imports them where it uses them, so that the old path warns.
 __getattr__ = moved(__name__, {"QbenchInconclusiveWarning": "pytest_qbench", "QbenchCaseError": "pytest_qbench"})
+
+
+_OPENVINO_DIAGNOSIS = ("diagnosis and repair read ONNX graphs: they work on ONNX Runtime variants only; gate the"
+                       " model with runtime='onnxruntime' too and diagnose that variant")
 
 
 def _strict_line(check: Check) -> str:
@@ -109,7 +114,10 @@ class QbenchRun:
     @property
     def original_record(self) -> OriginalRecord:
         """The original's precision: fp32 as exported, or already quantized (a hub int8 or 4-bit graph)."""
-        return self.session.original_record(self.variant.original)
+        from .variants.export import ONNX_FILE
+
+        # The exported graph, also for OpenVINO, whose original is that graph read as IR.
+        return self.session.original_record(self.session.original(self.model, self.case.variant.opset) / ONNX_FILE)
 
     @cached_property
     def measurer(self) -> "CaseMeasurer":
@@ -133,11 +141,11 @@ class QbenchRun:
 
     @property
     def original(self) -> "onnxruntime.InferenceSession":
-        return self.measurer.ort_session(self.variant.original)
+        return self.measurer.inference_session(self.variant.original)
 
     @property
     def optimized(self) -> "onnxruntime.InferenceSession":
-        return self.measurer.ort_session(self.variant.optimized)
+        return self.measurer.inference_session(self.variant.optimized)
 
     # ---- measurements ------------------------------------------------------------------------
 
@@ -156,7 +164,10 @@ class QbenchRun:
         and a graph-or-kernel pre-flight; with `repair`, also the smallest exclusion that meets the case's
         loss target (diagnose/repair.py). Once per variant; recorded in the artifact with the case."""
         from .diagnose.case import CaseDiagnosis
+        from .errors import QbenchCaseError
 
+        if self.case.variant.openvino:
+            raise QbenchCaseError(_OPENVINO_DIAGNOSIS)
         case_diagnosis = CaseDiagnosis(
             self.measurer, self.variant, self.session.options.diagnosis,
             rebuild=None if self.quantized is not None else self._rebuilt,
@@ -238,6 +249,8 @@ class QbenchRun:
         from .report.text import diagnosis_lines
 
         options = self.session.options
+        if self.case.variant.openvino:
+            return [_OPENVINO_DIAGNOSIS]
         if not options.diagnose:
             return [
                 f"diagnose it: pytest --qbench --qbench-diagnose '{self.item.nodeid}' (ranks the nodes that lose"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .gate.baselines import BaselineStore
     from .gate.policy import LatencyGate
     from .hardware import Fingerprint, Hardware
+    from .measure.ov_session import OvSession
     from .results import Check
     from .specs import CaseSpec, QbenchOptions
     from .variants.cache import BuildCache
@@ -146,7 +147,8 @@ class QbenchSession:
 
     @cached_property
     def environment(self) -> dict[str, Any]:
-        from .variants.cache import library_versions
+        from .variants.cache import LIBRARIES, library_versions
+        from .variants.openvino import OPENVINO_LIBRARIES
 
         hardware = self.hardware
         return {
@@ -165,7 +167,8 @@ class QbenchSession:
             "cpu_model": self.fingerprint.cpu_model,
             "fingerprint": self.fingerprint.to_dict(),
             "python": platform.python_version(),
-            "libraries": library_versions(),
+            "libraries": {**library_versions(LIBRARIES),  # OpenVINO's only where the extra is installed
+                          **{k: v for k, v in library_versions(OPENVINO_LIBRARIES).items() if v != "not installed"}},
             "git_commit": _git_commit(self.config.rootpath),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
@@ -206,6 +209,11 @@ class QbenchSession:
         key = ("ort session", path, threads, tuple(sorted((config_entries or {}).items())))
         return self._memo.get(key, lambda: make_ort_session(path, threads, config_entries))
 
+    def ov_session(self, path: Path, threads: int) -> "OvSession":
+        from .measure.ov_session import make_ov_session
+
+        return self._memo.get(("ov session", path, threads), lambda: make_ov_session(path, threads))
+
     def variant(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None = None) -> "BuiltVariant":
         """The case's variant: built from the original, or with `quantized` (its quantized_file) adopted as it is."""
         key = ("variant", model, source if isinstance(source, str) else id(source), case.data, case.variant, quantized)
@@ -213,7 +221,11 @@ class QbenchSession:
 
     def _build(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None) -> "BuiltVariant":
         from .measure.data import calibration_dataset
+        from .variants.openvino import build_openvino_variant, require_openvino
         from .variants.quantize import adopt_quantized, build_variant
+
+        if case.variant.openvino:
+            require_openvino()  # before the export: its error names the extra
 
         original_dir = self.original(model, case.variant.opset)
         if quantized is not None:
@@ -230,6 +242,8 @@ class QbenchSession:
                 spec.sequence_length,
                 inputs,
             )
+        if case.variant.openvino:
+            return build_openvino_variant(original_dir, case.variant, calibration=calibration, cache=self.cache)
         return build_variant(
             original_dir, case.variant, preset=self.hardware.preset, calibration=calibration, cache=self.cache
         )

@@ -15,6 +15,10 @@ from typing import Any, Iterable, Sequence
 from .errors import QbenchConfigError
 
 APPROACHES = ("dynamic", "static")
+# The runtime a variant is built for and timed on. OpenVINO's variants (variants/openvino.py) answer the
+# same approaches with NNCF: "dynamic" is weight-only int8 (activations quantized at run time by the CPU
+# plugin), "static" is post-training quantization with the transformer preset on the same calibration data.
+RUNTIMES = ("onnxruntime", "openvino")
 GIVEN = "given"  # the approach of a quantized_file: a graph quantized elsewhere, gated as it is
 # Union of onnxruntime's IntegerOps (dynamic), QLinearOps and QDQ (static) registries;
 # tests/test_config.py checks this list against the installed onnxruntime.
@@ -66,6 +70,11 @@ class VariantSpec:
     preset: str = "auto"
     saturation_remedy: str = "none"  # one of SATURATION_REMEDIES
     quantized_file: str | None = None  # approach "given": this graph of the model folder, not built
+    runtime: str = "onnxruntime"  # one of RUNTIMES
+
+    @property
+    def openvino(self) -> bool:
+        return self.runtime == "openvino"
 
     @property
     def ort_config_entries(self) -> dict[str, str]:
@@ -76,12 +85,20 @@ class VariantSpec:
     def id(self) -> str:
         if self.quantized_file is not None:
             return f"{GIVEN}-{PurePosixPath(self.quantized_file).stem}"
+        if self.openvino:  # NNCF picks the operators: there is no set to name
+            return f"openvino-{self.approach}"
         return f"{self.approach}-{'+'.join(self.operators)}"
 
     def to_dict(self) -> dict[str, Any]:
         if self.quantized_file is not None:  # no quantizer runs: its settings would mean nothing
             return {"approach": GIVEN, "operators": [], "quantized_file": self.quantized_file, "opset": self.opset,
                     "saturation_remedy": self.saturation_remedy}
+        if self.openvino:  # what decides an NNCF build; ONNX Runtime's quantizer settings do not apply
+            recorded = {"runtime": self.runtime, "approach": self.approach, "operators": [], "opset": self.opset}
+            if self.approach == "static":
+                recorded["calibration"] = {"num_samples": self.calibration.num_samples, "split": self.calibration.split,
+                                           "sequence_length": self.calibration.sequence_length}
+            return recorded
         return {
             "approach": self.approach,
             "operators": list(self.operators),
@@ -261,12 +278,13 @@ class QbenchOptions:
     false_alarm_rate: float = 0.01  # false alarms allowed per gate run under no change, all its latency checks together
     baseline_runs: int = 10  # latency runs a baseline keeps per case and CPU model
     rerun_from: Path | None = None  # run only the cases whose latency this artifact found failing or inconclusive
+    runtimes: tuple[str, ...] = ("onnxruntime",)  # a marker without runtime= runs on these
 
 
 # ---- marker parsing ---------------------------------------------------------------------------
 
-_MATRIX_KEYS = ("approach", "operators", "batch_size", "sequence_length")
-_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"approach", "operators", "calibration", "quantized_file"}
+_MATRIX_KEYS = ("runtime", "approach", "operators", "batch_size", "sequence_length")
+_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"runtime", "approach", "operators", "calibration", "quantized_file"}
 _DATA_KEYS = {f.name for f in fields(DataSpec)} - {"dataset", "label_map"}
 _TIMING_KEYS = {f.name for f in fields(TimingSpec)}
 _TOLERANCE_KEYS = {f.name for f in fields(Tolerances)}
@@ -362,11 +380,13 @@ def parse_marker(
     timing: TimingSpec = TimingSpec(),
     tolerances: Tolerances = Tolerances(),
     saturation_remedy: str = "none",
+    runtimes: Sequence[str] = ("onnxruntime",),
 ) -> list[CaseSpec]:
     """Validate ``@pytest.mark.qbench(**kwargs)`` and expand it into its case matrix.
 
-    `timing`, `tolerances` and `saturation_remedy` carry the session defaults (command line and
-    ini); marker keys win.
+    `timing`, `tolerances`, `saturation_remedy` and `runtimes` carry the session defaults (command
+    line and ini); marker keys win. OpenVINO variants have no operator sets (NNCF decides), so the
+    operators multiply ONNX Runtime's cases only.
     """
     unknown = sorted(set(kwargs) - MARKER_KEYS)
     if unknown:
@@ -375,9 +395,17 @@ def parse_marker(
             + ", ".join(sorted(MARKER_KEYS))
         )
     quantized_file = _quantized_file(kwargs)
+    if quantized_file is not None and "runtime" not in kwargs:
+        runtimes = ("onnxruntime",)  # the session's default runtimes do not apply to a given ONNX graph
+    runtimes = [_choice("runtime", r, RUNTIMES) for r in _as_list("runtime", kwargs.get("runtime", list(runtimes)))]
     if quantized_file is None:
         approaches = [_choice("approach", a, APPROACHES) for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
         operator_sets = _operators(kwargs.get("operators", [["Add", "MatMul"]]))
+    elif runtimes != ["onnxruntime"]:
+        raise QbenchConfigError(
+            f"qbench: quantized_file gates an ONNX graph on ONNX Runtime; runtime={runtimes!r} asks for"
+            " OpenVINO too: drop runtime= for this test (OpenVINO variants are built from the model by NNCF)"
+        )
     else:
         approaches, operator_sets = [GIVEN], [()]
     batch_sizes = [_positive_int("batch_size", b) for b in _as_list("batch_size", kwargs.get("batch_size", [1]))]
@@ -402,13 +430,17 @@ def parse_marker(
             model=kwargs.get("model"),
             model_file=_model_file(kwargs.get("model_file")),
             data=data,
-            variant=VariantSpec(approach=a, operators=ops, calibration=calibration, quantized_file=quantized_file, **variant_kw),
+            variant=VariantSpec(approach=a, operators=ops, calibration=calibration, quantized_file=quantized_file,
+                                runtime=runtime, **variant_kw),
             batch_size=bs,
             sequence_length=n,
             timing=timing,
             tolerances=tolerances,
         )
-        for a, ops, bs, n in itertools.product(approaches, operator_sets, batch_sizes, lengths)
+        for runtime in runtimes
+        for a, ops, bs, n in itertools.product(
+            approaches, [()] if runtime == "openvino" else operator_sets, batch_sizes, lengths
+        )
     ]
 
 

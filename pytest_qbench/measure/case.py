@@ -1,4 +1,5 @@
-"""One case's measurements: its two models' ONNX Runtime sessions, scores and latency.
+"""One case's measurements: its two models' inference sessions (ONNX Runtime's, or OpenVINO's for IR
+files), scores and latency.
 
 The measuring interface of a case: the fixture object (runner.py) measures through it, and so does
 the diagnosis (diagnose/case.py), which scores the same models on a sample of the split, scores
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
     import onnxruntime
 
     from ..specs import CaseSpec, TimingSpec
+    from .ov_session import OvSession
     from .tasks import Task
+
+InferenceSession = Any  # an onnxruntime.InferenceSession or an OvSession: get_inputs() and run(None, feed)
 
 
 class SharedSteps(Protocol):
@@ -39,9 +43,11 @@ class SharedSteps(Protocol):
         self, path: Path, threads: int, config_entries: dict[str, str] | None = None
     ) -> "onnxruntime.InferenceSession": ...
 
+    def ov_session(self, path: Path, threads: int) -> "OvSession": ...
+
 
 class CaseMeasurer:
-    """Scores and latency of one case's original and optimized models (ONNX files).
+    """Scores and latency of one case's original and optimized models (ONNX files, or OpenVINO IR).
 
     `case` has its data columns resolved (measure/tasks.py `columns_for`); `original_quantized`
     says whether the original came already quantized, so that a run-time saturation remedy applies
@@ -60,12 +66,15 @@ class CaseMeasurer:
         self.threads = threads
         self.search_samples = search_samples
 
-    # ---- ONNX Runtime sessions -----------------------------------------------------------------
+    # ---- inference sessions ------------------------------------------------------------------
 
-    def ort_session(self, onnx_path: Path, threads: int | None = None) -> "onnxruntime.InferenceSession":
-        """The session-wide session of `onnx_path` at `threads` (default: the case's)."""
+    def inference_session(self, path: Path, threads: int | None = None) -> InferenceSession:
+        """The session-wide session of `path` at `threads` (default: the case's): OpenVINO's for an
+        IR file (.xml), else ONNX Runtime's."""
         threads = self.threads if threads is None else threads
-        return self.shared.ort_session(onnx_path, threads, self.config_entries(onnx_path))
+        if path.suffix == ".xml":
+            return self.shared.ov_session(path, threads)
+        return self.shared.ort_session(path, threads, self.config_entries(path))
 
     def config_entries(self, onnx_path: Path) -> dict[str, str]:
         """The ONNX Runtime session config entries `onnx_path` runs with. A saturation remedy applied
@@ -76,7 +85,7 @@ class CaseMeasurer:
 
     @property
     def input_names(self) -> list[str]:
-        return [i.name for i in self.ort_session(self.original).get_inputs()]
+        return [i.name for i in self.inference_session(self.original).get_inputs()]
 
     def split(self) -> "datasets.Dataset":
         """The evaluation split."""
@@ -95,13 +104,13 @@ class CaseMeasurer:
         """Scores of `onnx_path` on the evaluation split, or with `sample` on `sample()`; once per session."""
         dataset_key = self.dataset if isinstance(self.dataset, str) else id(self.dataset)
         key = ("accuracy", onnx_path, dataset_key, self.case.data, sample, tuple(self.config_entries(onnx_path).items()))
-        return self.shared.memo(key, lambda: self.evaluate(self.ort_session(onnx_path), sample))
+        return self.shared.memo(key, lambda: self.evaluate(self.inference_session(onnx_path), sample))
 
-    def evaluate(self, ort_session: "onnxruntime.InferenceSession", sample: bool = False) -> AccuracyResult:
-        """Scores of the model `ort_session` runs, on the evaluation split or with `sample` on `sample()`."""
+    def evaluate(self, inference_session: InferenceSession, sample: bool = False) -> AccuracyResult:
+        """Scores of the model `inference_session` runs, on the evaluation split or with `sample` on `sample()`."""
         data = dataclasses.replace(self.case.data, max_eval_samples=None) if sample else self.case.data
         return self.task.evaluate(
-            ort_session,
+            inference_session,
             self.tokenizer(),
             self.sample() if sample else self.split(),
             data,
@@ -137,17 +146,17 @@ class CaseMeasurer:
         self.check_finite(inputs)
         timing = dataclasses.replace(self.case.timing if timing is None else timing, threads=self.threads)
 
-        def ort_sessions(threads: int) -> tuple["onnxruntime.InferenceSession", "onnxruntime.InferenceSession"]:
-            return self.ort_session(self.original, threads), self.ort_session(optimized, threads)
+        def sessions(threads: int) -> tuple[InferenceSession, InferenceSession]:
+            return self.inference_session(self.original, threads), self.inference_session(optimized, threads)
 
-        return measure(ort_sessions, inputs, timing, self.case.batch_size)
+        return measure(sessions, inputs, timing, self.case.batch_size)
 
     def check_finite(self, inputs: dict[str, Any]) -> None:
         """Refuse models that return NaN or infinity on `inputs`: their timing would mean nothing."""
         import numpy as np
 
         for name, path in (("original", self.original), ("optimized", self.optimized)):
-            ort_session = self.ort_session(path)
-            outputs = ort_session.run(None, {i.name: inputs[i.name] for i in ort_session.get_inputs()})
+            session = self.inference_session(path)
+            outputs = session.run(None, {i.name: inputs[i.name] for i in session.get_inputs()})
             if not all(np.isfinite(o).all() for o in outputs):
                 raise QbenchCaseError(f"the {name} model returns NaN or infinite outputs for {self.case.id}")

@@ -2,7 +2,8 @@
 
 1. The gated signal: CPU time per call, one thread. Each model runs in an ONNX Runtime session with
    one intra-op thread, where ONNX Runtime creates no thread pool and the whole call runs on the calling thread,
-   so that thread's CPU time (time.thread_time_ns) is the call's cost. Time spent waiting for a CPU
+   so that thread's CPU time (time.thread_time_ns) is the call's cost (OpenVINO's one-thread models
+   likewise: measure/ov_session.py). Time spent waiting for a CPU
    is not in it: a neighbour that takes the cores stretches wall time 2-3x on a 2-core runner but
    moves CPU time a few percent (docs/BENCHMARKS.md, "Latency gate"). No idle pool threads spin,
    and the two sessions cannot compete for cores.
@@ -52,26 +53,27 @@ class Pair:
     optimized: Runner
 
 
-OrtSessions = Callable[[int], "tuple[onnxruntime.InferenceSession, onnxruntime.InferenceSession]"]
+# (original, optimized) sessions at a thread count: ONNX Runtime's, or OpenVINO's (measure/ov_session.py).
+Sessions = Callable[[int], "tuple[onnxruntime.InferenceSession, onnxruntime.InferenceSession]"]
 
 
-def measure(ort_sessions: OrtSessions, inputs: dict[str, np.ndarray], timing: TimingSpec, batch_size: int) -> LatencyResult:
-    """Time the (original, optimized) ONNX Runtime sessions that `ort_sessions(threads)` gives, on the
-    same inputs; each session gets only the inputs it declares."""
+def measure(sessions: Sessions, inputs: dict[str, np.ndarray], timing: TimingSpec, batch_size: int) -> LatencyResult:
+    """Time the (original, optimized) sessions that `sessions(threads)` gives, on the same inputs;
+    each session gets only the inputs it declares."""
     threads = resolve_threads(timing.threads)
-    one = ort_sessions(1)
+    one = sessions(1)
     cpu = Pair(*(_runner(s, inputs) for s in one))
-    wall = cpu if threads == 1 else Pair(*(_runner(s, inputs) for s in ort_sessions(threads)))
+    wall = cpu if threads == 1 else Pair(*(_runner(s, inputs) for s in sessions(threads)))
     return measure_pairs(cpu, wall, timing, batch_size, threads)
 
 
-def _runner(ort_session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
-    names = [i.name for i in ort_session.get_inputs()]
+def _runner(session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
+    names = [i.name for i in session.get_inputs()]
     missing = [n for n in names if n not in inputs]
     if missing:
         raise ValueError(f"qbench: the model needs input(s) {missing}; got {sorted(inputs)}")
     # Built once: the timed loop calls this with no argument handling of its own.
-    return partial(ort_session.run, None, {n: inputs[n] for n in names})
+    return partial(session.run, None, {n: inputs[n] for n in names})
 
 
 def measure_pairs(cpu: Pair, wall: Pair, timing: TimingSpec, batch_size: int, threads: int) -> LatencyResult:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 #    per_label_f1, unit, num_units, truncated (were per_type_f1, num_words, truncated_words); the
 #    original model's precision (a pre-quantized original is not fp32); a check's numeric limit;
 #    approach "given" (a quantized_file gated as it is). Later, within 5: accuracy.label_map, what a
-#    label_map did (optional: artifacts written before it stay valid).
+#    label_map did (optional: artifacts written before it stay valid); each case's runtime (optional
+#    likewise: onnxruntime where absent).
 ARTIFACT_SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 

@@ -74,9 +74,9 @@ def build_variant(
         variant.pop("calibration")  # dynamic quantization never reads it
     key = {
         "kind": "variant",
-        "original": _original_fingerprint(original_dir),
+        "original": original_fingerprint(original_dir),
         "variant": variant,
-        "calibration_data": _dataset_fingerprint(calibration) if static else None,
+        "calibration_data": dataset_fingerprint(calibration) if static else None,
         "libraries": library_versions(),
     }
     with _step(spec, f"graph optimisation (level {spec.optimization_level})"):
@@ -105,7 +105,7 @@ def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> Bui
         graph = copy_model(file, original_dir, out / QUANTIZED_FILE).graph
         (out / RECORD_FILE).write_text(json.dumps(asdict(given_record(graph, file.name)), indent=1))
 
-    key = {"kind": "given", "model": fingerprint_path(file), "original": _original_fingerprint(original_dir)}
+    key = {"kind": "given", "model": fingerprint_path(file), "original": original_fingerprint(original_dir)}
     entry, cached = cache.get_or_build(key, build)
     return BuiltVariant(
         original=original_dir / ONNX_FILE,
@@ -118,14 +118,14 @@ def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> Bui
     )
 
 
-def _original_fingerprint(original_dir: Path) -> str:
+def original_fingerprint(original_dir: Path) -> str:
     # Only what decides the optimized bytes: the graph (and its external data) and the config.
     files = [original_dir / ONNX_FILE, original_dir / (ONNX_FILE + "_data"), original_dir / CONFIG_FILE]
     parts = [f"{f.name}:{fingerprint_path(f)}" for f in files if f.is_file()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _dataset_fingerprint(dataset: "datasets.Dataset") -> str:
+def dataset_fingerprint(dataset: "datasets.Dataset") -> str:
     text = json.dumps(dataset.to_dict(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -134,7 +134,7 @@ def optimized_original(original_dir: Path, level: int, cache: BuildCache) -> Pat
     """A cache entry holding `model_optimized.onnx`, the fp32 graph after graph optimisation at
     `level` and symbolic shape inference, with the config and tokenizer: what every variant of that
     level quantizes, built once for all of them."""
-    key = {"kind": "optimized", "original": _original_fingerprint(original_dir), "level": level,
+    key = {"kind": "optimized", "original": original_fingerprint(original_dir), "level": level,
            "libraries": library_versions()}
 
     def build(out: Path) -> None:
@@ -264,7 +264,7 @@ def _calibration_ranges(consumed: Path, work: Path, spec: VariantSpec, calibrati
     key = {"kind": "calibration", "graph": consumed.name,
            "operators": list(spec.operators), "method": spec.calibration.method,
            "percentile": spec.calibration.percentile if spec.calibration.method == "percentile" else None,
-           "data": _dataset_fingerprint(calibration), "libraries": library_versions()}
+           "data": dataset_fingerprint(calibration), "libraries": library_versions()}
 
     def fit(out: Path) -> None:
         from optimum.onnxruntime import ORTQuantizer
