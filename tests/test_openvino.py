@@ -181,9 +181,19 @@ def test_tiny(qbench):
 def test_gate_on_both_runtimes_update_then_rerun(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
     make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE)
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
-    result = pytester.runpytest("--qbench", "-v")
+    result = pytester.runpytest("--qbench", "-v", "--qbench-markdown", "report.md")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*test_tiny?dynamic-Add+MatMul-bs1-len16? PASSED*", "*test_tiny?openvino-dynamic-bs1-len16? PASSED*"])
+    result.stdout.fnmatch_lines([
+        "*test_tiny?dynamic-Add+MatMul-bs1-len16? PASSED*", "*test_tiny?openvino-dynamic-bs1-len16? PASSED*",
+        "runtimes side by side*", "  bs1-len16: fastest * (x*.?? over onnxruntime fp32, F1 1.0000)",
+    ])
+    report = (pytester.path / "report.md").read_text()
+    table = report.split("## Runtimes side by side", 1)[1].split("## Verdicts", 1)[0]
+    # fp32 on both runtimes, then the two variants of each
+    assert [line.split("|")[2:4] for line in table.splitlines() if line.startswith("| bs1-len16")] == [
+        [" onnxruntime ", " fp32 "], [" openvino ", " fp32 "], [" onnxruntime ", " dynamic-Add+MatMul "],
+        [" onnxruntime ", " static-Add+MatMul "], [" openvino ", " openvino-dynamic "], [" openvino ", " openvino-static "]]
+    assert "| x1.00 |" in table  # onnxruntime fp32 over itself
     artifact = json.loads((pytester.path / ".qbench" / "results.json").read_text())
     validate_artifact(artifact)
     cases = {c["id"]: c for c in artifact["cases"]}

@@ -13,6 +13,7 @@ from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import ACCURACY_METRICS, UPDATE_COMMAND
 from ..gate.policy import LATENCY_NOT_GATED, flatten, latency_not_gated, ungated_latency
 from ..results import CaseResult, Diagnosis, LabelMapEffect, RepairResult
+from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, best_lines, runtime_cells, runtime_rows
 
 if TYPE_CHECKING:
     from ..gate.merge import Merged
@@ -192,6 +193,9 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
     for result in mapped_cases(results):
         lines += _label_map_terminal(result)
+    fastest = best_lines(runtime_rows(results))
+    if fastest:
+        lines += [f"{RUNTIMES_TITLE}:", *(f"  {line}" for line in fastest)]
     notes = hardware_notes(results, environment)
     if notes:
         lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
@@ -210,6 +214,7 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         for result in mapped_cases(group):
             parts += _label_map_markdown(result)
         parts += ["### Time metrics", *_time_tables(group)]
+    parts += _runtimes_markdown(results)
     parts += ["## Verdicts", _verdict_table(results)]
     inconclusive = _inconclusive(results)
     if inconclusive:
@@ -226,6 +231,16 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         for test, diagnosis in diagnosed:
             parts += _diagnosis_markdown(test, diagnosis, top)
     return "\n\n".join(parts) + "\n"
+
+
+def _runtimes_markdown(results: list[CaseResult]) -> list[str]:
+    rows = runtime_rows(results)
+    if not rows:
+        return []
+    parts = ["## Runtimes side by side", RUNTIMES_TITLE[0].upper() + RUNTIMES_TITLE[1:] + "."]
+    for model in dict.fromkeys(r.model for r in rows):
+        parts += [f"`{model}`", _table(["shape", *RUNTIME_HEADERS], [[r.shape, *runtime_cells(r)] for r in rows if r.model == model])]
+    return parts + ["\n".join(f"* {line}" for line in best_lines(rows))]
 
 
 def merged_markdown(merged: "Merged") -> str:
