@@ -100,6 +100,46 @@ class CpuTime:
 
 
 @dataclass(frozen=True)
+class BudgetPoint:
+    """One configuration of the throughput search: `streams` concurrent requests of `batch_size` sequences."""
+
+    batch_size: int
+    streams: int
+    p90_ms: float  # wall time per request, 90th percentile
+    throughput: float  # sequences per second, all streams together
+    requests: int
+
+
+@dataclass(frozen=True)
+class BudgetThroughput:
+    """One model's highest throughput whose p90 wall latency per request stays within the budget."""
+
+    best: BudgetPoint | None  # None: no configuration tried met the budget
+    points: list[BudgetPoint]  # every configuration tried
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BudgetThroughput":
+        best = data["best"]
+        return cls(None if best is None else BudgetPoint(**best), [BudgetPoint(**p) for p in data["points"]])
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """Throughput under a latency budget (measure/throughput.py): wall time, across batch sizes and
+    stream counts at `threads` threads in all."""
+
+    budget_ms: float
+    threads: int
+    original: BudgetThroughput
+    optimized: BudgetThroughput
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BudgetResult":
+        return cls(data["budget_ms"], data["threads"], BudgetThroughput.from_dict(data["original"]),
+                   BudgetThroughput.from_dict(data["optimized"]))
+
+
+@dataclass(frozen=True)
 class LatencyResult:
     original: LatencyStats  # wall clock at `threads`: what users see
     optimized: LatencyStats
@@ -108,6 +148,7 @@ class LatencyResult:
     stop_reason: str  # of the CPU phase: "ci_width" (precise enough) or "max_seconds" (budget spent)
     threads: int
     seconds: float
+    budget: BudgetResult | None = None  # when the case names a latency_budget_ms
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LatencyResult":
@@ -121,6 +162,7 @@ class LatencyResult:
             stop_reason=data["stop_reason"],
             threads=data["threads"],
             seconds=data["seconds"],
+            budget=None if data.get("budget") is None else BudgetResult.from_dict(data["budget"]),
         )
 
 

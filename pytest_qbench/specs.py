@@ -139,6 +139,9 @@ class Tolerances:
     # Wall-clock latency/throughput vs baseline, same hardware only; None: reported, not gated. A busy
     # neighbour slows a shared 2-core runner 2-3x, so only dedicated runners should set this.
     latency_rtol: float | None = None
+    # The throughput under the case's latency_budget_ms vs baseline, same CPU model only; None: reported, not
+    # gated. Wall time, like latency_rtol: on a shared runner a neighbour's load moves it.
+    throughput_rtol: float | None = None
 
     def allowed_loss(self, original_f1: float) -> float:
         """How much F1 the optimized model may lose against the original scoring `original_f1`."""
@@ -200,6 +203,10 @@ class TimingSpec:
     target_ci_width: float = 0.05
     wall_iterations: int = 8  # wall-clock phase, per model
     wall_seconds: float = 0.5  # wall-clock phase, per model
+    # Throughput under a latency budget (measure/throughput.py): the highest sequences/s whose p90 wall
+    # latency per request stays within this many ms, across batch sizes and stream counts; None: not searched.
+    latency_budget_ms: float | None = None
+    budget_seconds: float = 0.5  # per configuration tried, per model
 
 
 @dataclass(frozen=True)
@@ -519,11 +526,12 @@ def _data(kwargs: dict[str, Any]) -> DataSpec:
     return spec
 
 
-_OPTIONAL_TOLERANCES = ("cpu_time_rtol", "latency_rtol", "max_relative_loss")  # a number, or None: not gated
+# A number, or None: not gated (not searched, for the budget).
+_OPTIONAL_NUMBERS = ("cpu_time_rtol", "latency_rtol", "throughput_rtol", "max_relative_loss", "latency_budget_ms")
 
 
 def _replace_checked(obj: Any, kw: dict[str, Any]) -> Any:
-    checked = {k: _optional_number(k, v) if k in _OPTIONAL_TOLERANCES else _typed(k, v, getattr(obj, k))
+    checked = {k: _optional_number(k, v) if k in _OPTIONAL_NUMBERS else _typed(k, v, getattr(obj, k))
                for k, v in kw.items()}
     if "threads" in checked and checked["threads"] is not None:
         _positive_int("threads", checked["threads"])

@@ -179,6 +179,8 @@ def entry_from_result(result: CaseResult, when: str = "") -> dict[str, Any]:
             "runs": [asdict(run_from_result(result, when))],
         },
     }
+    if latency.budget is not None:
+        entry["latency"]["budget"] = asdict(latency.budget)
     return json.loads(json.dumps(entry))
 
 

@@ -37,6 +37,9 @@ Rules (the knobs are `specs.Tolerances`):
   - Wall-clock mean_ms and throughput of both models only when `latency_rtol` is set (a dedicated
     runner; the artifact records them either way); fails only when the whole normal CI of the
     mean lies beyond the limit.
+  - The optimized model's throughput within the case's latency budget (`latency_budget_ms`) only
+    when `throughput_rtol` is set, against the baseline's at the same budget: a point estimate of
+    wall time, for a dedicated runner likewise.
 - No baseline for the case under any hardware key: fails, saying how to create one.
 - Update mode: no comparison with the old baseline, the vs-original check still applies (recording a
   collapsed quantization must not turn it green); the measurement is written as the new baseline
@@ -59,7 +62,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from ..measure.stats import log_se, two_sided_z
-from ..results import AccuracyResult, CaseResult, Check, LatencyStats, Speedup, Status
+from ..results import AccuracyResult, BudgetResult, CaseResult, Check, LatencyStats, Speedup, Status
 from ..specs import Tolerances
 from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch, entry_runs
 from .spread import (
@@ -278,6 +281,8 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
     if tol.cpu_time_rtol is not None:
         reference = float(np.median([r.optimized_ms for r in runs]))
         checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))
+    if tol.throughput_rtol is not None and latency.budget is not None:
+        checks.append(_budget_vs_baseline(latency.budget, recorded.get("budget"), tol.throughput_rtol))
     if tol.latency_rtol is None:
         return checks
     confidence = latency.wall_speedup.confidence
@@ -400,6 +405,30 @@ def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -
     else:
         status, reason = "pass", f"{head}: within tolerance"
     return Check("optimized.cpu_ms", "baseline", status, measured_ms, recorded_ms, tolerance, reason, limit=limit)
+
+
+def _budget_vs_baseline(measured: BudgetResult, recorded: dict[str, Any] | None, rtol: float) -> Check:
+    """The optimized model's throughput within the latency budget vs the baseline's, at the same budget:
+    a point estimate of wall time held to `rtol` (a tolerance the team chose for its runners)."""
+    metric, tolerance = "optimized.budget_throughput", f"rtol {rtol:g}"
+    if recorded is None or recorded["budget_ms"] != measured.budget_ms:
+        reason = (f"no throughput within a p90 of {measured.budget_ms:g} ms in the baseline; record it with"
+                  f" `{UPDATE_COMMAND}`")
+        return Check(metric, "baseline", "skip", None, None, tolerance, reason)
+    best = recorded["optimized"]["best"]
+    expected = None if best is None else best["throughput"]
+    value = None if measured.optimized.best is None else measured.optimized.best.throughput
+    head = f"optimized throughput within p90 {measured.budget_ms:g} ms"
+    if expected is None:
+        return Check(metric, "baseline", "pass", value, None, tolerance,
+                     f"{head}: the baseline met no configuration within the budget; nothing to hold it to")
+    limit = expected * (1 - rtol)
+    if value is None or value < limit - _SLACK:
+        shown = "no configuration met the budget" if value is None else f"{value:.1f}/s"
+        return Check(metric, "baseline", "fail", value, expected, tolerance,
+                     f"{head}: {shown} vs baseline {expected:.1f}/s ({tolerance}, limit {limit:.1f}/s)", limit=limit)
+    return Check(metric, "baseline", "pass", value, expected, tolerance,
+                 f"{head}: {value:.1f}/s vs baseline {expected:.1f}/s ({tolerance}): within tolerance")
 
 
 def _mean_ci(stats: LatencyStats, confidence: float) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol
 
 from ..errors import QbenchCaseError
-from ..results import AccuracyResult, LatencyResult
+from ..results import AccuracyResult, BudgetResult, BudgetThroughput, LatencyResult
 
 if TYPE_CHECKING:
     import datasets
@@ -130,26 +130,49 @@ class CaseMeasurer:
     # ---- latency ---------------------------------------------------------------------------------
 
     def latency(self, optimized: Path | None = None, timing: "TimingSpec | None" = None) -> LatencyResult:
-        """The original and `optimized` (default: the case's) timed side by side (measure/latency.py)."""
-        from .data import latency_inputs
+        """The original and `optimized` (default: the case's) timed side by side (measure/latency.py),
+        and when the timing names a latency budget, each one's throughput within it (measure/throughput.py)."""
         from .latency import measure
 
         optimized = self.optimized if optimized is None else optimized
-        inputs = latency_inputs(
-            self.tokenizer(),
-            self.split(),
-            self.case.data.input_column,
-            self.case.batch_size,
-            self.case.sequence_length,
-            self.input_names,
-        )
+        inputs = self.inputs(self.case.batch_size)
         self.check_finite(inputs)
         timing = dataclasses.replace(self.case.timing if timing is None else timing, threads=self.threads)
 
         def sessions(threads: int) -> tuple[InferenceSession, InferenceSession]:
             return self.inference_session(self.original, threads), self.inference_session(optimized, threads)
 
-        return measure(sessions, inputs, timing, self.case.batch_size)
+        result = measure(sessions, inputs, timing, self.case.batch_size)
+        if timing.latency_budget_ms is None:
+            return result
+        return dataclasses.replace(result, budget=self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds))
+
+    def inputs(self, batch_size: int) -> dict[str, Any]:
+        """A batch of real text at the case's sequence length (measure/data.py `latency_inputs`)."""
+        from .data import latency_inputs
+
+        return latency_inputs(self.tokenizer(), self.split(), self.case.data.input_column, batch_size,
+                              self.case.sequence_length, self.input_names)
+
+    def budget(self, optimized: Path, budget_ms: float, seconds: float) -> BudgetResult:
+        """Each model's highest throughput whose p90 wall latency stays within `budget_ms`."""
+        from .throughput import budget_throughput
+
+        def search(path: Path) -> BudgetThroughput:
+            return budget_throughput(lambda threads: self.fresh_session(path, threads), self.inputs,
+                                     budget_ms=budget_ms, threads=self.threads, seconds=seconds)
+
+        return BudgetResult(budget_ms, self.threads, search(self.original), search(optimized))
+
+    def fresh_session(self, path: Path, threads: int) -> InferenceSession:
+        """A session of its own (not the session-wide one): concurrent streams each need one."""
+        if path.suffix == ".xml":
+            from .ov_session import make_ov_session
+
+            return make_ov_session(path, threads)
+        from .ort_session import make_ort_session
+
+        return make_ort_session(path, threads, self.config_entries(path))
 
     def check_finite(self, inputs: dict[str, Any]) -> None:
         """Refuse models that return NaN or infinity on `inputs`: their timing would mean nothing."""

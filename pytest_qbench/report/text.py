@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import ACCURACY_METRICS, UPDATE_COMMAND
 from ..gate.policy import LATENCY_NOT_GATED, flatten, latency_not_gated, ungated_latency
-from ..results import CaseResult, Diagnosis, LabelMapEffect, RepairResult
+from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, RepairResult
 from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, best_lines, runtime_cells, runtime_rows
 
 if TYPE_CHECKING:
@@ -196,6 +196,9 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
     fastest = best_lines(runtime_rows(results))
     if fastest:
         lines += [f"{RUNTIMES_TITLE}:", *(f"  {line}" for line in fastest)]
+    budgets = budget_lines(results)
+    if budgets:
+        lines += [f"{BUDGET_TITLE}:", *(f"  {line}" for line in budgets)]
     notes = hardware_notes(results, environment)
     if notes:
         lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
@@ -215,6 +218,10 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
             parts += _label_map_markdown(result)
         parts += ["### Time metrics", *_time_tables(group)]
     parts += _runtimes_markdown(results)
+    budgets = budget_lines(results)
+    if budgets:
+        parts += ["## Throughput within the latency budget", BUDGET_TITLE[0].upper() + BUDGET_TITLE[1:] + ".",
+                  "\n".join(f"* {_escape(line)}" for line in budgets)]
     parts += ["## Verdicts", _verdict_table(results)]
     inconclusive = _inconclusive(results)
     if inconclusive:
@@ -231,6 +238,32 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         for test, diagnosis in diagnosed:
             parts += _diagnosis_markdown(test, diagnosis, top)
     return "\n\n".join(parts) + "\n"
+
+
+BUDGET_TITLE = ("throughput within the latency budget (wall time: the most sequences/s whose p90 per request"
+                " stays within the budget, across batch sizes and streams)")
+
+
+def _budget_point(throughput: BudgetThroughput) -> str:
+    best = throughput.best
+    if best is None:
+        return "none within the budget"
+    return f"{best.throughput:.1f}/s (batch {best.batch_size} x {best.streams} stream{'s' * (best.streams > 1)}, p90 {best.p90_ms:.1f} ms)"
+
+
+def budget_lines(results: list[CaseResult]) -> list[str]:
+    """One line per case that searched its throughput within a latency budget."""
+    lines = []
+    for result in results:
+        budget = result.latency.budget if result.latency is not None else None
+        if budget is None:
+            continue
+        gain = ""
+        if budget.original.best is not None and budget.optimized.best is not None:
+            gain = f", x{budget.optimized.best.throughput / budget.original.best.throughput:.2f}"
+        lines.append(f"{result.case_id} (p90 <= {budget.budget_ms:g} ms, {budget.threads} threads): original"
+                     f" {_budget_point(budget.original)}, optimized {_budget_point(budget.optimized)}{gain}")
+    return lines
 
 
 def _runtimes_markdown(results: list[CaseResult]) -> list[str]:
