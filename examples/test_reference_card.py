@@ -38,6 +38,26 @@ def test_conll03_reference_card_static(qbench):
     qbench.check()
 
 
+# OpenVINO (the openvino extra): NNCF int8 weights ("dynamic") and NNCF's transformer preset ("static", on
+# the same 100 train sentences), at four of the card's shapes. Each speedup is over OpenVINO's own fp32;
+# the report also gives it over ONNX Runtime fp32. NNCF quantizes the graph as exported, unfused: the
+# graph on which ONNX Runtime's static int8 collapses (test_conll03_static_collapse below).
+@pytest.mark.qbench(runtime=["openvino"], approach=["dynamic", "static"], batch_size=[1, 8], sequence_length=[32, 128],
+                    calibration_num_samples=100, calibration_split="train", input_column="tokens", label_column="ner_tags")
+def test_conll03_openvino(qbench):
+    qbench.check()
+
+
+# The Fast DistilBERT paper's production metric: the most sentences per second whose p90 latency per
+# request stays within 100 ms, across batch sizes and streams, for dynamic int8 on both runtimes
+# (wall time: recorded and reported; gated only where a team sets qbench_throughput_rtol).
+@pytest.mark.qbench(runtime=["onnxruntime", "openvino"], approach=["dynamic"], operators=[["Add", "MatMul"]],
+                    batch_size=[1], sequence_length=[128], latency_budget_ms=100, input_column="tokens",
+                    label_column="ner_tags")
+def test_conll03_throughput_budget(qbench):
+    qbench.check()
+
+
 @pytest.fixture(scope="session")
 def hub_online():
     """Skip, never fail, where the Hugging Face hub cannot be reached."""

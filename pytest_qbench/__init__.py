@@ -28,7 +28,7 @@ _PUBLIC = {
     "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
     "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
     **dict.fromkeys(
-        ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "QuantizationRecord", "OriginalRecord",
+        ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord",
          "Diagnosis", "RepairResult", "Exclusion"),
         "pytest_qbench.results",
     ),
@@ -81,6 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
     from .measure.data import CONLL2003_LABELS, parse_conll, read_conll
     from .results import (
         AccuracyResult,
+        BudgetResult,
         CaseResult,
         Check,
         Diagnosis,

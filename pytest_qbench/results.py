@@ -190,6 +190,9 @@ class OriginalRecord:
 
     precision: str  # "fp32", "fp16", "bf16", "int8", "int4", "int4+int8"...
     quantized_ops: dict[str, int]  # op type -> count: QuantizeLinear, MatMulInteger, MatMulNBits...
+    # The fraction of exact zeros in the float weights of its MatMul and Gemm nodes (a pruned model's
+    # sparsity); None where the weights are not in the graph file (external data, integer weights).
+    weight_sparsity: float | None = None
 
     @property
     def quantized(self) -> bool:
@@ -389,6 +392,7 @@ class CaseResult:
     confirmed_by: list[str] = field(default_factory=list)  # the runs whose repeats the merge combined with this one
     restart_sample: bool = False  # update mode: its latency differs significantly from the recorded runs
     seconds: float | None = None  # the test call's wall time: what balances shards next time
+    sparse_decompression: str | None = None  # OpenVINO's sparse weight decompression, "on: ..." or "off: why"
 
     @property
     def runtime(self) -> str:
@@ -430,6 +434,7 @@ class CaseResult:
             "confirmed_by": self.confirmed_by,
             "restart_sample": self.restart_sample,
             "seconds": self.seconds,
+            "sparse_decompression": self.sparse_decompression,
             # through JSON text, so that tuples (repair.Exclusion) become arrays as the schema says
             "diagnosis": None if self.diagnosis is None else json.loads(json.dumps(asdict(self.diagnosis))),
         }
@@ -467,6 +472,7 @@ class CaseResult:
             confirmed_by=data.get("confirmed_by", []),
             restart_sample=data.get("restart_sample", False),
             seconds=data.get("seconds"),
+            sparse_decompression=data.get("sparse_decompression"),
         )
 
 

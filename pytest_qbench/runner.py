@@ -129,7 +129,7 @@ class QbenchRun:
             self.session, dataclasses.replace(self.case, timing=self._timing()), self.dataset, self.task,
             original=variant.original, optimized=variant.optimized, model_dir=variant.model_dir,
             original_quantized=self.original_record.quantized, threads=self.threads,
-            search_samples=self.session.options.diagnosis.search_samples,
+            search_samples=self.session.options.diagnosis.search_samples, amx=self.session.hardware.tier == "amx",
         )
 
     def _timing(self) -> "TimingSpec":
@@ -203,6 +203,7 @@ class QbenchRun:
             result.saturation_risk = self.session.hardware.saturation_risk(
                 result.quantization, self.case.variant.saturation_remedy
             )
+            result.sparse_decompression = self._sparse_decompression()
             result.accuracy_original, result.accuracy_optimized = self.accuracy()
             result.latency = self.latency()
         except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
@@ -261,6 +262,17 @@ class QbenchRun:
         except Exception as error:  # noqa: BLE001 - the verdict stands; the diagnosis is extra
             return [f"diagnosis failed: {type(error).__name__}: {error_text(error)}"]
         return diagnosis_lines(result.diagnosis, options.diagnosis.top)
+
+    def _sparse_decompression(self) -> str | None:
+        """What became of the case's sparse_decompression_rate on this CPU (OpenVINO packs sparse int8
+        weights with AMX kernels only)."""
+        rate = self.case.variant.sparse_decompression_rate
+        if rate is None:
+            return None
+        if self.measurer.amx:
+            return f"on: int8 weights at least {rate:.0%} zero are packed (CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE {rate:g})"
+        return (f"off: this CPU ({self.session.hardware_key}) has no AMX, and OpenVINO packs sparse int8 weights"
+                " with AMX kernels only; the model ran dense")
 
     def _new_result(self) -> CaseResult:
         return CaseResult(

@@ -209,10 +209,11 @@ class QbenchSession:
         key = ("ort session", path, threads, tuple(sorted((config_entries or {}).items())))
         return self._memo.get(key, lambda: make_ort_session(path, threads, config_entries))
 
-    def ov_session(self, path: Path, threads: int) -> "OvSession":
+    def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> "OvSession":
         from .measure.ov_session import make_ov_session
 
-        return self._memo.get(("ov session", path, threads), lambda: make_ov_session(path, threads))
+        key = ("ov session", path, threads, tuple(sorted((extra or {}).items())))
+        return self._memo.get(key, lambda: make_ov_session(path, threads, extra))
 
     def variant(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None = None) -> "BuiltVariant":
         """The case's variant: built from the original, or with `quantized` (its quantized_file) adopted as it is."""

@@ -71,6 +71,8 @@ class VariantSpec:
     saturation_remedy: str = "none"  # one of SATURATION_REMEDIES
     quantized_file: str | None = None  # approach "given": this graph of the model folder, not built
     runtime: str = "onnxruntime"  # one of RUNTIMES
+    # OpenVINO on CPUs with AMX: pack int8 weights at least this sparse (CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE).
+    sparse_decompression_rate: float | None = None
 
     @property
     def openvino(self) -> bool:
@@ -95,6 +97,8 @@ class VariantSpec:
                     "saturation_remedy": self.saturation_remedy}
         if self.openvino:  # what decides an NNCF build; ONNX Runtime's quantizer settings do not apply
             recorded = {"runtime": self.runtime, "approach": self.approach, "operators": [], "opset": self.opset}
+            if self.sparse_decompression_rate is not None:
+                recorded["sparse_decompression_rate"] = self.sparse_decompression_rate
             if self.approach == "static":
                 recorded["calibration"] = {"num_samples": self.calibration.num_samples, "split": self.calibration.split,
                                            "sequence_length": self.calibration.sequence_length}
@@ -427,6 +431,7 @@ def parse_marker(
     _positive_int("opset", variant_kw.get("opset", 11))
     for family in variant_kw.get("exclude", ()):
         _choice("exclusion family", family, EXCLUSION_FAMILIES)
+    sparse_rate = _sparse_rate(variant_kw.pop("sparse_decompression_rate", None), runtimes)
 
     data = _data(kwargs)
     timing = _replace_checked(timing, _split(kwargs, _TIMING_KEYS))
@@ -438,7 +443,8 @@ def parse_marker(
             model_file=_model_file(kwargs.get("model_file")),
             data=data,
             variant=VariantSpec(approach=a, operators=ops, calibration=calibration, quantized_file=quantized_file,
-                                runtime=runtime, **variant_kw),
+                                runtime=runtime, sparse_decompression_rate=sparse_rate if runtime == "openvino" else None,
+                                **variant_kw),
             batch_size=bs,
             sequence_length=n,
             timing=timing,
@@ -449,6 +455,18 @@ def parse_marker(
             approaches, [()] if runtime == "openvino" else operator_sets, batch_sizes, lengths
         )
     ]
+
+
+def _sparse_rate(rate: Any, runtimes: list[str]) -> float | None:
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise QbenchConfigError(f"qbench: sparse_decompression_rate must be a fraction in (0, 1], got {rate!r}; e.g. 0.5")
+    if "openvino" not in runtimes:
+        raise QbenchConfigError(
+            "qbench: sparse_decompression_rate is an OpenVINO setting; add runtime=['openvino'] or leave it out"
+        )
+    return float(rate)
 
 
 def _model_file(value: Any, name: str = "model_file", example: str = "onnx/model_quantized.onnx") -> str | None:

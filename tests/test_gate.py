@@ -55,7 +55,7 @@ def test_update_then_rerun_then_regressions(project: pytest.Pytester):
     artifact = _artifact(project)
     validate_artifact(artifact)
     assert len(artifact["cases"]) == 4 and {c["verdict"] for c in artifact["cases"]} == {"pass"}
-    assert {json.dumps(c["original"]) for c in artifact["cases"]} == {'{"precision": "fp32", "quantized_ops": {}}'}
+    assert {json.dumps(c["original"]) for c in artifact["cases"]} == {'{"precision": "fp32", "quantized_ops": {}, "weight_sparsity": 0.0}'}
 
     def raise_f1(cases):
         for entry in cases[CASE].values():

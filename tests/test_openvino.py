@@ -213,3 +213,45 @@ def test_ini_runtime_and_a_bad_one(pytester: pytest.Pytester, tiny_distilbert: P
     make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE, qbench_runtime="openvino tensorrt")
     result = pytester.runpytest("--qbench")
     result.stderr.fnmatch_lines(["*qbench_runtime = 'openvino tensorrt' must name each runtime once*"])
+
+
+# ---- sparse weight decompression (AMX only) ----------------------------------------------------------
+
+
+def _amx() -> bool:
+    from pytest_qbench.hardware import detect
+
+    return detect().tier == "amx"
+
+
+def test_sparse_decompression_rate_is_an_openvino_setting():
+    with pytest.raises(QbenchConfigError, match="sparse_decompression_rate is an OpenVINO setting"):
+        parse_marker({"sparse_decompression_rate": 0.5})
+    with pytest.raises(QbenchConfigError, match=r"a fraction in \(0, 1\], got 1.5"):
+        parse_marker({"runtime": "openvino", "sparse_decompression_rate": 1.5})
+    cases = parse_marker({"runtime": ["onnxruntime", "openvino"], "approach": "static", "sparse_decompression_rate": 0.5})
+    assert [c.variant.sparse_decompression_rate for c in cases] == [None, 0.5]
+    assert cases[1].variant.to_dict()["sparse_decompression_rate"] == 0.5  # baselines under another setting do not compare
+
+
+@pytest.mark.skipif(_amx(), reason="this CPU has AMX: decompression is on here (test_sparse_decompression_compiles_on_amx)")
+def test_sparse_decompression_is_off_without_amx_and_says_why(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
+    test_file = TEST_FILE.replace('runtime=["onnxruntime", "openvino"], approach=["dynamic", "static"]',
+                                  'runtime=["openvino"], approach=["static"], sparse_decompression_rate=0.5')
+    make_project(pytester, tiny_distilbert, tiny_build_cache.root, test_file)
+    result = pytester.runpytest("--qbench", "--qbench-update-baselines")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*sparse weight decompression off: this CPU (*) has no AMX*packs sparse int8 weights with AMX"
+                                 " kernels only; the model ran dense*openvino-static-bs1-len16*"])
+    (case,) = json.loads((pytester.path / ".qbench" / "results.json").read_text())["cases"]
+    assert case["sparse_decompression"].startswith("off: ") and case["parameters"]["sparse_decompression_rate"] == 0.5
+
+
+@pytest.mark.skipif(not _amx(), reason="needs a CPU with AMX (4th-gen Xeon or later): OpenVINO packs sparse int8 weights with AMX kernels only")
+def test_sparse_decompression_compiles_on_amx(built):
+    from pytest_qbench.measure.ov_session import make_ov_session
+
+    session = make_ov_session(built["static"].optimized, 1, {"CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE": 0.5})
+    assert float(session.property("CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE")) == 0.5
+    feed = {"input_ids": np.full((1, 16), 101, dtype=np.int64), "attention_mask": np.ones((1, 16), dtype=np.int64)}
+    assert np.isfinite(session.run(None, feed)[0]).all()

@@ -73,7 +73,7 @@ def test_tiny(qbench):
 
 
 def test_gate_records_reports_and_gates_the_budget_throughput(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
-    make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE, qbench_throughput_rtol=0.9)
+    make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE, qbench_throughput_rtol=0.97)  # wall time beside another xdist worker: only the 100x below must fail
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=1)
     baseline = pytester.path / "baselines" / "test_tiny.py--test_tiny.json"
     stored = json.loads(baseline.read_text())

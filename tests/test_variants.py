@@ -327,7 +327,8 @@ def prequantized(original: Path, folder: Path, cache: BuildCache) -> Path:
 
 
 def test_an_exported_original_is_fp32_and_a_prequantized_one_says_what_it_is(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
-    assert original_record(tiny_distilbert_onnx / "model.onnx") == OriginalRecord("fp32", {})
+    # a trained (here randomly initialised) model has no exact zeros among its weights
+    assert original_record(tiny_distilbert_onnx / "model.onnx") == OriginalRecord("fp32", {}, weight_sparsity=0.0)
     int8 = prequantized(tiny_distilbert_onnx, tmp_path / "int8", BuildCache(tmp_path / "cache"))
     record = original_record(int8 / "model.onnx")
     assert record.precision == "int8" and record.quantized
@@ -371,6 +372,17 @@ def test_block_quantized_and_half_precision_originals_are_named(tmp_path: Path) 
     half = [helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16)]
     fp16 = [numpy_helper.from_array(np.ones((8, 8), np.float16), f"w{i}") for i in range(3)]
     assert original_record(_graph_file(tmp_path / "fp16.onnx", half, fp16)) == OriginalRecord("fp16", {})
+
+
+def test_a_pruned_original_records_its_weight_sparsity(tmp_path: Path) -> None:
+    from onnx import helper, numpy_helper
+
+    pruned = np.arange(1, 65, dtype=np.float32).reshape(8, 8)
+    pruned[pruned % 4 != 0] = 0  # 48 of 64 zero
+    bias = numpy_helper.from_array(np.zeros((1, 8), np.float32), "b")  # an Add's zeros are not weights of a MatMul
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    record = original_record(_graph_file(tmp_path / "sparse.onnx", nodes, [numpy_helper.from_array(pruned, "w"), bias]))
+    assert record.weight_sparsity == 0.75 and record.precision == "fp32"
 
 
 def test_static_variants_differing_in_exclusions_calibrate_once_and_build_the_same_bytes(

@@ -21,7 +21,7 @@ from .common import Result, load
 from .readme import render_readme_summary
 from .results import (
     render_card_accuracy, render_card_latency, render_card_summary, render_collapse, render_diagnosis_findings,
-    render_label_map_split, render_preset_gap, render_presets, render_saturation, render_sentiment,
+    render_label_map_split, render_preset_gap, render_presets, render_runtimes, render_saturation, render_sentiment,
 )
 
 __all__ = ["RENDERERS", "Result", "load"]
@@ -50,4 +50,5 @@ RENDERERS: dict[str, Renderer] = {
     "presets": render_presets,
     "preset-gap": render_preset_gap,
     "label-map-split": render_label_map_split,
+    "runtimes": render_runtimes,
 }

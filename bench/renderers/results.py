@@ -7,7 +7,7 @@ import re
 from typing import Any, Sequence
 
 from .benchmarks import repair_found
-from .common import Result, ci, footer, run_of, script, span, table
+from .common import Result, ci, cpu, footer, run_of, script, span, table
 
 def render_diagnosis_findings(result: Result, ranked: int = 9) -> str:
     """What the diagnosis of the collapse found (its first run): the cause, the ranges out of scale, the
@@ -174,7 +174,7 @@ def render_card_summary(result: Result, card: Result) -> str:
 def render_sentiment(result: Result) -> str:
     """The text-classification example: fp32 (at the end of training and as the gate's ONNX original) and
     each int8 variant, with the CPU-time speedup at each shape."""
-    cases = gate_cases(result, (SENTIMENT_TEST,))
+    cases = [c for c in gate_cases(result, (SENTIMENT_TEST,)) if c.get("runtime", ORT) == ORT]  # OpenVINO's: render_runtimes
     by_variant = variants(cases)
     shapes = list(dict.fromkeys(f"bs{c['batch_size']} len{c['sequence_length']}" for c in cases))
     training = next(t for name, t in result.data["training"].items() if "sentiment" in name)["validation"]
@@ -190,6 +190,58 @@ def render_sentiment(result: Result) -> str:
     return "\n".join([
         table(["", "macro-F1", "accuracy", f"CPU-time speedup, {' / '.join(shapes)} (95% CI)"], rows), "",
         f"- macro-F1 of int8 against the fp32 original: {changes}", "", _gate_footer(result)])
+
+
+# ---- the two runtimes side by side (bench/example_gate.py) ---------------------------------------------------
+
+ORT = "onnxruntime"
+OPENVINO_TEST = "test_conll03_openvino"
+RUNTIME_COLUMNS = (("onnxruntime", "dynamic-Add+MatMul"), ("onnxruntime", "static-Add+MatMul"), ("openvino", "fp32"),
+                   ("openvino", "openvino-dynamic"), ("openvino", "openvino-static"))
+
+
+def _runtime_cells(cases: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(runtime, variant) -> (one-thread CPU ms per call, F1) at one shape; "fp32" from the originals' median."""
+    cells: dict[tuple[str, str], tuple[float, float]] = {}
+    for runtime in (ORT, "openvino"):
+        own = [c for c in cases if c.get("runtime", ORT) == runtime]
+        if own:
+            ms = sorted(c["latency"]["cpu"]["original_ms"] for c in own)
+            cells[(runtime, "fp32")] = (ms[len(ms) // 2], own[0]["accuracy"]["original"]["f1"])
+        for c in own:
+            variant = c["id"].removesuffix(f"-bs{c['batch_size']}-len{c['sequence_length']}")
+            cells[(runtime, variant)] = (c["latency"]["cpu"]["optimized_ms"], c["accuracy"]["optimized"]["f1"])
+    return cells
+
+
+def render_runtimes(*results: Result) -> str:
+    """Per CPU class, model and shape: each runtime's fp32 and int8 over ONNX Runtime fp32 (one-thread CPU
+    time, medians of one run, unpaired) with F1, and the fastest of them."""
+    parts = []
+    for result in results:
+        cases = [c for c in gate_cases(result, (*CARD_TESTS, OPENVINO_TEST, SENTIMENT_TEST)) if c.get("latency")]
+        groups: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+        for c in cases:
+            groups.setdefault((c["model"], c["batch_size"], c["sequence_length"]), []).append(c)
+        rows, wins = [], []
+        for (model, bs, length), group in groups.items():
+            cells = _runtime_cells(group)
+            if ("openvino", "fp32") not in cells or (ORT, "fp32") not in cells:
+                continue
+            ort_ms, ort_f1 = cells[(ORT, "fp32")]
+            shown = {key: (ort_ms / ms, f1) for key, (ms, f1) in cells.items() if key in RUNTIME_COLUMNS}
+            rows.append([f"`{model.rsplit('/', 1)[-1]}`", f"bs{bs} len{length}", f"{ort_ms:.2f} ms · {ort_f1:.4f}",
+                         *(f"x{shown[k][0]:.2f} · {shown[k][1]:.4f}" if k in shown else "–" for k in RUNTIME_COLUMNS)])
+            (runtime, variant), (gain, f1) = max(shown.items(), key=lambda item: item[1][0])
+            wins.append(runtime)
+        env = result.data["artifact"]["environment"]
+        tally = ", ".join(f"{runtime} at {wins.count(runtime)}" for runtime in dict.fromkeys(sorted(wins)))
+        parts += [f"**{cpu(result.data['machine'])}** (onnxruntime {env['libraries'].get('onnxruntime')}, openvino"
+                  f" {env['libraries'].get('openvino')}, nncf {env['libraries'].get('nncf')})", "",
+                  table(["model", "shape", "onnxruntime fp32: ms · F1", *(f"{r} {v}" for r, v in RUNTIME_COLUMNS)], rows), "",
+                  f"- fastest int8 or fp32 over onnxruntime fp32, by shape: {tally} of {len(wins)}", "",
+                  _gate_footer(result), ""]
+    return "\n".join(parts).rstrip()
 
 
 # ---- bench/saturation.py, bench/presets.py ---------------------------------------------------------------

@@ -43,7 +43,7 @@ class SharedSteps(Protocol):
         self, path: Path, threads: int, config_entries: dict[str, str] | None = None
     ) -> "onnxruntime.InferenceSession": ...
 
-    def ov_session(self, path: Path, threads: int) -> "OvSession": ...
+    def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> "OvSession": ...
 
 
 class CaseMeasurer:
@@ -51,10 +51,12 @@ class CaseMeasurer:
 
     `case` has its data columns resolved (measure/tasks.py `columns_for`); `original_quantized`
     says whether the original came already quantized, so that a run-time saturation remedy applies
-    to it too; `search_samples` sizes the sample the diagnosis scores on."""
+    to it too; `search_samples` sizes the sample the diagnosis scores on; `amx` says whether the CPU has
+    AMX, where OpenVINO can pack sparse int8 weights."""
 
     def __init__(self, shared: SharedSteps, case: "CaseSpec", dataset: Any, task: "Task", *, original: Path,
-                 optimized: Path, model_dir: Path, original_quantized: bool, threads: int, search_samples: int) -> None:
+                 optimized: Path, model_dir: Path, original_quantized: bool, threads: int, search_samples: int,
+                 amx: bool = False) -> None:
         self.shared = shared
         self.case = case
         self.dataset = dataset
@@ -65,6 +67,7 @@ class CaseMeasurer:
         self.original_quantized = original_quantized
         self.threads = threads
         self.search_samples = search_samples
+        self.amx = amx
 
     # ---- inference sessions ------------------------------------------------------------------
 
@@ -73,8 +76,16 @@ class CaseMeasurer:
         IR file (.xml), else ONNX Runtime's."""
         threads = self.threads if threads is None else threads
         if path.suffix == ".xml":
-            return self.shared.ov_session(path, threads)
+            return self.shared.ov_session(path, threads, self.ov_properties(path))
         return self.shared.ort_session(path, threads, self.config_entries(path))
+
+    def ov_properties(self, path: Path) -> dict[str, Any]:
+        """OpenVINO compile properties `path` runs with besides the threads and precision: sparse weight
+        decompression of the optimized (int8) model, where the case asks for it and the CPU has AMX."""
+        rate = self.case.variant.sparse_decompression_rate
+        if rate is None or path != self.optimized or not self.amx:
+            return {}
+        return {"CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE": rate}
 
     def config_entries(self, onnx_path: Path) -> dict[str, str]:
         """The ONNX Runtime session config entries `onnx_path` runs with. A saturation remedy applied
@@ -169,7 +180,7 @@ class CaseMeasurer:
         if path.suffix == ".xml":
             from .ov_session import make_ov_session
 
-            return make_ov_session(path, threads)
+            return make_ov_session(path, threads, self.ov_properties(path))
         from .ort_session import make_ort_session
 
         return make_ort_session(path, threads, self.config_entries(path))

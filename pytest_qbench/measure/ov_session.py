@@ -69,6 +69,7 @@ def compile_properties(threads: int | None) -> dict[str, Any]:
     }
 
 
-def make_ov_session(path: str | Path, threads: int | None) -> OvSession:
-    """`path` (OpenVINO IR) compiled for the CPU with `threads` inference threads (None: physical cores)."""
-    return OvSession(_core().compile_model(str(path), "CPU", compile_properties(threads)))
+def make_ov_session(path: str | Path, threads: int | None, extra: Mapping[str, Any] | None = None) -> OvSession:
+    """`path` (OpenVINO IR) compiled for the CPU with `threads` inference threads (None: physical cores)
+    and `extra` properties (e.g. CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE)."""
+    return OvSession(_core().compile_model(str(path), "CPU", {**compile_properties(threads), **(extra or {})}))

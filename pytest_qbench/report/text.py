@@ -31,6 +31,7 @@ TIME_HEADERS = [
 VERDICT_HEADERS = ["f1 original -> optimized", "cpu speedup (CI)", "wall speedup", "verdict"]
 _CARD_NAMES = {"approach": "quantization_approach", "operators": "operators_to_quantize"}
 _NONE = "-"
+SPARSE_NOTE = 0.05  # weight sparsity from which the reports name it
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -84,8 +85,18 @@ def _inconclusive(results: list[CaseResult]) -> list[str]:
 
 def _warnings(results: list[CaseResult]) -> list[str]:
     notes = _grouped((r.quantization.note, r.case_id) for r in results if r.quantization and r.quantization.note)
+    sparse_off = _grouped((f"sparse weight decompression {r.sparse_decompression}", r.case_id) for r in results
+                          if r.sparse_decompression and r.sparse_decompression.startswith("off"))
     # Ungated latency gets its own section (hardware_notes), with the speedups.
-    return [_with_cases(message, ids) for message, ids in {**_skips(results, ungated=False), **notes}.items()] + _prequantized(results)
+    found = {**_skips(results, ungated=False), **notes, **sparse_off}
+    return [_with_cases(message, ids) for message, ids in found.items()] + _prequantized(results)
+
+
+def sparse_models(results: list[CaseResult]) -> list[str]:
+    """One note per model whose linear weights are mostly zero (a pruned model): say how sparse."""
+    sparse = {r.model: r.original.weight_sparsity for r in results
+              if r.original is not None and (r.original.weight_sparsity or 0) >= SPARSE_NOTE}
+    return [f"{model}: {share:.1%} of its MatMul/Gemm weights are zero (a pruned model)" for model, share in sparse.items()]
 
 
 def _prequantized(results: list[CaseResult]) -> list[str]:
@@ -193,6 +204,9 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
     for result in mapped_cases(results):
         lines += _label_map_terminal(result)
+    sparse = sparse_models(results)
+    if sparse:
+        lines += ["sparse models:", *(f"  {line}" for line in sparse)]
     fastest = best_lines(runtime_rows(results))
     if fastest:
         lines += [f"{RUNTIMES_TITLE}:", *(f"  {line}" for line in fastest)]
@@ -217,6 +231,9 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         for result in mapped_cases(group):
             parts += _label_map_markdown(result)
         parts += ["### Time metrics", *_time_tables(group)]
+    sparse = sparse_models(results)
+    if sparse:
+        parts += ["Sparse models:", "\n".join(f"* {_escape(line)}" for line in sparse)]
     parts += _runtimes_markdown(results)
     budgets = budget_lines(results)
     if budgets:

@@ -69,7 +69,22 @@ def original_record(onnx_file: Path) -> OriginalRecord:
     if not kinds:
         floats = Counter(t.data_type for t in graph.initializer if t.data_type in _FLOAT_NAMES)
         kinds.append(_FLOAT_NAMES[floats.most_common(1)[0][0]] if floats else "fp32")
-    return OriginalRecord(precision="+".join(sorted(set(kinds))), quantized_ops=dict(sorted(ops.items())))
+    return OriginalRecord(precision="+".join(sorted(set(kinds))), quantized_ops=dict(sorted(ops.items())),
+                          weight_sparsity=weight_sparsity(graph))
+
+
+def weight_sparsity(graph: Any) -> float | None:
+    """The fraction of exact zeros in the float weights that MatMul and Gemm nodes read (their second
+    input, a 2-D initializer held in the file), or None when there is none."""
+    from onnx import numpy_helper
+
+    initializers = {t.name: t for t in graph.initializer}
+    names = {n.input[1] for n in graph.node if n.op_type in ("MatMul", "Gemm") and len(n.input) > 1}
+    weights = [initializers[n] for n in names if n in initializers]
+    arrays = [numpy_helper.to_array(t) for t in weights if t.data_type in _FLOAT_NAMES and len(t.dims) == 2
+              and t.data_location != 1]  # 1: onnx.TensorProto.EXTERNAL, not loaded
+    total = sum(a.size for a in arrays)
+    return float(sum((a == 0).sum() for a in arrays) / total) if total else None
 
 
 def dtype_name(quant_type: Any) -> str:

@@ -77,7 +77,7 @@ def build_openvino_variant(original_dir: Path, spec: VariantSpec, *, calibration
     key = {
         "kind": "openvino variant",
         "original": original_fingerprint(original_dir),
-        "variant": spec.to_dict(),
+        "variant": {k: v for k, v in spec.to_dict().items() if k != "sparse_decompression_rate"},  # a run-time setting
         "calibration_data": dataset_fingerprint(calibration) if static else None,
         "libraries": library_versions(OPENVINO_LIBRARIES),
     }
