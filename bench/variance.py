@@ -77,17 +77,29 @@ def _value(figure: dict[str, Any]) -> float:
     return math.log(figure["value"] if "value" in figure else figure["median"])
 
 
+# A probe measures the reference card's O1 dynamic and static int8 [Add, MatMul]: the variants of these
+# example tests, under which gate runs and baselines name the same cases.
+PROBE_TESTS = {"dynamic": "examples/test_reference_card.py::test_conll03_reference_card",
+               "static": "examples/test_reference_card.py::test_conll03_reference_card_static"}
+
+
+def _case_name(case: str, source: str) -> str:
+    """A probe's case as gate runs and baselines name it (test::id); others' as they are."""
+    return f"{PROBE_TESTS[case.split('-', 1)[0]]}::{case}" if source == "probe" else case
+
+
 def load_record(path: Path) -> Host:
     record = json.loads(path.read_text())
+    source = record.get("source", "probe")
     runs = []
     for run in record["runs"]:
         by_figure: dict[str, dict[str, list[tuple[float, float | None]]]] = {f: {} for f in FIGURES}
         for m in run["measurements"]:
             for figure in FIGURES:
-                by_figure[figure].setdefault(m["case"], []).append((_value(m[figure]), _log_se(m[figure])))
+                by_figure[figure].setdefault(_case_name(m["case"], source), []).append((_value(m[figure]), _log_se(m[figure])))
         runs.append({f: Run(v) for f, v in by_figure.items()})
     host = record["host"]
-    return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, record.get("source", "probe"))
+    return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, source)
 
 
 def committed_baselines(key: str, cpu_model: str, commit: str, at: str) -> Host:
