@@ -24,6 +24,12 @@ import seqeval.metrics  # noqa: F401
 from optimum.onnxruntime import ORTOptimizer, ORTQuantizer  # noqa: F401
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
 
+try:  # the openvino extra, where it is installed, for the same reason
+    import nncf  # noqa: F401
+    import openvino  # noqa: F401
+except ImportError:
+    pass
+
 from tiny_models import SENTENCES, TAGS
 
 

@@ -181,7 +181,7 @@ def test_tiny(qbench):
 def test_gate_on_both_runtimes_update_then_rerun(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
     make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE)
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
-    result = pytester.runpytest("--qbench", "-v", "--qbench-markdown", "report.md")
+    result = pytester.runpytest("--qbench", "-v", "--qbench-markdown", "report.md", "--qbench-html", "report.html")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines([
         "*test_tiny?dynamic-Add+MatMul-bs1-len16? PASSED*", "*test_tiny?openvino-dynamic-bs1-len16? PASSED*",
@@ -194,6 +194,7 @@ def test_gate_on_both_runtimes_update_then_rerun(pytester: pytest.Pytester, tiny
         [" onnxruntime ", " fp32 "], [" openvino ", " fp32 "], [" onnxruntime ", " dynamic-Add+MatMul "],
         [" onnxruntime ", " static-Add+MatMul "], [" openvino ", " openvino-dynamic "], [" openvino ", " openvino-static "]]
     assert "| x1.00 |" in table  # onnxruntime fp32 over itself
+    assert "openvino-static-bs1-len16" in (pytester.path / "report.html").read_text()
     artifact = json.loads((pytester.path / ".qbench" / "results.json").read_text())
     validate_artifact(artifact)
     cases = {c["id"]: c for c in artifact["cases"]}

@@ -278,7 +278,8 @@ def budget_lines(results: list[CaseResult]) -> list[str]:
         gain = ""
         if budget.original.best is not None and budget.optimized.best is not None:
             gain = f", x{budget.optimized.best.throughput / budget.original.best.throughput:.2f}"
-        lines.append(f"{result.case_id} (p90 <= {budget.budget_ms:g} ms, {budget.threads} threads): original"
+        threads = f"{budget.threads} thread{'s' * (budget.threads > 1)}"
+        lines.append(f"{result.case_id} (p90 <= {budget.budget_ms:g} ms, {threads}): original"
                      f" {_budget_point(budget.original)}, optimized {_budget_point(budget.optimized)}{gain}")
     return lines
 

@@ -82,15 +82,8 @@ def build_openvino_variant(original_dir: Path, spec: VariantSpec, *, calibration
         "libraries": library_versions(OPENVINO_LIBRARIES),
     }
     entry, cached = cache.get_or_build(key, lambda out: _build(fp32, spec, calibration, out))
-    return BuiltVariant(
-        original=fp32 / IR_FILE,
-        optimized=entry / IR_FILE,
-        consumed=fp32 / IR_FILE,
-        model_dir=entry,
-        quantization=QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text())),
-        seconds=time.perf_counter() - start,
-        cached=cached,
-    )
+    return BuiltVariant.from_entry(entry, IR_FILE, original=fp32 / IR_FILE, consumed=fp32 / IR_FILE, start=start,
+                                   cached=cached)
 
 
 def _build(fp32: Path, spec: VariantSpec, calibration: "datasets.Dataset | None", out: Path) -> None:

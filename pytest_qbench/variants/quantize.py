@@ -44,6 +44,14 @@ class BuiltVariant:
     seconds: float  # spent in this call: the build, or just the cache lookup
     cached: bool
 
+    @classmethod
+    def from_entry(cls, entry: Path, optimized_file: str, *, original: Path, consumed: Path, start: float,
+                   cached: bool) -> "BuiltVariant":
+        """The variant a cache entry holds, with the record of what its build quantized."""
+        return cls(original=original, optimized=entry / optimized_file, consumed=consumed, model_dir=entry,
+                   quantization=QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text())),
+                   seconds=time.perf_counter() - start, cached=cached)
+
 
 def _step(spec: VariantSpec, what: str) -> contextlib.AbstractContextManager[None]:
     return as_qbench_error(QbenchBuildError, f"building variant {spec.id} failed at {what}")
@@ -84,16 +92,8 @@ def build_variant(
     entry, cached = cache.get_or_build(
         key, lambda out: _build(consumed, spec, preset, calibration, out, cache)
     )
-    record = QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text()))
-    return BuiltVariant(
-        original=original_dir / ONNX_FILE,
-        optimized=entry / QUANTIZED_FILE,
-        consumed=consumed / OPTIMIZED_FILE,
-        model_dir=entry,
-        quantization=record,
-        seconds=time.perf_counter() - start,
-        cached=cached,
-    )
+    return BuiltVariant.from_entry(entry, QUANTIZED_FILE, original=original_dir / ONNX_FILE,
+                                   consumed=consumed / OPTIMIZED_FILE, start=start, cached=cached)
 
 
 def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> BuiltVariant:
@@ -107,15 +107,8 @@ def adopt_quantized(original_dir: Path, file: Path, *, cache: BuildCache) -> Bui
 
     key = {"kind": "given", "model": fingerprint_path(file), "original": original_fingerprint(original_dir)}
     entry, cached = cache.get_or_build(key, build)
-    return BuiltVariant(
-        original=original_dir / ONNX_FILE,
-        optimized=entry / QUANTIZED_FILE,
-        consumed=original_dir / ONNX_FILE,
-        model_dir=entry,
-        quantization=QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text())),
-        seconds=time.perf_counter() - start,
-        cached=cached,
-    )
+    return BuiltVariant.from_entry(entry, QUANTIZED_FILE, original=original_dir / ONNX_FILE,
+                                   consumed=original_dir / ONNX_FILE, start=start, cached=cached)
 
 
 def original_fingerprint(original_dir: Path) -> str:
