@@ -19,6 +19,9 @@ APPROACHES = ("dynamic", "static")
 # same approaches with NNCF: "dynamic" is weight-only int8 (activations quantized at run time by the CPU
 # plugin), "static" is post-training quantization with the transformer preset on the same calibration data.
 RUNTIMES = ("onnxruntime", "openvino")
+# NNCF's model type for OpenVINO's static int8: "transformer" keeps attention-mask arithmetic, Softmax
+# and LayerNorm in float; "generic" (NNCF's default, no model type) quantizes them too.
+NNCF_MODEL_TYPES = ("transformer", "generic")
 GIVEN = "given"  # the approach of a quantized_file: a graph quantized elsewhere, gated as it is
 # Union of onnxruntime's IntegerOps (dynamic), QLinearOps and QDQ (static) registries;
 # tests/test_config.py checks this list against the installed onnxruntime.
@@ -73,6 +76,7 @@ class VariantSpec:
     runtime: str = "onnxruntime"  # one of RUNTIMES
     # OpenVINO on CPUs with AMX: pack int8 weights at least this sparse (CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE).
     sparse_decompression_rate: float | None = None
+    nncf_model_type: str = "transformer"  # one of NNCF_MODEL_TYPES; OpenVINO static only
 
     @property
     def openvino(self) -> bool:
@@ -102,6 +106,8 @@ class VariantSpec:
             if self.approach == "static":
                 recorded["calibration"] = {"num_samples": self.calibration.num_samples, "split": self.calibration.split,
                                            "sequence_length": self.calibration.sequence_length}
+                if self.nncf_model_type != "transformer":  # recorded when not the default, so older baselines match
+                    recorded["nncf_model_type"] = self.nncf_model_type
             return recorded
         return {
             "approach": self.approach,
@@ -428,6 +434,7 @@ def parse_marker(
     _choice("optimization_level", variant_kw.get("optimization_level", 1), OPTIMIZATION_LEVELS)
     _choice("preset", variant_kw.get("preset", "auto"), PRESETS)
     _choice("saturation_remedy", variant_kw["saturation_remedy"], SATURATION_REMEDIES)
+    _choice("nncf_model_type", variant_kw.get("nncf_model_type", "transformer"), NNCF_MODEL_TYPES)
     _positive_int("opset", variant_kw.get("opset", 11))
     for family in variant_kw.get("exclude", ()):
         _choice("exclusion family", family, EXCLUSION_FAMILIES)

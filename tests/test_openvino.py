@@ -56,6 +56,15 @@ def test_static_calibration_settings_decide_the_build_dynamic_ignores_them():
     assert static.to_dict() != other.to_dict()
 
 
+def test_nncf_model_type_is_recorded_only_when_not_the_transformer_preset():
+    (transformer,) = parse_marker({"runtime": "openvino", "approach": "static"})
+    (generic,) = parse_marker({"runtime": "openvino", "approach": "static", "nncf_model_type": "generic"})
+    assert "nncf_model_type" not in transformer.variant.to_dict()  # baselines recorded before the option match
+    assert generic.variant.to_dict()["nncf_model_type"] == "generic"
+    with pytest.raises(QbenchConfigError, match="unknown nncf_model_type 'bert'; allowed: 'transformer', 'generic'"):
+        parse_marker({"runtime": "openvino", "nncf_model_type": "bert"})
+
+
 # ---- builds and sessions -----------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ original's config and tokenizer), each a `BuildCache` entry of its own:
   int8 where the CPU has int8 dot products. The nearest match to ONNX Runtime's dynamic quantization.
 - "static": NNCF post-training quantization with the transformer preset (`ModelType.TRANSFORMER`),
   on the same calibration samples as ONNX Runtime's static variant: int8 FakeQuantize on MatMul
-  inputs; the preset keeps the attention-mask arithmetic, Softmax and LayerNorm in float.
+  inputs; the preset keeps the attention-mask arithmetic, Softmax and LayerNorm in float
+  (`nncf_model_type="generic"`: NNCF without a model type, which quantizes those too).
 
 NNCF quantizes the graph as exported (OpenVINO fuses on its own), so `optimization_level`,
 `operators`, `per_channel`, the exclusions and the ONNX Runtime presets do not apply.
@@ -96,8 +97,8 @@ def _build(fp32: Path, spec: VariantSpec, calibration: "datasets.Dataset | None"
             assert calibration is not None
             # One sample per item, as ONNX Runtime's calibration reads them: a batch of one.
             items = [{name: value[None] for name, value in row.items()} for row in calibration.with_format("numpy")]
-            quantized = nncf.quantize(model, nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER,
-                                      subset_size=len(items))
+            model_type = nncf.ModelType.TRANSFORMER if spec.nncf_model_type == "transformer" else None
+            quantized = nncf.quantize(model, nncf.Dataset(items), model_type=model_type, subset_size=len(items))
         else:
             quantized = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
     _save(quantized, fp32, out)
@@ -126,7 +127,7 @@ def _record(model: "openvino.Model", spec: VariantSpec) -> QuantizationRecord:
             counts["int8 weights"] = counts.get("int8 weights", 0) + 1
     static = spec.approach == "static"
     return QuantizationRecord(
-        preset="nncf transformer" if static else "nncf int8 weights",
+        preset=f"nncf {spec.nncf_model_type}" if static else "nncf int8 weights",
         quantized_ops=dict(sorted(counts.items())),
         excluded_nodes=[],
         note=None if counts else f"NNCF {spec.approach} quantization quantized nothing",
