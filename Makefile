@@ -33,6 +33,7 @@ test: install $(ACTIONLINT)
 demo: install
 	$(PY) examples/conll_model.py
 	$(PY) examples/sentiment_model.py
+	$(PY) examples/sparse_model.py
 	$(PY) -m pytest --qbench examples --qbench-markdown .qbench/report.md --qbench-html .qbench/report.html
 
 clean:

@@ -28,6 +28,7 @@ sys.path[:0] = [str(BENCH), str(REPO / "examples")]
 from conll_model import ensure_model as conll_model  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 from sentiment_model import ensure_model as sentiment_model  # noqa: E402
+from sparse_model import LEVELS, SparseRecipe, ensure_sparse_model  # noqa: E402
 
 SELECT = ("examples", "-k", "not hub")
 
@@ -71,7 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
     args = parser.parse_args()
-    models = (conll_model(), sentiment_model())  # trained (or found) before the clock starts, as `make demo` does
+    # trained (or found) before the clock starts, as `make demo` does
+    models = (conll_model(), sentiment_model(), *(ensure_sparse_model(SparseRecipe(level)) for level in LEVELS))
     start = run_start()
     with tempfile.TemporaryDirectory(prefix="qbench-example-gate-") as tmp:
         artifact, exit_code, command = run_gate(Path(tmp))
