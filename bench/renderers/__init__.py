@@ -22,6 +22,7 @@ from .readme import render_readme_summary
 from .results import (
     render_card_accuracy, render_card_latency, render_card_summary, render_collapse, render_diagnosis_findings,
     render_label_map_split, render_preset_gap, render_presets, render_runtimes, render_saturation, render_sentiment,
+    render_sparse,
 )
 
 __all__ = ["RENDERERS", "Result", "load"]
@@ -51,4 +52,5 @@ RENDERERS: dict[str, Renderer] = {
     "preset-gap": render_preset_gap,
     "label-map-split": render_label_map_split,
     "runtimes": render_runtimes,
+    "sparse": render_sparse,
 }

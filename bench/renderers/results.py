@@ -244,6 +244,34 @@ def render_runtimes(*results: Result) -> str:
     return "\n".join(parts).rstrip()
 
 
+SPARSE_TEST = "test_sparse_int8"
+
+
+def render_sparse(result: Result) -> str:
+    """What sparsity buys: per runtime, variant and shape, the sparse models' int8 against the dense model's
+    (one-thread CPU time per call, medians of one run, unpaired) and their F1."""
+    cases = [c for c in result.data["artifact"]["cases"] if c.get("latency")]
+    sparse = [c for c in cases if c["test"].split("::")[-1] == SPARSE_TEST]
+    dense = {(c.get("runtime", ORT), c["id"]): c for c in gate_cases(result, (*CARD_TESTS, OPENVINO_TEST))}
+    levels = sorted({c["original"]["weight_sparsity"] for c in sparse})
+    rows = []
+    for runtime, case_id in dict.fromkeys((c.get("runtime", ORT), c["id"]) for c in sparse):
+        base = dense.get((runtime, case_id))
+        if base is None:
+            continue
+        cells = [runtime, f"`{case_id}`", f"{base['latency']['cpu']['optimized_ms']:.2f} ms · {base['accuracy']['optimized']['f1']:.4f}"]
+        for level in levels:
+            match = next(c for c in sparse if (c.get("runtime", ORT), c["id"]) == (runtime, case_id)
+                         and c["original"]["weight_sparsity"] == level)
+            ratio = base["latency"]["cpu"]["optimized_ms"] / match["latency"]["cpu"]["optimized_ms"]
+            cells.append(f"x{ratio:.2f} · {match['accuracy']['optimized']['f1']:.4f} (fp32 {match['accuracy']['original']['f1']:.4f})")
+        rows.append(cells)
+    decompression = sorted({c["sparse_decompression"] for c in sparse if c.get("sparse_decompression")})
+    return "\n".join([
+        table(["runtime", "case", "dense int8: ms · F1", *(f"{level:.0%} zero weights: speed vs dense · F1" for level in levels)], rows),
+        "", *(f"- OpenVINO sparse weight decompression: {d}" for d in decompression), "", _gate_footer(result)])
+
+
 # ---- bench/saturation.py, bench/presets.py ---------------------------------------------------------------
 
 DTYPES = {"int8": "s8", "uint8": "u8"}
