@@ -88,7 +88,8 @@ def test_case_without_latency_validates():
 def test_latency_records_the_cpu_phase_and_the_wall_phase_apart():
     result = judged(make_result())
     latency = build_artifact(ENVIRONMENT, [result])["cases"][0]["latency"]
-    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds"}
+    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds", "budget"}
+    assert latency["budget"] is None  # the case names no latency budget
     cpu = result.latency.cpu
     assert latency["cpu"] == {
         "original_ms": cpu.original_ms, "optimized_ms": cpu.optimized_ms,
