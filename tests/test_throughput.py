@@ -83,7 +83,7 @@ def test_gate_records_reports_and_gates_the_budget_throughput(pytester: pytest.P
     assert [p["batch_size"] for p in searched["points"]] == [1, 2, 4, 8, 16, 32, 64]
     assert searched["best"] == max(searched["points"], key=lambda p: p["throughput"])
 
-    result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md")
+    result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md", "--qbench-html", "report.html")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["throughput within the latency budget*",
                                  "  dynamic-Add+MatMul-bs1-len16 (p90 <= 1000 ms, 1 thread): original *.?/s (batch * x 1 stream, p90 *"])
@@ -92,6 +92,8 @@ def test_gate_records_reports_and_gates_the_budget_throughput(pytester: pytest.P
     (case,) = artifact["cases"]
     assert [c["status"] for c in case["checks"] if c["metric"] == "optimized.budget_throughput"] == ["pass"]
     assert "## Throughput within the latency budget" in (pytester.path / "report.md").read_text()
+    page = (pytester.path / "report.html").read_text()
+    assert "<h2>Throughput within the latency budget</h2>" in page and "dynamic-Add+MatMul-bs1-len16 (p90 &lt;= 1000 ms" in page
 
     # a baseline 100x faster than this machine can be: the throughput check fails, naming the budget
     for by_key in stored["cases"].values():

@@ -1,6 +1,7 @@
 """One self-contained HTML file a person reads after a run: the verdict, the gate table with failing
 rows first, matplotlib charts inlined as SVG (latency against sequence length, the speedup against its
-baseline and tolerance, F1 with the allowed loss, trends over the history), and the diagnosis.
+baseline and tolerance, F1 with the allowed loss, trends over the history), the runtimes side by side
+and the throughput within a latency budget where a run has them, and the diagnosis.
 
 Offline by construction: no script, no external resource, and a Content-Security-Policy that forbids
 any request. Charts draw their ink in the page's text colour (`currentColor`), so they read in light
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..gate.policy import latency_not_gated
 from ..results import CaseResult, Check, Diagnosis
-from .text import original_precision, scoring_lines
+from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, best_lines, runtime_cells, runtime_rows
+from .text import BUDGET_TITLE, budget_lines, original_precision, scoring_lines
 
 if TYPE_CHECKING:
     from .history import Run
@@ -52,6 +54,7 @@ def render(results: list[CaseResult], environment: dict[str, Any], history: Sequ
         "<h2>Speedup against the baseline</h2>", _speedup_figure(results),
         "<h2>Accuracy</h2>", *(f"<p>{_escape(line)}</p>" for line in scoring_lines(results)), _f1_figure(results),
     ]
+    parts += _runtimes(results) + _budgets(results)
     if history:
         parts += ["<h2>History</h2>", _history_figure(history, results)]
     diagnosed = {r.diagnosis.case_id: r.diagnosis for r in results if r.diagnosis is not None}
@@ -64,6 +67,23 @@ def render(results: list[CaseResult], environment: dict[str, Any], history: Sequ
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>pytest-qbench: {verdict}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
+
+
+def _runtimes(results: list[CaseResult]) -> list[str]:
+    rows = runtime_rows(results)
+    if not rows:
+        return []
+    return ["<h2>Runtimes side by side</h2>", f"<p class='muted'>{_escape(RUNTIMES_TITLE)}</p>",
+            _table(["model", "shape", *RUNTIME_HEADERS], ([r.model, r.shape, *runtime_cells(r)] for r in rows)),
+            *(f"<p>{_escape(line)}</p>" for line in best_lines(rows))]
+
+
+def _budgets(results: list[CaseResult]) -> list[str]:
+    lines = budget_lines(results)
+    if not lines:
+        return []
+    return ["<h2>Throughput within the latency budget</h2>", f"<p class='muted'>{_escape(BUDGET_TITLE)}</p>",
+            *(f"<p>{_escape(line)}</p>" for line in lines)]
 
 
 def _escape(value: Any) -> str:
