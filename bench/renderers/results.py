@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from pytest_qbench.report.runtimes import RuntimeRow, runtime_rows
+from pytest_qbench.results import CaseResult
+
 from .benchmarks import repair_found
 from .common import Result, ci, cpu, footer, run_of, script, span, table
 
@@ -200,40 +203,25 @@ RUNTIME_COLUMNS = (("onnxruntime", "dynamic-Add+MatMul"), ("onnxruntime", "stati
                    ("openvino", "openvino-dynamic"), ("openvino", "openvino-static"))
 
 
-def _runtime_cells(cases: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, float]]:
-    """(runtime, variant) -> (one-thread CPU ms per call, F1) at one shape; "fp32" from the originals' median."""
-    cells: dict[tuple[str, str], tuple[float, float]] = {}
-    for runtime in (ORT, "openvino"):
-        own = [c for c in cases if c.get("runtime", ORT) == runtime]
-        if own:
-            ms = sorted(c["latency"]["cpu"]["original_ms"] for c in own)
-            cells[(runtime, "fp32")] = (ms[len(ms) // 2], own[0]["accuracy"]["original"]["f1"])
-        for c in own:
-            variant = c["id"].removesuffix(f"-bs{c['batch_size']}-len{c['sequence_length']}")
-            cells[(runtime, variant)] = (c["latency"]["cpu"]["optimized_ms"], c["accuracy"]["optimized"]["f1"])
-    return cells
-
-
 def render_runtimes(*results: Result) -> str:
     """Per CPU class, model and shape: each runtime's fp32 and int8 over ONNX Runtime fp32 (one-thread CPU
-    time, medians of one run, unpaired) with F1, and the fastest of them."""
+    time, medians of one run, unpaired) with F1, and the fastest of them: the plugin's own side-by-side
+    rows (pytest_qbench/report/runtimes.py), laid out one row per shape."""
     parts = []
     for result in results:
-        cases = [c for c in gate_cases(result, (*CARD_TESTS, OPENVINO_TEST, SENTIMENT_TEST)) if c.get("latency")]
-        groups: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
-        for c in cases:
-            groups.setdefault((c["model"], c["batch_size"], c["sequence_length"]), []).append(c)
+        cases = [CaseResult.from_json(c) for c in gate_cases(result, (*CARD_TESTS, OPENVINO_TEST, SENTIMENT_TEST))]
+        grouped: dict[tuple[str, str], dict[tuple[str, str], RuntimeRow]] = {}
+        for row in runtime_rows(cases):
+            grouped.setdefault((row.model, row.shape), {})[(row.runtime, row.variant)] = row
         rows, wins = [], []
-        for (model, bs, length), group in groups.items():
-            cells = _runtime_cells(group)
-            if ("openvino", "fp32") not in cells or (ORT, "fp32") not in cells:
+        for (model, shape), cells in grouped.items():
+            ort = cells.get((ORT, "fp32"))
+            if ort is None or ("openvino", "fp32") not in cells:
                 continue
-            ort_ms, ort_f1 = cells[(ORT, "fp32")]
-            shown = {key: (ort_ms / ms, f1) for key, (ms, f1) in cells.items() if key in RUNTIME_COLUMNS}
-            rows.append([f"`{model.rsplit('/', 1)[-1]}`", f"bs{bs} len{length}", f"{ort_ms:.2f} ms · {ort_f1:.4f}",
-                         *(f"x{shown[k][0]:.2f} · {shown[k][1]:.4f}" if k in shown else "–" for k in RUNTIME_COLUMNS)])
-            (runtime, variant), (gain, f1) = max(shown.items(), key=lambda item: item[1][0])
-            wins.append(runtime)
+            shown = {key: row for key, row in cells.items() if key in RUNTIME_COLUMNS}
+            rows.append([f"`{model.rsplit('/', 1)[-1]}`", shape.replace("-", " "), f"{ort.cpu_ms:.2f} ms · {ort.f1:.4f}",
+                         *(f"x{shown[k].over_ort_fp32:.2f} · {shown[k].f1:.4f}" if k in shown else "–" for k in RUNTIME_COLUMNS)])
+            wins.append(max(shown.values(), key=lambda row: row.over_ort_fp32).runtime)
         env = result.data["artifact"]["environment"]
         tally = ", ".join(f"{runtime} at {wins.count(runtime)}" for runtime in dict.fromkeys(sorted(wins)))
         parts += [f"**{cpu(result.data['machine'])}** (onnxruntime {env['libraries'].get('onnxruntime')}, openvino"
