@@ -48,14 +48,14 @@ def _serve(sessions: list[Any], inputs: dict[str, np.ndarray], batch_size: int, 
     """Every session serves requests of `inputs` concurrently for `seconds`."""
     latencies: list[list[float]] = [[] for _ in sessions]
     start_line = threading.Barrier(len(sessions) + 1)
-    deadline: list[float] = []
+    stop = threading.Event()
 
     def serve(session: Any, times: list[float]) -> None:
         feed = {i.name: inputs[i.name] for i in session.get_inputs()}
         for _ in range(WARMUP_CALLS):
             session.run(None, feed)
         start_line.wait()
-        while not deadline or perf_counter() < deadline[0]:
+        while not stop.is_set():
             t0 = perf_counter()
             session.run(None, feed)
             times.append(perf_counter() - t0)
@@ -65,7 +65,8 @@ def _serve(sessions: list[Any], inputs: dict[str, np.ndarray], batch_size: int, 
         worker.start()
     start_line.wait()
     began = perf_counter()
-    deadline.append(began + seconds)
+    stop.wait(seconds)  # the serving window; then each stream finishes the request it is in
+    stop.set()
     for worker in workers:
         worker.join()
     elapsed = perf_counter() - began
