@@ -56,6 +56,7 @@ OPTIONS = (
     _Option("max_evaluations", "repair search: candidate exclusions built and scored, at most", int, _DIAGNOSIS["max_evaluations"], flag=False),
     _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
     _Option("throughput_rtol", "throughput within a case's latency_budget_ms vs baseline (same CPU model only, wall time): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["throughput_rtol"], flag=False),
+    _Option("confirm_processes", "fresh processes that measure again a case whose speedup check fails or is inconclusive at first look (judged on the median); 0: none", int, _TIMING["confirm_processes"]),
     _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run together", float, 0.01, flag=False),
     _Option("baseline_runs", "latency runs a baseline keeps per case and CPU model (the gate compares with their median)", int, 10, flag=False),
     _Option("rerun_from", "a JSON artifact (or merged artifact): run only the cases whose latency it found failing or inconclusive on this machine's hardware key, to confirm them on another machine"),
@@ -95,6 +96,9 @@ def addoption(parser: pytest.Parser) -> None:
         parser.addini(f"qbench_{opt.name}", opt.help, default=None)
 
 
+_ZERO_ALLOWED = ("accuracy_rtol", "confirm_processes")
+
+
 def _read(config: pytest.Config, opt: _Option) -> Any:
     flag = f"--qbench-{opt.name.replace('_', '-')}"
     cli = config.getoption(f"qbench_{opt.name}") if opt.flag else None
@@ -105,8 +109,8 @@ def _read(config: pytest.Config, opt: _Option) -> Any:
         value = opt.parse(raw)
     except ValueError:
         raise pytest.UsageError(f"qbench: {source} = {raw!r} is not a valid {opt.parse.__name__}") from None
-    if isinstance(value, (int, float)) and value <= 0 and opt.name not in ("accuracy_rtol",):
-        raise pytest.UsageError(f"qbench: {source} = {raw!r} must be positive")
+    if isinstance(value, (int, float)) and (value < 0 or value == 0 and opt.name not in _ZERO_ALLOWED):
+        raise pytest.UsageError(f"qbench: {source} = {raw!r} must be {'at least 0' if opt.name in _ZERO_ALLOWED else 'positive'}")
     return value
 
 

@@ -139,6 +139,10 @@ class BudgetResult:
                    BudgetThroughput.from_dict(data["optimized"]))
 
 
+def _cpu_time(data: dict[str, Any]) -> CpuTime:
+    return CpuTime(**{**data, "speedup": Speedup(**data["speedup"])})
+
+
 @dataclass(frozen=True)
 class LatencyResult:
     original: LatencyStats  # wall clock at `threads`: what users see
@@ -149,6 +153,9 @@ class LatencyResult:
     threads: int
     seconds: float
     budget: BudgetResult | None = None  # when the case names a latency_budget_ms
+    # Each CPU phase of a case confirmed in the run (measure/fresh.py): the first, then one per fresh
+    # process; `cpu` is then their median. Empty when the first look decided.
+    measurements: list[CpuTime] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LatencyResult":
@@ -158,11 +165,12 @@ class LatencyResult:
             original=LatencyStats(**data["original"]),
             optimized=LatencyStats(**data["optimized"]),
             wall_speedup=Speedup(**data["wall_speedup"]),
-            cpu=CpuTime(**{**cpu, "speedup": Speedup(**cpu["speedup"])}),
+            cpu=_cpu_time(cpu),
             stop_reason=data["stop_reason"],
             threads=data["threads"],
             seconds=data["seconds"],
             budget=None if data.get("budget") is None else BudgetResult.from_dict(data["budget"]),
+            measurements=[_cpu_time(m) for m in data.get("measurements", [])],
         )
 
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from .measure.case import CaseMeasurer
     from .measure.tasks import Task
+    from .gate.baselines import BaselineMatch
+    from .gate.policy import Judgement
     from .results import Exclusion
     from .session import QbenchSession
     from .specs import CaseSpec, TimingSpec
@@ -51,6 +53,14 @@ def _strict_line(check: Check) -> str:
                 " or record more baseline runs; without --qbench-strict this is a warning")
     return (f"[strict] {check}; record this machine's baseline runs (pytest --qbench --qbench-update-baselines) or run"
             " the gate on a machine that has them; without --qbench-strict this is a warning")
+
+
+def _to_confirm(judgement: "Judgement", update: bool) -> bool:
+    """Whether the first look at a case's latency may rest on one slow session (measure/fresh.py): its
+    speedup check failed or was inconclusive, or an update's run would restart the recorded sample."""
+    if update:
+        return judgement.restart
+    return any(c.metric == "cpu.speedup" and c.status in ("fail", "inconclusive") for c in judgement.checks)
 
 
 def _accuracy_lost(check: Check) -> bool:
@@ -194,7 +204,7 @@ class QbenchRun:
         fail the test with one line per failed check (QbenchAccuracyLost when the accuracy is among
         them, else QbenchCheckFailed)."""
         from .errors import QbenchBaselineError, QbenchInconclusiveWarning
-        from .gate.policy import judge, latency_not_gated
+        from .gate.policy import latency_not_gated
 
         result = self._new_result()
         try:
@@ -216,16 +226,13 @@ class QbenchRun:
             )
         except QbenchBaselineError as error:
             self._fail(result, "could not read its baseline", error)
-        judgement = judge(
-            result,
-            match,
-            self.case.tolerances,
-            update=session.options.update,
-            amend=lambda checks: session.config.hook.pytest_qbench_checks(
-                config=session.config, result=result, checks=checks
-            ),
-            latency=session.latency_gate,
-        )
+        judgement = self._judge(result, match)
+        if _to_confirm(judgement, session.options.update) and self.measurer.case.timing.confirm_processes:
+            try:
+                result.latency = self.measurer.confirm(result.latency, self.measurer.case.timing.confirm_processes)
+            except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
+                self._fail(result, "could not confirm its latency", error)
+            judgement = self._judge(result, match)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         result.restart_sample = judgement.restart
         self._result = result
@@ -244,6 +251,21 @@ class QbenchRun:
                 f"qbench {self.case.id}:\n" + "\n".join(failed), pytrace=False
             )
         return result
+
+    def _judge(self, result: CaseResult, match: "BaselineMatch") -> "Judgement":
+        from .gate.policy import judge
+
+        session = self.session
+        return judge(
+            result,
+            match,
+            self.case.tolerances,
+            update=session.options.update,
+            amend=lambda checks: session.config.hook.pytest_qbench_checks(
+                config=session.config, result=result, checks=checks
+            ),
+            latency=session.latency_gate,
+        )
 
     def _diagnosis_lines(self, result: CaseResult) -> list[str]:
         """The diagnosis of a lost accuracy when it was asked for, else how to ask for it."""

@@ -217,6 +217,9 @@ class TimingSpec:
     # latency per request stays within this many ms, across batch sizes and stream counts; None: not searched.
     latency_budget_ms: float | None = None
     budget_seconds: float = 0.5  # per configuration tried, per model
+    # A case whose gated speedup fails or is inconclusive at first look is measured again in this many
+    # fresh processes and judged on the median of its measurements (measure/fresh.py); 0: never.
+    confirm_processes: int = 2
 
 
 @dataclass(frozen=True)

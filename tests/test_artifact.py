@@ -88,8 +88,10 @@ def test_case_without_latency_validates():
 def test_latency_records_the_cpu_phase_and_the_wall_phase_apart():
     result = judged(make_result())
     latency = build_artifact(ENVIRONMENT, [result])["cases"][0]["latency"]
-    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds", "budget"}
+    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds", "budget",
+                            "measurements"}
     assert latency["budget"] is None  # the case names no latency budget
+    assert latency["measurements"] == []  # the first look decided: no confirmation in the run
     cpu = result.latency.cpu
     assert latency["cpu"] == {
         "original_ms": cpu.original_ms, "optimized_ms": cpu.optimized_ms,

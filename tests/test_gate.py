@@ -448,3 +448,28 @@ def test_latency_baselines_are_kept_per_cpu_model_strict_fails_what_is_not_gated
     rerun = json.loads((project.path / ".qbench" / "again.json").read_text())
     assert [c["id"] for c in rerun["cases"]] == [CASE]
     assert rerun["run"]["selected"] == first["run"]["selected"] and rerun["run"]["id"] != first["run"]["id"]
+
+
+def test_a_case_that_fails_at_first_look_is_measured_again_in_fresh_processes(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
+
+    def faster_baseline(cases):  # every recorded run 30x faster: beyond the projects' 21x limit
+        for entry in cases[CASE].values():
+            for run in entry["latency"]["runs"]:
+                run.update({k: run[k] * 30 for k in ("speedup", "ci_low", "ci_high")})
+
+    _edit_baseline(project, faster_baseline)
+    failed = project.runpytest("--qbench", "--qbench-confirm-processes", "2")
+    failed.assert_outcomes(passed=3, failed=1)
+    cases = {c["id"]: c for c in _artifact(project)["cases"]}
+    measured = cases[CASE]["latency"]["measurements"]
+    assert len(measured) == 3  # the first look, then two fresh processes
+    values = sorted(m["speedup"]["value"] for m in measured)
+    assert cases[CASE]["latency"]["cpu"]["speedup"]["value"] == pytest.approx(values[1])
+    (speedup,) = [c for c in cases[CASE]["checks"] if c["metric"] == "cpu.speedup"]
+    assert speedup["status"] == "fail" and "the median of 3 measurements in this run" in speedup["reason"]
+    # the cases that passed at first look cost no confirmation
+    assert all(c["latency"]["measurements"] == [] for case_id, c in cases.items() if case_id != CASE)
+
+    project.runpytest("--qbench", "--qbench-confirm-processes", "0").assert_outcomes(passed=3, failed=1)
+    assert _artifact(project)["cases"][0]["latency"]["measurements"] == []

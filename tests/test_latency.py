@@ -397,3 +397,18 @@ def test_make_ort_session_fixes_threads(models):
 def test_missing_input_is_named(models):
     with pytest.raises(ValueError, match=r"needs input\(s\) \['B'\]; got \['X'\]"):
         measure(onnx_sessions(models, []), {"X": INPUTS["X"]}, QUICK, batch_size=4)
+
+
+def test_a_fresh_process_times_the_same_models_on_the_same_inputs(models, tmp_path):
+    """The in-run confirmation (measure/fresh.py): new sessions in a new process, the CPU phase as here."""
+    from pytest_qbench.errors import QbenchCaseError
+    from pytest_qbench.measure.fresh import FreshModel, measure_in_fresh_process
+
+    here = measure(onnx_sessions(models, []), INPUTS, replace(QUICK, threads=1), batch_size=4).cpu
+    there = measure_in_fresh_process(FreshModel(str(models[0])), FreshModel(str(models[1])), INPUTS, QUICK)
+    assert there.speedup.n_pairs >= QUICK.min_pairs
+    assert 0 < there.speedup.ci_low <= there.speedup.value <= there.speedup.ci_high
+    # the same two models: the bias Add costs the original a little, whichever process times them
+    assert 0.5 < there.speedup.value / here.speedup.value < 2
+    with pytest.raises(QbenchCaseError, match=r"confirmation in a fresh process failed \(exit 1\).*needs input"):
+        measure_in_fresh_process(FreshModel(str(models[0])), FreshModel(str(models[1])), {"X": INPUTS["X"]}, QUICK)

@@ -512,3 +512,47 @@ def test_no_common_check_without_runs_of_this_cpu_model():
     judgement = judge(result, sample([2.2], cpu_model="intel-6-106"), TOL)
     result.checks, result.baseline = judgement.checks, judgement.baseline
     assert policy.common_cpu_time([result], rtol=0.10) is None
+
+
+# ---- a confirmation in the run: the median of the first look and fresh processes --------------------
+
+
+def confirmed_in_run(first: float, *again: float) -> CaseResult:
+    """A case whose first CPU phase measured `first`, confirmed by fresh processes that measured `again`
+    (each CI 1% wide), as measure/case.py's `confirm` leaves it: `cpu` the median, `measurements` all."""
+    from pytest_qbench.measure.stats import median_cpu
+
+    base = make_result()
+    measurements = [replace(base.latency.cpu, speedup=replace(base.latency.cpu.speedup, value=v, ci_low=v * 0.995,
+                                                              ci_high=v * 1.005)) for v in (first, *again)]
+    return replace(base, latency=replace(base.latency, cpu=median_cpu(measurements), measurements=measurements))
+
+
+def test_one_slow_session_is_outvoted_by_the_fresh_processes():
+    """The A/A excursion of issue 31: 1.521 against a baseline of 1.707 fails alone; measured again at
+    1.670 and 1.681 in fresh processes, the median passes."""
+    base = sample([1.707, 1.70, 1.71, 1.705, 1.708])
+    alone = check(judge(confirmed_in_run(1.521), base, TOL).checks, "cpu.speedup")
+    confirmed = check(judge(confirmed_in_run(1.521, 1.670, 1.681), base, TOL).checks, "cpu.speedup")
+    assert (alone.status, confirmed.status) == ("fail", "pass")
+    assert confirmed.measured == pytest.approx(1.670, rel=1e-6)
+    assert "the median of 3 measurements in this run (1.521, 1.670, 1.681: the first, then fresh processes)" in confirmed.reason
+
+
+def test_a_real_slowdown_stays_a_failure_when_confirmed():
+    base = sample([1.707, 1.70, 1.71, 1.705, 1.708])
+    found = check(judge(confirmed_in_run(1.52, 1.53, 1.515), base, TOL).checks, "cpu.speedup")
+    assert found.status == "fail"
+
+
+def test_the_median_of_measurements_keeps_each_models_median_and_the_pairs():
+    from pytest_qbench.measure.stats import log_se, median_cpu
+
+    result = confirmed_in_run(1.5, 1.7, 1.6)
+    cpu, measurements = result.latency.cpu, result.latency.measurements
+    assert cpu.speedup.value == pytest.approx(1.6)
+    assert cpu.speedup.n_pairs == sum(m.speedup.n_pairs for m in measurements)
+    assert cpu.speedup.ci_low < 1.6 < cpu.speedup.ci_high
+    # a median of three normal measurements has sqrt(pi/2 / 3) of their own error
+    assert log_se(cpu.speedup) == pytest.approx(log_se(measurements[0].speedup) * math.sqrt(math.pi / 6), rel=1e-3)
+    assert median_cpu(measurements[:1]) is measurements[0]

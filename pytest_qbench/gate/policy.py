@@ -277,7 +277,8 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
         )
         return [Check("latency", "baseline", "skip", None, None, f"CPU model {gate.cpu_model}", reason)]
     latency, recorded = result.latency, match.entry["latency"]
-    checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol)]
+    in_run = tuple(m.speedup.value for m in latency.measurements)
+    checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol, in_run=in_run)]
     if tol.cpu_time_rtol is not None:
         reference = float(np.median([r.optimized_ms for r in runs]))
         checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))
@@ -342,9 +343,11 @@ def confirmed(repeats: list[CaseResult]) -> CaseResult:
                    confirmed_by=[r.run_id for r in same_model[1:]])
 
 
-def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], gate: LatencyGate, rtol: float) -> Check:
+def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], gate: LatencyGate, rtol: float,
+                    in_run: tuple[float, ...] = ()) -> Check:
     """The speedup check of the module doc, against the median of the baseline's runs; a list of
-    measurements (repeats of the case by several runs) is judged on their combined estimate."""
+    measurements (repeats of the case by several runs) is judged on their combined estimate. `in_run`:
+    the speedups a confirmation in this run measured, whose median `measured` is (measure/fresh.py)."""
     repeats = measured if isinstance(measured, list) else [measured]
     measured = repeats[0]
     rule = gate.speedup_rule(rtol)
@@ -355,6 +358,9 @@ def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], g
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
     value = reference * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
     again = f", {len(repeats)} runs combined to {value:.3f}" if len(repeats) > 1 else ""
+    if in_run:
+        again += (f", the median of {len(in_run)} measurements in this run"
+                  f" ({', '.join(f'{v:.3f}' for v in in_run)}: the first, then fresh processes)")
     head = (
         f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}{again}) vs baseline"
         f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}) (rtol {rtol:g}): slowdown"

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..measure.stats import two_sided_z
+from ..measure.stats import median_variance_factor, two_sided_z
 
 # Between-run sigma (log scale, beyond each run's own interval) assumed before a key has runs of its
 # own: the CPU-time speedup moved 0.84-0.87% per case between processes on two hosts (upper 95%
@@ -119,12 +119,6 @@ def _standardizing_sigma(deviations: np.ndarray, own_variances: np.ndarray) -> f
         middle = (low + high) / 2
         low, high = (middle, high) if median_z(middle) > _NORMAL_MAD else (low, middle)
     return (low + high) / 2
-
-
-def median_variance_factor(n: int) -> float:
-    """Var(median of n) x n / sigma^2 for normal runs: 1 up to two runs (their mean), pi/2 above
-    (the large-n value, above every small odd n's exact one)."""
-    return 1.0 if n <= 2 else math.pi / 2
 
 
 @dataclass(frozen=True)

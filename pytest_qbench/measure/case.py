@@ -158,6 +158,23 @@ class CaseMeasurer:
             return result
         return dataclasses.replace(result, budget=self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds))
 
+    def confirm(self, first: LatencyResult, processes: int, optimized: Path | None = None) -> LatencyResult:
+        """`first` with its CPU phase measured again in `processes` fresh processes (measure/fresh.py):
+        `cpu` becomes the median of all the measurements, which `measurements` keeps."""
+        from .fresh import FreshModel, measure_in_fresh_process
+        from .stats import median_cpu
+
+        optimized = self.optimized if optimized is None else optimized
+        models = [FreshModel(str(path), self.fresh_settings(path)) for path in (self.original, optimized)]
+        inputs = self.inputs(self.case.batch_size)
+        again = [measure_in_fresh_process(*models, inputs, self.case.timing) for _ in range(processes)]
+        measurements = [*(first.measurements or [first.cpu]), *again]
+        return dataclasses.replace(first, cpu=median_cpu(measurements), measurements=measurements)
+
+    def fresh_settings(self, path: Path) -> dict[str, Any]:
+        """What a new session of `path` is opened with besides its one thread: as `inference_session`."""
+        return self.ov_properties(path) if path.suffix == ".xml" else dict(self.config_entries(path))
+
     def inputs(self, batch_size: int) -> dict[str, Any]:
         """A batch of real text at the case's sequence length (measure/data.py `latency_inputs`)."""
         from .data import latency_inputs

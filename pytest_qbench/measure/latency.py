@@ -62,12 +62,13 @@ def measure(sessions: Sessions, inputs: dict[str, np.ndarray], timing: TimingSpe
     each session gets only the inputs it declares."""
     threads = resolve_threads(timing.threads)
     one = sessions(1)
-    cpu = Pair(*(_runner(s, inputs) for s in one))
-    wall = cpu if threads == 1 else Pair(*(_runner(s, inputs) for s in sessions(threads)))
+    cpu = Pair(*(runner(s, inputs) for s in one))
+    wall = cpu if threads == 1 else Pair(*(runner(s, inputs) for s in sessions(threads)))
     return measure_pairs(cpu, wall, timing, batch_size, threads)
 
 
-def _runner(session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
+def runner(session: onnxruntime.InferenceSession, inputs: dict[str, np.ndarray]) -> Runner:
+    """A call of `session` on the inputs it declares, bound once."""
     names = [i.name for i in session.get_inputs()]
     missing = [n for n in names if n not in inputs]
     if missing:

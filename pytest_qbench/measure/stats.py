@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..results import LatencyStats, Speedup
+from ..results import CpuTime, LatencyStats, Speedup
 
 PERCENTILES = (50, 90, 95, 99)
 CONFIDENCE = 0.95  # of every speedup interval, measured or stored in a baseline
@@ -122,3 +122,26 @@ def relative_width(speedup: Speedup) -> float:
 def log_se(speedup: Speedup) -> float:
     """The standard error of log(speedup) that its interval implies, read as a normal one."""
     return math.log(speedup.ci_high / speedup.ci_low) / (2 * two_sided_z(speedup.confidence))
+
+
+def median_variance_factor(n: int) -> float:
+    """Var(median of n) x n / sigma^2 for normal values: 1 up to two (their mean), pi/2 above
+    (the large-n value, above every small odd n's exact one)."""
+    return 1.0 if n <= 2 else math.pi / 2
+
+
+def median_cpu(measurements: Sequence[CpuTime]) -> CpuTime:
+    """Several measurements of one case's CPU phase as one: the median speedup, with the standard
+    error a median of their own errors has, and each model's median CPU time per call. A median, not
+    a weighted mean: one measurement off by a slow session (measure/fresh.py) is outvoted, not averaged in."""
+    if len(measurements) == 1:
+        return measurements[0]
+    n = len(measurements)
+    logs = [math.log(m.speedup.value) for m in measurements]
+    se = math.sqrt(median_variance_factor(n) * float(np.mean([log_se(m.speedup) ** 2 for m in measurements])) / n)
+    confidence = measurements[0].speedup.confidence
+    centre, half = float(np.median(logs)), two_sided_z(confidence) * se
+    speedup = Speedup(math.exp(centre), math.exp(centre - half), math.exp(centre + half), confidence,
+                      sum(m.speedup.n_pairs for m in measurements))
+    return CpuTime(float(np.median([m.original_ms for m in measurements])),
+                   float(np.median([m.optimized_ms for m in measurements])), speedup)
