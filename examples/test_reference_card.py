@@ -8,7 +8,7 @@ import pytest
 
 from pytest_qbench import QbenchAccuracyLost
 
-# The reference card's fixed and benchmarked parameters (see ../shared/reference/).
+# The reference card's fixed and benchmarked parameters (docs/reference/optimum-conll03-card.md).
 REFERENCE = dict(
     operators=[["Add", "MatMul"], ["Add"]],
     batch_size=[1, 4, 8],

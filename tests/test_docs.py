@@ -4,6 +4,9 @@ block that differs from its sources fails, and so does a table of figures outsid
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -149,3 +152,93 @@ def test_a_renderer_gets_its_sources_in_the_order_the_marker_names_them(project,
     monkeypatch.setitem(RENDERERS, "two", lambda a, b: f"{a.data['n']} {b.data}")
     doc = _doc(project, "<!-- measurement:two bench/results/r.json bench/results/b.txt -->x<!-- /measurement:two -->")
     assert render(blocks(doc, doc.read_text())[0]) == "3 text"
+
+
+# ---- the repository stands on its own -------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+# A relative path that climbs: `../x`, `../../x/y` (not the `...` of an elided path).
+CLIMBING = re.compile(r"(?<![\w.])((?:\.\./)+[\w.-]+(?:/[\w.-]+)*/?)")
+# The sibling folder the project's work once kept beside the checkout, named as a path in any form.
+SIBLING = re.compile(r"(?<![\w.-])(?:\.\./)*shared/[\w.-]+(?:/[\w.-]+)*/?")
+MARKDOWN_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)\s#]+)(?:#[^)]*)?\)")
+
+
+def _tracked() -> list[str]:
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    # What a clone gets, and what the next commit adds: tracked files and new ones git does not ignore.
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    return [name for name in out.split("\0") if name]
+
+
+def _texts(names: list[str]):
+    for name in names:
+        path = REPO / name
+        if not path.is_file():
+            continue  # deleted in the work tree, not yet committed
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        try:
+            yield name, data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+
+
+def _inside(name: str, reference: str, known: set[str]) -> bool:
+    """Does `reference`, written in the tracked file `name`, name a tracked file or folder of the repository?"""
+    target = os.path.normpath(os.path.join(os.path.dirname(name), reference.rstrip("/").rstrip(".")))
+    return not target.startswith("..") and not os.path.isabs(target) and target in known
+
+
+def _known(names: list[str]) -> set[str]:
+    known = set(names)
+    for name in names:
+        parent = os.path.dirname(name)
+        while parent and parent not in known:
+            known.add(parent)
+            parent = os.path.dirname(parent)
+    return known
+
+
+def outside_references(texts, known: set[str]) -> list[str]:
+    """`file:line: reference` for each path a tracked text file gives outside the repository: a `../`
+    path that leaves it or names nothing tracked, and any path into the sibling `shared/` folder."""
+    found = []
+    for name, text in texts:
+        for number, line in enumerate(text.splitlines(), 1):
+            refs = [m[1] for m in CLIMBING.finditer(line) if not _inside(name, m[1], known)]
+            refs += [m[0] for m in SIBLING.finditer(line)]
+            refs += [m[1] for m in MARKDOWN_LINK.finditer(line) if name.endswith(".md") and not _inside(name, m[1], known)]
+            found += [f"{name}:{number}: {ref}" for ref in dict.fromkeys(refs)]
+    return found
+
+
+def test_no_tracked_file_refers_outside_the_repository():
+    """A user's clone has only what git tracks: no file may send them to `../shared/...` or any other path
+    beside or above the checkout, and every relative path or markdown link must name a tracked file."""
+    names = _tracked()
+    # This file spells the forbidden forms out to test the check: it is the one file not scanned.
+    scanned = [name for name in names if name != "tests/test_docs.py"]
+    found = outside_references(_texts(scanned), _known(names))
+    assert not found, "paths outside the repository (move what a user needs into it):\n" + "\n".join(found)
+
+
+def test_the_outside_reference_check_finds_what_it_should():
+    known = _known(["README.md", "docs/toolchain.md", "examples/conftest.py", "examples/sparse/test_sparse_gate.py"])
+    texts = [
+        ("constraints.txt", "# verified (see ../shared/TOOLCHAIN.md)\n"),
+        ("pytest_qbench/measure/ov_session.py", "says f32 (../shared/TOOLCHAIN.md)\n"),  # inside, but not tracked
+        ("bench/results/h.json", '"note": "raw artifacts added as shared/hosts/2026-12-02"\n'),
+        ("docs/a.md", "see [the pins](toolchain.md) and [gone](../../elsewhere.md)\n"),
+        ("examples/sparse/test_sparse_gate.py", "the data of ../conftest.py. A model '.../encoder'; a shared runner\n"),
+        ("README.md", "[toolchain](docs/toolchain.md#pins), [site](https://example.org/x)\n"),
+    ]
+    assert outside_references(texts, known) == [
+        "constraints.txt:1: ../shared/TOOLCHAIN.md",
+        "pytest_qbench/measure/ov_session.py:1: ../shared/TOOLCHAIN.md",
+        "bench/results/h.json:1: shared/hosts/2026-12-02",
+        "docs/a.md:1: ../../elsewhere.md",
+    ]

@@ -22,9 +22,12 @@ class _SparseLevel:
 
     sparsity: float
 
+    # A classmethod, as pytest asks of a class-scoped fixture in a class: it runs once per subclass,
+    # with that subclass's level, and no test instance is involved.
     @pytest.fixture(scope="class")
-    def qbench_model(self) -> str:
-        return str(ensure_sparse_model(SparseRecipe(self.sparsity)))
+    @classmethod
+    def qbench_model(cls) -> str:
+        return str(ensure_sparse_model(SparseRecipe(cls.sparsity)))
 
     @pytest.mark.qbench(**SPARSE)
     def test_sparse_int8(self, qbench):

@@ -69,10 +69,7 @@ from ..hardware import nearest_key
 from ..results import AccuracyResult, CaseResult, FlushReport, LatencyStats, Speedup
 from .spread import LatencyRun
 
-# 2: hardware keys by int8 kernel tier (x86_64-avx512_vnni-2c, not a flag list); parameters record
-# the evaluation (split, batch size, sample cap, scoring) and the saturation remedy.
-# 3: latency gated on one-thread CPU time (latency.cpu); the wall-clock speedup is wall_speedup.
-# 4: latency.runs, the last runs per CPU model that the gate compares with (their median).
+# What each version changed: CHANGELOG.md, "File formats".
 BASELINE_SCHEMA_VERSION = 4
 SUPPORTED_BASELINE_SCHEMA_VERSIONS = (3, 4)
 KEEP_RUNS = 10  # per case, hardware key and CPU model; ini qbench_baseline_runs

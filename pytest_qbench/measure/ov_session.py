@@ -9,7 +9,7 @@ the process's, and that a known extra cost shows in the measured ratio). With mo
 OpenVINO's own workers do the work: the wall phase, which uses a wall clock, is the only one that does.
 
 The precision. On CPUs with AMX or AVX-512 BF16, OpenVINO runs an "fp32" model in bf16 unless the
-inference precision hint says f32 (../shared/TOOLCHAIN.md); the hint is always set, so the original
+inference precision hint says f32 (docs/toolchain.md); the hint is always set, so the original
 is fp32 here as it is on ONNX Runtime, and int8 variants keep their float parts in f32.
 """
 

@@ -19,15 +19,7 @@ from ..results import ArtifactFile, CaseResult
 if TYPE_CHECKING:
     from ..gate.merge import Merged
 
-# 3: latency.cpu (the gated one-thread CPU time) and latency.wall_speedup; the "inconclusive" status.
-# 4: the diagnosis of a case's lost accuracy, with its repair (--qbench-diagnose, --qbench-repair);
-#    the run's shard and case selection, each case's hardware key and duration; merged artifacts.
-# 5: one accuracy shape for every task: task, average (micro over entities / macro over classes),
-#    per_label_f1, unit, num_units, truncated (were per_type_f1, num_words, truncated_words); the
-#    original model's precision (a pre-quantized original is not fp32); a check's numeric limit;
-#    approach "given" (a quantized_file gated as it is). Later, within 5: accuracy.label_map, what a
-#    label_map did (optional: artifacts written before it stay valid); each case's runtime (optional
-#    likewise: onnxruntime where absent).
+# What each version changed, and the optional fields added within one: CHANGELOG.md, "File formats".
 ARTIFACT_SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 
