@@ -297,3 +297,29 @@ def render_cpu_model_offset(result: Result) -> str:
     """Inline: the range over the cases of the speedup ratio between two CPU models of one key."""
     offsets = [o for o in result.data["figures"]["speedup"]["offsets"] if not o["same_cpu_model"]]
     return ", ".join(f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}" for o in offsets)
+
+
+# ---- bench/sessions.py: one slow session --------------------------------------------------------------------
+
+
+def render_sessions(*records: Result) -> str:
+    """Per host, condition, variant and shape: where the log speedup varies, and the excursions."""
+    header = ["CPU", "condition", "variant", "shape", "processes x sessions x passes", "median speedup",
+              "sd: pass / session / process", "excursions: measurements (sessions, both passes)", "worst",
+              "the excursions' optimized / original ms"]
+    rows, footers = [], []
+    for result in records:
+        data = result.data
+        for s in data["summary"]:
+            moved = s["moved"]
+            which = "–" if not moved else "; ".join(f"{m['optimized']:+.0%} / {m['original']:+.0%}" for m in moved[:4])
+            rows.append([data["machine"]["cpu_model"], s["condition"], s["variant"], s["shape"],
+                         f"{s['processes']} x {s['sessions'] // s['processes']} x {data['passes']}",
+                         f"{s['median_speedup']:.3f}",
+                         " / ".join("–" if math.isnan(s[k]) else f"{s[k]:.2%}" for k in ("sd_pass", "sd_session", "sd_process")),
+                         f"{s['excursions']} of {s['measurements']} ({s['excursion_sessions']}, {s['persistent_sessions']})",
+                         pct(s["worst"]), which])
+        footers.append(footer(run_of(data), ".venv/bin/python bench/sessions.py", result.path,
+                              f"; the gate's CPU phase, an excursion below -{data['excursion']:.0%} of its group's median;"
+                              f" transparent huge pages `{data['transparent_hugepage']}`"))
+    return "\n".join([table(header, rows), "", *footers])
