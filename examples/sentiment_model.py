@@ -21,11 +21,12 @@ from typing import Any
 
 from training import (
     ENCODER, Schedule, attention_mask, cached_model, encoder_dir, encoder_files, fine_tune, package_dir, padded,
-    print_summary, save, seed_everything, sha256,
+    print_summary, save, seed_everything, sha256, trained_model,
 )
 
 CLASSES = ("rotten", "fresh")  # ids as in the hub's rotten_tomatoes: 0 negative, 1 positive
 SPLITS = ("train", "validation", "test")
+MODEL_PREFIX = "rt-sentiment-minilm"
 
 
 def corpus_file() -> Path:
@@ -77,7 +78,12 @@ def _fingerprint(recipe: Recipe) -> dict[str, Any]:
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path:
     """The trained model's folder, training it first if this machine has none yet."""
-    return cached_model("rt-sentiment-minilm", _fingerprint(recipe), lambda folder: train(recipe, folder), cache_root)
+    return cached_model(MODEL_PREFIX, _fingerprint(recipe), lambda folder: train(recipe, folder), cache_root)
+
+
+def find_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path | None:
+    """The trained model's folder, or None when this machine has not trained it yet."""
+    return trained_model(MODEL_PREFIX, _fingerprint(recipe), cache_root)
 
 
 def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
