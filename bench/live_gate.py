@@ -1,0 +1,245 @@
+"""The example gate's false alarms and its detection of a real int8 slowdown, counted on whole pytest runs
+(issue 31 item 4: live figures, not only simulated ones).
+
+    PYTHONPATH=. .venv/bin/python bench/live_gate.py --beside "what else runs"
+
+bench/gate_replay.py simulates gate runs and bench/int8_gate.py times one case per process; here every
+run is the real thing: `pytest --qbench examples -k SELECT` (default: the example gate's 42 ONNX Runtime
+cases), a process of its own with its own JSON artifact, as a CI job runs it. First `--baseline-runs`
+update runs record baselines into an empty throw-away folder; then `--runs` A/A gate runs and `--runs`
+runs in which ONE case (`--target`) times its int8 model slowed by an extra MatMulInteger calibrated to
++10% of its one-thread CPU time (bench/int8_slowdown.py), injected through the pytest plugin
+bench/qbench_live_slowdown.py, so that the in-process timing and the in-run confirmation in fresh
+processes both time it. The gate runs are shuffled (one seed) so that a drift of the machine hits both
+arms alike. A run is red, leniently, when pytest exits non-zero or any case's speedup check
+(`cpu.speedup`) fails; strictly, also when any check is inconclusive. Reported: false alarms per A/A run
+(lenient and strict), the +10% case caught (its speedup check failed) per slowed run, with Wilson 95%
+intervals; per run the red cases, how many were confirmed in the run, seconds and load average.
+Written to bench/results/live-gate-<hardware key>.json. The example models must be trained first
+(`make demo` trains them); one run of the 42 cases takes about 11-21 min on 2 cores, so the defaults
+(3 + 2 x 20 runs) take 8-15 hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from statistics import median
+from time import perf_counter
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path[:0] = [str(BENCH), str(REPO / "examples")]
+from gate_replay import wilson  # noqa: E402
+from qbench_live_slowdown import RECORD_ENV, SLOWED_ENV, TARGET_ENV  # noqa: E402
+from run_record import run_info, run_start, save_result  # noqa: E402
+
+SELECT = "(reference_card or collapse or repaired or rotten) and not openvino and not budget and not hub"
+TARGET = "test_conll03_reference_card[dynamic-Add+MatMul-bs1-len32]"
+SLOWDOWN = 0.10
+ARMS = ("aa", "slow")
+SPEEDUP = "cpu.speedup"
+
+
+# ---- one pytest run ------------------------------------------------------------------------------------------
+
+
+def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path, update: bool) -> list[str]:
+    """One run of the example gate against (or, with `update`, into) `baselines`, writing `artifact`."""
+    return [sys.executable, "-m", "pytest", "--qbench", "examples", "-k", select, "-q", "-p", "no:cacheprovider",
+            "-p", "qbench_live_slowdown", "--qbench-baselines", str(baselines), "-o", f"qbench_baseline_runs={keep_runs}",
+            "--qbench-json", str(artifact), *(["--qbench-update-baselines"] if update else [])]
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """This environment with the checkout and bench/ first on the path (the plugin is imported from there)."""
+    path = os.pathsep.join(p for p in (str(REPO), str(BENCH), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def run_pytest(command: list[str], env: dict[str, str], artifact: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's artifact and its process record: exit code, seconds, load average before and after."""
+    load_before, start = list(os.getloadavg()), perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    process = {"exit_code": done.returncode, "seconds": perf_counter() - start, "load_before": load_before,
+               "load_after": list(os.getloadavg())}
+    if not artifact.is_file():
+        sys.exit(f"the gate wrote no artifact (exit {done.returncode}; {artifact.parent} kept):\n"
+                 f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return json.loads(artifact.read_text()), process
+
+
+# ---- judging a run from its artifact -------------------------------------------------------------------------
+
+
+def case_name(case: dict[str, Any]) -> str:
+    """The test's name with its parameters, as pytest's item.name: `test_x[dynamic-Add-bs1-len32]`."""
+    return case["nodeid"].rsplit("::", 1)[-1]
+
+
+def speedup_status(case: dict[str, Any]) -> str | None:
+    return next((c["status"] for c in case["checks"] if c["metric"] == SPEEDUP), None)
+
+
+def not_passed(case: dict[str, Any]) -> list[str]:
+    """The case's failed or inconclusive checks, "metric status"; an expected failure's own (the xfail
+    collapse's accuracy) left out."""
+    return [f"{c['metric']} {c['status']}" for c in case["checks"] if c["status"] in ("fail", "inconclusive")
+            and not (case["expected_failure"] and c["metric"] != SPEEDUP)]
+
+
+def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, Any]:
+    """A gate run as CI would see it: red leniently (non-zero exit or a failed speedup check) or strictly
+    (also an inconclusive check); which cases; how many were confirmed in the run; the target's verdict."""
+    cases = artifact["cases"]
+    failed = sorted(case_name(c) for c in cases if speedup_status(c) == "fail")
+    flagged = {case_name(c): not_passed(c) for c in cases if not_passed(c)}
+    by_name = {case_name(c): c for c in cases}
+    return {
+        "exit_code": exit_code, "cases": len(cases),
+        "red_lenient": exit_code != 0 or bool(failed), "red_strict": exit_code != 0 or bool(flagged),
+        "speedup_failed": failed, "flagged": flagged,
+        "confirmed": sum(bool((c.get("latency") or {}).get("measurements")) for c in cases),
+        "target": speedup_status(by_name[target]) if target in by_name else "absent",
+        "speedups": {case_name(c): [c["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high")]
+                     for c in cases if c.get("latency")},
+    }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per arm that ran: red runs lenient and strict, the target caught, confirmed cases and seconds per run."""
+    summary = {}
+    for arm in ARMS:
+        mine = [r for r in runs if r["arm"] == arm]
+        if mine:
+            summary[arm] = {
+                "runs": len(mine), "red_lenient": wilson(sum(r["red_lenient"] for r in mine), len(mine)),
+                "red_strict": wilson(sum(r["red_strict"] for r in mine), len(mine)),
+                "target_caught": wilson(sum(r["target"] == "fail" for r in mine), len(mine)),
+                "target_inconclusive": sum(r["target"] == "inconclusive" for r in mine),
+                "confirmed_per_run": sum(r["confirmed"] for r in mine) / len(mine),
+                "seconds_median": median(r["seconds"] for r in mine),
+            }
+    return summary
+
+
+# ---- the study -----------------------------------------------------------------------------------------------
+
+
+def check_models() -> None:
+    """Stop, naming the command, when an example model of the selection is not trained on this machine."""
+    from conll_model import find_model as conll
+    from sentiment_model import find_model as sentiment
+
+    missing = [script for script, find in (("conll_model.py", conll), ("sentiment_model.py", sentiment)) if find() is None]
+    if missing:
+        sys.exit("the example models are not trained on this machine; train them first (minutes each): "
+                 + " && ".join(f".venv/bin/python examples/{script}" for script in missing))
+
+
+def slowed_model(record: Path, work: Path) -> tuple[Path, dict[str, Any]]:
+    """The target's int8 model slowed by SLOWDOWN of its one-thread CPU time, calibrated on its own inputs."""
+    import numpy as np
+    from int8_slowdown import calibrate
+
+    from pytest_qbench.measure.ort_session import make_ort_session
+
+    if not (record / "target.json").is_file():
+        sys.exit("the target case did not run in the baseline runs: check --target against"
+                 " `pytest --qbench examples -k SELECT --collect-only -q`")
+    target = json.loads((record / "target.json").read_text())
+    with np.load(record / "inputs.npz") as stored:
+        feed = {name: stored[name] for name in stored.files}
+    model, columns, cost = calibrate(lambda p: make_ort_session(p, 1, target["config_entries"]), Path(target["optimized"]),
+                                     work / "slowed", target["hidden_size"], feed, SLOWDOWN)
+    return model, {"case": target["case"], "columns": columns, "cost": cost}
+
+
+def plan(runs: int, arms: list[str], seed: int = 0) -> list[str]:
+    """The gate runs' arms in a shuffled order (one seed)."""
+    order = [arm for arm in arms for _ in range(runs)]
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def record_baselines(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """The update runs into work/baselines, each its own process; the target's models recorded in work/target."""
+    processes = []
+    for index in range(args.baseline_runs):
+        artifact = work / f"baseline-{index}.json"
+        command = pytest_command(args.select, work / "baselines", args.baseline_runs, artifact, update=True)
+        _, process = run_pytest(command, child_env({TARGET_ENV: args.target, RECORD_ENV: str(work / "target")}), artifact)
+        if process["exit_code"]:
+            sys.exit(f"baseline run {index + 1} exited {process['exit_code']}: see {artifact}")
+        processes.append(process)
+        print(f"baseline {index + 1}/{args.baseline_runs}: {process['seconds']:.0f} s", flush=True)
+    return processes
+
+
+def gate_runs(args: argparse.Namespace, work: Path, slowed: Path | None) -> list[dict[str, Any]]:
+    """The A/A and slowed gate runs against work/baselines, shuffled, each its own process, judged."""
+    runs = []
+    for index, arm in enumerate(plan(args.runs, args.arms)):
+        artifact = work / f"run-{index}-{arm}.json"
+        env = child_env({TARGET_ENV: args.target, **({SLOWED_ENV: str(slowed)} if arm == "slow" else {})})
+        command = pytest_command(args.select, work / "baselines", args.baseline_runs, artifact, update=False)
+        data, process = run_pytest(command, env, artifact)
+        run = {"arm": arm, **process, **judge(data, process["exit_code"], args.target)}
+        runs.append(run)
+        print(f"run {index + 1} {arm}: lenient {'red' if run['red_lenient'] else 'green'}, strict"
+              f" {'red' if run['red_strict'] else 'green'}, target {run['target']}, {run['confirmed']} confirmed,"
+              f" {run['seconds']:.0f} s", flush=True)
+    return runs
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline-runs", type=int, default=3, help="update runs recording the baselines")
+    parser.add_argument("--runs", type=int, default=20, help="gate runs per arm")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS, help="aa: unchanged; slow: the target +10%%")
+    parser.add_argument("--select", default=SELECT, help="pytest -k expression of the example gate's cases")
+    parser.add_argument("--target", default=TARGET, help="the case slowed in the slow arm, as pytest names it")
+    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile")
+    parser.add_argument("--output", type=Path, help="default: bench/results/live-gate-<hardware key>.json")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (baselines, artifacts, models)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    from pytest_qbench.hardware import detect
+
+    args = parse_args()
+    check_models()
+    hardware = detect()
+    start = run_start()
+    work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
+    baseline_runs = record_baselines(args, work)
+    slowed, calibration = slowed_model(work / "target", work) if "slow" in args.arms else (None, {})
+    runs = gate_runs(args, work, slowed)
+    summary = summarize(runs)
+    save_result(args.output or BENCH / "results" / f"live-gate-{hardware.key}.json", {
+        # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
+        **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
+        "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration, "baseline_runs": baseline_runs,
+        "runs": runs, "summary": summary,
+        "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs", str(args.runs),
+                               "--arms", *args.arms, "--select", args.select, "--target", args.target]),
+    })
+    print(json.dumps(summary, indent=1))
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

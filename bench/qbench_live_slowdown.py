@@ -1,0 +1,69 @@
+"""A pytest plugin of bench/live_gate.py: one case of a real gate run timed on a slowed int8 model.
+
+    PYTHONPATH=bench:. QBENCH_LIVE_TARGET='test_x[dynamic-Add+MatMul-bs1-len32]' QBENCH_LIVE_SLOWED=slowed.onnx \\
+        .venv/bin/python -m pytest --qbench examples -p qbench_live_slowdown
+
+For the test named by $QBENCH_LIVE_TARGET only (the item's name, parameters included), the case's
+`CaseMeasurer.optimized` (measure/case.py) becomes $QBENCH_LIVE_SLOWED: the in-process timing and
+the in-run confirmation in fresh processes (measure/fresh.py) both read that attribute, so both time
+the slowed model. Its scores do not change (the slowed graph only adds an output after the logits).
+With $QBENCH_LIVE_RECORD (a folder), the plugin writes there what the slowdown is calibrated on: the
+target's model paths, session settings and hidden size (target.json) and its exact timing inputs
+(inputs.npz). Without $QBENCH_LIVE_TARGET it does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+TARGET_ENV, SLOWED_ENV, RECORD_ENV = "QBENCH_LIVE_TARGET", "QBENCH_LIVE_SLOWED", "QBENCH_LIVE_RECORD"
+
+_running: list[str] = []  # the name of the item being run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _running[:] = [item.name]
+    yield
+    _running.clear()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(TARGET_ENV):
+        patch_measurer()
+
+
+def patch_measurer() -> None:
+    """Wrap `CaseMeasurer.__init__` so that the target's measurer is recorded and slowed as asked."""
+    from pytest_qbench.measure.case import CaseMeasurer
+
+    init = CaseMeasurer.__init__
+
+    def wrapped(self: CaseMeasurer, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if _running != [os.environ[TARGET_ENV]]:
+            return
+        if os.environ.get(RECORD_ENV):
+            record(self, Path(os.environ[RECORD_ENV]))
+        if os.environ.get(SLOWED_ENV):
+            self.optimized = Path(os.environ[SLOWED_ENV])
+
+    CaseMeasurer.__init__ = wrapped  # type: ignore[method-assign]
+
+
+def record(measurer: Any, folder: Path) -> None:
+    """What the slowdown of the target is calibrated on, from its unslowed measurer."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "inputs.npz", **measurer.inputs(measurer.case.batch_size))
+    (folder / "target.json").write_text(json.dumps({
+        "case": measurer.case.id, "original": str(measurer.original), "optimized": str(measurer.optimized),
+        "config_entries": dict(measurer.config_entries(measurer.optimized)),
+        "hidden_size": measurer.shared.model_config(measurer.model_dir).hidden_size,
+    }))
