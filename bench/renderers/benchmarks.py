@@ -1,6 +1,6 @@
 """The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/int8_gate.py (and the fp32-copy study of
 bench/latency_gate.py as of 5811f38), bench/measurement.py,
-bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py."""
+bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py, bench/live_gate.py."""
 
 from __future__ import annotations
 
@@ -290,6 +290,35 @@ def render_int8_gate(result: Result) -> str:
         f" int8 path ({cal}). Each run judged as one case of a {data['family']}-case gate run against the last"
         f" {data['baseline_runs']} unslowed runs of its condition. "
         + footer(run_of(data), f".venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
+    ])
+
+
+# ---- bench/live_gate.py: whole gate runs, counted red ---------------------------------------------------------
+
+ARM_NAMES = {"aa": "A/A", "slow": "one case +10%"}
+
+
+def render_live_gate(result: Result) -> str:
+    """Per arm: red runs lenient and strict, the slowed case caught; then the cases that went red without a change."""
+    data = result.data
+    rows = [[ARM_NAMES[arm], s["runs"], _rate(s["red_lenient"]), _rate(s["red_strict"]),
+             _rate(s["target_caught"]) if arm == "slow" else "–", s["target_inconclusive"] if arm == "slow" else "–",
+             f"{s['confirmed_per_run']:.1f}", f"{s['seconds_median'] / 60:.1f}"] for arm, s in data["summary"].items()]
+    red: dict[str, int] = {}
+    for run in (r for r in data["runs"] if r["arm"] == "aa"):
+        for name in run["flagged"]:
+            red[name] = red.get(name, 0) + 1
+    cases = "; ".join(f"`{name}` {count}" for name, count in sorted(red.items(), key=lambda x: (-x[1], x[0]))) or "none"
+    cal = data["calibration"]
+    slowed = (f" The slowed case: `{data['target']}`, {cal['columns']} extra int8 columns, {cal['cost']:+.1%} one-thread"
+              " CPU time." if cal else "")
+    return "\n".join([
+        table(["runs", "n", "red: failed or exit ≠ 0 (Wilson 95%)", "red: also inconclusive", "slowed case caught",
+               "slowed case inconclusive", "cases confirmed in-run per run", "min per run (median)"], rows), "",
+        f"Each run `pytest --qbench examples -k \"{data['select']}\"`, its own process, against baselines of"
+        f" {len(data['baseline_runs'])} update runs made by this study.{slowed} A/A cases flagged (failed or"
+        f" inconclusive), runs per case: {cases}. "
+        + footer(run_of(data), f"PYTHONPATH=. .venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
     ])
 
 

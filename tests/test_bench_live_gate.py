@@ -1,0 +1,130 @@
+"""bench/live_gate.py's judging of gate runs from their artifacts, its summary and renderer, and the pytest
+plugin that slows one case (bench/qbench_live_slowdown.py), on synthetic artifacts and a stand-in measurer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+import live_gate  # noqa: E402
+import qbench_live_slowdown as plugin  # noqa: E402
+from renderers import Result, render_live_gate  # noqa: E402
+
+TARGET = "test_card[dynamic-Add+MatMul-bs1-len32]"
+
+
+def case(name: str, speedup: str | None = "pass", others: tuple[tuple[str, str], ...] = (), *, confirmed: bool = False,
+         expected_failure: bool = False) -> dict:
+    checks = [{"metric": m, "status": s} for m, s in ((("cpu.speedup", speedup),) if speedup else ()) + others]
+    cpu = {"speedup": {"value": 1.5, "ci_low": 1.4, "ci_high": 1.6}}
+    latency = None if speedup is None else {"cpu": cpu, "measurements": [cpu, cpu, cpu] if confirmed else []}
+    return {"nodeid": f"examples/test_x.py::{name}", "checks": checks, "latency": latency,
+            "expected_failure": expected_failure}
+
+
+COLLAPSE = case("test_collapse[static-bs1-len32]", None, (("f1", "fail"),), expected_failure=True)
+
+
+def judged(*cases: dict, exit_code: int = 0) -> dict:
+    return live_gate.judge({"cases": [case(TARGET), COLLAPSE, *cases]}, exit_code, TARGET)
+
+
+def test_an_unchanged_run_with_its_expected_collapse_is_green():
+    run = judged(case("test_card[dynamic-Add-bs1-len32]"))
+    assert (run["red_lenient"], run["red_strict"], run["flagged"], run["target"]) == (False, False, {}, "pass")
+    assert run["cases"] == 3 and set(run["speedups"]) == {TARGET, "test_card[dynamic-Add-bs1-len32]"}
+
+
+def test_an_inconclusive_speedup_is_red_only_strictly_and_a_failed_one_both_ways():
+    inconclusive = judged(case("test_card[a]", "inconclusive", confirmed=True))
+    assert (inconclusive["red_lenient"], inconclusive["red_strict"]) == (False, True)
+    assert inconclusive["flagged"] == {"test_card[a]": ["cpu.speedup inconclusive"]} and inconclusive["confirmed"] == 1
+    failed = judged(case("test_card[b]", "fail", confirmed=True), exit_code=1)
+    assert (failed["red_lenient"], failed["red_strict"], failed["speedup_failed"]) == (True, True, ["test_card[b]"])
+
+
+def test_a_non_zero_exit_is_red_without_any_failed_check():
+    run = judged(exit_code=1)
+    assert run["red_lenient"] and run["red_strict"] and run["speedup_failed"] == []
+
+
+def test_the_targets_verdict_and_its_absence():
+    assert live_gate.judge({"cases": [case(TARGET, "fail")]}, 1, TARGET)["target"] == "fail"
+    assert live_gate.judge({"cases": [COLLAPSE]}, 0, TARGET)["target"] == "absent"
+
+
+def runs() -> list[dict]:
+    aa = [{**judged(), "arm": "aa", "seconds": 600.0},
+          {**judged(case("test_card[a]", "inconclusive")), "arm": "aa", "seconds": 660.0},
+          {**judged(case("test_card[b]", "fail"), exit_code=1), "arm": "aa", "seconds": 700.0}]
+    slow = [{**live_gate.judge({"cases": [case(TARGET, status, confirmed=True)]}, int(status == "fail"), TARGET),
+             "arm": "slow", "seconds": 620.0} for status in ("fail", "fail", "inconclusive")]
+    return aa + slow
+
+
+def test_summary_counts_red_runs_and_the_caught_target_with_wilson_intervals():
+    summary = live_gate.summarize(runs())
+    aa, slow = summary["aa"], summary["slow"]
+    assert (aa["red_lenient"]["hits"], aa["red_strict"]["hits"], aa["runs"]) == (1, 2, 3)
+    assert aa["red_lenient"]["low"] < 1 / 3 < aa["red_lenient"]["high"]
+    assert (slow["target_caught"]["hits"], slow["target_inconclusive"], slow["confirmed_per_run"]) == (2, 1, 1.0)
+    assert aa["seconds_median"] == 660.0
+    assert set(live_gate.summarize(runs()[:3])) == {"aa"}
+
+
+def test_the_gate_runs_are_shuffled_with_as_many_of_each_arm():
+    order = live_gate.plan(5, ["aa", "slow"])
+    assert sorted(order) == ["aa"] * 5 + ["slow"] * 5 and order == live_gate.plan(5, ["aa", "slow"])
+    assert order != sorted(order)
+
+
+def test_the_renderer_tables_each_arm_and_the_cases_red_without_a_change():
+    data = {"when": "2025-01-01T00:00:00+00:00", "minutes": 60.0, "machine": {"brand": "CPU", "hardware_key": "k"},
+            "load_before": [1, 1, 1], "load_after": [1, 1, 1], "beside": "nothing", "select": "not hub",
+            "target": TARGET, "calibration": {"columns": 900, "cost": 0.1}, "baseline_runs": [{}, {}, {}],
+            "runs": runs(), "summary": live_gate.summarize(runs()), "command": "bench/live_gate.py --runs 3"}
+    text = render_live_gate(Result("bench/results/live-gate-k.json", data))
+    assert "| A/A | 3 | 1/3 (33.3%;" in text and "| one case +10% | 3 |" in text
+    assert "`test_card[a]` 1; `test_card[b]` 1" in text and "baselines of 3 update runs" in text
+
+
+class Measurer:
+    """Stands in for CaseMeasurer: its constructor only stores the optimized model."""
+
+    def __init__(self, optimized: Path) -> None:
+        self.optimized = optimized
+
+
+def test_the_plugin_slows_only_the_target(monkeypatch, tmp_path):
+    monkeypatch.setattr("pytest_qbench.measure.case.CaseMeasurer", Measurer)
+    monkeypatch.setattr(Measurer, "__init__", Measurer.__init__)  # undone after the test
+    monkeypatch.setenv(plugin.TARGET_ENV, TARGET)
+    monkeypatch.setenv(plugin.SLOWED_ENV, str(tmp_path / "slowed.onnx"))
+    monkeypatch.delenv(plugin.RECORD_ENV, raising=False)
+    plugin.patch_measurer()
+    monkeypatch.setattr(plugin, "_running", [TARGET])
+    assert Measurer(Path("int8.onnx")).optimized == tmp_path / "slowed.onnx"
+    monkeypatch.setattr(plugin, "_running", ["test_card[dynamic-Add-bs1-len32]"])
+    assert Measurer(Path("int8.onnx")).optimized == Path("int8.onnx")
+
+
+def test_the_plugin_records_what_the_slowdown_is_calibrated_on(tmp_path):
+    np = pytest.importorskip("numpy")
+    measurer = SimpleNamespace(
+        case=SimpleNamespace(id="dynamic-Add+MatMul-bs1-len32", batch_size=1), original=Path("fp32.onnx"),
+        optimized=Path("int8.onnx"), model_dir=Path("model"), config_entries=lambda path: {"k": "v"},
+        inputs=lambda batch: {"input_ids": np.ones((batch, 32), dtype="int64")},
+        shared=SimpleNamespace(model_config=lambda folder: SimpleNamespace(hidden_size=384)),
+    )
+    plugin.record(measurer, tmp_path / "target")
+    assert json.loads((tmp_path / "target" / "target.json").read_text()) == {
+        "case": "dynamic-Add+MatMul-bs1-len32", "original": "fp32.onnx", "optimized": "int8.onnx",
+        "config_entries": {"k": "v"}, "hidden_size": 384}
+    with np.load(tmp_path / "target" / "inputs.npz") as stored:
+        assert stored["input_ids"].shape == (1, 32)
