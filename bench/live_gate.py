@@ -16,8 +16,9 @@ arms alike. A run is red, leniently, when pytest exits non-zero or any case's sp
 (lenient and strict), the +10% case caught (its speedup check failed) per slowed run, with Wilson 95%
 intervals; per run the red cases, how many were confirmed in the run, seconds and load average.
 Written to bench/results/live-gate-<hardware key>.json. The example models must be trained first
-(`make demo` trains them); one run of the 42 cases takes about 11-21 min on 2 cores, so the defaults
-(3 + 2 x 20 runs) take 8-15 hours.
+(`make demo` trains them; the script says which is missing). The 42 cases took 8-11 min of a gate run on
+2 cores (their seconds in bench/results/example-gate-*.json), so the defaults (3 + 2 x 20 runs) take
+6-8 hours, plus the variants' builds in the first run where this machine has none cached.
 """
 
 from __future__ import annotations
@@ -135,14 +136,30 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 # ---- the study -----------------------------------------------------------------------------------------------
 
 
-def check_models() -> None:
-    """Stop, naming the command, when an example model of the selection is not trained on this machine."""
+def collect(select: str) -> list[str]:
+    """The node ids of the selection, as `pytest --collect-only` lists them (nothing is built or trained)."""
+    command = [sys.executable, "-m", "pytest", "--qbench", "examples", "-k", select, "-q", "-p", "no:cacheprovider",
+               "--collect-only"]
+    done = subprocess.run(command, cwd=REPO, env=child_env({}), capture_output=True, text=True, check=False)
+    nodeids = [line for line in done.stdout.splitlines() if "::" in line]
+    if done.returncode or not nodeids:
+        sys.exit(f"the selection collects no case (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return nodeids
+
+
+def check_selection(nodeids: list[str], target: str, arms: list[str]) -> None:
+    """Stop before any run when the slowed case is not selected or an example model it needs is not trained."""
+    if "slow" in arms and target not in {nodeid.rsplit("::", 1)[-1] for nodeid in nodeids}:
+        sys.exit(f"--target {target} is not in the selection: pick one of the names of"
+                 " `pytest --qbench examples -k SELECT --collect-only -q`")
     from conll_model import find_model as conll
     from sentiment_model import find_model as sentiment
 
-    missing = [script for script, find in (("conll_model.py", conll), ("sentiment_model.py", sentiment)) if find() is None]
+    sentiment_cases = [nodeid.startswith("examples/sentiment/") for nodeid in nodeids]
+    needed = [("conll_model.py", conll, not all(sentiment_cases)), ("sentiment_model.py", sentiment, any(sentiment_cases))]
+    missing = [script for script, find, needs in needed if needs and find() is None]
     if missing:
-        sys.exit("the example models are not trained on this machine; train them first (minutes each): "
+        sys.exit("an example model of the selection is not trained on this machine; train it first (minutes each): "
                  + " && ".join(f".venv/bin/python examples/{script}" for script in missing))
 
 
@@ -153,9 +170,6 @@ def slowed_model(record: Path, work: Path) -> tuple[Path, dict[str, Any]]:
 
     from pytest_qbench.measure.ort_session import make_ort_session
 
-    if not (record / "target.json").is_file():
-        sys.exit("the target case did not run in the baseline runs: check --target against"
-                 " `pytest --qbench examples -k SELECT --collect-only -q`")
     target = json.loads((record / "target.json").read_text())
     with np.load(record / "inputs.npz") as stored:
         feed = {name: stored[name] for name in stored.files}
@@ -218,7 +232,8 @@ def main() -> None:
     from pytest_qbench.hardware import detect
 
     args = parse_args()
-    check_models()
+    nodeids = collect(args.select)
+    check_selection(nodeids, args.target, args.arms)
     hardware = detect()
     start = run_start()
     work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
@@ -229,7 +244,7 @@ def main() -> None:
     save_result(args.output or BENCH / "results" / f"live-gate-{hardware.key}.json", {
         # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
         **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
-        "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration, "baseline_runs": baseline_runs,
+        "cases": len(nodeids), "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration, "baseline_runs": baseline_runs,
         "runs": runs, "summary": summary,
         "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs", str(args.runs),
                                "--arms", *args.arms, "--select", args.select, "--target", args.target]),

@@ -128,3 +128,8 @@ def test_the_plugin_records_what_the_slowdown_is_calibrated_on(tmp_path):
         "config_entries": {"k": "v"}, "hidden_size": 384}
     with np.load(tmp_path / "target" / "inputs.npz") as stored:
         assert stored["input_ids"].shape == (1, 32)
+
+
+def test_a_slowed_case_outside_the_selection_stops_the_study_before_any_run():
+    with pytest.raises(SystemExit, match="--target test_card.* is not in the selection"):
+        live_gate.check_selection(["examples/test_x.py::test_card[dynamic-Add-bs1-len32]"], TARGET, ["aa", "slow"])
