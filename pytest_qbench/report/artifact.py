@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 #    original model's precision (a pre-quantized original is not fp32); a check's numeric limit;
 #    approach "given" (a quantized_file gated as it is). Later, within 5: accuracy.label_map, what a
 #    label_map did (optional: artifacts written before it stay valid); each case's runtime (optional
-#    likewise: onnxruntime where absent).
+#    likewise: onnxruntime where absent); run.skipped, the selected cases pytest skipped, and the
+#    merge's skipped per hardware key (optional: without it a merge counts them missing);
+#    run.speedup_rtol and run.false_alarm_rate, the settings a merge judges the run with (optional:
+#    without them, the defaults of specs.RunSettings).
 ARTIFACT_SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 
@@ -60,7 +63,8 @@ def validate_artifact(artifact: dict[str, Any]) -> None:
 def merged_artifact(merged: "Merged") -> dict[str, Any]:
     """The artifact of a merge (gate/merge.py): the first artifact's environment, every case, and a
     "merge" object recording the sources, each hardware key's environment and what is missing."""
-    artifact = build_artifact(merged.environment, merged.results, {"shard": None, "selected": merged.selected})
+    run = {"shard": None, "selected": merged.selected, **merged.settings.to_dict()}
+    artifact = build_artifact(merged.environment, merged.results, run)
     artifact["merge"] = merged.record()
     artifact["run_checks"] = [asdict(c) for c in merged.run_checks]
     return artifact

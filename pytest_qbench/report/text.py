@@ -301,6 +301,8 @@ def merged_markdown(merged: "Merged") -> str:
         text = markdown([r for r in merged.results if r.hardware_key == key], environment)
         text = re.sub(r"(?m)^(#+) ", r"#\1 ", text)  # one level down, under the key's heading
         parts.append(text.replace("## pytest-qbench report", f"## Hardware key `{key}`", 1))
+        if key in merged.skipped:
+            parts.append("Skipped by pytest (ran, no result):\n" + "\n".join(f"* `{n}`" for n in merged.skipped[key]))
         if key in merged.missing:
             parts.append("Missing (selected, not run by any shard):\n" + "\n".join(f"* `{n}`" for n in merged.missing[key]))
     return "\n\n".join(parts) + "\n"
