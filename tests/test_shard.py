@@ -388,7 +388,7 @@ def test_artifacts_without_recorded_settings_take_the_defaults_and_say_so(tmp_pa
     monkeypatch.undo()
     assert _merge(*shards, "-o", tmp_path / "m.json") == 0
     assert (f"run settings: speedup rtol {Tolerances.speedup_rtol:g}, false-alarm rate {QbenchOptions.false_alarm_rate:g}"
-            f" (the defaults where {shards[0]}, {shards[1]} record none)") in capsys.readouterr().out
+            f" (the defaults where {shards[0]}, {shards[1]} do not record them)") in capsys.readouterr().out
 
 
 def test_artifacts_judged_with_different_settings_are_refused_naming_them(tmp_path: Path, capsys):
@@ -398,7 +398,7 @@ def test_artifacts_judged_with_different_settings_are_refused_naming_them(tmp_pa
     assert _merge(first, second, "-o", tmp_path / "m.json") == 2
     err = capsys.readouterr().err
     assert f"speedup_rtol differs (0.2 in {first}; 0.1 in {second} (not recorded: the default))" in err
-    assert "the same qbench_speedup_rtol" in err and not (tmp_path / "m.json").exists()
+    assert "the same qbench_speedup_rtol setting" in err and not (tmp_path / "m.json").exists()
 
 
 def test_a_strict_run_s_merge_is_strict_without_the_flag(tmp_path: Path, capsys):

@@ -6,8 +6,9 @@ belong to one run (commit, pytest-qbench and onnxruntime versions, the same case
 run settings: the run's check and --qbench-strict judge the merge as they judged the run), refuses
 an artifact given twice (or a case reported twice by one run), combines the repeats of a case by
 different runs (a confirmation on another VM: policy.confirmed judges their combined estimate), finds
-the cases pytest skipped (they ran: not missing) and those no shard ran, groups the results by hardware key and recomputes the verdict, with the run's
-own check of a slowdown common to every case; `write_baselines` writes the baselines on request: the
+the cases pytest skipped (they ran: not missing) and those no shard ran, groups the results by
+hardware key and recomputes the verdict, with the run's own check of a slowdown common to every
+case; `write_baselines` writes the baselines on request: the
 merge is the only step of a sharded run that writes them.
 
 `to_confirm` lists the cases a confirmation job measures again: those whose latency check failed or
@@ -91,7 +92,7 @@ class Merged:
                 f"{', strict' if settings.strict else ''}")
         everything = {f.name for f in fields(RunSettings)}
         unrecorded = [str(f.path) for f in self.files if RunSettings.recorded(f.artifact["run"]).keys() != everything]
-        return f"{line} (the defaults where {', '.join(unrecorded)} record none)" if unrecorded else line
+        return f"{line} (the defaults where {', '.join(unrecorded)} do not record them)" if unrecorded else line
 
 
 def _field(artifact: dict[str, Any], where: tuple[str, ...]) -> Any:
@@ -139,7 +140,7 @@ def _run_settings(files: list[ArtifactFile]) -> RunSettings:
             found = "; ".join(f"{value} in {', '.join(paths)}" for value, paths in values.items())
             raise QbenchMergeError(
                 f"qbench merge: the artifacts were judged with different settings: {name} differs ({found}); run every"
-                f" shard and confirmation with the same qbench_{name} (ini key or command-line option)"
+                f" shard and confirmation with the same qbench_{name} setting"
             )
     return RunSettings(**recorded[0][1])
 
@@ -177,9 +178,9 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     skipped = _skipped(files, ran)
     missing = {key: sorted(set(selected) - ran[key] - set(skipped.get(key, []))) for key in environments}
     missing = {key: ids for key, ids in missing.items() if ids}
-    run_checks = [c for key in environments
-                  if (c := common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol,
-                                                 settings.false_alarm_rate)) is not None]
+    checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol, settings.false_alarm_rate)
+               for key in environments)
+    run_checks = [c for c in checked if c is not None]
     failing = any(r.verdict in FAILING and not r.expected_failure for r in results)
     failing = failing or any(c.status == "fail" for c in run_checks) or (strict and any(map(_undecided, results)))
     verdict = "fail" if failing or missing else "pass"
