@@ -57,8 +57,8 @@ OPTIONS = (
     _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
     _Option("throughput_rtol", "throughput within a case's latency_budget_ms vs baseline (same CPU model only, wall time): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["throughput_rtol"], flag=False),
     _Option("confirm_processes", "fresh processes that measure again a case whose speedup check fails or is inconclusive at first look (judged on the median); 0: none", int, _TIMING["confirm_processes"]),
-    _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run together", float, 0.01, flag=False),
-    _Option("baseline_runs", "latency runs a baseline keeps per case and CPU model (the gate compares with their median)", int, 10, flag=False),
+    _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run together", float, QbenchOptions.false_alarm_rate, flag=False),
+    _Option("baseline_runs", "latency runs a baseline keeps per case and CPU model (the gate compares with their median)", int, QbenchOptions.baseline_runs, flag=False),
     _Option("rerun_from", "a JSON artifact (or merged artifact): run only the cases whose latency it found failing or inconclusive on this machine's hardware key, to confirm them on another machine"),
 )
 

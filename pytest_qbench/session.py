@@ -70,6 +70,7 @@ class QbenchSession:
         self.summary: list[str] = []
         self.errors: list[str] = []  # files that could not be written: they fail the run
         self.selected: list[str] | None = None  # qbench node ids selected, before sharding (None: under xdist)
+        self.skipped: list[str] = []  # qbench node ids pytest skipped (pytest.skip: e.g. a hub-only case offline)
         self.shard_plan: str | None = None  # what this shard runs, said at the end
         self.run_id = uuid.uuid4().hex[:16]  # repeats of a case by different runs combine in the merge
         self._memo = _Memo()
@@ -263,6 +264,8 @@ class QbenchSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if hasattr(self.config, "workerinput"):  # xdist worker: the controller collects and writes
             return
+        if report.skipped and not hasattr(report, "wasxfail") and "qbench" in report.keywords:
+            self.skipped.append(report.nodeid)
         # The result travels in the report, so xdist workers' results reach the controller too.
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and report.when == "call":
@@ -337,7 +340,7 @@ class QbenchSession:
 
         outputs = RunOutputs(
             options=self.options, results=self.results, environment=self.environment, store=self.store,
-            hardware_key=self.hardware_key, selected=self.selected, shard_plan=self.shard_plan,
+            hardware_key=self.hardware_key, selected=self.selected, skipped=self.skipped, shard_plan=self.shard_plan,
             interrupted=self.interrupted, errors=self.errors, run_id=self.run_id, run_checks=self.run_checks(),
         )
         lines = outputs.write(

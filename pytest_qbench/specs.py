@@ -300,6 +300,29 @@ class QbenchOptions:
     rerun_from: Path | None = None  # run only the cases whose latency this artifact found failing or inconclusive
     runtimes: tuple[str, ...] = ("onnxruntime",)  # a marker without runtime= runs on these
 
+    @property
+    def run_settings(self) -> "RunSettings":
+        return RunSettings(self.tolerances.speedup_rtol, self.false_alarm_rate, self.strict)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What judges a run beyond its cases' own checks (the run's check of a slowdown common to every
+    case, --qbench-strict): recorded in the artifact's "run" object, so a merge of the shards judges
+    as the unsharded run would have."""
+
+    speedup_rtol: float = Tolerances.speedup_rtol
+    false_alarm_rate: float = QbenchOptions.false_alarm_rate
+    strict: bool = QbenchOptions.strict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def recorded(cls, run: dict[str, Any]) -> dict[str, Any]:
+        """The settings an artifact's "run" object records (an older pytest-qbench's records none)."""
+        return {f.name: run[f.name] for f in fields(cls) if f.name in run}
+
 
 # ---- marker parsing ---------------------------------------------------------------------------
 

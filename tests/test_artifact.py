@@ -33,7 +33,7 @@ def test_schema_is_valid_draft_2020_12():
 
 def test_artifact_of_passing_failing_updated_and_errored_cases_validates(tmp_path):
     data = artifact()
-    assert data["schema_version"] == 5
+    assert data["schema_version"] == 6
     assert [c["verdict"] for c in data["cases"]] == ["fail", "updated", "error"]
     assert data["cases"][2]["accuracy"] == {"original": None, "optimized": None}
     assert data["cases"][2]["latency"] is None

@@ -152,7 +152,7 @@ def test_a_first_run_on_a_new_hardware_key_records_latency_and_proposes_baseline
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines([
         "*latency recorded, not gated: no baseline runs of this machine (hardware key*) for 4 cases; accuracy was gated*",
-        f"*{CASE}: x*here, x* on {SKYLAKE_KEY} (*, 1 run)",
+        f"    test_tiny.py::test_tiny: 4 cases, speedup here / on {SKYLAKE_KEY}: x* to x*",  # a line per test, not per case
         "*pytest --qbench --qbench-update-baselines*",
         "qbench: proposed baselines for * (4 cases) written to *proposed-baselines*",
     ])
@@ -427,7 +427,7 @@ def test_latency_baselines_are_kept_per_cpu_model_strict_fails_what_is_not_gated
     lenient = project.runpytest("--qbench")
     lenient.assert_outcomes(passed=4)
     lenient.stdout.fnmatch_lines([f"*not gated: no baseline runs of this machine (*CPU model {cpu_model}) for 4 cases*",
-                                  "*dynamic-Add+MatMul-bs1-len16: x* here, x* on x86_64-*(intel-6-106, 1 run)"])
+                                  "    test_tiny.py::test_tiny: 4 cases, speedup here / on x86_64-*: x* to x*"])
     reasons = {c["reason"] for case in _artifact(project)["cases"] for c in case["checks"] if c["metric"] == "latency"}
     assert reasons == {f"latency recorded, not gated: no baseline runs of CPU model {cpu_model} under hardware key"
                        f" '{environment['hardware_key']}' (recorded: intel-6-106); CPU models of one key differ in speed by"

@@ -2,7 +2,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from factories import CPU_MODEL, ENVIRONMENT, HW, make_result
+from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, make_result
 
 from pytest_qbench.specs import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
@@ -106,19 +106,37 @@ def test_summary_has_a_row_per_case_and_warnings_once():
     assert len(failures) == 5 and "could not measure: RuntimeError: boom" in failures[-1]
 
 
-def test_a_first_run_on_a_new_hardware_key_shows_its_speedups_beside_the_baselines_and_what_to_run():
-    lines = summary_lines(reference_results(), ENVIRONMENT)
+def _faster(result, factor: float):
+    """`result` with its cpu speedup `factor` x what its baseline recorded."""
+    cpu = result.latency.cpu
+    speedup = replace(cpu.speedup, value=cpu.speedup.value * factor)
+    return replace(result, latency=replace(result.latency, cpu=replace(cpu, speedup=speedup)))
+
+
+def test_a_first_run_on_a_new_hardware_key_folds_its_speedups_to_a_line_per_test_and_says_what_to_run():
+    results = reference_results()
+    results[0], results[1] = _faster(results[0], 0.93), _faster(results[1], 1.12)
+    lines = summary_lines(results, ENVIRONMENT)
     notes = lines[lines.index(f"hardware {HW}:") + 1:]
     assert notes[0].startswith(f"  latency recorded, not gated: no baseline runs of this machine (hardware key {HW},"
                                f" CPU model {ENVIRONMENT.get('cpu_model', 'unrecorded')}) for 8 cases; accuracy was gated.")
-    assert notes[0].endswith("Its cpu speedups (95% CI) beside the nearest baseline's (median of its runs):")
-    # the gated cpu speedups on both sides, not the wall-clock ones (x4.89 in these results), said once
-    assert "    dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c (amd-26-2, 1 run)" in notes
-    assert not any("4.89" in note for note in notes)
-    assert "pytest --qbench --qbench-update-baselines" in notes[9] and len(notes) == 10
-    markdown_text = markdown(reference_results(), ENVIRONMENT)
+    assert notes[0].endswith("Per test, its cpu speedups over the nearest baseline's (median of its runs; the markdown"
+                             " and HTML reports give each case's):")
+    # one line per test, not per case: the range of the gated cpu speedup here over the baseline's
+    assert notes[1] == f"    {TEST}: 8 cases, speedup here / on {OTHER_HW}: x0.93 to x1.12"
+    assert "pytest --qbench --qbench-update-baselines" in notes[2] and len(notes) == 3
+    # the reports keep each case's, with its CI and the baseline's CPU models and runs
+    markdown_text = markdown(results, ENVIRONMENT)
     assert "## This machine\n\n* latency recorded, not gated" in markdown_text
-    assert "  * dynamic-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here" in markdown_text
+    assert "  * static-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c (amd-26-2, 1 run)" in markdown_text
+    assert markdown_text.count(" here, x") == 8
+
+
+def test_a_case_without_any_baseline_is_counted_apart_in_its_test_s_line():
+    results = reference_results()
+    results[0] = replace(results[0], baseline=None)
+    lines = summary_lines(results, ENVIRONMENT)
+    assert f"    {TEST}: 8 cases, speedup here / on {OTHER_HW}: x1.00 to x1.00; 1 with no baseline at all" in lines
 
 
 NO_VNNI = {**ENVIRONMENT, "hardware_key": "x86_64-avx512-2c", "tier": "avx512", "saturates_u8s8": True}

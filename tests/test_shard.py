@@ -119,6 +119,47 @@ def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path:
     assert "1 missing" in out and "missing: " in out and "verdict: fail" in out
 
 
+def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
+    """A hub-only case skipped without internet (pytest.skip) ran in its shard: it is not missing."""
+    ran, skipped = make_result(batch_size=1), make_result(batch_size=4)
+    ran.verdict, ran.hardware_key = "pass", ENVIRONMENT["hardware_key"]
+    run = {"shard": None, "selected": [ran.nodeid, skipped.nodeid], "skipped": [skipped.nodeid]}
+    artifact = build_artifact(copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}, [ran], run)
+    (tmp_path / "one.json").write_text(json.dumps(artifact))
+    assert _merge(tmp_path / "one.json", "-o", tmp_path / "m.json", "--markdown", tmp_path / "m.md") == 0
+    assert f"Skipped by pytest (ran, no result):\n* `{skipped.nodeid}`" in (tmp_path / "m.md").read_text()
+    out = capsys.readouterr().out
+    assert f"{ENVIRONMENT['hardware_key']}: 1 cases, 0 failing, 1 skipped, 0 missing" in out and "verdict: pass" in out
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert merged["merge"]["skipped"] == {ENVIRONMENT["hardware_key"]: [skipped.nodeid]} and merged["merge"]["missing"] == {}
+
+
+SKIPPING_TEST = """
+import pytest
+
+@pytest.mark.qbench(model="m", dataset="d", approach=["dynamic"], operators=[["MatMul"]], batch_size=[1],
+                    sequence_length=[16, 32])
+def test_case(qbench_case):
+    if qbench_case.sequence_length == 32:
+        pytest.skip("hub-only case: no internet")
+
+@pytest.mark.skip(reason="not a qbench case")
+def test_plain():
+    pass
+"""
+
+
+def test_the_artifact_records_the_qbench_cases_pytest_skipped_and_the_run_settings(pytester: pytest.Pytester):
+    pytester.makepyfile(SKIPPING_TEST)
+    result = pytester.runpytest("--qbench", "--qbench-shard", "1/1", "--qbench-json", "shard.json",
+                                "-o", "qbench_speedup_rtol=0.2", "-o", "qbench_false_alarm_rate=0.05")
+    result.assert_outcomes(passed=1, skipped=2)
+    run = json.loads((pytester.path / "shard.json").read_text())["run"]
+    assert run["skipped"] == [n for n in run["selected"] if "len32" in n] and len(run["selected"]) == 2
+    # and what the merge judges the run with
+    assert (run["speedup_rtol"], run["false_alarm_rate"], run["strict"]) == (0.2, 0.05, False)
+
+
 @pytest.mark.parametrize("problem, message", [
     ("commit", "not of one run: commit differs"),
     ("duplicate", "are the same artifact"),
@@ -297,4 +338,74 @@ def test_a_confirmation_run_combines_with_the_first_and_the_merge_judges_both(tm
     # --strict: an inconclusive case alone fails the merge
     assert _merge(first, "-o", tmp_path / "lenient.json") == 0
     assert _merge(first, "-o", tmp_path / "strict.json", "--strict") == 1
+    assert "strict: " in capsys.readouterr().out
+
+
+# ---- the merge judges as the run did: with the settings its artifacts record ---------------------------
+
+
+def _sharded(tmp_path: Path, index: int, **settings) -> Path:
+    """Shard `index` of 2 of one run, its case judged against baseline runs, its "run" recording `settings`."""
+    case = _judged("sharded", (2.2, 2.18, 2.22))
+    other = replace(case, nodeid=case.nodeid.replace("bs1", "bs4"), case_id=case.case_id.replace("bs1", "bs4"))
+    run = {"id": "sharded", "shard": f"{index}/2", "selected": [case.nodeid, other.nodeid], **settings}
+    artifact = build_artifact(copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}, [[case, other][index - 1]], run)
+    validate_artifact(artifact)
+    path = tmp_path / f"s{index}.json"
+    path.write_text(json.dumps(artifact))
+    return path
+
+
+def _run_check_arguments(monkeypatch, paths: list[Path]) -> tuple[float, float]:
+    """The rtol and false-alarm rate the merge of `paths` gave the run's check."""
+    from pytest_qbench.gate import policy
+    from pytest_qbench.gate.merge import merge
+    from pytest_qbench.report.artifact import read_artifact
+
+    seen = []
+    monkeypatch.setattr(policy, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))
+    merge([read_artifact(path) for path in paths])
+    return seen[0]
+
+
+def test_the_merge_checks_the_run_with_its_recorded_settings(tmp_path: Path, monkeypatch, capsys):
+    settings = {"speedup_rtol": 0.2, "false_alarm_rate": 0.05}
+    shards = [_sharded(tmp_path, i, **settings) for i in (1, 2)]
+    assert _run_check_arguments(monkeypatch, shards) == (0.2, 0.05)
+    monkeypatch.undo()
+    assert _merge(*shards, "-o", tmp_path / "m.json") == 0
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert [c["tolerance"] for c in merged["run_checks"]] == ["rtol 0.2"]
+    assert (merged["run"]["speedup_rtol"], merged["run"]["false_alarm_rate"], merged["run"]["strict"]) == (0.2, 0.05, False)
+    assert "run settings: speedup rtol 0.2, false-alarm rate 0.05" in capsys.readouterr().out
+
+
+def test_artifacts_without_recorded_settings_take_the_defaults_and_say_so(tmp_path: Path, monkeypatch, capsys):
+    from pytest_qbench.specs import QbenchOptions, Tolerances
+
+    shards = [_sharded(tmp_path, i) for i in (1, 2)]
+    assert _run_check_arguments(monkeypatch, shards) == (Tolerances.speedup_rtol, QbenchOptions.false_alarm_rate)
+    monkeypatch.undo()
+    assert _merge(*shards, "-o", tmp_path / "m.json") == 0
+    assert (f"run settings: speedup rtol {Tolerances.speedup_rtol:g}, false-alarm rate {QbenchOptions.false_alarm_rate:g}"
+            f" (the defaults where {shards[0]}, {shards[1]} do not record them)") in capsys.readouterr().out
+
+
+def test_artifacts_judged_with_different_settings_are_refused_naming_them(tmp_path: Path, capsys):
+    second = _sharded(tmp_path, 2)  # records none: the defaults
+    assert _merge(_sharded(tmp_path, 1, speedup_rtol=0.1), second, "-o", tmp_path / "agree.json") == 0
+    first = _sharded(tmp_path, 1, speedup_rtol=0.2)
+    assert _merge(first, second, "-o", tmp_path / "m.json") == 2
+    err = capsys.readouterr().err
+    assert f"speedup_rtol differs (0.2 in {first}; 0.1 in {second} (not recorded: the default))" in err
+    assert "the same qbench_speedup_rtol setting" in err and not (tmp_path / "m.json").exists()
+
+
+def test_a_strict_run_s_merge_is_strict_without_the_flag(tmp_path: Path, capsys):
+    slower = _judged("first", (2.05, 2.03, 2.07))  # inconclusive
+    strict = _run_artifact(tmp_path, "strict.json", "first", [slower], [slower.nodeid])
+    data = json.loads(strict.read_text())
+    data["run"]["strict"] = True
+    strict.write_text(json.dumps(data))
+    assert _merge(strict, "-o", tmp_path / "m.json") == 1
     assert "strict: " in capsys.readouterr().out

@@ -2,11 +2,13 @@
 
 `python -m pytest_qbench merge ART... -o merged.json` reads the artifacts (report/artifact.py), merges
 them here, and writes the merged artifact and reports (report/): `merge` checks that the artifacts
-belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection), refuses
+belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection, the same
+run settings: the run's check and --qbench-strict judge the merge as they judged the run), refuses
 an artifact given twice (or a case reported twice by one run), combines the repeats of a case by
 different runs (a confirmation on another VM: policy.confirmed judges their combined estimate), finds
-the cases no shard ran, groups the results by hardware key and recomputes the verdict, with the run's
-own check of a slowdown common to every case; `write_baselines` writes the baselines on request: the
+the cases pytest skipped (they ran: not missing) and those no shard ran, groups the results by
+hardware key and recomputes the verdict, with the run's own check of a slowdown common to every
+case; `write_baselines` writes the baselines on request: the
 merge is the only step of a sharded run that writes them.
 
 `to_confirm` lists the cases a confirmation job measures again: those whose latency check failed or
@@ -16,12 +18,13 @@ was inconclusive (`pytest --qbench --qbench-rerun-from MERGED`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import QbenchMergeError
 from ..results import ArtifactFile, CaseResult, Check
+from ..specs import RunSettings
 
 # What must agree for artifacts to be shards of one run: (where in the artifact, what to call it).
 IDENTITY = (
@@ -42,10 +45,12 @@ class Merged:
     results: list[CaseResult]  # one per case and hardware key, repeats combined
     environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first artifact
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
+    skipped: dict[str, list[str]]  # hardware key -> node ids pytest skipped in the shard that ran them, no result
     verdict: str  # "pass" or "fail"
     exit_code: int  # 0 pass, 1 fail
+    settings: RunSettings  # what the run judged with, as its artifacts record it
     run_checks: list[Check] = field(default_factory=list)  # per hardware key: a slowdown common to every case
-    strict: bool = False  # inconclusive and not-gated latency failed the verdict
+    strict: bool = False  # inconclusive and not-gated latency failed the verdict (the run's setting, or merge --strict)
     measured: list[CaseResult] = field(default_factory=list)  # every run's result of every case, repeats apart
 
     @property
@@ -58,7 +63,7 @@ class Merged:
         return {
             "sources": [{"file": str(f.path), "shard": f.artifact["run"]["shard"], "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
-            "environments": self.environments, "missing": self.missing, "verdict": self.verdict,
+            "environments": self.environments, "missing": self.missing, "skipped": self.skipped, "verdict": self.verdict,
             "exit_code": self.exit_code, "strict": self.strict,
             "confirmed": sorted(r.nodeid for r in self.results if r.confirmed_by),
         }
@@ -69,15 +74,25 @@ class Merged:
         for key in self.environments:
             cases = [r for r in self.results if r.hardware_key == key]
             failed = [r for r in cases if r.verdict in FAILING and not r.expected_failure]
-            lines.append(f"{key}: {len(cases)} cases, {len(failed)} failing, {len(self.missing.get(key, []))} missing")
+            lines.append(f"{key}: {len(cases)} cases, {len(failed)} failing, {len(self.skipped.get(key, []))} skipped,"
+                         f" {len(self.missing.get(key, []))} missing")
             lines += [f"  failing: {r.nodeid}" for r in failed]
             lines += [f"  missing: {nodeid}" for nodeid in self.missing.get(key, [])]
             lines += [f"  confirmed by {len(r.confirmed_by)} more run(s): {r.nodeid}: {r.verdict}"
                       for r in cases if r.confirmed_by]
             if self.strict:
                 lines += [f"  strict: {r.nodeid}: {_undecided(r)}" for r in cases if _undecided(r)]
+        lines.append(self._settings_line())
         lines += [f"run check: {c}" for c in self.run_checks]
         return lines + [f"verdict: {self.verdict}"]
+
+    def _settings_line(self) -> str:
+        settings = self.settings
+        line = (f"run settings: speedup rtol {settings.speedup_rtol:g}, false-alarm rate {settings.false_alarm_rate:g}"
+                f"{', strict' if settings.strict else ''}")
+        everything = {f.name for f in fields(RunSettings)}
+        unrecorded = [str(f.path) for f in self.files if RunSettings.recorded(f.artifact["run"]).keys() != everything]
+        return f"{line} (the defaults where {', '.join(unrecorded)} do not record them)" if unrecorded else line
 
 
 def _field(artifact: dict[str, Any], where: tuple[str, ...]) -> Any:
@@ -112,15 +127,35 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
     return files[0].artifact["run"]["selected"]
 
 
-def merge(files: list[ArtifactFile], *, strict: bool = False, common_rtol: float = 0.10,
-          alpha: float = 0.01) -> Merged:
-    """One verdict from the artifacts `files` (read with report.artifact.read_artifact); with `strict`,
-    an inconclusive or not-gated latency check fails it too."""
+def _run_settings(files: list[ArtifactFile]) -> RunSettings:
+    """The settings the run judged with, the same in every artifact; one that an artifact does not
+    record (an older pytest-qbench's) is the default."""
+    recorded = [(file.path, RunSettings.recorded(file.artifact["run"])) for file in files]
+    for name in (f.name for f in fields(RunSettings)):
+        values: dict[Any, list[str]] = {}
+        for path, settings in recorded:
+            note = "" if name in settings else " (not recorded: the default)"
+            values.setdefault(settings.get(name, getattr(RunSettings, name)), []).append(f"{path}{note}")
+        if len(values) > 1:
+            found = "; ".join(f"{value} in {', '.join(paths)}" for value, paths in values.items())
+            raise QbenchMergeError(
+                f"qbench merge: the artifacts were judged with different settings: {name} differs ({found}); run every"
+                f" shard and confirmation with the same qbench_{name} setting"
+            )
+    return RunSettings(**recorded[0][1])
+
+
+def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
+    """One verdict from the artifacts `files` (read with report.artifact.read_artifact), judged with the
+    settings they record; with `strict` (or a strict run), an inconclusive or not-gated latency check
+    fails it too."""
     from .policy import common_cpu_time, confirmed
 
     if not files:
         raise QbenchMergeError("qbench merge: no artifacts given")
     selected = _check_identity(files)
+    settings = _run_settings(files)
+    strict = strict or settings.strict
     repeats: dict[tuple[str, str], list[tuple[CaseResult, Path]]] = {}
     environments = {}
     for file in files:
@@ -139,17 +174,27 @@ def merge(files: list[ArtifactFile], *, strict: bool = False, common_rtol: float
                 )
             found.append((result, file.path))
     results = [confirmed([r for r, _ in found]) if len(found) > 1 else found[0][0] for found in repeats.values()]
-    missing = {
-        key: sorted(set(selected) - {r.nodeid for r in results if r.hardware_key == key}) for key in environments
-    }
+    ran = {key: {r.nodeid for r in results if r.hardware_key == key} for key in environments}
+    skipped = _skipped(files, ran)
+    missing = {key: sorted(set(selected) - ran[key] - set(skipped.get(key, []))) for key in environments}
     missing = {key: ids for key, ids in missing.items() if ids}
-    run_checks = [c for key in environments
-                  if (c := common_cpu_time([r for r in results if r.hardware_key == key], common_rtol, alpha)) is not None]
+    checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol, settings.false_alarm_rate)
+               for key in environments)
+    run_checks = [c for c in checked if c is not None]
     failing = any(r.verdict in FAILING and not r.expected_failure for r in results)
     failing = failing or any(c.status == "fail" for c in run_checks) or (strict and any(map(_undecided, results)))
     verdict = "fail" if failing or missing else "pass"
-    return Merged(files, selected, results, environments, missing, verdict, 1 if verdict == "fail" else 0,
-                  run_checks, strict, [r for found in repeats.values() for r, _ in found])
+    return Merged(files, selected, results, environments, missing, skipped, verdict, 1 if verdict == "fail" else 0,
+                  settings, run_checks, strict, [r for found in repeats.values() for r, _ in found])
+
+
+def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Hardware key -> the cases pytest skipped in a shard of that key (pytest.skip: a hub-only case
+    offline, a kernel this CPU lacks) that no run of the key measured."""
+    found: dict[str, set[str]] = {}
+    for file in files:
+        found.setdefault(file.hardware_key, set()).update(file.artifact["run"].get("skipped", []))
+    return {key: sorted(ids - ran[key]) for key, ids in found.items() if ids - ran[key]}
 
 
 def _undecided(result: CaseResult) -> str:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..gate.merge import Merged
 
 # What each version changed, and the optional fields added within one: CHANGELOG.md, "File formats".
-ARTIFACT_SCHEMA_VERSION = 5
+ARTIFACT_SCHEMA_VERSION = 6
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 
 
@@ -52,7 +52,8 @@ def validate_artifact(artifact: dict[str, Any]) -> None:
 def merged_artifact(merged: "Merged") -> dict[str, Any]:
     """The artifact of a merge (gate/merge.py): the first artifact's environment, every case, and a
     "merge" object recording the sources, each hardware key's environment and what is missing."""
-    artifact = build_artifact(merged.environment, merged.results, {"shard": None, "selected": merged.selected})
+    run = {"shard": None, "selected": merged.selected, **merged.settings.to_dict()}
+    artifact = build_artifact(merged.environment, merged.results, run)
     artifact["merge"] = merged.record()
     artifact["run_checks"] = [asdict(c) for c in merged.run_checks]
     return artifact

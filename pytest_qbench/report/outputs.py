@@ -28,6 +28,7 @@ class RunOutputs:
     store: "BaselineStore"  # the reviewed baselines
     hardware_key: str
     selected: list[str] | None  # qbench node ids selected, before sharding (None: not known, under xdist)
+    skipped: list[str]  # qbench node ids pytest skipped: ran, not missing
     shard_plan: str | None  # what this shard runs
     interrupted: bool  # set here too when an interrupt lands during the baseline writes
     errors: list[str]  # appended to: what could not be written
@@ -51,7 +52,8 @@ class RunOutputs:
             lines += self._propose_baselines()
         run = {"id": self.run_id, "shard": None if options.shard is None else str(options.shard),
                "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results}),
-               "strict": options.strict}
+               "skipped": sorted(set(self.skipped) - {r.nodeid for r in self.results}),
+               **options.run_settings.to_dict()}
         artifact = build_artifact(self.environment, self.results, run)
         artifact["run_checks"] = [asdict(c) for c in self.run_checks]
         lines += [f"qbench: run check: {c}" for c in self.run_checks]

@@ -17,6 +17,7 @@ from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, best_lines, runtime_cells
 
 if TYPE_CHECKING:
     from ..gate.merge import Merged
+    from ..gate.spread import LatencyRun
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
@@ -127,35 +128,69 @@ def _speedup(result: CaseResult) -> str:
     return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
 
 
-def _nearest(result: CaseResult) -> str:
-    """The baseline the case fell back to: its key's (another CPU model's runs) or the nearest key's."""
+def _nearest_runs(result: CaseResult) -> tuple[str, list["LatencyRun"]] | None:
+    """The baseline the case fell back to (its key's, of other CPU models, or the nearest key's): its
+    hardware key and runs; None without any."""
     from ..gate.baselines import entry_runs
 
     record = result.baseline or {}
     if record.get("values") is None:
+        return None
+    return record["hardware_key"], entry_runs(record["values"])
+
+
+def _nearest(result: CaseResult) -> str:
+    nearest = _nearest_runs(result)
+    if nearest is None:
         return "no baseline at all"
-    runs = entry_runs(record["values"])
+    key, runs = nearest
     median = statistics.median(r.speedup for r in runs)
     models = ", ".join(sorted({r.cpu_model for r in runs}))
-    return f"x{median:.2f} on {record['hardware_key']} ({models}, {len(runs)} run{'s' * (len(runs) > 1)})"
+    return f"x{median:.2f} on {key} ({models}, {len(runs)} run{'s' * (len(runs) > 1)})"
 
 
-def hardware_notes(results: list[CaseResult], environment: dict[str, Any]) -> list[str]:
+def _folded(test: str, cases: list[CaseResult]) -> str:
+    """One line for a test's ungated cases: the range of their cpu speedup here over the nearest
+    baseline's (the median of its runs), per baseline key."""
+    ratios: dict[str, list[float]] = {}
+    for result in cases:
+        nearest = _nearest_runs(result)
+        if nearest is not None:
+            key, runs = nearest
+            ratios.setdefault(key, []).append(result.latency.cpu.speedup.value / statistics.median(r.speedup for r in runs))
+    ranges = [f"speedup here / on {key}: x{min(values):.2f} to x{max(values):.2f}" for key, values in ratios.items()]
+    unmatched = len(cases) - sum(map(len, ratios.values()))
+    ranges += [f"{unmatched} with no baseline at all"] if unmatched else []
+    return f"  {test}: {len(cases)} cases, {'; '.join(ranges)}"
+
+
+def _ungated_notes(ungated: list[CaseResult], environment: dict[str, Any], per_case: bool) -> list[str]:
+    """Latency recorded, not gated: the speedups beside the nearest baseline's, each case's (`per_case`)
+    or one line per test; and what to run to gate it here."""
+    if per_case:
+        said = "Its cpu speedups (95% CI) beside the nearest baseline's (median of its runs):"
+        speedups = [f"  {r.case_id}: {_speedup(r)} here, {_nearest(r)}" for r in ungated]
+    else:
+        said = ("Per test, its cpu speedups over the nearest baseline's (median of its runs; the markdown and"
+                " HTML reports give each case's):")
+        speedups = [_folded(test, cases) for test, cases in _by_test(ungated).items()]
+    return [
+        f"{LATENCY_NOT_GATED}: no baseline runs of this machine (hardware key {environment['hardware_key']}, CPU model"
+        f" {environment.get('cpu_model', 'unrecorded')}) for {len(ungated)} cases; accuracy was gated. {said}",
+        *speedups,
+        f"  To gate latency here, record this machine's runs: `{UPDATE_COMMAND}` on this class of machine"
+        " (or take the proposed files written beside the JSON artifact), then review and commit them.",
+    ]
+
+
+def hardware_notes(results: list[CaseResult], environment: dict[str, Any], *, per_case: bool) -> list[str]:
     """What this machine's class means for the verdicts: latency only recorded on a hardware key
-    without baselines (with the speedups beside the baseline machine's); on x86 without VNNI, what
-    int8 bought here and, for U8S8 models, the saturation risk and its remedy."""
-    key, lines = environment["hardware_key"], []
+    without baselines, with the speedups beside the baseline machine's (`per_case`, for the reports;
+    else one line per test, for the terminal); on x86 without VNNI, what int8 bought here and, for
+    U8S8 models, the saturation risk and its remedy."""
+    key = environment["hardware_key"]
     ungated = [r for r in ungated_latency(results) if r.latency is not None]
-    if ungated:
-        cpu_model = environment.get("cpu_model", "unrecorded")
-        lines += [
-            f"{LATENCY_NOT_GATED}: no baseline runs of this machine (hardware key {key}, CPU model {cpu_model}) for"
-            f" {len(ungated)} cases; accuracy was gated. Its cpu speedups (95% CI) beside the nearest baseline's"
-            " (median of its runs):",
-            *(f"  {r.case_id}: {_speedup(r)} here, {_nearest(r)}" for r in ungated),
-            f"  To gate latency here, record this machine's runs: `{UPDATE_COMMAND}` on this class of machine"
-            " (or take the proposed files written beside the JSON artifact), then review and commit them.",
-        ]
+    lines = _ungated_notes(ungated, environment, per_case) if ungated else []
     if not environment["saturates_u8s8"]:
         return lines
     quantized = sorted(
@@ -213,7 +248,7 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
     budgets = budget_lines(results)
     if budgets:
         lines += [f"{BUDGET_TITLE}:", *(f"  {line}" for line in budgets)]
-    notes = hardware_notes(results, environment)
+    notes = hardware_notes(results, environment, per_case=False)
     if notes:
         lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
     for test, diagnosis in _diagnosed(results):
@@ -246,7 +281,7 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
     warnings = _warnings(results)
     if warnings:
         parts += ["Warnings:", "\n".join(f"* {_escape(w)}" for w in warnings)]
-    notes = hardware_notes(results, environment)
+    notes = hardware_notes(results, environment, per_case=True)
     if notes:
         parts += ["## This machine", "\n".join(f"  * {n.strip()}" if n.startswith("  ") else f"* {n}" for n in notes)]
     diagnosed = _diagnosed(results)
@@ -301,6 +336,8 @@ def merged_markdown(merged: "Merged") -> str:
         text = markdown([r for r in merged.results if r.hardware_key == key], environment)
         text = re.sub(r"(?m)^(#+) ", r"#\1 ", text)  # one level down, under the key's heading
         parts.append(text.replace("## pytest-qbench report", f"## Hardware key `{key}`", 1))
+        if key in merged.skipped:
+            parts.append("Skipped by pytest (ran, no result):\n" + "\n".join(f"* `{n}`" for n in merged.skipped[key]))
         if key in merged.missing:
             parts.append("Missing (selected, not run by any shard):\n" + "\n".join(f"* `{n}`" for n in merged.missing[key]))
     return "\n\n".join(parts) + "\n"
