@@ -328,7 +328,7 @@ def render_sessions(*records: Result) -> str:
 # ---- bench/gate_tails.py: the gate under slow sessions, with the in-run confirmation ----------------------
 
 
-def _rate(w: dict[str, float] | None) -> str:
+def _wilson(w: dict[str, float] | None) -> str:
     return "–" if w is None else f"{w['rate']:.1%} ({w['low']:.1%}–{w['high']:.1%})"
 
 
@@ -343,11 +343,11 @@ def render_gate_tails(result: Result) -> str:
     tallies = [[t["source"], t["cpu_model"], t["case_runs"],
                 ", ".join(f"{math.expm1(x):+.1%}" for x in t["excursions"]) or "none"] for t in data["tallies"]]
     amx, every = data["p_amx"], data["p_all"]
-    repro = [[r["design"], r["model"], _rate(r["fail"]["simulated"]), _recorded(r["fail"]),
-              _rate(r["fail_or_inconclusive"]["simulated"]), _recorded(r["fail_or_inconclusive"])]
+    repro = [[r["design"], r["model"], _wilson(r["fail"]["simulated"]), _recorded(r["fail"]),
+              _wilson(r["fail_or_inconclusive"]["simulated"]), _recorded(r["fail_or_inconclusive"])]
              for r in data["reproduction"]]
-    sim = [[f"{r['p']} ({r['tail_p']:.2%})", r["baseline_runs"], r["confirm"] or "no", _rate(r["lenient"]),
-            _rate(r["strict"]), _rate(r["caught"]), f"{r['processes_per_run']:.2f}"] for r in data["simulation"]]
+    sim = [[f"{r['p']} ({r['tail_p']:.2%})", r["baseline_runs"], r["confirm"] or "no", _wilson(r["lenient"]),
+            _wilson(r["strict"]), _wilson(r["caught"]), f"{r['processes_per_run']:.2f}"] for r in data["simulation"]]
     c = data["components"]
     return "\n".join([
         "### 8b. Slow sessions: a between-run model with tails, and the in-run confirmation", "",
@@ -358,7 +358,7 @@ def render_gate_tails(result: Result) -> str:
         f" 95% {amx['low']:.2%}–{amx['high']:.2%}, exact {amx['exact_low']:.2%}–{amx['exact_high']:.2%}); on every host"
         f" counted: {every['hits']} of {every['n']} = {every['rate']:.2%} ({every['low']:.2%}–{every['high']:.2%}). The"
         f" model: today's Gaussian components (per run {c['process']:.2%}, per case"
-        f" {math.hypot(c['interaction'], c['repeat']):.2%}, host {data['host_sigma']:.2%}: §8) and, with chance p per"
+        f" {math.hypot(c['interaction'], c['repeat']):.2%} from §7, and a host shift of {data['host_sigma']:.2%}, not measured: the between-process tau, as §8 assumes) and, with chance p per"
         " case-run, one of the observed excursions taken off that case's speedup; the true speedups and own errors"
         f" are the AMX host's cold demo ({data['cases']} cases); rtol {data['rtol']:g}, {data['alpha']:.0%} false"
         f" alarms per run allowed; {data['trials']} simulated gate runs per row.", "",
