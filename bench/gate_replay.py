@@ -21,6 +21,9 @@ Written to bench/results/gate-replay.json (docs/BENCHMARKS.md renders it):
    caught 90% of the time, and the run-level test of a slowdown common to every variant through the
    CPU time per call.
 The live part, bench/int8_gate.py, measures the same rule on a real int8 slowdown on this host.
+bench/gate_tails.py draws from the same `Model` with slow int8 sessions added (`tail_p`, `tail_sizes`) and
+simulates the in-run confirmation (`simulate_in_run`: a case that does not pass at first look measured again
+in fresh processes on the same VM and judged on the median, as measure/stats.py median_cpu does).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.stats import binomtest
@@ -41,6 +44,7 @@ from pytest_qbench.gate.policy import SpeedupRule
 from pytest_qbench.gate.spread import (
     PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Measured, between_run_sigma, combine, compare,
 )
+from pytest_qbench.measure.stats import median_variance_factor
 
 BENCH = Path(__file__).resolve().parent
 RECORDS = BENCH / "results" / "hosts"
@@ -99,11 +103,19 @@ class Model:
     process: float  # sigma of the shift common to every case of a run
     interaction: float  # sigma of one case's own shift
     host: float  # sigma of a fresh VM's shift, common to its cases
+    tail_p: float = 0.0  # a case-run's chance of a slow int8 session (bench/gate_tails.py)
+    tail_sizes: tuple[float, ...] = ()  # the log slowdowns such a session brings, drawn with equal weight
 
-    def run(self, rng: np.random.Generator, shift: np.ndarray | float = 0.0) -> np.ndarray:
+    def run(self, rng: np.random.Generator, shift: np.ndarray | float = 0.0, host: float | None = None) -> np.ndarray:
+        """One process's log speedups; `host`: the VM's shift when the process shares a VM with others."""
         n = self.speedups.size
-        common = rng.normal(0, self.process) + rng.normal(0, self.host)
-        return self.speedups - shift + common + rng.normal(0, self.interaction, n) + rng.normal(0, 1, n) * self.errors
+        common = rng.normal(0, self.process) + (rng.normal(0, self.host) if host is None else host)
+        drawn = self.speedups - shift + common + rng.normal(0, self.interaction, n) + rng.normal(0, 1, n) * self.errors
+        return drawn - self.slow_sessions(rng, n) if self.tail_p else drawn
+
+    def slow_sessions(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Per case, the log slowdown of its int8 session: one of `tail_sizes` with chance `tail_p`, else 0."""
+        return (rng.random(n) < self.tail_p) * rng.choice(np.array(self.tail_sizes), n)
 
 
 def _components(figure: str) -> dict[str, float]:
@@ -151,6 +163,61 @@ def simulate_gate(model: Model, baseline_runs: int, rule: SpeedupRule, trials: i
         any_fail += bool([c for c in failed if c != 0] if slowdown else failed)
         caught += 0 in failed
     return {"false_alarm_runs": any_fail / trials, "caught": caught / trials if slowdown else math.nan}
+
+
+@dataclass(frozen=True)
+class InRun:
+    """A gate design for the in-run confirmation (measure/fresh.py)."""
+
+    baseline_runs: int
+    confirm: int  # fresh processes that measure a case again when its first look does not pass (0: none)
+    same_host: bool = False  # the baseline runs recorded on the gated VM, else each on its own
+
+
+def confirmed_status(first: float, again: Callable[[], float], error: float, baseline: list[tuple[float, float]],
+                     sigma: float, rule: SpeedupRule, processes: int) -> tuple[str, int]:
+    """A case's speedup status as the plugin decides it, and the fresh processes it took: the first look;
+    unless it passes, the median of it and `processes` more (stats.median_cpu: its standard error a median's,
+    the between-run sigma not shrunk)."""
+    status = rule.status(compare(Measured(first, error), baseline, sigma))
+    if status == "pass" or not processes:
+        return status, 0
+    logs = [first] + [again() for _ in range(processes)]
+    se = math.sqrt(median_variance_factor(len(logs)) * error**2 / len(logs))
+    return rule.status(compare(Measured(float(np.median(logs)), se), baseline, sigma)), processes
+
+
+def in_run_trial(model: Model, design: InRun, rule: SpeedupRule, slowdown: float,
+                 rng: np.random.Generator) -> tuple[list[str], int]:
+    """One gate run, case 0 slowed by `slowdown`: every case's status and the fresh processes it took.
+    The confirmations share the gated VM's host shift; process, case, own error and slow sessions are redrawn."""
+    host = rng.normal(0, model.host)
+    shift = np.zeros(model.speedups.size)
+    shift[0] = math.log1p(slowdown)
+    runs = np.array([model.run(rng, host=host if design.same_host else None) for _ in range(design.baseline_runs)])
+    samples = [[(float(v), float(model.errors[c])) for v in runs[:, c]] for c in range(model.speedups.size)]
+    spread = between_run_sigma(samples, PRIOR_SPEEDUP_SIGMA)
+    rule = replace(rule, df=spread.df + PRIOR_DF)
+    first = model.run(rng, shift, host)
+    judged = [confirmed_status(float(first[c]), lambda c=c: float(model.run(rng, shift, host)[c]), float(model.errors[c]),
+                               samples[c], spread.sigma, rule, design.confirm) for c in range(model.speedups.size)]
+    return [status for status, _ in judged], sum(n for _, n in judged)
+
+
+def simulate_in_run(model: Model, design: InRun, rule: SpeedupRule, slowdown: float, trials: int,
+                    rng: np.random.Generator) -> dict[str, Any]:
+    """Gate runs per trial: false alarms lenient (a case fails) and strict (fails or is inconclusive), with a
+    slowdown among the cases other than the slowed one; the slowed case failing; fresh processes per run."""
+    lenient = strict = caught = processes = 0
+    for _ in range(trials):
+        statuses, spent = in_run_trial(model, design, rule, slowdown, rng)
+        others = statuses[1:] if slowdown else statuses
+        lenient += "fail" in others
+        strict += any(s != "pass" for s in others)
+        caught += statuses[0] == "fail"
+        processes += spent
+    return {"lenient": wilson(lenient, trials), "strict": wilson(strict, trials),
+            "caught": wilson(caught, trials) if slowdown else None, "processes_per_run": processes / trials}
 
 
 def smallest_caught(model: Model, baseline_runs: int, rule: SpeedupRule, trials: int, confirm: bool,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Callable
 
 from .benchmarks import (
-    render_accuracy, render_calibration, render_cpu_model_offset, render_diagnosis, render_gate_replay, render_int8_gate, render_latency_gate,
-    render_live_gate, render_matrix, render_overhead, render_sessions, render_sharding, render_variance,
+    render_accuracy, render_calibration, render_cpu_model_offset, render_diagnosis, render_gate_replay, render_gate_tails,
+    render_int8_gate, render_latency_gate, render_live_gate, render_matrix, render_overhead, render_sessions, render_sharding,
+    render_variance,
 )
 from .common import Result, load
 from .readme import render_readme_summary
@@ -34,6 +35,7 @@ RENDERERS: dict[str, Renderer] = {
     "variance": render_variance,
     "cpu-model-offset": render_cpu_model_offset,
     "gate-replay": render_gate_replay,
+    "gate-tails": render_gate_tails,
     "sessions": render_sessions,
     "overhead": render_overhead,
     "matrix": render_matrix,

@@ -352,3 +352,53 @@ def render_sessions(*records: Result) -> str:
                               f"; the gate's CPU phase, an excursion below -{data['excursion']:.0%} of its group's median;"
                               f" transparent huge pages `{data['transparent_hugepage']}`"))
     return "\n".join([table(header, rows), "", *footers])
+
+
+# ---- bench/gate_tails.py: the gate under slow sessions, with the in-run confirmation ----------------------
+
+
+def _wilson(w: dict[str, float] | None) -> str:
+    return "–" if w is None else f"{w['rate']:.1%} ({w['low']:.1%}–{w['high']:.1%})"
+
+
+def _recorded(part: dict[str, Any]) -> str:
+    r = part["recorded"]
+    return "–" if r is None else f"{r['hits']} of {r['n']}; model's chance of as many: {part['chance_of_as_many']:.1%}"
+
+
+def render_gate_tails(result: Result) -> str:
+    """The excursions counted, the contamination p, the recorded A/A designs reproduced, the gate simulated."""
+    data = result.data
+    tallies = [[t["source"], t["cpu_model"], t["case_runs"],
+                ", ".join(f"{math.expm1(x):+.1%}" for x in t["excursions"]) or "none"] for t in data["tallies"]]
+    amx, every = data["p_amx"], data["p_all"]
+    repro = [[r["design"], r["model"], _wilson(r["fail"]["simulated"]), _recorded(r["fail"]),
+              _wilson(r["fail_or_inconclusive"]["simulated"]), _recorded(r["fail_or_inconclusive"])]
+             for r in data["reproduction"]]
+    sim = [[f"{r['p']} ({r['tail_p']:.2%})", r["baseline_runs"], r["confirm"] or "no", _wilson(r["lenient"]),
+            _wilson(r["strict"]), _wilson(r["caught"]), f"{r['processes_per_run']:.2f}"] for r in data["simulation"]]
+    c = data["components"]
+    return "\n".join([
+        "### 8b. Slow sessions: a between-run model with tails, and the in-run confirmation", "",
+        f"An excursion is a case-run (one case of one gate run, its own int8 session) whose log speedup lies more than"
+        f" {-math.expm1(data['threshold']):.0%} below the median of the same case's other runs on its host:", "",
+        table(["runs counted", "CPU model", "case-runs", "excursions"], tallies), "",
+        f"Contamination p on the AMX CPU model (intel-6-167): {amx['hits']} of {amx['n']} = {amx['rate']:.2%} (Wilson"
+        f" 95% {amx['low']:.2%}–{amx['high']:.2%}, exact {amx['exact_low']:.2%}–{amx['exact_high']:.2%}); on every host"
+        f" counted: {every['hits']} of {every['n']} = {every['rate']:.2%} ({every['low']:.2%}–{every['high']:.2%}). The"
+        f" model: today's Gaussian components (per run {c['process']:.2%}, per case"
+        f" {math.hypot(c['interaction'], c['repeat']):.2%} from §7, and a host shift of {data['host_sigma']:.2%}, not measured: the between-process tau, as §8 assumes) and, with chance p per"
+        " case-run, one of the observed excursions taken off that case's speedup; the true speedups and own errors"
+        f" are the AMX host's cold demo ({data['cases']} cases); rtol {data['rtol']:g}, {data['alpha']:.0%} false"
+        f" alarms per run allowed; {data['trials']} simulated gate runs per row.", "",
+        "The recorded A/A designs of the AMX host (baselines recorded on the gated host, no confirmation), per gate run:", "",
+        table(["design", "model", "a case fails: simulated (95%)", "recorded", "a case fails or is inconclusive: simulated",
+               "recorded"], repro), "",
+        "Fresh VMs, the baseline's N runs each on its own; \"confirm 2\": a case whose first look fails or is"
+        " inconclusive is measured in 2 fresh processes on the same VM (host shift shared; process, case, own error and"
+        " slow session redrawn) and judged on the median of its 3 measurements (`stats.median_cpu`). False alarms"
+        " count the cases other than the slowed one:", "",
+        table(["p", "baseline runs N", "confirm", "false alarms per run: a case fails (95%)",
+               "strict: fails or inconclusive", "10% slowdown of one case caught", "fresh processes per A/A run"], sim), "",
+        footer(run_of(data), ".venv/bin/python bench/gate_tails.py", result.path),
+    ])
