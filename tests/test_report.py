@@ -295,3 +295,19 @@ def test_a_class_map_shows_samples_and_no_merges():
 
 def test_no_label_map_section_without_a_map():
     assert not any(line.startswith("label_map") for line in summary_lines([make_result()], ENVIRONMENT))
+
+
+def test_a_case_confirmed_in_the_run_lists_each_measurement_and_the_verdict_on_their_median():
+    from pytest_qbench.measure.stats import median_cpu
+
+    base = make_result()
+    cpu = base.latency.cpu
+    measurements = [replace(cpu, speedup=replace(cpu.speedup, value=v)) for v in (4.21, 4.64, 4.70)]
+    confirmed = replace(base, latency=replace(base.latency, cpu=median_cpu(measurements), measurements=measurements))
+    confirmed = judged_on_this_machine(confirmed, baseline=base)
+    lines = summary_lines([confirmed, judged_on_this_machine(make_result(batch_size=4))], ENVIRONMENT)
+    title = "measured again in fresh processes (a slow session is outvoted; judged on the median):"
+    assert lines[lines.index(title) + 1] == f"  {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass"
+    assert len([line for line in lines if "cpu speedups" in line]) == 1  # the case that passed at first look is not listed
+    assert f"* {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass" in markdown([confirmed], ENVIRONMENT)
+    assert not any(line.startswith("measured again") for line in summary_lines(reference_results(), ENVIRONMENT))

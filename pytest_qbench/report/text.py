@@ -84,6 +84,16 @@ def _inconclusive(results: list[CaseResult]) -> list[str]:
     return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status == "inconclusive"]
 
 
+CONFIRMED_TITLE = "measured again in fresh processes (a slow session is outvoted; judged on the median)"
+
+
+def _confirmed_in_run(results: list[CaseResult]) -> list[str]:
+    """The cases whose first look at latency did not pass, with each measurement and the verdict on their median."""
+    return [f"{r.case_id}: cpu speedups {', '.join(f'{m.speedup.value:.3f}' for m in r.latency.measurements)}"
+            f" -> median {r.latency.cpu.speedup.value:.3f}: {r.verdict}"
+            for r in results if r.latency is not None and r.latency.measurements]
+
+
 def _warnings(results: list[CaseResult]) -> list[str]:
     notes = _grouped((r.quantization.note, r.case_id) for r in results if r.quantization and r.quantization.note)
     sparse_off = _grouped((f"sparse weight decompression {r.sparse_decompression}", r.case_id) for r in results
@@ -231,6 +241,9 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
         problems = [f"  {r.case_id}: {p}" for r in group for p in _problems(r)]
         if problems:
             lines += [title, *problems]
+    confirmed = _confirmed_in_run(results)
+    if confirmed:
+        lines += [f"{CONFIRMED_TITLE}:", *(f"  {c}" for c in confirmed)]
     inconclusive = _inconclusive(results)
     if inconclusive:
         lines += ["inconclusive (not failed; measure longer or on a quieter machine):", *(f"  {i}" for i in inconclusive)]
@@ -275,6 +288,9 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         parts += ["## Throughput within the latency budget", BUDGET_TITLE[0].upper() + BUDGET_TITLE[1:] + ".",
                   "\n".join(f"* {_escape(line)}" for line in budgets)]
     parts += ["## Verdicts", _verdict_table(results)]
+    confirmed = _confirmed_in_run(results)
+    if confirmed:
+        parts += [f"Cases {CONFIRMED_TITLE}:", "\n".join(f"* {_escape(c)}" for c in confirmed)]
     inconclusive = _inconclusive(results)
     if inconclusive:
         parts += ["Inconclusive (not failed):", "\n".join(f"* {_escape(i)}" for i in inconclusive)]
