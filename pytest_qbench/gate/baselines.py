@@ -67,12 +67,12 @@ from ..atomic import atomic_write_text
 from ..errors import QbenchBaselineError, QbenchFlushError
 from ..hardware import nearest_key
 from ..results import AccuracyResult, CaseResult, FlushReport, LatencyStats, Speedup
+from ..specs import QbenchOptions
 from .spread import LatencyRun
 
 # What each version changed: CHANGELOG.md, "File formats".
 BASELINE_SCHEMA_VERSION = 4
 SUPPORTED_BASELINE_SCHEMA_VERSIONS = (3, 4)
-KEEP_RUNS = 10  # per case, hardware key and CPU model; ini qbench_baseline_runs
 UNRECORDED_CPU = "unrecorded"  # the CPU model of a schema-3 entry's one run
 UPDATE_COMMAND = "pytest --qbench --qbench-update-baselines"
 ACCURACY_METRICS = ("precision", "recall", "f1", "accuracy")
@@ -352,7 +352,7 @@ class _Staged:
 
 
 class BaselineStore:
-    def __init__(self, root: str | Path, keep_runs: int = KEEP_RUNS) -> None:
+    def __init__(self, root: str | Path, keep_runs: int = QbenchOptions.baseline_runs) -> None:
         self.root = Path(root)
         self.keep_runs = keep_runs
         self._docs: dict[Path, dict[str, Any]] = {}  # files read so far, loaded on first use

@@ -63,7 +63,7 @@ import numpy as np
 
 from ..measure.stats import log_se, two_sided_z
 from ..results import AccuracyResult, BudgetResult, CaseResult, Check, LatencyStats, Speedup, Status
-from ..specs import Tolerances
+from ..specs import QbenchOptions, Tolerances
 from .baselines import ACCURACY_METRICS, UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch, entry_runs
 from .spread import (
     PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, between_run_sigma, combine, compare,
@@ -91,7 +91,7 @@ class LatencyGate:
     cpu_model: str = UNRECORDED_CPU  # this machine's: the baseline runs it compares with
     speedup_spread: Spread = Spread(PRIOR_SPEEDUP_SIGMA, 0.0, 0, 0)
     cases: int = 1  # the family: the cases the run gates (the selected qbench cases)
-    alpha: float = 0.01  # false alarms per gate run under no change
+    alpha: float = QbenchOptions.false_alarm_rate  # false alarms per gate run under no change
 
     def speedup_rule(self, rtol: float) -> "SpeedupRule":
         return SpeedupRule(rtol=rtol, alpha=self.alpha, cases=self.cases, df=self.speedup_spread.df + PRIOR_DF)
@@ -530,7 +530,7 @@ Z_PASS = NormalDist().inv_cdf(0.99)
 COMMON = "cpu_ms.common"  # the run-level check's metric
 
 
-def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = 0.01,
+def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
                     share: float = 1 - SpeedupRule.share) -> Check | None:
     """A slowdown that hits every model alike (an onnxruntime or library upgrade, a compiler flag) moves
     no speedup: the run's median, over its gated cases, of the log CPU time per call against the
