@@ -304,8 +304,9 @@ class QbenchSession:
         if sharded and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = pytest.ExitCode.OK  # an empty shard is a valid shard
         self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
-        self.summary = self.finish()
-        if session.exitstatus == pytest.ExitCode.OK and any(line.startswith("qbench: run check: [fail]") for line in self.summary):
+        run_checks = self.run_checks()
+        self.summary = self.finish(run_checks)
+        if session.exitstatus == pytest.ExitCode.OK and any(c.status == "fail" for c in run_checks):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-cov's --cov-fail-under: after the tests passed
         if session.exitstatus == pytest.ExitCode.OK and (self.errors or self.interrupted):
             # a baseline or artifact went unwritten, or an interrupt came during the writes
@@ -333,15 +334,15 @@ class QbenchSession:
         found = common_cpu_time(self.results, self.options.tolerances.speedup_rtol, self.options.false_alarm_rate)
         return [] if found is None else [found]
 
-    def finish(self) -> list[str]:
-        """Write what the run leaves behind (report/outputs.py); return what the terminal summary
-        should say about it."""
+    def finish(self, run_checks: list["Check"]) -> list[str]:
+        """Write what the run leaves behind (report/outputs.py), with the run's own checks; return what
+        the terminal summary should say about it."""
         from .report.outputs import RunOutputs
 
         outputs = RunOutputs(
             options=self.options, results=self.results, environment=self.environment, store=self.store,
             hardware_key=self.hardware_key, selected=self.selected, skipped=self.skipped, shard_plan=self.shard_plan,
-            interrupted=self.interrupted, errors=self.errors, run_id=self.run_id, run_checks=self.run_checks(),
+            interrupted=self.interrupted, errors=self.errors, run_id=self.run_id, run_checks=run_checks,
         )
         lines = outputs.write(
             amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)

@@ -473,3 +473,20 @@ def test_a_case_that_fails_at_first_look_is_measured_again_in_fresh_processes(pr
 
     project.runpytest("--qbench", "--qbench-confirm-processes", "0").assert_outcomes(passed=3, failed=1)
     assert _artifact(project)["cases"][0]["latency"]["measurements"] == []
+
+
+def test_a_slowdown_common_to_every_case_fails_the_run_though_every_test_passed(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
+
+    def thirty_times_faster(cases):  # every model's recorded CPU time per call: beyond the projects' 21x limit
+        for by_key in cases.values():
+            for entry in by_key.values():
+                for run in entry["latency"]["runs"]:
+                    run.update(original_ms=run["original_ms"] / 30, optimized_ms=run["optimized_ms"] / 30)
+
+    _edit_baseline(project, thirty_times_faster)
+    result = project.runpytest("--qbench", "-o", "qbench_cpu_time_rtol=off")
+    result.assert_outcomes(passed=4)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (check,) = _artifact(project)["run_checks"]
+    assert (check["metric"], check["status"]) == ("cpu_ms.common", "fail")
