@@ -30,10 +30,9 @@ from ..measure.stats import median_variance_factor, two_sided_z
 
 # Between-run sigma (log scale, beyond each run's own interval) assumed before a key has runs of its
 # own: the CPU-time speedup moved 0.84-0.87% per case between processes on two hosts (upper 95%
-# bounds 1.15-1.41%), the CPU time per call 3.6-5.7% (upper bounds 4.4-7.9%). Hosts of one CPU
-# model are not yet measured apart from processes: the priors sit above every upper bound.
+# bounds 1.15-1.41%). Hosts of one CPU model are not yet measured apart from processes: the prior
+# sits above every upper bound.
 PRIOR_SPEEDUP_SIGMA = 0.015
-PRIOR_CPU_MS_SIGMA = 0.06
 PRIOR_DF = 30  # the prior weighs as much as a pooled estimate from 30 degrees of freedom (about 80 runs)
 FLOOR_SIGMA = 0.004  # below every lower bound seen: a run never repeats to better than its interval says
 MAD_EFFICIENCY = 0.37  # of the MAD against the standard deviation on normal data: its worth in degrees of freedom
@@ -159,8 +158,3 @@ def compare(measured: Measured, baseline: Sequence[tuple[float, float]], sigma: 
     baseline_var = median_variance_factor(n) * (sigma**2 + float(np.mean(errors**2))) / n
     se = math.sqrt(sigma**2 / repeats + measured.se**2 + baseline_var)
     return Comparison(float(np.median(values)) - measured.value, se, n)
-
-
-def one_sided_z(alpha: float) -> float:
-    """The normal quantile that a statistic exceeds with probability `alpha` under no change."""
-    return NormalDist().inv_cdf(1 - alpha)
