@@ -59,4 +59,4 @@ RENDERERS: dict[str, Renderer] = {
     "live-gate": render_live_gate,
 }
 # Kinds whose result file is not recorded yet: no doc block reads them until it is (tests/test_docs.py).
-PENDING = {"live-gate", "sessions"}
+PENDING = {"live-gate"}

@@ -348,6 +348,10 @@ def render_sessions(*records: Result) -> str:
                          " / ".join("–" if math.isnan(s[k]) else f"{s[k]:.2%}" for k in ("sd_pass", "sd_session", "sd_process")),
                          f"{s['excursions']} of {s['measurements']} ({s['excursion_sessions']}, {s['persistent_sessions']})",
                          pct(s["worst"]), which])
+        sessions = sum(s["sessions"] for s in data["summary"]) // len(data["shapes"])
+        slow = sum(s["excursion_sessions"] for s in data["summary"])
+        footers.append(f"{data['machine']['cpu_model']}: session pairs with an excursion, {wilson(slow, sessions)} (Wilson"
+                       " 95%; one slow at both shapes counts twice).")
         footers.append(footer(run_of(data), ".venv/bin/python bench/sessions.py", result.path,
                               f"; the gate's CPU phase, an excursion below -{data['excursion']:.0%} of its group's median;"
                               f" transparent huge pages `{data['transparent_hugepage']}`"))
