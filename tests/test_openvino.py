@@ -167,6 +167,25 @@ def test_the_gated_clock_counts_the_whole_inference(tmp_path: Path):
     assert 1.6 < samples.speedup.value < 2.4, samples.speedup
 
 
+def test_a_fresh_process_times_openvino_ir_as_the_gate_does(tmp_path: Path):
+    """The in-run confirmation (measure/fresh.py) opens IR files with OpenVINO, one thread, f32."""
+    import openvino as ov
+
+    from pytest_qbench.measure.fresh import FreshModel, measure_in_fresh_process
+    from pytest_qbench.specs import TimingSpec
+
+    irs = {}
+    for count in (8, 16):
+        irs[count] = tmp_path / f"chain{count}.xml"
+        ov.save_model(ov.Core().read_model(str(_repeated_matmuls(tmp_path / f"chain{count}.onnx", count))), str(irs[count]),
+                      compress_to_fp16=False)
+    feed = {"x": np.random.default_rng(0).random((192, 192), dtype=np.float32)}
+    cpu = measure_in_fresh_process(FreshModel(str(irs[16])), FreshModel(str(irs[8])), feed,
+                                   TimingSpec(min_seconds=0.2, max_seconds=3.0))
+    assert 1.6 < cpu.speedup.value < 2.4, cpu.speedup
+    assert cpu.original_ms > cpu.optimized_ms > 0
+
+
 def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch):
     from pytest_qbench.variants.openvino import require_openvino
 
