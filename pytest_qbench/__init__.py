@@ -17,13 +17,14 @@ _PUBLIC = {
     # errors and warnings (errors.py)
     **dict.fromkeys(
         (
-            "QbenchAccuracyLost", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError",
-            "QbenchCacheWarning", "QbenchCaseError", "QbenchCheckFailed", "QbenchConfigError", "QbenchDataError",
-            "QbenchFlushError", "QbenchInconclusiveWarning", "QbenchMergeError", "QbenchModelError",
-            "QbenchModelWarning", "QbenchTerminated",
+            "QbenchError", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError", "QbenchCaseError",
+            "QbenchConfigError", "QbenchDataError", "QbenchFlushError", "QbenchMergeError", "QbenchModelError",
+            "QbenchTerminated", "QbenchWarning", "QbenchCacheWarning", "QbenchInconclusiveWarning", "QbenchModelWarning",
         ),
         "pytest_qbench.errors",
     ),
+    # a failed check: a test outcome (outcomes.py)
+    **dict.fromkeys(("QbenchCheckFailed", "QbenchAccuracyLost"), "pytest_qbench.outcomes"),
     # what a test and the hooks receive
     "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
     "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
@@ -61,24 +62,25 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__` serves these
     from .errors import (
-        QbenchAccuracyLost,
         QbenchArtifactError,
         QbenchBaselineError,
         QbenchBuildError,
         QbenchCacheWarning,
         QbenchCaseError,
-        QbenchCheckFailed,
         QbenchConfigError,
         QbenchDataError,
+        QbenchError,
         QbenchFlushError,
         QbenchInconclusiveWarning,
         QbenchMergeError,
         QbenchModelError,
         QbenchModelWarning,
         QbenchTerminated,
+        QbenchWarning,
     )
     from .hardware import Hardware, hardware_from_cpuinfo
     from .measure.data import CONLL2003_LABELS, parse_conll, read_conll
+    from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
     from .results import (
         AccuracyResult,
         BudgetResult,

@@ -1,61 +1,55 @@
 """Every exception and warning pytest-qbench raises, in one place (all re-exported by `pytest_qbench`).
 
 Each message names the value at fault and the fix. Errors are grouped by the stage that raises them;
-a user's conftest or CI script catches them, or turns a warning into an error with
-`-W error::pytest_qbench.QbenchInconclusiveWarning`.
+every one is a `QbenchError` (`except QbenchError` catches them all) and, where it is about a value,
+also a ValueError. A failed check is no error but a test outcome (outcomes.py). A user's conftest or CI
+script catches them, or turns a warning into an error with
+`-W error::pytest_qbench.QbenchInconclusiveWarning` (every warning is a `QbenchWarning`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 if TYPE_CHECKING:
     from .results import FlushReport
+
+
+
+class QbenchError(Exception):
+    """The base of every pytest-qbench error."""
+
 
 # ---- configuration and input ---------------------------------------------------------------------
 
 
-class QbenchConfigError(ValueError):
+class QbenchConfigError(QbenchError, ValueError):
     """A marker or option value that cannot work; the message names the value and the fix."""
 
 
-class QbenchDataError(ValueError):
+class QbenchDataError(QbenchError, ValueError):
     """Data that cannot be used as asked; the message names the problem and the fix."""
 
 
-class QbenchModelError(ValueError):
+class QbenchModelError(QbenchError, ValueError):
     """The model argument cannot be turned into an ONNX original; the message says why."""
 
 
 # ---- building and measuring ----------------------------------------------------------------------
 
 
-class QbenchBuildError(RuntimeError):
+class QbenchBuildError(QbenchError, RuntimeError):
     """A step of building a variant failed; the message names the variant and the step."""
 
 
-class QbenchCaseError(Exception):
+class QbenchCaseError(QbenchError):
     """A case that could not be measured: bad input, a failed build, a model that returns NaN."""
-
-
-class QbenchCheckFailed(pytest.fail.Exception):
-    """`qbench.check()` found a failed check (accuracy, latency, baseline): the gate's own failure.
-
-    A case that could not be measured fails with pytest's plain `Failed` instead, so
-    `@pytest.mark.xfail(raises=QbenchCheckFailed)` expects a failed check, never a crash."""
-
-
-class QbenchAccuracyLost(QbenchCheckFailed):
-    """A failed check of the optimized model's accuracy, against the original or the baseline (other
-    checks may have failed too): what `xfail(raises=QbenchAccuracyLost)` expects of a known collapse."""
 
 
 # ---- baselines and artifacts ---------------------------------------------------------------------
 
 
-class QbenchBaselineError(RuntimeError):
+class QbenchBaselineError(QbenchError, RuntimeError):
     """A baseline file that cannot be read or merged; the message names the file and the fix."""
 
 
@@ -67,11 +61,11 @@ class QbenchFlushError(QbenchBaselineError):
         self.report = report
 
 
-class QbenchArtifactError(ValueError):
+class QbenchArtifactError(QbenchError, ValueError):
     """An artifact that does not match the schema, or cannot be read; nothing was written."""
 
 
-class QbenchMergeError(ValueError):
+class QbenchMergeError(QbenchError, ValueError):
     """Artifacts that cannot be merged; the message names the files and the fix."""
 
 
@@ -86,16 +80,20 @@ class QbenchTerminated(KeyboardInterrupt):
 # ---- warnings -------------------------------------------------------------------------------------
 
 
-class QbenchInconclusiveWarning(UserWarning):
+class QbenchWarning(UserWarning):
+    """The base of every pytest-qbench warning."""
+
+
+class QbenchInconclusiveWarning(QbenchWarning):
     """A latency check that could not tell no change from a regression: not failed, not silent.
     `-W error::pytest_qbench.QbenchInconclusiveWarning` makes it fail the test."""
 
 
-class QbenchModelWarning(UserWarning):
+class QbenchModelWarning(QbenchWarning):
     """The model builds, but its results may not mean what the user expects."""
 
 
-class QbenchCacheWarning(UserWarning):
+class QbenchCacheWarning(QbenchWarning):
     """A cache entry was unusable and got rebuilt."""
 
 

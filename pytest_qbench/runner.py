@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from .deprecation import moved
-from .errors import QbenchAccuracyLost, QbenchCheckFailed, error_text
+from .errors import error_text
+from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
 from .results import RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, OriginalRecord
 
 if TYPE_CHECKING:

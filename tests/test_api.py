@@ -17,13 +17,44 @@ def test_every_public_name_resolves_and_is_listed():
         pytest_qbench.nothing  # noqa: B018
 
 
-def test_every_exception_and_warning_lives_in_errors():
+def _declared(module) -> set[str]:
+    return {name for name, value in vars(module).items()
+            if isinstance(value, type) and issubclass(value, BaseException) and name.startswith("Qbench")}
+
+
+def test_every_exception_and_warning_lives_in_errors_and_a_failed_check_in_outcomes():
+    from pytest_qbench import errors, outcomes
+
+    public = {name for name in pytest_qbench.__all__ if name.startswith("Qbench") and name != "QbenchRun"}
+    assert public == _declared(errors) | _declared(outcomes)
+    assert _declared(outcomes) == {"QbenchCheckFailed", "QbenchAccuracyLost"}
+
+
+def test_one_except_catches_every_error_and_one_filter_every_warning():
     from pytest_qbench import errors
 
-    declared = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, BaseException)}
-    declared -= {"BaseException"}
-    public = {name for name in pytest_qbench.__all__ if name.startswith("Qbench") and name != "QbenchRun"}
-    assert public == {name for name in declared if name.startswith("Qbench")}
+    classes = [getattr(errors, name) for name in _declared(errors)]
+    warnings = [c for c in classes if issubclass(c, Warning)]
+    raised = [c for c in classes if issubclass(c, Exception) and c not in warnings]
+    assert len(raised) == 10 and all(issubclass(c, pytest_qbench.QbenchError) for c in raised)
+    assert len(warnings) == 4 and all(issubclass(c, pytest_qbench.QbenchWarning) for c in warnings)
+    for value_error in ("QbenchConfigError", "QbenchDataError", "QbenchModelError", "QbenchArtifactError", "QbenchMergeError"):
+        assert issubclass(getattr(errors, value_error), ValueError)
+    # a cancelled run stops like Ctrl-C; a failed check is a test outcome that `except Exception` must not swallow
+    assert not issubclass(pytest_qbench.QbenchTerminated, Exception)
+    assert not issubclass(pytest_qbench.QbenchCheckFailed, Exception)
+
+
+def test_the_errors_module_does_not_import_pytest():
+    import ast
+    from pathlib import Path
+
+    from pytest_qbench import errors
+
+    tree = ast.parse(Path(errors.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "pytest" not in imported
 
 
 @pytest.mark.parametrize("old_module, name, new", [
