@@ -75,7 +75,8 @@ def _assert_wheel_contents(wheel: Path) -> None:
         metadata = email.parser.Parser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
         entry_points = configparser.ConfigParser()
         entry_points.read_string(archive.read(f"{dist_info}/entry_points.txt").decode())
-    assert "pytest_qbench/schema/artifact.schema.json" in names
+    schemas = {f"pytest_qbench/schema/{path.name}" for path in (ROOT / "pytest_qbench" / "schema").glob("*.json")}
+    assert schemas and schemas <= set(names)
     assert f"{dist_info}/licenses/LICENSE" in names
     assert (metadata["License-Expression"], metadata["License-File"]) == ("Apache-2.0", "LICENSE")
     assert dict(entry_points["pytest11"]) == {"qbench": "pytest_qbench.plugin"}
