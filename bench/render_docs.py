@@ -4,8 +4,8 @@
     .venv/bin/python bench/render_docs.py --check    # change nothing; exit 1 naming each block that differs
                                                      # (exit 2: a block cannot be rendered, and why)
 
-A block is the generated text between two markers in README.md, docs/RESULTS.md, docs/BENCHMARKS.md
-or docs/SCALING.md:
+A block is the generated text between two markers in README.md, docs/RESULTS.md, docs/BENCHMARKS.md,
+docs/SCALING.md or docs/verdicts.md:
 
     <!-- measurement:KIND bench/results/FILE.json [more sources] -->
     (generated: never edit by hand)
@@ -47,7 +47,7 @@ from renderers import RENDERERS, load
 from pytest_qbench.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = tuple(REPO / name for name in ("README.md", "docs/RESULTS.md", "docs/BENCHMARKS.md", "docs/SCALING.md"))
+DOCS = tuple(REPO / name for name in ("README.md", "docs/RESULTS.md", "docs/BENCHMARKS.md", "docs/SCALING.md", "docs/verdicts.md"))
 BLOCK = re.compile(r"<!-- measurement:(?P<kind>[\w-]+)(?P<sources>(?: [^\s>]+)*) -->(?P<body>.*?)"
                    r"<!-- /measurement:(?P=kind) -->", re.DOTALL)
 OPENING = re.compile(r"<!-- measurement:[\w-]+")
