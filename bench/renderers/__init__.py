@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .benchmarks import (
-    render_accuracy, render_calibration, render_cpu_model_offset, render_diagnosis, render_gate_replay, render_gate_tails,
+    render_accuracy, render_calibration, render_cpu_model_offset, render_diagnosis, render_gate_replay, render_gate_targets, render_gate_tails,
     render_int8_gate, render_latency_gate, render_live_gate, render_matrix, render_overhead, render_sessions, render_sharding,
     render_variance,
 )
@@ -36,6 +36,7 @@ RENDERERS: dict[str, Renderer] = {
     "cpu-model-offset": render_cpu_model_offset,
     "gate-replay": render_gate_replay,
     "gate-tails": render_gate_tails,
+    "gate-targets": render_gate_targets,
     "sessions": render_sessions,
     "overhead": render_overhead,
     "matrix": render_matrix,
