@@ -192,6 +192,33 @@ def test_the_report_renders_in_chromium_without_errors_or_requests(browser, tmp_
 
 
 @BROWSER
+def test_chromium_shows_the_answer_first_then_the_charts_and_filters_the_collapsed_tables(browser, tmp_path: Path):
+    path = tmp_path / "report.html"
+    path.write_text(render(_whole_run(), ENVIRONMENT))
+    page, seen = _open(browser, path)
+    assert seen["errors"] == []
+
+    def top(selector: str) -> float:
+        return page.locator(selector).first.bounding_box()["y"]
+
+    # the verdict, the counts and what failed, then the speedup chart, then the collapsed tables
+    assert top("h1") < top("#counts") < top("ul.attention") < top("figure svg") < top("details.table")
+    assert page.locator("details[open]").count() == 0 and not page.locator("#gate").is_visible()
+    charts = page.locator("figure svg")  # speedup, latency, F1, runtimes, budget: each drawn
+    assert charts.count() == 5 and all(charts.nth(i).bounding_box()["width"] > 200 for i in range(5))
+    assert all(charts.nth(i).locator("text").count() > 5 for i in range(5))
+
+    page.locator("details.table summary").click()
+    assert page.locator("#gate tr.case:visible").count() == 5
+    page.locator("label[for='test-1']").click()  # the second test only
+    visible = page.locator("#gate tr.case:visible")
+    assert visible.count() == 2 and all("test-1" in visible.nth(i).get_attribute("class") for i in range(2))
+    page.locator("label[for='test-all']").click()
+    assert page.locator("#gate tr.case:visible").count() == 5
+    page.close()
+
+
+@BROWSER
 def test_the_content_security_policy_blocks_any_request(browser, tmp_path: Path):
     path = tmp_path / "tampered.html"
     path.write_text(render(_results(), ENVIRONMENT).replace("</body>", "<img src='http://127.0.0.1:9/x.png'></body>"))
