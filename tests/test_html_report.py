@@ -12,13 +12,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from factories import ENVIRONMENT, make_result
+from factories import ENVIRONMENT, TEST, make_result
 from projects import make_project
 
+from pytest_qbench.measure.stats import median_cpu
 from pytest_qbench.report.artifact import build_artifact
 from pytest_qbench.report.history import append, load, series, step
 from pytest_qbench.report.html import CSP, render
-from pytest_qbench.results import Check
+from pytest_qbench.report.text import markdown
+from pytest_qbench.results import (
+    BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER = pytest.mark.skipif(
@@ -44,6 +48,37 @@ def _results():
     return [passing, unsure, failing]
 
 
+OTHER_TEST = "examples/test_runtimes.py::test_openvino"
+LABEL_MAP = LabelMapEffect("span", [MappedName("GIVEN_NAME", "PER", 1904, 0), MappedName("PER", "PER", 0, 1842),
+                                    MappedName("SURNAME", "PER", 1236, 0, 1236, 0), MappedName("EMAIL", "O", 0, 0)])
+
+
+def _budget(original: float, optimized: float) -> BudgetResult:
+    def found(throughput: float, batch_size: int) -> BudgetThroughput:
+        point = BudgetPoint(batch_size, 1, 180.0, throughput, 100)
+        return BudgetThroughput(point, [point])
+
+    return BudgetResult(200.0, 2, found(original, 4), found(optimized, 16))
+
+
+def _whole_run():
+    """`_results()` with what only some runs have: a label map and a case measured again in fresh
+    processes; and a second test of OpenVINO beside ONNX Runtime, one case with a latency budget."""
+    passing, unsure, failing = _results()
+    passing = replace(passing, accuracy_original=replace(passing.accuracy_original, label_map=LABEL_MAP),
+                      variant={**passing.variant, "evaluation": {"label_map": {"*": "O"}, "label_map_merge": True}})
+    cpu = unsure.latency.cpu
+    measurements = [replace(cpu, speedup=replace(cpu.speedup, value=v)) for v in (4.21, 4.64, 4.70)]
+    unsure = replace(unsure, latency=replace(unsure.latency, cpu=median_cpu(measurements), measurements=measurements))
+    others = []
+    for result in (make_result(original_ms=40.0, optimized_ms=10.0), make_result(operators=(), runtime="openvino", original_ms=36.0, optimized_ms=8.0)):
+        moved = replace(result, test=OTHER_TEST, nodeid=result.nodeid.replace(TEST, OTHER_TEST), verdict="pass",
+                        original=OriginalRecord("fp32", {}), hardware_key=ENVIRONMENT["hardware_key"])
+        others.append(moved)
+    others[0] = replace(others[0], latency=replace(others[0].latency, budget=_budget(60.0, 250.0)))
+    return [passing, unsure, failing, *others]
+
+
 def _history(folder: Path, speedups: list[float]) -> Path:
     for run, value in enumerate(speedups):
         result = make_result(original_ms=46.38, optimized_ms=46.38 / value)
@@ -59,7 +94,7 @@ def test_the_report_is_one_offline_file_with_failing_rows_first(tmp_path: Path):
     page = render(_results(), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8, 3.9])))
     assert f'content="{CSP}"' in page and "<script" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing to fetch, from anywhere
-    cases = re.findall(r"<tr class='case verdict-(\w+)'", page)
+    cases = re.findall(r"<tr class='case verdict-(\w+) ", page)
     assert cases == ["fail", "inconclusive", "pass"]
     assert page.count("<figure>") == 4 and page.count("role='img' aria-label=") == 4  # with text alternatives
     assert page.count("<details><summary>The numbers</summary>") == 4
@@ -151,8 +186,35 @@ def test_the_report_renders_in_chromium_without_errors_or_requests(browser, tmp_
     page, seen = _open(browser, path)
     assert seen["errors"] == [] and seen["requests"] == [path.as_uri()]  # the file itself, nothing else
     assert page.locator("figure svg").count() == 4 and all(page.locator("figure svg").nth(i).bounding_box()["width"] > 200 for i in range(4))
-    assert page.locator("#gate tr.case").first.get_attribute("class") == "case verdict-fail"
+    assert page.locator("#gate tr.case").first.get_attribute("class").startswith("case verdict-fail ")
     assert page.title() == "pytest-qbench: fail"
+    page.close()
+
+
+@BROWSER
+def test_chromium_shows_the_answer_first_then_the_charts_and_filters_the_collapsed_tables(browser, tmp_path: Path):
+    path = tmp_path / "report.html"
+    path.write_text(render(_whole_run(), ENVIRONMENT))
+    page, seen = _open(browser, path)
+    assert seen["errors"] == []
+
+    def top(selector: str) -> float:
+        return page.locator(selector).first.bounding_box()["y"]
+
+    # the verdict, the counts and what failed, then the speedup chart, then the collapsed tables
+    assert top("h1") < top("#counts") < top("ul.attention") < top("figure svg") < top("details.table")
+    assert page.locator("details[open]").count() == 0 and not page.locator("#gate").is_visible()
+    charts = page.locator("figure svg")  # speedup, latency, F1, runtimes, budget: each drawn
+    assert charts.count() == 5 and all(charts.nth(i).bounding_box()["width"] > 200 for i in range(5))
+    assert all(charts.nth(i).locator("text").count() > 5 for i in range(5))
+
+    page.locator("details.table summary").click()
+    assert page.locator("#gate tr.case:visible").count() == 5
+    page.locator("label[for='test-1']").click()  # the second test only
+    visible = page.locator("#gate tr.case:visible")
+    assert visible.count() == 2 and all("test-1" in visible.nth(i).get_attribute("class") for i in range(2))
+    page.locator("label[for='test-all']").click()
+    assert page.locator("#gate tr.case:visible").count() == 5
     page.close()
 
 
@@ -204,4 +266,55 @@ def test_a_machine_without_latency_baselines_still_shows_its_speedups_and_says_w
     assert f"{speedup.value:.4g} <span class='muted'>({speedup.ci_low:.2f}–{speedup.ci_high:.2f})</span>" in page
     assert page.count("not gated</td>") == 2
     assert page.count(reason.replace("'", "&#x27;")) == 1
-    assert "2 pass, 1 expected failure" in page and "1 fail" not in page
+    assert all(f"<strong>{n}</strong> {verdict}</li>" in page for n, verdict in ((2, "pass"), (1, "xfail"), (0, "fail")))
+
+
+# ---- what the report leads with, and what only some runs have -------------------------------------------
+
+
+def test_the_report_leads_with_the_verdict_the_counts_what_failed_and_the_speedup_chart():
+    page = render(_whole_run(), ENVIRONMENT)
+    counts = re.findall(r"<li class='status-(\w+)[^']*'><strong>(\d+)</strong>", page)
+    assert counts == [("pass", "3"), ("fail", "1"), ("inconclusive", "1"), ("skip", "0"), ("error", "0"),
+                      ("updated", "0"), ("xfail", "0")]
+    failed = "<li>dynamic-Add+MatMul-bs8-len32: [fail] f1 vs baseline: f1 0.8000 vs baseline 0.9390</li>"
+    unsure = "<li>dynamic-Add+MatMul-bs4-len32: interval covers both</li>"
+    confirmed = "<li>dynamic-Add+MatMul-bs4-len32: cpu speedups 4.210, 4.640, 4.700 -&gt; median 4.640: inconclusive</li>"
+    order = ["<h1>", "<ul id='counts'>", failed, unsure, confirmed, "<h2>Speedup against the baseline</h2>",
+             "<figure>", "<h2>This run</h2>", "<details class='table'><summary>The gate table: 5 cases"]
+    assert [page.index(part) for part in order] == sorted(page.index(part) for part in order)
+
+
+def test_runtimes_and_budgets_are_charts_over_tables_collapsed_and_filtered_by_test():
+    page = render(_whole_run(), ENVIRONMENT)
+    runtimes = page.split("<h2>Runtimes side by side</h2>", 1)[1].split("<h2>Throughput", 1)[0]
+    assert runtimes.count("<figure>") == 1 and "<details><summary>The numbers</summary><table>" in runtimes
+    assert " x5.00, F1 0.9390" in runtimes and " x1.00, F1 0.9400" in runtimes  # speedup over ORT fp32, F1 beside
+    budgets = page.split("<h2>Throughput within the latency budget</h2>", 1)[1]
+    assert budgets.count("<figure>") == 1 and " 60.0/s" in budgets and " 250.0/s" in budgets
+    assert "dynamic-Add+MatMul-bs1-len32 (p90 &lt;= 200 ms, 2 threads): original 60.0/s" in budgets
+    assert "<details open" not in page
+    # a radio per test before the filtered content; each row of the long tables names its tests
+    assert re.findall(r"<input type='radio' name='test' id='test-(\w+)'", page) == ["all", "0", "1"]
+    assert "#test-1:checked ~ .filtered tr.t:not(.test-1) { display: none; }" in page
+    assert page.index("<input type='radio'") < page.index("<div class='filtered'>") < page.index("<table id='gate'>")
+    assert re.findall(r"<tr class='case verdict-\w+ (t test-\d)'", page) == ["t test-0"] * 3 + ["t test-1"] * 2
+    found = re.findall(r"<tr class='(t[ \w-]*)'><td>[^<]+</td><td>bs1-len32</td><td>(\w+)</td><td>([^<]+)</td>", runtimes)
+    classes = {(runtime, variant): name for name, runtime, variant in found}
+    assert classes[("openvino", "fp32")] == "t test-1" and classes[("onnxruntime", "dynamic-Add+MatMul (test_ner)")] == "t test-0"
+    assert re.findall(r"<tr class='(t test-\d)'><td>examples/", budgets) == ["t test-1"]
+
+
+def test_a_run_of_one_test_has_no_filter():
+    page = render(_results(), ENVIRONMENT)
+    assert "type='radio'" not in page and ":checked" not in page
+
+
+def test_the_label_map_table_is_the_markdown_report_s():
+    results = _whole_run()
+    page, text = render(results, ENVIRONMENT), markdown(results, ENVIRONMENT)
+    assert "<tr><td>SURNAME -&gt; PER</td><td>1236 (1236 joined)</td><td>0</td></tr>" in page
+    assert "| `SURNAME -> PER` | 1236 (1236 joined) | 0 |" in text
+    sentence = "No spans on either side: EMAIL. Merges: 1236 predicted and 0 gold spans joined the entity before them."
+    assert sentence in page and sentence in text
+    assert "label_map on" not in render(_results(), ENVIRONMENT)

@@ -1,23 +1,30 @@
-"""One self-contained HTML file a person reads after a run: the verdict, the gate table with failing
-rows first, matplotlib charts inlined as SVG (latency against sequence length, the speedup against its
-baseline and tolerance, F1 with the allowed loss, trends over the history), the runtimes side by side
-and the throughput within a latency budget where a run has them, and the diagnosis.
+"""One self-contained HTML file a person reads after a run. It leads with the answer: the verdict, the
+cases of each verdict, what failed or was inconclusive and why, and the speedup chart. Then the gate
+table with failing rows first (collapsed), the other matplotlib charts inlined as SVG (latency against
+sequence length, F1 with the allowed loss, the runtimes side by side and the throughput within a
+latency budget where a run has them, trends over the history), the label maps and the diagnosis.
 
 Offline by construction: no script, no external resource, and a Content-Security-Policy that forbids
-any request. Charts draw their ink in the page's text colour (`currentColor`), so they read in light
-and dark; each has a caption and its numbers in a table as the text alternative.
+any request. The long tables are collapsed (<details>) and filtered by test with radio inputs and
+CSS `:checked` rules. Charts draw their ink in the page's text colour (`currentColor`), so they read in
+light and dark; each has a caption and its numbers in a table as the text alternative.
 """
 
 from __future__ import annotations
 
 import html
 import io
+from collections import Counter
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..gate.policy import latency_not_gated
 from ..results import CaseResult, Check, Diagnosis
-from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, best_lines, runtime_cells, runtime_rows
-from .text import BUDGET_TITLE, budget_lines, original_precision, scoring_lines
+from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, RuntimeRow, best_lines, runtime_cells, runtime_rows
+from .text import (
+    BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, budget_line, budgeted, confirmed_in_run, failure_lines,
+    inconclusive_lines, label_map_rows, label_map_text, mapped_cases, original_precision, scoring_lines,
+)
 
 if TYPE_CHECKING:
     from .history import Run
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _INK = "#010203"  # matplotlib's ink, replaced by currentColor in the SVG text
 _ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skip": 3, "updated": 4, "pass": 5}
+VERDICTS = ("pass", "fail", "inconclusive", "skip", "error", "updated", "xfail")  # counted at the top
 STYLE = """
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de;
         --fail: #cf222e; --pass: #1a7f37; --warn: #9a6700; }
@@ -37,7 +45,9 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status-fail, .status-error { color: var(--fail); font-weight: 600; } .status-pass, .status-updated { color: var(--pass); }
-.status-inconclusive, .status-skip { color: var(--warn); }
+.status-inconclusive, .status-skip { color: var(--warn); } .status-xfail { color: var(--muted); }
+#counts { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1.5rem; font-size: 1.05rem; }
+#counts .none { color: var(--muted); font-weight: 400; } input[name=test] + label { margin-right: 1rem; }
 .verdict { font-size: 1.2rem; font-weight: 700; } .muted { color: var(--muted); }
 figure { margin: 1.5rem 0; } figure svg { max-width: 100%; height: auto; } figcaption { color: var(--muted); }
 details { margin: .5rem 0 1rem; } code { font-size: .85rem; }
@@ -46,44 +56,97 @@ details { margin: .5rem 0 1rem; } code { font-size: .85rem; }
 
 def render(results: list[CaseResult], environment: dict[str, Any], history: Sequence["Run"] = ()) -> str:
     verdict = _overall(results)
+    tests = {test: index for index, test in enumerate(dict.fromkeys(r.test for r in results))}
     parts = [
         f"<h1>pytest-qbench report <span class='verdict status-{verdict}'>{verdict}</span></h1>",
-        _header(environment, results),
-        "<h2>Gate</h2>", _gate_table(results),
-        "<h2>Latency against sequence length</h2>", _latency_figure(results),
+        _counts(results), *_attention(results),
         "<h2>Speedup against the baseline</h2>", _speedup_figure(results),
+        "<h2>This run</h2>", _header(environment),
+        *_test_filter(tests), "<div class='filtered'>",
+        "<h2>Gate</h2>", _gate_table(results, tests),
+        "<h2>Latency against sequence length</h2>", _latency_figure(results),
         "<h2>Accuracy</h2>", *(f"<p>{_escape(line)}</p>" for line in scoring_lines(results)), _f1_figure(results),
+        *_label_maps(results), *_runtimes(results, tests), *_budgets(results, tests),
     ]
-    parts += _runtimes(results) + _budgets(results)
     if history:
         parts += ["<h2>History</h2>", _history_figure(history, results)]
     diagnosed = {r.diagnosis.case_id: r.diagnosis for r in results if r.diagnosis is not None}
     for case_id, diagnosis in diagnosed.items():
         parts += [f"<h2>Diagnosis: {_escape(case_id)}</h2>", _diagnosis(diagnosis)]
-    body = "\n".join(parts)
+    body = "\n".join([*parts, "</div>"])
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>pytest-qbench: {verdict}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+        f"<title>pytest-qbench: {verdict}</title><style>{STYLE}{_filter_style(tests)}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
     )
 
 
-def _runtimes(results: list[CaseResult]) -> list[str]:
+def _counts(results: list[CaseResult]) -> str:
+    """How many cases had each verdict, an expected failure counted as xfail whatever its verdict."""
+    counts = Counter("xfail" if r.expected_failure else r.verdict for r in results)
+    items = "".join(f"<li class='status-{v}{'' if counts[v] else ' none'}'><strong>{counts[v]}</strong> {v}</li>"
+                    for v in VERDICTS)
+    return f"<ul id='counts'>{items}</ul>"
+
+
+def _attention(results: list[CaseResult]) -> list[str]:
+    """What failed, what was inconclusive, and which cases were measured again, one line each."""
+    sections = [("Failed", failure_lines(results)), ("Inconclusive (not failed)", inconclusive_lines(results)),
+                (f"Cases {CONFIRMED_TITLE}", confirmed_in_run(results))]
+    return [f"<p>{_escape(title)}:</p><ul class='attention'>{''.join(f'<li>{_escape(line)}</li>' for line in lines)}</ul>"
+            for title, lines in sections if lines]
+
+
+# ---- the test filter of the collapsed tables -----------------------------------------------------------
+
+def _test_filter(tests: dict[str, int]) -> list[str]:
+    """Radio inputs, siblings of the `.filtered` content, whose :checked state hides the rows of other tests."""
+    if len(tests) < 2:
+        return []
+    choices = [("all", "every test", True), *((str(i), test, False) for test, i in tests.items())]
+    return ["<p class='muted'>The rows of the tables below, of:</p>", *(
+        f"<input type='radio' name='test' id='test-{key}'{' checked' if checked else ''}>"
+        f"<label for='test-{key}'>{_escape(label)}</label>" for key, label, checked in choices)]
+
+
+def _filter_style(tests: dict[str, int]) -> str:
+    return "".join(f"#test-{i}:checked ~ .filtered tr.t:not(.test-{i}) {{ display: none; }}\n"
+                   for i in tests.values()) if len(tests) > 1 else ""
+
+
+def _row_class(tests: Iterable[str], index: dict[str, int]) -> str:
+    """The class of a row the test filter shows for each of `tests`."""
+    return " ".join(["t", *(f"test-{index[test]}" for test in tests)])
+
+
+def _collapsed(summary: str, content: str) -> str:
+    return f"<details class='table'><summary>{_escape(summary)}</summary>{content}</details>"
+
+
+# ---- runtimes and budgets ------------------------------------------------------------------------------
+
+def _runtimes(results: list[CaseResult], tests: dict[str, int]) -> list[str]:
     rows = runtime_rows(results)
     if not rows:
         return []
-    return ["<h2>Runtimes side by side</h2>", f"<p class='muted'>{_escape(RUNTIMES_TITLE)}</p>",
-            _table(["model", "shape", *RUNTIME_HEADERS], ([r.model, r.shape, *runtime_cells(r)] for r in rows)),
+    table = _table(["model", "shape", *RUNTIME_HEADERS], ([r.model, r.shape, *runtime_cells(r)] for r in rows),
+                   [_row_class(r.tests, tests) for r in rows])
+    compared = any(r.over_ort_fp32 is not None for r in rows)  # else no ONNX Runtime case to draw against
+    shown = _figure(*_runtimes_figure(rows), table) if compared else _collapsed("The numbers", table)
+    return ["<h2>Runtimes side by side</h2>", f"<p class='muted'>{_escape(RUNTIMES_TITLE)}</p>", shown,
             *(f"<p>{_escape(line)}</p>" for line in best_lines(rows))]
 
 
-def _budgets(results: list[CaseResult]) -> list[str]:
-    lines = budget_lines(results)
-    if not lines:
+def _budgets(results: list[CaseResult], tests: dict[str, int]) -> list[str]:
+    cases = budgeted(results)
+    if not cases:
         return []
+    table = _table(["test", "case (budget, threads): the most throughput within it"],
+                   ([r.test, budget_line(r)] for r in cases), [_row_class([r.test], tests) for r in cases])
     return ["<h2>Throughput within the latency budget</h2>", f"<p class='muted'>{_escape(BUDGET_TITLE)}</p>",
-            *(f"<p>{_escape(line)}</p>" for line in lines)]
+            _figure(*_budget_figure(cases), table)]
 
 
 def _escape(value: Any) -> str:
@@ -96,17 +159,12 @@ def _overall(results: list[CaseResult]) -> str:
     return "fail" if failing else "pass" if results else "empty"
 
 
-def _header(env: dict[str, Any], results: list[CaseResult]) -> str:
+def _header(env: dict[str, Any]) -> str:
     libraries = ", ".join(f"{k} {v}" for k, v in sorted(env.get("libraries", {}).items()) if v)
-    counts: dict[str, int] = {}
-    for r in results:
-        verdict = "expected failure" if r.expected_failure else r.verdict
-        counts[verdict] = counts.get(verdict, 0) + 1
     rows = [
         ("Commit", f"<code>{_escape(env.get('git_commit') or 'unknown')}</code>"),
         ("Hardware key", f"<code>{_escape(env.get('hardware_key'))}</code> ({_escape(env.get('brand'))})"),
         ("Versions", _escape(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
-        ("Cases", _escape(", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))))),
         ("Created", _escape(env.get("created"))),
     ]
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
@@ -149,9 +207,9 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
 
 
-def _gate_table(results: list[CaseResult]) -> str:
+def _gate_table(results: list[CaseResult], tests: dict[str, int]) -> str:
     """One row per case, failing first: F1 and the CPU-time speedup against their baseline (or, for F1
-    without one, the original), the verdict and every check that did not pass."""
+    without one, the original), the verdict and every check that did not pass; collapsed."""
     head = ("<tr><th rowspan='2'>test / case</th><th colspan='3'>F1</th><th colspan='3'>CPU-time speedup (95% CI)</th>"
             "<th rowspan='2'>verdict</th><th rowspan='2'>checks not passed</th></tr>"
             "<tr><th>baseline</th><th>now</th><th>change</th><th>baseline</th><th>now</th><th>change</th></tr>")
@@ -165,12 +223,13 @@ def _gate_table(results: list[CaseResult]) -> str:
             notes = f"<span class='status-error'>error</span> {_escape(result.error)}" + (f"<br>{notes}" if notes else "")
         xfail = " <span class='muted'>(xfail)</span>" if result.expected_failure else ""
         rows.append(
-            f"<tr class='case verdict-{result.verdict}'><td>{_escape(result.test.split('::')[-1])}<br><code>{_escape(result.case_id)}</code>{xfail}</td>"
+            f"<tr class='case verdict-{result.verdict} {_row_class([result.test], tests)}'><td>{_escape(result.test.split('::')[-1])}<br><code>{_escape(result.case_id)}</code>{xfail}</td>"
             f"{_cells(result, 'f1', ratio=False)}{_cells(result, 'cpu.speedup', ratio=True)}"
             f"<td class='status-{result.verdict}'>{_escape(result.verdict)}</td><td>{notes}</td></tr>"
         )
     said_once = "".join(f"<p class='muted'>{_escape(reason)}</p>" for reason in sorted(ungated))
-    return f"<table id='gate'>{head}{''.join(rows)}</table>{said_once}"
+    table = f"<table id='gate'>{head}{''.join(rows)}</table>"
+    return _collapsed(f"The gate table: {len(results)} cases, failing first", table) + said_once
 
 
 # ---- charts ------------------------------------------------------------------------------------------
@@ -202,9 +261,11 @@ def _plt() -> Any:
     return plt
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], classes: Sequence[str] = ()) -> str:
+    """The rows as an HTML table; the i-th row of class `classes[i]` where given."""
     head = "".join(f"<th>{_escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join((f"<tr class='{name}'>" if name else "<tr>") + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>"
+                   for row, name in zip_longest(rows, classes, fillvalue=""))
     return f"<table>{head and '<tr>' + head + '</tr>'}{body}</table>"
 
 
@@ -285,6 +346,66 @@ def _f1_figure(results: list[CaseResult]) -> str:
     axis.legend(frameon=False, fontsize=8)
     caption = f"F1 of each variant, {precision} original and int8 (red: below the allowed loss); black line: the lowest F1 the case allows."
     return _figure(_svg(figure), caption, _table(["variant", f"F1 {precision}", "F1 int8", "lowest allowed"], rows))
+
+
+def _label_maps(results: list[CaseResult]) -> list[str]:
+    """What each label map did (the markdown report's table), once per model and evaluation setup."""
+    return [part for result in mapped_cases(results) for part in (
+        f"<p>{_escape(label_map_text(result))}</p>", _table(LABEL_MAP_HEADERS, label_map_rows(result.accuracy_original.label_map)))]
+
+
+def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
+    """A bar per runtime and variant of each model and shape: its speedup over ONNX Runtime fp32, F1 beside it."""
+    shown = [r for r in rows if r.over_ort_fp32 is not None]
+    several = len({r.model for r in shown}) > 1
+    runtimes = list(dict.fromkeys(r.runtime for r in shown))
+    plt = _plt()
+    figure, axis = plt.subplots(figsize=(8.0, 0.8 + 0.24 * len(shown)))
+    ticks: list[tuple[float, str]] = []
+    y, previous, named = 0.0, None, set[str]()
+    for row in shown:
+        y += 0.6 if previous not in (None, (row.model, row.shape)) else 0.0  # a gap between shapes
+        previous = (row.model, row.shape)
+        legend = row.variant != "fp32" and row.runtime not in named  # the runtime's colour, unpaled
+        axis.barh([y], [row.over_ort_fp32], height=0.8, color=f"C{runtimes.index(row.runtime)}",
+                  alpha=0.55 if row.variant == "fp32" else 1.0, label=row.runtime if legend else None)
+        if legend:
+            named.add(row.runtime)
+        f1 = "" if row.f1 is None else f", F1 {row.f1:.4f}"
+        axis.text(row.over_ort_fp32, y, f" x{row.over_ort_fp32:.2f}{f1}", va="center", fontsize=7)
+        ticks.append((y, f"{row.model + ' ' if several else ''}{row.shape} {row.runtime} {row.variant}"))
+        y += 1.0
+    axis.set_yticks([t[0] for t in ticks], [t[1] for t in ticks], fontsize=7)
+    axis.invert_yaxis()
+    axis.axvline(1.0, color=_INK, lw=0.5, ls=":")
+    axis.set_xlim(0, 1.4 * max(r.over_ort_fp32 for r in shown))  # room for the labels
+    axis.set_xlabel("CPU-time speedup over onnxruntime fp32 (one thread)")
+    axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    caption = ("Each runtime and variant's CPU-time speedup over ONNX Runtime fp32 at the same model and shape, its F1"
+               " beside it (pale: a runtime's fp32; dotted: no speedup). Medians of this run's cases, unpaired, not gated.")
+    return _svg(figure), caption
+
+
+def _budget_figure(cases: list[CaseResult]) -> tuple[str, str]:
+    """Per budgeted case, the most throughput within its latency budget: original and int8."""
+    plt, precision = _plt(), original_precision(cases)
+    figure, axis = plt.subplots(figsize=(8.0, 0.8 + 0.5 * len(cases)))
+    for y, result in enumerate(cases):
+        budget = result.latency.budget
+        for offset, (name, found, color) in enumerate(((precision, budget.original, "C7"), ("int8", budget.optimized, "C0"))):
+            value = 0.0 if found.best is None else found.best.throughput
+            axis.barh([y - 0.2 + 0.4 * offset], [value], height=0.4, color=color, label=name if y == 0 else None)
+            said = "none within the budget" if found.best is None else f"{value:.1f}/s"
+            axis.text(value, y - 0.2 + 0.4 * offset, f" {said}", va="center", fontsize=7)
+    axis.set_yticks(range(len(cases)), [f"{r.case_id}\np90 ≤ {r.latency.budget.budget_ms:g} ms" for r in cases], fontsize=7)
+    axis.invert_yaxis()
+    best = [f.best.throughput for r in cases for f in (r.latency.budget.original, r.latency.budget.optimized) if f.best]
+    axis.set_xlim(0, 1.3 * max(best, default=1.0))  # room for the labels
+    axis.set_xlabel("sequences per second within the budget (wall time)")
+    axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    caption = (f"The most sequences per second whose p90 latency per request stays within the case's budget, {precision}"
+               " original and int8, across batch sizes and streams.")
+    return _svg(figure), caption
 
 
 def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: int = 12) -> str:

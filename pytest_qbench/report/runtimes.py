@@ -26,6 +26,7 @@ class RuntimeRow:
     cpu_ms: float  # one-thread CPU time per call, median
     speedup: float | None  # over its own runtime's fp32, paired (None for the fp32 rows)
     over_ort_fp32: float | None  # ONNX Runtime fp32's CPU time / this row's (None: no ONNX Runtime case here)
+    tests: tuple[str, ...]  # the tests of the cases the row is measured by (an fp32 row: every case beside it)
 
 
 def _shape(result: CaseResult) -> str:
@@ -39,7 +40,8 @@ def _fp32_row(model: str, shape: str, runtime: str, cases: list[CaseResult]) -> 
         return None
     accuracy = own[0].accuracy_original
     return RuntimeRow(model, shape, runtime, "fp32", None if accuracy is None else accuracy.f1,
-                      statistics.median(c.latency.cpu.original_ms for c in own if c.latency), None, None)
+                      statistics.median(c.latency.cpu.original_ms for c in own if c.latency), None, None,
+                      tuple(dict.fromkeys(c.test for c in own)))
 
 
 def runtime_rows(results: list[CaseResult]) -> list[RuntimeRow]:
@@ -70,7 +72,7 @@ def runtime_rows(results: list[CaseResult]) -> list[RuntimeRow]:
             variant = f"{case.variant_id} ({case.test.rsplit('::', 1)[-1]})" if case.variant_id in repeated else case.variant_id
             rows.append(RuntimeRow(model, shape, case.runtime, variant, None if accuracy is None else accuracy.f1,
                                    case.latency.cpu.optimized_ms, case.latency.cpu.speedup.value,
-                                   over(case.latency.cpu.optimized_ms)))
+                                   over(case.latency.cpu.optimized_ms), (case.test,)))
     return rows
 
 

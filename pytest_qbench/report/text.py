@@ -80,14 +80,19 @@ def _skips(results: list[CaseResult], *, ungated: bool = True) -> dict[str, list
     )
 
 
-def _inconclusive(results: list[CaseResult]) -> list[str]:
+def failure_lines(results: list[CaseResult], *, expected: bool = False) -> list[str]:
+    """`case: problem` per failed check or failed measurement, of the xfail cases if `expected`, else of the others."""
+    return [f"{r.case_id}: {p}" for r in results if r.expected_failure == expected for p in _problems(r)]
+
+
+def inconclusive_lines(results: list[CaseResult]) -> list[str]:
     return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status == "inconclusive"]
 
 
 CONFIRMED_TITLE = "measured again in fresh processes (a slow session is outvoted; judged on the median)"
 
 
-def _confirmed_in_run(results: list[CaseResult]) -> list[str]:
+def confirmed_in_run(results: list[CaseResult]) -> list[str]:
     """The cases whose first look at latency did not pass, with each measurement and the verdict on their median."""
     return [f"{r.case_id}: cpu speedups {', '.join(f'{m.speedup.value:.3f}' for m in r.latency.measurements)}"
             f" -> median {r.latency.cpu.speedup.value:.3f}: {r.verdict}"
@@ -236,15 +241,14 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
     lines = [line(header)]
     for test, test_rows in rows.items():
         lines += [test, *map(line, test_rows)]
-    for title, group in (("failures:", [r for r in results if not r.expected_failure]),
-                         ("expected failures (xfail):", [r for r in results if r.expected_failure])):
-        problems = [f"  {r.case_id}: {p}" for r in group for p in _problems(r)]
+    for title, expected in (("failures:", False), ("expected failures (xfail):", True)):
+        problems = failure_lines(results, expected=expected)
         if problems:
-            lines += [title, *problems]
-    confirmed = _confirmed_in_run(results)
+            lines += [title, *(f"  {p}" for p in problems)]
+    confirmed = confirmed_in_run(results)
     if confirmed:
         lines += [f"{CONFIRMED_TITLE}:", *(f"  {c}" for c in confirmed)]
-    inconclusive = _inconclusive(results)
+    inconclusive = inconclusive_lines(results)
     if inconclusive:
         lines += ["inconclusive (not failed; measure longer or on a quieter machine):", *(f"  {i}" for i in inconclusive)]
     warnings = _warnings(results)
@@ -288,10 +292,10 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
         parts += ["## Throughput within the latency budget", BUDGET_TITLE[0].upper() + BUDGET_TITLE[1:] + ".",
                   "\n".join(f"* {_escape(line)}" for line in budgets)]
     parts += ["## Verdicts", _verdict_table(results)]
-    confirmed = _confirmed_in_run(results)
+    confirmed = confirmed_in_run(results)
     if confirmed:
         parts += [f"Cases {CONFIRMED_TITLE}:", "\n".join(f"* {_escape(c)}" for c in confirmed)]
-    inconclusive = _inconclusive(results)
+    inconclusive = inconclusive_lines(results)
     if inconclusive:
         parts += ["Inconclusive (not failed):", "\n".join(f"* {_escape(i)}" for i in inconclusive)]
     warnings = _warnings(results)
@@ -319,20 +323,25 @@ def _budget_point(throughput: BudgetThroughput) -> str:
     return f"{best.throughput:.1f}/s (batch {best.batch_size} x {best.streams} stream{'s' * (best.streams > 1)}, p90 {best.p90_ms:.1f} ms)"
 
 
+def budgeted(results: list[CaseResult]) -> list[CaseResult]:
+    """The cases that searched their throughput within a latency budget."""
+    return [r for r in results if r.latency is not None and r.latency.budget is not None]
+
+
+def budget_line(result: CaseResult) -> str:
+    """What a budgeted case's search found, original and optimized."""
+    budget = result.latency.budget
+    gain = ""
+    if budget.original.best is not None and budget.optimized.best is not None:
+        gain = f", x{budget.optimized.best.throughput / budget.original.best.throughput:.2f}"
+    threads = f"{budget.threads} thread{'s' * (budget.threads > 1)}"
+    return (f"{result.case_id} (p90 <= {budget.budget_ms:g} ms, {threads}): original"
+            f" {_budget_point(budget.original)}, optimized {_budget_point(budget.optimized)}{gain}")
+
+
 def budget_lines(results: list[CaseResult]) -> list[str]:
     """One line per case that searched its throughput within a latency budget."""
-    lines = []
-    for result in results:
-        budget = result.latency.budget if result.latency is not None else None
-        if budget is None:
-            continue
-        gain = ""
-        if budget.original.best is not None and budget.optimized.best is not None:
-            gain = f", x{budget.optimized.best.throughput / budget.original.best.throughput:.2f}"
-        threads = f"{budget.threads} thread{'s' * (budget.threads > 1)}"
-        lines.append(f"{result.case_id} (p90 <= {budget.budget_ms:g} ms, {threads}): original"
-                     f" {_budget_point(budget.original)}, optimized {_budget_point(budget.optimized)}{gain}")
-    return lines
+    return [budget_line(r) for r in budgeted(results)]
 
 
 def _runtimes_markdown(results: list[CaseResult]) -> list[str]:
@@ -451,7 +460,7 @@ def _label_map_title(result: CaseResult) -> str:
     return f"label_map on {result.model}: {effect.unit}s of each name (the original model, {result.case_id}){rule}"
 
 
-def _label_map_rows(effect: LabelMapEffect) -> list[list[str]]:
+def label_map_rows(effect: LabelMapEffect) -> list[list[str]]:
     """A row per name that either side has spans of: "n" or "n (k joined)" on each side."""
     def count(units: int, joined: int) -> str:
         return f"{units} ({joined} joined)" if joined else str(units)
@@ -472,9 +481,15 @@ def _label_map_notes(effect: LabelMapEffect) -> list[str]:
     return notes
 
 
+def label_map_text(result: CaseResult) -> str:
+    """The title and the notes above a label map's table, as sentences (the markdown and HTML reports)."""
+    notes = "".join(f" {note[0].upper() + note[1:]}." for note in _label_map_notes(result.accuracy_original.label_map))
+    return f"{_label_map_title(result)}.{notes}"
+
+
 def _label_map_terminal(result: CaseResult) -> list[str]:
     effect = result.accuracy_original.label_map
-    rows = [LABEL_MAP_HEADERS, *_label_map_rows(effect)]
+    rows = [LABEL_MAP_HEADERS, *label_map_rows(effect)]
     widths = [max(map(len, column)) for column in zip(*rows)]
     table = ["  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in rows]
     return [_label_map_title(result) + ":", *table, *(f"  {note}" for note in _label_map_notes(effect))]
@@ -482,9 +497,8 @@ def _label_map_terminal(result: CaseResult) -> list[str]:
 
 def _label_map_markdown(result: CaseResult) -> list[str]:
     effect = result.accuracy_original.label_map
-    rows = [[f"`{cells[0]}`", *cells[1:]] for cells in _label_map_rows(effect)]
-    notes = "".join(f" {_escape(note[0].upper() + note[1:])}." for note in _label_map_notes(effect))
-    return [f"{_label_map_title(result)}.{notes}", _table(LABEL_MAP_HEADERS, rows)]
+    rows = [[f"`{cells[0]}`", *cells[1:]] for cells in label_map_rows(effect)]
+    return [_escape(label_map_text(result)), _table(LABEL_MAP_HEADERS, rows)]
 
 
 def _time_tables(results: list[CaseResult]) -> list[str]:
