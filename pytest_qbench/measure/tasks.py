@@ -281,11 +281,11 @@ class QuestionAnswering(Task):
 
     def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
         """Each question's id and gold answer texts; there are no label names."""
-        unused = [name for name, used in (("scoring", spec.scoring != "default"), ("label_map", bool(spec.label_map)),
-                                          ("label_map_merge", spec.label_map_merge is not None)) if used]
+        # (a label_map_merge without a label_map is the plugin's error already)
+        unused = [name for name, used in (("scoring", spec.scoring != "default"), ("label_map", bool(spec.label_map))) if used]
         if unused:
             raise QbenchConfigError(
-                f"qbench: {', '.join(unused)} concern labels, which question answering has none of: leave them out"
+                f"qbench: {' and '.join(unused)} concern labels, which question answering has none of: leave them out"
             )
         require_columns(dataset, "id", "question", spec.label_column)
         answers = dataset[spec.label_column]
