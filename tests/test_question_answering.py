@@ -169,20 +169,19 @@ def test_question_tokens_spans_too_long_and_ends_before_starts_are_never_the_ans
     encoding = encode(tokenizer, "Who won Super Bowl 50?", context)
     offsets = context_offsets(encoding, 0)
     start_logits, end_logits = logits_at(encoding, 0, 1, 2)  # the question's first tokens: highest of all
+
+    def answer(max_answer_length=30):
+        span = best_span(start_logits, end_logits, offsets, max_answer_length)
+        return context[span.start : span.end]
+
     denver, broncos = token_of(tokenizer, encoding, 0, "denver"), token_of(tokenizer, encoding, 0, "broncos")
     start_logits[denver], end_logits[broncos] = 3.0, 3.0
-    assert context[slice(*_chars(best_span(start_logits, end_logits, offsets, 30)))] == "Denver Broncos"
-    # the best pair ends before it starts, the next is too long: the next best is the one-token span
-    start_logits[broncos], end_logits[denver] = 4.0, 4.0
-    assert context[slice(*_chars(best_span(start_logits, end_logits, offsets, 30)))] == "Broncos"
-    fifty = token_of(tokenizer, encoding, 0, "50")
-    end_logits[fifty] = 4.5
-    assert context[slice(*_chars(best_span(start_logits, end_logits, offsets, 30)))] == "Broncos defeated the Carolina Panthers 24-10 in Super Bowl 50"
-    assert context[slice(*_chars(best_span(start_logits, end_logits, offsets, 3)))] == "Broncos"
-
-
-def _chars(span):
-    return span.start, span.end
+    assert answer() == "Denver Broncos"
+    start_logits[broncos], end_logits[denver] = 4.0, 4.0  # the best pair now ends before it starts
+    assert answer() == "Broncos"
+    end_logits[token_of(tokenizer, encoding, 0, "50")] = 4.5
+    assert answer() == "Broncos defeated the Carolina Panthers 24-10 in Super Bowl 50"
+    assert answer(max_answer_length=3) == "Broncos"  # that one is 12 tokens long
 
 
 def test_windows_cover_a_long_context_and_share_stride_tokens(tokenizer):

@@ -184,8 +184,6 @@ def predict_answers(
     """Each question's answer: the best span over its context's windows, "" if none fits. The windows
     run `batch_size` at a time, of similar lengths, each batch padded on the right to its longest; the
     model's first two outputs are the start and end logits (optimum's question-answering export)."""
-    import numpy as np
-
     input_names = [i.name for i in ort_session.get_inputs()]
     encoding = windows(tokenizer, questions, contexts, ids, input_names, max_length, stride)
     owners = encoding["overflow_to_sample_mapping"]
@@ -195,8 +193,8 @@ def predict_answers(
         start_logits, end_logits = ort_session.run(None, _padded(encoding, batch, input_names, tokenizer.pad_token_id))[:2]
         for row, window in enumerate(batch):
             length = lengths[window]
-            span = best_span(np.asarray(start_logits[row, :length]), np.asarray(end_logits[row, :length]),
-                             context_offsets(encoding, window), max_answer_length)
+            span = best_span(start_logits[row, :length], end_logits[row, :length], context_offsets(encoding, window),
+                             max_answer_length)
             owner = owners[window]
             if span is not None and (best[owner] is None or span.score > best[owner].score):
                 best[owner] = span
