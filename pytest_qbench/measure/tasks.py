@@ -3,9 +3,10 @@
 Timing and baselines never look inside a task, so a new one is a `Task` subclass that reads its
 labels, predicts, applies a label_map and scores (`_gold`, `_predict`, `_relabel`, `_score`), registered
 in `TASKS`. Every task fills the same `AccuracyResult`: precision, recall, F1 and accuracy (F1 is what
-the gate compares), averaged as the task's field does it. Question answering reads long contexts in
-windows of the case's sequence length, so its scores are per shape (`at_length`); the others' are per model. `evaluate` is `predict` then `score`: the
-same predictions can be scored under another label_map or scoring mode.
+the gate compares), averaged as the task's field does it. `evaluate` is `predict` then `score`: the
+same predictions can be scored under another label_map or scoring mode. Question answering reads long
+contexts in windows of the case's sequence length, so its scores are per shape (`at_length`); the
+others' are per model.
 """
 
 from __future__ import annotations
