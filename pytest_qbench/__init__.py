@@ -40,6 +40,7 @@ _PUBLIC = {
     "parse_conll": "pytest_qbench.measure.data",
     "read_conll": "pytest_qbench.measure.data",
     "CONLL2003_LABELS": "pytest_qbench.measure.data",
+    "read_squad": "pytest_qbench.measure.squad",
     "BuildCache": "pytest_qbench.variants.cache",
     "default_cache_root": "pytest_qbench.variants.cache",
 }
@@ -80,6 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
     )
     from .hardware import Hardware, hardware_from_cpuinfo
     from .measure.data import CONLL2003_LABELS, parse_conll, read_conll
+    from .measure.squad import read_squad
     from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
     from .results import (
         AccuracyResult,

@@ -46,20 +46,25 @@ class LabelMapEffect:
 class AccuracyResult:
     """One model's scores on the evaluation split; the same fields for every task (measure/tasks.py)."""
 
-    task: str  # "token-classification" or "text-classification"
+    task: str  # "token-classification", "text-classification" or "question-answering"
     precision: float
     recall: float
     f1: float  # the gated score
-    accuracy: float  # of words (token classification) or samples (text classification)
-    average: str  # how precision, recall and F1 combine: "micro" over entities, or "macro" over classes
-    per_label_f1: dict[str, float]  # per entity type, or per class
+    # Of words (token classification), samples (text classification) or questions answered exactly
+    # (question answering: SQuAD's exact match, EM)
+    accuracy: float
+    # How precision, recall and F1 combine: "micro" over entities, "macro" over classes, or "question":
+    # each question's score (its best gold answer's, as SQuAD's script scores it), averaged
+    average: str
+    per_label_f1: dict[str, float]  # per entity type, or per class; none for question answering
     num_samples: int
-    unit: str  # what accuracy counts: "word" or "sample"
+    unit: str  # what accuracy counts: "word", "sample" or "question"
     num_units: int
     truncated: int  # units the model's maximum length cut (a cut word is predicted "O")
     scoring: str  # "default" (seqeval/conlleval, or the only one) or "strict" (IOB2)
     seconds: float
     label_map: LabelMapEffect | None = None  # with a label_map only
+    predictions: dict[str, str] | None = None  # question answering: each question's id -> the predicted answer
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AccuracyResult":

@@ -176,10 +176,24 @@ class DataSpec:
     # Whether a label_map joins adjacent parts of one entity (B-GIVEN_NAME B-SURNAME: one PER).
     # None: not said by the marker; the plugin then takes the `qbench_label_map_merge` fixture's (True).
     label_map_merge: bool | None = None
+    # Question answering: a context longer than the case's sequence length is read in windows of that
+    # length, consecutive windows sharing `doc_stride` tokens; None: a third of the length (Hugging Face's
+    # 128 at 384). An answer spans at most `max_answer_length` tokens.
+    doc_stride: int | None = None
+    max_answer_length: int = 30
 
     @property
     def merges_parts(self) -> bool:
         return self.label_map_merge is not False
+
+    def stride(self, sequence_length: int) -> int:
+        """The tokens consecutive windows of `sequence_length` share (question answering)."""
+        return sequence_length // 3 if self.doc_stride is None else self.doc_stride
+
+    @property
+    def sets_windows(self) -> bool:
+        """Whether the case sets a question-answering option."""
+        return self.doc_stride is not None or self.max_answer_length != DataSpec.max_answer_length
 
     def to_dict(self) -> dict[str, Any]:
         """What decides the scores besides the model, as baselines record it (a label map and its
@@ -193,6 +207,9 @@ class DataSpec:
         if self.label_map:
             recorded["label_map"] = dict(self.label_map)
             recorded["label_map_merge"] = self.merges_parts
+        if self.sets_windows:
+            recorded["doc_stride"] = self.doc_stride
+            recorded["max_answer_length"] = self.max_answer_length
         return recorded
 
 
@@ -467,6 +484,7 @@ def parse_marker(
     sparse_rate = _sparse_rate(variant_kw.pop("sparse_decompression_rate", None), runtimes)
 
     data = _data(kwargs)
+    _check_stride(data, lengths)
     timing = _replace_checked(timing, _split(kwargs, _TIMING_KEYS))
     tolerances = _replace_checked(tolerances, _split(kwargs, _TOLERANCE_KEYS))
 
@@ -574,7 +592,21 @@ def _data(kwargs: dict[str, Any]) -> DataSpec:
     if spec.max_eval_samples is not None:
         _positive_int("max_eval_samples", spec.max_eval_samples)
     _positive_int("eval_batch_size", spec.eval_batch_size)
+    if spec.doc_stride is not None:
+        _positive_int("doc_stride", spec.doc_stride)
+    _positive_int("max_answer_length", spec.max_answer_length)
     return spec
+
+
+def _check_stride(data: DataSpec, lengths: list[int]) -> None:
+    """Windows of each sequence length must move on: they share fewer tokens than they hold."""
+    for length in lengths:
+        if data.doc_stride is not None and data.doc_stride >= length:
+            raise QbenchConfigError(
+                f"qbench: doc_stride={data.doc_stride} is not smaller than sequence_length={length}: consecutive"
+                f" windows of a long context would share all their tokens; use doc_stride < {length}, or leave it"
+                f" out for a third of the length ({DataSpec(None).stride(length)})"
+            )
 
 
 # A number, or None: not gated (not searched, for the budget).

@@ -10,7 +10,7 @@ import pytest
 # Tests never reach the Hugging Face hub: fail fast instead of retrying a dead network for minutes.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_text_classifier, reviews  # noqa: E402
+from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_qa_model, build_tiny_text_classifier, reviews  # noqa: E402
 
 
 def pytest_report_header() -> str:
@@ -49,6 +49,12 @@ def tiny_text_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local BERT text-classification folder (2 layers, hidden 32, rotten/fresh, MiniLM's
     tokenizer) that classifies `reviews(48)`, the real reviews the tests evaluate on, right."""
     return build_tiny_text_classifier(tmp_path_factory.mktemp("tiny-text-classifier"), reviews(48))
+
+
+@pytest.fixture(scope="session")
+def tiny_qa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local BERT question-answering folder (2 layers, hidden 32, MiniLM's tokenizer), untrained."""
+    return build_tiny_qa_model(tmp_path_factory.mktemp("tiny-qa-model"))
 
 
 @pytest.fixture(scope="session")

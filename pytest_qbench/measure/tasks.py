@@ -4,19 +4,23 @@ Timing and baselines never look inside a task, so a new one is a `Task` subclass
 labels, predicts, applies a label_map and scores (`_gold`, `_predict`, `_relabel`, `_score`), registered
 in `TASKS`. Every task fills the same `AccuracyResult`: precision, recall, F1 and accuracy (F1 is what
 the gate compares), averaged as the task's field does it. `evaluate` is `predict` then `score`: the
-same predictions can be scored under another label_map or scoring mode.
+same predictions can be scored under another label_map or scoring mode. Question answering reads long
+contexts in windows of the case's sequence length, so its scores are per shape (`at_length`); the
+others' are per model.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import QbenchConfigError
+from ..errors import QbenchConfigError, QbenchDataError
 from ..specs import DataSpec
 from ..results import AccuracyResult
-from .data import check_labels, class_labels, label_names, model_feed, require_columns, tokenize
+from .data import (
+    check_labels, class_labels, label_names, length_sorted_batches, model_feed, require_columns, tokenize,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -48,6 +52,12 @@ class Task:
     columns: tuple[str, str]  # the input and label columns a case reads unless it names others
     tagged: bool  # labels are IOB tags of entity types (a label_map maps the types), else classes
     max_length: int | None = None  # None: the tokenizer's model_max_length, if it has one
+    windowed: bool = False  # reads long inputs in windows of the case's sequence length
+
+    def at_length(self, sequence_length: int) -> "Task":
+        """The task as a case of `sequence_length` scores with it: a windowed task reads windows of that
+        length; the others read what the tokenizer's maximum allows, whatever the case's shape."""
+        return replace(self, max_length=sequence_length) if self.windowed else self
 
     def evaluate(
         self,
@@ -73,12 +83,15 @@ class Task:
         if spec.max_eval_samples is not None and spec.max_eval_samples < len(dataset):
             dataset = dataset.select(range(spec.max_eval_samples))
         require_columns(dataset, spec.input_column)
+        if spec.sets_windows and not self.windowed:
+            raise QbenchConfigError(
+                f"qbench: doc_stride and max_answer_length are question-answering settings; the model is a {self.name}"
+                " model: leave them out"
+            )
         gold, names = self._gold(dataset, spec)
         id2label = {int(i): label for i, label in id2label.items()}
         label_translation(names, id2label, spec, tagged=self.tagged)  # a bad label_map fails before the model runs
-        predicted, truncated = self._predict(
-            ort_session, tokenizer, list(dataset[spec.input_column]), id2label, spec.eval_batch_size
-        )
+        predicted, truncated = self._predict(ort_session, tokenizer, dataset, spec, id2label)
         return Predictions(gold, predicted, names, id2label, truncated, time.perf_counter() - start)
 
     def score(self, predictions: Predictions, spec: DataSpec) -> AccuracyResult:
@@ -97,7 +110,7 @@ class Task:
         raise NotImplementedError
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, samples: list[Any], id2label: Mapping[int, str], batch_size: int
+        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[Any], int]:
         """The predicted labels of every sample, as the model names them, and how many units the truncation cut."""
         raise NotImplementedError
@@ -127,13 +140,14 @@ class TokenClassification(Task):
         return [[names[tag] for tag in tags] for tags in dataset[spec.label_column]], names
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, sentences: list[list[str]], id2label: Mapping[int, str], batch_size: int
+        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[list[str]], int]:
+        sentences = list(dataset[spec.input_column])
         input_names = [i.name for i in ort_session.get_inputs()]
         predicted: list[list[str]] = [[] for _ in sentences]
         truncated = 0
         encoded = tokenize(tokenizer, sentences, (), truncation=True, max_length=self.max_length)["input_ids"]
-        for batch in _length_sorted_batches([len(ids) for ids in encoded], batch_size):
+        for batch in length_sorted_batches([len(ids) for ids in encoded], spec.eval_batch_size):
             encoding = tokenize(
                 tokenizer, [sentences[i] for i in batch], input_names,
                 padding=True, truncation=True, max_length=self.max_length, return_tensors="np",
@@ -204,13 +218,14 @@ class SequenceClassification(Task):
         return labels, names
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, texts: list[Any], id2label: Mapping[int, str], batch_size: int
+        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[str], int]:
+        texts = list(dataset[spec.input_column])
         input_names = [i.name for i in ort_session.get_inputs()]
         lengths = [len(ids) for ids in tokenize(tokenizer, texts, (), verbose=False)["input_ids"]]
         limit = self.max_length or tokenizer.model_max_length
         predicted = [""] * len(texts)
-        for batch in _length_sorted_batches(lengths, batch_size):
+        for batch in length_sorted_batches(lengths, spec.eval_batch_size):
             encoding = tokenize(
                 tokenizer, [texts[i] for i in batch], input_names,
                 padding=True, truncation=True, max_length=self.max_length, return_tensors="np",
@@ -251,6 +266,76 @@ class SequenceClassification(Task):
         )
 
 
+@dataclass(frozen=True)
+class QuestionAnswering(Task):
+    """Extractive question answering scored as the official SQuAD v1.1 script does (measure/squad.py):
+    each question's exact match (EM, the accuracy) and token F1 against its best gold answer, averaged
+    over the questions, as fractions like the other tasks' scores. The input column is the context
+    (what calibration and timing read too); the question and its id are the `question` and `id` columns."""
+
+    name: str = "question-answering"
+    head: str = "ForQuestionAnswering"
+    auto_class: str = "AutoModelForQuestionAnswering"
+    columns: tuple[str, str] = ("context", "answers")
+    tagged: bool = False
+    windowed: bool = True
+
+    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
+        """Each question's id and gold answer texts; there are no label names."""
+        # (a label_map_merge without a label_map is the plugin's error already)
+        unused = [name for name, used in (("scoring", spec.scoring != "default"), ("label_map", bool(spec.label_map))) if used]
+        if unused:
+            raise QbenchConfigError(
+                f"qbench: {' and '.join(unused)} concern labels, which question answering has none of: leave them out"
+            )
+        require_columns(dataset, "id", "question", spec.label_column)
+        answers = dataset[spec.label_column]
+        if answers and not (isinstance(answers[0], dict) and "text" in answers[0]):
+            raise QbenchDataError(
+                f"column {spec.label_column!r} holds {type(answers[0]).__name__}, not SQuAD's answers"
+                " ({'text': [...], 'answer_start': [...]}); point label_column at such a column"
+            )
+        return [(sample_id, list(gold["text"])) for sample_id, gold in zip(dataset["id"], answers)], []
+
+    def _predict(
+        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+    ) -> tuple[list[str], int]:
+        """Every question's answer text; nothing is truncated, a long context is read in windows."""
+        from .squad import predict_answers
+
+        max_length = self.max_length or tokenizer.model_max_length
+        return predict_answers(
+            ort_session, tokenizer, dataset["question"], dataset[spec.input_column], dataset["id"],
+            max_length=max_length, stride=spec.stride(max_length), max_answer_length=spec.max_answer_length,
+            batch_size=spec.eval_batch_size,
+        ), 0
+
+    def _score(
+        self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
+    ) -> AccuracyResult:
+        """EM and F1 of each question, averaged; precision and recall are those of the gold answer F1 took."""
+        from .squad import score_question
+
+        scores = [score_question(prediction, answers) for prediction, (_, answers) in zip(predicted, gold)]
+        count = len(scores)
+        return AccuracyResult(
+            task=self.name,
+            precision=sum(s.overlap.precision for s in scores) / count,
+            recall=sum(s.overlap.recall for s in scores) / count,
+            f1=sum(s.overlap.f1 for s in scores) / count,
+            accuracy=sum(s.exact for s in scores) / count,
+            average="question",
+            per_label_f1={},
+            num_samples=len(scores),
+            unit="question",
+            num_units=len(scores),
+            truncated=truncated,
+            scoring="default",
+            seconds=seconds,
+            predictions={sample_id: prediction for prediction, (sample_id, _) in zip(predicted, gold)},
+        )
+
+
 def columns_for(task: Task, spec: DataSpec) -> DataSpec:
     """`spec` with the task's input and label columns where the case names none."""
     input_column, label_column = task.columns
@@ -270,13 +355,6 @@ def label_translation(
     return translate(dict(spec.label_map), id2label.values(), names, tagged=tagged)
 
 
-def _length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
-    """Indices in batches of similar token counts, so padding per batch costs almost nothing."""
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    for start in range(0, len(order), size):
-        yield order[start : start + size]
-
-
 def _word_labels(
     word_ids: list[int | None], label_ids: "numpy.ndarray", num_words: int, id2label: Mapping[int, str]
 ) -> tuple[list[str], int]:
@@ -291,7 +369,7 @@ def _word_labels(
     return labels, num_words - encoded_words
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (TokenClassification(), SequenceClassification())}
+TASKS: dict[str, Task] = {task.name: task for task in (TokenClassification(), SequenceClassification(), QuestionAnswering())}
 
 
 def task_for(config: Any) -> Task:

@@ -404,7 +404,11 @@ def _variant_cells(result: CaseResult) -> list[str]:
     return [_code(result.variant["approach"]), _code(operators)]
 
 
-_AVERAGES = {"micro": "micro-averaged over entities (seqeval)", "macro": "macro-averaged over classes (scikit-learn)"}
+_AVERAGES = {
+    "micro": "micro-averaged over entities (seqeval)",
+    "macro": "macro-averaged over classes (scikit-learn)",
+    "question": "of the best gold answer averaged over questions (the official SQuAD v1.1 script; accuracy is its exact match)",
+}
 
 
 def scoring_lines(results: list[CaseResult]) -> list[str]:
