@@ -118,10 +118,10 @@ BAD_INPUT = {
         " check the id, or pass a local model folder or .onnx file",
     ),
     "wrong_task": (
-        f'model="question_answerer", {ONE_CASE}',
-        f"qbench {CASE}: could not measure: QbenchConfigError: the model is a DistilBertForQuestionAnswering;"
+        f'model="masked_lm", {ONE_CASE}',
+        f"qbench {CASE}: could not measure: QbenchConfigError: the model is a DistilBertForMaskedLM;"
         " supported tasks: token-classification (*ForTokenClassification), text-classification"
-        " (*ForSequenceClassification)",
+        " (*ForSequenceClassification), question-answering (*ForQuestionAnswering)",
     ),
     "classifier_on_word_labels": (
         f'model="sequence_classifier", {ONE_CASE}',
@@ -189,7 +189,7 @@ BAD_INPUT = {
 def bad_input_project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache, monkeypatch):
     import datasets
     import huggingface_hub
-    from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertForSequenceClassification
+    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertForSequenceClassification
 
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
@@ -206,9 +206,8 @@ def bad_input_project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_bui
     config.architectures = None
     DistilBertForSequenceClassification(config).save_pretrained(classifier)
     write_tokenizer(classifier, ["input_ids", "attention_mask"])
-    answerer = DistilBertConfig.from_pretrained(tiny_distilbert, num_labels=2, architectures=None)
-    DistilBertForQuestionAnswering(answerer).save_pretrained(root / "question_answerer")
-    write_tokenizer(root / "question_answerer", ["input_ids", "attention_mask"])
+    DistilBertForMaskedLM(DistilBertConfig.from_pretrained(tiny_distilbert, architectures=None)).save_pretrained(root / "masked_lm")
+    write_tokenizer(root / "masked_lm", ["input_ids", "attention_mask"])
     (root / "foreign_labels.txt").write_text("Pasta B-FOOD\nis O\ngood O\n")
     (root / "empty.txt").write_text("-DOCSTART- -X- -X- O\n\n")
     (root / "malformed.txt").write_text("John B-PER\nSmith I-PER\n\nParis B-LOC\nBerlin\n")
@@ -233,7 +232,8 @@ def test_a_model_without_head_runs_with_a_warning(project: pytest.Pytester, tiny
     encoder = project.path / "encoder"
     DistilBertModel.from_pretrained(tiny_distilbert).save_pretrained(encoder)
     write_tokenizer(encoder, ["input_ids", "attention_mask"])
-    project.makepyfile(test_tiny=gate(f'model="encoder", {ONE_CASE}'))
+    # the head is initialised at random in each run: its int8 loss is noise, and the warning is what is tested
+    project.makepyfile(test_tiny=gate(f'model="encoder", max_loss=1.0, {ONE_CASE}'))
     result = project.runpytest("--qbench", "--qbench-update-baselines")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*QbenchModelWarning: qbench: model '*encoder' has no trained token-classification"

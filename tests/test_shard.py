@@ -164,7 +164,7 @@ def test_the_artifact_records_the_qbench_cases_pytest_skipped_and_the_run_settin
     ("commit", "not of one run: commit differs"),
     ("duplicate", "are the same artifact"),
     ("corrupt", "is not JSON .* a truncated or corrupt shard"),
-    ("future", "schema_version 6, newer than this pytest-qbench's 5"),
+    ("future", "schema_version 7, newer than this pytest-qbench's 6"),
     ("selection", "selected different cases"),
 ])
 def test_bad_merges_are_refused_with_the_reason(problem: str, message: str, shards, tmp_path: Path, capsys):
@@ -173,7 +173,7 @@ def test_bad_merges_are_refused_with_the_reason(problem: str, message: str, shar
     if problem == "commit":
         data["environment"]["git_commit"] = "0" * 40
     elif problem == "future":
-        data["schema_version"] = 6
+        data["schema_version"] = 7
     elif problem == "selection":
         data["run"]["selected"] = data["run"]["selected"][:1]
     second.write_text(json.dumps(data))
