@@ -63,7 +63,7 @@ def test_same_measurement_as_baseline_passes_every_check():
         "original.mean_ms", "original.throughput", "optimized.mean_ms", "optimized.throughput",
     ]
     assert judgement.baseline == {"file": str(PATH), "hardware_key": HW, "hardware_match": True, "values": recorded(result).entry,
-                                  "latency_gate": GATE.record()}
+                                  "latency_gate": GATE.record(), "speedup_rtol": HALF.speedup_rtol}
 
 
 # ---- accuracy vs the original model ----------------------------------------------------------------
@@ -459,6 +459,22 @@ def test_a_confirmation_that_measures_no_change_clears_the_case():
         judgement = judge(result, base, TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     assert policy.confirmed([first, again]).verdict != "fail"
+
+
+def test_a_confirmation_holds_the_case_to_the_tolerance_it_was_judged_with():
+    """A marker's speedup_rtol travels with the case's baseline record, not in the check's text; an
+    artifact without it (schema 5) is re-judged with the run's."""
+    base = sample([2.2, 2.19, 2.21, 2.2, 2.2])
+    loose = Tolerances(speedup_rtol=0.3)
+    first, again = (with_speedup(make_result(run_id=run), 1.9, 1.88, 1.92) for run in ("run-a", "run-b"))
+    for result in (first, again):
+        judgement = judge(result, base, loose)
+        result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
+    assert first.baseline["speedup_rtol"] == 0.3
+    assert check(policy.confirmed([first, again]).checks, "cpu.speedup").tolerance == "rtol 0.3"
+    for result in (first, again):
+        del result.baseline["speedup_rtol"]
+    assert check(policy.confirmed([first, again], default_rtol=0.05).checks, "cpu.speedup").tolerance == "rtol 0.05"
 
 
 def _runs_of(rng, cases: int, runs: int, common: float, own: float):

@@ -173,7 +173,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
                     " run: shards of different --qbench-shard counts"
                 )
             found.append((result, file.path))
-    results = [confirmed([r for r, _ in found]) if len(found) > 1 else found[0][0] for found in repeats.values()]
+    results = [confirmed([r for r, _ in found], settings.speedup_rtol) if len(found) > 1 else found[0][0]
+               for found in repeats.values()]
     ran = {key: {r.nodeid for r in results if r.hardware_key == key} for key in environments}
     skipped = _skipped(files, ran)
     missing = {key: sorted(set(selected) - ran[key] - set(skipped.get(key, []))) for key in environments}

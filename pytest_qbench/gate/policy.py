@@ -128,8 +128,9 @@ def judge(
         "hardware_match": match.hardware_match,
         "values": match.entry,
     }
-    if not update:
+    if not update:  # what a merge re-judges repeats of the case with (`confirmed`)
         baseline["latency_gate"] = latency.record()
+        baseline["speedup_rtol"] = tolerances.speedup_rtol
     if result.error is not None:
         return Judgement([], "error", baseline, None)
     missing = _missing(result)
@@ -322,7 +323,7 @@ def _compared(repeats: list[Speedup], runs: list[LatencyRun], gate: LatencyGate)
     return compare(own, [(r.log_speedup, r.log_se) for r in runs], sigma, repeats=len(repeats))
 
 
-def confirmed(repeats: list[CaseResult]) -> CaseResult:
+def confirmed(repeats: list[CaseResult], default_rtol: float = Tolerances.speedup_rtol) -> CaseResult:
     """One case measured by several gate runs (a failing or inconclusive case measured again on another
     VM): its speedup check judged again on the runs' combined estimate against the same baseline runs,
     the verdict derived anew; the other checks stay as the first run judged them. Repeats on different
@@ -336,7 +337,7 @@ def confirmed(repeats: list[CaseResult]) -> CaseResult:
     same_model = [r for r in repeats if r.cpu_model == first.cpu_model and r.latency is not None]
     runs = gate.runs(BaselineMatch(Path(first.baseline["file"]), first.hardware_key, first.baseline["values"],
                                    first.baseline["hardware_key"]))
-    rtol = float(first.checks[index].tolerance.removeprefix("rtol "))
+    rtol = first.baseline.get("speedup_rtol", default_rtol)  # an artifact of schema 5 records none: the run's
     check = speedup_vs_runs([r.latency.cpu.speedup for r in same_model], runs, gate, rtol)
     checks = [*first.checks[:index], check, *first.checks[index + 1:]]
     return replace(first, checks=checks, verdict=_verdict(checks, update=False),
