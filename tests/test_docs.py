@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 import render_docs  # noqa: E402
 from render_docs import RenderError, blocks, loose_tables, render, rendered  # noqa: E402
-from renderers import PENDING, RENDERERS  # noqa: E402
+from renderers import RENDERERS  # noqa: E402
 
 
 @pytest.mark.parametrize("doc", render_docs.DOCS, ids=lambda d: d.name)
@@ -34,11 +34,11 @@ def test_no_table_of_figures_outside_a_block(doc):
 
 def test_every_doc_has_blocks_and_every_renderer_a_block():
     """The checks above read real blocks: each doc holds some, each reads a result file first, and no
-    renderer is left without a block, but those pending their first result file, which have none yet."""
+    renderer is left without a block."""
     found = [block for doc in render_docs.DOCS for block in blocks(doc, doc.read_text())]
     assert {block.doc for block in found} == set(render_docs.DOCS)
     assert all(block.sources[0].startswith("bench/results/") for block in found)
-    assert {block.kind for block in found} == set(RENDERERS) - PENDING
+    assert {block.kind for block in found} == set(RENDERERS)
 
 
 # ---- the machinery, on a doc of its own ----------------------------------------------------------------
