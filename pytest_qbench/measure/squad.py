@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import QbenchDataError
-from .data import length_sorted_batches, model_feed
+from .feed import length_sorted_batches, model_feed
 
 if TYPE_CHECKING:
     import datasets

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..errors import QbenchConfigError, QbenchDataError
 from ..specs import DataSpec
 from ..results import AccuracyResult
-from .data import (
-    check_labels, class_labels, label_names, length_sorted_batches, model_feed, require_columns, tokenize,
-)
+from .data import check_labels, class_labels, label_names, require_columns, tokenize
+from .feed import length_sorted_batches, model_feed
 
 if TYPE_CHECKING:
     import datasets
