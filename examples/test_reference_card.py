@@ -96,7 +96,9 @@ def test_conll03_static_collapse(qbench):
 
 # NNCF quantizes the same unfused graph. Its transformer preset (test_conll03_openvino) keeps the mask
 # arithmetic in float; without it (nncf_model_type="generic") NNCF quantizes that too, and the gate must
-# fail the same collapse.
+# fail the same collapse. Collecting statistics of the mask's -3.4e38 values, NNCF's numpy reductions
+# overflow float32: the warning is the collapse's cause showing, expected here and nowhere else.
+@pytest.mark.filterwarnings("ignore:overflow encountered in reduce:RuntimeWarning")
 @pytest.mark.xfail(strict=True, raises=QbenchAccuracyLost, reason="NNCF without its transformer preset: the gate must fail it")
 @pytest.mark.qbench(runtime=["openvino"], approach=["static"], nncf_model_type="generic", batch_size=[1], sequence_length=[32],
                     calibration_num_samples=100, calibration_split="train", input_column="tokens", label_column="ner_tags")
