@@ -54,7 +54,7 @@ def test_same_measurement_as_baseline_passes_every_check():
     result = make_result()
     judgement = judge(result, recorded(result), HALF)
     assert judgement.verdict == "pass"
-    assert judgement.write is None
+    assert policy.file_to_write(judgement.verdict, update=False) is None
     assert {c.status for c in judgement.checks} == {"pass"}
     assert [c.metric for c in judgement.checks] == [
         "f1", "parameters", "precision", "recall", "f1", "accuracy",
@@ -285,7 +285,7 @@ def test_an_update_restarts_the_sample_when_the_speed_changed_significantly():
     slower = judge(with_speedup(make_result(), 1.8, 1.78, 1.82), base, TOL, update=True, latency=GATE)
     faster = judge(with_speedup(make_result(), 2.7, 2.68, 2.72), base, TOL, update=True, latency=GATE)
     assert (same.restart, slower.restart, faster.restart) == (False, True, True)
-    assert same.write == slower.write == "baseline"
+    assert policy.file_to_write(same.verdict, update=True) == policy.file_to_write(slower.verdict, update=True) == "baseline"
 
 
 def test_cpu_time_that_slows_both_models_alike_fails_the_absolute_check():
@@ -370,7 +370,7 @@ def test_hardware_mismatch_alone_passes():
 def test_missing_baseline_fails_and_says_how_to_create_it():
     judgement = judge(make_result(), BaselineMatch(PATH, HW, None, None), TOL)
     assert judgement.verdict == "fail"
-    assert judgement.write == "obtained"
+    assert policy.file_to_write(judgement.verdict, update=False) == "obtained"
     found = check(judgement.checks, "baseline")
     assert "pytest --qbench --qbench-update-baselines" in found.reason
     assert str(PATH) in found.reason and "dynamic-Add+MatMul-bs1-len32" in found.reason and TEST in found.reason
@@ -380,7 +380,7 @@ def test_update_mode_writes_the_measurement_without_comparing_to_the_old_baselin
     base = with_f1(make_result(), 0.941, 0.5)
     judgement = judge(make_result(), recorded(base), TOL, update=True)
     assert judgement.verdict == "updated"
-    assert judgement.write == "baseline"
+    assert policy.file_to_write(judgement.verdict, update=True) == "baseline"
     assert [(c.metric, c.against) for c in judgement.checks] == [("f1", "original")]
 
 
@@ -388,18 +388,18 @@ def test_update_mode_keeps_the_vs_original_gate_and_still_writes():
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL, update=True)
     assert judgement.verdict == "fail"
-    assert judgement.write == "baseline"
+    assert policy.file_to_write(judgement.verdict, update=True) == "baseline"
 
 
 @pytest.mark.parametrize("update", [False, True])
 def test_a_failed_measurement_is_an_error_and_is_never_written(update):
     judgement = judge(make_result(error="RuntimeError: boom"), BaselineMatch(PATH, HW, None, None), TOL, update=update)
-    assert (judgement.verdict, judgement.write, judgement.checks) == ("error", None, [])
+    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update), judgement.checks) == ("error", None, [])
 
 
 def test_an_incomplete_measurement_is_an_error_and_is_never_written():
     judgement = judge(replace(make_result(), latency=None), BaselineMatch(PATH, HW, None, None), TOL, update=True)
-    assert (judgement.verdict, judgement.write) == ("error", None)
+    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update=True)) == ("error", None)
     assert judgement.checks[0].reason == "latency not measured: nothing compared, nothing written"
 
 
@@ -409,7 +409,7 @@ def test_amend_edits_the_checks_before_the_verdict():
 
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, recorded(result), TOL, amend=waive_vs_original)
-    assert (judgement.verdict, judgement.write) == ("pass", None)
+    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update=False)) == ("pass", None)
 
 
 def test_verdict_is_skip_only_when_every_check_skipped():

@@ -80,7 +80,6 @@ class Judgement:
     checks: list[Check]
     verdict: Status
     baseline: dict[str, Any]  # the baseline used, as CaseResult.baseline records it
-    write: Literal["baseline", "obtained"] | None  # BaselineStore.stage / write_obtained (file_to_write)
     restart: bool = False  # update mode: the run differs significantly from the recorded sample
 
 
@@ -132,11 +131,11 @@ def judge(
         baseline["latency_gate"] = latency.record()
         baseline["speedup_rtol"] = tolerances.speedup_rtol
     if result.error is not None:
-        return Judgement([], "error", baseline, None)
+        return Judgement([], "error", baseline)
     missing = _missing(result)
     if missing:
         reason = f"{' and '.join(missing)} not measured: nothing compared, nothing written"
-        return Judgement([Check("measurement", "original", "error", None, None, "", reason)], "error", baseline, None)
+        return Judgement([Check("measurement", "original", "error", None, None, "", reason)], "error", baseline)
 
     checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
     if not update:
@@ -145,7 +144,7 @@ def judge(
         amend(checks)
     verdict = _verdict(checks, update)
     restart = update and _differs_from_sample(result, match, tolerances, latency)
-    return Judgement(checks, verdict, baseline, file_to_write(verdict, update), restart)
+    return Judgement(checks, verdict, baseline, restart)
 
 
 def _differs_from_sample(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> bool:
