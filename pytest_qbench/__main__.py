@@ -126,7 +126,7 @@ def merge_command(args: argparse.Namespace) -> int:
     from .errors import QbenchArtifactError, QbenchBaselineError, QbenchMergeError
     from .gate.merge import durations, merge, write_baselines
     from .report.artifact import merged_artifact, read_artifact, write_artifact
-    from .report.text import merged_markdown
+    from .report.markdown import merged_markdown
 
     try:
         merged = merge([read_artifact(path) for path in args.artifacts], strict=args.strict)

@@ -270,7 +270,7 @@ class QbenchRun:
 
     def _diagnosis_lines(self, result: CaseResult) -> list[str]:
         """The diagnosis of a lost accuracy when it was asked for, else how to ask for it."""
-        from .report.text import diagnosis_lines
+        from .report.terminal import diagnosis_lines
 
         options = self.session.options
         if self.case.variant.openvino:

@@ -315,7 +315,8 @@ class QbenchSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.summary:
             return
-        from .report.text import github_annotations, summary_lines
+        from .report.annotations import github_annotations
+        from .report.terminal import summary_lines
 
         terminalreporter.section("qbench")
         for line in summary_lines(self.results, self.environment, self.options.diagnosis.top) + self.summary:

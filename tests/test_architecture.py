@@ -33,8 +33,8 @@ def test_an_upward_import_fails_naming_the_contract(tmp_path: Path):
     shutil.copytree(ROOT / "pytest_qbench", tmp_path / "pytest_qbench", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     measure = tmp_path / "pytest_qbench" / "measure" / "stats.py"
-    measure.write_text(measure.read_text() + "\n\ndef _upward():\n    from ..report.text import markdown  # noqa: F401\n")
+    measure.write_text(measure.read_text() + "\n\ndef _upward():\n    from ..report.markdown import markdown  # noqa: F401\n")
     result = _lint(tmp_path)
     assert result.returncode == 1
     assert "the layers: every import points down BROKEN" in " ".join(result.stdout.split())
-    assert "pytest_qbench.measure.stats -> pytest_qbench.report.text" in result.stdout
+    assert "pytest_qbench.measure.stats -> pytest_qbench.report.markdown" in result.stdout

@@ -19,7 +19,7 @@ from pytest_qbench.measure.stats import median_cpu
 from pytest_qbench.report.artifact import build_artifact
 from pytest_qbench.report.history import append, load, series, step
 from pytest_qbench.report.html import CSP, render
-from pytest_qbench.report.text import markdown
+from pytest_qbench.report.markdown import markdown
 from pytest_qbench.results import (
     BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord,
 )

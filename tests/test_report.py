@@ -8,7 +8,9 @@ from pytest_qbench.specs import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
 from pytest_qbench.gate import policy
 from pytest_qbench.gate.policy import LatencyGate
-from pytest_qbench.report.text import github_annotations, markdown, summary_lines
+from pytest_qbench.report.annotations import github_annotations
+from pytest_qbench.report.markdown import markdown
+from pytest_qbench.report.terminal import summary_lines
 from pytest_qbench.results import LabelMapEffect, MappedName
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.

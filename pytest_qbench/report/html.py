@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..gate.policy import latency_not_gated
 from ..results import CaseResult, Check, Diagnosis
-from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, RuntimeRow, best_lines, runtime_cells, runtime_rows
-from .text import (
-    BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, budget_line, budgeted, confirmed_in_run, failure_lines,
-    inconclusive_lines, label_map_rows, label_map_text, mapped_cases, original_precision, scoring_lines,
+from .content import (
+    BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, budget_line, budgeted, confirmed_in_run,
+    failure_lines, inconclusive_lines, label_map_rows, label_map_text, mapped_cases, node_rows, original_precision,
+    repair_line, scoring_lines,
 )
+from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, RuntimeRow, best_lines, runtime_cells, runtime_rows
 
 if TYPE_CHECKING:
     from .history import Run
@@ -436,9 +437,7 @@ def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: i
 
 
 def _diagnosis(diagnosis: Diagnosis, top: int = 10) -> str:
-    """The terminal's and the markdown report's diagnosis (report/text.py), as HTML."""
-    from .text import NODE_HEADERS, node_rows, repair_line
-
+    """The terminal's and the markdown report's diagnosis (report/content.py), as HTML."""
     repair = "" if diagnosis.repair is None else f"<p><strong>{_escape(repair_line(diagnosis.repair))}</strong></p>"
     return (f"<p><strong>Cause:</strong> {_escape(diagnosis.preflight.explanation)}</p>{repair}"
             + _table(NODE_HEADERS, node_rows(diagnosis, top)))

@@ -70,7 +70,7 @@ class RunOutputs:
         """The markdown and HTML reports and the history entry that were asked for."""
         from ..atomic import atomic_write_text
         from .history import append
-        from .text import markdown
+        from .markdown import markdown
 
         options, lines = self.options, []
         history = options.history
