@@ -235,8 +235,8 @@ def render_variance(result: Result) -> str:
         "### 7. Where the gated figures vary: within a run, between processes, hosts and CPU models", "",
         table(header, rows), "",
         f"Standard deviations on the log scale (0.01 ≈ 1%), each with a 95% interval from a parametric bootstrap of its"
-        f" host's design; {len(hosts)} CPU models with more than one run ({', '.join(m for m, _ in hosts)}), one host"
-        " each: between hosts of one CPU model there is no measurement yet. Records: "
+        f" host's design; {len(hosts)} CPU models with more than one run ({', '.join(m for m, _ in hosts)}); pairs of"
+        " records of one CPU model are the rows marked \"same CPU model\" below. Records: "
         + ", ".join(f"`{r}`" for r in data["records"]) + ".", "",
         "Between hosts of one key, per case common to both (b / a of their mean figures):", "",
         table(["figure", "host a", "host b", "same CPU model", "cases", "median", "sd across cases (log)", "range"],
