@@ -13,6 +13,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_qa_model, build_tiny_text_classifier, reviews  # noqa: E402
 
 
+# What makes a test end to end: its fixtures (a pytest run of its own, a browser) or its module (a package
+# build, onnxruntime on an emulated CPU, the workflow's linter, the import contracts' linter, the real
+# CoNLL model); tests under qemu elsewhere say so with test_cpu_classes.EMULATED_AVX2.
+E2E_FIXTURES = frozenset({"pytester", "browser"})
+E2E_MODULES = frozenset({"test_packaging", "test_cpu_classes", "test_workflow", "test_architecture",
+                         "test_label_map_conll"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & E2E_FIXTURES or item.module.__name__ in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_report_header() -> str:
     from pytest_qbench.hardware import detect
 

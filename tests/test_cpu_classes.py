@@ -70,10 +70,15 @@ def test_u8s8_saturates_exactly_where_the_hardware_says_and_the_remedies_are_exa
     assert (sums["u8s8"] != EXACT) is detect().saturates_u8s8, (sums, detect().key)
 
 
-EMULATED_AVX2 = pytest.mark.skipif(
+_QEMU = pytest.mark.skipif(
     shutil.which("qemu-x86_64") is None or detect().arch != "x86_64",
     reason="emulates an AVX2 CPU (no VNNI) with qemu-user: needs an x86-64 host and qemu-user (apt install qemu-user)",
 )
+
+
+def EMULATED_AVX2(test):  # noqa: N802 - a decorator, named like the marks it stands for
+    """Runs under qemu's AVX2 CPU where qemu-user is installed: end to end (a minute of emulation)."""
+    return pytest.mark.e2e(_QEMU(test))
 
 
 def on_emulated_avx2(script: str, folder: Path) -> dict:

@@ -228,3 +228,11 @@ def test_a_plain_pytest_run_imports_nothing_heavy(pytester):
     pytester.makepyfile(MATRIX_TEST)
     result = pytester.runpytest_subprocess("-s", "--qbench", "--collect-only")
     result.stdout.fnmatch_lines(["HEAVY: []"])
+
+
+def test_a_test_that_runs_pytest_itself_is_end_to_end(pytester: pytest.Pytester, request: pytest.FixtureRequest):
+    assert request.node.get_closest_marker("e2e") is not None  # tests/conftest.py, by its pytester fixture
+
+
+def test_a_unit_test_is_in_the_fast_subset(request: pytest.FixtureRequest):
+    assert request.node.get_closest_marker("e2e") is None
