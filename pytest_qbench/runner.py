@@ -228,9 +228,10 @@ class QbenchRun:
         except QbenchBaselineError as error:
             self._fail(result, "could not read its baseline", error)
         judgement = self._judge(result, match)
-        if _to_confirm(judgement, session.options.update) and self.measurer.case.timing.confirm_processes:
+        processes = self.measurer.case.timing.confirm_processes
+        if processes and _to_confirm(judgement, session.options.update):
             try:
-                result.latency = self.measurer.confirm(result.latency, self.measurer.case.timing.confirm_processes)
+                result.latency = self.measurer.confirm(result.latency, processes)
             except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
                 self._fail(result, "could not confirm its latency", error)
             judgement = self._judge(result, match)

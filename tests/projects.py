@@ -40,11 +40,14 @@ def conll(sentences=SENTENCES * 3, tags=TAGS) -> str:
     return "\n".join(lines)
 
 
-def make_project(pytester: pytest.Pytester, model: Path, cache_root: Path, test_file: str, **ini: object) -> Path:
+def make_project(pytester: pytest.Pytester, model: Path, cache_root: Path, test_file: str, dataset: Path | None = None,
+                 **ini: object) -> Path:
+    """A project gating `model` on `dataset` (default: a small CoNLL folder it writes) with `test_file`."""
     data = pytester.path / "data"
     data.mkdir(exist_ok=True)
     for split in ("train", "valid"):
         (data / f"{split}.txt").write_text(conll())
+    dataset = dataset or data
     pytester.makeconftest(
         f"""
         import pytest
@@ -55,7 +58,7 @@ def make_project(pytester: pytest.Pytester, model: Path, cache_root: Path, test_
 
         @pytest.fixture(scope="session")
         def qbench_dataset():
-            return {str(data)!r}
+            return {str(dataset)!r}
         """
     )
     # These projects test the gate's logic on a ~1 ms tiny model timed for a fraction of a second

@@ -386,20 +386,9 @@ def test_squad(qbench):
 
 
 def test_the_gate_runs_question_answering_on_a_squad_file(pytester: pytest.Pytester, tiny_qa_model: Path, tiny_build_cache):
-    make_project(pytester, tiny_qa_model, tiny_build_cache.root, GATE_TEST)
     squad = pytester.path / "dev-v1.1.json"
     squad.write_text(json.dumps(squad_json()))
-    pytester.makeconftest(f"""
-import pytest
-
-@pytest.fixture(scope="session")
-def qbench_model():
-    return {str(tiny_qa_model)!r}
-
-@pytest.fixture(scope="session")
-def qbench_dataset():
-    return {str(squad)!r}
-""")
+    make_project(pytester, tiny_qa_model, tiny_build_cache.root, GATE_TEST, dataset=squad)
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=2)
     result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md")
     result.assert_outcomes(passed=2)

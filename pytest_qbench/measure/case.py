@@ -171,14 +171,15 @@ class CaseMeasurer:
         from .stats import median_cpu
 
         optimized = self.optimized if optimized is None else optimized
-        models = [FreshModel(str(path), self.fresh_settings(path)) for path in (self.original, optimized)]
+        models = [FreshModel(str(path), self.session_settings(path)) for path in (self.original, optimized)]
         inputs = self.inputs(self.case.batch_size)
         again = [measure_in_fresh_process(*models, inputs, self.case.timing) for _ in range(processes)]
         measurements = [*(first.measurements or [first.cpu]), *again]
         return dataclasses.replace(first, cpu=median_cpu(measurements), measurements=measurements)
 
-    def fresh_settings(self, path: Path) -> dict[str, Any]:
-        """What a new session of `path` is opened with besides its one thread: as `inference_session`."""
+    def session_settings(self, path: Path) -> dict[str, Any]:
+        """What a session of `path` is opened with besides its threads: OpenVINO's compile properties for
+        an IR file, else ONNX Runtime's config entries (as `inference_session`)."""
         return self.ov_properties(path) if path.suffix == ".xml" else dict(self.config_entries(path))
 
     def inputs(self, batch_size: int) -> dict[str, Any]:
@@ -200,13 +201,9 @@ class CaseMeasurer:
 
     def fresh_session(self, path: Path, threads: int) -> InferenceSession:
         """A session of its own (not the session-wide one): concurrent streams each need one."""
-        if path.suffix == ".xml":
-            from .ov_session import make_ov_session
+        from .fresh import open_session
 
-            return make_ov_session(path, threads, self.ov_properties(path))
-        from .ort_session import make_ort_session
-
-        return make_ort_session(path, threads, self.config_entries(path))
+        return open_session(path, threads, self.session_settings(path))
 
     def check_finite(self, inputs: dict[str, Any]) -> None:
         """Refuse models that return NaN or infinity on `inputs`: their timing would mean nothing."""

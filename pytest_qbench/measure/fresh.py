@@ -59,14 +59,16 @@ def measure_in_fresh_process(original: FreshModel, optimized: FreshModel, inputs
     return CpuTime(data["original_ms"], data["optimized_ms"], Speedup(**data["speedup"]))
 
 
-def _session(model: FreshModel) -> Any:
-    if model.path.endswith(".xml"):
+def open_session(path: str | Path, threads: int, settings: Mapping[str, Any]) -> Any:
+    """A new session of `path` at `threads`: OpenVINO's for an IR file (.xml, `settings` its compile
+    properties), else ONNX Runtime's (`settings` its config entries)."""
+    if str(path).endswith(".xml"):
         from .ov_session import make_ov_session
 
-        return make_ov_session(model.path, 1, dict(model.settings))
+        return make_ov_session(path, threads, settings)
     from .ort_session import make_ort_session
 
-    return make_ort_session(model.path, 1, dict(model.settings))
+    return make_ort_session(path, threads, settings)
 
 
 def _child(folder: Path) -> None:
@@ -77,7 +79,7 @@ def _child(folder: Path) -> None:
     job = json.loads((folder / _JOB).read_text())
     with np.load(folder / _INPUTS) as stored:
         inputs = {name: stored[name] for name in stored.files}
-    sessions = [_session(FreshModel(**job[name])) for name in ("original", "optimized")]
+    sessions = [open_session(job[name]["path"], 1, job[name]["settings"]) for name in ("original", "optimized")]
     samples = cpu_phase(Pair(*(runner(s, inputs) for s in sessions)), TimingSpec(**job["timing"]))
     cpu = {"original_ms": float(np.median(samples.original)) * 1e-6,
            "optimized_ms": float(np.median(samples.optimized)) * 1e-6, "speedup": asdict(samples.speedup)}
