@@ -332,7 +332,8 @@ class QbenchSession:
 
         if self.options.update or self.options.shard is not None:
             return []
-        found = common_cpu_time(self.results, self.options.tolerances.speedup_rtol, self.options.false_alarm_rate)
+        settings = self.options.run_settings  # as the merge of a sharded run judges it (gate/merge.py)
+        found = common_cpu_time(self.results, settings.speedup_rtol, settings.false_alarm_rate)
         return [] if found is None else [found]
 
     def finish(self, run_checks: list["Check"]) -> list[str]:

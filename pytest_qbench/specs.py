@@ -8,7 +8,7 @@ in every project where it is installed, so nothing heavy may be imported here.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
@@ -333,7 +333,7 @@ class RunSettings:
     strict: bool = QbenchOptions.strict
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return asdict(self)
 
     @classmethod
     def recorded(cls, run: dict[str, Any]) -> dict[str, Any]:
