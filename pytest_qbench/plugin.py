@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import pytest
 
 from . import options as _options
-from .deprecation import moved
-from .errors import QbenchConfigError
+from .errors import QbenchConfigError, QbenchTerminated
 from .specs import CaseSpec, QbenchOptions, parse_label_map, parse_label_map_merge, parse_marker
 
 if TYPE_CHECKING:
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 SESSION_KEY = pytest.StashKey["QbenchSession"]()
 OPTIONS_KEY = pytest.StashKey[QbenchOptions]()
-# pytest-qbench 0.1 defined it here (imported where it is raised, so that the old path warns).
-__getattr__ = moved(__name__, {"QbenchTerminated": "pytest_qbench"})
 MARKER_HELP = (
     "qbench(model=..., dataset=..., approach=[...], operators=[[...]], batch_size=[...], "
     "sequence_length=[...], **fixed): gate a quantized model's accuracy and latency (run with --qbench)"
@@ -66,8 +63,6 @@ def _stop_on_signals(config: pytest.Config, session: "QbenchSession") -> None:
     neither the interrupt hook nor the INTERRUPTED exit status to the session."""
     import signal
     import threading
-
-    from .errors import QbenchTerminated
 
     if hasattr(config, "workerinput") or threading.current_thread() is not threading.main_thread():
         return  # xdist workers: the controller stops them; signals reach the main thread only
