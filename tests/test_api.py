@@ -9,6 +9,7 @@ import pytest_qbench
 
 def test_every_public_name_resolves_and_is_listed():
     assert sorted(dir(pytest_qbench)) == sorted(pytest_qbench.__all__)
+    assert sorted(pytest_qbench.__all__) == sorted(["__version__", *pytest_qbench._PUBLIC])
     for name in pytest_qbench.__all__:
         assert getattr(pytest_qbench, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
