@@ -56,7 +56,7 @@ class QbenchBaselineError(QbenchError, RuntimeError):
 class QbenchFlushError(QbenchBaselineError):
     """Some baseline files could not be written; `report` tells what the others got."""
 
-    def __init__(self, message: str, report: "FlushReport") -> None:
+    def __init__(self, message: str, report: FlushReport) -> None:
         super().__init__(message)
         self.report = report
 

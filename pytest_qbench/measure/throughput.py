@@ -12,8 +12,9 @@ it, which is why it is gated only where a team sets `throughput_rtol`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def _serve(sessions: list[Any], inputs: dict[str, np.ndarray], batch_size: int, 
             session.run(None, feed)
             times.append(perf_counter() - t0)
 
-    workers = [threading.Thread(target=serve, args=(s, t)) for s, t in zip(sessions, latencies)]
+    workers = [threading.Thread(target=serve, args=(s, t)) for s, t in zip(sessions, latencies, strict=True)]
     for worker in workers:
         worker.start()
     start_line.wait()
