@@ -15,8 +15,10 @@ import pytest
 ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
 MYPY, RUFF = BIN / "mypy", BIN / "ruff"
-# What ruff checks: the package (tests/, bench/ and examples/ to follow).
-RUFF_PATHS = ("pytest_qbench",)
+# What ruff checks: the package, the bench script that measures it and these tests (the rest of tests/, bench/
+# and examples/ to follow).
+RUFF_PATHS = ("pytest_qbench", "bench/code_shape.py", "bench/renderers/code_shape.py", "tests/test_bench_code_shape.py",
+              "tests/test_lint.py")
 
 pytestmark = pytest.mark.skipif(not (MYPY.exists() and RUFF.exists()),
                                 reason="mypy or ruff is not installed (pip install -e '.[dev]')")
