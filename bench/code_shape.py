@@ -13,11 +13,12 @@ yardstick; the entry records that configuration and mypy's version.
 What counts:
 - a module's size is its number of lines; a function's, from its `def` line to its last line (methods
   and nested functions count on their own);
-- an import inside a function is an `import` statement in a function body. It is heavy when what it
-  imports loads an ML or numeric library (HEAVY) at import time, directly or through the package's own
-  module-level imports (`if TYPE_CHECKING:` blocks excluded): those stay lazy on purpose, so that the
-  plugin loads nothing heavy. The others (the standard library, light libraries, the package's modules
-  that import nothing heavy) are cheap: they could sit at the module's top.
+- an import inside a function is an `import` statement in a function body. What it loads counts with
+  the package's own module-level imports it sets off (`if TYPE_CHECKING:` blocks excluded). It is heavy
+  when that reaches an ML or numeric library (HEAVY): those stay lazy on purpose, so that the plugin
+  loads none of them. It is cheap when that reaches nothing but the standard library, pytest and the
+  package: it could sit at the top of its module (the plugin loads with pytest alone installed). The
+  rest (other libraries: jsonschema, py-cpuinfo, filelock...) is neither.
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ RESULTS = BENCH / "results" / "code-shape.json"
 PACKAGE = "pytest_qbench"
 LONG_FUNCTION = 50  # lines; a function longer than this counts
 LONG_LINE = 120  # characters (ruff's line length in pyproject.toml)
-# What loading makes an import heavy: the ML stack, and the numeric libraries under it.
+# What loading makes an import heavy: the ML stack, and the numeric libraries under it; what a cheap one may load.
 HEAVY = frozenset({
     "torch", "transformers", "optimum", "onnxruntime", "onnx", "datasets", "openvino", "nncf", "evaluate", "numpy",
     "scipy", "sklearn", "seqeval", "matplotlib",
 })
+LIGHT = frozenset({*sys.stdlib_module_names, "pytest", "_pytest", "pluggy"})
 DICT_STR_ANY = re.compile(r"\b[Dd]ict\[str,\s*Any\]")
 MYPY_ERROR = re.compile(r"^(?P<file>[^:\n]+\.py):\d+(?::\d+)?: error: ", re.MULTILINE)
 
@@ -142,25 +144,37 @@ def loaded(names: list[str]) -> set[str]:
     return {".".join(part[:i]) for part in parts for i in range(1, len(part) + 1)}
 
 
-def heavy_modules(known: dict[str, Module]) -> set[str]:
-    """The package's modules whose import loads a HEAVY library, directly or through the package."""
+def _libraries(names: set[str]) -> set[str]:
+    return {name for name in names if "." not in name and name != PACKAGE}
+
+
+def libraries(known: dict[str, Module]) -> dict[str, set[str]]:
+    """The libraries (top-level names outside the package) each of the package's modules loads when it is
+    imported, directly or through the package's own modules."""
     loads = {name: loaded([t for node, in_function in _walk(module.tree, False) if not in_function
                            for t in targets(module, node, known)])
              for name, module in known.items()}
-    heavy: set[str] = set()
+    found = {name: _libraries(names) for name, names in loads.items()}
     changed = True
     while changed:
         changed = False
         for name, names in loads.items():
-            if name not in heavy and any(t in HEAVY or t in heavy for t in names):
-                heavy.add(name)
+            more = set().union(*(found[t] for t in names if t in found)) - found[name]
+            if more:
+                found[name] |= more
                 changed = True
-    return heavy
+    return found
+
+
+def libraries_of(names: list[str], by_module: dict[str, set[str]]) -> set[str]:
+    """The libraries an import of `names` loads."""
+    every = loaded(names)
+    return _libraries(every).union(*(by_module[name] for name in every if name in by_module))
 
 
 def function_imports(known: dict[str, Module]) -> dict[str, Any]:
-    heavy = heavy_modules(known)
-    total, project, stdlib = 0, 0, 0
+    by_module = libraries(known)
+    total, project, stdlib, heavy = 0, 0, 0, 0
     cheap: list[str] = []
     for module in known.values():
         for node, in_function in _walk(module.tree, False):
@@ -171,9 +185,12 @@ def function_imports(known: dict[str, Module]) -> dict[str, Any]:
             top = names[0].split(".")[0]
             project += top == PACKAGE
             stdlib += top in sys.stdlib_module_names
-            if not any(t in HEAVY or t in heavy for t in loaded(names)):
+            libs = libraries_of(names, by_module)
+            heavy += bool(libs & HEAVY)
+            if libs <= LIGHT:
                 cheap.append(f"{module.path}:{node.lineno} {names[-1]}")  # `from . import x`: x
-    return {"total": total, "cheap": len(cheap), "project": project, "stdlib": stdlib, "cheap_imports": cheap}
+    return {"total": total, "project": project, "stdlib": stdlib, "heavy": heavy, "cheap": len(cheap),
+            "cheap_imports": cheap}
 
 
 # ---- sizes ---------------------------------------------------------------------------------------

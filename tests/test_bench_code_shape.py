@@ -42,13 +42,16 @@ def _tree(root: Path) -> dict[str, code_shape.Module]:
     return code_shape.modules(root)
 
 
-def test_a_module_that_loads_a_heavy_library_at_its_top_is_heavy_and_type_checking_imports_are_not(tmp_path: Path):
-    assert code_shape.heavy_modules(_tree(tmp_path)) == {"pytest_qbench.stats"}
+def test_a_module_loads_its_libraries_and_those_of_the_modules_it_imports_but_not_its_type_checking_ones(
+        tmp_path: Path):
+    found = code_shape.libraries(_tree(tmp_path))
+    assert (found["pytest_qbench.stats"], found["pytest_qbench.light"]) == ({"typing", "numpy"}, {"typing"})
+    assert found["pytest_qbench.sub.uses"] == {"typing"}  # its imports inside functions are not loaded with it
 
 
 def test_imports_inside_functions_are_counted_and_told_cheap_from_heavy(tmp_path: Path):
     counts = code_shape.function_imports(_tree(tmp_path))
-    assert (counts["total"], counts["project"], counts["stdlib"], counts["cheap"]) == (5, 3, 1, 3)
+    assert (counts["total"], counts["project"], counts["stdlib"], counts["heavy"], counts["cheap"]) == (5, 3, 1, 2, 3)
     where = "pytest_qbench/sub/uses.py"
     assert counts["cheap_imports"] == [f"{where}:5 json", f"{where}:6 pytest_qbench.errors",
                                        f"{where}:7 pytest_qbench.light"]
@@ -63,7 +66,7 @@ def _entry(short: str, date: str, errors: int) -> dict:
         "short": short, "date": date, "modules": 2, "lines": 700,
         "module_lines": {"pytest_qbench/a.py": 600, "pytest_qbench/b.py": 100},
         "long_functions": [["pytest_qbench/a.py:f", 60]], "dict_str_any": 4,
-        "function_imports": {"total": 9, "project": 5, "cheap": 3}, "long_lines": 7,
+        "function_imports": {"total": 9, "project": 5, "heavy": 4, "cheap": 3}, "long_lines": 7,
         "mypy": {"errors": errors, "by_file": {"pytest_qbench/a.py": errors} if errors else {}},
         "measured": "2026-12-06T10:00:00+00:00", "yardstick": {"mypy": "mypy 2.4.1", "python": "3.11.7"},
     }

@@ -24,7 +24,9 @@ def _rows(entries: list[dict[str, Any]]) -> list[list[str]]:
         ("`dict[str, Any]`", lambda e: e["dict_str_any"]),
         ("imports inside functions", lambda e: e["function_imports"]["total"]),
         ("… of the package's own modules", lambda e: e["function_imports"]["project"]),
-        ("… cheap: what they import loads nothing heavy", lambda e: e["function_imports"]["cheap"]),
+        ("… heavy: they load an ML or numeric library", lambda e: e["function_imports"]["heavy"]),
+        ("… cheap: they load only the standard library, pytest and the package",
+         lambda e: e["function_imports"]["cheap"]),
         ("lines over 120 characters", lambda e: e["long_lines"]),
         ("mypy --strict errors (files)", lambda e: f"{e['mypy']['errors']} ({len(e['mypy']['by_file'])})"),
     ]
