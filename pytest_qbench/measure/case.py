@@ -19,16 +19,15 @@ from ..errors import QbenchCaseError
 from ..results import AccuracyResult, BudgetResult, BudgetThroughput, LatencyResult
 from .data import latency_inputs
 from .fresh import FreshModel, measure_in_fresh_process, open_session
+from .inference_session import InferenceSession
 
 if TYPE_CHECKING:
     import datasets
-    import onnxruntime
 
     from ..specs import CaseSpec, TimingSpec
     from .ov_session import OvSession
     from .tasks import Task
 
-InferenceSession = Any  # an onnxruntime.InferenceSession or an OvSession: get_inputs() and run(None, feed)
 
 
 T = TypeVar("T")
@@ -46,7 +45,7 @@ class SharedSteps(Protocol):
 
     def ort_session(
         self, path: Path, threads: int, config_entries: dict[str, str] | None = None
-    ) -> onnxruntime.InferenceSession: ...
+    ) -> InferenceSession: ...
 
     def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> OvSession: ...
 

@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import QbenchCaseError
 from ..results import CpuTime, Speedup
 from ..specs import TimingSpec
+from .inference_session import InferenceSession
 from .ort_session import make_ort_session
 from .ov_session import make_ov_session
 
@@ -64,12 +65,13 @@ def measure_in_fresh_process(original: FreshModel, optimized: FreshModel, inputs
     return CpuTime(data["original_ms"], data["optimized_ms"], Speedup(**data["speedup"]))
 
 
-def open_session(path: str | Path, threads: int, settings: Mapping[str, Any]) -> Any:
+def open_session(path: str | Path, threads: int, settings: Mapping[str, Any]) -> InferenceSession:
     """A new session of `path` at `threads`: OpenVINO's for an IR file (.xml, `settings` its compile
     properties), else ONNX Runtime's (`settings` its config entries)."""
     if str(path).endswith(".xml"):
         return make_ov_session(path, threads, settings)
-    return make_ort_session(path, threads, settings)
+    ort_session: InferenceSession = make_ort_session(path, threads, settings)  # onnxruntime has no hints
+    return ort_session
 
 
 def _child(folder: Path) -> None:
