@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from .results import FlushReport
 
 
-
 class QbenchError(Exception):
     """The base of every pytest-qbench error."""
 

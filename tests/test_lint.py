@@ -61,7 +61,7 @@ def caught(error: Exception) -> bool:
 def test_the_package_and_a_strict_user_of_it_type_check(tmp_path: Path):
     # One run, one cache (.mypy_cache, gitignored): a second mypy on it at the same time could corrupt it.
     (tmp_path / "user_conftest.py").write_text(USER_MODULE)
-    result = _run(MYPY, "--config-file", ROOT / "pyproject.toml", "-p", "pytest_qbench", tmp_path / "user_conftest.py")
+    result = _run(MYPY, "--config-file", ROOT / "pyproject.toml", ROOT / "pytest_qbench", tmp_path / "user_conftest.py")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

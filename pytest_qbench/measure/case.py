@@ -28,9 +28,8 @@ if TYPE_CHECKING:
     from .ov_session import OvSession
     from .tasks import Task
 
-
-
 T = TypeVar("T")
+
 
 class SharedSteps(Protocol):
     """What a case measures with that the session's cases share, memoised by what decides it."""
