@@ -19,7 +19,8 @@ _PUBLIC = {
         (
             "QbenchError", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError", "QbenchCaseError",
             "QbenchConfigError", "QbenchDataError", "QbenchFlushError", "QbenchMergeError", "QbenchModelError",
-            "QbenchTerminated", "QbenchWarning", "QbenchCacheWarning", "QbenchInconclusiveWarning", "QbenchModelWarning",
+            "QbenchTerminated", "QbenchWarning", "QbenchCacheWarning", "QbenchInconclusiveWarning",
+            "QbenchModelWarning",
         ),
         "pytest_qbench.errors",
     ),
@@ -29,8 +30,8 @@ _PUBLIC = {
     "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
     "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
     **dict.fromkeys(
-        ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord",
-         "Diagnosis", "RepairResult", "Exclusion"),
+        ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord",
+         "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion"),
         "pytest_qbench.results",
     ),
     # hook helpers: the machine to run as (pytest_qbench_hardware)
@@ -45,7 +46,17 @@ _PUBLIC = {
     "default_cache_root": "pytest_qbench.variants.cache",
 }
 
-__all__ = ["__version__", *_PUBLIC]
+# Written out, not computed: type checkers read a literal __all__ as what the package exports (tests/test_api.py
+# checks it lists _PUBLIC).
+__all__ = [
+    "__version__", "QbenchError", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError", "QbenchCaseError",
+    "QbenchConfigError", "QbenchDataError", "QbenchFlushError", "QbenchMergeError", "QbenchModelError",
+    "QbenchTerminated", "QbenchWarning", "QbenchCacheWarning", "QbenchInconclusiveWarning", "QbenchModelWarning",
+    "QbenchCheckFailed", "QbenchAccuracyLost", "QbenchRun", "CaseSpec", "CaseResult", "Check", "AccuracyResult",
+    "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion",
+    "Hardware", "hardware_from_cpuinfo", "parse_conll", "read_conll", "CONLL2003_LABELS", "read_squad", "BuildCache",
+    "default_cache_root",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from .results import FlushReport
 
 
-
 class QbenchError(Exception):
     """The base of every pytest-qbench error."""
 
@@ -56,7 +55,7 @@ class QbenchBaselineError(QbenchError, RuntimeError):
 class QbenchFlushError(QbenchBaselineError):
     """Some baseline files could not be written; `report` tells what the others got."""
 
-    def __init__(self, message: str, report: "FlushReport") -> None:
+    def __init__(self, message: str, report: FlushReport) -> None:
         super().__init__(message)
         self.report = report
 

@@ -18,9 +18,11 @@ import math
 import os
 import platform
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .results import QuantizationRecord
@@ -141,7 +143,7 @@ class Hardware:
         # avx2 is also the least demanding x86 preset: onnxruntime picks its kernels at run time.
         return "avx2"
 
-    def saturation_risk(self, record: "QuantizationRecord", remedy: str) -> bool:
+    def saturation_risk(self, record: QuantizationRecord, remedy: str) -> bool:
         """Whether a quantized model runs on the saturating u8s8 kernels here, unremedied."""
         return self.saturates_u8s8 and record.u8s8 and bool(record.quantized_ops) and remedy != "x64quantprecision"
 
@@ -179,7 +181,8 @@ def cpu_info() -> dict[str, Any]:
     """`cpuinfo.get_cpu_info()`, read once per process: it costs about a second and does not cache."""
     import cpuinfo
 
-    return cpuinfo.get_cpu_info()
+    info: dict[str, Any] = cpuinfo.get_cpu_info()
+    return info
 
 
 _SYS_CPU = Path("/sys/devices/system/cpu")
@@ -247,8 +250,6 @@ class Fingerprint:
 
 def fingerprint(info: Mapping[str, Any] | None = None) -> Fingerprint:
     """This host's fingerprint; `info` is a `cpuinfo.get_cpu_info()` dict (read here when None)."""
-    from importlib import metadata
-
     if info is None:
         info = cpu_info()
     try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -38,28 +39,46 @@ OPTIONS = (
     _Option("history", "append this run's artifact to the history in this folder (the HTML report draws its trends)"),
     _Option("shard", "run only shard I of N (I/N) of the qbench cases; each model x variant stays on one shard"),
     _Option("shard_durations", "an earlier artifact whose case durations balance the shards (default: case counts)"),
-    _Option("cache_dir", "cache of exported and quantized models (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)"),
+    _Option("cache_dir", "cache of exported and quantized models (default: $QBENCH_CACHE_DIR or "
+            "~/.cache/pytest-qbench)"),
     _Option("threads", "ONNX Runtime intra-op threads (default: physical cores)", int, _TIMING["threads"]),
-    _Option("min_seconds", "minimum CPU time per model per case in the gated one-thread phase, seconds", float, _TIMING["min_seconds"]),
-    _Option("max_seconds", "maximum time of the gated one-thread phase per case (both models), seconds", float, _TIMING["max_seconds"]),
+    _Option("min_seconds", "minimum CPU time per model per case in the gated one-thread phase, seconds",
+            float, _TIMING["min_seconds"]),
+    _Option("max_seconds", "maximum time of the gated one-thread phase per case (both models), seconds",
+            float, _TIMING["max_seconds"]),
     _Option("min_pairs", "minimum timed call pairs per case in the gated phase", int, _TIMING["min_pairs"], flag=False),
-    _Option("target_ci_width", "stop timing once the CPU-time speedup's CI is this narrow (relative)", float, _TIMING["target_ci_width"], flag=False),
-    _Option("wall_seconds", "wall-clock timing per model per case at --qbench-threads (reported), seconds", float, _TIMING["wall_seconds"]),
-    _Option("accuracy_atol", "accuracy vs baseline: absolute tolerance", float, _TOLERANCES["accuracy_atol"], flag=False),
-    _Option("accuracy_rtol", "accuracy vs baseline: relative tolerance", float, _TOLERANCES["accuracy_rtol"], flag=False),
-    _Option("max_loss", "optimized vs original F1 in the same run: tolerable absolute loss", float, _TOLERANCES["max_loss"], flag=False),
+    _Option("target_ci_width", "stop timing once the CPU-time speedup's CI is this narrow (relative)",
+            float, _TIMING["target_ci_width"], flag=False),
+    _Option("wall_seconds", "wall-clock timing per model per case at --qbench-threads (reported), seconds",
+            float, _TIMING["wall_seconds"]),
+    _Option("accuracy_atol", "accuracy vs baseline: absolute tolerance",
+            float, _TOLERANCES["accuracy_atol"], flag=False),
+    _Option("accuracy_rtol", "accuracy vs baseline: relative tolerance",
+            float, _TOLERANCES["accuracy_rtol"], flag=False),
+    _Option("max_loss", "optimized vs original F1 in the same run: tolerable absolute loss",
+            float, _TOLERANCES["max_loss"], flag=False),
     _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
     _Option("saturation_remedy", "int8 remedy for x86 CPUs without VNNI, where u8s8 kernels can saturate: "
             + ", ".join(SATURATION_REMEDIES), default="none", flag=False),
-    _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline (same hardware only): relative tolerance, or off", number_or_off, _TOLERANCES["cpu_time_rtol"], flag=False),
-    _Option("search_samples", "diagnosis pre-flight and repair search: sentences of the evaluation split scored per candidate", int, _DIAGNOSIS["search_samples"], flag=False),
-    _Option("max_evaluations", "repair search: candidate exclusions built and scored, at most", int, _DIAGNOSIS["max_evaluations"], flag=False),
-    _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
-    _Option("throughput_rtol", "throughput within a case's latency_budget_ms vs baseline (same CPU model only, wall time): relative tolerance; unset or off: not gated", number_or_off, _TOLERANCES["throughput_rtol"], flag=False),
-    _Option("confirm_processes", "fresh processes that measure again a case whose speedup check fails or is inconclusive at first look (judged on the median); 0: none", int, _TIMING["confirm_processes"]),
-    _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run together", float, QbenchOptions.false_alarm_rate, flag=False),
-    _Option("baseline_runs", "latency runs a baseline keeps per case and CPU model (the gate compares with their median)", int, QbenchOptions.baseline_runs, flag=False),
-    _Option("rerun_from", "a JSON artifact (or merged artifact): run only the cases whose latency it found failing or inconclusive on this machine's hardware key, to confirm them on another machine"),
+    _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline (same hardware only): relative "
+            "tolerance, or off", number_or_off, _TOLERANCES["cpu_time_rtol"], flag=False),
+    _Option("search_samples", "diagnosis pre-flight and repair search: sentences of the evaluation split scored per "
+            "candidate", int, _DIAGNOSIS["search_samples"], flag=False),
+    _Option("max_evaluations", "repair search: candidate exclusions built and scored, at most",
+            int, _DIAGNOSIS["max_evaluations"], flag=False),
+    _Option("latency_rtol", "wall-clock latency vs baseline (same hardware only): relative tolerance; unset or off: "
+            "not gated", number_or_off, _TOLERANCES["latency_rtol"], flag=False),
+    _Option("throughput_rtol", "throughput within a case's latency_budget_ms vs baseline (same CPU model only, wall "
+            "time): relative tolerance; unset or off: not gated",
+            number_or_off, _TOLERANCES["throughput_rtol"], flag=False),
+    _Option("confirm_processes", "fresh processes that measure again a case whose speedup check fails or is "
+            "inconclusive at first look (judged on the median); 0: none", int, _TIMING["confirm_processes"]),
+    _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run "
+            "together", float, QbenchOptions.false_alarm_rate, flag=False),
+    _Option("baseline_runs", "latency runs a baseline keeps per case and CPU model (the gate compares with their "
+            "median)", int, QbenchOptions.baseline_runs, flag=False),
+    _Option("rerun_from", "a JSON artifact (or merged artifact): run only the cases whose latency it found failing or "
+            "inconclusive on this machine's hardware key, to confirm them on another machine"),
 )
 
 
@@ -84,7 +103,8 @@ def addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("qbench_runtime", "runtimes a marker without runtime= runs on: " + ", ".join(RUNTIMES)
                   + " (default: onnxruntime)", type="args", default=["onnxruntime"])
-    parser.addini("qbench_strict", "fail a case whose latency check is inconclusive or not gated on this machine", type="bool", default=False)
+    parser.addini("qbench_strict", "fail a case whose latency check is inconclusive or not gated on this machine",
+                  type="bool", default=False)
     group.addoption(
         "--qbench-repair",
         action="store_true",
@@ -92,7 +112,8 @@ def addoption(parser: pytest.Parser) -> None:
     )
     for opt in OPTIONS:
         if opt.flag:
-            group.addoption(f"--qbench-{opt.name.replace('_', '-')}", dest=f"qbench_{opt.name}", metavar="VALUE", help=opt.help)
+            group.addoption(f"--qbench-{opt.name.replace('_', '-')}", dest=f"qbench_{opt.name}", metavar="VALUE",
+                            help=opt.help)
         parser.addini(f"qbench_{opt.name}", opt.help, default=None)
 
 
@@ -102,7 +123,8 @@ _ZERO_ALLOWED = ("accuracy_rtol", "confirm_processes")
 def _read(config: pytest.Config, opt: _Option) -> Any:
     flag = f"--qbench-{opt.name.replace('_', '-')}"
     cli = config.getoption(f"qbench_{opt.name}") if opt.flag else None
-    raw, source = (cli, flag) if cli is not None else (config.getini(f"qbench_{opt.name}"), f"ini key qbench_{opt.name}")
+    ini = f"qbench_{opt.name}"
+    raw, source = (cli, flag) if cli is not None else (config.getini(ini), f"ini key {ini}")
     if raw in (None, ""):
         return opt.default
     try:
@@ -110,7 +132,8 @@ def _read(config: pytest.Config, opt: _Option) -> Any:
     except ValueError:
         raise pytest.UsageError(f"qbench: {source} = {raw!r} is not a valid {opt.parse.__name__}") from None
     if isinstance(value, (int, float)) and (value < 0 or value == 0 and opt.name not in _ZERO_ALLOWED):
-        raise pytest.UsageError(f"qbench: {source} = {raw!r} must be {'at least 0' if opt.name in _ZERO_ALLOWED else 'positive'}")
+        least = "at least 0" if opt.name in _ZERO_ALLOWED else "positive"
+        raise pytest.UsageError(f"qbench: {source} = {raw!r} must be {least}")
     return value
 
 
@@ -134,7 +157,8 @@ def read_options(config: pytest.Config) -> QbenchOptions:
         shard = None if values["shard"] is None else Shard.parse(values["shard"])
     except QbenchConfigError as error:
         raise pytest.UsageError(str(error)) from None
-    if shard is not None and enabled and (getattr(config.option, "numprocesses", None) or 0) and not hasattr(config, "workerinput"):
+    xdist = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    if shard is not None and enabled and xdist:
         raise pytest.UsageError(
             "qbench: --qbench-shard runs one shard per job; drop -n (pytest-xdist): timing beside other work is noise"
         )
@@ -168,14 +192,16 @@ def _runtimes(names: list[str]) -> tuple[str, ...]:
     unknown = [name for name in names if name not in RUNTIMES]
     if unknown or not names or len(set(names)) != len(names):
         raise pytest.UsageError(
-            f"qbench: ini key qbench_runtime = {' '.join(names)!r} must name each runtime once, from: {', '.join(RUNTIMES)};"
-            " e.g. qbench_runtime = onnxruntime openvino"
+            f"qbench: ini key qbench_runtime = {' '.join(names)!r} must name each runtime once, from:"
+            f" {', '.join(RUNTIMES)}; e.g. qbench_runtime = onnxruntime openvino"
         )
     return tuple(names)
 
 
 def _rate(value: float) -> float:
     if not 0 < value < 1:
-        raise pytest.UsageError(f"qbench: qbench_false_alarm_rate = {value!r} must be a fraction between 0 and 1, e.g. 0.01")
+        raise pytest.UsageError(
+            f"qbench: qbench_false_alarm_rate = {value!r} must be a fraction between 0 and 1, e.g. 0.01"
+        )
     return value
 

@@ -5,10 +5,17 @@ never a crash. A case that could not be measured fails with pytest's plain `Fail
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
+if TYPE_CHECKING:  # pytest's public name for it is `pytest.fail.Exception`, which a type checker cannot subclass
+    from _pytest.outcomes import Failed
+else:
+    Failed = pytest.fail.Exception
 
-class QbenchCheckFailed(pytest.fail.Exception):
+
+class QbenchCheckFailed(Failed):
     """`qbench.check()` found a failed check (accuracy, latency, baseline)."""
 
 

@@ -8,16 +8,21 @@ qbench case runs. The session object (session.py) does the rest: it is registere
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from . import hooks
 from . import options as _options
-from .deprecation import moved
-from .errors import QbenchConfigError
-from .specs import CaseSpec, QbenchOptions, parse_label_map, parse_label_map_merge, parse_marker
+from .errors import QbenchArtifactError, QbenchConfigError, QbenchTerminated
+from .shard import durations_from, group_of, plan
+from .specs import CaseSpec, QbenchOptions, Shard, parse_label_map, parse_label_map_merge, parse_marker
 
 if TYPE_CHECKING:
     from .runner import QbenchRun
@@ -25,8 +30,6 @@ if TYPE_CHECKING:
 
 SESSION_KEY = pytest.StashKey["QbenchSession"]()
 OPTIONS_KEY = pytest.StashKey[QbenchOptions]()
-# pytest-qbench 0.1 defined it here (imported where it is raised, so that the old path warns).
-__getattr__ = moved(__name__, {"QbenchTerminated": "pytest_qbench"})
 MARKER_HELP = (
     "qbench(model=..., dataset=..., approach=[...], operators=[[...]], batch_size=[...], "
     "sequence_length=[...], **fixed): gate a quantized model's accuracy and latency (run with --qbench)"
@@ -39,8 +42,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hooks
-
     pluginmanager.add_hookspecs(hooks)
 
 
@@ -58,21 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
         _stop_on_signals(config, session)
 
 
-def _stop_on_signals(config: pytest.Config, session: "QbenchSession") -> None:
+def _stop_on_signals(config: pytest.Config, session: QbenchSession) -> None:
     """SIGINT and SIGTERM mark the session interrupted, then raise (KeyboardInterrupt, QbenchTerminated).
 
     The mark does not depend on pytest's own handling: pytest can crash while it formats the
     interrupt (when the signal lands on a bytecode without a line number), and then reports
     neither the interrupt hook nor the INTERRUPTED exit status to the session."""
-    import signal
-    import threading
-
-    from .errors import QbenchTerminated
-
     if hasattr(config, "workerinput") or threading.current_thread() is not threading.main_thread():
         return  # xdist workers: the controller stops them; signals reach the main thread only
 
-    def interrupted(signum: int, frame: Any) -> None:
+    def interrupted(signum: int, frame: FrameType | None) -> None:
         __tracebackhide__ = True  # pytest names where the signal landed, not this handler
         session.interrupted = True
         if signum == signal.SIGINT:
@@ -80,7 +76,9 @@ def _stop_on_signals(config: pytest.Config, session: "QbenchSession") -> None:
         raise QbenchTerminated("qbench: received SIGTERM; stopping as after Ctrl-C")
 
     # Only where nobody else handles the signal: Python's defaults.
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    defaults: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int] = {
+        signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+    }
     for signum, default in defaults.items():
         if signal.getsignal(signum) is default:
             signal.signal(signum, interrupted)
@@ -116,7 +114,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # `from None`: else pytest prints the error twice, joined by "During handling of the above exception".
         raise pytest.fail.Exception(f"{metafunc.definition.nodeid}: {error}", pytrace=False) from None
     if "qbench_case" not in metafunc.fixturenames:
-        pytest.fail(f"qbench: {metafunc.definition.nodeid} has the qbench marker but uses no `qbench` fixture", pytrace=False)
+        pytest.fail(f"qbench: {metafunc.definition.nodeid} has the qbench marker but uses no `qbench` fixture",
+                    pytrace=False)
     metafunc.parametrize("qbench_case", cases, ids=[case.id for case in cases])
 
 
@@ -128,9 +127,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         session = config.stash[SESSION_KEY]
         session.selected = [item.nodeid for item in qbench_items]
         if options.rerun_from is not None:
-            qbench_items = _keep_reruns(config, items, qbench_items, options)
+            qbench_items = _keep_reruns(config, items, qbench_items, options.rerun_from)
         if options.shard is not None:
-            _keep_shard(config, items, qbench_items, options)
+            _keep_shard(config, items, qbench_items, options.shard, options.shard_durations)
         group = pytest.mark.xdist_group("qbench")
         for item in qbench_items:
             item.add_marker(group)
@@ -142,17 +141,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _keep_reruns(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item],
-                 options: QbenchOptions) -> list[pytest.Item]:
+                 rerun_from: Path) -> list[pytest.Item]:
     """Keep only the qbench cases whose latency the artifact of --qbench-rerun-from found failing or
     inconclusive on this machine's hardware key (a confirmation on another machine); the run's
     selection, and so its family of cases, is that artifact's."""
-    from .errors import QbenchArtifactError
     from .gate.merge import to_confirm
     from .report.artifact import read_artifact
 
     session = config.stash[SESSION_KEY]
     try:
-        artifact = read_artifact(options.rerun_from).artifact
+        artifact = read_artifact(rerun_from).artifact
     except QbenchArtifactError as error:
         raise pytest.UsageError(f"--qbench-rerun-from: {error}") from None
     again = set(to_confirm(artifact, session.hardware_key))
@@ -163,39 +161,41 @@ def _keep_reruns(config: pytest.Config, items: list[pytest.Item], qbench_items: 
     return [i for i in qbench_items if i in keep]
 
 
-def _keep_shard(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item],
-                options: QbenchOptions) -> None:
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], qbench_items: list[pytest.Item], shard: Shard,
+                shard_durations: Path | None) -> None:
     """Deselect the qbench cases of the other shards (shard.py); the other tests run in shard 1 only."""
-    from .shard import durations_from, group_of, plan
-
     groups: dict[str, list[str]] = {}
     for item in qbench_items:
-        groups.setdefault(group_of(item.callspec.params["qbench_case"]), []).append(item.nodeid)
+        case = item.callspec.params["qbench_case"] if isinstance(item, pytest.Function) else None
+        assert isinstance(case, CaseSpec)  # every qbench item is parametrized by its marker (pytest_generate_tests)
+        groups.setdefault(group_of(case), []).append(item.nodeid)
     try:
-        durations = durations_from(options.shard_durations) if options.shard_durations else {}
+        durations = durations_from(shard_durations) if shard_durations else {}
     except QbenchConfigError as error:
         raise pytest.UsageError(str(error)) from None
-    shard = options.shard
     chosen = plan(groups, shard.count, durations)
     mine = {nodeid for group in chosen.shards[shard.index - 1] for nodeid in groups[group]}
     keep = [i for i in items if i.nodeid in mine or (shard.index == 1 and not i.get_closest_marker("qbench"))]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
-    balance = f"durations of {options.shard_durations}" if chosen.by_duration else "case counts"
+    balance = f"durations of {shard_durations}" if chosen.by_duration else "case counts"
     config.stash[SESSION_KEY].shard_plan = (
         f"qbench: shard {shard}: {len(mine)} of {len(qbench_items)} cases, {len(chosen.shards[shard.index - 1])}"
-        f" of {len(groups)} builds; balanced by {balance} (expected loads {', '.join(f'{x:.0f}' for x in chosen.loads)})"
+        f" of {len(groups)} builds; balanced by {balance}"
+        f" (expected loads {', '.join(f'{x:.0f}' for x in chosen.loads)})"
     )
 
 
 @pytest.fixture
 def qbench_case(request: pytest.FixtureRequest) -> CaseSpec:
     """The current case; parametrized by the `qbench` marker."""
-    raise pytest.UsageError(f"qbench: {request.node.nodeid} uses the qbench fixture without a @pytest.mark.qbench marker")
+    raise pytest.UsageError(
+        f"qbench: {request.node.nodeid} uses the qbench fixture without a @pytest.mark.qbench marker"
+    )
 
 
 @pytest.fixture
-def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun":
+def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> QbenchRun:
     """One case of the qbench matrix (runner.QbenchRun): `.original` / `.optimized` ONNX Runtime
     sessions, `.variant` (what was built, `.variant.quantization`), `.accuracy()`, `.latency()`,
     `.check()` (measure, compare to the baseline, assert) and `.diagnose(repair=False)` (why a variant
@@ -216,7 +216,7 @@ def qbench(request: pytest.FixtureRequest, qbench_case: CaseSpec) -> "QbenchRun"
     return QbenchRun(session, request.node, qbench_case, str(model), dataset, quantized=quantized)
 
 
-def _inside(folder: str | Path, name: str, file: str) -> Path:
+def _inside(folder: str | os.PathLike[str], name: str, file: str) -> Path:
     """`file` of the model folder, which must exist locally."""
     path = Path(folder) / file
     if not Path(folder).is_dir():
@@ -239,7 +239,9 @@ def qbench_model() -> str:
 @pytest.fixture(scope="session")
 def qbench_dataset() -> Any:
     """The dataset when the marker names none: override in conftest.py (hub name, path, Dataset[Dict])."""
-    raise pytest.UsageError("qbench: the marker gives no dataset= and no conftest.py defines a `qbench_dataset` fixture")
+    raise pytest.UsageError(
+        "qbench: the marker gives no dataset= and no conftest.py defines a `qbench_dataset` fixture"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -279,7 +281,7 @@ def _fixture_value(request: pytest.FixtureRequest, name: str, parse: Callable[[A
         pytest.fail(f"{name} fixture: {error}", pytrace=False)
 
 
-def _resolve(request: pytest.FixtureRequest, model: str | os.PathLike[str]) -> str | Path:
+def _resolve(request: pytest.FixtureRequest, model: str | os.PathLike[str]) -> str | os.PathLike[str]:
     """A relative local path is taken from the test file's folder first, then as given (hub id)."""
     beside = Path(request.node.path).parent / model
     return beside.resolve() if beside.exists() else model

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from .deprecation import moved
 from .errors import error_text
 from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
 from .results import RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, OriginalRecord
@@ -37,10 +36,6 @@ if TYPE_CHECKING:
     from .session import QbenchSession
     from .specs import CaseSpec, TimingSpec
     from .variants.quantize import BuiltVariant
-
-# pytest-qbench 0.1 named these here (`-W error::pytest_qbench.runner.QbenchInconclusiveWarning`);
-# this module imports them where it uses them, so that the old path warns.
-__getattr__ = moved(__name__, {"QbenchInconclusiveWarning": "pytest_qbench", "QbenchCaseError": "pytest_qbench"})
 
 
 _OPENVINO_DIAGNOSIS = ("diagnosis and repair read ONNX graphs: they work on ONNX Runtime variants only; gate the"

@@ -9,10 +9,10 @@ Pure Python: the plugin calls it at collection time.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import Mapping, Sequence
 
 from .errors import QbenchConfigError
 from .specs import CaseSpec

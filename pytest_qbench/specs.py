@@ -8,11 +8,17 @@ in every project where it is installed, so nothing heavy may be imported here.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import QbenchConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Spec = TypeVar("_Spec", bound="DataclassInstance")
 
 APPROACHES = ("dynamic", "static")
 # The runtime a variant is built for and timed on. OpenVINO's variants (variants/openvino.py) answer the
@@ -183,6 +189,16 @@ class DataSpec:
     max_answer_length: int = 30
 
     @property
+    def resolved_input_column(self) -> str:
+        """`input_column` once the case's task has filled it in (measure/tasks.py `columns_for`)."""
+        return _resolved(self.input_column, "input_column")
+
+    @property
+    def resolved_label_column(self) -> str:
+        """`label_column` once the case's task has filled it in (measure/tasks.py `columns_for`)."""
+        return _resolved(self.label_column, "label_column")
+
+    @property
     def merges_parts(self) -> bool:
         return self.label_map_merge is not False
 
@@ -276,14 +292,15 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         try:
             index, count = (int(part) for part in str(text).split("/"))
         except ValueError:
             index = count = 0
         if not 1 <= index <= count:
             raise QbenchConfigError(
-                f"qbench: --qbench-shard {text!r} is not I/N with 1 <= I <= N; e.g. --qbench-shard 2/4 runs the second of four"
+                f"qbench: --qbench-shard {text!r} is not I/N with 1 <= I <= N;"
+                " e.g. --qbench-shard 2/4 runs the second of four"
             )
         return cls(index, count)
 
@@ -318,7 +335,7 @@ class QbenchOptions:
     runtimes: tuple[str, ...] = ("onnxruntime",)  # a marker without runtime= runs on these
 
     @property
-    def run_settings(self) -> "RunSettings":
+    def run_settings(self) -> RunSettings:
         return RunSettings(self.tolerances.speedup_rtol, self.false_alarm_rate, self.strict)
 
 
@@ -344,14 +361,15 @@ class RunSettings:
 # ---- marker parsing ---------------------------------------------------------------------------
 
 _MATRIX_KEYS = ("runtime", "approach", "operators", "batch_size", "sequence_length")
-_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {"runtime", "approach", "operators", "calibration", "quantized_file"}
+_VARIANT_KEYS = {f.name for f in fields(VariantSpec)} - {
+    "runtime", "approach", "operators", "calibration", "quantized_file"}
 _DATA_KEYS = {f.name for f in fields(DataSpec)} - {"dataset", "label_map"}
 _TIMING_KEYS = {f.name for f in fields(TimingSpec)}
 _TOLERANCE_KEYS = {f.name for f in fields(Tolerances)}
 _CALIBRATION_KEYS = {"calibration_" + f.name for f in fields(CalibrationSpec)}
 MARKER_KEYS = frozenset(
-    {"model", "model_file", "quantized_file", "dataset", "label_map", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS, *_TIMING_KEYS,
-     *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
+    {"model", "model_file", "quantized_file", "dataset", "label_map", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS,
+     *_TIMING_KEYS, *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
 )
 
 
@@ -366,6 +384,12 @@ def _as_list(name: str, value: Any) -> list[Any]:
             raise QbenchConfigError(f"qbench: {name} lists {item!r} twice; give each value once")
         seen.add(key)
     return items
+
+
+def _resolved(column: str | None, name: str) -> str:
+    if column is None:
+        raise ValueError(f"qbench: {name} is read before the case's task named it (measure/tasks.py columns_for)")
+    return column
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -430,12 +454,12 @@ def _optional_number(name: str, value: Any) -> float | None:
     return float(value)
 
 
-def _split(kwargs: dict[str, Any], keys: Iterable[str], prefix: str = "") -> dict[str, Any]:
+def _split(kwargs: Mapping[str, Any], keys: Iterable[str], prefix: str = "") -> dict[str, Any]:
     return {k[len(prefix):]: kwargs[k] for k in keys if k in kwargs}
 
 
 def parse_marker(
-    kwargs: dict[str, Any],
+    kwargs: Mapping[str, Any],
     *,
     timing: TimingSpec = TimingSpec(),
     tolerances: Tolerances = Tolerances(),
@@ -459,7 +483,8 @@ def parse_marker(
         runtimes = ("onnxruntime",)  # the session's default runtimes do not apply to a given ONNX graph
     runtimes = [_choice("runtime", r, RUNTIMES) for r in _as_list("runtime", kwargs.get("runtime", list(runtimes)))]
     if quantized_file is None:
-        approaches = [_choice("approach", a, APPROACHES) for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
+        approaches = [_choice("approach", a, APPROACHES)
+                      for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
         operator_sets = _operators(kwargs.get("operators", [["Add", "MatMul"]]))
     elif runtimes != ["onnxruntime"]:
         raise QbenchConfigError(
@@ -469,10 +494,12 @@ def parse_marker(
     else:
         approaches, operator_sets = [GIVEN], [()]
     batch_sizes = [_positive_int("batch_size", b) for b in _as_list("batch_size", kwargs.get("batch_size", [1]))]
-    lengths = [_positive_int("sequence_length", n) for n in _as_list("sequence_length", kwargs.get("sequence_length", [128]))]
+    lengths = [_positive_int("sequence_length", n)
+               for n in _as_list("sequence_length", kwargs.get("sequence_length", [128]))]
 
     calibration = _calibration(_split(kwargs, _CALIBRATION_KEYS, "calibration_"))
-    variant_kw = {k: _typed(k, v, getattr(VariantSpec("dynamic", ("MatMul",)), k)) for k, v in _split(kwargs, _VARIANT_KEYS).items()}
+    variant_defaults = VariantSpec("dynamic", ("MatMul",))
+    variant_kw = {k: _typed(k, v, getattr(variant_defaults, k)) for k, v in _split(kwargs, _VARIANT_KEYS).items()}
     variant_kw.setdefault("saturation_remedy", saturation_remedy)
     _choice("optimization_level", variant_kw.get("optimization_level", 1), OPTIMIZATION_LEVELS)
     _choice("preset", variant_kw.get("preset", "auto"), PRESETS)
@@ -494,7 +521,8 @@ def parse_marker(
             model_file=_model_file(kwargs.get("model_file")),
             data=data,
             variant=VariantSpec(approach=a, operators=ops, calibration=calibration, quantized_file=quantized_file,
-                                runtime=runtime, sparse_decompression_rate=sparse_rate if runtime == "openvino" else None,
+                                runtime=runtime,
+                                sparse_decompression_rate=sparse_rate if runtime == "openvino" else None,
                                 **variant_kw),
             batch_size=bs,
             sequence_length=n,
@@ -512,7 +540,9 @@ def _sparse_rate(rate: Any, runtimes: list[str]) -> float | None:
     if rate is None:
         return None
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
-        raise QbenchConfigError(f"qbench: sparse_decompression_rate must be a fraction in (0, 1], got {rate!r}; e.g. 0.5")
+        raise QbenchConfigError(
+            f"qbench: sparse_decompression_rate must be a fraction in (0, 1], got {rate!r}; e.g. 0.5"
+        )
     if "openvino" not in runtimes:
         raise QbenchConfigError(
             "qbench: sparse_decompression_rate is an OpenVINO setting; add runtime=['openvino'] or leave it out"
@@ -536,7 +566,7 @@ _QUANTIZER_KEYS = {"approach", "operators", "per_channel", "reduce_range", "excl
                    "optimization_level", *_CALIBRATION_KEYS}
 
 
-def _quantized_file(kwargs: dict[str, Any]) -> str | None:
+def _quantized_file(kwargs: Mapping[str, Any]) -> str | None:
     value = _model_file(kwargs.get("quantized_file"), "quantized_file")
     clash = sorted(_QUANTIZER_KEYS & set(kwargs)) if value is not None else []
     if clash:
@@ -579,7 +609,7 @@ def parse_label_map_merge(value: Any) -> bool:
     return value
 
 
-def _data(kwargs: dict[str, Any]) -> DataSpec:
+def _data(kwargs: Mapping[str, Any]) -> DataSpec:
     spec = _replace_checked(DataSpec(dataset=kwargs.get("dataset")), _split(kwargs, _DATA_KEYS))
     spec = replace(spec, label_map=parse_label_map(kwargs.get("label_map")))
     if "label_map_merge" in kwargs:
@@ -613,7 +643,7 @@ def _check_stride(data: DataSpec, lengths: list[int]) -> None:
 _OPTIONAL_NUMBERS = ("cpu_time_rtol", "latency_rtol", "throughput_rtol", "max_relative_loss", "latency_budget_ms")
 
 
-def _replace_checked(obj: Any, kw: dict[str, Any]) -> Any:
+def _replace_checked(obj: _Spec, kw: dict[str, Any]) -> _Spec:
     checked = {k: _optional_number(k, v) if k in _OPTIONAL_NUMBERS else _typed(k, v, getattr(obj, k))
                for k, v in kw.items()}
     if "threads" in checked and checked["threads"] is not None:

@@ -14,10 +14,10 @@ from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_qa_mo
 
 
 # What makes a test end to end: its fixtures (a pytest run of its own, a browser) or its module (a package
-# build, onnxruntime on an emulated CPU, the workflow's linter, the import contracts' linter, the real
-# CoNLL model); tests under qemu elsewhere say so with test_cpu_classes.EMULATED_AVX2.
+# build, onnxruntime on an emulated CPU, the workflow's linter, the import contracts' linter, mypy and ruff,
+# the real CoNLL model); tests under qemu elsewhere say so with test_cpu_classes.EMULATED_AVX2.
 E2E_FIXTURES = frozenset({"pytester", "browser"})
-E2E_MODULES = frozenset({"test_packaging", "test_cpu_classes", "test_workflow", "test_architecture",
+E2E_MODULES = frozenset({"test_packaging", "test_cpu_classes", "test_workflow", "test_architecture", "test_lint",
                          "test_label_map_conll"})
 
 

@@ -1,8 +1,6 @@
-"""The declared public API (`pytest_qbench.__all__`) and the 0.1 import paths kept for one release."""
+"""The declared public API (`pytest_qbench.__all__`)."""
 
 from __future__ import annotations
-
-import importlib
 
 import pytest
 
@@ -11,6 +9,7 @@ import pytest_qbench
 
 def test_every_public_name_resolves_and_is_listed():
     assert sorted(dir(pytest_qbench)) == sorted(pytest_qbench.__all__)
+    assert sorted(pytest_qbench.__all__) == sorted(["__version__", *pytest_qbench._PUBLIC])
     for name in pytest_qbench.__all__:
         assert getattr(pytest_qbench, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
@@ -57,20 +56,6 @@ def test_the_errors_module_does_not_import_pytest():
     assert "pytest" not in imported
 
 
-@pytest.mark.parametrize("old_module, name, new", [
-    ("pytest_qbench.runner", "QbenchInconclusiveWarning", "pytest_qbench.QbenchInconclusiveWarning"),
-    ("pytest_qbench.runner", "QbenchCaseError", "pytest_qbench.QbenchCaseError"),
-    ("pytest_qbench.plugin", "QbenchTerminated", "pytest_qbench.QbenchTerminated"),
-    ("pytest_qbench.build.cache", "BuildCache", "pytest_qbench.BuildCache"),
-    ("pytest_qbench.build.cache", "default_cache_root", "pytest_qbench.default_cache_root"),
-])
-def test_a_0_1_path_still_works_and_names_the_new_one(old_module: str, name: str, new: str):
-    module = importlib.import_module(old_module)
-    with pytest.warns(DeprecationWarning, match=f"{old_module}.{name} is deprecated .*: import {new}"):
-        value = getattr(module, name)
-    assert value is getattr(pytest_qbench, name)
-
-
 def test_the_0_1_deep_paths_that_did_not_move_still_import():
     from pytest_qbench.hardware import hardware_from_cpuinfo
     from pytest_qbench.measure.data import parse_conll
@@ -88,12 +73,11 @@ def test_inconclusive():
 """
 
 
-@pytest.mark.parametrize("category", ["pytest_qbench.QbenchInconclusiveWarning",
-                                      "pytest_qbench.runner.QbenchInconclusiveWarning"])
-def test_an_inconclusive_check_fails_the_test_under_w_error(pytester: pytest.Pytester, category: str):
+def test_an_inconclusive_check_fails_the_test_under_w_error(pytester: pytest.Pytester):
     pytester.makepyfile(WARNS)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, warnings=1)
-    pytester.runpytest("-p", "no:cacheprovider", "-W", f"error::{category}").assert_outcomes(failed=1)
+    pytester.runpytest("-p", "no:cacheprovider", "-W", "error::pytest_qbench.QbenchInconclusiveWarning").assert_outcomes(
+        failed=1)
 
 
 XFAIL = """

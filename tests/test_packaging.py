@@ -77,6 +77,7 @@ def _assert_wheel_contents(wheel: Path) -> None:
         entry_points.read_string(archive.read(f"{dist_info}/entry_points.txt").decode())
     schemas = {f"pytest_qbench/schema/{path.name}" for path in (ROOT / "pytest_qbench" / "schema").glob("*.json")}
     assert schemas and schemas <= set(names)
+    assert "pytest_qbench/py.typed" in names  # PEP 561: type checkers read the package's hints
     assert f"{dist_info}/licenses/LICENSE" in names
     assert (metadata["License-Expression"], metadata["License-File"]) == ("Apache-2.0", "LICENSE")
     assert dict(entry_points["pytest11"]) == {"qbench": "pytest_qbench.plugin"}

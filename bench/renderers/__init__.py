@@ -4,7 +4,8 @@ returns markdown ending with `common.footer` (the run, the CPU, the load, what e
 reproduce). bench/render_docs.py says how a block names its kind and sources.
 
 To add a kind: write `render_x` in the module of the doc it goes in (benchmarks.py: docs/BENCHMARKS.md
-and docs/SCALING.md; results.py: docs/RESULTS.md; readme.py: README.md) and add it to `RENDERERS`.
+and docs/SCALING.md; results.py: docs/RESULTS.md; readme.py: README.md; code_shape.py: the code-shape
+section of docs/BENCHMARKS.md) and add it to `RENDERERS`.
 A renderer of one file takes one `Result`; one that compares files (hosts, runtimes) takes as many as
 its marker names, `def render_x(*records: Result)`.
 """
@@ -18,6 +19,7 @@ from .benchmarks import (
     render_int8_gate, render_latency_gate, render_live_gate, render_matrix, render_overhead, render_sessions, render_sharding,
     render_variance,
 )
+from .code_shape import render_code_shape
 from .common import Result, load
 from .readme import render_readme_summary
 from .results import (
@@ -58,4 +60,5 @@ RENDERERS: dict[str, Renderer] = {
     "runtimes": render_runtimes,
     "sparse": render_sparse,
     "live-gate": render_live_gate,
+    "code-shape": render_code_shape,
 }

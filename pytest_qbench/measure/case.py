@@ -11,39 +11,42 @@ not once per shape.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import QbenchCaseError
 from ..results import AccuracyResult, BudgetResult, BudgetThroughput, LatencyResult
+from .data import latency_inputs
+from .fresh import FreshModel, measure_in_fresh_process, open_session
+from .inference_session import InferenceSession
 
 if TYPE_CHECKING:
     import datasets
-    import onnxruntime
 
     from ..specs import CaseSpec, TimingSpec
     from .ov_session import OvSession
     from .tasks import Task
 
-InferenceSession = Any  # an onnxruntime.InferenceSession or an OvSession: get_inputs() and run(None, feed)
+T = TypeVar("T")
 
 
 class SharedSteps(Protocol):
     """What a case measures with that the session's cases share, memoised by what decides it."""
 
-    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any: ...
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T: ...
 
     def tokenizer(self, model_dir: Path) -> Any: ...
 
-    def split(self, source: Any, name: str) -> "datasets.Dataset": ...
+    def split(self, source: Any, name: str) -> datasets.Dataset: ...
 
     def model_config(self, model_dir: Path) -> Any: ...
 
     def ort_session(
         self, path: Path, threads: int, config_entries: dict[str, str] | None = None
-    ) -> "onnxruntime.InferenceSession": ...
+    ) -> InferenceSession: ...
 
-    def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> "OvSession": ...
+    def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> OvSession: ...
 
 
 class CaseMeasurer:
@@ -54,7 +57,7 @@ class CaseMeasurer:
     to it too; `search_samples` sizes the sample the diagnosis scores on; `amx` says whether the CPU has
     AMX, where OpenVINO can pack sparse int8 weights."""
 
-    def __init__(self, shared: SharedSteps, case: "CaseSpec", dataset: Any, task: "Task", *, original: Path,
+    def __init__(self, shared: SharedSteps, case: CaseSpec, dataset: Any, task: Task, *, original: Path,
                  optimized: Path, model_dir: Path, original_quantized: bool, threads: int, search_samples: int,
                  amx: bool = False) -> None:
         self.shared = shared
@@ -98,7 +101,7 @@ class CaseMeasurer:
     def input_names(self) -> list[str]:
         return [i.name for i in self.inference_session(self.original).get_inputs()]
 
-    def split(self) -> "datasets.Dataset":
+    def split(self) -> datasets.Dataset:
         """The evaluation split."""
         return self.shared.split(self.dataset, self.case.data.eval_split)
 
@@ -119,7 +122,7 @@ class CaseMeasurer:
         return self.shared.memo(key, lambda: self.evaluate(self.inference_session(onnx_path), sample))
 
     @property
-    def scoring_task(self) -> "Task":
+    def scoring_task(self) -> Task:
         """The task as this case scores with it: question answering reads windows of the case's length."""
         return self.task.at_length(self.case.sequence_length)
 
@@ -134,7 +137,7 @@ class CaseMeasurer:
             self.shared.model_config(self.model_dir).id2label,
         )
 
-    def sample(self) -> "datasets.Dataset":
+    def sample(self) -> datasets.Dataset:
         """`search_samples` sentences spread evenly over the evaluation split, for the pre-flight and
         the repair search: a file's first sentences are seldom typical of it (CoNLL-2003's validation
         file starts with sports results, on which the example model scores 0.93 against 0.91 overall)."""
@@ -146,7 +149,7 @@ class CaseMeasurer:
 
     # ---- latency ---------------------------------------------------------------------------------
 
-    def latency(self, optimized: Path | None = None, timing: "TimingSpec | None" = None) -> LatencyResult:
+    def latency(self, optimized: Path | None = None, timing: TimingSpec | None = None) -> LatencyResult:
         """The original and `optimized` (default: the case's) timed side by side (measure/latency.py),
         and when the timing names a latency budget, each one's throughput within it (measure/throughput.py)."""
         from .latency import measure
@@ -162,18 +165,20 @@ class CaseMeasurer:
         result = measure(sessions, inputs, timing, self.case.batch_size)
         if timing.latency_budget_ms is None:
             return result
-        return dataclasses.replace(result, budget=self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds))
+        budget = self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds)
+        return dataclasses.replace(result, budget=budget)
 
     def confirm(self, first: LatencyResult, processes: int, optimized: Path | None = None) -> LatencyResult:
         """`first` with its CPU phase measured again in `processes` fresh processes (measure/fresh.py):
         `cpu` becomes the median of all the measurements, which `measurements` keeps."""
-        from .fresh import FreshModel, measure_in_fresh_process
         from .stats import median_cpu
 
         optimized = self.optimized if optimized is None else optimized
-        models = [FreshModel(str(path), self.session_settings(path)) for path in (self.original, optimized)]
+        original, optimized_model = (FreshModel(str(path), self.session_settings(path))
+                                     for path in (self.original, optimized))
         inputs = self.inputs(self.case.batch_size)
-        again = [measure_in_fresh_process(*models, inputs, self.case.timing) for _ in range(processes)]
+        again = [measure_in_fresh_process(original, optimized_model, inputs, self.case.timing)
+                 for _ in range(processes)]
         measurements = [*(first.measurements or [first.cpu]), *again]
         return dataclasses.replace(first, cpu=median_cpu(measurements), measurements=measurements)
 
@@ -184,9 +189,7 @@ class CaseMeasurer:
 
     def inputs(self, batch_size: int) -> dict[str, Any]:
         """A batch of real text at the case's sequence length (measure/data.py `latency_inputs`)."""
-        from .data import latency_inputs
-
-        return latency_inputs(self.tokenizer(), self.split(), self.case.data.input_column, batch_size,
+        return latency_inputs(self.tokenizer(), self.split(), self.case.data.resolved_input_column, batch_size,
                               self.case.sequence_length, self.input_names)
 
     def budget(self, optimized: Path, budget_ms: float, seconds: float) -> BudgetResult:
@@ -201,8 +204,6 @@ class CaseMeasurer:
 
     def fresh_session(self, path: Path, threads: int) -> InferenceSession:
         """A session of its own (not the session-wide one): concurrent streams each need one."""
-        from .fresh import open_session
-
         return open_session(path, threads, self.session_settings(path))
 
     def check_finite(self, inputs: dict[str, Any]) -> None:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import QbenchDataError
 from .feed import model_feed
+from .squad import read_squad
 
 if TYPE_CHECKING:
     import datasets
     import numpy
 
-    DataSource = Union[str, Path, datasets.Dataset, datasets.DatasetDict]
+    DataSource: TypeAlias = str | Path | datasets.Dataset | datasets.DatasetDict
 
 # The label order of the hub's `conll2003` dataset, so ids agree with models fine-tuned on it.
 CONLL2003_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
@@ -39,9 +41,9 @@ def read_conll(path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        where = raw[: exc.start].count(b"\n") + 1
         raise QbenchDataError(
-            f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+            f"{path}:{where}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
         ) from None
     with io.StringIO(text, newline=None) as handle:  # universal newlines, as open() reads text
         for number, line in enumerate(handle, start=1):
@@ -64,7 +66,7 @@ def read_conll(path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
     return sentences, tags
 
 
-def parse_conll(path: str | Path, label_names: tuple[str, ...] | None = None) -> "datasets.Dataset":
+def parse_conll(path: str | Path, label_names: tuple[str, ...] | None = None) -> datasets.Dataset:
     """A CoNLL file as a `datasets.Dataset` with `tokens` and `ner_tags` (a `ClassLabel` sequence).
 
     `label_names` fixes the id order (default: CoNLL-2003's when every tag is in it, else sorted)."""
@@ -98,7 +100,7 @@ def parse_conll(path: str | Path, label_names: tuple[str, ...] | None = None) ->
 # ---- splits -----------------------------------------------------------------------------------
 
 
-def load_split(source: DataSource, split: str) -> "datasets.Dataset":
+def load_split(source: DataSource, split: str) -> datasets.Dataset:
     """One split of `source`: a `Dataset` (used as is), a `DatasetDict`, a hub name, a local data file
     (CoNLL .txt/.conll, json, csv, parquet: the one split there is, whatever `split` asks) or a local
     folder of such files, one per split (train.txt, valid.txt, test.txt...)."""
@@ -115,7 +117,7 @@ def load_split(source: DataSource, split: str) -> "datasets.Dataset":
     return dataset
 
 
-def _load_source(source: str, split: str) -> "datasets.Dataset":
+def _load_source(source: str, split: str) -> datasets.Dataset:
     import datasets
 
     path = Path(source).expanduser()
@@ -133,14 +135,12 @@ def _load_source(source: str, split: str) -> "datasets.Dataset":
         return datasets.load_dataset(source, split=split)
 
 
-def _load_file(path: Path) -> "datasets.Dataset":
+def _load_file(path: Path) -> datasets.Dataset:
     import datasets
 
     if path.suffix in CONLL_SUFFIXES:
         return parse_conll(path)
     if path.suffix == ".json" and is_squad_file(path):
-        from .squad import read_squad
-
         return read_squad(path)
     builder = _DATA_BUILDERS.get(path.suffix)
     if builder is None:
@@ -195,7 +195,7 @@ def _describe(source: Any) -> str:
 # ---- labels -----------------------------------------------------------------------------------
 
 
-def require_columns(dataset: "datasets.Dataset", *columns: str) -> None:
+def require_columns(dataset: datasets.Dataset, *columns: str) -> None:
     missing = [c for c in columns if c not in dataset.column_names]
     if missing:
         raise QbenchDataError(
@@ -204,7 +204,7 @@ def require_columns(dataset: "datasets.Dataset", *columns: str) -> None:
         )
 
 
-def label_names(dataset: "datasets.Dataset", label_column: str) -> list[str]:
+def label_names(dataset: datasets.Dataset, label_column: str) -> list[str]:
     """The label names of `label_column`: a `ClassLabel`, or a sequence of them (one per word)."""
     import datasets
 
@@ -221,7 +221,7 @@ def label_names(dataset: "datasets.Dataset", label_column: str) -> list[str]:
     return list(class_label.names)
 
 
-def class_labels(dataset: "datasets.Dataset", label_column: str) -> tuple[list[str], list[str]]:
+def class_labels(dataset: datasets.Dataset, label_column: str) -> tuple[list[str], list[str]]:
     """The class names and each sample's class of a one-label-per-sample column: `ClassLabel` ids,
     or the names themselves as text (a csv or json file's "positive" / "negative")."""
     import datasets
@@ -271,12 +271,12 @@ def tokenize(tokenizer: Any, samples: Sequence[Any], input_names: Sequence[str],
 
 def calibration_dataset(
     tokenizer: Any,
-    dataset: "datasets.Dataset",
+    dataset: datasets.Dataset,
     input_column: str,
     num_samples: int,
     sequence_length: int,
     input_names: Sequence[str],
-) -> "datasets.Dataset":
+) -> datasets.Dataset:
     """`num_samples` samples of the split as model inputs only, each exactly `sequence_length` long."""
     import datasets
 
@@ -296,12 +296,12 @@ def calibration_dataset(
 
 def latency_inputs(
     tokenizer: Any,
-    dataset: "datasets.Dataset",
+    dataset: datasets.Dataset,
     input_column: str,
     batch_size: int,
     sequence_length: int,
     input_names: Sequence[str],
-) -> dict[str, "numpy.ndarray"]:
+) -> dict[str, numpy.ndarray]:
     """A batch of real text, `batch_size` x exactly `sequence_length` int64 tokens: each row joins
     consecutive samples until it fills the length, so the timing sees few padding tokens."""
     require_columns(dataset, input_column)
@@ -315,7 +315,7 @@ def latency_inputs(
     return model_feed(encoding, input_names)
 
 
-def _cycle(tokenizer: Any, dataset: "datasets.Dataset", column: str) -> Iterator[tuple[Any, int]]:
+def _cycle(tokenizer: Any, dataset: datasets.Dataset, column: str) -> Iterator[tuple[Any, int]]:
     """Samples with their token counts, round and round the split, tokenized a chunk at a time."""
     while True:
         total = 0
@@ -323,7 +323,7 @@ def _cycle(tokenizer: Any, dataset: "datasets.Dataset", column: str) -> Iterator
             samples = chunk[column]
             counts = [len(ids) for ids in tokenize(tokenizer, samples, (), add_special_tokens=False)["input_ids"]]
             total += sum(counts)
-            yield from zip(samples, counts)
+            yield from zip(samples, counts, strict=True)
         if not total:
             raise QbenchDataError(f"column {column!r} has no text: every sample tokenizes to nothing")
 
@@ -340,8 +340,9 @@ def _fill(samples: Iterator[tuple[Any, int]], room: int) -> Any:
 
 
 def padded_batches(
-    tokenizer: Any, dataset: "datasets.Dataset", input_column: str, input_names: Sequence[str], batches: int, batch_size: int
-) -> tuple[list[dict[str, "numpy.ndarray"]], float]:
+    tokenizer: Any, dataset: datasets.Dataset, input_column: str, input_names: Sequence[str], batches: int,
+    batch_size: int,
+) -> tuple[list[dict[str, numpy.ndarray]], float]:
     """The first `batches` x `batch_size` samples in their order, each batch padded to its longest:
     real batches with real padding, for comparing a quantized model's tensors with the original's.
     Also the fraction of the token positions that are padding."""

@@ -3,7 +3,8 @@ length. Shared by the data loaders (data.py), the tasks (tasks.py) and SQuAD's w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import QbenchDataError
 
@@ -18,7 +19,7 @@ def length_sorted_batches(lengths: Sequence[int], size: int) -> Iterator[list[in
         yield order[start : start + size]
 
 
-def model_feed(encoding: Mapping[str, Any], input_names: Sequence[str]) -> dict[str, "numpy.ndarray"]:
+def model_feed(encoding: Mapping[str, Any], input_names: Sequence[str]) -> dict[str, numpy.ndarray]:
     """The int64 arrays an ONNX model takes, from a tokenizer's (numpy) encoding."""
     import numpy as np
 

@@ -20,13 +20,17 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import QbenchCaseError
 from ..results import CpuTime, Speedup
 from ..specs import TimingSpec
+from .inference_session import InferenceSession
+from .ort_session import make_ort_session
+from .ov_session import make_ov_session
 
 _JOB, _INPUTS, _OUT = "job.json", "inputs.npz", "cpu.json"
 
@@ -54,21 +58,20 @@ def measure_in_fresh_process(original: FreshModel, optimized: FreshModel, inputs
                               timeout=timeout, check=False)
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-3:]
-            raise QbenchCaseError(f"the confirmation in a fresh process failed (exit {done.returncode}): {' | '.join(tail)}")
+            raise QbenchCaseError(
+                f"the confirmation in a fresh process failed (exit {done.returncode}): {' | '.join(tail)}"
+            )
         data = json.loads((folder / _OUT).read_text())
     return CpuTime(data["original_ms"], data["optimized_ms"], Speedup(**data["speedup"]))
 
 
-def open_session(path: str | Path, threads: int, settings: Mapping[str, Any]) -> Any:
+def open_session(path: str | Path, threads: int, settings: Mapping[str, Any]) -> InferenceSession:
     """A new session of `path` at `threads`: OpenVINO's for an IR file (.xml, `settings` its compile
     properties), else ONNX Runtime's (`settings` its config entries)."""
     if str(path).endswith(".xml"):
-        from .ov_session import make_ov_session
-
         return make_ov_session(path, threads, settings)
-    from .ort_session import make_ort_session
-
-    return make_ort_session(path, threads, settings)
+    ort_session: InferenceSession = make_ort_session(path, threads, settings)  # onnxruntime has no hints
+    return ort_session
 
 
 def _child(folder: Path) -> None:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import QbenchDataError
 from ..results import LabelMapEffect, MappedName
@@ -55,8 +56,8 @@ class Span:
 class Relabelled:
     """Gold and predicted labels as they are scored, and what the map did to get them."""
 
-    gold: list
-    predicted: list
+    gold: list[Any]  # a sample's class, or a sentence's tags
+    predicted: list[Any]
     effect: LabelMapEffect
 
 
@@ -64,8 +65,8 @@ class Relabelled:
 class _Counts:
     """One side's spans (or samples) per name, and the spans per name that joined the entity before them."""
 
-    units: Counter
-    joined: Counter
+    units: Counter[str]
+    joined: Counter[str]
 
 
 def translate(
@@ -125,7 +126,9 @@ def spans(tags: Sequence[str], strict: bool) -> list[Span]:
     return [Span(start, end + 1, name) for name, start, end in get_entities(tags)]
 
 
-def _scored_tags(tags: Sequence[str], scored: Mapping[str, str], strict: bool, merge: bool, counts: _Counts) -> list[str]:
+def _scored_tags(
+    tags: Sequence[str], scored: Mapping[str, str], strict: bool, merge: bool, counts: _Counts
+) -> list[str]:
     result = [OUTSIDE] * len(tags)
     end, target, parts = -1, OUTSIDE, set()  # the last scored entity: where it ends, its type, its parts' types
     for span in spans(tags, strict):
@@ -148,7 +151,8 @@ def _scored_tags(tags: Sequence[str], scored: Mapping[str, str], strict: bool, m
 def _effect(translation: Translation, unit: str, *, gold: _Counts, predicted: _Counts) -> LabelMapEffect:
     scored = {**translation.dataset, **translation.model}
     return LabelMapEffect(unit, [
-        MappedName(name, scored[name], predicted.units[name], gold.units[name], predicted.joined[name], gold.joined[name])
+        MappedName(name, scored[name], predicted.units[name], gold.units[name], predicted.joined[name],
+                   gold.joined[name])
         for name in sorted(scored, key=lambda name: (scored[name] == OUTSIDE, scored[name], name))
     ])
 

@@ -6,8 +6,9 @@ diagnosis (diagnose/), so a model is never timed in one configuration and scored
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from ..hardware import usable_cores
 
@@ -22,7 +23,7 @@ def resolve_threads(threads: int | None) -> int:
 
 def make_ort_session(
     path: str | Path, threads: int | None, config_entries: Mapping[str, str] | None = None, *, optimize: bool = True
-) -> "onnxruntime.InferenceSession":
+) -> onnxruntime.InferenceSession:
     """A CPU session with a fixed thread count (None: physical cores), sequential execution and
     the given session config entries (e.g. `session.x64quantprecision`). `optimize=False` runs the
     graph as written: no fusion, so QuantizeLinear/DequantizeLinear pairs simulate int8 in float."""

@@ -15,10 +15,11 @@ is fp32 here as it is on ONNX Runtime, and int8 variants keep their float parts 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .ort_session import resolve_threads
 
@@ -37,7 +38,7 @@ class OvInput:
 class OvSession:
     """A compiled OpenVINO model and one infer request, with the ONNX Runtime session calls qbench uses."""
 
-    def __init__(self, compiled: "openvino.CompiledModel") -> None:
+    def __init__(self, compiled: openvino.CompiledModel) -> None:
         self.compiled = compiled
         self._request = compiled.create_infer_request()
         self._inputs = [OvInput(port.get_any_name()) for port in compiled.inputs]
@@ -45,7 +46,7 @@ class OvSession:
     def get_inputs(self) -> list[OvInput]:
         return self._inputs
 
-    def run(self, output_names: None, feed: Mapping[str, "np.ndarray"]) -> list["np.ndarray"]:
+    def run(self, output_names: None, feed: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """The outputs for `feed`, in the model's order (`output_names` must be None, as qbench passes it)."""
         return list(self._request.infer(dict(feed)).values())
 
@@ -54,7 +55,7 @@ class OvSession:
 
 
 @lru_cache(maxsize=1)
-def _core() -> "openvino.Core":
+def _core() -> openvino.Core:
     import openvino as ov
 
     return ov.Core()

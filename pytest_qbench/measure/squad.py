@@ -12,9 +12,10 @@ import collections
 import json
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import QbenchDataError
 from .feed import length_sorted_batches, model_feed
@@ -69,7 +70,9 @@ class QuestionScore:
 def score_question(prediction: str, golds: Sequence[str]) -> QuestionScore:
     """The maximum over the gold answers, as `metric_max_over_ground_truths` takes it."""
     if not golds:
-        raise QbenchDataError(f"a question has no gold answer to score {prediction!r} against; SQuAD v1.1 gives each at least one")
+        raise QbenchDataError(
+            f"a question has no gold answer to score {prediction!r} against; SQuAD v1.1 gives each at least one"
+        )
     overlaps = [token_overlap(prediction, gold) for gold in golds]
     return QuestionScore(any(exact_match(prediction, gold) for gold in golds), max(overlaps, key=lambda o: o.f1))
 
@@ -77,7 +80,7 @@ def score_question(prediction: str, golds: Sequence[str]) -> QuestionScore:
 # ---- SQuAD v1.1 files --------------------------------------------------------------------------
 
 
-def squad_features() -> "datasets.Features":
+def squad_features() -> datasets.Features:
     """The columns of the hub's `squad` dataset."""
     import datasets
 
@@ -90,7 +93,7 @@ def squad_features() -> "datasets.Features":
     })
 
 
-def read_squad(path: str | Path) -> "datasets.Dataset":
+def read_squad(path: str | Path) -> datasets.Dataset:
     """A SQuAD v1.1 JSON file ({"data": [{"title", "paragraphs": [{"context", "qas": [...]}]}]}) as the
     hub's `squad` dataset has it: one row per question, with its id, title, context and answers."""
     import datasets
@@ -134,7 +137,7 @@ def windows(
     encoding's `overflow_to_sample_mapping` says whose window each row is)."""
     questions = [question.lstrip() for question in questions]  # leading blanks only waste the window
     room = max_length - tokenizer.num_special_tokens_to_add(pair=True)
-    for sample_id, tokens in zip(ids, tokenizer(questions, add_special_tokens=False)["input_ids"]):
+    for sample_id, tokens in zip(ids, tokenizer(questions, add_special_tokens=False)["input_ids"], strict=True):
         if room - len(tokens) <= stride:
             raise QbenchDataError(
                 f"question {sample_id!r} takes {len(tokens)} tokens, which leaves {max(room - len(tokens), 0)} of"
@@ -151,11 +154,11 @@ def windows(
 def context_offsets(encoding: Any, row: int) -> list[tuple[int, int] | None]:
     """Each token's characters in the context, None for the question's and special tokens."""
     return [tuple(offset) if sequence == 1 else None
-            for offset, sequence in zip(encoding["offset_mapping"][row], encoding.sequence_ids(row))]
+            for offset, sequence in zip(encoding["offset_mapping"][row], encoding.sequence_ids(row), strict=True)]
 
 
 def best_span(
-    start_logits: "numpy.ndarray", end_logits: "numpy.ndarray", offsets: Sequence[tuple[int, int] | None],
+    start_logits: numpy.ndarray, end_logits: numpy.ndarray, offsets: Sequence[tuple[int, int] | None],
     max_answer_length: int, n_best: int = N_BEST,
 ) -> Span | None:
     """The context span of at most `max_answer_length` tokens with the highest start + end logit, among
@@ -190,7 +193,8 @@ def predict_answers(
     lengths = [len(row) for row in encoding["input_ids"]]
     best: list[Span | None] = [None] * len(questions)
     for batch in length_sorted_batches(lengths, batch_size):
-        start_logits, end_logits = ort_session.run(None, _padded(encoding, batch, input_names, tokenizer.pad_token_id))[:2]
+        feed = _padded(encoding, batch, input_names, tokenizer.pad_token_id)
+        start_logits, end_logits = ort_session.run(None, feed)[:2]
         for row, window in enumerate(batch):
             length = lengths[window]
             span = best_span(start_logits[row, :length], end_logits[row, :length], context_offsets(encoding, window),
@@ -198,10 +202,11 @@ def predict_answers(
             owner = owners[window]
             if span is not None and (best[owner] is None or span.score > best[owner].score):
                 best[owner] = span
-    return ["" if span is None else context[span.start : span.end] for span, context in zip(best, contexts)]
+    return ["" if span is None else context[span.start : span.end]
+            for span, context in zip(best, contexts, strict=True)]
 
 
-def _padded(encoding: Any, rows: Sequence[int], input_names: Sequence[str], pad_id: int) -> dict[str, "numpy.ndarray"]:
+def _padded(encoding: Any, rows: Sequence[int], input_names: Sequence[str], pad_id: int) -> dict[str, numpy.ndarray]:
     """Rows of the encoding padded on the right to the longest: pad tokens, attention 0, segment 0."""
     import numpy as np
 
@@ -209,5 +214,6 @@ def _padded(encoding: Any, rows: Sequence[int], input_names: Sequence[str], pad_
     arrays = {}
     for name in (name for name in input_names if name in encoding):  # model_feed names any missing
         fill = pad_id if name == "input_ids" else 0
-        arrays[name] = np.array([list(encoding[name][row]) + [fill] * (width - len(encoding[name][row])) for row in rows])
+        arrays[name] = np.array([list(encoding[name][row]) + [fill] * (width - len(encoding[name][row]))
+                                 for row in rows])
     return model_feed(arrays, input_names)

@@ -16,8 +16,8 @@ in which each pair runs (ABBA) ensures under "no change".
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Sequence
 
 import numpy as np
 

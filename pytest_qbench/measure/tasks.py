@@ -12,14 +12,17 @@ others' are per model.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import QbenchConfigError, QbenchDataError
-from ..specs import DataSpec
 from ..results import AccuracyResult
+from ..specs import DataSpec
 from .data import check_labels, class_labels, label_names, require_columns, tokenize
 from .feed import length_sorted_batches, model_feed
+from .label_map import relabel_classes, relabel_entities, translate
+from .squad import predict_answers, score_question
 
 if TYPE_CHECKING:
     import datasets
@@ -53,16 +56,16 @@ class Task:
     max_length: int | None = None  # None: the tokenizer's model_max_length, if it has one
     windowed: bool = False  # reads long inputs in windows of the case's sequence length
 
-    def at_length(self, sequence_length: int) -> "Task":
+    def at_length(self, sequence_length: int) -> Task:
         """The task as a case of `sequence_length` scores with it: a windowed task reads windows of that
         length; the others read what the tokenizer's maximum allows, whatever the case's shape."""
         return replace(self, max_length=sequence_length) if self.windowed else self
 
     def evaluate(
         self,
-        ort_session: "onnxruntime.InferenceSession",
+        ort_session: onnxruntime.InferenceSession,
         tokenizer: Any,
-        dataset: "datasets.Dataset",
+        dataset: datasets.Dataset,
         spec: DataSpec,
         id2label: Mapping[int, str],
     ) -> AccuracyResult:
@@ -70,9 +73,9 @@ class Task:
 
     def predict(
         self,
-        ort_session: "onnxruntime.InferenceSession",
+        ort_session: onnxruntime.InferenceSession,
         tokenizer: Any,
-        dataset: "datasets.Dataset",
+        dataset: datasets.Dataset,
         spec: DataSpec,
         id2label: Mapping[int, str],
     ) -> Predictions:
@@ -81,7 +84,7 @@ class Task:
         spec = columns_for(self, spec)
         if spec.max_eval_samples is not None and spec.max_eval_samples < len(dataset):
             dataset = dataset.select(range(spec.max_eval_samples))
-        require_columns(dataset, spec.input_column)
+        require_columns(dataset, spec.resolved_input_column)
         if spec.sets_windows and not self.windowed:
             raise QbenchConfigError(
                 f"qbench: doc_stride and max_answer_length are question-answering settings; the model is a {self.name}"
@@ -104,17 +107,17 @@ class Task:
         seconds = predictions.seconds + time.perf_counter() - start
         return replace(self._score(gold, predicted, predictions.truncated, spec.scoring, seconds), label_map=effect)
 
-    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
+    def _gold(self, dataset: datasets.Dataset, spec: DataSpec) -> tuple[list[Any], list[str]]:
         """The reference labels of every sample, and the dataset's label names, as the dataset names them."""
         raise NotImplementedError
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+        self, ort_session: Any, tokenizer: Any, dataset: datasets.Dataset, spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[Any], int]:
         """The predicted labels of every sample, as the model names them, and how many units the truncation cut."""
         raise NotImplementedError
 
-    def _relabel(self, translation: "Translation", gold: list[Any], predicted: list[Any], spec: DataSpec) -> "Relabelled":
+    def _relabel(self, translation: Translation, gold: list[Any], predicted: list[Any], spec: DataSpec) -> Relabelled:
         """Both sides' labels as the label_map scores them."""
         raise NotImplementedError
 
@@ -134,12 +137,12 @@ class TokenClassification(Task):
     columns: tuple[str, str] = ("tokens", "ner_tags")
     tagged: bool = True
 
-    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
-        names = label_names(dataset, spec.label_column)
+    def _gold(self, dataset: datasets.Dataset, spec: DataSpec) -> tuple[list[Any], list[str]]:
+        names = label_names(dataset, spec.resolved_label_column)
         return [[names[tag] for tag in tags] for tags in dataset[spec.label_column]], names
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+        self, ort_session: Any, tokenizer: Any, dataset: datasets.Dataset, spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[list[str]], int]:
         sentences = list(dataset[spec.input_column])
         input_names = [i.name for i in ort_session.get_inputs()]
@@ -159,9 +162,7 @@ class TokenClassification(Task):
                 truncated += cut
         return predicted, truncated
 
-    def _relabel(self, translation: "Translation", gold: list[Any], predicted: list[Any], spec: DataSpec) -> "Relabelled":
-        from .label_map import relabel_entities
-
+    def _relabel(self, translation: Translation, gold: list[Any], predicted: list[Any], spec: DataSpec) -> Relabelled:
         return relabel_entities(translation, gold, predicted, strict=spec.scoring == "strict", merge=spec.merges_parts)
 
     def _score(
@@ -202,7 +203,7 @@ class SequenceClassification(Task):
     columns: tuple[str, str] = ("text", "label")
     tagged: bool = False
 
-    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
+    def _gold(self, dataset: datasets.Dataset, spec: DataSpec) -> tuple[list[Any], list[str]]:
         if spec.scoring != "default":
             raise QbenchConfigError(
                 f"qbench: scoring={spec.scoring!r} is an entity-level mode of token classification;"
@@ -213,11 +214,11 @@ class SequenceClassification(Task):
                 "qbench: label_map_merge=False keeps the parts of an entity apart, in token classification;"
                 " text classification has no entities to merge: leave label_map_merge out"
             )
-        names, labels = class_labels(dataset, spec.label_column)
+        names, labels = class_labels(dataset, spec.resolved_label_column)
         return labels, names
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+        self, ort_session: Any, tokenizer: Any, dataset: datasets.Dataset, spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[str], int]:
         texts = list(dataset[spec.input_column])
         input_names = [i.name for i in ort_session.get_inputs()]
@@ -234,9 +235,7 @@ class SequenceClassification(Task):
                 predicted[index] = id2label[int(best[row])]
         return predicted, sum(length > limit for length in lengths)
 
-    def _relabel(self, translation: "Translation", gold: list[Any], predicted: list[Any], spec: DataSpec) -> "Relabelled":
-        from .label_map import relabel_classes
-
+    def _relabel(self, translation: Translation, gold: list[Any], predicted: list[Any], spec: DataSpec) -> Relabelled:
         return relabel_classes(translation, gold, predicted)
 
     def _score(
@@ -255,7 +254,7 @@ class SequenceClassification(Task):
             f1=float(f1),
             accuracy=float(accuracy_score(gold, predicted)),
             average="macro",
-            per_label_f1={label: float(value) for label, value in zip(classes, per_class)},
+            per_label_f1={label: float(value) for label, value in zip(classes, per_class, strict=True)},
             num_samples=len(gold),
             unit="sample",
             num_units=len(gold),
@@ -279,29 +278,28 @@ class QuestionAnswering(Task):
     tagged: bool = False
     windowed: bool = True
 
-    def _gold(self, dataset: "datasets.Dataset", spec: DataSpec) -> tuple[list[Any], list[str]]:
+    def _gold(self, dataset: datasets.Dataset, spec: DataSpec) -> tuple[list[Any], list[str]]:
         """Each question's id and gold answer texts; there are no label names."""
         # (a label_map_merge without a label_map is the plugin's error already)
-        unused = [name for name, used in (("scoring", spec.scoring != "default"), ("label_map", bool(spec.label_map))) if used]
+        given = (("scoring", spec.scoring != "default"), ("label_map", bool(spec.label_map)))
+        unused = [name for name, used in given if used]
         if unused:
             raise QbenchConfigError(
                 f"qbench: {' and '.join(unused)} concern labels, which question answering has none of: leave them out"
             )
-        require_columns(dataset, "id", "question", spec.label_column)
+        require_columns(dataset, "id", "question", spec.resolved_label_column)
         answers = dataset[spec.label_column]
         if answers and not (isinstance(answers[0], dict) and "text" in answers[0]):
             raise QbenchDataError(
                 f"column {spec.label_column!r} holds {type(answers[0]).__name__}, not SQuAD's answers"
                 " ({'text': [...], 'answer_start': [...]}); point label_column at such a column"
             )
-        return [(sample_id, list(gold["text"])) for sample_id, gold in zip(dataset["id"], answers)], []
+        return [(sample_id, list(gold["text"])) for sample_id, gold in zip(dataset["id"], answers, strict=True)], []
 
     def _predict(
-        self, ort_session: Any, tokenizer: Any, dataset: "datasets.Dataset", spec: DataSpec, id2label: Mapping[int, str]
+        self, ort_session: Any, tokenizer: Any, dataset: datasets.Dataset, spec: DataSpec, id2label: Mapping[int, str]
     ) -> tuple[list[str], int]:
         """Every question's answer text; nothing is truncated, a long context is read in windows."""
-        from .squad import predict_answers
-
         max_length = self.max_length or tokenizer.model_max_length
         return predict_answers(
             ort_session, tokenizer, dataset["question"], dataset[spec.input_column], dataset["id"],
@@ -313,9 +311,7 @@ class QuestionAnswering(Task):
         self, gold: list[Any], predicted: list[Any], truncated: int, scoring: str, seconds: float
     ) -> AccuracyResult:
         """EM and F1 of each question, averaged; precision and recall are those of the gold answer F1 took."""
-        from .squad import score_question
-
-        scores = [score_question(prediction, answers) for prediction, (_, answers) in zip(predicted, gold)]
+        scores = [score_question(prediction, answers) for prediction, (_, answers) in zip(predicted, gold, strict=True)]
         count = len(scores)
         return AccuracyResult(
             task=self.name,
@@ -331,7 +327,7 @@ class QuestionAnswering(Task):
             truncated=truncated,
             scoring="default",
             seconds=seconds,
-            predictions={sample_id: prediction for prediction, (sample_id, _) in zip(predicted, gold)},
+            predictions={sample_id: prediction for prediction, (sample_id, _) in zip(predicted, gold, strict=True)},
         )
 
 
@@ -343,19 +339,17 @@ def columns_for(task: Task, spec: DataSpec) -> DataSpec:
 
 def label_translation(
     names: list[str], id2label: Mapping[int, str], spec: DataSpec, *, tagged: bool
-) -> "Translation | None":
+) -> Translation | None:
     """What the case's label_map makes of the dataset's and the model's names; without a map, None,
     provided the model knows every label of the dataset."""
     if not spec.label_map:
         check_labels(names, id2label)
         return None
-    from .label_map import translate
-
     return translate(dict(spec.label_map), id2label.values(), names, tagged=tagged)
 
 
 def _word_labels(
-    word_ids: list[int | None], label_ids: "numpy.ndarray", num_words: int, id2label: Mapping[int, str]
+    word_ids: list[int | None], label_ids: numpy.ndarray, num_words: int, id2label: Mapping[int, str]
 ) -> tuple[list[str], int]:
     """Each word's label from its first sub-token; words past the truncation are "O" and counted."""
     labels = ["O"] * num_words
@@ -368,7 +362,9 @@ def _word_labels(
     return labels, num_words - encoded_words
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (TokenClassification(), SequenceClassification(), QuestionAnswering())}
+TASKS: dict[str, Task] = {
+    task.name: task for task in (TokenClassification(), SequenceClassification(), QuestionAnswering())
+}
 
 
 def task_for(config: Any) -> Task:

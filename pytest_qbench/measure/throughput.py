@@ -12,18 +12,19 @@ it, which is why it is gated only where a team sets `throughput_rtol`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any, Callable
 
 import numpy as np
 
 from ..results import BudgetPoint, BudgetThroughput
+from .inference_session import InferenceSession
 
 MAX_BATCH = 64
 WARMUP_CALLS = 2
 
 # (threads per stream) -> a fresh session of the model; (batch size) -> its inputs
-SessionFactory = Callable[[int], Any]
+SessionFactory = Callable[[int], InferenceSession]
 InputsFor = Callable[[int], dict[str, np.ndarray]]
 
 
@@ -44,13 +45,15 @@ def budget_throughput(make_session: SessionFactory, inputs_for: InputsFor, *, bu
     return BudgetThroughput(max(within, key=lambda p: p.throughput) if within else None, points)
 
 
-def _serve(sessions: list[Any], inputs: dict[str, np.ndarray], batch_size: int, seconds: float) -> BudgetPoint:
+def _serve(
+    sessions: list[InferenceSession], inputs: dict[str, np.ndarray], batch_size: int, seconds: float
+) -> BudgetPoint:
     """Every session serves requests of `inputs` concurrently for `seconds`."""
     latencies: list[list[float]] = [[] for _ in sessions]
     start_line = threading.Barrier(len(sessions) + 1)
     stop = threading.Event()
 
-    def serve(session: Any, times: list[float]) -> None:
+    def serve(session: InferenceSession, times: list[float]) -> None:
         feed = {i.name: inputs[i.name] for i in session.get_inputs()}
         for _ in range(WARMUP_CALLS):
             session.run(None, feed)
@@ -60,7 +63,7 @@ def _serve(sessions: list[Any], inputs: dict[str, np.ndarray], batch_size: int, 
             session.run(None, feed)
             times.append(perf_counter() - t0)
 
-    workers = [threading.Thread(target=serve, args=(s, t)) for s, t in zip(sessions, latencies)]
+    workers = [threading.Thread(target=serve, args=(s, t)) for s, t in zip(sessions, latencies, strict=True)]
     for worker in workers:
         worker.start()
     start_line.wait()
