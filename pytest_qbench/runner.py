@@ -1,7 +1,7 @@
 """`QbenchRun`, what the `qbench` fixture gives a test: the object that wires one case's stages.
 
 build (the session's variants, through its build cache) -> measure (measure/case.py) -> judge
-(gate/policy.py) -> record (the result travels in the test's report to the session, which writes
+(gate/rules.py) -> record (the result travels in the test's report to the session, which writes
 what the run leaves behind), and on request diagnose (diagnose/case.py). It measures and judges
 nothing itself: each stage does, and this object hands each one what the case and the session give.
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .measure.case import CaseMeasurer
     from .measure.tasks import Task
     from .gate.baselines import BaselineMatch
-    from .gate.policy import Judgement
+    from .gate.rules import Judgement
     from .results import Exclusion
     from .session import QbenchSession
     from .specs import CaseSpec, TimingSpec
@@ -205,7 +205,7 @@ class QbenchRun:
         fail the test with one line per failed check (QbenchAccuracyLost when the accuracy is among
         them, else QbenchCheckFailed)."""
         from .errors import QbenchBaselineError, QbenchInconclusiveWarning
-        from .gate.policy import latency_not_gated
+        from .gate.rules import latency_not_gated
 
         result = self._new_result()
         try:
@@ -255,7 +255,7 @@ class QbenchRun:
         return result
 
     def _judge(self, result: CaseResult, match: "BaselineMatch") -> "Judgement":
-        from .gate.policy import judge
+        from .gate.rules import judge
 
         session = self.session
         return judge(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import onnxruntime
 
     from .gate.baselines import BaselineStore
-    from .gate.policy import LatencyGate
+    from .gate.latency_stats import LatencyGate
     from .hardware import Fingerprint, Hardware
     from .measure.ov_session import OvSession
     from .results import Check
@@ -110,7 +110,7 @@ class QbenchSession:
     def latency_gate(self) -> "LatencyGate":
         """What every latency check of the run is held to: this machine's CPU model, the between-run
         spread of the key's recorded runs (baselines and history), and the run's family of cases."""
-        from .gate.policy import LatencyGate
+        from .gate.latency_stats import LatencyGate
         from .gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
 
         samples = {case: [(r.log_speedup, r.log_se, r.run) for r in runs if r.cpu_model == self.fingerprint.cpu_model]
@@ -275,7 +275,7 @@ class QbenchSession:
                 self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
-        from .gate.policy import file_to_write
+        from .gate.rules import file_to_write
 
         self.results.append(result)
         write = file_to_write(result.verdict, self.options.update)
@@ -328,7 +328,7 @@ class QbenchSession:
     def run_checks(self) -> list["Check"]:
         """The run's own checks: a slowdown common to every case it gated (not in update mode, nor in a
         shard, whose merge checks the whole run)."""
-        from .gate.policy import common_cpu_time
+        from .gate.latency_stats import common_cpu_time
 
         if self.options.update or self.options.shard is not None:
             return []

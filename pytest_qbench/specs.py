@@ -132,14 +132,14 @@ class VariantSpec:
 
 @dataclass(frozen=True)
 class Tolerances:
-    """The comparison policy's knobs (see gate/policy.py)."""
+    """The comparison policy's knobs (see gate/rules.py)."""
 
     accuracy_atol: float = 0.005  # vs baseline, absolute
     accuracy_rtol: float = 0.0  # vs baseline, relative
     max_loss: float = 0.01  # optimized vs original in the same run, absolute (F1 points)
     max_relative_loss: float | None = None  # when set, replaces max_loss: e.g. 0.01 = 1% relative
     # CPU-time speedup vs the baseline runs' median: the slowdown the gate must catch; no change fails
-    # a whole gate run at most qbench_false_alarm_rate of the time (gate/policy.py).
+    # a whole gate run at most qbench_false_alarm_rate of the time (gate/latency_stats.py).
     speedup_rtol: float = 0.10
     # The optimized model's CPU time per call vs the baseline runs' median, same CPU model only; None:
     # not gated. It moves several percent from run to run (docs/BENCHMARKS.md §7): a point estimate

@@ -10,7 +10,8 @@ from factories import ENVIRONMENT, HW, make_result
 from pytest_qbench.specs import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
 from pytest_qbench import QbenchArtifactError
-from pytest_qbench.gate.policy import LatencyGate, judge
+from pytest_qbench.gate.latency_stats import LatencyGate
+from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
 
 

@@ -7,9 +7,9 @@ import pytest
 from factories import CPU_MODEL, HW, TEST, accuracy, make_result
 
 from pytest_qbench.specs import CalibrationSpec, Tolerances
-from pytest_qbench.gate import policy
+from pytest_qbench.gate import latency_stats, rejudge, rules
 from pytest_qbench.gate.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
-from pytest_qbench.gate.policy import LatencyGate
+from pytest_qbench.gate.latency_stats import LatencyGate
 from pytest_qbench.gate.spread import LatencyRun, Spread
 from pytest_qbench.results import CaseResult, Check
 
@@ -20,8 +20,8 @@ GATE = LatencyGate(cpu_model=CPU_MODEL, cases=42)  # this machine's CPU model, t
 
 
 def judge(*args, latency: LatencyGate = GATE, **kwargs):
-    """policy.judge on this machine's CPU model (the factories' results and baselines are of it)."""
-    return policy.judge(*args, latency=latency, **kwargs)
+    """rules.judge on this machine's CPU model (the factories' results and baselines are of it)."""
+    return rules.judge(*args, latency=latency, **kwargs)
 
 
 def recorded(result: CaseResult, hardware_key: str = HW) -> BaselineMatch:
@@ -54,7 +54,7 @@ def test_same_measurement_as_baseline_passes_every_check():
     result = make_result()
     judgement = judge(result, recorded(result), HALF)
     assert judgement.verdict == "pass"
-    assert policy.file_to_write(judgement.verdict, update=False) is None
+    assert rules.file_to_write(judgement.verdict, update=False) is None
     assert {c.status for c in judgement.checks} == {"pass"}
     assert [c.metric for c in judgement.checks] == [
         "f1", "parameters", "precision", "recall", "f1", "accuracy",
@@ -285,7 +285,7 @@ def test_an_update_restarts_the_sample_when_the_speed_changed_significantly():
     slower = judge(with_speedup(make_result(), 1.8, 1.78, 1.82), base, TOL, update=True, latency=GATE)
     faster = judge(with_speedup(make_result(), 2.7, 2.68, 2.72), base, TOL, update=True, latency=GATE)
     assert (same.restart, slower.restart, faster.restart) == (False, True, True)
-    assert policy.file_to_write(same.verdict, update=True) == policy.file_to_write(slower.verdict, update=True) == "baseline"
+    assert rules.file_to_write(same.verdict, update=True) == rules.file_to_write(slower.verdict, update=True) == "baseline"
 
 
 def test_cpu_time_that_slows_both_models_alike_fails_the_absolute_check():
@@ -370,7 +370,7 @@ def test_hardware_mismatch_alone_passes():
 def test_missing_baseline_fails_and_says_how_to_create_it():
     judgement = judge(make_result(), BaselineMatch(PATH, HW, None, None), TOL)
     assert judgement.verdict == "fail"
-    assert policy.file_to_write(judgement.verdict, update=False) == "obtained"
+    assert rules.file_to_write(judgement.verdict, update=False) == "obtained"
     found = check(judgement.checks, "baseline")
     assert "pytest --qbench --qbench-update-baselines" in found.reason
     assert str(PATH) in found.reason and "dynamic-Add+MatMul-bs1-len32" in found.reason and TEST in found.reason
@@ -380,7 +380,7 @@ def test_update_mode_writes_the_measurement_without_comparing_to_the_old_baselin
     base = with_f1(make_result(), 0.941, 0.5)
     judgement = judge(make_result(), recorded(base), TOL, update=True)
     assert judgement.verdict == "updated"
-    assert policy.file_to_write(judgement.verdict, update=True) == "baseline"
+    assert rules.file_to_write(judgement.verdict, update=True) == "baseline"
     assert [(c.metric, c.against) for c in judgement.checks] == [("f1", "original")]
 
 
@@ -388,18 +388,18 @@ def test_update_mode_keeps_the_vs_original_gate_and_still_writes():
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL, update=True)
     assert judgement.verdict == "fail"
-    assert policy.file_to_write(judgement.verdict, update=True) == "baseline"
+    assert rules.file_to_write(judgement.verdict, update=True) == "baseline"
 
 
 @pytest.mark.parametrize("update", [False, True])
 def test_a_failed_measurement_is_an_error_and_is_never_written(update):
     judgement = judge(make_result(error="RuntimeError: boom"), BaselineMatch(PATH, HW, None, None), TOL, update=update)
-    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update), judgement.checks) == ("error", None, [])
+    assert (judgement.verdict, rules.file_to_write(judgement.verdict, update), judgement.checks) == ("error", None, [])
 
 
 def test_an_incomplete_measurement_is_an_error_and_is_never_written():
     judgement = judge(replace(make_result(), latency=None), BaselineMatch(PATH, HW, None, None), TOL, update=True)
-    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update=True)) == ("error", None)
+    assert (judgement.verdict, rules.file_to_write(judgement.verdict, update=True)) == ("error", None)
     assert judgement.checks[0].reason == "latency not measured: nothing compared, nothing written"
 
 
@@ -409,7 +409,7 @@ def test_amend_edits_the_checks_before_the_verdict():
 
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, recorded(result), TOL, amend=waive_vs_original)
-    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update=False)) == ("pass", None)
+    assert (judgement.verdict, rules.file_to_write(judgement.verdict, update=False)) == ("pass", None)
 
 
 def test_verdict_is_skip_only_when_every_check_skipped():
@@ -442,7 +442,7 @@ def test_a_confirmation_combines_the_repeats_of_a_case_against_the_same_baseline
         judgement = judge(result, base, TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     assert first.verdict == "inconclusive"
-    both = policy.confirmed([first, again])
+    both = rejudge.confirmed([first, again])
     found = check(both.checks, "cpu.speedup")
     assert (found.status, both.verdict, both.confirmed_by) == ("fail", "fail", ["run-b"])
     assert "2 runs combined to 2.050" in found.reason
@@ -458,7 +458,7 @@ def test_a_confirmation_that_measures_no_change_clears_the_case():
     for result in (first, again):
         judgement = judge(result, base, TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
-    assert policy.confirmed([first, again]).verdict != "fail"
+    assert rejudge.confirmed([first, again]).verdict != "fail"
 
 
 def test_a_confirmation_holds_the_case_to_the_tolerance_it_was_judged_with():
@@ -471,10 +471,10 @@ def test_a_confirmation_holds_the_case_to_the_tolerance_it_was_judged_with():
         judgement = judge(result, base, loose)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     assert first.baseline["speedup_rtol"] == 0.3
-    assert check(policy.confirmed([first, again]).checks, "cpu.speedup").tolerance == "rtol 0.3"
+    assert check(rejudge.confirmed([first, again]).checks, "cpu.speedup").tolerance == "rtol 0.3"
     for result in (first, again):
         del result.baseline["speedup_rtol"]
-    assert check(policy.confirmed([first, again], default_rtol=0.05).checks, "cpu.speedup").tolerance == "rtol 0.05"
+    assert check(rejudge.confirmed([first, again], default_rtol=0.05).checks, "cpu.speedup").tolerance == "rtol 0.05"
 
 
 def _runs_of(rng, cases: int, runs: int, common: float, own: float):
@@ -504,12 +504,12 @@ def test_a_slowdown_common_to_every_case_fails_the_runs_own_check():
     enough runs (a history) show how little it moves by itself."""
     rng = np.random.default_rng(1)
     recorded = _runs_of(rng, cases=42, runs=30, common=0.01, own=0.03)
-    same = policy.common_cpu_time(_judged_run(rng, recorded, slower=0.0), rtol=0.10)
-    slower = policy.common_cpu_time(_judged_run(rng, recorded, slower=0.15), rtol=0.10)
+    same = latency_stats.common_cpu_time(_judged_run(rng, recorded, slower=0.0), rtol=0.10)
+    slower = latency_stats.common_cpu_time(_judged_run(rng, recorded, slower=0.15), rtol=0.10)
     assert (same.status, slower.status) == ("pass", "fail")
     assert slower.metric == "cpu_ms.common" and slower.measured == pytest.approx(1.15, abs=0.03)
     assert "every model slower alike" in slower.reason and "from 30 recorded runs" in slower.reason
-    few = policy.common_cpu_time(_judged_run(rng, [runs[:3] for runs in recorded], slower=0.15), rtol=0.10)
+    few = latency_stats.common_cpu_time(_judged_run(rng, [runs[:3] for runs in recorded], slower=0.15), rtol=0.10)
     assert few.status == "inconclusive"  # three runs cannot show it yet: the prior's 5% stands
     assert all(check(r.checks, "cpu.speedup").status == "pass" for r in _judged_run(rng, recorded, slower=0.15))
 
@@ -519,7 +519,7 @@ def test_the_common_check_keeps_its_false_alarms_under_its_share():
     failed = 0
     for _ in range(300):
         recorded = _runs_of(rng, cases=8, runs=5, common=0.03, own=0.05)
-        failed += policy.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status == "fail"
+        failed += latency_stats.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status == "fail"
     assert failed / 300 <= 0.01
 
 
@@ -527,7 +527,7 @@ def test_no_common_check_without_runs_of_this_cpu_model():
     result = make_result()
     judgement = judge(result, sample([2.2], cpu_model="intel-6-106"), TOL)
     result.checks, result.baseline = judgement.checks, judgement.baseline
-    assert policy.common_cpu_time([result], rtol=0.10) is None
+    assert latency_stats.common_cpu_time([result], rtol=0.10) is None
 
 
 # ---- a confirmation in the run: the median of the first look and fresh processes --------------------

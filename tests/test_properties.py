@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_qbench import QbenchBaselineError, QbenchDataError, QbenchFlushError
-from pytest_qbench.gate import policy
+from pytest_qbench.gate import rules
 from pytest_qbench.gate.baselines import BaselineMatch, BaselineStore, entry_from_result, file_stem
-from pytest_qbench.gate.policy import LatencyGate
+from pytest_qbench.gate.latency_stats import LatencyGate
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, median_variance_factor
 from pytest_qbench.measure.data import read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
@@ -216,8 +216,8 @@ GATE = LatencyGate(cpu_model=CPU_MODEL, cases=42)
 
 
 def judge(*args, **kwargs):
-    """policy.judge on the factories' CPU model, in a run of 42 cases."""
-    return policy.judge(*args, latency=GATE, **kwargs)
+    """rules.judge on the factories' CPU model, in a run of 42 cases."""
+    return rules.judge(*args, latency=GATE, **kwargs)
 
 
 def verdict(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> str:

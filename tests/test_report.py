@@ -6,8 +6,8 @@ from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, make_result
 
 from pytest_qbench.specs import Tolerances
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-from pytest_qbench.gate import policy
-from pytest_qbench.gate.policy import LatencyGate
+from pytest_qbench.gate import rules
+from pytest_qbench.gate.latency_stats import LatencyGate
 from pytest_qbench.report.annotations import github_annotations
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.report.terminal import summary_lines
@@ -39,8 +39,8 @@ REFERENCE = [  # approach, operators, f1 original -> optimized
 
 
 def judge(*args, **kwargs):
-    """policy.judge on the factories' CPU model."""
-    return policy.judge(*args, latency=LatencyGate(cpu_model=CPU_MODEL), **kwargs)
+    """rules.judge on the factories' CPU model."""
+    return rules.judge(*args, latency=LatencyGate(cpu_model=CPU_MODEL), **kwargs)
 
 
 def reference_results(recorded_on: str = OTHER_HW):

@@ -289,7 +289,8 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
     from factories import CPU_MODEL
 
     from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-    from pytest_qbench.gate.policy import LatencyGate, judge
+    from pytest_qbench.gate.latency_stats import LatencyGate
+    from pytest_qbench.gate.rules import judge
     from pytest_qbench.gate.spread import LatencyRun
     from pytest_qbench.specs import Tolerances
 
@@ -358,12 +359,12 @@ def _sharded(tmp_path: Path, index: int, **settings) -> Path:
 
 def _run_check_arguments(monkeypatch, paths: list[Path]) -> tuple[float, float]:
     """The rtol and false-alarm rate the merge of `paths` gave the run's check."""
-    from pytest_qbench.gate import policy
+    from pytest_qbench.gate import latency_stats
     from pytest_qbench.gate.merge import merge
     from pytest_qbench.report.artifact import read_artifact
 
     seen = []
-    monkeypatch.setattr(policy, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))
+    monkeypatch.setattr(latency_stats, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))
     merge([read_artifact(path) for path in paths])
     return seen[0]
 

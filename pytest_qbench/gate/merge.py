@@ -5,7 +5,7 @@ them here, and writes the merged artifact and reports (report/): `merge` checks 
 belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection, the same
 run settings: the run's check and --qbench-strict judge the merge as they judged the run), refuses
 an artifact given twice (or a case reported twice by one run), combines the repeats of a case by
-different runs (a confirmation on another VM: policy.confirmed judges their combined estimate), finds
+different runs (a confirmation on another VM: rejudge.confirmed judges their combined estimate), finds
 the cases pytest skipped (they ran: not missing) and those no shard ran, groups the results by
 hardware key and recomputes the verdict, with the run's own check of a slowdown common to every
 case; `write_baselines` writes the baselines on request: the
@@ -149,7 +149,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     """One verdict from the artifacts `files` (read with report.artifact.read_artifact), judged with the
     settings they record; with `strict` (or a strict run), an inconclusive or not-gated latency check
     fails it too."""
-    from .policy import common_cpu_time, confirmed
+    from .latency_stats import common_cpu_time
+    from .rejudge import confirmed
 
     if not files:
         raise QbenchMergeError("qbench merge: no artifacts given")
@@ -200,7 +201,7 @@ def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, l
 
 def _undecided(result: CaseResult) -> str:
     """What --strict fails a case for: its latency check inconclusive, or not gated; else ''."""
-    from .policy import latency_not_gated
+    from .rules import latency_not_gated
 
     if any(c.status == "inconclusive" for c in result.checks):
         return "inconclusive: confirm it on another machine (--qbench-rerun-from) or record more baseline runs"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
-from ..gate.policy import LATENCY_NOT_GATED, latency_not_gated, ungated_latency
+from ..gate.rules import LATENCY_NOT_GATED, latency_not_gated, ungated_latency
 from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, RepairResult
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from collections import Counter
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..gate.policy import latency_not_gated
+from ..gate.rules import latency_not_gated
 from ..results import CaseResult, Check, Diagnosis
 from .content import (
     BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, budget_line, budgeted, confirmed_in_run,

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..gate.baselines import ACCURACY_METRICS
-from ..gate.policy import flatten
+from ..gate.rules import flatten
 from ..results import CaseResult, Diagnosis
 from .content import (
     BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, NONE, VERDICT_HEADERS, budget_lines, by_test,

@@ -33,7 +33,7 @@ class RunOutputs:
     interrupted: bool  # set here too when an interrupt lands during the baseline writes
     errors: list[str]  # appended to: what could not be written
     run_id: str = ""
-    run_checks: list["Check"] = field(default_factory=list)  # the run's own checks (gate/policy.py: common_cpu_time)
+    run_checks: list["Check"] = field(default_factory=list)  # the run's own checks (gate/latency_stats.py: common_cpu_time)
 
     def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> list[str]:
         """Write baselines (update mode), the JSON artifact (after `amend_artifact` edits it: the
@@ -132,7 +132,7 @@ class RunOutputs:
         baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
         uploads it); the real baselines stay untouched."""
         from ..gate.baselines import BaselineStore
-        from ..gate.policy import ungated_latency
+        from ..gate.rules import ungated_latency
 
         cases = [r for r in ungated_latency(self.results) if r.error is None] if not self.options.update else []
         if not cases:
