@@ -73,7 +73,7 @@ def measure_run(original: str, candidate: str, feed: dict[str, Any], work: Path)
 
 
 def judge(run: dict[str, Any], baseline: list[dict[str, Any]]) -> str:
-    from pytest_qbench.gate.policy import LatencyGate, speedup_vs_runs
+    from pytest_qbench.gate.latency_stats import LatencyGate, speedup_vs_runs
     from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, LatencyRun, between_run_sigma
     from pytest_qbench.results import Speedup
 

@@ -24,7 +24,9 @@ import pytest
 from .deprecation import moved
 from .errors import error_text
 from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
-from .results import RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, OriginalRecord
+from .results import (
+    RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, Metric, OriginalRecord, Status,
+)
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -49,7 +51,7 @@ _OPENVINO_DIAGNOSIS = ("diagnosis and repair read ONNX graphs: they work on ONNX
 
 def _strict_line(check: Check) -> str:
     """What --qbench-strict says of a check that did not decide, and what to do about it."""
-    if check.status == "inconclusive":
+    if check.status is Status.INCONCLUSIVE:
         return (f"[strict] {check}; confirm it on another machine (pytest --qbench --qbench-rerun-from ARTIFACT)"
                 " or record more baseline runs; without --qbench-strict this is a warning")
     return (f"[strict] {check}; record this machine's baseline runs (pytest --qbench --qbench-update-baselines) or run"
@@ -61,14 +63,8 @@ def _to_confirm(judgement: "Judgement", update: bool) -> bool:
     speedup check failed or was inconclusive, or an update's run would restart the recorded sample."""
     if update:
         return judgement.restart
-    return any(c.metric == "cpu.speedup" and c.status in ("fail", "inconclusive") for c in judgement.checks)
-
-
-def _accuracy_lost(check: Check) -> bool:
-    """A failed check of the optimized model's accuracy, against the original or the baseline."""
-    from .gate.baselines import ACCURACY_METRICS
-
-    return check.status == "fail" and check.metric in ACCURACY_METRICS
+    return any(c.metric is Metric.CPU_SPEEDUP and c.status in (Status.FAIL, Status.INCONCLUSIVE)
+               for c in judgement.checks)
 
 
 class QbenchRun:
@@ -205,7 +201,6 @@ class QbenchRun:
         fail the test with one line per failed check (QbenchAccuracyLost when the accuracy is among
         them, else QbenchCheckFailed)."""
         from .errors import QbenchBaselineError, QbenchInconclusiveWarning
-        from .gate.rules import latency_not_gated
 
         result = self._new_result()
         try:
@@ -238,15 +233,15 @@ class QbenchRun:
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         result.restart_sample = judgement.restart
         self._result = result
-        failed = [str(c) for c in result.checks if c.status == "fail"]
+        failed = [str(c) for c in result.checks if c.status is Status.FAIL]
         if session.options.strict:
-            failed += [_strict_line(c) for c in result.checks if c.status == "inconclusive" or latency_not_gated(c)]
-        accuracy_lost = any(map(_accuracy_lost, result.checks))
+            failed += [_strict_line(c) for c in result.checks if c.undecided]
+        accuracy_lost = any(c.accuracy_lost for c in result.checks)
         if accuracy_lost:
             failed += self._diagnosis_lines(result)
         self._record(result)
         for check in result.checks:
-            if check.status == "inconclusive":
+            if check.status is Status.INCONCLUSIVE:
                 warnings.warn(QbenchInconclusiveWarning(f"qbench {self.case.id}: {check}"), stacklevel=2)
         if failed:
             raise (QbenchAccuracyLost if accuracy_lost else QbenchCheckFailed)(

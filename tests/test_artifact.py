@@ -13,6 +13,7 @@ from pytest_qbench import QbenchArtifactError
 from pytest_qbench.gate.latency_stats import LatencyGate
 from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
+from pytest_qbench.results import CaseResult, Metric, Status
 
 
 def judged(result, update=False):
@@ -24,6 +25,15 @@ def judged(result, update=False):
 def artifact():
     results = [judged(make_result()), judged(make_result(batch_size=4), update=True), judged(make_result(error="boom"))]
     return build_artifact(copy.deepcopy(ENVIRONMENT), results)
+
+
+def test_statuses_and_metrics_travel_as_plain_words_and_read_back_as_members():
+    data = artifact()["cases"][0]  # plain words: xdist sends results between processes as basic types
+    words = [data["verdict"], *(c[name] for c in data["checks"] for name in ("metric", "against", "status"))]
+    assert {type(word) for word in words} == {str}
+    again = CaseResult.from_json(json.loads(json.dumps(data)))
+    assert again.verdict is Status.FAIL and again.checks[0].metric is Metric.F1
+    assert again.to_json() == data
 
 
 def test_schema_is_valid_draft_2020_12():

@@ -10,8 +10,9 @@ from pytest_qbench.specs import CalibrationSpec, Tolerances
 from pytest_qbench.gate import latency_stats, rejudge, rules
 from pytest_qbench.gate.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
 from pytest_qbench.gate.latency_stats import LatencyGate
+from pytest_qbench.gate.rules import FileToWrite
 from pytest_qbench.gate.spread import LatencyRun, Spread
-from pytest_qbench.results import CaseResult, Check
+from pytest_qbench.results import Against, CaseResult, Check, Metric, Status
 
 PATH = Path("baselines/examples.test_conll.py--test_ner.json")
 TOL = Tolerances()
@@ -285,7 +286,7 @@ def test_an_update_restarts_the_sample_when_the_speed_changed_significantly():
     slower = judge(with_speedup(make_result(), 1.8, 1.78, 1.82), base, TOL, update=True, latency=GATE)
     faster = judge(with_speedup(make_result(), 2.7, 2.68, 2.72), base, TOL, update=True, latency=GATE)
     assert (same.restart, slower.restart, faster.restart) == (False, True, True)
-    assert rules.file_to_write(same.verdict, update=True) == rules.file_to_write(slower.verdict, update=True) == "baseline"
+    assert rules.file_to_write(same.verdict, update=True) is rules.file_to_write(slower.verdict, update=True) is FileToWrite.BASELINE
 
 
 def test_cpu_time_that_slows_both_models_alike_fails_the_absolute_check():
@@ -370,7 +371,7 @@ def test_hardware_mismatch_alone_passes():
 def test_missing_baseline_fails_and_says_how_to_create_it():
     judgement = judge(make_result(), BaselineMatch(PATH, HW, None, None), TOL)
     assert judgement.verdict == "fail"
-    assert rules.file_to_write(judgement.verdict, update=False) == "obtained"
+    assert rules.file_to_write(judgement.verdict, update=False) is FileToWrite.OBTAINED
     found = check(judgement.checks, "baseline")
     assert "pytest --qbench --qbench-update-baselines" in found.reason
     assert str(PATH) in found.reason and "dynamic-Add+MatMul-bs1-len32" in found.reason and TEST in found.reason
@@ -380,7 +381,7 @@ def test_update_mode_writes_the_measurement_without_comparing_to_the_old_baselin
     base = with_f1(make_result(), 0.941, 0.5)
     judgement = judge(make_result(), recorded(base), TOL, update=True)
     assert judgement.verdict == "updated"
-    assert rules.file_to_write(judgement.verdict, update=True) == "baseline"
+    assert rules.file_to_write(judgement.verdict, update=True) is FileToWrite.BASELINE
     assert [(c.metric, c.against) for c in judgement.checks] == [("f1", "original")]
 
 
@@ -388,7 +389,7 @@ def test_update_mode_keeps_the_vs_original_gate_and_still_writes():
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL, update=True)
     assert judgement.verdict == "fail"
-    assert rules.file_to_write(judgement.verdict, update=True) == "baseline"
+    assert rules.file_to_write(judgement.verdict, update=True) is FileToWrite.BASELINE
 
 
 @pytest.mark.parametrize("update", [False, True])
@@ -410,6 +411,19 @@ def test_amend_edits_the_checks_before_the_verdict():
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, recorded(result), TOL, amend=waive_vs_original)
     assert (judgement.verdict, rules.file_to_write(judgement.verdict, update=False)) == ("pass", None)
+
+
+def test_a_hook_may_write_a_status_as_a_word_and_add_a_check_of_its_own():
+    def strict_and_more(checks: list[Check]) -> None:
+        checks[:] = [replace(c, status="fail") if c.metric == "cpu.speedup" else c for c in checks]
+        checks.append(Check("team.metric", "baseline", "pass", 1.0, 1.0, "exact", "a check of the team's own"))
+
+    result = make_result()
+    judgement = judge(result, recorded(result), TOL, amend=strict_and_more)
+    speedup, own = check(judgement.checks, "cpu.speedup"), judgement.checks[-1]
+    assert (speedup.status, judgement.verdict) == (Status.FAIL, Status.FAIL)
+    assert (own.metric, own.against, own.status) == ("team.metric", Against.BASELINE, Status.PASS)
+    assert not isinstance(own.metric, Metric)
 
 
 def test_verdict_is_skip_only_when_every_check_skipped():

@@ -18,6 +18,7 @@ from projects import make_project
 from pytest_qbench.__main__ import main as qbench_main
 from pytest_qbench import QbenchConfigError
 from pytest_qbench.report.artifact import build_artifact, validate_artifact
+from pytest_qbench.results import Status
 from pytest_qbench.shard import durations_from, plan
 from pytest_qbench.specs import Shard
 
@@ -95,7 +96,7 @@ def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **envir
 def shards(tmp_path: Path) -> tuple[Path, Path]:
     one, two = make_result(batch_size=1), make_result(batch_size=4)
     for result in (one, two):
-        result.verdict, result.hardware_key = "pass", ENVIRONMENT["hardware_key"]
+        result.verdict, result.hardware_key = Status.PASS, ENVIRONMENT["hardware_key"]
     selected = [one.nodeid, two.nodeid]
     return (_artifact(tmp_path, "s1.json", [one], selected), _artifact(tmp_path, "s2.json", [two], selected, "2/2"))
 
@@ -122,7 +123,7 @@ def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path:
 def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     """A hub-only case skipped without internet (pytest.skip) ran in its shard: it is not missing."""
     ran, skipped = make_result(batch_size=1), make_result(batch_size=4)
-    ran.verdict, ran.hardware_key = "pass", ENVIRONMENT["hardware_key"]
+    ran.verdict, ran.hardware_key = Status.PASS, ENVIRONMENT["hardware_key"]
     run = {"shard": None, "selected": [ran.nodeid, skipped.nodeid], "skipped": [skipped.nodeid]}
     artifact = build_artifact(copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}, [ran], run)
     (tmp_path / "one.json").write_text(json.dumps(artifact))

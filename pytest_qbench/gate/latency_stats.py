@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..measure.stats import log_se
-from ..results import CaseResult, Check, Speedup, Status
+from ..results import Against, CaseResult, Check, Metric, Speedup, Status
 from ..specs import QbenchOptions, Tolerances
 from .baselines import UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch, entry_runs
 from .spread import (
@@ -107,11 +107,11 @@ def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], g
         f" {spread.sigma:.1%} from {spread.source}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
         f" alarms per run over {gate.cases} case{'s' * (gate.cases > 1)})"
     )
-    if status == "fail":
+    if status is Status.FAIL:
         reason = f"{head}: slower, significantly for the whole run"
-    elif status == "pass" and -comparison.drop > fail_edge:
+    elif status is Status.PASS and -comparison.drop > fail_edge:
         reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
-    elif status == "pass":
+    elif status is Status.PASS:
         reason = f"{head}: a {rtol:.0%} slowdown is ruled out"
     else:
         reason = (
@@ -122,7 +122,7 @@ def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], g
         reason += ("; a single-run baseline of an unrecorded CPU model (schema 3): it cannot tell this CPU model from"
                    f" another of the key, nor show the between-run spread; record runs with `{UPDATE_COMMAND}`")
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
-    return Check("cpu.speedup", "baseline", status, value, reference, f"rtol {rtol:g}", reason,
+    return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, reference, f"rtol {rtol:g}", reason,
                  limit=reference / (1 + rtol))
 
 
@@ -160,10 +160,10 @@ class SpeedupRule:
     def status(self, comparison: Comparison) -> Status:
         drop, se = comparison.drop, comparison.se
         if drop > self.tolerance / 2 and drop - self.z_fail * se > 0:
-            return "fail"
+            return Status.FAIL
         if drop + Z_PASS * se < self.tolerance:
-            return "pass"
-        return "inconclusive"
+            return Status.PASS
+        return Status.INCONCLUSIVE
 
 
 # A slowdown of rtol passes <= 1% of the time: what is not a clear pass is inconclusive, and a
@@ -172,8 +172,6 @@ Z_PASS = NormalDist().inv_cdf(0.99)
 
 
 # ---- the run's own check: a slowdown common to every case ---------------------------------------------
-
-COMMON = "cpu_ms.common"  # the run-level check's metric
 
 
 def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
@@ -212,11 +210,11 @@ def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = Qbenc
         f" {'the prior' if spread.df == 0 else f'{runs_n} recorded runs, shrunk toward the prior'}) (rtol {rtol:g})"
     )
     reason = {
-        "fail": f"{head}: every model slower alike (an onnxruntime, library or machine change?); the speedups cannot see it",
-        "pass": f"{head}: a {rtol:.0%} slowdown common to every case is ruled out",
-        "inconclusive": f"{head}: inconclusive; the CPU time per call moves too much between runs here to tell",
+        Status.FAIL: f"{head}: every model slower alike (an onnxruntime, library or machine change?); the speedups cannot see it",
+        Status.PASS: f"{head}: a {rtol:.0%} slowdown common to every case is ruled out",
+        Status.INCONCLUSIVE: f"{head}: inconclusive; the CPU time per call moves too much between runs here to tell",
     }[status]
-    return Check(COMMON, "baseline", status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason, limit=1 + rtol)
+    return Check(Metric.COMMON_CPU_MS, Against.BASELINE, status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason, limit=1 + rtol)
 
 
 # The CPU time per call of every case moved 1-3% between idle processes, 8% beside a loaded one

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QbenchMergeError
-from ..results import ArtifactFile, CaseResult, Check
+from ..results import ArtifactFile, CaseResult, Check, Status
 from ..specs import RunSettings
+from .rules import RunOutcome
 
 # What must agree for artifacts to be shards of one run: (where in the artifact, what to call it).
 IDENTITY = (
@@ -32,12 +33,6 @@ IDENTITY = (
     (("environment", "qbench_version"), "pytest-qbench version"),
     (("environment", "libraries", "onnxruntime"), "onnxruntime version"),
 )
-FAILING = ("fail", "error")
-
-
-LATENCY_CHECKS = ("cpu.speedup", "optimized.cpu_ms")
-
-
 @dataclass(frozen=True)
 class Merged:
     files: list[ArtifactFile]  # the artifacts merged, in the order given
@@ -46,12 +41,22 @@ class Merged:
     environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first artifact
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
     skipped: dict[str, list[str]]  # hardware key -> node ids pytest skipped in the shard that ran them, no result
-    verdict: str  # "pass" or "fail"
-    exit_code: int  # 0 pass, 1 fail
     settings: RunSettings  # what the run judged with, as its artifacts record it
     run_checks: list[Check] = field(default_factory=list)  # per hardware key: a slowdown common to every case
     strict: bool = False  # inconclusive and not-gated latency failed the verdict (the run's setting, or merge --strict)
     measured: list[CaseResult] = field(default_factory=list)  # every run's result of every case, repeats apart
+
+    @property
+    def outcome(self) -> RunOutcome:
+        return RunOutcome(self.results, self.run_checks, self.strict, missing=bool(self.missing))
+
+    @property
+    def verdict(self) -> Status:
+        return self.outcome.verdict
+
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
 
     @property
     def environment(self) -> dict[str, Any]:
@@ -63,7 +68,7 @@ class Merged:
         return {
             "sources": [{"file": str(f.path), "shard": f.artifact["run"]["shard"], "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
-            "environments": self.environments, "missing": self.missing, "skipped": self.skipped, "verdict": self.verdict,
+            "environments": self.environments, "missing": self.missing, "skipped": self.skipped, "verdict": str(self.verdict),
             "exit_code": self.exit_code, "strict": self.strict,
             "confirmed": sorted(r.nodeid for r in self.results if r.confirmed_by),
         }
@@ -73,7 +78,7 @@ class Merged:
         lines = []
         for key in self.environments:
             cases = [r for r in self.results if r.hardware_key == key]
-            failed = [r for r in cases if r.verdict in FAILING and not r.expected_failure]
+            failed = [r for r in cases if r.failing]
             lines.append(f"{key}: {len(cases)} cases, {len(failed)} failing, {len(self.skipped.get(key, []))} skipped,"
                          f" {len(self.missing.get(key, []))} missing")
             lines += [f"  failing: {r.nodeid}" for r in failed]
@@ -81,7 +86,7 @@ class Merged:
             lines += [f"  confirmed by {len(r.confirmed_by)} more run(s): {r.nodeid}: {r.verdict}"
                       for r in cases if r.confirmed_by]
             if self.strict:
-                lines += [f"  strict: {r.nodeid}: {_undecided(r)}" for r in cases if _undecided(r)]
+                lines += [f"  strict: {r.nodeid}: {_undecided(r)}" for r in cases if r.undecided]
         lines.append(self._settings_line())
         lines += [f"run check: {c}" for c in self.run_checks]
         return lines + [f"verdict: {self.verdict}"]
@@ -183,11 +188,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol, settings.false_alarm_rate)
                for key in environments)
     run_checks = [c for c in checked if c is not None]
-    failing = any(r.verdict in FAILING and not r.expected_failure for r in results)
-    failing = failing or any(c.status == "fail" for c in run_checks) or (strict and any(map(_undecided, results)))
-    verdict = "fail" if failing or missing else "pass"
-    return Merged(files, selected, results, environments, missing, skipped, verdict, 1 if verdict == "fail" else 0,
-                  settings, run_checks, strict, [r for found in repeats.values() for r, _ in found])
+    return Merged(files, selected, results, environments, missing, skipped, settings, run_checks, strict,
+                  [r for found in repeats.values() for r, _ in found])
 
 
 def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, list[str]]:
@@ -200,22 +202,18 @@ def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, l
 
 
 def _undecided(result: CaseResult) -> str:
-    """What --strict fails a case for: its latency check inconclusive, or not gated; else ''."""
-    from .rules import latency_not_gated
-
-    if any(c.status == "inconclusive" for c in result.checks):
+    """What --strict fails an undecided case for, and what to do about it."""
+    if any(c.status is Status.INCONCLUSIVE for c in result.checks):
         return "inconclusive: confirm it on another machine (--qbench-rerun-from) or record more baseline runs"
-    if any(map(latency_not_gated, result.checks)):
-        return "latency not gated on this machine: record its baseline runs (--baselines-out of an update run)"
-    return ""
+    return "latency not gated on this machine: record its baseline runs (--baselines-out of an update run)"
 
 
 def to_confirm(artifact: dict[str, Any], hardware_key: str) -> list[str]:
     """The node ids of the cases measured on `hardware_key` whose latency check failed or was
     inconclusive: what a confirmation job measures again on another machine."""
-    return sorted({case["nodeid"] for case in artifact["cases"]
-                   if (case.get("hardware_key") or artifact["environment"]["hardware_key"]) == hardware_key
-                   and any(c["metric"] in LATENCY_CHECKS and c["status"] in ("fail", "inconclusive") for c in case["checks"])})
+    cases = [CaseResult.from_json(case) for case in artifact["cases"]]
+    return sorted({r.nodeid for r in cases if (r.hardware_key or artifact["environment"]["hardware_key"]) == hardware_key
+                   and any(c.latency_undecided for c in r.checks)})
 
 
 def durations(merged: Merged) -> dict[str, dict[str, float]]:

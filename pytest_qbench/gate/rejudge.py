@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..results import CaseResult
+from ..results import CaseResult, Metric
 from ..specs import Tolerances
 from .baselines import BaselineMatch
 from .latency_stats import LatencyGate, speedup_vs_runs
@@ -20,7 +20,7 @@ def confirmed(repeats: list[CaseResult], default_rtol: float = Tolerances.speedu
     CPU models are each their model's sample's to judge: the first one's model decides."""
     first = repeats[0]
     record = (first.baseline or {}).get("latency_gate")
-    index = next((i for i, c in enumerate(first.checks) if c.metric == "cpu.speedup"), None)
+    index = next((i for i, c in enumerate(first.checks) if c.metric is Metric.CPU_SPEEDUP), None)
     if record is None or index is None:
         return first
     gate = LatencyGate.from_record(record)

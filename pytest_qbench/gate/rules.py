@@ -49,18 +49,21 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable
 
 import numpy as np
 
 from ..measure.stats import two_sided_z
-from ..results import AccuracyResult, BudgetResult, CaseResult, Check, LatencyStats, Status
+from ..results import (
+    ACCURACY_CHECKS, AccuracyResult, Against, BudgetResult, CaseResult, Check, LatencyStats, Metric, Status,
+)
 from ..specs import Tolerances
-from .baselines import ACCURACY_METRICS, UPDATE_COMMAND, BaselineMatch
+from .baselines import UPDATE_COMMAND, BaselineMatch
 from .latency_stats import LatencyGate, differs_from_sample, speedup_vs_runs
 
-LATENCY_NOT_GATED = "latency recorded, not gated"  # how a hardware-key mismatch's skip reason starts
+LATENCY_NOT_GATED = "latency recorded, not gated"  # how a Check.latency_not_gated and the reports say it
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
 _SLACK = 1e-9
 
@@ -96,11 +99,12 @@ def judge(
         baseline["latency_gate"] = latency.record()
         baseline["speedup_rtol"] = tolerances.speedup_rtol
     if result.error is not None:
-        return Judgement([], "error", baseline)
+        return Judgement([], Status.ERROR, baseline)
     missing = _missing(result)
     if missing:
         reason = f"{' and '.join(missing)} not measured: nothing compared, nothing written"
-        return Judgement([Check("measurement", "original", "error", None, None, "", reason)], "error", baseline)
+        return Judgement([Check(Metric.MEASUREMENT, Against.ORIGINAL, Status.ERROR, None, None, "", reason)], Status.ERROR,
+                         baseline)
 
     checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
     if not update:
@@ -111,6 +115,36 @@ def judge(
     restart = update and differs_from_sample(result, match, tolerances, latency)
     return Judgement(checks, verdict, baseline, restart)
 
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run, or the merge of its shards, decided as a whole: what its exit status, its reports and
+    the merge read. It fails when a case fails (an expected failure aside), when a check of the run's
+    own fails (latency_stats.common_cpu_time), when a selected case did not run (a merge), or, with
+    `strict`, when a case's latency was inconclusive or not gated."""
+
+    results: list[CaseResult]
+    run_checks: list[Check] = field(default_factory=list)
+    strict: bool = False
+    missing: bool = False  # a merge: cases selected that no shard ran
+
+    @property
+    def failing(self) -> list[CaseResult]:
+        return [r for r in self.results if r.failing]
+
+    @property
+    def undecided(self) -> list[CaseResult]:
+        """The cases `strict` fails."""
+        return [r for r in self.results if r.undecided] if self.strict else []
+
+    @property
+    def verdict(self) -> Status:
+        run_check_failed = any(c.status is Status.FAIL for c in self.run_checks)
+        return Status.FAIL if self.failing or run_check_failed or self.undecided or self.missing else Status.PASS
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.verdict is Status.FAIL else 0
 
 
 def _missing(result: CaseResult) -> list[str]:
@@ -124,24 +158,29 @@ def _missing(result: CaseResult) -> list[str]:
 
 def verdict_of(checks: list[Check], update: bool) -> Status:
     statuses = {c.status for c in checks}
-    if "error" in statuses:
-        return "error"
-    if "fail" in statuses:
-        return "fail"
+    if Status.ERROR in statuses:
+        return Status.ERROR
+    if Status.FAIL in statuses:
+        return Status.FAIL
     if update:
-        return "updated"
-    if "inconclusive" in statuses:
-        return "inconclusive"
-    return "skip" if statuses == {"skip"} else "pass"
+        return Status.UPDATED
+    if Status.INCONCLUSIVE in statuses:
+        return Status.INCONCLUSIVE
+    return Status.SKIP if statuses == {Status.SKIP} else Status.PASS
 
 
-def file_to_write(verdict: Status, update: bool) -> Literal["baseline", "obtained"] | None:
+class FileToWrite(Enum):
+    BASELINE = "baseline"  # update mode: the measurement as the case's new baseline
+    OBTAINED = "obtained"  # a failure: the measurement beside the baseline, for review
+
+
+def file_to_write(verdict: Status, update: bool) -> FileToWrite | None:
     """What a case's verdict writes: its new baseline (update mode), its obtained file (a failure), or nothing."""
-    if verdict == "error":
+    if verdict is Status.ERROR:
         return None
     if update:
-        return "baseline"
-    return "obtained" if verdict == "fail" else None
+        return FileToWrite.BASELINE
+    return FileToWrite.OBTAINED if verdict is Status.FAIL else None
 
 
 def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
@@ -151,10 +190,10 @@ def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
     reason = f"f1 {optimized:.4f} vs original {original:.4f} ({tolerance}): "
     reason += f"lost {loss:.4f}" if loss > 0 else f"gained {-loss:.4f}"
     if loss > allowed + _SLACK:
-        status, reason = "fail", f"{reason}, more than the {allowed:.4f} allowed"
+        status, reason = Status.FAIL, f"{reason}, more than the {allowed:.4f} allowed"
     else:
-        status = "pass"
-    return Check("f1", "original", status, optimized, original, tolerance, reason, limit=original - allowed)
+        status = Status.PASS
+    return Check(Metric.F1, Against.ORIGINAL, status, optimized, original, tolerance, reason, limit=original - allowed)
 
 
 def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> list[Check]:
@@ -164,11 +203,11 @@ def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate
             f"no baseline for case {result.case_id} of {result.test} in {match.path}:"
             f" create it with `{UPDATE_COMMAND}`, then review and commit the file"
         )
-        return [Check("baseline", "baseline", "fail", None, None, "", reason)]
+        return [Check(Metric.BASELINE, Against.BASELINE, Status.FAIL, None, None, "", reason)]
     return [
         _same_setup(result, entry),
-        *_accuracy_vs_baseline("", result.accuracy_optimized, entry["accuracy"]["optimized"], tol),
-        *_accuracy_vs_baseline("original.", result.accuracy_original, entry["accuracy"]["original"], tol),
+        *_accuracy_vs_baseline(False, result.accuracy_optimized, entry["accuracy"]["optimized"], tol),
+        *_accuracy_vs_baseline(True, result.accuracy_original, entry["accuracy"]["original"], tol),
         *_latency_vs_baseline(result, match, tol, gate),
     ]
 
@@ -178,10 +217,11 @@ def _same_setup(result: CaseResult, entry: dict[str, Any]) -> Check:
     recorded = flatten({"model": entry["model"], "parameters": entry["parameters"]})
     changed = sorted(k for k in measured.keys() | recorded.keys() if measured.get(k) != recorded.get(k))
     if not changed:
-        return Check("parameters", "baseline", "pass", None, None, "exact", "same model and parameters as the baseline")
+        return Check(Metric.PARAMETERS, Against.BASELINE, Status.PASS, None, None, "exact",
+                     "same model and parameters as the baseline")
     diff = ", ".join(f"{k} {recorded.get(k)!r} -> {measured.get(k)!r}" for k in changed)
     reason = f"baseline recorded with another setup ({diff}); if intended, update it with `{UPDATE_COMMAND}`"
-    return Check("parameters", "baseline", "fail", None, None, "exact", reason)
+    return Check(Metric.PARAMETERS, Against.BASELINE, Status.FAIL, None, None, "exact", reason)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -196,22 +236,24 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _accuracy_vs_baseline(
-    prefix: str, measured: AccuracyResult, recorded: dict[str, float], tol: Tolerances
+    original: bool, measured: AccuracyResult, recorded: dict[str, float], tol: Tolerances
 ) -> list[Check]:
+    """The scores of the optimized model, or of the `original`, against their baseline."""
     tolerance = f"atol {tol.accuracy_atol:g}" + (f" + rtol {tol.accuracy_rtol:g}" if tol.accuracy_rtol else "")
     checks = []
-    for metric in ACCURACY_METRICS:
-        value, expected = getattr(measured, metric), recorded[metric]
+    for score, metrics in ACCURACY_CHECKS.items():
+        metric = metrics[original]
+        value, expected = getattr(measured, score), recorded[score]
         diff = value - expected
-        head = f"{prefix}{metric} {value:.4f} vs baseline {expected:.4f} ({tolerance})"
+        head = f"{metric} {value:.4f} vs baseline {expected:.4f} ({tolerance})"
         if abs(diff) <= tol.accuracy_atol + tol.accuracy_rtol * abs(expected) + _SLACK:
-            status, reason = "pass", f"{head}: within tolerance"
+            status, reason = Status.PASS, f"{head}: within tolerance"
         elif diff < 0:
-            status, reason = "fail", f"{head}: worse by {-diff:.4f}"
+            status, reason = Status.FAIL, f"{head}: worse by {-diff:.4f}"
         else:
-            status = "fail"
+            status = Status.FAIL
             reason = f"{head}: better by {diff:.4f}; if expected, update the baseline with `{UPDATE_COMMAND}`"
-        checks.append(Check(prefix + metric, "baseline", status, value, expected, tolerance, reason))
+        checks.append(Check(metric, Against.BASELINE, status, value, expected, tolerance, reason))
     return checks
 
 
@@ -221,7 +263,8 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
             f"{LATENCY_NOT_GATED}: baseline recorded on hardware {match.entry_hardware_key!r}, this machine is"
             f" {match.hardware_key!r} (accuracy is gated); record this machine's with `{UPDATE_COMMAND}`"
         )
-        return [Check("latency", "baseline", "skip", None, None, f"hardware key {match.hardware_key}", reason)]
+        return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"hardware key {match.hardware_key}",
+                      reason)]
     runs = gate.runs(match)
     if not runs:
         models = ", ".join(sorted({r.cpu_model for r in match.runs}))
@@ -230,7 +273,7 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
             f" {match.hardware_key!r} (recorded: {models}); CPU models of one key differ in speed by more than the"
             f" tolerance (docs/BENCHMARKS.md): record this machine's with `{UPDATE_COMMAND}`"
         )
-        return [Check("latency", "baseline", "skip", None, None, f"CPU model {gate.cpu_model}", reason)]
+        return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"CPU model {gate.cpu_model}", reason)]
     latency, recorded = result.latency, match.entry["latency"]
     in_run = tuple(m.speedup.value for m in latency.measurements)
     checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol, in_run=in_run)]
@@ -242,28 +285,25 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
     if tol.latency_rtol is None:
         return checks
     confidence = latency.wall_speedup.confidence
-    for model in ("original", "optimized"):
+    for model, (mean_ms, throughput) in _WALL_CHECKS.items():
         stats: LatencyStats = getattr(latency, model)
         low, high = _mean_ci(stats, confidence)
         # throughput is proportional to 1 / mean latency, so the mean's CI maps onto it inverted
         throughput_ci = (stats.throughput * stats.mean_ms / high, _ratio(stats.throughput * stats.mean_ms, low))
         checks += [
-            _not_worse(f"{model}.mean_ms", stats.mean_ms, (low, high), recorded[model]["mean_ms"],
+            _not_worse(mean_ms, stats.mean_ms, (low, high), recorded[model]["mean_ms"],
                        tol.latency_rtol, confidence, higher_is_better=False, fmt="{:.2f} ms"),
-            _not_worse(f"{model}.throughput", stats.throughput, throughput_ci, recorded[model]["throughput"],
+            _not_worse(throughput, stats.throughput, throughput_ci, recorded[model]["throughput"],
                        tol.latency_rtol, confidence, higher_is_better=True, fmt="{:.2f}/s"),
         ]
     return checks
 
 
-def latency_not_gated(check: Check) -> bool:
-    """The latency check the rules skip: a baseline of another hardware key, or no runs of this CPU model."""
-    return check.metric == "latency" and check.status == "skip"
-
-
-def ungated_latency(results: list[CaseResult]) -> list[CaseResult]:
-    """Cases whose latency was measured but not gated: no baseline runs for this machine."""
-    return [r for r in results if any(map(latency_not_gated, r.checks))]
+# Of each model, the checks of its wall-clock figures (with latency_rtol).
+_WALL_CHECKS = {
+    "original": (Metric.ORIGINAL_MEAN_MS, Metric.ORIGINAL_THROUGHPUT),
+    "optimized": (Metric.OPTIMIZED_MEAN_MS, Metric.OPTIMIZED_THROUGHPUT),
+}
 
 
 def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -> Check:
@@ -274,40 +314,41 @@ def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -
         f" ({tolerance}, limit {limit:.2f} ms)"
     )
     if measured_ms > limit + _SLACK:
-        status = "fail"
+        status = Status.FAIL
         reason = (
             f"{head}: slower by {measured_ms / recorded_ms - 1:.0%}; the speedup check cannot see a change"
             " that slows both models alike (onnxruntime or library upgrade, CPU or flags change)"
         )
     elif measured_ms < recorded_ms / (1 + rtol):
-        status = "pass"
+        status = Status.PASS
         reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
     else:
-        status, reason = "pass", f"{head}: within tolerance"
-    return Check("optimized.cpu_ms", "baseline", status, measured_ms, recorded_ms, tolerance, reason, limit=limit)
+        status, reason = Status.PASS, f"{head}: within tolerance"
+    return Check(Metric.OPTIMIZED_CPU_MS, Against.BASELINE, status, measured_ms, recorded_ms, tolerance, reason,
+                 limit=limit)
 
 
 def _budget_vs_baseline(measured: BudgetResult, recorded: dict[str, Any] | None, rtol: float) -> Check:
     """The optimized model's throughput within the latency budget vs the baseline's, at the same budget:
     a point estimate of wall time held to `rtol` (a tolerance the team chose for its runners)."""
-    metric, tolerance = "optimized.budget_throughput", f"rtol {rtol:g}"
+    metric, tolerance = Metric.OPTIMIZED_BUDGET_THROUGHPUT, f"rtol {rtol:g}"
     if recorded is None or recorded["budget_ms"] != measured.budget_ms:
         reason = (f"no throughput within a p90 of {measured.budget_ms:g} ms in the baseline; record it with"
                   f" `{UPDATE_COMMAND}`")
-        return Check(metric, "baseline", "skip", None, None, tolerance, reason)
+        return Check(metric, Against.BASELINE, Status.SKIP, None, None, tolerance, reason)
     best = recorded["optimized"]["best"]
     expected = None if best is None else best["throughput"]
     value = None if measured.optimized.best is None else measured.optimized.best.throughput
     head = f"optimized throughput within p90 {measured.budget_ms:g} ms"
     if expected is None:
-        return Check(metric, "baseline", "pass", value, None, tolerance,
+        return Check(metric, Against.BASELINE, Status.PASS, value, None, tolerance,
                      f"{head}: the baseline met no configuration within the budget; nothing to hold it to")
     limit = expected * (1 - rtol)
     if value is None or value < limit - _SLACK:
         shown = "no configuration met the budget" if value is None else f"{value:.1f}/s"
-        return Check(metric, "baseline", "fail", value, expected, tolerance,
+        return Check(metric, Against.BASELINE, Status.FAIL, value, expected, tolerance,
                      f"{head}: {shown} vs baseline {expected:.1f}/s ({tolerance}, limit {limit:.1f}/s)", limit=limit)
-    return Check(metric, "baseline", "pass", value, expected, tolerance,
+    return Check(metric, Against.BASELINE, Status.PASS, value, expected, tolerance,
                  f"{head}: {value:.1f}/s vs baseline {expected:.1f}/s ({tolerance}): within tolerance")
 
 
@@ -323,7 +364,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _not_worse(
-    metric: str,
+    metric: Metric,
     measured: float,
     ci: tuple[float, float],
     expected: float,
@@ -348,12 +389,12 @@ def _not_worse(
         f" vs baseline {fmt.format(expected)} ({tolerance}, limit {fmt.format(limit)})"
     )
     if beyond and significant:
-        status, reason = "fail", f"{head}: worse, the whole CI beyond the limit"
+        status, reason = Status.FAIL, f"{head}: worse, the whole CI beyond the limit"
     elif beyond:
-        status, reason = "pass", f"{head}: beyond the limit, but the CI reaches it: not significant"
+        status, reason = Status.PASS, f"{head}: beyond the limit, but the CI reaches it: not significant"
     elif better:
-        status = "pass"
+        status = Status.PASS
         reason = f"{head}: better than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
     else:
-        status, reason = "pass", f"{head}: within tolerance"
-    return Check(metric, "baseline", status, measured, expected, tolerance, reason, limit=limit)
+        status, reason = Status.PASS, f"{head}: within tolerance"
+    return Check(metric, Against.BASELINE, status, measured, expected, tolerance, reason, limit=limit)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
-from ..gate.rules import LATENCY_NOT_GATED, latency_not_gated, ungated_latency
-from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, RepairResult
+from ..gate.rules import LATENCY_NOT_GATED
+from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, RepairResult, Status
 
 if TYPE_CHECKING:
     from ..gate.spread import LatencyRun
@@ -38,12 +38,12 @@ def verdict_cells(result: CaseResult) -> list[str]:
         s = result.latency.cpu.speedup
         cpu = f"{s.value:.2f} ({s.ci_low:.2f} to {s.ci_high:.2f})"
         wall = f"{result.latency.wall_speedup.value:.2f}"
-    return [f1, cpu, wall, result.verdict]
+    return [f1, cpu, wall, str(result.verdict)]
 
 
 def case_problems(result: CaseResult) -> list[str]:
     errors = [] if result.error is None else [f"could not measure: {result.error}"]
-    return errors + [str(c) for c in result.checks if c.status in ("fail", "error")]
+    return errors + [str(c) for c in result.checks if c.status.failing]
 
 
 def grouped(pairs: Iterable[tuple[K, V]]) -> dict[K, list[V]]:
@@ -64,7 +64,7 @@ def skips_by_reason(results: list[CaseResult], *, ungated: bool = True) -> dict[
     without the latency checks skipped for a hardware-key mismatch unless `ungated`."""
     return grouped(
         (c.reason, r.case_id) for r in results for c in r.checks
-        if c.status == "skip" and (ungated or not latency_not_gated(c))
+        if c.status is Status.SKIP and (ungated or not c.latency_not_gated)
     )
 
 
@@ -74,7 +74,7 @@ def failure_lines(results: list[CaseResult], *, expected: bool = False) -> list[
 
 
 def inconclusive_lines(results: list[CaseResult]) -> list[str]:
-    return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status == "inconclusive"]
+    return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status is Status.INCONCLUSIVE]
 
 
 CONFIRMED_TITLE = "measured again in fresh processes (a slow session is outvoted; judged on the median)"
@@ -192,7 +192,7 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any], *, pe
     else one line per test, for the terminal); on x86 without VNNI, what int8 bought here and, for
     U8S8 models, the saturation risk and its remedy."""
     key = environment["hardware_key"]
-    ungated = [r for r in ungated_latency(results) if r.latency is not None]
+    ungated = [r for r in results if r.latency_not_gated and r.latency is not None]
     lines = _ungated_notes(ungated, environment, per_case) if ungated else []
     if not environment["saturates_u8s8"]:
         return lines
