@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Mapping, Sequence
 
 Cause = Literal["graph", "kernel", "none", "undetermined"]  # of a lost accuracy (diagnose/diagnosis.py)
@@ -483,6 +483,62 @@ class Diagnosis:
 # ---- a case ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Parameters:
+    """What decides a case's figures besides its model and input shape, as its baseline and the artifact
+    record it ("parameters"): the variant (specs.VariantSpec.to_dict) with its evaluation
+    (specs.DataSpec.to_dict, under "evaluation"). Which settings it holds depends on the runtime and the
+    approach, and a baseline compares them all exactly: the record is kept as JSON reads it."""
+
+    recorded: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "recorded", json.loads(json.dumps(self.recorded)))  # tuples as the lists JSON reads
+
+    @property
+    def approach(self) -> str:
+        return self.recorded["approach"]
+
+    @property
+    def operators(self) -> list[str]:
+        return self.recorded["operators"]
+
+    @property
+    def runtime(self) -> str:
+        return self.recorded.get("runtime", "onnxruntime")  # recorded for OpenVINO variants only
+
+    @property
+    def quantized_file(self) -> str | None:
+        return self.recorded.get("quantized_file")
+
+    @property
+    def evaluation(self) -> dict[str, Any] | None:
+        return self.recorded.get("evaluation")
+
+    @property
+    def variant_id(self) -> str:
+        """The case id without its input shape: "dynamic-Add+MatMul", "openvino-static", "given-model_quantized"."""
+        if self.quantized_file is not None:
+            return f"{self.approach}-{PurePosixPath(self.quantized_file).stem}"
+        if self.runtime == "openvino":  # NNCF picks the operators: there is no set to name
+            return f"openvino-{self.approach}"
+        return f"{self.approach}-{'+'.join(self.operators)}"
+
+    def flat(self, prefix: str = "") -> dict[str, Any]:
+        """Every setting under a dotted name: {"calibration": {"split": "train"}} -> {"calibration.split": "train"}."""
+        return _flat(self.recorded, prefix)
+
+
+def _flat(tree: dict[str, Any], prefix: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 @dataclass
 class CaseResult:
     nodeid: str
@@ -491,7 +547,7 @@ class CaseResult:
     model: str
     batch_size: int
     sequence_length: int
-    variant: dict[str, Any]
+    parameters: Parameters
     quantization: QuantizationRecord | None = None
     original: OriginalRecord | None = None  # the precision of the model the variant was built from
     accuracy_original: AccuracyResult | None = None
@@ -515,7 +571,7 @@ class CaseResult:
 
     @property
     def runtime(self) -> str:
-        return self.variant.get("runtime", "onnxruntime")
+        return self.parameters.runtime
 
     @property
     def latency_not_gated(self) -> bool:
@@ -534,8 +590,7 @@ class CaseResult:
 
     @property
     def variant_id(self) -> str:
-        """The case id without its input shape, e.g. "dynamic-Add+MatMul" or "given-model_quantized"."""
-        return self.case_id.removesuffix(f"-bs{self.batch_size}-len{self.sequence_length}")
+        return self.parameters.variant_id
 
     def to_json(self) -> dict[str, Any]:
         def opt(x: Any) -> Any:
@@ -547,11 +602,11 @@ class CaseResult:
             "test": self.test,
             "model": self.model,
             "runtime": self.runtime,
-            "approach": self.variant["approach"],
-            "operators": self.variant["operators"],
+            "approach": self.parameters.approach,
+            "operators": self.parameters.operators,
             "batch_size": self.batch_size,
             "sequence_length": self.sequence_length,
-            "parameters": self.variant,
+            "parameters": self.parameters.recorded,
             "quantization": opt(self.quantization),
             "original": opt(self.original),
             "accuracy": {"original": opt(self.accuracy_original), "optimized": opt(self.accuracy_optimized)},
@@ -587,7 +642,7 @@ class CaseResult:
             model=data["model"],
             batch_size=data["batch_size"],
             sequence_length=data["sequence_length"],
-            variant=data["parameters"],
+            parameters=Parameters(data["parameters"]),
             quantization=opt(QuantizationRecord, data["quantization"]),
             original=opt(OriginalRecord, data.get("original")),
             accuracy_original=_accuracy(data["accuracy"]["original"]),

@@ -301,7 +301,7 @@ class QbenchRun:
             model=self.model_name,
             batch_size=self.case.batch_size,
             sequence_length=self.case.sequence_length,
-            variant={**self.case.variant.to_dict(), "evaluation": self.case.data.to_dict()},
+            parameters=self.case.parameters,
             hardware_key=self.session.hardware_key,
             cpu_model=self.session.fingerprint.cpu_model,
             run_id=self.session.run_id,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import QbenchConfigError
+from .results import Parameters
 
 APPROACHES = ("dynamic", "static")
 # The runtime a variant is built for and timed on. OpenVINO's variants (variants/openvino.py) answer the
@@ -89,11 +90,8 @@ class VariantSpec:
 
     @property
     def id(self) -> str:
-        if self.quantized_file is not None:
-            return f"{GIVEN}-{PurePosixPath(self.quantized_file).stem}"
-        if self.openvino:  # NNCF picks the operators: there is no set to name
-            return f"openvino-{self.approach}"
-        return f"{self.approach}-{'+'.join(self.operators)}"
+        """As results.Parameters derives it from what the variant records."""
+        return Parameters(self.to_dict()).variant_id
 
     def to_dict(self) -> dict[str, Any]:
         if self.quantized_file is not None:  # no quantizer runs: its settings would mean nothing
@@ -266,6 +264,11 @@ class CaseSpec:
     @property
     def id(self) -> str:
         return f"{self.variant.id}-bs{self.batch_size}-len{self.sequence_length}"
+
+    @property
+    def parameters(self) -> Parameters:
+        """What its result and baseline record of it besides the model and the shape."""
+        return Parameters({**self.variant.to_dict(), "evaluation": self.data.to_dict()})
 
 
 @dataclass(frozen=True)

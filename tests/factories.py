@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pytest_qbench.specs import VariantSpec
-from pytest_qbench.results import AccuracyResult, CaseResult, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup
+from pytest_qbench.results import (
+    AccuracyResult, CaseResult, CpuTime, LatencyResult, LatencyStats, Parameters, QuantizationRecord, Speedup,
+)
 
 TEST = "examples/test_conll.py::test_ner"
 HW = "x86_64-avx512_vnni-2c"
@@ -62,7 +64,7 @@ def make_result(
         model="elastic/distilbert-base-uncased-finetuned-conll03-english",
         batch_size=batch_size,
         sequence_length=sequence_length,
-        variant=spec.to_dict(),
+        parameters=Parameters(spec.to_dict()),
         quantization=QuantizationRecord("avx512_vnni", {"MatMulInteger": 36}, [], note),
         accuracy_original=accuracy(f1[0]) if measured else None,
         accuracy_optimized=accuracy(f1[1], 0.935, 0.943) if measured else None,

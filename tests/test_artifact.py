@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from factories import ENVIRONMENT, HW, make_result
 
-from pytest_qbench.specs import Tolerances
+from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
 from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
 from pytest_qbench import QbenchArtifactError
 from pytest_qbench.gate.latency_stats import LatencyGate
@@ -34,6 +34,18 @@ def test_statuses_and_metrics_travel_as_plain_words_and_read_back_as_members():
     again = CaseResult.from_json(json.loads(json.dumps(data)))
     assert again.verdict is Status.FAIL and again.checks[0].metric is Metric.F1
     assert again.to_json() == data
+
+
+@pytest.mark.parametrize("variant, expected", [
+    ({"approach": "static", "operators": ("Add", "MatMul")}, "static-Add+MatMul"),
+    ({"approach": "given", "operators": (), "quantized_file": "onnx/model_quantized.onnx"}, "given-model_quantized"),
+    ({"approach": "dynamic", "operators": (), "runtime": "openvino"}, "openvino-dynamic"),
+])
+def test_a_variant_id_is_derived_from_the_parameters_as_the_case_id_was(variant, expected):
+    spec = VariantSpec(**variant)
+    parameters = CaseSpec(None, DataSpec(None), spec, 1, 32).parameters
+    result = replace(make_result(), case_id="a case id that says nothing", parameters=parameters)
+    assert result.variant_id == spec.id == expected
 
 
 def test_schema_is_valid_draft_2020_12():

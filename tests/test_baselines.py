@@ -60,7 +60,7 @@ def test_round_trip(tmp_path):
     assert latency["wall_speedup"] == pytest.approx({"value": wall.value, "ci_low": wall.ci_low, "ci_high": wall.ci_high}, rel=1e-6)
     assert latency["wall_speedup"]["value"] != latency["cpu"]["speedup"]["value"]  # two measurements, kept apart
     assert latency["optimized"]["mean_ms"] == 9.96
-    assert match.entry["parameters"] == result.variant
+    assert match.entry["parameters"] == result.parameters.recorded
 
 
 def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):

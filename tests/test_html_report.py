@@ -22,7 +22,7 @@ from pytest_qbench.report.history import append, load, series, step
 from pytest_qbench.report.html import CSP, render
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.results import (
-    BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord, Status,
+    BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord, Parameters, Status,
 )
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -67,7 +67,8 @@ def _whole_run():
     processes; and a second test of OpenVINO beside ONNX Runtime, one case with a latency budget."""
     passing, unsure, failing = _results()
     passing = replace(passing, accuracy_original=replace(passing.accuracy_original, label_map=LABEL_MAP),
-                      variant={**passing.variant, "evaluation": {"label_map": {"*": "O"}, "label_map_merge": True}})
+                      parameters=Parameters({**passing.parameters.recorded,
+                                             "evaluation": {"label_map": {"*": "O"}, "label_map_merge": True}}))
     cpu = unsure.latency.cpu
     measurements = [replace(cpu, speedup=replace(cpu.speedup, value=v)) for v in (4.21, 4.64, 4.70)]
     unsure = replace(unsure, latency=replace(unsure.latency, cpu=median_cpu(measurements), measurements=measurements))

@@ -28,7 +28,7 @@ from pytest_qbench.measure.data import read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import (
     AccuracyResult, CaseResult, Check, CpuTime, LabelMapEffect, LatencyResult, LatencyStats, MappedName,
-    QuantizationRecord, Speedup,
+    Parameters, QuantizationRecord, Speedup, Status,
 )
 from pytest_qbench.specs import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
 
@@ -113,14 +113,14 @@ def results(draw, measured: bool | None = None) -> CaseResult:
     case_id = draw(name)
     return CaseResult(
         nodeid=f"{TEST}[{case_id}]", test=TEST, case_id=case_id, model=draw(name),
-        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)), variant=variant.to_dict(),
+        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)), parameters=Parameters(variant.to_dict()),
         quantization=draw(st.none() | st.builds(QuantizationRecord, text, st.dictionaries(name, count), st.lists(name), st.none() | text)),
         accuracy_original=draw(accuracies()) if measured else None,
         accuracy_optimized=draw(accuracies()) if measured else None,
         latency=draw(latencies()) if measured else None,
         baseline=draw(st.none() | st.fixed_dictionaries({"file": text, "hardware_match": st.booleans()})),
         checks=draw(st.lists(checks, max_size=3)),
-        verdict=draw(st.sampled_from(["pass", "fail", "inconclusive", "skip", "updated", "error"])),
+        verdict=draw(st.sampled_from(Status)),
         error=None if measured else draw(text),
     )
 

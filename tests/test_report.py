@@ -11,7 +11,7 @@ from pytest_qbench.gate.latency_stats import LatencyGate
 from pytest_qbench.report.annotations import github_annotations
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.report.terminal import summary_lines
-from pytest_qbench.results import LabelMapEffect, MappedName
+from pytest_qbench.results import LabelMapEffect, MappedName, Parameters
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
 NON_TIME = (
@@ -249,7 +249,7 @@ def _mapped(result, effect, merge=True):
     """`result` scored through a label_map that did `effect` to the original model's predictions."""
     accuracy = replace(result.accuracy_original, label_map=effect)
     evaluation = {"split": "validation", "label_map": {"GIVEN_NAME": "PER", "SURNAME": "PER", "*": "O"}, "label_map_merge": merge}
-    return replace(result, accuracy_original=accuracy, variant={**result.variant, "evaluation": evaluation})
+    return replace(result, accuracy_original=accuracy, parameters=Parameters({**result.parameters.recorded, "evaluation": evaluation}))
 
 
 PII_EFFECT = LabelMapEffect("span", [

@@ -159,7 +159,7 @@ def entry_from_result(result: CaseResult, when: str = "") -> dict[str, Any]:
     latency = result.latency
     entry = {
         "model": result.model,
-        "parameters": result.variant,
+        "parameters": result.parameters.recorded,
         "accuracy": {
             "original": _accuracy(result.accuracy_original),
             "optimized": _accuracy(result.accuracy_optimized),

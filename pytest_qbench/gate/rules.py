@@ -47,7 +47,6 @@ Rules (the knobs are `specs.Tolerances`):
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum
@@ -57,7 +56,8 @@ import numpy as np
 
 from ..measure.stats import two_sided_z
 from ..results import (
-    ACCURACY_CHECKS, AccuracyResult, Against, BudgetResult, CaseResult, Check, LatencyStats, Metric, Status,
+    ACCURACY_CHECKS, AccuracyResult, Against, BudgetResult, CaseResult, Check, LatencyStats, Metric, Parameters,
+    Status,
 )
 from ..specs import Tolerances
 from .baselines import UPDATE_COMMAND, BaselineMatch
@@ -213,8 +213,8 @@ def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate
 
 
 def _same_setup(result: CaseResult, entry: dict[str, Any]) -> Check:
-    measured = flatten(json.loads(json.dumps({"model": result.model, "parameters": result.variant})))
-    recorded = flatten({"model": entry["model"], "parameters": entry["parameters"]})
+    measured = {"model": result.model, **result.parameters.flat("parameters.")}
+    recorded = {"model": entry["model"], **Parameters(entry["parameters"]).flat("parameters.")}
     changed = sorted(k for k in measured.keys() | recorded.keys() if measured.get(k) != recorded.get(k))
     if not changed:
         return Check(Metric.PARAMETERS, Against.BASELINE, Status.PASS, None, None, "exact",
@@ -222,17 +222,6 @@ def _same_setup(result: CaseResult, entry: dict[str, Any]) -> Check:
     diff = ", ".join(f"{k} {recorded.get(k)!r} -> {measured.get(k)!r}" for k in changed)
     reason = f"baseline recorded with another setup ({diff}); if intended, update it with `{UPDATE_COMMAND}`"
     return Check(Metric.PARAMETERS, Against.BASELINE, Status.FAIL, None, None, "exact", reason)
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one dict with dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _accuracy_vs_baseline(

@@ -245,13 +245,13 @@ def mapped_cases(results: list[CaseResult]) -> list[CaseResult]:
     first: dict[tuple[str, str], CaseResult] = {}
     for r in results:
         if r.accuracy_original is not None and r.accuracy_original.label_map is not None:
-            first.setdefault((r.model, json.dumps(r.variant.get("evaluation"), sort_keys=True)), r)
+            first.setdefault((r.model, json.dumps(r.parameters.evaluation, sort_keys=True)), r)
     return list(first.values())
 
 
 def label_map_title(result: CaseResult) -> str:
     effect: LabelMapEffect = result.accuracy_original.label_map
-    merge = result.variant.get("evaluation", {}).get("label_map_merge")
+    merge = (result.parameters.evaluation or {}).get("label_map_merge")
     rule = {True: "; adjacent parts of one entity merged", False: "; parts not merged"}.get(merge, "")
     if effect.unit != "span":
         rule = ""

@@ -7,7 +7,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..gate.baselines import ACCURACY_METRICS
-from ..gate.rules import flatten
 from ..results import CaseResult, Diagnosis
 from .content import (
     BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, NONE, VERDICT_HEADERS, budget_lines, by_test,
@@ -97,7 +96,7 @@ def _environment(env: dict[str, Any]) -> str:
 
 
 def _parameters(results: list[CaseResult]) -> str:
-    flat = [flatten(r.variant) for r in results]
+    flat = [r.parameters.flat() for r in results]
     keys = dict.fromkeys(k for f in flat for k in f)
     values = {k: list(dict.fromkeys(_code(f.get(k)) for f in flat)) for k in keys}  # distinct values, in order
     fixed = [f"* **{k}**: {v[0]}" for k, v in values.items() if len(v) == 1]
@@ -114,12 +113,12 @@ def _code(value: Any) -> str:
 
 
 def _variants(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
-    return grouped((repr(sorted(flatten(r.variant).items())), r) for r in results)
+    return grouped((repr(sorted(r.parameters.flat().items())), r) for r in results)
 
 
 def _variant_cells(result: CaseResult) -> list[str]:
-    operators = result.variant.get("quantized_file") or list(result.variant["operators"])  # given: the file
-    return [_code(result.variant["approach"]), _code(operators)]
+    operators = result.parameters.quantized_file or list(result.parameters.operators)  # given: the file
+    return [_code(result.parameters.approach), _code(operators)]
 
 
 def _non_time_table(results: list[CaseResult]) -> str:
