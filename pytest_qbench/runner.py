@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 
     from .measure.case import CaseMeasurer
     from .measure.tasks import Task
-    from .gate.baselines import BaselineMatch
     from .gate.rules import Judgement
-    from .results import Exclusion
+    from .results import BaselineRecord, Exclusion
     from .session import QbenchSession
     from .specs import CaseSpec, TimingSpec
     from .variants.quantize import BuiltVariant
@@ -217,19 +216,19 @@ class QbenchRun:
         session = self.session
         try:
             # In update mode a malformed entry is about to be replaced: only the file must be readable.
-            match = session.store.lookup(
+            baseline = session.store.lookup(
                 result.test, result.case_id, session.hardware_key, check_entry=not session.options.update
             )
         except QbenchBaselineError as error:
             self._fail(result, "could not read its baseline", error)
-        judgement = self._judge(result, match)
+        judgement = self._judge(result, baseline)
         processes = self.measurer.case.timing.confirm_processes
         if processes and _to_confirm(judgement, session.options.update):
             try:
                 result.latency = self.measurer.confirm(result.latency, processes)
             except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
                 self._fail(result, "could not confirm its latency", error)
-            judgement = self._judge(result, match)
+            judgement = self._judge(result, baseline)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         result.restart_sample = judgement.restart
         self._result = result
@@ -249,13 +248,13 @@ class QbenchRun:
             )
         return result
 
-    def _judge(self, result: CaseResult, match: "BaselineMatch") -> "Judgement":
+    def _judge(self, result: CaseResult, baseline: "BaselineRecord") -> "Judgement":
         from .gate.rules import judge
 
         session = self.session
         return judge(
             result,
-            match,
+            baseline,
             self.case.tolerances,
             update=session.options.update,
             amend=lambda checks: session.config.hook.pytest_qbench_checks(

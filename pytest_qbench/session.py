@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 import pytest
 
 from .errors import QbenchBaselineError, error_text
-from .results import RESULT_PROPERTY, CaseResult, OriginalRecord
+from .results import RESULT_PROPERTY, CaseResult, LatencyGate, OriginalRecord
 
 if TYPE_CHECKING:
     import datasets
     import onnxruntime
 
     from .gate.baselines import BaselineStore
-    from .gate.latency_stats import LatencyGate
     from .gate.rules import RunOutcome
     from .hardware import Fingerprint, Hardware
     from .measure.ov_session import OvSession
@@ -110,7 +109,6 @@ class QbenchSession:
     def latency_gate(self) -> "LatencyGate":
         """What every latency check of the run is held to: this machine's CPU model, the between-run
         spread of the key's recorded runs (baselines and history), and the run's family of cases."""
-        from .gate.latency_stats import LatencyGate
         from .gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
 
         samples = {case: [(r.log_speedup, r.log_se, r.run) for r in runs if r.cpu_model == self.fingerprint.cpu_model]

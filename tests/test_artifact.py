@@ -5,19 +5,18 @@ from dataclasses import replace
 
 import jsonschema
 import pytest
-from factories import ENVIRONMENT, HW, make_result
+from factories import ENVIRONMENT, latency_gate, looked_up, make_result
 
 from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
-from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
+from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench import QbenchArtifactError
-from pytest_qbench.gate.latency_stats import LatencyGate
 from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import CaseResult, Metric, Status
 
 
 def judged(result, update=False):
-    judgement = judge(result, BaselineMatch(SCHEMA_PATH, HW, None, None), Tolerances(), update=update)
+    judgement = judge(result, looked_up(None), Tolerances(), update=update, latency=latency_gate())
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     return result
 
@@ -133,8 +132,7 @@ def test_an_inconclusive_case_validates():
     cpu = base.latency.cpu
     noisy = replace(base, latency=replace(base.latency, cpu=replace(cpu, speedup=replace(
         cpu.speedup, ci_low=cpu.speedup.value * 0.8, ci_high=cpu.speedup.value * 1.2))))
-    judgement = judge(noisy, BaselineMatch(SCHEMA_PATH, HW, entry_from_result(base), HW), Tolerances(),
-                      latency=LatencyGate(cpu_model=base.cpu_model))
+    judgement = judge(noisy, looked_up(entry_from_result(base)), Tolerances(), latency=latency_gate(base.cpu_model))
     noisy.checks, noisy.verdict, noisy.baseline = judgement.checks, judgement.verdict, judgement.baseline
     data = build_artifact(copy.deepcopy(ENVIRONMENT), [noisy])
     validate_artifact(data)

@@ -285,27 +285,24 @@ def test_shards_refuse_xdist(project: pytest.Pytester):
 
 def _judged(run_id: str, speedup: tuple[float, float, float]):
     """A case measured by run `run_id` at `speedup`, judged against five quiet baseline runs at 2.2."""
-    from dataclasses import asdict
+    from factories import CPU_MODEL, latency_gate, looked_up
 
-    from factories import CPU_MODEL
-
-    from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-    from pytest_qbench.gate.latency_stats import LatencyGate
+    from pytest_qbench.gate.baselines import entry_from_result
     from pytest_qbench.gate.rules import judge
-    from pytest_qbench.gate.spread import LatencyRun
+    from pytest_qbench.results import LatencyRun
     from pytest_qbench.specs import Tolerances
 
     entry = entry_from_result(make_result())
-    cpu = entry["latency"]["cpu"]
-    entry["latency"]["runs"] = [asdict(LatencyRun(CPU_MODEL, v, v / 1.005, v * 1.005, cpu["original_ms"], cpu["optimized_ms"],
-                                                  f"base-{i}", "")) for i, v in enumerate([2.2, 2.19, 2.21, 2.2, 2.2])]
+    cpu = entry.latency.cpu
+    runs = tuple(LatencyRun(CPU_MODEL, v, v / 1.005, v * 1.005, cpu.original_ms, cpu.optimized_ms, f"base-{i}", "")
+                 for i, v in enumerate([2.2, 2.19, 2.21, 2.2, 2.2]))
+    entry = replace(entry, latency=replace(entry.latency, runs=runs))
     result = make_result(run_id=run_id)
     value, low, high = speedup
     latency = result.latency
     result.latency = replace(latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high)))
     result.hardware_key = ENVIRONMENT["hardware_key"]
-    judgement = judge(result, BaselineMatch(Path("b.json"), result.hardware_key, entry, result.hardware_key), Tolerances(),
-                      latency=LatencyGate(cpu_model=CPU_MODEL, cases=42))
+    judgement = judge(result, looked_up(entry, result.hardware_key), Tolerances(), latency=latency_gate(CPU_MODEL, cases=42))
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     return result
 

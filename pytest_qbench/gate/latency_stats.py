@@ -19,55 +19,26 @@ keeps, and the run's own check of a slowdown common to every case.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
 
 import numpy as np
 
 from ..measure.stats import log_se
-from ..results import Against, CaseResult, Check, Metric, Speedup, Status
+from ..results import Against, BaselineRecord, CaseResult, Check, LatencyGate, LatencyRun, Metric, Speedup, Status
 from ..specs import QbenchOptions, Tolerances
-from .baselines import UNRECORDED_CPU, UPDATE_COMMAND, BaselineMatch, entry_runs
-from .spread import (
-    PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, LatencyRun, Measured, Spread, between_run_sigma, combine, compare,
-    median_variance_factor,
-)
+from .baselines import UPDATE_COMMAND
+from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare, median_variance_factor
 
 
-@dataclass(frozen=True)
-class LatencyGate:
-    """What a gate run holds every latency check to besides the case's own baseline entry."""
-
-    cpu_model: str = UNRECORDED_CPU  # this machine's: the baseline runs it compares with
-    speedup_spread: Spread = Spread(PRIOR_SPEEDUP_SIGMA, 0.0, 0, 0)
-    cases: int = 1  # the family: the cases the run gates (the selected qbench cases)
-    alpha: float = QbenchOptions.false_alarm_rate  # false alarms per gate run under no change
-
-    def speedup_rule(self, rtol: float) -> "SpeedupRule":
-        return SpeedupRule(rtol=rtol, alpha=self.alpha, cases=self.cases, df=self.speedup_spread.df + PRIOR_DF)
-
-    def runs(self, match: BaselineMatch) -> list[LatencyRun]:
-        """The baseline runs this machine compares with: its CPU model's, or a schema-3 entry's one run."""
-        return [r for r in match.runs if r.cpu_model in (self.cpu_model, UNRECORDED_CPU)]
-
-    def record(self) -> dict[str, Any]:
-        """As the case's baseline record keeps it: what the merge re-judges repeated measurements with."""
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "LatencyGate":
-        return cls(**{**record, "speedup_spread": Spread(**record["speedup_spread"])})
-
-
-def differs_from_sample(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> bool:
+def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> bool:
     """Whether an update's run is significantly slower or faster than the recorded runs of its CPU
     model: the sample then restarts with it (an accepted change of speed) instead of being outvoted."""
-    runs = [r for r in match.runs if r.cpu_model == gate.cpu_model] if match.hardware_match else []
+    runs = baseline.runs_of(gate.cpu_model) if baseline.hardware_match else []
     if not runs or result.latency is None:
         return False
     comparison = _comparison(result.latency.cpu.speedup, runs, gate)
-    rule = gate.speedup_rule(tol.speedup_rtol)
+    rule = SpeedupRule.of(gate, tol.speedup_rtol)
     return abs(comparison.drop) > max(rule.tolerance / 2, rule.z_fail * comparison.se)
 
 
@@ -89,7 +60,7 @@ def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], g
     the speedups a confirmation in this run measured, whose median `measured` is (measure/fresh.py)."""
     repeats = measured if isinstance(measured, list) else [measured]
     measured = repeats[0]
-    rule = gate.speedup_rule(rtol)
+    rule = SpeedupRule.of(gate, rtol)
     comparison = _compared(repeats, runs, gate)
     status = rule.status(comparison)
     reference = math.exp(float(np.median([r.log_speedup for r in runs])))
@@ -118,9 +89,6 @@ def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], g
             f"{head}: inconclusive, neither a {rtol:.0%} slowdown ruled out nor a slowdown significant; confirm it on"
             " another machine (--qbench-rerun-from), record more baseline runs, or raise --qbench-max-seconds"
         )
-    if any(r.cpu_model == UNRECORDED_CPU for r in runs):
-        reason += ("; a single-run baseline of an unrecorded CPU model (schema 3): it cannot tell this CPU model from"
-                   f" another of the key, nor show the between-run spread; record runs with `{UPDATE_COMMAND}`")
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
     return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, reference, f"rtol {rtol:g}", reason,
                  limit=reference / (1 + rtol))
@@ -144,6 +112,11 @@ class SpeedupRule:
     cases: int  # the speedups gated in the run
     df: float = math.inf  # the between-run sigma's degrees of freedom (spread.Spread.df + its prior's)
     share: float = 0.75  # of alpha for the speedups; the rest is the run's common CPU-time check's
+
+    @classmethod
+    def of(cls, gate: LatencyGate, rtol: float) -> SpeedupRule:
+        """The rule a case's speedup is held to in the gate run `gate` describes."""
+        return cls(rtol=rtol, alpha=gate.alpha, cases=gate.cases, df=gate.speedup_spread.df + PRIOR_DF)
 
     @property
     def z_fail(self) -> float:
@@ -229,8 +202,7 @@ def _both(original: float, optimized: float) -> float:
 
 def _own_runs(result: CaseResult) -> list[LatencyRun]:
     """The baseline runs the case's latency was gated against (its CPU model's), from its baseline record."""
-    record = result.baseline or {}
-    if not record.get("hardware_match") or record.get("values") is None or "latency_gate" not in record:
+    baseline = result.baseline
+    if baseline is None or not baseline.hardware_match or baseline.latency_gate is None:
         return []
-    cpu_model = record["latency_gate"]["cpu_model"]
-    return [r for r in entry_runs(record["values"]) if r.cpu_model == cpu_model and r.run]
+    return [r for r in baseline.runs_of(baseline.latency_gate.cpu_model) if r.run]

@@ -15,8 +15,7 @@ Rules (the knobs are `specs.Tolerances`):
 - Latency vs baseline, only against runs recorded under this machine's hardware key and CPU model
   (`LatencyGate`; else one 'skip' check saying which are recorded; accuracy still gates): a baseline
   entry keeps the last runs of each CPU model (gate/spread.py), and CPU models of one key differ in
-  speed by more than any tolerance. A schema-3 entry's one run of an unrecorded CPU model gates any
-  model, with a note of what it cannot support. Tolerances are ratios. Being faster never fails.
+  speed by more than any tolerance. Tolerances are ratios. Being faster never fails.
   - The CPU-time speedup (measure/latency.py), a test of "no change" against "slower by
     speedup_rtol" for the whole gate run (gate/latency_stats.py): it fails when significantly
     slower, passes when a slowdown of speedup_rtol is ruled out, and is otherwise 'inconclusive': a
@@ -48,20 +47,20 @@ Rules (the knobs are `specs.Tolerances`):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..measure.stats import two_sided_z
 from ..results import (
-    ACCURACY_CHECKS, AccuracyResult, Against, BudgetResult, CaseResult, Check, LatencyStats, Metric, Parameters,
-    Status,
+    ACCURACY_CHECKS, AccuracyResult, Against, BaselineEntry, BaselineRecord, BudgetResult, CaseResult, Check,
+    LatencyGate, LatencyStats, Metric, Scores, Status,
 )
 from ..specs import Tolerances
-from .baselines import UPDATE_COMMAND, BaselineMatch
-from .latency_stats import LatencyGate, differs_from_sample, speedup_vs_runs
+from .baselines import UPDATE_COMMAND
+from .latency_stats import differs_from_sample, speedup_vs_runs
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a Check.latency_not_gated and the reports say it
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -72,32 +71,27 @@ _SLACK = 1e-9
 class Judgement:
     checks: list[Check]
     verdict: Status
-    baseline: dict[str, Any]  # the baseline used, as CaseResult.baseline records it
+    baseline: BaselineRecord  # the baseline used, as CaseResult.baseline records it
     restart: bool = False  # update mode: the run differs significantly from the recorded sample
 
 
 def judge(
     result: CaseResult,
-    match: BaselineMatch,
+    baseline: BaselineRecord,
     tolerances: Tolerances,
     *,
+    latency: LatencyGate,
     update: bool = False,
     amend: Callable[[list[Check]], None] | None = None,
-    latency: LatencyGate = LatencyGate(),
 ) -> Judgement:
-    """Judge one case against the same run's original model and its baseline (see the module doc).
+    """Judge one case, measured on the machine of `result.hardware_key`, against the same run's original
+    model and the `baseline` the store found for it (see the module doc); `latency` is what the gate run
+    holds every latency check to.
 
     `amend` may edit the checks in place before the verdict is derived (the pytest_qbench_checks hook).
     """
-    baseline = {
-        "file": str(match.path),
-        "hardware_key": match.entry_hardware_key,
-        "hardware_match": match.hardware_match,
-        "values": match.entry,
-    }
     if not update:  # what a merge re-judges repeats of the case with (rejudge.py)
-        baseline["latency_gate"] = latency.record()
-        baseline["speedup_rtol"] = tolerances.speedup_rtol
+        baseline = replace(baseline, latency_gate=latency, speedup_rtol=tolerances.speedup_rtol)
     if result.error is not None:
         return Judgement([], Status.ERROR, baseline)
     missing = _missing(result)
@@ -108,11 +102,11 @@ def judge(
 
     checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
     if not update:
-        checks += _vs_baseline(result, match, tolerances, latency)
+        checks += _vs_baseline(result, baseline, tolerances, latency)
     if amend is not None:
         amend(checks)
     verdict = verdict_of(checks, update)
-    restart = update and differs_from_sample(result, match, tolerances, latency)
+    restart = update and differs_from_sample(result, baseline, tolerances, latency)
     return Judgement(checks, verdict, baseline, restart)
 
 
@@ -196,25 +190,25 @@ def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
     return Check(Metric.F1, Against.ORIGINAL, status, optimized, original, tolerance, reason, limit=original - allowed)
 
 
-def _vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> list[Check]:
-    entry = match.entry
+def _vs_baseline(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> list[Check]:
+    entry = baseline.values
     if entry is None:
         reason = (
-            f"no baseline for case {result.case_id} of {result.test} in {match.path}:"
+            f"no baseline for case {result.case_id} of {result.test} in {baseline.file}:"
             f" create it with `{UPDATE_COMMAND}`, then review and commit the file"
         )
         return [Check(Metric.BASELINE, Against.BASELINE, Status.FAIL, None, None, "", reason)]
     return [
         _same_setup(result, entry),
-        *_accuracy_vs_baseline(False, result.accuracy_optimized, entry["accuracy"]["optimized"], tol),
-        *_accuracy_vs_baseline(True, result.accuracy_original, entry["accuracy"]["original"], tol),
-        *_latency_vs_baseline(result, match, tol, gate),
+        *_accuracy_vs_baseline(False, result.accuracy_optimized, entry.accuracy_optimized, tol),
+        *_accuracy_vs_baseline(True, result.accuracy_original, entry.accuracy_original, tol),
+        *_latency_vs_baseline(result, baseline, entry, tol, gate),
     ]
 
 
-def _same_setup(result: CaseResult, entry: dict[str, Any]) -> Check:
+def _same_setup(result: CaseResult, entry: BaselineEntry) -> Check:
     measured = {"model": result.model, **result.parameters.flat("parameters.")}
-    recorded = {"model": entry["model"], **Parameters(entry["parameters"]).flat("parameters.")}
+    recorded = {"model": entry.model, **entry.parameters.flat("parameters.")}
     changed = sorted(k for k in measured.keys() | recorded.keys() if measured.get(k) != recorded.get(k))
     if not changed:
         return Check(Metric.PARAMETERS, Against.BASELINE, Status.PASS, None, None, "exact",
@@ -225,14 +219,14 @@ def _same_setup(result: CaseResult, entry: dict[str, Any]) -> Check:
 
 
 def _accuracy_vs_baseline(
-    original: bool, measured: AccuracyResult, recorded: dict[str, float], tol: Tolerances
+    original: bool, measured: AccuracyResult, recorded: Scores, tol: Tolerances
 ) -> list[Check]:
     """The scores of the optimized model, or of the `original`, against their baseline."""
     tolerance = f"atol {tol.accuracy_atol:g}" + (f" + rtol {tol.accuracy_rtol:g}" if tol.accuracy_rtol else "")
     checks = []
     for score, metrics in ACCURACY_CHECKS.items():
         metric = metrics[original]
-        value, expected = getattr(measured, score), recorded[score]
+        value, expected = getattr(measured, score), getattr(recorded, score)
         diff = value - expected
         head = f"{metric} {value:.4f} vs baseline {expected:.4f} ({tolerance})"
         if abs(diff) <= tol.accuracy_atol + tol.accuracy_rtol * abs(expected) + _SLACK:
@@ -246,31 +240,32 @@ def _accuracy_vs_baseline(
     return checks
 
 
-def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Tolerances, gate: LatencyGate) -> list[Check]:
-    if not match.hardware_match:
+def _latency_vs_baseline(result: CaseResult, baseline: BaselineRecord, entry: BaselineEntry, tol: Tolerances,
+                         gate: LatencyGate) -> list[Check]:
+    machine = result.hardware_key
+    if not baseline.hardware_match:
         reason = (
-            f"{LATENCY_NOT_GATED}: baseline recorded on hardware {match.entry_hardware_key!r}, this machine is"
-            f" {match.hardware_key!r} (accuracy is gated); record this machine's with `{UPDATE_COMMAND}`"
+            f"{LATENCY_NOT_GATED}: baseline recorded on hardware {baseline.hardware_key!r}, this machine is"
+            f" {machine!r} (accuracy is gated); record this machine's with `{UPDATE_COMMAND}`"
         )
-        return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"hardware key {match.hardware_key}",
-                      reason)]
-    runs = gate.runs(match)
+        return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"hardware key {machine}", reason)]
+    runs = baseline.runs_of(gate.cpu_model)
     if not runs:
-        models = ", ".join(sorted({r.cpu_model for r in match.runs}))
+        models = ", ".join(sorted({r.cpu_model for r in baseline.runs}))
         reason = (
             f"{LATENCY_NOT_GATED}: no baseline runs of CPU model {gate.cpu_model} under hardware key"
-            f" {match.hardware_key!r} (recorded: {models}); CPU models of one key differ in speed by more than the"
+            f" {machine!r} (recorded: {models}); CPU models of one key differ in speed by more than the"
             f" tolerance (docs/BENCHMARKS.md): record this machine's with `{UPDATE_COMMAND}`"
         )
         return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"CPU model {gate.cpu_model}", reason)]
-    latency, recorded = result.latency, match.entry["latency"]
+    latency, recorded = result.latency, entry.latency
     in_run = tuple(m.speedup.value for m in latency.measurements)
     checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol, in_run=in_run)]
     if tol.cpu_time_rtol is not None:
         reference = float(np.median([r.optimized_ms for r in runs]))
         checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))
     if tol.throughput_rtol is not None and latency.budget is not None:
-        checks.append(_budget_vs_baseline(latency.budget, recorded.get("budget"), tol.throughput_rtol))
+        checks.append(_budget_vs_baseline(latency.budget, recorded.budget, tol.throughput_rtol))
     if tol.latency_rtol is None:
         return checks
     confidence = latency.wall_speedup.confidence
@@ -280,9 +275,9 @@ def _latency_vs_baseline(result: CaseResult, match: BaselineMatch, tol: Toleranc
         # throughput is proportional to 1 / mean latency, so the mean's CI maps onto it inverted
         throughput_ci = (stats.throughput * stats.mean_ms / high, _ratio(stats.throughput * stats.mean_ms, low))
         checks += [
-            _not_worse(mean_ms, stats.mean_ms, (low, high), recorded[model]["mean_ms"],
+            _not_worse(mean_ms, stats.mean_ms, (low, high), getattr(recorded, model).mean_ms,
                        tol.latency_rtol, confidence, higher_is_better=False, fmt="{:.2f} ms"),
-            _not_worse(throughput, stats.throughput, throughput_ci, recorded[model]["throughput"],
+            _not_worse(throughput, stats.throughput, throughput_ci, getattr(recorded, model).throughput,
                        tol.latency_rtol, confidence, higher_is_better=True, fmt="{:.2f}/s"),
         ]
     return checks
@@ -317,16 +312,16 @@ def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -
                  limit=limit)
 
 
-def _budget_vs_baseline(measured: BudgetResult, recorded: dict[str, Any] | None, rtol: float) -> Check:
+def _budget_vs_baseline(measured: BudgetResult, recorded: BudgetResult | None, rtol: float) -> Check:
     """The optimized model's throughput within the latency budget vs the baseline's, at the same budget:
     a point estimate of wall time held to `rtol` (a tolerance the team chose for its runners)."""
     metric, tolerance = Metric.OPTIMIZED_BUDGET_THROUGHPUT, f"rtol {rtol:g}"
-    if recorded is None or recorded["budget_ms"] != measured.budget_ms:
+    if recorded is None or recorded.budget_ms != measured.budget_ms:
         reason = (f"no throughput within a p90 of {measured.budget_ms:g} ms in the baseline; record it with"
                   f" `{UPDATE_COMMAND}`")
         return Check(metric, Against.BASELINE, Status.SKIP, None, None, tolerance, reason)
-    best = recorded["optimized"]["best"]
-    expected = None if best is None else best["throughput"]
+    best = recorded.optimized.best
+    expected = None if best is None else best.throughput
     value = None if measured.optimized.best is None else measured.optimized.best.throughput
     head = f"optimized throughput within p90 {measured.budget_ms:g} ms"
     if expected is None:

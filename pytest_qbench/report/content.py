@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import statistics
-from typing import TYPE_CHECKING, Any, Iterable, TypeVar
+from typing import Any, Iterable, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
 from ..gate.rules import LATENCY_NOT_GATED
-from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, RepairResult, Status
-
-if TYPE_CHECKING:
-    from ..gate.spread import LatencyRun
+from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, LatencyRun, RepairResult, Status
 
 
 VERDICT_HEADERS = ["f1 original -> optimized", "cpu speedup (CI)", "wall speedup", "verdict"]
@@ -131,15 +128,13 @@ def _speedup(result: CaseResult) -> str:
     return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
 
 
-def _nearest_runs(result: CaseResult) -> tuple[str, list["LatencyRun"]] | None:
+def _nearest_runs(result: CaseResult) -> tuple[str, list[LatencyRun]] | None:
     """The baseline the case fell back to (its key's, of other CPU models, or the nearest key's): its
     hardware key and runs; None without any."""
-    from ..gate.baselines import entry_runs
-
-    record = result.baseline or {}
-    if record.get("values") is None:
+    baseline = result.baseline
+    if baseline is None or baseline.values is None or baseline.hardware_key is None:
         return None
-    return record["hardware_key"], entry_runs(record["values"])
+    return baseline.hardware_key, baseline.runs
 
 
 def _nearest(result: CaseResult) -> str:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..gate.baselines import ACCURACY_METRICS
-from ..results import CaseResult, Diagnosis
+from ..results import SCORES, CaseResult, Diagnosis
 from .content import (
     BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, NONE, VERDICT_HEADERS, budget_lines, by_test,
     case_problems, confirmed_in_run, decibels, diagnoses, grouped, hardware_notes, inconclusive_lines, label_map_rows,
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
-    *[h for metric in ACCURACY_METRICS for h in ("", f"{metric} (original)", f"{metric} (optimized)")],
+    *[h for metric in SCORES for h in ("", f"{metric} (original)", f"{metric} (optimized)")],
 ]
 
 TIME_HEADERS = [
@@ -127,7 +126,7 @@ def _non_time_table(results: list[CaseResult]) -> str:
         # accuracy does not depend on the input shape: the variant's first measured case stands for all
         result = next((r for r in group if r.accuracy_optimized is not None), group[0])
         cells = _variant_cells(result)
-        for metric in ACCURACY_METRICS:
+        for metric in SCORES:
             cells += ["\\|"] + [
                 NONE if acc is None else f"{getattr(acc, metric):.3f}"
                 for acc in (result.accuracy_original, result.accuracy_optimized)

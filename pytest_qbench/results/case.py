@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .baseline import BaselineRecord
 from .checks import Check, Status
 from .diagnosis import Diagnosis
 from .measured import AccuracyResult, LatencyResult, OriginalRecord, Parameters, QuantizationRecord
@@ -29,7 +30,7 @@ class CaseResult:
     accuracy_original: AccuracyResult | None = None
     accuracy_optimized: AccuracyResult | None = None
     latency: LatencyResult | None = None
-    baseline: dict[str, Any] | None = None
+    baseline: BaselineRecord | None = None
     checks: list[Check] = field(default_factory=list)
     verdict: Status = Status.ERROR
     error: str | None = None
@@ -87,7 +88,7 @@ class CaseResult:
             "original": opt(self.original),
             "accuracy": {"original": opt(self.accuracy_original), "optimized": opt(self.accuracy_optimized)},
             "latency": opt(self.latency),
-            "baseline": self.baseline,
+            "baseline": None if self.baseline is None else self.baseline.to_json(),
             "verdict": str(self.verdict),
             "checks": [c.to_json() for c in self.checks],
             "error": self.error,
@@ -124,7 +125,7 @@ class CaseResult:
             accuracy_original=_accuracy(data["accuracy"]["original"]),
             accuracy_optimized=_accuracy(data["accuracy"]["optimized"]),
             latency=None if latency is None else LatencyResult.from_dict(latency),
-            baseline=data["baseline"],
+            baseline=None if data["baseline"] is None else BaselineRecord.from_json(data["baseline"]),
             checks=[Check(**c) for c in data["checks"]],
             verdict=Status(data["verdict"]),
             error=data["error"],
