@@ -142,8 +142,7 @@ def merge_command(args: argparse.Namespace) -> int:
         if args.confirm_list is not None:
             from .gate.merge import to_confirm
 
-            artifact = merged_artifact(merged)
-            ids = sorted({n for key in merged.environments for n in to_confirm(artifact, key)})
+            ids = sorted({n for key in merged.environments for n in to_confirm(merged.results, key)})
             atomic_write_text(args.confirm_list, "".join(f"{n}\n" for n in ids))
             print(f"{len(ids)} cases to confirm written to {args.confirm_list}")
         if args.durations_out is not None:

@@ -61,12 +61,12 @@ class Merged:
     @property
     def environment(self) -> dict[str, Any]:
         """The environment the merged artifact records: the first artifact's."""
-        return self.files[0].artifact["environment"]
+        return self.files[0].environment
 
     def record(self) -> dict[str, Any]:
         """What the merged artifact records of the merge itself (its "merge" object)."""
         return {
-            "sources": [{"file": str(f.path), "shard": f.artifact["run"]["shard"], "hardware_key": f.hardware_key,
+            "sources": [{"file": str(f.path), "shard": f.shard, "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
             "environments": self.environments, "missing": self.missing, "skipped": self.skipped, "verdict": str(self.verdict),
             "exit_code": self.exit_code, "strict": self.strict,
@@ -116,12 +116,12 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
             raise QbenchMergeError(f"qbench merge: the artifacts are not of one run: {name} differs ({found})")
     runs: dict[tuple[Any, Any], Path] = {}
     for file in files:
-        run = (file.artifact["run"].get("id") or str(file.path), file.artifact["run"]["shard"])
+        run = (file.run_id, file.shard)
         if run in runs:
             raise QbenchMergeError(f"qbench merge: {file.path} and {runs[run]} are the same artifact (run"
                                    f" {run[0]}, shard {run[1]}): give each once")
         runs[run] = file.path
-    selections = {json.dumps(f.artifact["run"]["selected"]): f for f in files}
+    selections = {json.dumps(f.selected): f for f in files}
     if len(selections) > 1:
         paths = ", ".join(str(f.path) for f in selections.values())
         raise QbenchMergeError(
@@ -129,7 +129,7 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
             " tests, -k and -m, and differ only in --qbench-shard (a confirmation run takes its selection from"
             " --qbench-rerun-from)"
         )
-    return files[0].artifact["run"]["selected"]
+    return files[0].selected
 
 
 def _run_settings(files: list[ArtifactFile]) -> RunSettings:
@@ -165,12 +165,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     repeats: dict[tuple[str, str], list[tuple[CaseResult, Path]]] = {}
     environments = {}
     for file in files:
-        environments.setdefault(file.hardware_key, file.artifact["environment"])
-        run_id = file.artifact["run"].get("id") or str(file.path)
-        for case in file.artifact["cases"]:
-            result = CaseResult.from_json(case)
-            result.hardware_key = result.hardware_key or file.hardware_key
-            result.run_id = result.run_id or run_id
+        environments.setdefault(file.hardware_key, file.environment)
+        for result in file.results():
             found = repeats.setdefault((result.nodeid, result.hardware_key), [])
             twice = next((path for r, path in found if r.run_id == result.run_id), None)
             if twice is not None:
@@ -197,7 +193,7 @@ def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, l
     offline, a kernel this CPU lacks) that no run of the key measured."""
     found: dict[str, set[str]] = {}
     for file in files:
-        found.setdefault(file.hardware_key, set()).update(file.artifact["run"].get("skipped", []))
+        found.setdefault(file.hardware_key, set()).update(file.skipped)
     return {key: sorted(ids - ran[key]) for key, ids in found.items() if ids - ran[key]}
 
 
@@ -208,12 +204,11 @@ def _undecided(result: CaseResult) -> str:
     return "latency not gated on this machine: record its baseline runs (--baselines-out of an update run)"
 
 
-def to_confirm(artifact: dict[str, Any], hardware_key: str) -> list[str]:
+def to_confirm(results: list[CaseResult], hardware_key: str) -> list[str]:
     """The node ids of the cases measured on `hardware_key` whose latency check failed or was
     inconclusive: what a confirmation job measures again on another machine."""
-    cases = [CaseResult.from_json(case) for case in artifact["cases"]]
-    return sorted({r.nodeid for r in cases if (r.hardware_key or artifact["environment"]["hardware_key"]) == hardware_key
-                   and any(c.latency_undecided for c in r.checks)})
+    return sorted({r.nodeid for r in results
+                   if r.hardware_key == hardware_key and any(c.latency_undecided for c in r.checks)})
 
 
 def durations(merged: Merged) -> dict[str, dict[str, float]]:
@@ -233,8 +228,7 @@ def write_baselines(merged: Merged, folder: Path, seed_from: Path) -> list[str]:
 
     store = BaselineStore(folder)
     seeds = BaselineStore(seed_from)
-    created = {file.artifact["run"].get("id") or str(file.path): file.artifact["environment"]["created"]
-               for file in merged.files}
+    created = {file.run_id: file.environment["created"] for file in merged.files}
     written = []
     for result in merged.measured:
         if result.error is not None or result.latency is None:

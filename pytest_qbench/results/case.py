@@ -168,5 +168,37 @@ class ArtifactFile:
     artifact: dict[str, Any]
 
     @property
+    def environment(self) -> dict[str, Any]:
+        return self.artifact["environment"]
+
+    @property
     def hardware_key(self) -> str:
-        return self.artifact["environment"]["hardware_key"]
+        return self.environment["hardware_key"]
+
+    @property
+    def run_id(self) -> str:
+        """The run's id; an artifact written before runs had ids is a run of its own."""
+        return self.artifact["run"].get("id") or str(self.path)
+
+    @property
+    def shard(self) -> str | None:
+        return self.artifact["run"]["shard"]
+
+    @property
+    def selected(self) -> list[str]:
+        """The node ids of every qbench case the run selected, before sharding."""
+        return self.artifact["run"]["selected"]
+
+    @property
+    def skipped(self) -> list[str]:
+        """The node ids of the qbench cases pytest skipped (none recorded before schema 6)."""
+        return self.artifact["run"].get("skipped", [])
+
+    def results(self) -> list[CaseResult]:
+        """Its cases, each with its machine's hardware key and its run's id (which older artifacts record
+        for the whole run only)."""
+        results = [CaseResult.from_json(case) for case in self.artifact["cases"]]
+        for result in results:
+            result.hardware_key = result.hardware_key or self.hardware_key
+            result.run_id = result.run_id or self.run_id
+        return results
