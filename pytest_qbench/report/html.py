@@ -364,9 +364,9 @@ def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
     for row in shown:
         y += 0.6 if previous not in (None, (row.model, row.shape)) else 0.0  # a gap between shapes
         previous = (row.model, row.shape)
-        legend = row.variant != "fp32" and row.runtime not in named  # the runtime's colour, unpaled
+        legend = not row.fp32 and row.runtime not in named  # the runtime's colour, unpaled
         axis.barh([y], [row.over_ort_fp32], height=0.8, color=f"C{runtimes.index(row.runtime)}",
-                  alpha=0.55 if row.variant == "fp32" else 1.0, label=row.runtime if legend else None)
+                  alpha=0.55 if row.fp32 else 1.0, label=row.runtime if legend else None)
         if legend:
             named.add(row.runtime)
         f1 = "" if row.f1 is None else f", F1 {row.f1:.4f}"
