@@ -5,11 +5,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from factories import HW, TEST, accuracy, make_result
+from factories import HW, TEST, accuracy, latency_gate, make_result
 
 from pytest_qbench.atomic import atomic_write_text
 from pytest_qbench import QbenchBaselineError
 from pytest_qbench.gate.baselines import BaselineStore, entry_from_result, file_stem
+from pytest_qbench.gate.rules import judge
+from pytest_qbench.results import Status
+from pytest_qbench.specs import Tolerances
 
 OTHER_HW = "x86_64-avx2-4c"
 
@@ -342,3 +345,18 @@ def test_a_malformed_run_in_the_sample_is_a_clear_error(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(QbenchBaselineError, match=r"latency.runs\[0\]"):
         BaselineStore(tmp_path).lookup(TEST, case_id, HW)
+
+
+def test_an_update_over_an_entry_without_its_latency_judges_and_replaces_it(tmp_path):
+    result = make_result()
+    path = flushed(tmp_path, result).path_for(TEST)
+    doc = json.loads(path.read_text())
+    del doc["cases"][result.case_id][HW]["latency"]
+    path.write_text(json.dumps(doc))
+    baseline = BaselineStore(tmp_path).lookup(TEST, result.case_id, HW, check_entry=False)
+    judgement = judge(result, baseline, Tolerances(), update=True, latency=latency_gate())
+    assert (baseline.values, judgement.verdict, judgement.restart) == (None, Status.UPDATED, False)
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, result.case_id, HW, result)
+    assert store.flush().updated == [(TEST, result.case_id, HW)]
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW).values == entry_from_result(result)
