@@ -133,7 +133,8 @@ def test_a_baseline_file_of_a_previous_schema_says_to_delete_and_re_create_it(tm
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
     result = make_result()
-    old_entry = {**entry_from_result(result).to_json(), "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}
+    schema_2_latency = {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}
+    old_entry = {**entry_from_result(result).to_json(), "latency": schema_2_latency}
     path.write_text(json.dumps({"schema_version": version, "test": TEST, "cases": {result.case_id: {HW: old_entry}}}))
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, result.case_id, HW)

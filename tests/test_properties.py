@@ -119,7 +119,8 @@ def results(draw, measured: bool | None = None) -> CaseResult:
     case_id = draw(name)
     return CaseResult(
         nodeid=f"{TEST}[{case_id}]", test=TEST, case_id=case_id, model=draw(name),
-        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)), parameters=Parameters(variant.to_dict()),
+        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)),
+        parameters=Parameters(variant.to_dict()),
         quantization=draw(st.none() | st.builds(QuantizationRecord, text, st.dictionaries(name, count), st.lists(name), st.none() | text)),
         accuracy_original=draw(accuracies()) if measured else None,
         accuracy_optimized=draw(accuracies()) if measured else None,
@@ -194,7 +195,8 @@ def test_rounding_to_six_digits_is_idempotent(value: float):
     rounded = replace(result, latency=replace(
         result.latency,
         original=replace(result.latency.original, mean_ms=stored.original.mean_ms),
-        cpu=replace(cpu, original_ms=stored.cpu.original_ms, speedup=replace(cpu.speedup, value=stored.cpu.speedup.value)),
+        cpu=replace(cpu, original_ms=stored.cpu.original_ms,
+                    speedup=replace(cpu.speedup, value=stored.cpu.speedup.value)),
         wall_speedup=replace(result.latency.wall_speedup, value=stored.wall_speedup.value),
     ))
     assert entry_from_result(rounded).latency == stored
@@ -361,15 +363,16 @@ documents = st.fixed_dictionaries(
     optional={"cases": st.dictionaries(st.sampled_from(["c", "d"]), st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values)},
 )
 valid = json.dumps({"schema_version": 4, "test": TEST, "cases": {}}).encode()
+ENTRY = entry_from_result(make_result()).to_json()
 
 
 @EXAMPLES
 @given(st.binary(max_size=300) | documents.map(lambda d: json.dumps(d).encode()) | st.builds(lambda n: valid[:n], st.integers(0, len(valid))))
 @example(b"[" * 100_000)  # nested past the parser's recursion limit
 @example(b'{"schema_version": 4, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
-@example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: entry_from_result(make_result()).to_json()}}}).encode())
+@example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: ENTRY}}}).encode())
 @example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: {  # a schema-2 entry in a schema-4 file
-    **entry_from_result(make_result()).to_json(), "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}}}}).encode())
+    **ENTRY, "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}}}}).encode())
 def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes):
     with tempfile.TemporaryDirectory() as tmp:
         store = BaselineStore(tmp)
@@ -391,7 +394,7 @@ def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes)
             assert str(path) in str(error)
             assert path.read_bytes() == content  # refused: left untouched
         else:
-            assert json.loads(path.read_text())["cases"]["c"][HW] == entry_from_result(make_result()).to_json()
+            assert json.loads(path.read_text())["cases"]["c"][HW] == ENTRY
         assert sorted(p.name for p in Path(tmp).iterdir()) == [path.name]
 
 

@@ -245,7 +245,8 @@ def _mapped(result, effect, merge=True):
     """`result` scored through a label_map that did `effect` to the original model's predictions."""
     accuracy = replace(result.accuracy_original, label_map=effect)
     evaluation = {"split": "validation", "label_map": {"GIVEN_NAME": "PER", "SURNAME": "PER", "*": "O"}, "label_map_merge": merge}
-    return replace(result, accuracy_original=accuracy, parameters=Parameters({**result.parameters.recorded, "evaluation": evaluation}))
+    parameters = Parameters({**result.parameters.recorded, "evaluation": evaluation})
+    return replace(result, accuracy_original=accuracy, parameters=parameters)
 
 
 PII_EFFECT = LabelMapEffect("span", [

@@ -302,7 +302,8 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
     latency = result.latency
     result.latency = replace(latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high)))
     result.hardware_key = ENVIRONMENT["hardware_key"]
-    judgement = judge(result, looked_up(entry, result.hardware_key), Tolerances(), latency=latency_gate(CPU_MODEL, cases=42))
+    judgement = judge(result, looked_up(entry, result.hardware_key), Tolerances(),
+                      latency=latency_gate(CPU_MODEL, cases=42))
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     return result
 

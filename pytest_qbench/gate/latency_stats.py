@@ -183,11 +183,13 @@ def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = Qbenc
         f" {'the prior' if spread.df == 0 else f'{runs_n} recorded runs, shrunk toward the prior'}) (rtol {rtol:g})"
     )
     reason = {
-        Status.FAIL: f"{head}: every model slower alike (an onnxruntime, library or machine change?); the speedups cannot see it",
+        Status.FAIL: (f"{head}: every model slower alike (an onnxruntime, library or machine change?); the speedups"
+                      " cannot see it"),
         Status.PASS: f"{head}: a {rtol:.0%} slowdown common to every case is ruled out",
         Status.INCONCLUSIVE: f"{head}: inconclusive; the CPU time per call moves too much between runs here to tell",
     }[status]
-    return Check(Metric.COMMON_CPU_MS, Against.BASELINE, status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason, limit=1 + rtol)
+    return Check(Metric.COMMON_CPU_MS, Against.BASELINE, status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason,
+                 limit=1 + rtol)
 
 
 # The CPU time per call of every case moved 1-3% between idle processes, 8% beside a loaded one

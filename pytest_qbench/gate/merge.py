@@ -68,8 +68,8 @@ class Merged:
         return {
             "sources": [{"file": str(f.path), "shard": f.shard, "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
-            "environments": self.environments, "missing": self.missing, "skipped": self.skipped, "verdict": str(self.verdict),
-            "exit_code": self.exit_code, "strict": self.strict,
+            "environments": self.environments, "missing": self.missing, "skipped": self.skipped,
+            "verdict": str(self.verdict), "exit_code": self.exit_code, "strict": self.strict,
             "confirmed": sorted(r.nodeid for r in self.results if r.confirmed_by),
         }
 

@@ -97,8 +97,8 @@ def judge(
     missing = _missing(result)
     if missing:
         reason = f"{' and '.join(missing)} not measured: nothing compared, nothing written"
-        return Judgement([Check(Metric.MEASUREMENT, Against.ORIGINAL, Status.ERROR, None, None, "", reason)], Status.ERROR,
-                         baseline)
+        failed = Check(Metric.MEASUREMENT, Against.ORIGINAL, Status.ERROR, None, None, "", reason)
+        return Judgement([failed], Status.ERROR, baseline)
 
     checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
     if not update:

@@ -63,9 +63,9 @@ def recorded_outcome(artifact: dict[str, Any]) -> RunOutcome:
     """The outcome a valid artifact records: its cases, its run's own checks, and whether it was strict
     (the run's setting, or the merge's) or missed cases (a merge)."""
     merge = artifact.get("merge") or {}
+    strict = merge.get("strict", artifact["run"].get("strict", False))
     return RunOutcome([CaseResult.from_json(case) for case in artifact["cases"]],
-                      [Check(**check) for check in artifact.get("run_checks", [])],
-                      strict=merge.get("strict", artifact["run"].get("strict", False)), missing=bool(merge.get("missing")))
+                      [Check(**check) for check in artifact.get("run_checks", [])], strict, bool(merge.get("missing")))
 
 
 def write_artifact(path: str | Path, artifact: dict[str, Any]) -> None:
