@@ -40,7 +40,7 @@ from scipy.stats import binomtest
 
 from run_record import run_info, run_start, save_result
 
-from pytest_qbench.gate.policy import SpeedupRule
+from pytest_qbench.gate.latency_stats import SpeedupRule
 from pytest_qbench.gate.spread import (
     PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Measured, between_run_sigma, combine, compare,
 )

@@ -35,7 +35,7 @@ from scipy.stats import binom, binomtest
 from gate_replay import RECORDS, InRun, Model, _cases, _components, simulate_in_run, wilson
 from run_record import run_info, run_start, save_result
 
-from pytest_qbench.gate.policy import SpeedupRule
+from pytest_qbench.gate.latency_stats import SpeedupRule
 
 RESULTS = RECORDS.parent / "gate-tails.json"
 THRESHOLD = math.log(0.94)

@@ -26,7 +26,7 @@ from gate_replay import RECORDS, InRun, Model, _components, simulate_in_run
 from gate_tails import SUPPLIED, amx_cases, proportion, recorded_tallies
 from run_record import run_info, run_start, save_result
 
-from pytest_qbench.gate.policy import SpeedupRule
+from pytest_qbench.gate.latency_stats import SpeedupRule
 
 RESULTS = RECORDS.parent / "gate-targets.json"
 ERROR_SCALES = {"5% (today)": 1.0, "3%": 0.6, "2%": 0.4}

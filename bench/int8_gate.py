@@ -73,16 +73,17 @@ def measure_run(original: str, candidate: str, feed: dict[str, Any], work: Path)
 
 
 def judge(run: dict[str, Any], baseline: list[dict[str, Any]]) -> str:
-    from pytest_qbench.gate.policy import LatencyGate, speedup_vs_runs
-    from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, LatencyRun, between_run_sigma
-    from pytest_qbench.results import Speedup
+    from pytest_qbench.gate.latency_stats import speedup_vs_runs
+    from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
+    from pytest_qbench.results import LatencyGate, LatencyRun, Speedup
+    from pytest_qbench.specs import QbenchOptions
 
     runs = [LatencyRun("host", b["speedup"]["value"], b["speedup"]["ci_low"], b["speedup"]["ci_high"], 1.0, 1.0,
                        f"run-{i}", "") for i, b in enumerate(baseline)]
     spread = between_run_sigma([[(r.log_speedup, r.log_se) for r in runs]], PRIOR_SPEEDUP_SIGMA)
     s = run["speedup"]
     measured = Speedup(s["value"], s["ci_low"], s["ci_high"], 0.95, s["n_pairs"])
-    return speedup_vs_runs(measured, runs, LatencyGate("host", spread, FAMILY), 0.10).status
+    return speedup_vs_runs(measured, runs, LatencyGate("host", spread, FAMILY, QbenchOptions.false_alarm_rate), 0.10).status
 
 
 def run_condition(condition: str, models: dict[str, str], feed: dict[str, Any], args: argparse.Namespace,

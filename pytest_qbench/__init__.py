@@ -30,8 +30,8 @@ _PUBLIC = {
     "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
     "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
     **dict.fromkeys(
-        ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord",
-         "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion"),
+        ("CaseResult", "Check", "Status", "Metric", "Against", "Parameters", "AccuracyResult", "LatencyResult",
+         "BudgetResult", "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion"),
         "pytest_qbench.results",
     ),
     # hook helpers: the machine to run as (pytest_qbench_hardware)
@@ -96,15 +96,19 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
     from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
     from .results import (
         AccuracyResult,
+        Against,
         BudgetResult,
         CaseResult,
         Check,
         Diagnosis,
         Exclusion,
         LatencyResult,
+        Metric,
         OriginalRecord,
+        Parameters,
         QuantizationRecord,
         RepairResult,
+        Status,
     )
     from .runner import QbenchRun
     from .specs import CaseSpec

@@ -73,20 +73,18 @@ def report_command(args: argparse.Namespace) -> int:
     def write() -> str:
         from .atomic import atomic_write_text
         from .gate.merge import merge
-        from .report.artifact import read_artifact
+        from .report.artifact import read_artifact, recorded_outcome
         from .report.history import load as load_history
         from .report.html import render
-        from .results import CaseResult
 
         files = [read_artifact(path) for path in args.artifacts]
         if len(files) == 1:
-            environment = files[0].artifact["environment"]
-            results = [CaseResult.from_json(c) for c in files[0].artifact["cases"]]
+            environment, outcome = files[0].artifact["environment"], recorded_outcome(files[0].artifact)
         else:
             merged = merge(files)
-            environment, results = merged.environment, merged.results
+            environment, outcome = merged.environment, merged.outcome
         history = load_history(args.history) if args.history else []
-        atomic_write_text(args.output, render(results, environment, history))
+        atomic_write_text(args.output, render(outcome, environment, history))
         return f"HTML report written to {args.output}"
 
     return _done("report", write)
@@ -144,8 +142,7 @@ def merge_command(args: argparse.Namespace) -> int:
         if args.confirm_list is not None:
             from .gate.merge import to_confirm
 
-            artifact = merged_artifact(merged)
-            ids = sorted({n for key in merged.environments for n in to_confirm(artifact, key)})
+            ids = sorted({n for key in merged.environments for n in to_confirm(merged.results, key)})
             atomic_write_text(args.confirm_list, "".join(f"{n}\n" for n in ids))
             print(f"{len(ids)} cases to confirm written to {args.confirm_list}")
         if args.durations_out is not None:

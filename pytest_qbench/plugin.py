@@ -150,11 +150,11 @@ def _keep_reruns(config: pytest.Config, items: list[pytest.Item], qbench_items: 
 
     session = config.stash[SESSION_KEY]
     try:
-        artifact = read_artifact(rerun_from).artifact
+        artifact = read_artifact(rerun_from)
     except QbenchArtifactError as error:
         raise pytest.UsageError(f"--qbench-rerun-from: {error}") from None
-    again = set(to_confirm(artifact, session.hardware_key))
-    session.selected = artifact["run"]["selected"]
+    again = set(to_confirm(artifact.results(), session.hardware_key))
+    session.selected = artifact.selected
     keep = [i for i in items if i.nodeid in again]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep

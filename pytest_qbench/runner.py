@@ -1,7 +1,7 @@
 """`QbenchRun`, what the `qbench` fixture gives a test: the object that wires one case's stages.
 
 build (the session's variants, through its build cache) -> measure (measure/case.py) -> judge
-(gate/policy.py) -> record (the result travels in the test's report to the session, which writes
+(gate/rules.py) -> record (the result travels in the test's report to the session, which writes
 what the run leaves behind), and on request diagnose (diagnose/case.py). It measures and judges
 nothing itself: each stage does, and this object hands each one what the case and the session give.
 
@@ -23,16 +23,17 @@ import pytest
 
 from .errors import error_text
 from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
-from .results import RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, OriginalRecord
+from .results import (
+    RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, Metric, OriginalRecord, Status,
+)
 
 if TYPE_CHECKING:
     import onnxruntime
 
     from .measure.case import CaseMeasurer
     from .measure.tasks import Task
-    from .gate.baselines import BaselineMatch
-    from .gate.policy import Judgement
-    from .results import Exclusion
+    from .gate.rules import Judgement
+    from .results import BaselineRecord, Exclusion
     from .session import QbenchSession
     from .specs import CaseSpec, TimingSpec
     from .variants.quantize import BuiltVariant
@@ -44,7 +45,7 @@ _OPENVINO_DIAGNOSIS = ("diagnosis and repair read ONNX graphs: they work on ONNX
 
 def _strict_line(check: Check) -> str:
     """What --qbench-strict says of a check that did not decide, and what to do about it."""
-    if check.status == "inconclusive":
+    if check.status is Status.INCONCLUSIVE:
         return (f"[strict] {check}; confirm it on another machine (pytest --qbench --qbench-rerun-from ARTIFACT)"
                 " or record more baseline runs; without --qbench-strict this is a warning")
     return (f"[strict] {check}; record this machine's baseline runs (pytest --qbench --qbench-update-baselines) or run"
@@ -56,14 +57,8 @@ def _to_confirm(judgement: "Judgement", update: bool) -> bool:
     speedup check failed or was inconclusive, or an update's run would restart the recorded sample."""
     if update:
         return judgement.restart
-    return any(c.metric == "cpu.speedup" and c.status in ("fail", "inconclusive") for c in judgement.checks)
-
-
-def _accuracy_lost(check: Check) -> bool:
-    """A failed check of the optimized model's accuracy, against the original or the baseline."""
-    from .gate.baselines import ACCURACY_METRICS
-
-    return check.status == "fail" and check.metric in ACCURACY_METRICS
+    return any(c.metric is Metric.CPU_SPEEDUP and c.status in (Status.FAIL, Status.INCONCLUSIVE)
+               for c in judgement.checks)
 
 
 class QbenchRun:
@@ -200,7 +195,6 @@ class QbenchRun:
         fail the test with one line per failed check (QbenchAccuracyLost when the accuracy is among
         them, else QbenchCheckFailed)."""
         from .errors import QbenchBaselineError, QbenchInconclusiveWarning
-        from .gate.policy import latency_not_gated
 
         result = self._new_result()
         try:
@@ -217,31 +211,31 @@ class QbenchRun:
         session = self.session
         try:
             # In update mode a malformed entry is about to be replaced: only the file must be readable.
-            match = session.store.lookup(
+            baseline = session.store.lookup(
                 result.test, result.case_id, session.hardware_key, check_entry=not session.options.update
             )
         except QbenchBaselineError as error:
             self._fail(result, "could not read its baseline", error)
-        judgement = self._judge(result, match)
+        judgement = self._judge(result, baseline)
         processes = self.measurer.case.timing.confirm_processes
         if processes and _to_confirm(judgement, session.options.update):
             try:
                 result.latency = self.measurer.confirm(result.latency, processes)
             except Exception as error:  # noqa: BLE001 - recorded in the artifact, then reported as the failure
                 self._fail(result, "could not confirm its latency", error)
-            judgement = self._judge(result, match)
+            judgement = self._judge(result, baseline)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         result.restart_sample = judgement.restart
         self._result = result
-        failed = [str(c) for c in result.checks if c.status == "fail"]
+        failed = [str(c) for c in result.checks if c.status is Status.FAIL]
         if session.options.strict:
-            failed += [_strict_line(c) for c in result.checks if c.status == "inconclusive" or latency_not_gated(c)]
-        accuracy_lost = any(map(_accuracy_lost, result.checks))
+            failed += [_strict_line(c) for c in result.checks if c.undecided]
+        accuracy_lost = any(c.accuracy_lost for c in result.checks)
         if accuracy_lost:
             failed += self._diagnosis_lines(result)
         self._record(result)
         for check in result.checks:
-            if check.status == "inconclusive":
+            if check.status is Status.INCONCLUSIVE:
                 warnings.warn(QbenchInconclusiveWarning(f"qbench {self.case.id}: {check}"), stacklevel=2)
         if failed:
             raise (QbenchAccuracyLost if accuracy_lost else QbenchCheckFailed)(
@@ -249,13 +243,13 @@ class QbenchRun:
             )
         return result
 
-    def _judge(self, result: CaseResult, match: "BaselineMatch") -> "Judgement":
-        from .gate.policy import judge
+    def _judge(self, result: CaseResult, baseline: "BaselineRecord") -> "Judgement":
+        from .gate.rules import judge
 
         session = self.session
         return judge(
             result,
-            match,
+            baseline,
             self.case.tolerances,
             update=session.options.update,
             amend=lambda checks: session.config.hook.pytest_qbench_checks(
@@ -301,7 +295,7 @@ class QbenchRun:
             model=self.model_name,
             batch_size=self.case.batch_size,
             sequence_length=self.case.sequence_length,
-            variant={**self.case.variant.to_dict(), "evaluation": self.case.data.to_dict()},
+            parameters=self.case.parameters,
             hardware_key=self.session.hardware_key,
             cpu_model=self.session.fingerprint.cpu_model,
             run_id=self.session.run_id,

@@ -23,17 +23,16 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 import pytest
 
 from .errors import QbenchBaselineError, error_text
-from .results import RESULT_PROPERTY, CaseResult, OriginalRecord
+from .results import RESULT_PROPERTY, CaseResult, LatencyGate, OriginalRecord
 
 if TYPE_CHECKING:
     import datasets
     import onnxruntime
 
     from .gate.baselines import BaselineStore
-    from .gate.policy import LatencyGate
+    from .gate.rules import RunOutcome
     from .hardware import Fingerprint, Hardware
     from .measure.ov_session import OvSession
-    from .results import Check
     from .specs import CaseSpec, QbenchOptions
     from .variants.cache import BuildCache
     from .variants.quantize import BuiltVariant
@@ -110,7 +109,6 @@ class QbenchSession:
     def latency_gate(self) -> "LatencyGate":
         """What every latency check of the run is held to: this machine's CPU model, the between-run
         spread of the key's recorded runs (baselines and history), and the run's family of cases."""
-        from .gate.policy import LatencyGate
         from .gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
 
         samples = {case: [(r.log_speedup, r.log_se, r.run) for r in runs if r.cpu_model == self.fingerprint.cpu_model]
@@ -275,20 +273,20 @@ class QbenchSession:
                 self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
-        from .gate.policy import file_to_write
+        from .gate.rules import FileToWrite, file_to_write
 
         self.results.append(result)
         write = file_to_write(result.verdict, self.options.update)
-        if write == "baseline" and self.options.shard is not None:
+        if write is FileToWrite.BASELINE and self.options.shard is not None:
             return  # a shard's measurements become baselines through the merge
         try:
-            if write == "baseline":
+            if write is FileToWrite.BASELINE:
                 self.store.stage(result.test, result.case_id, self.hardware_key, result,
                                  when=self.environment["created"], restart=result.restart_sample)
-            elif write == "obtained":
+            elif write is FileToWrite.OBTAINED:
                 self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
         except (QbenchBaselineError, OSError, ValueError) as error:  # a hook runs here: no traceback
-            what = "stage the baseline" if write == "baseline" else "write the obtained file"
+            what = "stage the baseline" if write is FileToWrite.BASELINE else "write the obtained file"
             self.errors.append(f"qbench: ERROR: could not {what} of {result.test} [{result.case_id}]: {error_text(error)}")
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal reporter's, which can raise
@@ -304,10 +302,12 @@ class QbenchSession:
         if sharded and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = pytest.ExitCode.OK  # an empty shard is a valid shard
         self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
-        run_checks = self.run_checks()
-        self.summary = self.finish(run_checks)
-        if session.exitstatus == pytest.ExitCode.OK and any(c.status == "fail" for c in run_checks):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as pytest-cov's --cov-fail-under: after the tests passed
+        outcome = self.outcome()
+        self.summary = self.finish(outcome)
+        if session.exitstatus == pytest.ExitCode.OK and outcome.exit_code:
+            # the run's own check failed (each case is a test: pytest failed those already), as pytest-cov's
+            # --cov-fail-under does after the tests passed
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if session.exitstatus == pytest.ExitCode.OK and (self.errors or self.interrupted):
             # a baseline or artifact went unwritten, or an interrupt came during the writes
             session.exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupted else pytest.ExitCode.TESTS_FAILED
@@ -325,26 +325,27 @@ class QbenchSession:
             for line in github_annotations(self.results):
                 terminalreporter.write_line(line)
 
-    def run_checks(self) -> list["Check"]:
-        """The run's own checks: a slowdown common to every case it gated (not in update mode, nor in a
-        shard, whose merge checks the whole run)."""
-        from .gate.policy import common_cpu_time
+    def outcome(self) -> "RunOutcome":
+        """What the run decided: its cases' verdicts and its own checks, a slowdown common to every case it
+        gated (not in update mode, nor in a shard, whose merge checks the whole run)."""
+        from .gate.latency_stats import common_cpu_time
+        from .gate.rules import RunOutcome
 
-        if self.options.update or self.options.shard is not None:
-            return []
         settings = self.options.run_settings  # as the merge of a sharded run judges it (gate/merge.py)
-        found = common_cpu_time(self.results, settings.speedup_rtol, settings.false_alarm_rate)
-        return [] if found is None else [found]
+        found = None
+        if not self.options.update and self.options.shard is None:
+            found = common_cpu_time(self.results, settings.speedup_rtol, settings.false_alarm_rate)
+        return RunOutcome(self.results, [] if found is None else [found], strict=settings.strict)
 
-    def finish(self, run_checks: list["Check"]) -> list[str]:
-        """Write what the run leaves behind (report/outputs.py), with the run's own checks; return what
-        the terminal summary should say about it."""
+    def finish(self, outcome: "RunOutcome") -> list[str]:
+        """Write what the run leaves behind (report/outputs.py), with the run's outcome; return what the
+        terminal summary should say about it."""
         from .report.outputs import RunOutputs
 
         outputs = RunOutputs(
-            options=self.options, results=self.results, environment=self.environment, store=self.store,
+            options=self.options, outcome=outcome, environment=self.environment, store=self.store,
             hardware_key=self.hardware_key, selected=self.selected, skipped=self.skipped, shard_plan=self.shard_plan,
-            interrupted=self.interrupted, errors=self.errors, run_id=self.run_id, run_checks=run_checks,
+            interrupted=self.interrupted, errors=self.errors, run_id=self.run_id,
         )
         lines = outputs.write(
             amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)

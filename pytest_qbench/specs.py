@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import QbenchConfigError
+from .results import Parameters
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -95,11 +96,8 @@ class VariantSpec:
 
     @property
     def id(self) -> str:
-        if self.quantized_file is not None:
-            return f"{GIVEN}-{PurePosixPath(self.quantized_file).stem}"
-        if self.openvino:  # NNCF picks the operators: there is no set to name
-            return f"openvino-{self.approach}"
-        return f"{self.approach}-{'+'.join(self.operators)}"
+        """As results.Parameters derives it from what the variant records."""
+        return Parameters(self.to_dict()).variant_id
 
     def to_dict(self) -> dict[str, Any]:
         if self.quantized_file is not None:  # no quantizer runs: its settings would mean nothing
@@ -138,14 +136,14 @@ class VariantSpec:
 
 @dataclass(frozen=True)
 class Tolerances:
-    """The comparison policy's knobs (see gate/policy.py)."""
+    """The comparison policy's knobs (see gate/rules.py)."""
 
     accuracy_atol: float = 0.005  # vs baseline, absolute
     accuracy_rtol: float = 0.0  # vs baseline, relative
     max_loss: float = 0.01  # optimized vs original in the same run, absolute (F1 points)
     max_relative_loss: float | None = None  # when set, replaces max_loss: e.g. 0.01 = 1% relative
     # CPU-time speedup vs the baseline runs' median: the slowdown the gate must catch; no change fails
-    # a whole gate run at most qbench_false_alarm_rate of the time (gate/policy.py).
+    # a whole gate run at most qbench_false_alarm_rate of the time (gate/latency_stats.py).
     speedup_rtol: float = 0.10
     # The optimized model's CPU time per call vs the baseline runs' median, same CPU model only; None:
     # not gated. It moves several percent from run to run (docs/BENCHMARKS.md §7): a point estimate
@@ -282,6 +280,11 @@ class CaseSpec:
     @property
     def id(self) -> str:
         return f"{self.variant.id}-bs{self.batch_size}-len{self.sequence_length}"
+
+    @property
+    def parameters(self) -> Parameters:
+        """What its result and baseline record of it besides the model and the shape."""
+        return Parameters({**self.variant.to_dict(), "evaluation": self.data.to_dict()})
 
 
 @dataclass(frozen=True)

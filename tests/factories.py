@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from pytest_qbench.specs import VariantSpec
-from pytest_qbench.results import AccuracyResult, CaseResult, CpuTime, LatencyResult, LatencyStats, QuantizationRecord, Speedup
+from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA
+from pytest_qbench.specs import QbenchOptions, VariantSpec
+from pytest_qbench.results import (
+    AccuracyResult, BaselineEntry, BaselineRecord, CaseResult, CpuTime, LatencyGate, LatencyResult, LatencyStats,
+    Parameters, QuantizationRecord, Speedup, Spread,
+)
 
 TEST = "examples/test_conll.py::test_ner"
 HW = "x86_64-avx512_vnni-2c"
 CPU_MODEL = "amd-26-2"
+BASELINE_FILE = "baselines/examples.test_conll.py--test_ner.json"
 ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
     "brand": "AMD EPYC 9R14",
     "flags": ["avx2", "avx512_vnni", "avx512f"],
@@ -49,6 +54,7 @@ def make_result(
     note: str | None = None,
     run_id: str = "run-1",
     cpu_model: str = CPU_MODEL,
+    hardware_key: str = HW,
     **variant: object,
 ) -> CaseResult:
     spec = VariantSpec(approach=approach, operators=operators, **variant)
@@ -62,7 +68,7 @@ def make_result(
         model="elastic/distilbert-base-uncased-finetuned-conll03-english",
         batch_size=batch_size,
         sequence_length=sequence_length,
-        variant=spec.to_dict(),
+        parameters=Parameters(spec.to_dict()),
         quantization=QuantizationRecord("avx512_vnni", {"MatMulInteger": 36}, [], note),
         accuracy_original=accuracy(f1[0]) if measured else None,
         accuracy_optimized=accuracy(f1[1], 0.935, 0.943) if measured else None,
@@ -75,4 +81,17 @@ def make_result(
         error=error,
         cpu_model=cpu_model,
         run_id=run_id,
+        hardware_key=hardware_key,
     )
+
+
+def latency_gate(cpu_model: str = CPU_MODEL, cases: int = 1) -> LatencyGate:
+    """What a gate run of `cases` cases on a machine of `cpu_model` holds latency to: the prior's sigma."""
+    return LatencyGate(cpu_model, Spread(PRIOR_SPEEDUP_SIGMA, 0.0, 0, 0), cases, QbenchOptions.false_alarm_rate)
+
+
+def looked_up(entry: BaselineEntry | None, hardware_key: str = HW, file: str = BASELINE_FILE) -> BaselineRecord:
+    """What the store's lookup finds for a case on machine HW: `entry`, recorded under `hardware_key`."""
+    if entry is None:
+        return BaselineRecord(file, None, False, None)
+    return BaselineRecord(file, hardware_key, hardware_key == HW, entry)

@@ -5,17 +5,18 @@ from dataclasses import replace
 
 import jsonschema
 import pytest
-from factories import ENVIRONMENT, HW, make_result
+from factories import ENVIRONMENT, latency_gate, looked_up, make_result
 
-from pytest_qbench.specs import Tolerances
-from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
+from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
+from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench import QbenchArtifactError
-from pytest_qbench.gate.policy import LatencyGate, judge
+from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
+from pytest_qbench.results import CaseResult, Metric, Status
 
 
 def judged(result, update=False):
-    judgement = judge(result, BaselineMatch(SCHEMA_PATH, HW, None, None), Tolerances(), update=update)
+    judgement = judge(result, looked_up(None), Tolerances(), update=update, latency=latency_gate())
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     return result
 
@@ -23,6 +24,27 @@ def judged(result, update=False):
 def artifact():
     results = [judged(make_result()), judged(make_result(batch_size=4), update=True), judged(make_result(error="boom"))]
     return build_artifact(copy.deepcopy(ENVIRONMENT), results)
+
+
+def test_statuses_and_metrics_travel_as_plain_words_and_read_back_as_members():
+    data = artifact()["cases"][0]  # plain words: xdist sends results between processes as basic types
+    words = [data["verdict"], *(c[name] for c in data["checks"] for name in ("metric", "against", "status"))]
+    assert {type(word) for word in words} == {str}
+    again = CaseResult.from_json(json.loads(json.dumps(data)))
+    assert again.verdict is Status.FAIL and again.checks[0].metric is Metric.F1
+    assert again.to_json() == data
+
+
+@pytest.mark.parametrize("variant, expected", [
+    ({"approach": "static", "operators": ("Add", "MatMul")}, "static-Add+MatMul"),
+    ({"approach": "given", "operators": (), "quantized_file": "onnx/model_quantized.onnx"}, "given-model_quantized"),
+    ({"approach": "dynamic", "operators": (), "runtime": "openvino"}, "openvino-dynamic"),
+])
+def test_a_variant_id_is_derived_from_the_parameters_as_the_case_id_was(variant, expected):
+    spec = VariantSpec(**variant)
+    parameters = CaseSpec(None, DataSpec(None), spec, 1, 32).parameters
+    result = replace(make_result(), case_id="a case id that says nothing", parameters=parameters)
+    assert result.variant_id == spec.id == expected
 
 
 def test_schema_is_valid_draft_2020_12():
@@ -110,8 +132,7 @@ def test_an_inconclusive_case_validates():
     cpu = base.latency.cpu
     noisy = replace(base, latency=replace(base.latency, cpu=replace(cpu, speedup=replace(
         cpu.speedup, ci_low=cpu.speedup.value * 0.8, ci_high=cpu.speedup.value * 1.2))))
-    judgement = judge(noisy, BaselineMatch(SCHEMA_PATH, HW, entry_from_result(base), HW), Tolerances(),
-                      latency=LatencyGate(cpu_model=base.cpu_model))
+    judgement = judge(noisy, looked_up(entry_from_result(base)), Tolerances(), latency=latency_gate(base.cpu_model))
     noisy.checks, noisy.verdict, noisy.baseline = judgement.checks, judgement.verdict, judgement.baseline
     data = build_artifact(copy.deepcopy(ENVIRONMENT), [noisy])
     validate_artifact(data)

@@ -5,11 +5,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from factories import HW, TEST, accuracy, make_result
+from factories import HW, TEST, accuracy, latency_gate, make_result
 
 from pytest_qbench.atomic import atomic_write_text
 from pytest_qbench import QbenchBaselineError
 from pytest_qbench.gate.baselines import BaselineStore, entry_from_result, file_stem
+from pytest_qbench.gate.rules import judge
+from pytest_qbench.results import Status
+from pytest_qbench.specs import Tolerances
 
 OTHER_HW = "x86_64-avx2-4c"
 
@@ -36,11 +39,13 @@ def test_round_trip(tmp_path):
     assert (report.created, report.updated, report.unchanged) == ([(TEST, result.case_id, HW)], [], [])
 
     match = BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
-    assert match.entry == entry_from_result(result)
-    assert match.hardware_match and match.entry_hardware_key == HW
-    assert match.path == tmp_path / f"{file_stem(TEST)}.json"
-    assert match.entry["accuracy"]["optimized"] == {"precision": 0.935, "recall": 0.943, "f1": 0.939, "accuracy": 0.988}
-    latency = match.entry["latency"]
+    assert match.values == entry_from_result(result)
+    assert match.hardware_match and match.hardware_key == HW
+    assert match.file == str(tmp_path / f"{file_stem(TEST)}.json")
+    recorded = json.loads(Path(match.file).read_text())["cases"][result.case_id][HW]  # the file's layout
+    assert recorded == match.values.to_json()
+    assert recorded["accuracy"]["optimized"] == {"precision": 0.935, "recall": 0.943, "f1": 0.939, "accuracy": 0.988}
+    latency = recorded["latency"]
     assert set(latency) == {"cpu", "original", "optimized", "wall_speedup", "runs"}
     assert latency["runs"] == [{
         "cpu_model": result.cpu_model, "run": result.run_id, "when": "",
@@ -60,7 +65,7 @@ def test_round_trip(tmp_path):
     assert latency["wall_speedup"] == pytest.approx({"value": wall.value, "ci_low": wall.ci_low, "ci_high": wall.ci_high}, rel=1e-6)
     assert latency["wall_speedup"]["value"] != latency["cpu"]["speedup"]["value"]  # two measurements, kept apart
     assert latency["optimized"]["mean_ms"] == 9.96
-    assert match.entry["parameters"] == result.variant
+    assert recorded["parameters"] == result.parameters.recorded
 
 
 def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):
@@ -83,11 +88,11 @@ def test_stable_formatting_and_no_rewrite_when_nothing_changed(tmp_path):
 
 def test_measured_numbers_are_rounded_to_six_significant_digits(tmp_path):
     result = make_result(original_ms=46.381234567)
-    entry = flushed(tmp_path, result).lookup(TEST, result.case_id, HW).entry
-    assert entry["latency"]["original"]["mean_ms"] == 46.3812
-    assert entry["latency"]["cpu"]["original_ms"] == 74.21  # 1.6 x 46.381234567 = 74.2099753...
-    assert entry["latency"]["cpu"]["speedup"]["value"] == 4.65675  # 46.381234567 / 9.96 = 4.6567504...
-    assert entry["latency"]["wall_speedup"]["value"] == 4.88959  # 1.05 x that = 4.8895879...
+    latency = flushed(tmp_path, result).lookup(TEST, result.case_id, HW).values.latency
+    assert latency.original.mean_ms == 46.3812
+    assert latency.cpu.original_ms == 74.21  # 1.6 x 46.381234567 = 74.2099753...
+    assert latency.cpu.speedup.value == 4.65675  # 46.381234567 / 9.96 = 4.6567504...
+    assert latency.wall_speedup.value == 4.88959  # 1.05 x that = 4.8895879...
 
 
 def test_a_failed_measurement_cannot_be_staged(tmp_path):
@@ -95,7 +100,7 @@ def test_a_failed_measurement_cannot_be_staged(tmp_path):
         BaselineStore(tmp_path).stage(TEST, "c", HW, make_result(error="boom"))
 
 
-@pytest.mark.parametrize("content", ['{"schema_version": 3, "test": "examples/te', "", "\xff\xfe"])
+@pytest.mark.parametrize("content", ['{"schema_version": 4, "test": "examples/te', "", "\xff\xfe"])
 def test_corrupt_file_is_a_clear_error_and_left_untouched(tmp_path, content):
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
@@ -118,22 +123,23 @@ def test_future_schema_version_is_refused(tmp_path):
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, "c", HW)
     message = str(error.value)
-    assert str(path) in message and "schema_version 5" in message and "reads schema_version 3, 4 only" in message
+    assert str(path) in message and "schema_version 5" in message and "reads schema_version 4 only" in message
     assert "upgrade pytest-qbench" in message
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_a_baseline_file_of_a_previous_schema_says_to_delete_and_re_create_it(tmp_path, version):
     # Schema 2 gated the wall-clock speedup ("latency.speedup"); its numbers mean something else now.
     store = BaselineStore(tmp_path)
     path = store.path_for(TEST)
     result = make_result()
-    old_entry = {**entry_from_result(result), "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}
+    schema_2_latency = {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}
+    old_entry = {**entry_from_result(result).to_json(), "latency": schema_2_latency}
     path.write_text(json.dumps({"schema_version": version, "test": TEST, "cases": {result.case_id: {HW: old_entry}}}))
     with pytest.raises(QbenchBaselineError) as error:
         store.lookup(TEST, result.case_id, HW)
     message = str(error.value)
-    assert f"has schema_version {version}; this pytest-qbench reads schema_version 3, 4 only" in message
+    assert f"has schema_version {version}; this pytest-qbench reads schema_version 4 only" in message
     assert "from an older pytest-qbench (whose hardware keys, parameters or latency fields differ)" in message
     assert "delete it, then re-create it with `pytest --qbench --qbench-update-baselines`" in message
     assert "upgrade pytest-qbench" not in message
@@ -153,6 +159,7 @@ def test_a_baseline_file_of_a_previous_schema_says_to_delete_and_re_create_it(tm
         (lambda latency: latency["cpu"].pop("optimized_ms"), "has latency.cpu.optimized_ms = None, not a finite number"),
         (lambda latency: latency["cpu"]["speedup"].pop("ci_low"), "has latency.cpu.speedup.ci_low = None, not a finite number"),
         (lambda latency: latency.pop("wall_speedup"), "has no 'latency.wall_speedup' object"),
+        (lambda latency: latency.pop("runs"), "has latency.runs that is not a non-empty list of runs"),  # schema 3's
     ],
 )
 def test_an_entry_without_the_latency_values_the_policy_compares_is_refused(tmp_path, remove, problem):
@@ -168,14 +175,14 @@ def test_an_entry_without_the_latency_values_the_policy_compares_is_refused(tmp_
 
 def test_file_of_another_test_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
-    store.path_for(TEST).write_text(json.dumps({"schema_version": 3, "test": "examples/test_conll_py::test_ner", "cases": {}}))
+    store.path_for(TEST).write_text(json.dumps({"schema_version": 4, "test": "examples/test_conll_py::test_ner", "cases": {}}))
     with pytest.raises(QbenchBaselineError, match="rename one of the tests"):
         store.lookup(TEST, "c", HW)
 
 
 def test_missing_file_and_missing_case_find_nothing(tmp_path):
     match = BaselineStore(tmp_path).lookup(TEST, "c", HW)
-    assert (match.entry, match.entry_hardware_key, match.hardware_match) == (None, None, False)
+    assert (match.values, match.hardware_key, match.hardware_match) == (None, None, False)
     assert not tmp_path.joinpath(f"{file_stem(TEST)}.json").exists()
 
 
@@ -183,16 +190,16 @@ def test_lookup_falls_back_to_another_hardware_key(tmp_path):
     result = make_result()
     store = flushed(tmp_path, result, hardware_key=OTHER_HW)
     match = store.lookup(TEST, result.case_id, HW)
-    assert match.entry == entry_from_result(result)
-    assert (match.hardware_key, match.entry_hardware_key, match.hardware_match) == (HW, OTHER_HW, False)
+    assert match.values == entry_from_result(result)
+    assert (match.hardware_key, match.hardware_match) == (OTHER_HW, False)
 
 
 def test_accuracy_falls_back_to_a_key_of_the_same_architecture_first(tmp_path):
     result = make_result()
     for key in ("arm64-i8mm-4c", "x86_64-avx2-4c"):
         flushed(tmp_path, result, hardware_key=key)
-    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, "x86_64-avx512-2c").entry_hardware_key == "x86_64-avx2-4c"
-    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, "arm64-neon-2c").entry_hardware_key == "arm64-i8mm-4c"
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, "x86_64-avx512-2c").hardware_key == "x86_64-avx2-4c"
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, "arm64-neon-2c").hardware_key == "arm64-i8mm-4c"
 
 
 def test_update_of_a_subset_keeps_everything_else(tmp_path):
@@ -211,7 +218,7 @@ def test_update_of_a_subset_keeps_everything_else(tmp_path):
     assert report.created == [(TEST, "static-Add-bs1-len32", HW)]
 
     after = json.loads(path.read_text())
-    assert after["cases"][a.case_id][HW] == entry_from_result(faster)
+    assert after["cases"][a.case_id][HW] == entry_from_result(faster).to_json()
     assert after["cases"][a.case_id][OTHER_HW] == before["cases"][a.case_id][OTHER_HW]
     assert after["cases"][b.case_id] == before["cases"][b.case_id]
 
@@ -249,8 +256,8 @@ def test_obtained_file_beside_the_baseline_for_review(tmp_path):
     assert store.write_obtained(TEST, other.case_id, HW, other) == path
     assert path == tmp_path / f"{file_stem(TEST)}.obtained.json"
     doc = json.loads(path.read_text())
-    assert doc["cases"][base.case_id][HW] == entry_from_result(worse)
-    assert doc["cases"][other.case_id][HW] == entry_from_result(other)
+    assert doc["cases"][base.case_id][HW] == entry_from_result(worse).to_json()
+    assert doc["cases"][other.case_id][HW] == entry_from_result(other).to_json()
     assert doc["test"] == TEST and doc["schema_version"] == 4
     assert store.path_for(TEST).read_text() == baseline_text
 
@@ -292,7 +299,7 @@ def test_an_update_appends_its_run_to_the_sample_of_its_cpu_model(tmp_path):
     assert _runs(store, case_id) == [("amd-26-2", "run-0"), ("amd-26-2", "run-1"), ("amd-26-2", "run-2"),
                                       ("intel-6-106", "other-0")]
     # the entry's figures are the last run's
-    assert store.lookup(TEST, case_id, HW).entry["latency"]["cpu"]["original_ms"] == pytest.approx(46.38 * 1.6)
+    assert store.lookup(TEST, case_id, HW).values.latency.cpu.original_ms == pytest.approx(46.38 * 1.6)
 
 
 def test_each_cpu_model_keeps_its_last_runs_and_a_run_counts_once(tmp_path):
@@ -319,22 +326,6 @@ def test_a_new_setup_or_a_restart_begins_a_new_sample(tmp_path):
     assert _runs(BaselineStore(tmp_path), case_id) == [("amd-26-2", "run-3")]
 
 
-def test_a_schema_3_entry_reads_as_one_run_of_an_unrecorded_cpu_model(tmp_path):
-    store = flushed(tmp_path, make_result())
-    path = store.path_for(TEST)
-    doc = json.loads(path.read_text())
-    case_id = make_result().case_id
-    del doc["cases"][case_id][HW]["latency"]["runs"]
-    doc["schema_version"] = 3
-    path.write_text(json.dumps(doc))
-    [run] = BaselineStore(tmp_path).lookup(TEST, case_id, HW).runs
-    assert (run.cpu_model, run.speedup) == ("unrecorded", doc["cases"][case_id][HW]["latency"]["cpu"]["speedup"]["value"])
-    # an update of it starts the CPU model's sample; the file is written in schema 4
-    flushed(tmp_path, make_result(run_id="run-9"))
-    assert _runs(BaselineStore(tmp_path), case_id) == [("amd-26-2", "run-9")]
-    assert json.loads(path.read_text())["schema_version"] == 4
-
-
 def test_samples_gather_every_case_of_a_key_across_files(tmp_path):
     flushed(tmp_path, make_result(), make_result(batch_size=4))
     other = replace(make_result(), test="examples/test_other.py::test_x", nodeid="examples/test_other.py::test_x[c]")
@@ -355,3 +346,18 @@ def test_a_malformed_run_in_the_sample_is_a_clear_error(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(QbenchBaselineError, match=r"latency.runs\[0\]"):
         BaselineStore(tmp_path).lookup(TEST, case_id, HW)
+
+
+def test_an_update_over_an_entry_without_its_latency_judges_and_replaces_it(tmp_path):
+    result = make_result()
+    path = flushed(tmp_path, result).path_for(TEST)
+    doc = json.loads(path.read_text())
+    del doc["cases"][result.case_id][HW]["latency"]
+    path.write_text(json.dumps(doc))
+    baseline = BaselineStore(tmp_path).lookup(TEST, result.case_id, HW, check_entry=False)
+    judgement = judge(result, baseline, Tolerances(), update=True, latency=latency_gate())
+    assert (baseline.values, judgement.verdict, judgement.restart) == (None, Status.UPDATED, False)
+    store = BaselineStore(tmp_path)
+    store.stage(TEST, result.case_id, HW, result)
+    assert store.flush().updated == [(TEST, result.case_id, HW)]
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW).values == entry_from_result(result)

@@ -15,13 +15,14 @@ import pytest
 from factories import ENVIRONMENT, TEST, make_result
 from projects import make_project
 
+from pytest_qbench.gate.rules import RunOutcome
 from pytest_qbench.measure.stats import median_cpu
 from pytest_qbench.report.artifact import build_artifact
 from pytest_qbench.report.history import append, load, series, step
 from pytest_qbench.report.html import CSP, render
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.results import (
-    BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord,
+    BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord, Parameters, Status,
 )
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,14 +35,14 @@ BROWSER = pytest.mark.skipif(
 def _results():
     """A failing case (F1 below its baseline), an inconclusive one and a passing one, in that order
     of severity but not of appearance."""
-    passing = replace(make_result(batch_size=1), verdict="pass", hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    passing = replace(make_result(batch_size=1), verdict=Status.PASS, hardware_key=ENVIRONMENT["hardware_key"], checks=[
         Check("f1", "original", "pass", 0.939, 0.940, "max loss 0.01", "lost 0.001", limit=0.93),
         Check("cpu.speedup", "baseline", "pass", 4.66, 4.70, "rtol 0.1", "within", limit=4.70 / 1.1),
     ])
-    unsure = replace(make_result(batch_size=4), verdict="inconclusive", hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    unsure = replace(make_result(batch_size=4), verdict=Status.INCONCLUSIVE, hardware_key=ENVIRONMENT["hardware_key"], checks=[
         Check("cpu.speedup", "baseline", "inconclusive", 4.3, 4.7, "rtol 0.1", "interval covers both"),
     ])
-    failing = replace(make_result(batch_size=8), verdict="fail", hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    failing = replace(make_result(batch_size=8), verdict=Status.FAIL, hardware_key=ENVIRONMENT["hardware_key"], checks=[
         Check("f1", "baseline", "fail", 0.80, 0.939, "atol 0.005", "f1 0.8000 vs baseline 0.9390"),
         Check("cpu.speedup", "baseline", "pass", 4.6, 4.7, "rtol 0.1", "within"),
     ])
@@ -66,13 +67,14 @@ def _whole_run():
     processes; and a second test of OpenVINO beside ONNX Runtime, one case with a latency budget."""
     passing, unsure, failing = _results()
     passing = replace(passing, accuracy_original=replace(passing.accuracy_original, label_map=LABEL_MAP),
-                      variant={**passing.variant, "evaluation": {"label_map": {"*": "O"}, "label_map_merge": True}})
+                      parameters=Parameters({**passing.parameters.recorded,
+                                             "evaluation": {"label_map": {"*": "O"}, "label_map_merge": True}}))
     cpu = unsure.latency.cpu
     measurements = [replace(cpu, speedup=replace(cpu.speedup, value=v)) for v in (4.21, 4.64, 4.70)]
     unsure = replace(unsure, latency=replace(unsure.latency, cpu=median_cpu(measurements), measurements=measurements))
     others = []
     for result in (make_result(original_ms=40.0, optimized_ms=10.0), make_result(operators=(), runtime="openvino", original_ms=36.0, optimized_ms=8.0)):
-        moved = replace(result, test=OTHER_TEST, nodeid=result.nodeid.replace(TEST, OTHER_TEST), verdict="pass",
+        moved = replace(result, test=OTHER_TEST, nodeid=result.nodeid.replace(TEST, OTHER_TEST), verdict=Status.PASS,
                         original=OriginalRecord("fp32", {}), hardware_key=ENVIRONMENT["hardware_key"])
         others.append(moved)
     others[0] = replace(others[0], latency=replace(others[0].latency, budget=_budget(60.0, 250.0)))
@@ -91,7 +93,7 @@ def _history(folder: Path, speedups: list[float]) -> Path:
 
 
 def test_the_report_is_one_offline_file_with_failing_rows_first(tmp_path: Path):
-    page = render(_results(), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8, 3.9])))
+    page = render(RunOutcome(_results()), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8, 3.9])))
     assert f'content="{CSP}"' in page and "<script" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing to fetch, from anywhere
     cases = re.findall(r"<tr class='case verdict-(\w+) ", page)
@@ -114,6 +116,18 @@ def test_the_history_is_append_only_and_indexed_oldest_first(tmp_path: Path):
     assert json.loads((folder / "index.json").read_text())["runs"][0]["file"].startswith("runs/2020-01-01")
     (key, points), = series(runs).items()
     assert len(points) == 3 and key[1] == ENVIRONMENT["hardware_key"]
+
+
+def test_a_failed_run_check_fails_the_report_and_the_history_entry_as_it_fails_the_run(tmp_path: Path):
+    passing = [r for r in _results() if r.verdict is Status.PASS]
+    slower = Check("cpu_ms.common", "baseline", "fail", 1.2, 1.0, "rtol 0.1", "every model slower alike", limit=1.1)
+    outcome = RunOutcome(passing, [slower])
+    assert (outcome.verdict, outcome.exit_code) == (Status.FAIL, 1)
+    assert "<title>pytest-qbench: fail</title>" in render(outcome, ENVIRONMENT)
+    assert "<title>pytest-qbench: pass</title>" in render(RunOutcome(passing), ENVIRONMENT)
+    artifact = build_artifact(ENVIRONMENT, passing, {"shard": None, "selected": [r.nodeid for r in passing]})
+    append(tmp_path, {**artifact, "run_checks": [slower.to_json()]})
+    assert [run.verdict for run in load(tmp_path)] == ["fail"]
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -182,7 +196,7 @@ def _open(browser, path: Path, scheme: str = "light"):
 @BROWSER
 def test_the_report_renders_in_chromium_without_errors_or_requests(browser, tmp_path: Path):
     path = tmp_path / "report.html"
-    path.write_text(render(_results(), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8]))))
+    path.write_text(render(RunOutcome(_results()), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8]))))
     page, seen = _open(browser, path)
     assert seen["errors"] == [] and seen["requests"] == [path.as_uri()]  # the file itself, nothing else
     assert page.locator("figure svg").count() == 4 and all(page.locator("figure svg").nth(i).bounding_box()["width"] > 200 for i in range(4))
@@ -194,7 +208,7 @@ def test_the_report_renders_in_chromium_without_errors_or_requests(browser, tmp_
 @BROWSER
 def test_chromium_shows_the_answer_first_then_the_charts_and_filters_the_collapsed_tables(browser, tmp_path: Path):
     path = tmp_path / "report.html"
-    path.write_text(render(_whole_run(), ENVIRONMENT))
+    path.write_text(render(RunOutcome(_whole_run()), ENVIRONMENT))
     page, seen = _open(browser, path)
     assert seen["errors"] == []
 
@@ -221,7 +235,7 @@ def test_chromium_shows_the_answer_first_then_the_charts_and_filters_the_collaps
 @BROWSER
 def test_the_content_security_policy_blocks_any_request(browser, tmp_path: Path):
     path = tmp_path / "tampered.html"
-    path.write_text(render(_results(), ENVIRONMENT).replace("</body>", "<img src='http://127.0.0.1:9/x.png'></body>"))
+    path.write_text(render(RunOutcome(_results()), ENVIRONMENT).replace("</body>", "<img src='http://127.0.0.1:9/x.png'></body>"))
     page, seen = _open(browser, path)
     # Chromium reports the attempt, then refuses it: nothing but the file itself is ever loaded.
     assert seen["loaded"] == [path.as_uri()] and any("Content Security Policy" in e for e in seen["errors"])
@@ -232,7 +246,7 @@ def test_the_content_security_policy_blocks_any_request(browser, tmp_path: Path)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_chart_ink_follows_the_page_colour_in_light_and_dark(browser, tmp_path: Path, scheme: str):
     path = tmp_path / "report.html"
-    path.write_text(render(_results(), ENVIRONMENT))
+    path.write_text(render(RunOutcome(_results()), ENVIRONMENT))
     page, _ = _open(browser, path, scheme)
     body = page.evaluate("getComputedStyle(document.body).color")
     ink = page.evaluate("getComputedStyle(document.querySelector('figure svg text')).fill")
@@ -242,7 +256,7 @@ def test_chart_ink_follows_the_page_colour_in_light_and_dark(browser, tmp_path: 
 
 
 def test_the_charts_draw_the_limits_the_checks_were_held_to():
-    page = render(_results(), ENVIRONMENT)
+    page = render(RunOutcome(_results()), ENVIRONMENT)
     assert "<td>4.273</td>" in page  # the passing case's speedup floor: baseline 4.70 / (1 + rtol 0.1)
     assert "<td>0.93</td>" in page  # its lowest allowed F1: 0.940 - max loss 0.01
 
@@ -256,12 +270,12 @@ def test_a_machine_without_latency_baselines_still_shows_its_speedups_and_says_w
         result = make_result(batch_size=batch)
         result.checks = [Check("f1", "original", "pass", 0.939, 0.94, "max loss 0.01", "ok"),
                          Check("latency", "baseline", "skip", None, None, "hardware key x86_64-amx-2c", reason)]
-        result.verdict = "pass"
+        result.verdict = Status.PASS
         results.append(result)
     xfailed = make_result(batch_size=8, f1=(0.94, 0.1))
     xfailed.checks = [Check("f1", "original", "fail", 0.1, 0.94, "max loss 0.01", "lost")]
-    xfailed.verdict, xfailed.expected_failure = "fail", True
-    page = render([*results, xfailed], ENVIRONMENT)
+    xfailed.verdict, xfailed.expected_failure = Status.FAIL, True
+    page = render(RunOutcome([*results, xfailed]), ENVIRONMENT)
     speedup = results[0].latency.cpu.speedup
     assert f"{speedup.value:.4g} <span class='muted'>({speedup.ci_low:.2f}–{speedup.ci_high:.2f})</span>" in page
     assert page.count("not gated</td>") == 2
@@ -273,7 +287,7 @@ def test_a_machine_without_latency_baselines_still_shows_its_speedups_and_says_w
 
 
 def test_the_report_leads_with_the_verdict_the_counts_what_failed_and_the_speedup_chart():
-    page = render(_whole_run(), ENVIRONMENT)
+    page = render(RunOutcome(_whole_run()), ENVIRONMENT)
     counts = re.findall(r"<li class='status-(\w+)[^']*'><strong>(\d+)</strong>", page)
     assert counts == [("pass", "3"), ("fail", "1"), ("inconclusive", "1"), ("skip", "0"), ("error", "0"),
                       ("updated", "0"), ("xfail", "0")]
@@ -286,7 +300,7 @@ def test_the_report_leads_with_the_verdict_the_counts_what_failed_and_the_speedu
 
 
 def test_runtimes_and_budgets_are_charts_over_tables_collapsed_and_filtered_by_test():
-    page = render(_whole_run(), ENVIRONMENT)
+    page = render(RunOutcome(_whole_run()), ENVIRONMENT)
     runtimes = page.split("<h2>Runtimes side by side</h2>", 1)[1].split("<h2>Throughput", 1)[0]
     assert runtimes.count("<figure>") == 1 and "<details><summary>The numbers</summary><table>" in runtimes
     assert " x5.00, F1 0.9390" in runtimes and " x1.00, F1 0.9400" in runtimes  # speedup over ORT fp32, F1 beside
@@ -306,15 +320,15 @@ def test_runtimes_and_budgets_are_charts_over_tables_collapsed_and_filtered_by_t
 
 
 def test_a_run_of_one_test_has_no_filter():
-    page = render(_results(), ENVIRONMENT)
+    page = render(RunOutcome(_results()), ENVIRONMENT)
     assert "type='radio'" not in page and ":checked" not in page
 
 
 def test_the_label_map_table_is_the_markdown_report_s():
     results = _whole_run()
-    page, text = render(results, ENVIRONMENT), markdown(results, ENVIRONMENT)
+    page, text = render(RunOutcome(results), ENVIRONMENT), markdown(results, ENVIRONMENT)
     assert "<tr><td>SURNAME -&gt; PER</td><td>1236 (1236 joined)</td><td>0</td></tr>" in page
     assert "| `SURNAME -> PER` | 1236 (1236 joined) | 0 |" in text
     sentence = "No spans on either side: EMAIL. Merges: 1236 predicted and 0 gold spans joined the entity before them."
     assert sentence in page and sentence in text
-    assert "label_map on" not in render(_results(), ENVIRONMENT)
+    assert "label_map on" not in render(RunOutcome(_results()), ENVIRONMENT)

@@ -1,32 +1,31 @@
 import math
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from factories import CPU_MODEL, HW, TEST, accuracy, make_result
+from factories import BASELINE_FILE, CPU_MODEL, HW, TEST, accuracy, latency_gate, looked_up, make_result
 
 from pytest_qbench.specs import CalibrationSpec, Tolerances
-from pytest_qbench.gate import policy
-from pytest_qbench.gate.baselines import ACCURACY_METRICS, BaselineMatch, entry_from_result
-from pytest_qbench.gate.policy import LatencyGate
-from pytest_qbench.gate.spread import LatencyRun, Spread
-from pytest_qbench.results import CaseResult, Check
+from pytest_qbench.gate import latency_stats, rejudge, rules
+from pytest_qbench.gate.baselines import entry_from_result
+from pytest_qbench.gate.rules import FileToWrite
+from pytest_qbench.results import (
+    SCORES, Against, BaselineEntry, BaselineRecord, CaseResult, Check, LatencyGate, LatencyRun, Metric, Spread, Status,
+)
 
-PATH = Path("baselines/examples.test_conll.py--test_ner.json")
 TOL = Tolerances()
 HALF = Tolerances(latency_rtol=0.5)  # absolute latency may be 1.5x the baseline's
-GATE = LatencyGate(cpu_model=CPU_MODEL, cases=42)  # this machine's CPU model, the example's 42 cases
+GATE = latency_gate(CPU_MODEL, cases=42)  # this machine's CPU model, the example's 42 cases
 
 
 def judge(*args, latency: LatencyGate = GATE, **kwargs):
-    """policy.judge on this machine's CPU model (the factories' results and baselines are of it)."""
-    return policy.judge(*args, latency=latency, **kwargs)
+    """rules.judge on this machine's CPU model (the factories' results and baselines are of it)."""
+    return rules.judge(*args, latency=latency, **kwargs)
 
 
-def recorded(result: CaseResult, hardware_key: str = HW) -> BaselineMatch:
+def recorded(result: CaseResult, hardware_key: str = HW) -> BaselineRecord:
     """The lookup of a baseline recorded from `result` under `hardware_key`, seen from machine HW."""
-    return BaselineMatch(PATH, HW, entry_from_result(result), hardware_key)
+    return looked_up(entry_from_result(result), hardware_key)
 
 
 def check(checks: list[Check], metric: str, against: str = "baseline") -> Check:
@@ -54,7 +53,7 @@ def test_same_measurement_as_baseline_passes_every_check():
     result = make_result()
     judgement = judge(result, recorded(result), HALF)
     assert judgement.verdict == "pass"
-    assert policy.file_to_write(judgement.verdict, update=False) is None
+    assert rules.file_to_write(judgement.verdict, update=False) is None
     assert {c.status for c in judgement.checks} == {"pass"}
     assert [c.metric for c in judgement.checks] == [
         "f1", "parameters", "precision", "recall", "f1", "accuracy",
@@ -62,8 +61,8 @@ def test_same_measurement_as_baseline_passes_every_check():
         "cpu.speedup", "optimized.cpu_ms",
         "original.mean_ms", "original.throughput", "optimized.mean_ms", "optimized.throughput",
     ]
-    assert judgement.baseline == {"file": str(PATH), "hardware_key": HW, "hardware_match": True, "values": recorded(result).entry,
-                                  "latency_gate": GATE.record(), "speedup_rtol": HALF.speedup_rtol}
+    entry = entry_from_result(result)
+    assert judgement.baseline == BaselineRecord(BASELINE_FILE, HW, True, entry, GATE, HALF.speedup_rtol)
 
 
 # ---- accuracy vs the original model ----------------------------------------------------------------
@@ -72,7 +71,7 @@ def test_same_measurement_as_baseline_passes_every_check():
 def test_static_collapse_fails_against_the_original_without_any_baseline():
     # The reference card's static quantization of [Add, MatMul]: F1 0.940 -> 0.100.
     result = make_result(approach="static", f1=(0.940, 0.100))
-    judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL)
+    judgement = judge(result, looked_up(None), TOL)
     assert judgement.verdict == "fail"
     vs_original = check(judgement.checks, "f1", "original")
     assert vs_original.status == "fail"
@@ -165,19 +164,22 @@ def test_changed_parameters_fail_and_name_the_difference():
 # ---- latency ---------------------------------------------------------------------------------------------
 
 
-def sample(speedups: list[float], width: float = 0.01, cpu_model: str = CPU_MODEL) -> BaselineMatch:
+def with_runs(entry: BaselineEntry, runs: list[LatencyRun]) -> BaselineEntry:
+    return replace(entry, latency=replace(entry.latency, runs=tuple(runs)))
+
+
+def sample(speedups: list[float], width: float = 0.01, cpu_model: str = CPU_MODEL) -> BaselineRecord:
     """A baseline whose latency sample holds one run per speedup, each with a 95% CI `width` wide (relative)."""
     entry = entry_from_result(make_result())
-    cpu = entry["latency"]["cpu"]
-    entry["latency"]["runs"] = [
-        asdict(LatencyRun(cpu_model, v, v / (1 + width / 2), v * (1 + width / 2), cpu["original_ms"],
-                          cpu["optimized_ms"], f"run-{i}", ""))
+    cpu = entry.latency.cpu
+    return looked_up(with_runs(entry, [
+        LatencyRun(cpu_model, v, v / (1 + width / 2), v * (1 + width / 2), cpu.original_ms, cpu.optimized_ms,
+                   f"run-{i}", "")
         for i, v in enumerate(speedups)
-    ]
-    return BaselineMatch(PATH, HW, entry, HW)
+    ]))
 
 
-def speedup_check(value: float, low: float, high: float, base: BaselineMatch | None = None, gate: LatencyGate = GATE):
+def speedup_check(value: float, low: float, high: float, base: BaselineRecord | None = None, gate: LatencyGate = GATE):
     """The cpu.speedup check of a case measured at value (low, high) against `base` (default: five
     quiet runs at 2.2, each CI 1% wide)."""
     base = base or sample([2.2, 2.19, 2.21, 2.2, 2.2])
@@ -246,15 +248,6 @@ def test_only_runs_of_this_cpu_model_gate_and_their_absence_is_said():
     assert not [c for c in judgement.checks if c.metric in ("cpu.speedup", "optimized.cpu_ms")]
 
 
-def test_a_schema_3_single_run_still_gates_and_says_what_it_cannot_support():
-    entry = entry_from_result(with_speedup(make_result(), 2.2, 2.178, 2.222))
-    del entry["latency"]["runs"]
-    found = check(judge(with_speedup(make_result(), 1.7, 1.69, 1.71), BaselineMatch(PATH, HW, entry, HW), TOL,
-                        latency=GATE).checks, "cpu.speedup")
-    assert found.status == "fail"
-    assert "a single-run baseline of an unrecorded CPU model (schema 3)" in found.reason
-
-
 def test_the_rule_keeps_its_error_rates_across_fresh_runs():
     """Runs of 42 cases that differ by a between-run sigma beyond each run's own 95% CI (5% wide),
     judged against five earlier runs with that sigma known: under no change <= 1% of gate runs fail
@@ -267,7 +260,7 @@ def test_the_rule_keeps_its_error_rates_across_fresh_runs():
     def run(shift: float = 0.0) -> float:
         return math.exp(math.log(2.0) - shift + rng.normal(0, math.hypot(sigma, se)))
 
-    def status(value: float, base: BaselineMatch) -> str:
+    def status(value: float, base: BaselineRecord) -> str:
         return speedup_check(value, value * math.exp(-1.96 * se), value * math.exp(1.96 * se), base, gate)[0].status
 
     false_alarm_runs, caught = 0, 0
@@ -285,7 +278,8 @@ def test_an_update_restarts_the_sample_when_the_speed_changed_significantly():
     slower = judge(with_speedup(make_result(), 1.8, 1.78, 1.82), base, TOL, update=True, latency=GATE)
     faster = judge(with_speedup(make_result(), 2.7, 2.68, 2.72), base, TOL, update=True, latency=GATE)
     assert (same.restart, slower.restart, faster.restart) == (False, True, True)
-    assert policy.file_to_write(same.verdict, update=True) == policy.file_to_write(slower.verdict, update=True) == "baseline"
+    written = [rules.file_to_write(j.verdict, update=True) for j in (same, slower)]
+    assert written == [FileToWrite.BASELINE] * 2
 
 
 def test_cpu_time_that_slows_both_models_alike_fails_the_absolute_check():
@@ -317,7 +311,7 @@ def test_wall_clock_latency_is_recorded_not_gated_by_default():
     judgement = judge(result, recorded(base), TOL)
     assert judgement.verdict == "pass"
     assert {c.metric for c in judgement.checks if c.against == "baseline"} == {
-        "parameters", "cpu.speedup", "optimized.cpu_ms", *ACCURACY_METRICS, *(f"original.{m}" for m in ACCURACY_METRICS)
+        "parameters", "cpu.speedup", "optimized.cpu_ms", *SCORES, *(f"original.{m}" for m in SCORES)
     }
 
 
@@ -356,7 +350,7 @@ def test_hardware_mismatch_skips_latency_but_still_gates_accuracy():
                    for c in judgement.checks)
     assert check(judgement.checks, "f1").status == "fail"
     assert judgement.verdict == "fail"
-    assert judgement.baseline["hardware_match"] is False
+    assert judgement.baseline.hardware_match is False
 
 
 def test_hardware_mismatch_alone_passes():
@@ -368,38 +362,38 @@ def test_hardware_mismatch_alone_passes():
 
 
 def test_missing_baseline_fails_and_says_how_to_create_it():
-    judgement = judge(make_result(), BaselineMatch(PATH, HW, None, None), TOL)
+    judgement = judge(make_result(), looked_up(None), TOL)
     assert judgement.verdict == "fail"
-    assert policy.file_to_write(judgement.verdict, update=False) == "obtained"
+    assert rules.file_to_write(judgement.verdict, update=False) is FileToWrite.OBTAINED
     found = check(judgement.checks, "baseline")
     assert "pytest --qbench --qbench-update-baselines" in found.reason
-    assert str(PATH) in found.reason and "dynamic-Add+MatMul-bs1-len32" in found.reason and TEST in found.reason
+    assert BASELINE_FILE in found.reason and "dynamic-Add+MatMul-bs1-len32" in found.reason and TEST in found.reason
 
 
 def test_update_mode_writes_the_measurement_without_comparing_to_the_old_baseline():
     base = with_f1(make_result(), 0.941, 0.5)
     judgement = judge(make_result(), recorded(base), TOL, update=True)
     assert judgement.verdict == "updated"
-    assert policy.file_to_write(judgement.verdict, update=True) == "baseline"
+    assert rules.file_to_write(judgement.verdict, update=True) is FileToWrite.BASELINE
     assert [(c.metric, c.against) for c in judgement.checks] == [("f1", "original")]
 
 
 def test_update_mode_keeps_the_vs_original_gate_and_still_writes():
     result = make_result(approach="static", f1=(0.940, 0.100))
-    judgement = judge(result, BaselineMatch(PATH, HW, None, None), TOL, update=True)
+    judgement = judge(result, looked_up(None), TOL, update=True)
     assert judgement.verdict == "fail"
-    assert policy.file_to_write(judgement.verdict, update=True) == "baseline"
+    assert rules.file_to_write(judgement.verdict, update=True) is FileToWrite.BASELINE
 
 
 @pytest.mark.parametrize("update", [False, True])
 def test_a_failed_measurement_is_an_error_and_is_never_written(update):
-    judgement = judge(make_result(error="RuntimeError: boom"), BaselineMatch(PATH, HW, None, None), TOL, update=update)
-    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update), judgement.checks) == ("error", None, [])
+    judgement = judge(make_result(error="RuntimeError: boom"), looked_up(None), TOL, update=update)
+    assert (judgement.verdict, rules.file_to_write(judgement.verdict, update), judgement.checks) == ("error", None, [])
 
 
 def test_an_incomplete_measurement_is_an_error_and_is_never_written():
-    judgement = judge(replace(make_result(), latency=None), BaselineMatch(PATH, HW, None, None), TOL, update=True)
-    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update=True)) == ("error", None)
+    judgement = judge(replace(make_result(), latency=None), looked_up(None), TOL, update=True)
+    assert (judgement.verdict, rules.file_to_write(judgement.verdict, update=True)) == ("error", None)
     assert judgement.checks[0].reason == "latency not measured: nothing compared, nothing written"
 
 
@@ -409,7 +403,20 @@ def test_amend_edits_the_checks_before_the_verdict():
 
     result = make_result(approach="static", f1=(0.940, 0.100))
     judgement = judge(result, recorded(result), TOL, amend=waive_vs_original)
-    assert (judgement.verdict, policy.file_to_write(judgement.verdict, update=False)) == ("pass", None)
+    assert (judgement.verdict, rules.file_to_write(judgement.verdict, update=False)) == ("pass", None)
+
+
+def test_a_hook_may_write_a_status_as_a_word_and_add_a_check_of_its_own():
+    def strict_and_more(checks: list[Check]) -> None:
+        checks[:] = [replace(c, status="fail") if c.metric == "cpu.speedup" else c for c in checks]
+        checks.append(Check("team.metric", "baseline", "pass", 1.0, 1.0, "exact", "a check of the team's own"))
+
+    result = make_result()
+    judgement = judge(result, recorded(result), TOL, amend=strict_and_more)
+    speedup, own = check(judgement.checks, "cpu.speedup"), judgement.checks[-1]
+    assert (speedup.status, judgement.verdict) == (Status.FAIL, Status.FAIL)
+    assert (own.metric, own.against, own.status) == ("team.metric", Against.BASELINE, Status.PASS)
+    assert not isinstance(own.metric, Metric)
 
 
 def test_verdict_is_skip_only_when_every_check_skipped():
@@ -425,11 +432,10 @@ def test_each_bounded_check_carries_its_limit_as_a_number():
     result = with_f1(base, 0.940, 0.935)
     checks = judge(result, recorded(base), Tolerances(max_relative_loss=0.02, latency_rtol=0.5)).checks
     assert check(checks, "f1", "original").limit == pytest.approx(0.940 - 0.02 * 0.940)  # the lowest F1 allowed
-    speedup = entry_from_result(base)["latency"]["cpu"]["speedup"]["value"]
-    assert check(checks, "cpu.speedup").limit == pytest.approx(speedup / 1.10)  # a slowdown of exactly rtol
-    cpu_ms = entry_from_result(base)["latency"]["cpu"]["optimized_ms"]
-    assert check(checks, "optimized.cpu_ms").limit == pytest.approx(cpu_ms * 1.35)
-    assert check(checks, "optimized.mean_ms").limit == pytest.approx(entry_from_result(base)["latency"]["optimized"]["mean_ms"] * 1.5)
+    latency = entry_from_result(base).latency
+    assert check(checks, "cpu.speedup").limit == pytest.approx(latency.cpu.speedup.value / 1.10)  # a slowdown of rtol
+    assert check(checks, "optimized.cpu_ms").limit == pytest.approx(latency.cpu.optimized_ms * 1.35)
+    assert check(checks, "optimized.mean_ms").limit == pytest.approx(latency.optimized.mean_ms * 1.5)
     assert check(checks, "parameters").limit is None and check(checks, "f1").limit is None  # exact / two-sided
 
 
@@ -442,13 +448,13 @@ def test_a_confirmation_combines_the_repeats_of_a_case_against_the_same_baseline
         judgement = judge(result, base, TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     assert first.verdict == "inconclusive"
-    both = policy.confirmed([first, again])
+    both = rejudge.confirmed([first, again])
     found = check(both.checks, "cpu.speedup")
     assert (found.status, both.verdict, both.confirmed_by) == ("fail", "fail", ["run-b"])
     assert "2 runs combined to 2.050" in found.reason
     assert [c.metric for c in both.checks] == [c.metric for c in first.checks]
     # the record the merge re-judges with: this machine's CPU model, the spread, the family
-    assert LatencyGate.from_record(first.baseline["latency_gate"]) == GATE
+    assert first.baseline.latency_gate == GATE
 
 
 def test_a_confirmation_that_measures_no_change_clears_the_case():
@@ -458,7 +464,7 @@ def test_a_confirmation_that_measures_no_change_clears_the_case():
     for result in (first, again):
         judgement = judge(result, base, TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
-    assert policy.confirmed([first, again]).verdict != "fail"
+    assert rejudge.confirmed([first, again]).verdict != "fail"
 
 
 def test_a_confirmation_holds_the_case_to_the_tolerance_it_was_judged_with():
@@ -470,11 +476,11 @@ def test_a_confirmation_holds_the_case_to_the_tolerance_it_was_judged_with():
     for result in (first, again):
         judgement = judge(result, base, loose)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
-    assert first.baseline["speedup_rtol"] == 0.3
-    assert check(policy.confirmed([first, again]).checks, "cpu.speedup").tolerance == "rtol 0.3"
+    assert first.baseline.speedup_rtol == 0.3
+    assert check(rejudge.confirmed([first, again]).checks, "cpu.speedup").tolerance == "rtol 0.3"
     for result in (first, again):
-        del result.baseline["speedup_rtol"]
-    assert check(policy.confirmed([first, again], default_rtol=0.05).checks, "cpu.speedup").tolerance == "rtol 0.05"
+        result.baseline = replace(result.baseline, speedup_rtol=None)
+    assert check(rejudge.confirmed([first, again], default_rtol=0.05).checks, "cpu.speedup").tolerance == "rtol 0.05"
 
 
 def _runs_of(rng, cases: int, runs: int, common: float, own: float):
@@ -488,12 +494,11 @@ def _judged_run(rng, recorded, slower: float, common: float = 0.01, own: float =
     shift = rng.normal(0, common)
     results = []
     for index, runs in enumerate(recorded):
-        entry = entry_from_result(make_result())
-        entry["latency"]["runs"] = [asdict(LatencyRun(CPU_MODEL, 2.0, 1.98, 2.02, 20.0 * f, 10.0 * f, run, ""))
-                                    for f, run in runs]
+        entry = with_runs(entry_from_result(make_result()),
+                          [LatencyRun(CPU_MODEL, 2.0, 1.98, 2.02, 20.0 * f, 10.0 * f, run, "") for f, run in runs])
         factor = (1 + slower) * math.exp(shift + rng.normal(0, own))
         result = with_cpu_ms(make_result(batch_size=index + 1), 20.0 * factor, 10.0 * factor)
-        judgement = judge(result, BaselineMatch(PATH, HW, entry, HW), TOL)
+        judgement = judge(result, looked_up(entry), TOL)
         result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
         results.append(result)
     return results
@@ -504,12 +509,12 @@ def test_a_slowdown_common_to_every_case_fails_the_runs_own_check():
     enough runs (a history) show how little it moves by itself."""
     rng = np.random.default_rng(1)
     recorded = _runs_of(rng, cases=42, runs=30, common=0.01, own=0.03)
-    same = policy.common_cpu_time(_judged_run(rng, recorded, slower=0.0), rtol=0.10)
-    slower = policy.common_cpu_time(_judged_run(rng, recorded, slower=0.15), rtol=0.10)
+    same = latency_stats.common_cpu_time(_judged_run(rng, recorded, slower=0.0), rtol=0.10)
+    slower = latency_stats.common_cpu_time(_judged_run(rng, recorded, slower=0.15), rtol=0.10)
     assert (same.status, slower.status) == ("pass", "fail")
     assert slower.metric == "cpu_ms.common" and slower.measured == pytest.approx(1.15, abs=0.03)
     assert "every model slower alike" in slower.reason and "from 30 recorded runs" in slower.reason
-    few = policy.common_cpu_time(_judged_run(rng, [runs[:3] for runs in recorded], slower=0.15), rtol=0.10)
+    few = latency_stats.common_cpu_time(_judged_run(rng, [runs[:3] for runs in recorded], slower=0.15), rtol=0.10)
     assert few.status == "inconclusive"  # three runs cannot show it yet: the prior's 5% stands
     assert all(check(r.checks, "cpu.speedup").status == "pass" for r in _judged_run(rng, recorded, slower=0.15))
 
@@ -519,7 +524,7 @@ def test_the_common_check_keeps_its_false_alarms_under_its_share():
     failed = 0
     for _ in range(300):
         recorded = _runs_of(rng, cases=8, runs=5, common=0.03, own=0.05)
-        failed += policy.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status == "fail"
+        failed += latency_stats.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status == "fail"
     assert failed / 300 <= 0.01
 
 
@@ -527,7 +532,7 @@ def test_no_common_check_without_runs_of_this_cpu_model():
     result = make_result()
     judgement = judge(result, sample([2.2], cpu_model="intel-6-106"), TOL)
     result.checks, result.baseline = judgement.checks, judgement.baseline
-    assert policy.common_cpu_time([result], rtol=0.10) is None
+    assert latency_stats.common_cpu_time([result], rtol=0.10) is None
 
 
 # ---- a confirmation in the run: the median of the first look and fresh processes --------------------

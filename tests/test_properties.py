@@ -15,20 +15,20 @@ from pathlib import Path
 from statistics import NormalDist
 
 import pytest
-from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, make_result
+from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, latency_gate, looked_up, make_result
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_qbench import QbenchBaselineError, QbenchDataError, QbenchFlushError
-from pytest_qbench.gate import policy
-from pytest_qbench.gate.baselines import BaselineMatch, BaselineStore, entry_from_result, file_stem
-from pytest_qbench.gate.policy import LatencyGate
+from pytest_qbench.gate import rules
+from pytest_qbench.gate.baselines import BaselineStore, entry_from_result, file_stem
+from pytest_qbench.gate.latency_stats import SpeedupRule
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, median_variance_factor
 from pytest_qbench.measure.data import read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import (
-    AccuracyResult, CaseResult, Check, CpuTime, LabelMapEffect, LatencyResult, LatencyStats, MappedName,
-    QuantizationRecord, Speedup,
+    AccuracyResult, BaselineRecord, CaseResult, Check, CpuTime, LabelMapEffect, LatencyResult, LatencyStats,
+    MappedName, Parameters, QuantizationRecord, Speedup, Status,
 )
 from pytest_qbench.specs import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
 
@@ -106,6 +106,12 @@ checks = st.builds(
 )
 
 
+baselines = st.builds(
+    BaselineRecord, text, st.none() | name, st.booleans(), st.none() | st.just(entry_from_result(make_result())),
+    st.none() | st.just(latency_gate()), st.none() | st.floats(0.01, 1),
+)
+
+
 @st.composite
 def results(draw, measured: bool | None = None) -> CaseResult:
     measured = draw(st.booleans()) if measured is None else measured
@@ -113,15 +119,17 @@ def results(draw, measured: bool | None = None) -> CaseResult:
     case_id = draw(name)
     return CaseResult(
         nodeid=f"{TEST}[{case_id}]", test=TEST, case_id=case_id, model=draw(name),
-        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)), variant=variant.to_dict(),
+        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)),
+        parameters=Parameters(variant.to_dict()),
         quantization=draw(st.none() | st.builds(QuantizationRecord, text, st.dictionaries(name, count), st.lists(name), st.none() | text)),
         accuracy_original=draw(accuracies()) if measured else None,
         accuracy_optimized=draw(accuracies()) if measured else None,
         latency=draw(latencies()) if measured else None,
-        baseline=draw(st.none() | st.fixed_dictionaries({"file": text, "hardware_match": st.booleans()})),
+        baseline=draw(st.none() | baselines),
         checks=draw(st.lists(checks, max_size=3)),
-        verdict=draw(st.sampled_from(["pass", "fail", "inconclusive", "skip", "updated", "error"])),
+        verdict=draw(st.sampled_from(Status)),
         error=None if measured else draw(text),
+        cpu_model=draw(name), run_id=draw(name),  # a run's: its repeats of a case count once in a baseline
     )
 
 
@@ -163,7 +171,7 @@ def test_baselines_stage_flush_lookup_round_trip(staged: dict[tuple[str, str], C
         again = BaselineStore(tmp)
         for (case_id, hardware_key), result in staged.items():
             match = again.lookup(TEST, case_id, hardware_key)
-            assert match.entry == entry_from_result(result) and match.hardware_match
+            assert match.values == entry_from_result(result) and match.hardware_match
             again.stage(TEST, case_id, hardware_key, result)
         assert sorted(again.flush().unchanged) == sorted(report.created)
         assert path.read_text() == text  # nothing rewritten
@@ -182,17 +190,16 @@ def test_baseline_file_names_are_safe_and_stable(test: str):
 @given(st.floats(0, 1e6))
 def test_rounding_to_six_digits_is_idempotent(value: float):
     result = make_result(original_ms=value + 1e-3)
-    entry = entry_from_result(result)
-    stored = entry["latency"]
+    stored = entry_from_result(result).latency
     cpu = result.latency.cpu
     rounded = replace(result, latency=replace(
         result.latency,
-        original=replace(result.latency.original, mean_ms=stored["original"]["mean_ms"]),
-        cpu=replace(cpu, original_ms=stored["cpu"]["original_ms"],
-                    speedup=replace(cpu.speedup, value=stored["cpu"]["speedup"]["value"])),
-        wall_speedup=replace(result.latency.wall_speedup, value=stored["wall_speedup"]["value"]),
+        original=replace(result.latency.original, mean_ms=stored.original.mean_ms),
+        cpu=replace(cpu, original_ms=stored.cpu.original_ms,
+                    speedup=replace(cpu.speedup, value=stored.cpu.speedup.value)),
+        wall_speedup=replace(result.latency.wall_speedup, value=stored.wall_speedup.value),
     ))
-    assert entry_from_result(rounded)["latency"] == stored
+    assert entry_from_result(rounded).latency == stored
 
 
 # ---- the policy: monotone, exact edges ---------------------------------------------------------
@@ -206,21 +213,20 @@ tolerances = st.builds(
 RANK = {"fail": 0, "inconclusive": 1, "pass": 2}  # a worse measurement never moves up this order
 
 
-def baseline_match(result: CaseResult, **accuracy: float) -> BaselineMatch:
+def baseline_match(result: CaseResult, **accuracy: float) -> BaselineRecord:
     entry = entry_from_result(result)
-    entry["accuracy"]["optimized"].update(accuracy)
-    return BaselineMatch(Path("baselines/x.json"), HW, entry, HW)
+    return looked_up(replace(entry, accuracy_optimized=replace(entry.accuracy_optimized, **accuracy)))
 
 
-GATE = LatencyGate(cpu_model=CPU_MODEL, cases=42)
+GATE = latency_gate(CPU_MODEL, cases=42)
 
 
 def judge(*args, **kwargs):
-    """policy.judge on the factories' CPU model, in a run of 42 cases."""
-    return policy.judge(*args, latency=GATE, **kwargs)
+    """rules.judge on the factories' CPU model, in a run of 42 cases."""
+    return rules.judge(*args, latency=GATE, **kwargs)
 
 
-def verdict(result: CaseResult, match: BaselineMatch, tol: Tolerances) -> str:
+def verdict(result: CaseResult, match: BaselineRecord, tol: Tolerances) -> str:
     return judge(result, match, tol).verdict
 
 
@@ -315,7 +321,7 @@ def test_speedup_tolerance_edges(expected, rtol, half_width, baseline_half_width
     sigma = PRIOR_SPEEDUP_SIGMA
     se = math.sqrt(sigma**2 + (half_width / Z95_TWO_SIDED) ** 2 + median_variance_factor(1) * (sigma**2 + run.log_se**2))
     t = math.log1p(rtol)
-    fail_edge, pass_edge = max(t / 2, GATE.speedup_rule(rtol).z_fail * se), t - Z_PASS * se
+    fail_edge, pass_edge = max(t / 2, SpeedupRule.of(GATE, rtol).z_fail * se), t - Z_PASS * se
     eps = 1e-9  # on the log scale: far above float rounding, far below any CI
 
     def status(drop: float) -> str:
@@ -353,19 +359,20 @@ entry_like = st.fixed_dictionaries({}, optional={
     ),
 })
 documents = st.fixed_dictionaries(
-    {"schema_version": st.sampled_from([3, 3, 3, 2, 1, 4, "3", None]), "test": st.sampled_from([TEST, TEST, "other"])},
+    {"schema_version": st.sampled_from([4, 4, 4, 3, 2, 1, "4", None]), "test": st.sampled_from([TEST, TEST, "other"])},
     optional={"cases": st.dictionaries(st.sampled_from(["c", "d"]), st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values)},
 )
-valid = json.dumps({"schema_version": 3, "test": TEST, "cases": {}}).encode()
+valid = json.dumps({"schema_version": 4, "test": TEST, "cases": {}}).encode()
+ENTRY = entry_from_result(make_result()).to_json()
 
 
 @EXAMPLES
 @given(st.binary(max_size=300) | documents.map(lambda d: json.dumps(d).encode()) | st.builds(lambda n: valid[:n], st.integers(0, len(valid))))
 @example(b"[" * 100_000)  # nested past the parser's recursion limit
-@example(b'{"schema_version": 3, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
-@example(json.dumps({"schema_version": 3, "test": TEST, "cases": {"c": {HW: entry_from_result(make_result())}}}).encode())
-@example(json.dumps({"schema_version": 3, "test": TEST, "cases": {"c": {HW: {  # a schema-2 entry in a schema-3 file
-    **entry_from_result(make_result()), "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}}}}).encode())
+@example(b'{"schema_version": 4, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
+@example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: ENTRY}}}).encode())
+@example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: {  # a schema-2 entry in a schema-4 file
+    **ENTRY, "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}}}}).encode())
 def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes):
     with tempfile.TemporaryDirectory() as tmp:
         store = BaselineStore(tmp)
@@ -387,7 +394,7 @@ def test_any_baseline_file_is_read_or_refused_with_a_clear_error(content: bytes)
             assert str(path) in str(error)
             assert path.read_bytes() == content  # refused: left untouched
         else:
-            assert json.loads(path.read_text())["cases"]["c"][HW] == entry_from_result(make_result())
+            assert json.loads(path.read_text())["cases"]["c"][HW] == ENTRY
         assert sorted(p.name for p in Path(tmp).iterdir()) == [path.name]
 
 
@@ -463,12 +470,12 @@ def test_a_baseline_entry_with_a_non_number_is_refused_naming_the_field(tmp_path
         BaselineStore(tmp_path).lookup(TEST, result.case_id, HW)
     if isinstance(value, float):
         return
-    # An update does not need the old entry: it reads the file and replaces the entry.
-    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW, check_entry=False).entry is not None
+    # An update does not need the old entry: it reads the file, finds no baseline in it, and replaces it.
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW, check_entry=False).values is None
     store = BaselineStore(tmp_path)
     store.stage(TEST, result.case_id, HW, result)
     assert store.flush().updated == [(TEST, result.case_id, HW)]
-    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW).entry == entry_from_result(result)
+    assert BaselineStore(tmp_path).lookup(TEST, result.case_id, HW).values == entry_from_result(result)
 
 
 def _stored_with_latency_field(tmp_path, field, value):

@@ -1,17 +1,14 @@
 import re
 from dataclasses import replace
-from pathlib import Path
-
-from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, make_result
+from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, latency_gate, looked_up, make_result
 
 from pytest_qbench.specs import Tolerances
-from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-from pytest_qbench.gate import policy
-from pytest_qbench.gate.policy import LatencyGate
+from pytest_qbench.gate.baselines import entry_from_result
+from pytest_qbench.gate import rules
 from pytest_qbench.report.annotations import github_annotations
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.report.terminal import summary_lines
-from pytest_qbench.results import LabelMapEffect, MappedName
+from pytest_qbench.results import LabelMapEffect, MappedName, Parameters
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
 NON_TIME = (
@@ -39,8 +36,8 @@ REFERENCE = [  # approach, operators, f1 original -> optimized
 
 
 def judge(*args, **kwargs):
-    """policy.judge on the factories' CPU model."""
-    return policy.judge(*args, latency=LatencyGate(cpu_model=CPU_MODEL), **kwargs)
+    """rules.judge on the factories' CPU model."""
+    return rules.judge(*args, latency=latency_gate(CPU_MODEL), **kwargs)
 
 
 def reference_results(recorded_on: str = OTHER_HW):
@@ -49,8 +46,7 @@ def reference_results(recorded_on: str = OTHER_HW):
         for batch_size, length in [(1, 32), (4, 64)]:
             note = NOTHING if (approach, operators) == ("dynamic", ("Add",)) else None
             result = make_result(approach, operators, batch_size, length, f1=f1, note=note)
-            match = BaselineMatch(Path("baselines/b.json"), HW, entry_from_result(result), recorded_on)
-            judgement = judge(result, match, Tolerances())
+            judgement = judge(result, looked_up(entry_from_result(result), recorded_on), Tolerances())
             result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
             results.append(result)
     return results + [make_result(batch_size=8, error="RuntimeError: boom")]
@@ -167,7 +163,7 @@ def test_no_saturation_note_on_a_cpu_with_vnni_or_without_u8s8_models():
 
 def test_summary_without_problems_has_no_sections():
     result = make_result()
-    judgement = judge(result, BaselineMatch(Path("b.json"), HW, entry_from_result(result), HW), Tolerances())
+    judgement = judge(result, looked_up(entry_from_result(result)), Tolerances())
     result.checks, result.verdict = judgement.checks, judgement.verdict
     lines = summary_lines([result], ENVIRONMENT)
     assert len(lines) == 3 and lines[2].split()[-1] == "pass"
@@ -193,7 +189,7 @@ def test_github_annotation_messages_are_escaped():
 def judged_on_this_machine(result, baseline=None):
     """`result` judged against a baseline of this hardware key (by default, its own measurement)."""
     entry = entry_from_result(baseline or result)
-    judgement = judge(result, BaselineMatch(Path("baselines/b.json"), HW, entry, HW), Tolerances())
+    judgement = judge(result, looked_up(entry), Tolerances())
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     return result
 
@@ -249,7 +245,8 @@ def _mapped(result, effect, merge=True):
     """`result` scored through a label_map that did `effect` to the original model's predictions."""
     accuracy = replace(result.accuracy_original, label_map=effect)
     evaluation = {"split": "validation", "label_map": {"GIVEN_NAME": "PER", "SURNAME": "PER", "*": "O"}, "label_map_merge": merge}
-    return replace(result, accuracy_original=accuracy, variant={**result.variant, "evaluation": evaluation})
+    parameters = Parameters({**result.parameters.recorded, "evaluation": evaluation})
+    return replace(result, accuracy_original=accuracy, parameters=parameters)
 
 
 PII_EFFECT = LabelMapEffect("span", [

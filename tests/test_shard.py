@@ -18,6 +18,7 @@ from projects import make_project
 from pytest_qbench.__main__ import main as qbench_main
 from pytest_qbench import QbenchConfigError
 from pytest_qbench.report.artifact import build_artifact, validate_artifact
+from pytest_qbench.results import Status
 from pytest_qbench.shard import durations_from, plan
 from pytest_qbench.specs import Shard
 
@@ -95,7 +96,7 @@ def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **envir
 def shards(tmp_path: Path) -> tuple[Path, Path]:
     one, two = make_result(batch_size=1), make_result(batch_size=4)
     for result in (one, two):
-        result.verdict, result.hardware_key = "pass", ENVIRONMENT["hardware_key"]
+        result.verdict, result.hardware_key = Status.PASS, ENVIRONMENT["hardware_key"]
     selected = [one.nodeid, two.nodeid]
     return (_artifact(tmp_path, "s1.json", [one], selected), _artifact(tmp_path, "s2.json", [two], selected, "2/2"))
 
@@ -122,7 +123,7 @@ def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path:
 def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     """A hub-only case skipped without internet (pytest.skip) ran in its shard: it is not missing."""
     ran, skipped = make_result(batch_size=1), make_result(batch_size=4)
-    ran.verdict, ran.hardware_key = "pass", ENVIRONMENT["hardware_key"]
+    ran.verdict, ran.hardware_key = Status.PASS, ENVIRONMENT["hardware_key"]
     run = {"shard": None, "selected": [ran.nodeid, skipped.nodeid], "skipped": [skipped.nodeid]}
     artifact = build_artifact(copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}, [ran], run)
     (tmp_path / "one.json").write_text(json.dumps(artifact))
@@ -284,26 +285,25 @@ def test_shards_refuse_xdist(project: pytest.Pytester):
 
 def _judged(run_id: str, speedup: tuple[float, float, float]):
     """A case measured by run `run_id` at `speedup`, judged against five quiet baseline runs at 2.2."""
-    from dataclasses import asdict
+    from factories import CPU_MODEL, latency_gate, looked_up
 
-    from factories import CPU_MODEL
-
-    from pytest_qbench.gate.baselines import BaselineMatch, entry_from_result
-    from pytest_qbench.gate.policy import LatencyGate, judge
-    from pytest_qbench.gate.spread import LatencyRun
+    from pytest_qbench.gate.baselines import entry_from_result
+    from pytest_qbench.gate.rules import judge
+    from pytest_qbench.results import LatencyRun
     from pytest_qbench.specs import Tolerances
 
     entry = entry_from_result(make_result())
-    cpu = entry["latency"]["cpu"]
-    entry["latency"]["runs"] = [asdict(LatencyRun(CPU_MODEL, v, v / 1.005, v * 1.005, cpu["original_ms"], cpu["optimized_ms"],
-                                                  f"base-{i}", "")) for i, v in enumerate([2.2, 2.19, 2.21, 2.2, 2.2])]
+    cpu = entry.latency.cpu
+    runs = tuple(LatencyRun(CPU_MODEL, v, v / 1.005, v * 1.005, cpu.original_ms, cpu.optimized_ms, f"base-{i}", "")
+                 for i, v in enumerate([2.2, 2.19, 2.21, 2.2, 2.2]))
+    entry = replace(entry, latency=replace(entry.latency, runs=runs))
     result = make_result(run_id=run_id)
     value, low, high = speedup
     latency = result.latency
     result.latency = replace(latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high)))
     result.hardware_key = ENVIRONMENT["hardware_key"]
-    judgement = judge(result, BaselineMatch(Path("b.json"), result.hardware_key, entry, result.hardware_key), Tolerances(),
-                      latency=LatencyGate(cpu_model=CPU_MODEL, cases=42))
+    judgement = judge(result, looked_up(entry, result.hardware_key), Tolerances(),
+                      latency=latency_gate(CPU_MODEL, cases=42))
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
     return result
 
@@ -358,12 +358,12 @@ def _sharded(tmp_path: Path, index: int, **settings) -> Path:
 
 def _run_check_arguments(monkeypatch, paths: list[Path]) -> tuple[float, float]:
     """The rtol and false-alarm rate the merge of `paths` gave the run's check."""
-    from pytest_qbench.gate import policy
+    from pytest_qbench.gate import latency_stats
     from pytest_qbench.gate.merge import merge
     from pytest_qbench.report.artifact import read_artifact
 
     seen = []
-    monkeypatch.setattr(policy, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))
+    monkeypatch.setattr(latency_stats, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))
     merge([read_artifact(path) for path in paths])
     return seen[0]
 

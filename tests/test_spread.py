@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_qbench.gate.spread import (
-    FLOOR_SIGMA, LatencyRun, Measured, between_run_sigma, combine, compare, median_variance_factor,
-)
+from pytest_qbench.gate.spread import FLOOR_SIGMA, Measured, between_run_sigma, combine, compare, median_variance_factor
+from pytest_qbench.results import LatencyRun
 
 
 def _groups(rng, cases: int, runs: int, sigma: float, se: float, outliers: int = 0):

@@ -36,9 +36,9 @@ One file per test, `<root>/<test key>.json`, the test key made filename-safe (":
 
 `latency` holds the last recorded run's figures and `latency.runs` the gated sample: the last
 `keep_runs` runs of the case per CPU model (gate/spread.py), oldest first. An update appends its run
-when the model and parameters are the ones recorded, and else starts the sample anew; the policy
-also restarts it when the new run differs significantly from the recorded ones (`restart`). A
-schema-3 entry (one run, CPU model unrecorded) reads as a sample of that one run.
+when the model and parameters are the ones recorded, and else starts the sample anew; the rules
+also restart it when the new run differs significantly from the recorded ones (`restart`). In Python
+an entry is a results.BaselineEntry, read when the policy could judge against it (`lookup`).
 
 Sorted keys, indent 2, a trailing newline, measured numbers rounded to 6 significant digits: a
 re-run that measured the same accuracy rewrites nothing, and a change reads as a short PR diff.
@@ -57,55 +57,25 @@ import math
 import re
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 from filelock import FileLock
 
 from ..atomic import atomic_write_text
 from ..errors import QbenchBaselineError, QbenchFlushError
 from ..hardware import nearest_key
-from ..results import AccuracyResult, CaseResult, FlushReport, LatencyStats, Speedup
+from ..results import (
+    SCORES, AccuracyResult, BaselineEntry, BaselineRecord, CaseResult, CpuFigures, FlushReport, LatencyRecord,
+    LatencyRun, LatencyStats, Scores, Speedup, SpeedupFigures, WallFigures,
+)
 from ..specs import QbenchOptions
-from .spread import LatencyRun
 
 # What each version changed: CHANGELOG.md, "File formats".
 BASELINE_SCHEMA_VERSION = 4
-SUPPORTED_BASELINE_SCHEMA_VERSIONS = (3, 4)
-UNRECORDED_CPU = "unrecorded"  # the CPU model of a schema-3 entry's one run
 UPDATE_COMMAND = "pytest --qbench --qbench-update-baselines"
-ACCURACY_METRICS = ("precision", "recall", "f1", "accuracy")
-LATENCY_METRICS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput")
-SPEEDUP_FIELDS = ("value", "ci_low", "ci_high")
-
-@dataclass(frozen=True)
-class BaselineMatch:
-    """What `lookup` found for one case on this machine."""
-
-    path: Path
-    hardware_key: str  # this machine's
-    entry: dict[str, Any] | None  # None: no baseline for the case under any hardware key
-    entry_hardware_key: str | None  # the key `entry` was recorded under
-
-    @property
-    def hardware_match(self) -> bool:
-        return self.entry is not None and self.entry_hardware_key == self.hardware_key
-
-    @property
-    def runs(self) -> list[LatencyRun]:
-        """The entry's recorded latency runs, every CPU model's (none without an entry)."""
-        return [] if self.entry is None else entry_runs(self.entry)
-
-
-def entry_runs(entry: dict[str, Any]) -> list[LatencyRun]:
-    """An entry's latency sample; a schema-3 entry's one run has an unrecorded CPU model."""
-    latency = entry["latency"]
-    if "runs" in latency:
-        return [LatencyRun(**run) for run in latency["runs"]]
-    cpu = latency["cpu"]
-    return [LatencyRun(UNRECORDED_CPU, cpu["speedup"]["value"], cpu["speedup"]["ci_low"], cpu["speedup"]["ci_high"],
-                       cpu["original_ms"], cpu["optimized_ms"], run="", when="")]
+Figures = TypeVar("Figures", Scores, WallFigures, SpeedupFigures)
 
 
 def file_stem(test: str) -> str:
@@ -125,15 +95,13 @@ def run_from_result(result: CaseResult, when: str) -> LatencyRun:
     )
 
 
-def merged_entry(old: dict[str, Any] | None, new: dict[str, Any], *, restart: bool, keep: int) -> dict[str, Any]:
-    """`new` (one run in its sample) with the runs of `old` before it, when `old` is intact, recorded
-    the same model and parameters and `restart` is not asked; each CPU model keeps its last `keep`
-    runs, and a run recorded twice (the same run id) once."""
-    same_setup = (old is not None and _entry_problem(old) is None
-                  and (old["model"], old["parameters"]) == (new["model"], new["parameters"]))
-    runs = entry_runs(old) if same_setup and not restart else []
-    runs = [r for r in runs if r.cpu_model != UNRECORDED_CPU] + entry_runs(new)
-    return {**new, "latency": {**new["latency"], "runs": [asdict(r) for r in _last_runs(runs, keep)]}}
+def merged_entry(old: BaselineEntry | None, new: BaselineEntry, *, restart: bool, keep: int) -> BaselineEntry:
+    """`new` (one run in its sample) with the runs of `old` before it, when `old` recorded the same
+    model and parameters and `restart` is not asked; each CPU model keeps its last `keep` runs, and a
+    run recorded twice (the same run id) once."""
+    same_setup = old is not None and (old.model, old.parameters) == (new.model, new.parameters)
+    runs = [*(old.latency.runs if same_setup and not restart else ()), *new.latency.runs]
+    return replace(new, latency=replace(new.latency, runs=tuple(_last_runs(runs, keep))))
 
 
 def _last_runs(runs: list[LatencyRun], keep: int) -> list[LatencyRun]:
@@ -151,46 +119,28 @@ def _last_runs(runs: list[LatencyRun], keep: int) -> list[LatencyRun]:
     return kept
 
 
-def entry_from_result(result: CaseResult, when: str = "") -> dict[str, Any]:
-    """The baseline entry of a successful measurement, normalised to what JSON reads back; its latency
-    sample holds this one run (`merged_entry` adds the recorded ones)."""
+def entry_from_result(result: CaseResult, when: str = "") -> BaselineEntry:
+    """The baseline entry of a successful measurement, its figures rounded; its latency sample holds
+    this one run (`merged_entry` adds the recorded ones)."""
     if result.accuracy_original is None or result.accuracy_optimized is None or result.latency is None:
         raise ValueError(f"qbench: case {result.case_id} has no complete measurement to store as a baseline")
     latency = result.latency
-    entry = {
-        "model": result.model,
-        "parameters": result.variant,
-        "accuracy": {
-            "original": _accuracy(result.accuracy_original),
-            "optimized": _accuracy(result.accuracy_optimized),
-        },
-        "latency": {
-            "cpu": {
-                "original_ms": _round("original_ms", latency.cpu.original_ms),
-                "optimized_ms": _round("optimized_ms", latency.cpu.optimized_ms),
-                "speedup": _speedup(latency.cpu.speedup),
-            },
-            "original": _latency(latency.original),
-            "optimized": _latency(latency.optimized),
-            "wall_speedup": _speedup(latency.wall_speedup),
-            "runs": [asdict(run_from_result(result, when))],
-        },
-    }
-    if latency.budget is not None:
-        entry["latency"]["budget"] = asdict(latency.budget)
-    return json.loads(json.dumps(entry))
+    cpu = CpuFigures(_round("original_ms", latency.cpu.original_ms), _round("optimized_ms", latency.cpu.optimized_ms),
+                     _rounded(SpeedupFigures, latency.cpu.speedup))
+    return BaselineEntry(
+        model=result.model,
+        parameters=result.parameters,
+        accuracy_original=_rounded(Scores, result.accuracy_original),
+        accuracy_optimized=_rounded(Scores, result.accuracy_optimized),
+        latency=LatencyRecord(cpu, _rounded(WallFigures, latency.original), _rounded(WallFigures, latency.optimized),
+                              _rounded(SpeedupFigures, latency.wall_speedup), (run_from_result(result, when),),
+                              latency.budget),
+    )
 
 
-def _accuracy(acc: AccuracyResult) -> dict[str, float]:
-    return {k: _round(k, getattr(acc, k)) for k in ACCURACY_METRICS}
-
-
-def _latency(stats: LatencyStats) -> dict[str, float]:
-    return {k: _round(k, getattr(stats, k)) for k in LATENCY_METRICS}
-
-
-def _speedup(speedup: Speedup) -> dict[str, float]:
-    return {k: _round(k, getattr(speedup, k)) for k in SPEEDUP_FIELDS}
+def _rounded(record: type[Figures], measured: AccuracyResult | LatencyStats | Speedup) -> Figures:
+    """A baseline's `record` of the `measured` figures of the same names, rounded."""
+    return record(**{f.name: _round(f.name, getattr(measured, f.name)) for f in fields(record)})
 
 
 def _round(name: str, value: float) -> float:
@@ -234,9 +184,8 @@ def _read(path: Path, test: str) -> dict[str, Any]:
             f" restore it from version control, or delete it and re-create it with `{UPDATE_COMMAND}`"
         ) from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version not in SUPPORTED_BASELINE_SCHEMA_VERSIONS:
-        supported = ", ".join(map(str, SUPPORTED_BASELINE_SCHEMA_VERSIONS))
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_BASELINE_SCHEMA_VERSIONS)
+    if version != BASELINE_SCHEMA_VERSION:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > BASELINE_SCHEMA_VERSION
         fix = (
             "upgrade pytest-qbench, or re-create the file with" if newer
             else "it is from an older pytest-qbench (whose hardware keys, parameters or latency fields"
@@ -244,7 +193,7 @@ def _read(path: Path, test: str) -> dict[str, Any]:
         )
         raise QbenchBaselineError(
             f"qbench: baseline file {path} has schema_version {version!r}; this pytest-qbench reads"
-            f" schema_version {supported} only: {fix} `{UPDATE_COMMAND}`"
+            f" schema_version {BASELINE_SCHEMA_VERSION} only: {fix} `{UPDATE_COMMAND}`"
         )
     cases = doc.get("cases")
     bad = "has no 'cases' object" if not isinstance(cases, dict) else next(
@@ -266,19 +215,21 @@ def _read(path: Path, test: str) -> dict[str, Any]:
     return doc
 
 
-_ENTRY_NUMBERS = (  # (where, names, positive: the policy divides by them or takes their log)
-    ("accuracy.original", ACCURACY_METRICS, False),
-    ("accuracy.optimized", ACCURACY_METRICS, False),
-    ("latency.original", LATENCY_METRICS, False),
-    ("latency.optimized", LATENCY_METRICS, False),
+_WALL = tuple(f.name for f in fields(WallFigures))
+_SPEEDUP = tuple(f.name for f in fields(SpeedupFigures))
+_ENTRY_NUMBERS = (  # (where, names, positive: the rules divide by them or take their log)
+    ("accuracy.original", SCORES, False),
+    ("accuracy.optimized", SCORES, False),
+    ("latency.original", _WALL, False),
+    ("latency.optimized", _WALL, False),
     ("latency.cpu", ("original_ms", "optimized_ms"), True),
-    ("latency.cpu.speedup", SPEEDUP_FIELDS, True),
-    ("latency.wall_speedup", SPEEDUP_FIELDS, True),
+    ("latency.cpu.speedup", _SPEEDUP, True),
+    ("latency.wall_speedup", _SPEEDUP, True),
 )
 
 
 def _entry_problem(entry: dict[str, Any]) -> str | None:
-    """What the policy would trip over in a stored entry (hand edits, merge conflicts), or None."""
+    """What the rules would trip over in a stored entry (hand edits, merge conflicts), or None."""
     if not isinstance(entry.get("model"), str):
         return "has no 'model' string"
     if not isinstance(entry.get("parameters"), dict):
@@ -298,9 +249,12 @@ def _entry_problem(entry: dict[str, Any]) -> str | None:
     return _runs_problem(entry["latency"].get("runs"))
 
 
+def _entry(recorded: dict[str, Any] | None) -> BaselineEntry | None:
+    """A stored entry, when it holds what the rules compare."""
+    return None if recorded is None or _entry_problem(recorded) else BaselineEntry.from_json(recorded)
+
+
 def _runs_problem(runs: Any) -> str | None:
-    if runs is None:
-        return None  # schema 3: one run, latency.cpu
     if not isinstance(runs, list) or not runs:
         return "has latency.runs that is not a non-empty list of runs"
     for index, run in enumerate(runs):
@@ -312,12 +266,6 @@ def _runs_problem(runs: Any) -> str | None:
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in numbers):
             return f"has latency.runs[{index}] with a number that is not finite and positive"
     return None
-
-
-def _upgraded(doc: dict[str, Any]) -> dict[str, Any]:
-    """A read document as this version writes it: schema-3 entries stay as they are until updated
-    (entry_runs reads both); only the version number moves."""
-    return {**doc, "schema_version": BASELINE_SCHEMA_VERSION}
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
@@ -347,7 +295,7 @@ def _lock(path: Path) -> FileLock:
 
 @dataclass(frozen=True)
 class _Staged:
-    entry: dict[str, Any]
+    entry: BaselineEntry
     restart: bool  # start the latency sample anew with this run
 
 
@@ -362,25 +310,27 @@ class BaselineStore:
     def path_for(self, test: str) -> Path:
         return self.root / f"{file_stem(test)}.json"
 
-    def lookup(self, test: str, case_id: str, hardware_key: str, *, check_entry: bool = True) -> BaselineMatch:
+    def lookup(self, test: str, case_id: str, hardware_key: str, *, check_entry: bool = True) -> BaselineRecord:
         """The case's entry for this hardware key; failing that, the entry of the nearest key
         (hardware.nearest_key: the same architecture, the nearest int8 tier): accuracy is compared
         across keys within its tolerance, which covers how int8 kernels differ between CPU classes
         (docs/RESULTS.md); latency checks skip on the mismatch, and the reports show that key's speedups.
 
-        With `check_entry`, an entry missing a value the policy compares is a QbenchBaselineError."""
+        With `check_entry`, an entry missing a value the rules compare is a QbenchBaselineError; without
+        (an update, which replaces it), such an entry is no baseline."""
         path = self.path_for(test)
         by_hardware = self._doc(test, path)["cases"].get(case_id, {})
         key = hardware_key if hardware_key in by_hardware else nearest_key(hardware_key, by_hardware)
         entry = by_hardware.get(key)
-        problem = None if entry is None or not check_entry else _entry_problem(entry)
-        if problem:
+        problem = None if entry is None else _entry_problem(entry)
+        if problem and check_entry:
             raise QbenchBaselineError(
                 f"qbench: baseline file {path}: the entry of case {case_id!r} under hardware key {key!r}"
                 f" {problem}; it was left untouched: restore it from version control, or re-create it with"
                 f" `{UPDATE_COMMAND}`"
             )
-        return BaselineMatch(path, hardware_key, entry, key)
+        values = _entry(entry)
+        return BaselineRecord(str(path), key, values is not None and key == hardware_key, values)
 
     def seed(self, source: Path) -> None:
         """Start this store's file of the same name from a copy of `source` (another store's file),
@@ -420,11 +370,12 @@ class BaselineStore:
             try:
                 with _lock(path):
                     _remove_stale_temp_files(path)
-                    doc = _upgraded(_read(path, test))
+                    doc = _read(path, test)
                     changed = False
                     for (case_id, hardware_key), staged in entries.items():
                         old = doc["cases"].setdefault(case_id, {}).get(hardware_key)
-                        entry = merged_entry(old, staged.entry, restart=staged.restart, keep=self.keep_runs)
+                        merged = merged_entry(_entry(old), staged.entry, restart=staged.restart, keep=self.keep_runs)
+                        entry = merged.to_json()
                         bucket = done.created if old is None else done.unchanged if old == entry else done.updated
                         bucket.append((test, case_id, hardware_key))
                         doc["cases"][case_id][hardware_key] = entry
@@ -453,8 +404,8 @@ class BaselineStore:
         path = self.path_for(test).with_suffix(".obtained.json")
         with _lock(path):
             _remove_stale_temp_files(path)
-            doc = _upgraded(_read(path, test))
-            doc["cases"].setdefault(case_id, {})[hardware_key] = entry_from_result(result)
+            doc = _read(path, test)
+            doc["cases"].setdefault(case_id, {})[hardware_key] = entry_from_result(result).to_json()
             _write(path, doc)
         return path
 
@@ -485,9 +436,9 @@ class BaselineStore:
                 doc = json.loads(path.read_text(encoding="utf-8"))
                 test, cases = doc["test"], doc["cases"]
                 for case_id, by_key in cases.items():
-                    entry = by_key.get(hardware_key)
-                    if entry is not None and _entry_problem(entry) is None:
-                        found[(test, case_id)] = entry_runs(entry)
+                    entry = _entry(by_key.get(hardware_key))
+                    if entry is not None:
+                        found[(test, case_id)] = list(entry.latency.runs)
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
         return found

@@ -5,7 +5,7 @@ them here, and writes the merged artifact and reports (report/): `merge` checks 
 belong to one run (commit, pytest-qbench and onnxruntime versions, the same case selection, the same
 run settings: the run's check and --qbench-strict judge the merge as they judged the run), refuses
 an artifact given twice (or a case reported twice by one run), combines the repeats of a case by
-different runs (a confirmation on another VM: policy.confirmed judges their combined estimate), finds
+different runs (a confirmation on another VM: rejudge.confirmed judges their combined estimate), finds
 the cases pytest skipped (they ran: not missing) and those no shard ran, groups the results by
 hardware key and recomputes the verdict, with the run's own check of a slowdown common to every
 case; `write_baselines` writes the baselines on request: the
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QbenchMergeError
-from ..results import ArtifactFile, CaseResult, Check
+from ..results import ArtifactFile, CaseResult, Check, Status
 from ..specs import RunSettings
+from .rules import RunOutcome
 
 # What must agree for artifacts to be shards of one run: (where in the artifact, what to call it).
 IDENTITY = (
@@ -32,12 +33,6 @@ IDENTITY = (
     (("environment", "qbench_version"), "pytest-qbench version"),
     (("environment", "libraries", "onnxruntime"), "onnxruntime version"),
 )
-FAILING = ("fail", "error")
-
-
-LATENCY_CHECKS = ("cpu.speedup", "optimized.cpu_ms")
-
-
 @dataclass(frozen=True)
 class Merged:
     files: list[ArtifactFile]  # the artifacts merged, in the order given
@@ -46,25 +41,35 @@ class Merged:
     environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first artifact
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
     skipped: dict[str, list[str]]  # hardware key -> node ids pytest skipped in the shard that ran them, no result
-    verdict: str  # "pass" or "fail"
-    exit_code: int  # 0 pass, 1 fail
     settings: RunSettings  # what the run judged with, as its artifacts record it
     run_checks: list[Check] = field(default_factory=list)  # per hardware key: a slowdown common to every case
     strict: bool = False  # inconclusive and not-gated latency failed the verdict (the run's setting, or merge --strict)
     measured: list[CaseResult] = field(default_factory=list)  # every run's result of every case, repeats apart
 
     @property
+    def outcome(self) -> RunOutcome:
+        return RunOutcome(self.results, self.run_checks, self.strict, missing=bool(self.missing))
+
+    @property
+    def verdict(self) -> Status:
+        return self.outcome.verdict
+
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
+
+    @property
     def environment(self) -> dict[str, Any]:
         """The environment the merged artifact records: the first artifact's."""
-        return self.files[0].artifact["environment"]
+        return self.files[0].environment
 
     def record(self) -> dict[str, Any]:
         """What the merged artifact records of the merge itself (its "merge" object)."""
         return {
-            "sources": [{"file": str(f.path), "shard": f.artifact["run"]["shard"], "hardware_key": f.hardware_key,
+            "sources": [{"file": str(f.path), "shard": f.shard, "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
-            "environments": self.environments, "missing": self.missing, "skipped": self.skipped, "verdict": self.verdict,
-            "exit_code": self.exit_code, "strict": self.strict,
+            "environments": self.environments, "missing": self.missing, "skipped": self.skipped,
+            "verdict": str(self.verdict), "exit_code": self.exit_code, "strict": self.strict,
             "confirmed": sorted(r.nodeid for r in self.results if r.confirmed_by),
         }
 
@@ -73,7 +78,7 @@ class Merged:
         lines = []
         for key in self.environments:
             cases = [r for r in self.results if r.hardware_key == key]
-            failed = [r for r in cases if r.verdict in FAILING and not r.expected_failure]
+            failed = [r for r in cases if r.failing]
             lines.append(f"{key}: {len(cases)} cases, {len(failed)} failing, {len(self.skipped.get(key, []))} skipped,"
                          f" {len(self.missing.get(key, []))} missing")
             lines += [f"  failing: {r.nodeid}" for r in failed]
@@ -81,7 +86,7 @@ class Merged:
             lines += [f"  confirmed by {len(r.confirmed_by)} more run(s): {r.nodeid}: {r.verdict}"
                       for r in cases if r.confirmed_by]
             if self.strict:
-                lines += [f"  strict: {r.nodeid}: {_undecided(r)}" for r in cases if _undecided(r)]
+                lines += [f"  strict: {r.nodeid}: {_undecided(r)}" for r in cases if r.undecided]
         lines.append(self._settings_line())
         lines += [f"run check: {c}" for c in self.run_checks]
         return lines + [f"verdict: {self.verdict}"]
@@ -111,12 +116,12 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
             raise QbenchMergeError(f"qbench merge: the artifacts are not of one run: {name} differs ({found})")
     runs: dict[tuple[Any, Any], Path] = {}
     for file in files:
-        run = (file.artifact["run"].get("id") or str(file.path), file.artifact["run"]["shard"])
+        run = (file.run_id, file.shard)
         if run in runs:
             raise QbenchMergeError(f"qbench merge: {file.path} and {runs[run]} are the same artifact (run"
                                    f" {run[0]}, shard {run[1]}): give each once")
         runs[run] = file.path
-    selections = {json.dumps(f.artifact["run"]["selected"]): f for f in files}
+    selections = {json.dumps(f.selected): f for f in files}
     if len(selections) > 1:
         paths = ", ".join(str(f.path) for f in selections.values())
         raise QbenchMergeError(
@@ -124,7 +129,7 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
             " tests, -k and -m, and differ only in --qbench-shard (a confirmation run takes its selection from"
             " --qbench-rerun-from)"
         )
-    return files[0].artifact["run"]["selected"]
+    return files[0].selected
 
 
 def _run_settings(files: list[ArtifactFile]) -> RunSettings:
@@ -149,7 +154,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     """One verdict from the artifacts `files` (read with report.artifact.read_artifact), judged with the
     settings they record; with `strict` (or a strict run), an inconclusive or not-gated latency check
     fails it too."""
-    from .policy import common_cpu_time, confirmed
+    from .latency_stats import common_cpu_time
+    from .rejudge import confirmed
 
     if not files:
         raise QbenchMergeError("qbench merge: no artifacts given")
@@ -159,12 +165,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     repeats: dict[tuple[str, str], list[tuple[CaseResult, Path]]] = {}
     environments = {}
     for file in files:
-        environments.setdefault(file.hardware_key, file.artifact["environment"])
-        run_id = file.artifact["run"].get("id") or str(file.path)
-        for case in file.artifact["cases"]:
-            result = CaseResult.from_json(case)
-            result.hardware_key = result.hardware_key or file.hardware_key
-            result.run_id = result.run_id or run_id
+        environments.setdefault(file.hardware_key, file.environment)
+        for result in file.results():
             found = repeats.setdefault((result.nodeid, result.hardware_key), [])
             twice = next((path for r, path in found if r.run_id == result.run_id), None)
             if twice is not None:
@@ -182,11 +184,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol, settings.false_alarm_rate)
                for key in environments)
     run_checks = [c for c in checked if c is not None]
-    failing = any(r.verdict in FAILING and not r.expected_failure for r in results)
-    failing = failing or any(c.status == "fail" for c in run_checks) or (strict and any(map(_undecided, results)))
-    verdict = "fail" if failing or missing else "pass"
-    return Merged(files, selected, results, environments, missing, skipped, verdict, 1 if verdict == "fail" else 0,
-                  settings, run_checks, strict, [r for found in repeats.values() for r, _ in found])
+    return Merged(files, selected, results, environments, missing, skipped, settings, run_checks, strict,
+                  [r for found in repeats.values() for r, _ in found])
 
 
 def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, list[str]]:
@@ -194,27 +193,22 @@ def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, l
     offline, a kernel this CPU lacks) that no run of the key measured."""
     found: dict[str, set[str]] = {}
     for file in files:
-        found.setdefault(file.hardware_key, set()).update(file.artifact["run"].get("skipped", []))
+        found.setdefault(file.hardware_key, set()).update(file.skipped)
     return {key: sorted(ids - ran[key]) for key, ids in found.items() if ids - ran[key]}
 
 
 def _undecided(result: CaseResult) -> str:
-    """What --strict fails a case for: its latency check inconclusive, or not gated; else ''."""
-    from .policy import latency_not_gated
-
-    if any(c.status == "inconclusive" for c in result.checks):
+    """What --strict fails an undecided case for, and what to do about it."""
+    if any(c.status is Status.INCONCLUSIVE for c in result.checks):
         return "inconclusive: confirm it on another machine (--qbench-rerun-from) or record more baseline runs"
-    if any(map(latency_not_gated, result.checks)):
-        return "latency not gated on this machine: record its baseline runs (--baselines-out of an update run)"
-    return ""
+    return "latency not gated on this machine: record its baseline runs (--baselines-out of an update run)"
 
 
-def to_confirm(artifact: dict[str, Any], hardware_key: str) -> list[str]:
+def to_confirm(results: list[CaseResult], hardware_key: str) -> list[str]:
     """The node ids of the cases measured on `hardware_key` whose latency check failed or was
     inconclusive: what a confirmation job measures again on another machine."""
-    return sorted({case["nodeid"] for case in artifact["cases"]
-                   if (case.get("hardware_key") or artifact["environment"]["hardware_key"]) == hardware_key
-                   and any(c["metric"] in LATENCY_CHECKS and c["status"] in ("fail", "inconclusive") for c in case["checks"])})
+    return sorted({r.nodeid for r in results
+                   if r.hardware_key == hardware_key and any(c.latency_undecided for c in r.checks)})
 
 
 def durations(merged: Merged) -> dict[str, dict[str, float]]:
@@ -234,8 +228,7 @@ def write_baselines(merged: Merged, folder: Path, seed_from: Path) -> list[str]:
 
     store = BaselineStore(folder)
     seeds = BaselineStore(seed_from)
-    created = {file.artifact["run"].get("id") or str(file.path): file.artifact["environment"]["created"]
-               for file in merged.files}
+    created = {file.run_id: file.environment["created"] for file in merged.files}
     written = []
     for result in merged.measured:
         if result.error is not None or result.latency is None:

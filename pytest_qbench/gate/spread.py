@@ -6,7 +6,7 @@ new host, lands the same figure a little elsewhere (docs/BENCHMARKS.md, "Between
 CPU models": about 0.9% per case beyond its interval for the CPU-time speedup on one host, 4-6% for
 the CPU time per call). So:
 
-- a baseline keeps the last runs of each case per CPU model (`LatencyRun`), and the gate compares
+- a baseline keeps the last runs of each case per CPU model (results.LatencyRun), and the gate compares
   with their median;
 - `between_run_sigma` pools the runs' deviations from their case's mean over all cases of one
   hardware key and CPU model (a robust scale: one odd run does not inflate it), takes each run's own
@@ -26,7 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..measure.stats import median_variance_factor, two_sided_z
+from ..measure.stats import median_variance_factor
+from ..results import Spread
 
 # Between-run sigma (log scale, beyond each run's own interval) assumed before a key has runs of its
 # own: the CPU-time speedup moved 0.84-0.87% per case between processes on two hosts (upper 95%
@@ -36,43 +37,6 @@ PRIOR_SPEEDUP_SIGMA = 0.015
 PRIOR_DF = 30  # the prior weighs as much as a pooled estimate from 30 degrees of freedom (about 80 runs)
 FLOOR_SIGMA = 0.004  # below every lower bound seen: a run never repeats to better than its interval says
 MAD_EFFICIENCY = 0.37  # of the MAD against the standard deviation on normal data: its worth in degrees of freedom
-
-
-@dataclass(frozen=True)
-class LatencyRun:
-    """One run's gated latency figures of one case, as a baseline keeps them."""
-
-    cpu_model: str  # hardware.Fingerprint.cpu_model: latency samples of another CPU model do not compare
-    speedup: float  # the one-thread CPU-time speedup
-    ci_low: float
-    ci_high: float
-    original_ms: float  # median CPU time per call, one thread
-    optimized_ms: float
-    run: str  # the run's id: the same run given twice counts once
-    when: str
-
-    @property
-    def log_speedup(self) -> float:
-        return math.log(self.speedup)
-
-    @property
-    def log_se(self) -> float:
-        """The standard error of log(speedup) that the run's own interval implies."""
-        return math.log(self.ci_high / self.ci_low) / (2 * two_sided_z(0.95))
-
-
-@dataclass(frozen=True)
-class Spread:
-    """The between-run standard deviation of a log figure, beyond each run's own error."""
-
-    sigma: float
-    df: float  # the data's worth in degrees of freedom (0: the prior alone)
-    runs: int  # runs behind the data part
-    cases: int
-
-    @property
-    def source(self) -> str:
-        return "prior" if self.df == 0 else f"{self.runs} runs of {self.cases} cases, shrunk toward the prior"
 
 
 def between_run_sigma(

@@ -6,7 +6,7 @@ session 8-11% slow for its whole life while its fp32 original ran as always (doc
 process carries (its heap and code layout: Mytkowicz et al. 2009, Curtsinger & Berger 2013; pyperf
 pools 20 worker processes for this reason). A case whose speedup check does not pass at first look
 is therefore measured again here, each time in a new process with new sessions of both models, and
-the gate judges the median of its measurements (gate/policy.py): one slow session is outvoted, a
+the gate judges the median of its measurements (gate/latency_stats.py): one slow session is outvoted, a
 real slowdown is not.
 
 The child imports only onnxruntime (or openvino), numpy and this package's timing code, reads the

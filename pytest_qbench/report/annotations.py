@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import CaseResult
+from ..results import CaseResult, Status
 from .content import skips_by_reason, with_cases
 
 
@@ -14,9 +14,9 @@ def github_annotations(results: list[CaseResult]) -> list[str]:
         if r.error is not None:
             lines.append(_annotation("error", f"qbench {r.case_id}: could not measure", r.error, file))
         for c in r.checks:
-            if c.status in ("fail", "error"):
+            if c.status.failing:
                 lines.append(_annotation("error", f"qbench {r.case_id}: {c.metric} vs {c.against}", c.reason, file))
-            elif c.status == "inconclusive":
+            elif c.status is Status.INCONCLUSIVE:
                 lines.append(_annotation("warning", f"qbench {r.case_id}: {c.metric} inconclusive", c.reason, file))
     for reason, case_ids in skips_by_reason(results).items():
         lines.append(_annotation("warning", "qbench: check skipped", with_cases(reason, case_ids)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -14,7 +13,8 @@ import jsonschema
 
 from ..atomic import atomic_write_text
 from ..errors import QbenchArtifactError
-from ..results import ArtifactFile, CaseResult
+from ..gate.rules import RunOutcome
+from ..results import ArtifactFile, CaseResult, Check
 
 if TYPE_CHECKING:
     from ..gate.merge import Merged
@@ -55,8 +55,17 @@ def merged_artifact(merged: "Merged") -> dict[str, Any]:
     run = {"shard": None, "selected": merged.selected, **merged.settings.to_dict()}
     artifact = build_artifact(merged.environment, merged.results, run)
     artifact["merge"] = merged.record()
-    artifact["run_checks"] = [asdict(c) for c in merged.run_checks]
+    artifact["run_checks"] = [c.to_json() for c in merged.run_checks]
     return artifact
+
+
+def recorded_outcome(artifact: dict[str, Any]) -> RunOutcome:
+    """The outcome a valid artifact records: its cases, its run's own checks, and whether it was strict
+    (the run's setting, or the merge's) or missed cases (a merge)."""
+    merge = artifact.get("merge") or {}
+    strict = merge.get("strict", artifact["run"].get("strict", False))
+    return RunOutcome([CaseResult.from_json(case) for case in artifact["cases"]],
+                      [Check(**check) for check in artifact.get("run_checks", [])], strict, bool(merge.get("missing")))
 
 
 def write_artifact(path: str | Path, artifact: dict[str, Any]) -> None:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import statistics
-from typing import TYPE_CHECKING, Any, Iterable, TypeVar
+from typing import Any, Iterable, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
-from ..gate.policy import LATENCY_NOT_GATED, latency_not_gated, ungated_latency
-from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, RepairResult
-
-if TYPE_CHECKING:
-    from ..gate.spread import LatencyRun
+from ..gate.rules import LATENCY_NOT_GATED
+from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, LatencyRun, RepairResult, Status
 
 
 VERDICT_HEADERS = ["f1 original -> optimized", "cpu speedup (CI)", "wall speedup", "verdict"]
@@ -38,12 +35,12 @@ def verdict_cells(result: CaseResult) -> list[str]:
         s = result.latency.cpu.speedup
         cpu = f"{s.value:.2f} ({s.ci_low:.2f} to {s.ci_high:.2f})"
         wall = f"{result.latency.wall_speedup.value:.2f}"
-    return [f1, cpu, wall, result.verdict]
+    return [f1, cpu, wall, str(result.verdict)]
 
 
 def case_problems(result: CaseResult) -> list[str]:
     errors = [] if result.error is None else [f"could not measure: {result.error}"]
-    return errors + [str(c) for c in result.checks if c.status in ("fail", "error")]
+    return errors + [str(c) for c in result.checks if c.status.failing]
 
 
 def grouped(pairs: Iterable[tuple[K, V]]) -> dict[K, list[V]]:
@@ -64,7 +61,7 @@ def skips_by_reason(results: list[CaseResult], *, ungated: bool = True) -> dict[
     without the latency checks skipped for a hardware-key mismatch unless `ungated`."""
     return grouped(
         (c.reason, r.case_id) for r in results for c in r.checks
-        if c.status == "skip" and (ungated or not latency_not_gated(c))
+        if c.status is Status.SKIP and (ungated or not c.latency_not_gated)
     )
 
 
@@ -74,7 +71,7 @@ def failure_lines(results: list[CaseResult], *, expected: bool = False) -> list[
 
 
 def inconclusive_lines(results: list[CaseResult]) -> list[str]:
-    return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status == "inconclusive"]
+    return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status is Status.INCONCLUSIVE]
 
 
 CONFIRMED_TITLE = "measured again in fresh processes (a slow session is outvoted; judged on the median)"
@@ -131,15 +128,13 @@ def _speedup(result: CaseResult) -> str:
     return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
 
 
-def _nearest_runs(result: CaseResult) -> tuple[str, list["LatencyRun"]] | None:
+def _nearest_runs(result: CaseResult) -> tuple[str, list[LatencyRun]] | None:
     """The baseline the case fell back to (its key's, of other CPU models, or the nearest key's): its
     hardware key and runs; None without any."""
-    from ..gate.baselines import entry_runs
-
-    record = result.baseline or {}
-    if record.get("values") is None:
+    baseline = result.baseline
+    if baseline is None or baseline.values is None or baseline.hardware_key is None:
         return None
-    return record["hardware_key"], entry_runs(record["values"])
+    return baseline.hardware_key, baseline.runs
 
 
 def _nearest(result: CaseResult) -> str:
@@ -192,7 +187,7 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any], *, pe
     else one line per test, for the terminal); on x86 without VNNI, what int8 bought here and, for
     U8S8 models, the saturation risk and its remedy."""
     key = environment["hardware_key"]
-    ungated = [r for r in ungated_latency(results) if r.latency is not None]
+    ungated = [r for r in results if r.latency_not_gated and r.latency is not None]
     lines = _ungated_notes(ungated, environment, per_case) if ungated else []
     if not environment["saturates_u8s8"]:
         return lines
@@ -245,13 +240,13 @@ def mapped_cases(results: list[CaseResult]) -> list[CaseResult]:
     first: dict[tuple[str, str], CaseResult] = {}
     for r in results:
         if r.accuracy_original is not None and r.accuracy_original.label_map is not None:
-            first.setdefault((r.model, json.dumps(r.variant.get("evaluation"), sort_keys=True)), r)
+            first.setdefault((r.model, json.dumps(r.parameters.evaluation, sort_keys=True)), r)
     return list(first.values())
 
 
 def label_map_title(result: CaseResult) -> str:
     effect: LabelMapEffect = result.accuracy_original.label_map
-    merge = result.variant.get("evaluation", {}).get("label_map_merge")
+    merge = (result.parameters.evaluation or {}).get("label_map_merge")
     rule = {True: "; adjacent parts of one entity merged", False: "; parts not merged"}.get(merge, "")
     if effect.unit != "span":
         rule = ""

@@ -17,6 +17,7 @@ from statistics import median
 from typing import Any, Sequence
 
 from ..atomic import atomic_write_text
+from .artifact import recorded_outcome
 
 INDEX = "index.json"
 STEP = math.log(1.10)  # a shift of the median speedup by 10% or more is a step
@@ -44,9 +45,9 @@ def append(folder: Path, artifact: dict[str, Any]) -> Path:
         path = runs / f"{stem}-{n}.json"
     atomic_write_text(path, json.dumps(artifact, sort_keys=True) + "\n")
     entries = _index(Path(folder))
-    failing = any(c["verdict"] in ("fail", "error") and not c.get("expected_failure") for c in artifact["cases"])
+    verdict = recorded_outcome(artifact).verdict
     entries.append({"file": path.relative_to(folder).as_posix(), "created": env["created"], "commit": env.get("git_commit"),
-                    "hardware_key": env["hardware_key"], "verdict": "fail" if failing else "pass", "cases": len(artifact["cases"])})
+                    "hardware_key": env["hardware_key"], "verdict": str(verdict), "cases": len(artifact["cases"])})
     entries.sort(key=lambda e: (e["created"], e["file"]))
     atomic_write_text(Path(folder) / INDEX, json.dumps({"runs": entries}, indent=1) + "\n")
     return path

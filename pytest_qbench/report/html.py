@@ -18,8 +18,8 @@ from collections import Counter
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..gate.policy import latency_not_gated
-from ..results import CaseResult, Check, Diagnosis
+from ..gate.rules import RunOutcome
+from ..results import Against, CaseResult, Check, Diagnosis, Metric, Status
 from .content import (
     BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, budget_line, budgeted, confirmed_in_run,
     failure_lines, inconclusive_lines, label_map_rows, label_map_text, mapped_cases, node_rows, original_precision,
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _INK = "#010203"  # matplotlib's ink, replaced by currentColor in the SVG text
-_ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skip": 3, "updated": 4, "pass": 5}
-VERDICTS = ("pass", "fail", "inconclusive", "skip", "error", "updated", "xfail")  # counted at the top
+_ORDER = {Status.ERROR: 0, Status.FAIL: 1, Status.INCONCLUSIVE: 2, Status.SKIP: 3, Status.UPDATED: 4, Status.PASS: 5}
+# counted at the top; an expected failure counts as xfail whatever its verdict
+VERDICTS = (Status.PASS, Status.FAIL, Status.INCONCLUSIVE, Status.SKIP, Status.ERROR, Status.UPDATED, "xfail")
 STYLE = """
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de;
         --fail: #cf222e; --pass: #1a7f37; --warn: #9a6700; }
@@ -55,8 +56,9 @@ details { margin: .5rem 0 1rem; } code { font-size: .85rem; }
 """
 
 
-def render(results: list[CaseResult], environment: dict[str, Any], history: Sequence["Run"] = ()) -> str:
-    verdict = _overall(results)
+def render(outcome: RunOutcome, environment: dict[str, Any], history: Sequence["Run"] = ()) -> str:
+    results = outcome.results
+    verdict = str(outcome.verdict) if results else "empty"
     tests = {test: index for index, test in enumerate(dict.fromkeys(r.test for r in results))}
     parts = [
         f"<h1>pytest-qbench report <span class='verdict status-{verdict}'>{verdict}</span></h1>",
@@ -155,11 +157,6 @@ def _escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _overall(results: list[CaseResult]) -> str:
-    failing = [r for r in results if r.verdict in ("fail", "error") and not r.expected_failure]
-    return "fail" if failing else "pass" if results else "empty"
-
-
 def _header(env: dict[str, Any]) -> str:
     libraries = ", ".join(f"{k} {v}" for k, v in sorted(env.get("libraries", {}).items()) if v)
     rows = [
@@ -174,22 +171,22 @@ def _header(env: dict[str, Any]) -> str:
 # ---- the gate table --------------------------------------------------------------------------------
 
 def _rank(result: CaseResult) -> tuple[int, int, str]:
-    return (1 if result.expected_failure else 0, _ORDER.get(result.verdict, 9), result.nodeid)
+    return (1 if result.expected_failure else 0, _ORDER[result.verdict], result.nodeid)
 
 
-def _headline(result: CaseResult, metric: str) -> Check | None:
+def _headline(result: CaseResult, metric: Metric) -> Check | None:
     """The case's check of `metric` against the baseline, else against the original."""
-    checks = [c for c in result.checks if c.metric == metric]
-    return next((c for c in checks if c.against == "baseline"), checks[0] if checks else None)
+    checks = [c for c in result.checks if c.metric is metric]
+    return next((c for c in checks if c.against is Against.BASELINE), checks[0] if checks else None)
 
 
-def _cells(result: CaseResult, metric: str, ratio: bool) -> str:
+def _cells(result: CaseResult, metric: Metric, ratio: bool) -> str:
     check = _headline(result, metric)
-    if metric == "cpu.speedup" and result.latency is not None:  # measured even where it is not gated
+    if metric is Metric.CPU_SPEEDUP and result.latency is not None:  # measured even where it is not gated
         s = result.latency.cpu.speedup
         now = f"{s.value:.4g} <span class='muted'>({s.ci_low:.2f}–{s.ci_high:.2f})</span>"
         if check is None:
-            said = "not gated" if any(map(latency_not_gated, result.checks)) else ""
+            said = "not gated" if result.latency_not_gated else ""
             return f"<td class='num'></td><td class='num'>{now}</td><td class='num muted'>{said}</td>"
     elif check is None or check.measured is None:
         return "<td></td><td></td><td></td>"
@@ -215,17 +212,17 @@ def _gate_table(results: list[CaseResult], tests: dict[str, int]) -> str:
             "<th rowspan='2'>verdict</th><th rowspan='2'>checks not passed</th></tr>"
             "<tr><th>baseline</th><th>now</th><th>change</th><th>baseline</th><th>now</th><th>change</th></tr>")
     rows = []
-    ungated = {c.reason for r in results for c in r.checks if latency_not_gated(c)}
+    ungated = {c.reason for r in results for c in r.checks if c.latency_not_gated}
     for result in sorted(results, key=_rank):
         # the reason latency was not gated is said once, under the table
-        others = [c for c in result.checks if c.status not in ("pass", "updated") and not latency_not_gated(c)]
+        others = [c for c in result.checks if c.status not in (Status.PASS, Status.UPDATED) and not c.latency_not_gated]
         notes = "<br>".join(f"<span class='status-{c.status}'>{_escape(c.status)}</span> {_escape(c.metric)}: {_escape(c.reason)}" for c in others)
         if result.error:
             notes = f"<span class='status-error'>error</span> {_escape(result.error)}" + (f"<br>{notes}" if notes else "")
         xfail = " <span class='muted'>(xfail)</span>" if result.expected_failure else ""
         rows.append(
             f"<tr class='case verdict-{result.verdict} {_row_class([result.test], tests)}'><td>{_escape(result.test.split('::')[-1])}<br><code>{_escape(result.case_id)}</code>{xfail}</td>"
-            f"{_cells(result, 'f1', ratio=False)}{_cells(result, 'cpu.speedup', ratio=True)}"
+            f"{_cells(result, Metric.F1, ratio=False)}{_cells(result, Metric.CPU_SPEEDUP, ratio=True)}"
             f"<td class='status-{result.verdict}'>{_escape(result.verdict)}</td><td>{notes}</td></tr>"
         )
     said_once = "".join(f"<p class='muted'>{_escape(reason)}</p>" for reason in sorted(ungated))
@@ -304,8 +301,8 @@ def _speedup_figure(results: list[CaseResult]) -> str:
     rows = []
     for x, result in enumerate(measured):
         s = result.latency.cpu.speedup
-        check = next((c for c in result.checks if c.metric == "cpu.speedup"), None)
-        color = "C3" if result.verdict in ("fail", "error") and not result.expected_failure else "C0"
+        check = next((c for c in result.checks if c.metric is Metric.CPU_SPEEDUP), None)
+        color = "C3" if result.failing else "C0"
         axis.errorbar([x], [s.value], yerr=[[s.value - s.ci_low], [s.ci_high - s.value]], fmt="o", color=color, capsize=3)
         baseline, floor = (check.expected, check.limit) if check else (None, None)
         if baseline is not None:
@@ -334,7 +331,7 @@ def _f1_figure(results: list[CaseResult]) -> str:
     rows = []
     for x, (name, result) in enumerate(variants.items()):
         original, optimized = result.accuracy_original.f1, result.accuracy_optimized.f1
-        check = next((c for c in result.checks if c.metric == "f1" and c.against == "original"), None)
+        check = next((c for c in result.checks if c.metric is Metric.F1 and c.against is Against.ORIGINAL), None)
         lowest = check.limit if check else None
         axis.bar([x - .2], [original], width=.4, color="C7", label=precision if x == 0 else None)
         axis.bar([x + .2], [optimized], width=.4, color="C3" if lowest is not None and optimized < lowest else "C0",
@@ -367,9 +364,9 @@ def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
     for row in shown:
         y += 0.6 if previous not in (None, (row.model, row.shape)) else 0.0  # a gap between shapes
         previous = (row.model, row.shape)
-        legend = row.variant != "fp32" and row.runtime not in named  # the runtime's colour, unpaled
+        legend = not row.fp32 and row.runtime not in named  # the runtime's colour, unpaled
         axis.barh([y], [row.over_ort_fp32], height=0.8, color=f"C{runtimes.index(row.runtime)}",
-                  alpha=0.55 if row.variant == "fp32" else 1.0, label=row.runtime if legend else None)
+                  alpha=0.55 if row.fp32 else 1.0, label=row.runtime if legend else None)
         if legend:
             named.add(row.runtime)
         f1 = "" if row.f1 is None else f", F1 {row.f1:.4f}"

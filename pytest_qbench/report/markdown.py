@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..gate.baselines import ACCURACY_METRICS
-from ..gate.policy import flatten
-from ..results import CaseResult, Diagnosis
+from ..results import SCORES, CaseResult, Diagnosis
 from .content import (
     BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, NONE, VERDICT_HEADERS, budget_lines, by_test,
     case_problems, confirmed_in_run, decibels, diagnoses, grouped, hardware_notes, inconclusive_lines, label_map_rows,
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
 
 NON_TIME_HEADERS = [
     "quantization_approach", "operators_to_quantize",
-    *[h for metric in ACCURACY_METRICS for h in ("", f"{metric} (original)", f"{metric} (optimized)")],
+    *[h for metric in SCORES for h in ("", f"{metric} (original)", f"{metric} (optimized)")],
 ]
 
 TIME_HEADERS = [
@@ -97,7 +95,7 @@ def _environment(env: dict[str, Any]) -> str:
 
 
 def _parameters(results: list[CaseResult]) -> str:
-    flat = [flatten(r.variant) for r in results]
+    flat = [r.parameters.flat() for r in results]
     keys = dict.fromkeys(k for f in flat for k in f)
     values = {k: list(dict.fromkeys(_code(f.get(k)) for f in flat)) for k in keys}  # distinct values, in order
     fixed = [f"* **{k}**: {v[0]}" for k, v in values.items() if len(v) == 1]
@@ -114,12 +112,12 @@ def _code(value: Any) -> str:
 
 
 def _variants(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
-    return grouped((repr(sorted(flatten(r.variant).items())), r) for r in results)
+    return grouped((repr(sorted(r.parameters.flat().items())), r) for r in results)
 
 
 def _variant_cells(result: CaseResult) -> list[str]:
-    operators = result.variant.get("quantized_file") or list(result.variant["operators"])  # given: the file
-    return [_code(result.variant["approach"]), _code(operators)]
+    operators = result.parameters.quantized_file or list(result.parameters.operators)  # given: the file
+    return [_code(result.parameters.approach), _code(operators)]
 
 
 def _non_time_table(results: list[CaseResult]) -> str:
@@ -128,7 +126,7 @@ def _non_time_table(results: list[CaseResult]) -> str:
         # accuracy does not depend on the input shape: the variant's first measured case stands for all
         result = next((r for r in group if r.accuracy_optimized is not None), group[0])
         cells = _variant_cells(result)
-        for metric in ACCURACY_METRICS:
+        for metric in SCORES:
             cells += ["\\|"] + [
                 NONE if acc is None else f"{getattr(acc, metric):.3f}"
                 for acc in (result.accuracy_original, result.accuracy_optimized)

@@ -8,7 +8,7 @@ the other files are still written.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -16,14 +16,15 @@ from ..errors import QbenchArtifactError, QbenchFlushError, error_text
 
 if TYPE_CHECKING:
     from ..gate.baselines import BaselineStore
-    from ..results import CaseResult, Check
+    from ..gate.rules import RunOutcome
+    from ..results import CaseResult
     from ..specs import QbenchOptions
 
 
 @dataclass
 class RunOutputs:
     options: "QbenchOptions"
-    results: list["CaseResult"]
+    outcome: "RunOutcome"  # the cases' results and the run's own checks
     environment: dict[str, Any]
     store: "BaselineStore"  # the reviewed baselines
     hardware_key: str
@@ -33,7 +34,10 @@ class RunOutputs:
     interrupted: bool  # set here too when an interrupt lands during the baseline writes
     errors: list[str]  # appended to: what could not be written
     run_id: str = ""
-    run_checks: list["Check"] = field(default_factory=list)  # the run's own checks (gate/policy.py: common_cpu_time)
+
+    @property
+    def results(self) -> list["CaseResult"]:
+        return self.outcome.results
 
     def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> list[str]:
         """Write baselines (update mode), the JSON artifact (after `amend_artifact` edits it: the
@@ -55,8 +59,8 @@ class RunOutputs:
                "skipped": sorted(set(self.skipped) - {r.nodeid for r in self.results}),
                **options.run_settings.to_dict()}
         artifact = build_artifact(self.environment, self.results, run)
-        artifact["run_checks"] = [asdict(c) for c in self.run_checks]
-        lines += [f"qbench: run check: {c}" for c in self.run_checks]
+        artifact["run_checks"] = [c.to_json() for c in self.outcome.run_checks]
+        lines += [f"qbench: run check: {c}" for c in self.outcome.run_checks]
         amend_artifact(artifact)
         try:
             write_artifact(options.json, artifact)
@@ -99,7 +103,7 @@ class RunOutputs:
         from .html import render
 
         history = load(self.options.history) if self.options.history is not None else []
-        atomic_write_text(path, render(self.results, self.environment, history))
+        atomic_write_text(path, render(self.outcome, self.environment, history))
 
     def _shard_line(self) -> str:
         update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""
@@ -132,9 +136,7 @@ class RunOutputs:
         baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
         uploads it); the real baselines stay untouched."""
         from ..gate.baselines import BaselineStore
-        from ..gate.policy import ungated_latency
-
-        cases = [r for r in ungated_latency(self.results) if r.error is None] if not self.options.update else []
+        cases = [r for r in self.results if r.latency_not_gated and r.error is None] if not self.options.update else []
         if not cases:
             return []
         folder = self.options.json.parent / "proposed-baselines"

@@ -28,6 +28,11 @@ class RuntimeRow:
     over_ort_fp32: float | None  # ONNX Runtime fp32's CPU time / this row's (None: no ONNX Runtime case here)
     tests: tuple[str, ...]  # the tests of the cases the row is measured by (an fp32 row: every case beside it)
 
+    @property
+    def fp32(self) -> bool:
+        """A runtime's fp32 original, not one of its variants."""
+        return self.speedup is None
+
 
 def _shape(result: CaseResult) -> str:
     return f"bs{result.batch_size}-len{result.sequence_length}"

@@ -1,0 +1,210 @@
+"""The latency statistics: the test that judges a case's CPU-time speedup against the runs a baseline
+keeps, and the run's own check of a slowdown common to every case.
+
+- The speedup check (`speedup_vs_runs`), a test of "no change" against "slower by speedup_rtol", for
+  the whole gate run: d = log(median of the runs' speedups / measured), its standard error holding
+  both sides' own errors and the between-run sigma on both (spread.compare; sigma pooled over the
+  key's cases from the baseline runs and the history, shrunk to a prior). With t = log(1 +
+  speedup_rtol) and m the cases the run selected, it fails when d is beyond t/2 and beyond z x se, z
+  the Student-t quantile at 3/4 x alpha / m (Bonferroni: no more than alpha =
+  qbench_false_alarm_rate false alarms per gate run, however many cases); it passes when d + z99 x
+  se is below t (a slowdown of rtol passes <= 1%); else it is 'inconclusive'.
+- The run's own check (`common_cpu_time`): the median over the run's cases of the log CPU time per
+  call against the runs' medians, against its own run-to-run sigma, with the remaining 1/4 of
+  alpha: a runtime or library upgrade that slows every model alike, which no speedup can see.
+- An update's run restarts the recorded sample when it differs from it by as much as would fail a
+  gate run (`differs_from_sample`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from ..measure.stats import log_se
+from ..results import Against, BaselineRecord, CaseResult, Check, LatencyGate, LatencyRun, Metric, Speedup, Status
+from ..specs import QbenchOptions, Tolerances
+from .baselines import UPDATE_COMMAND
+from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare, median_variance_factor
+
+
+def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> bool:
+    """Whether an update's run is significantly slower or faster than the recorded runs of its CPU
+    model: the sample then restarts with it (an accepted change of speed) instead of being outvoted."""
+    runs = baseline.runs_of(gate.cpu_model) if baseline.hardware_match else []
+    if not runs or result.latency is None:
+        return False
+    comparison = _comparison(result.latency.cpu.speedup, runs, gate)
+    rule = SpeedupRule.of(gate, tol.speedup_rtol)
+    return abs(comparison.drop) > max(rule.tolerance / 2, rule.z_fail * comparison.se)
+
+
+def _comparison(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
+    return _compared([measured], runs, gate)
+
+
+def _compared(repeats: list[Speedup], runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
+    """Measurements of one case against the baseline runs; several (a confirmation) combine first."""
+    sigma = gate.speedup_spread.sigma
+    own = combine([Measured(math.log(m.value), log_se(m)) for m in repeats], sigma)
+    return compare(own, [(r.log_speedup, r.log_se) for r in runs], sigma, repeats=len(repeats))
+
+
+def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], gate: LatencyGate, rtol: float,
+                    in_run: tuple[float, ...] = ()) -> Check:
+    """The speedup check of the module doc, against the median of the baseline's runs; a list of
+    measurements (repeats of the case by several runs) is judged on their combined estimate. `in_run`:
+    the speedups a confirmation in this run measured, whose median `measured` is (measure/fresh.py)."""
+    repeats = measured if isinstance(measured, list) else [measured]
+    measured = repeats[0]
+    rule = SpeedupRule.of(gate, rtol)
+    comparison = _compared(repeats, runs, gate)
+    status = rule.status(comparison)
+    reference = math.exp(float(np.median([r.log_speedup for r in runs])))
+    spread = gate.speedup_spread
+    fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
+    value = reference * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
+    again = f", {len(repeats)} runs combined to {value:.3f}" if len(repeats) > 1 else ""
+    if in_run:
+        again += (f", the median of {len(in_run)} measurements in this run"
+                  f" ({', '.join(f'{v:.3f}' for v in in_run)}: the first, then fresh processes)")
+    head = (
+        f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}{again}) vs baseline"
+        f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}) (rtol {rtol:g}): slowdown"
+        f" {_change(comparison.drop)} (standard error {comparison.se:.1%}, with a between-run sigma of"
+        f" {spread.sigma:.1%} from {spread.source}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
+        f" alarms per run over {gate.cases} case{'s' * (gate.cases > 1)})"
+    )
+    if status is Status.FAIL:
+        reason = f"{head}: slower, significantly for the whole run"
+    elif status is Status.PASS and -comparison.drop > fail_edge:
+        reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
+    elif status is Status.PASS:
+        reason = f"{head}: a {rtol:.0%} slowdown is ruled out"
+    else:
+        reason = (
+            f"{head}: inconclusive, neither a {rtol:.0%} slowdown ruled out nor a slowdown significant; confirm it on"
+            " another machine (--qbench-rerun-from), record more baseline runs, or raise --qbench-max-seconds"
+        )
+    # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
+    return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, reference, f"rtol {rtol:g}", reason,
+                 limit=reference / (1 + rtol))
+
+
+def _change(log_drop: float) -> str:
+    """A log speedup drop as a slowdown of the optimized model relative to the original, in %."""
+    return f"{math.expm1(log_drop):+.1%}"
+
+
+@dataclass(frozen=True)
+class SpeedupRule:
+    """The speedup check against a baseline of recorded runs (gate/spread.py): fail, pass or inconclusive.
+
+    The family is every gated speedup of the gate run: a false alarm anywhere in it fails the run, so
+    each case is held to `share` x `alpha` / `cases` (Bonferroni; Holm's first step, which is where a
+    run with one real regression decides)."""
+
+    rtol: float
+    alpha: float  # false alarms per gate run under no change, all its checks together
+    cases: int  # the speedups gated in the run
+    df: float = math.inf  # the between-run sigma's degrees of freedom (spread.Spread.df + its prior's)
+    share: float = 0.75  # of alpha for the speedups; the rest is the run's common CPU-time check's
+
+    @classmethod
+    def of(cls, gate: LatencyGate, rtol: float) -> SpeedupRule:
+        """The rule a case's speedup is held to in the gate run `gate` describes."""
+        return cls(rtol=rtol, alpha=gate.alpha, cases=gate.cases, df=gate.speedup_spread.df + PRIOR_DF)
+
+    @property
+    def z_fail(self) -> float:
+        """The Student-t quantile: the between-run sigma is estimated, and one low estimate would
+        weaken every case's test of the run at once."""
+        from scipy.stats import t
+
+        return float(t.isf(self.alpha * self.share / max(self.cases, 1), self.df))
+
+    @property
+    def tolerance(self) -> float:
+        return math.log1p(self.rtol)
+
+    def status(self, comparison: Comparison) -> Status:
+        drop, se = comparison.drop, comparison.se
+        if drop > self.tolerance / 2 and drop - self.z_fail * se > 0:
+            return Status.FAIL
+        if drop + Z_PASS * se < self.tolerance:
+            return Status.PASS
+        return Status.INCONCLUSIVE
+
+
+# A slowdown of rtol passes <= 1% of the time: what is not a clear pass is inconclusive, and a
+# confirmation run on another VM decides it (>= 99% of such slowdowns are then measured again).
+Z_PASS = NormalDist().inv_cdf(0.99)
+
+
+# ---- the run's own check: a slowdown common to every case ---------------------------------------------
+
+
+def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
+                    share: float = 1 - SpeedupRule.share) -> Check | None:
+    """A slowdown that hits every model alike (an onnxruntime or library upgrade, a compiler flag) moves
+    no speedup: the run's median, over its gated cases, of the log CPU time per call against the
+    median of the baseline runs (both models averaged) tests it. Its error is the run-to-run shift
+    common to all cases, pooled from the baseline runs themselves (each recorded run's median
+    deviation), shrunk to a prior, plus what the cases' own spread leaves in a median of m.
+    None when no case of the run has baseline runs of this machine's CPU model."""
+    deviations, per_run = [], {}
+    for result in results:
+        runs = _own_runs(result)
+        if not runs or result.latency is None:
+            continue
+        reference = {m: float(np.median([math.log(getattr(r, f"{m}_ms")) for r in runs])) for m in ("original", "optimized")}
+        cpu = result.latency.cpu
+        deviations.append(_both(math.log(cpu.original_ms) - reference["original"], math.log(cpu.optimized_ms) - reference["optimized"]))
+        for r in runs:
+            per_run.setdefault(r.run, []).append(_both(math.log(r.original_ms) - reference["original"],
+                                                        math.log(r.optimized_ms) - reference["optimized"]))
+    if not deviations:
+        return None
+    shift = float(np.median(deviations))
+    run_shifts = [(float(np.median(v)), 0.0) for v in per_run.values()]
+    spread = between_run_sigma([run_shifts], PRIOR_COMMON_SIGMA, PRIOR_COMMON_DF)
+    cases, runs_n = len(deviations), len(per_run)
+    case_sigma = 1.4826 * float(np.median(np.abs(np.array(deviations) - shift)))
+    se = math.sqrt(spread.sigma**2 * (1 + median_variance_factor(runs_n) / runs_n)
+                   + median_variance_factor(cases) * case_sigma**2 / cases)
+    rule = SpeedupRule(rtol=rtol, alpha=alpha, cases=1, df=spread.df + PRIOR_COMMON_DF, share=share)
+    status = rule.status(Comparison(shift, se, runs_n))
+    head = (
+        f"median CPU time per call of {cases} case{'s' * (cases > 1)} {_change(shift)} against the baseline runs'"
+        f" (standard error {se:.1%}: a common run-to-run sigma of {spread.sigma:.1%} from"
+        f" {'the prior' if spread.df == 0 else f'{runs_n} recorded runs, shrunk toward the prior'}) (rtol {rtol:g})"
+    )
+    reason = {
+        Status.FAIL: (f"{head}: every model slower alike (an onnxruntime, library or machine change?); the speedups"
+                      " cannot see it"),
+        Status.PASS: f"{head}: a {rtol:.0%} slowdown common to every case is ruled out",
+        Status.INCONCLUSIVE: f"{head}: inconclusive; the CPU time per call moves too much between runs here to tell",
+    }[status]
+    return Check(Metric.COMMON_CPU_MS, Against.BASELINE, status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason,
+                 limit=1 + rtol)
+
+
+# The CPU time per call of every case moved 1-3% between idle processes, 8% beside a loaded one
+# (docs/BENCHMARKS.md); a weak prior: a run history of 20-30 runs tells the key's own.
+PRIOR_COMMON_SIGMA = 0.05
+PRIOR_COMMON_DF = 5
+
+
+def _both(original: float, optimized: float) -> float:
+    return (original + optimized) / 2
+
+
+def _own_runs(result: CaseResult) -> list[LatencyRun]:
+    """The baseline runs the case's latency was gated against (its CPU model's), from its baseline record."""
+    baseline = result.baseline
+    if baseline is None or not baseline.hardware_match or baseline.latency_gate is None:
+        return []
+    return [r for r in baseline.runs_of(baseline.latency_gate.cpu_model) if r.run]
