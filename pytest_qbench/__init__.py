@@ -52,10 +52,10 @@ __all__ = [
     "__version__", "QbenchError", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError", "QbenchCaseError",
     "QbenchConfigError", "QbenchDataError", "QbenchFlushError", "QbenchMergeError", "QbenchModelError",
     "QbenchTerminated", "QbenchWarning", "QbenchCacheWarning", "QbenchInconclusiveWarning", "QbenchModelWarning",
-    "QbenchCheckFailed", "QbenchAccuracyLost", "QbenchRun", "CaseSpec", "CaseResult", "Check", "AccuracyResult",
-    "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion",
-    "Hardware", "hardware_from_cpuinfo", "parse_conll", "read_conll", "CONLL2003_LABELS", "read_squad", "BuildCache",
-    "default_cache_root",
+    "QbenchCheckFailed", "QbenchAccuracyLost", "QbenchRun", "CaseSpec", "CaseResult", "Check", "Status", "Metric",
+    "Against", "Parameters", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord",
+    "Diagnosis", "RepairResult", "Exclusion", "Hardware", "hardware_from_cpuinfo", "parse_conll", "read_conll",
+    "CONLL2003_LABELS", "read_squad", "BuildCache", "default_cache_root",
 ]
 
 
