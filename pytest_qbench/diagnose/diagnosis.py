@@ -17,9 +17,10 @@ import math
 import re
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..results import Cause, GroupError, NodeError, RangeIssue
 
@@ -50,7 +51,7 @@ class TensorError:
     low: float = math.inf  # finite values of the quantized run: the range dynamic quantization sees
     high: float = -math.inf
 
-    def add(self, reference: "np.ndarray", measured: "np.ndarray") -> None:
+    def add(self, reference: np.ndarray, measured: np.ndarray) -> None:
         import numpy as np
 
         ref = np.asarray(reference, np.float64).ravel()
@@ -81,7 +82,7 @@ class TensorError:
         return 10.0 * math.log10(self.signal / self.noise)
 
 
-def sqnr_db(reference: "np.ndarray", measured: "np.ndarray") -> float | None:
+def sqnr_db(reference: np.ndarray, measured: np.ndarray) -> float | None:
     """The SQNR of `measured` against `reference`, in dB, safe on masks and overflow (module doc)."""
     error = TensorError()
     error.add(reference, measured)
@@ -95,14 +96,14 @@ def _capped(value: float | None) -> float | None:
 # ---- graphs ------------------------------------------------------------------------------------------
 
 
-def _float_tensors(model: "onnx.ModelProto") -> set[str]:
+def _float_tensors(model: onnx.ModelProto) -> set[str]:
     import onnx
 
     typed = [*model.graph.value_info, *model.graph.output]
     return {v.name for v in typed if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
 
 
-def _exposed(model: "onnx.ModelProto", names: Iterable[str], folder: Path, file: str) -> Path:
+def _exposed(model: onnx.ModelProto, names: Iterable[str], folder: Path, file: str) -> Path:
     """`model` with `names` added as float outputs, saved under `folder`."""
     import onnx
     from onnx import helper
@@ -116,7 +117,7 @@ def _exposed(model: "onnx.ModelProto", names: Iterable[str], folder: Path, file:
     return path
 
 
-def quantized_nodes(consumed: "onnx.ModelProto", quantized: "onnx.ModelProto", operators: Sequence[str]) -> list[Any]:
+def quantized_nodes(consumed: onnx.ModelProto, quantized: onnx.ModelProto, operators: Sequence[str]) -> list[Any]:
     """Nodes of the consumed graph that quantization changed: in a QDQ graph they read dequantized
     inputs; in a QOperator graph they were replaced (MatMul -> MatMulInteger)."""
     after = {n.name: n for n in quantized.graph.node}
@@ -137,7 +138,7 @@ def _layer(name: str) -> str:
     return "embeddings" if "embedding" in name.lower() else "-"
 
 
-def _ranges(quantized: "onnx.ModelProto", observed: Mapping[str, TensorError]) -> dict[str, tuple[float, float, str]]:
+def _ranges(quantized: onnx.ModelProto, observed: Mapping[str, TensorError]) -> dict[str, tuple[float, float, str]]:
     """tensor -> (low, high, source) of every quantized tensor whose range is known."""
     import numpy as np
     from onnx import numpy_helper
@@ -167,7 +168,7 @@ def _touching(node: Any) -> list[str]:
 def node_errors(
     consumed: Path,
     quantized: Path,
-    feeds: Sequence[Mapping[str, "np.ndarray"]],
+    feeds: Sequence[Mapping[str, np.ndarray]],
     *,
     operators: Sequence[str],
     families: Mapping[str, Sequence[str]],
@@ -232,7 +233,7 @@ def _known(value: float | None) -> float:
     return -math.inf if value is None else value
 
 
-def _compare(reference: Any, measured: Any, paired: Mapping[str, str], feeds: Sequence[Mapping[str, "np.ndarray"]]) -> dict[str, TensorError]:
+def _compare(reference: Any, measured: Any, paired: Mapping[str, str], feeds: Sequence[Mapping[str, np.ndarray]]) -> dict[str, TensorError]:
     """Run both models batch by batch and accumulate, so only one batch's tensors are held at once."""
     errors: dict[str, TensorError] = defaultdict(TensorError)
     ref_names = [o.name for o in reference.get_outputs()]
@@ -246,7 +247,7 @@ def _compare(reference: Any, measured: Any, paired: Mapping[str, str], feeds: Se
     return dict(errors)
 
 
-def _feed(ort_session: Any, feed: Mapping[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
+def _feed(ort_session: Any, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {i.name: feed[i.name] for i in ort_session.get_inputs()}
 
 
@@ -271,7 +272,7 @@ def group_errors(nodes: Sequence[NodeError]) -> list[GroupError]:
 # ---- the pre-flight ------------------------------------------------------------------------------------
 
 
-def simulate_integer_ops(quantized: "onnx.ModelProto") -> "onnx.ModelProto | None":
+def simulate_integer_ops(quantized: onnx.ModelProto) -> onnx.ModelProto | None:
     """`quantized` with each MatMulInteger computed in float (no 16-bit intermediate; exact up to 2^24), or None
     when it holds an integer kernel this cannot rewrite. QDQ graphs need no rewrite: run unoptimised,
     their Quantize/DequantizeLinear pairs already simulate int8 in float."""

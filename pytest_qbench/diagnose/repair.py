@@ -12,10 +12,9 @@ evaluation split; the result is confirmed on the whole split by the caller.
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..results import Exclusion, RepairResult, Trial
-
 
 Score = Callable[[Exclusion], float]
 

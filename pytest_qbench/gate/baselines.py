@@ -57,9 +57,10 @@ import math
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from filelock import FileLock
 
@@ -67,8 +68,20 @@ from ..atomic import atomic_write_text
 from ..errors import QbenchBaselineError, QbenchFlushError
 from ..hardware import nearest_key
 from ..results import (
-    SCORES, AccuracyResult, BaselineEntry, BaselineRecord, CaseResult, CpuFigures, FlushReport, LatencyRecord,
-    LatencyRun, LatencyStats, Scores, Speedup, SpeedupFigures, WallFigures,
+    SCORES,
+    AccuracyResult,
+    BaselineEntry,
+    BaselineRecord,
+    CaseResult,
+    CpuFigures,
+    FlushReport,
+    LatencyRecord,
+    LatencyRun,
+    LatencyStats,
+    Scores,
+    Speedup,
+    SpeedupFigures,
+    WallFigures,
 )
 from ..specs import QbenchOptions
 

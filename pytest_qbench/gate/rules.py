@@ -47,16 +47,27 @@ Rules (the knobs are `specs.Tolerances`):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Callable
 
 import numpy as np
 
 from ..measure.stats import two_sided_z
 from ..results import (
-    ACCURACY_CHECKS, AccuracyResult, Against, BaselineEntry, BaselineRecord, BudgetResult, CaseResult, Check,
-    LatencyGate, LatencyStats, Metric, Scores, Status,
+    ACCURACY_CHECKS,
+    AccuracyResult,
+    Against,
+    BaselineEntry,
+    BaselineRecord,
+    BudgetResult,
+    CaseResult,
+    Check,
+    LatencyGate,
+    LatencyStats,
+    Metric,
+    Scores,
+    Status,
 )
 from ..specs import Tolerances
 from .baselines import UPDATE_COMMAND

@@ -20,9 +20,9 @@ Pure numpy: testable on synthetic numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
@@ -49,7 +50,7 @@ def validate_artifact(artifact: dict[str, Any]) -> None:
             raise QbenchArtifactError(f"qbench: invalid artifact at {_where(path)}: {value} is not a JSON number")
 
 
-def merged_artifact(merged: "Merged") -> dict[str, Any]:
+def merged_artifact(merged: Merged) -> dict[str, Any]:
     """The artifact of a merge (gate/merge.py): the first artifact's environment, every case, and a
     "merge" object recording the sources, each hardware key's environment and what is missing."""
     run = {"shard": None, "selected": merged.selected, **merged.settings.to_dict()}

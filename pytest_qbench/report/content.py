@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import statistics
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
 from ..gate.rules import LATENCY_NOT_GATED
 from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, LatencyRun, RepairResult, Status
-
 
 VERDICT_HEADERS = ["f1 original -> optimized", "cpu speedup (CI)", "wall speedup", "verdict"]
 

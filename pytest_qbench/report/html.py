@@ -15,15 +15,29 @@ from __future__ import annotations
 import html
 import io
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..gate.rules import RunOutcome
 from ..results import Against, CaseResult, Check, Diagnosis, Metric, Status
 from .content import (
-    BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, budget_line, budgeted, confirmed_in_run,
-    failure_lines, inconclusive_lines, label_map_rows, label_map_text, mapped_cases, node_rows, original_precision,
-    repair_line, scoring_lines,
+    BUDGET_TITLE,
+    CONFIRMED_TITLE,
+    LABEL_MAP_HEADERS,
+    NODE_HEADERS,
+    budget_line,
+    budgeted,
+    confirmed_in_run,
+    failure_lines,
+    inconclusive_lines,
+    label_map_rows,
+    label_map_text,
+    mapped_cases,
+    node_rows,
+    original_precision,
+    repair_line,
+    scoring_lines,
 )
 from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, RuntimeRow, best_lines, runtime_cells, runtime_rows
 
@@ -56,7 +70,7 @@ details { margin: .5rem 0 1rem; } code { font-size: .85rem; }
 """
 
 
-def render(outcome: RunOutcome, environment: dict[str, Any], history: Sequence["Run"] = ()) -> str:
+def render(outcome: RunOutcome, environment: dict[str, Any], history: Sequence[Run] = ()) -> str:
     results = outcome.results
     verdict = str(outcome.verdict) if results else "empty"
     tests = {test: index for index, test in enumerate(dict.fromkeys(r.test for r in results))}
@@ -406,7 +420,7 @@ def _budget_figure(cases: list[CaseResult]) -> tuple[str, str]:
     return _svg(figure), caption
 
 
-def _history_figure(history: Sequence["Run"], results: list[CaseResult], most: int = 12) -> str:
+def _history_figure(history: Sequence[Run], results: list[CaseResult], most: int = 12) -> str:
     """The speedup of this report's cases over the runs (the first `most` of them)."""
     from .history import series, step
 

@@ -8,10 +8,33 @@ from typing import TYPE_CHECKING, Any
 
 from ..results import SCORES, CaseResult, Diagnosis
 from .content import (
-    BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, NONE, VERDICT_HEADERS, budget_lines, by_test,
-    case_problems, confirmed_in_run, decibels, diagnoses, grouped, hardware_notes, inconclusive_lines, label_map_rows,
-    label_map_text, mapped_cases, node_rows, original_precision, preflight_line, ranges_line, repair_line,
-    scoring_lines, sparse_models, verdict_cells, warning_lines,
+    BUDGET_TITLE,
+    CONFIRMED_TITLE,
+    LABEL_MAP_HEADERS,
+    NODE_HEADERS,
+    NONE,
+    VERDICT_HEADERS,
+    budget_lines,
+    by_test,
+    case_problems,
+    confirmed_in_run,
+    decibels,
+    diagnoses,
+    grouped,
+    hardware_notes,
+    inconclusive_lines,
+    label_map_rows,
+    label_map_text,
+    mapped_cases,
+    node_rows,
+    original_precision,
+    preflight_line,
+    ranges_line,
+    repair_line,
+    scoring_lines,
+    sparse_models,
+    verdict_cells,
+    warning_lines,
 )
 from .runtimes import RUNTIME_HEADERS, RUNTIMES_TITLE, best_lines, runtime_cells, runtime_rows
 
@@ -70,7 +93,7 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
     return "\n\n".join(parts) + "\n"
 
 
-def merged_markdown(merged: "Merged") -> str:
+def merged_markdown(merged: Merged) -> str:
     """The report of a merge (gate/merge.py): each hardware key's, with what is missing."""
     parts = [f"# pytest-qbench: merged verdict **{merged.verdict}**"]
     for key, environment in merged.environments.items():

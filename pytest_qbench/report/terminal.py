@@ -7,10 +7,30 @@ from typing import Any
 
 from ..results import CaseResult, Diagnosis
 from .content import (
-    BUDGET_TITLE, CONFIRMED_TITLE, LABEL_MAP_HEADERS, NODE_HEADERS, VERDICT_HEADERS, budget_lines, by_test,
-    confirmed_in_run, decibels, diagnoses, failure_lines, hardware_notes, inconclusive_lines, label_map_notes,
-    label_map_rows, label_map_title, mapped_cases, node_rows, preflight_line, ranges_line, repair_line, sparse_models,
-    verdict_cells, warning_lines,
+    BUDGET_TITLE,
+    CONFIRMED_TITLE,
+    LABEL_MAP_HEADERS,
+    NODE_HEADERS,
+    VERDICT_HEADERS,
+    budget_lines,
+    by_test,
+    confirmed_in_run,
+    decibels,
+    diagnoses,
+    failure_lines,
+    hardware_notes,
+    inconclusive_lines,
+    label_map_notes,
+    label_map_rows,
+    label_map_title,
+    mapped_cases,
+    node_rows,
+    preflight_line,
+    ranges_line,
+    repair_line,
+    sparse_models,
+    verdict_cells,
+    warning_lines,
 )
 from .runtimes import RUNTIMES_TITLE, best_lines, runtime_rows
 

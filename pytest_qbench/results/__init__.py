@@ -9,15 +9,35 @@ case's result, an artifact file).
 """
 
 from .baseline import (
-    SCORES, BaselineEntry, BaselineRecord, CpuFigures, LatencyGate, LatencyRecord, LatencyRun, Scores, SpeedupFigures,
-    Spread, WallFigures,
+    SCORES,
+    BaselineEntry,
+    BaselineRecord,
+    CpuFigures,
+    LatencyGate,
+    LatencyRecord,
+    LatencyRun,
+    Scores,
+    SpeedupFigures,
+    Spread,
+    WallFigures,
 )
 from .case import RESULT_PROPERTY, ArtifactFile, CaseKey, CaseResult, FlushReport
 from .checks import ACCURACY_CHECKS, Against, Check, Metric, Status
 from .diagnosis import Cause, Diagnosis, Exclusion, GroupError, NodeError, Preflight, RangeIssue, RepairResult, Trial
 from .measured import (
-    AccuracyResult, BudgetPoint, BudgetResult, BudgetThroughput, CpuTime, LabelMapEffect, LatencyResult, LatencyStats,
-    MappedName, OriginalRecord, Parameters, QuantizationRecord, Speedup,
+    AccuracyResult,
+    BudgetPoint,
+    BudgetResult,
+    BudgetThroughput,
+    CpuTime,
+    LabelMapEffect,
+    LatencyResult,
+    LatencyStats,
+    MappedName,
+    OriginalRecord,
+    Parameters,
+    QuantizationRecord,
+    Speedup,
 )
 
 __all__ = [

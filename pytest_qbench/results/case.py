@@ -106,7 +106,7 @@ class CaseResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "CaseResult":
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
         """The inverse of `to_json` (xdist workers send results to the controller as JSON)."""
         def opt(kind: type, x: Any) -> Any:
             return None if x is None else kind(**x)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 Cause = Literal["graph", "kernel", "none", "undetermined"]  # of a lost accuracy (diagnose/diagnosis.py)
 
@@ -65,14 +66,14 @@ class Exclusion:
     def __bool__(self) -> bool:
         return bool(self.families or self.nodes)
 
-    def plus(self, families: Sequence[str] = (), nodes: Sequence[str] = ()) -> "Exclusion":
+    def plus(self, families: Sequence[str] = (), nodes: Sequence[str] = ()) -> Exclusion:
         return Exclusion(tuple(dict.fromkeys((*self.families, *families))), tuple(dict.fromkeys((*self.nodes, *nodes))))
 
-    def minus(self, other: "Exclusion") -> "Exclusion":
+    def minus(self, other: Exclusion) -> Exclusion:
         return Exclusion(tuple(f for f in self.families if f not in other.families),
                          tuple(n for n in self.nodes if n not in other.nodes))
 
-    def without(self, item: str) -> "Exclusion":
+    def without(self, item: str) -> Exclusion:
         return Exclusion(tuple(f for f in self.families if f != item), tuple(n for n in self.nodes if n != item))
 
     @property
@@ -113,7 +114,7 @@ class RepairResult:
         return self.f1 >= self.target_f1
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RepairResult":
+    def from_dict(cls, data: dict[str, Any]) -> RepairResult:
         """The inverse of `dataclasses.asdict`."""
         exclusion = Exclusion(tuple(data["exclusion"]["families"]), tuple(data["exclusion"]["nodes"]))
         return cls(**{**data, "exclusion": exclusion, "trials": [Trial(**t) for t in data["trials"]]})
@@ -134,7 +135,7 @@ class Diagnosis:
     repair: RepairResult | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Diagnosis":
+    def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
         """The inverse of `dataclasses.asdict`."""
         return cls(**{
             **data,

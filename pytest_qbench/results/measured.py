@@ -31,7 +31,7 @@ class LabelMapEffect:
     names: list[MappedName]  # every name of either side, by what it is scored as (O last), then by name
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LabelMapEffect":
+    def from_dict(cls, data: dict[str, Any]) -> LabelMapEffect:
         return cls(unit=data["unit"], names=[MappedName(**row) for row in data["names"]])
 
 
@@ -60,7 +60,7 @@ class AccuracyResult:
     predictions: dict[str, str] | None = None  # question answering: each question's id -> the predicted answer
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AccuracyResult":
+    def from_dict(cls, data: dict[str, Any]) -> AccuracyResult:
         """The inverse of `dataclasses.asdict` (artifacts written before label_map have no such key)."""
         effect = data.get("label_map")
         return cls(**{**data, "label_map": None if effect is None else LabelMapEffect.from_dict(effect)})
@@ -116,7 +116,7 @@ class BudgetThroughput:
     points: list[BudgetPoint]  # every configuration tried
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BudgetThroughput":
+    def from_dict(cls, data: dict[str, Any]) -> BudgetThroughput:
         best = data["best"]
         return cls(None if best is None else BudgetPoint(**best), [BudgetPoint(**p) for p in data["points"]])
 
@@ -132,7 +132,7 @@ class BudgetResult:
     optimized: BudgetThroughput
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BudgetResult":
+    def from_dict(cls, data: dict[str, Any]) -> BudgetResult:
         return cls(data["budget_ms"], data["threads"], BudgetThroughput.from_dict(data["original"]),
                    BudgetThroughput.from_dict(data["optimized"]))
 
@@ -156,7 +156,7 @@ class LatencyResult:
     measurements: list[CpuTime] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LatencyResult":
+    def from_dict(cls, data: dict[str, Any]) -> LatencyResult:
         """The inverse of `dataclasses.asdict`."""
         cpu = data["cpu"]
         return cls(

@@ -16,10 +16,11 @@ import shutil
 import time
 import uuid
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from filelock import FileLock
 

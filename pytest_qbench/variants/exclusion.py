@@ -8,7 +8,8 @@ decomposed LayerNorm), so names from another graph would not match.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import QbenchConfigError
 from ..specs import EXCLUSION_FAMILIES
@@ -24,7 +25,7 @@ GELU_OPS = frozenset({"Gelu", "FastGelu", "BiasGelu", "QuickGelu"})
 
 
 class _Graph:
-    def __init__(self, graph: "onnx.GraphProto") -> None:
+    def __init__(self, graph: onnx.GraphProto) -> None:
         self.nodes = list(graph.node)
         self._producer = {out: node for node in self.nodes for out in node.output}
         self._consumers: dict[str, list] = defaultdict(list)
@@ -112,12 +113,12 @@ def _resolve(graph: _Graph, family: str) -> list[str]:
     return [n.name for n in graph.nodes if id(n) in matched and n.name]
 
 
-def resolve_family(model: "onnx.ModelProto", family: str) -> list[str]:
+def resolve_family(model: onnx.ModelProto, family: str) -> list[str]:
     """Names of the nodes of one exclusion family, in graph order."""
     return _resolve(_Graph(model.graph), family)
 
 
-def resolve_families(model: "onnx.ModelProto", families: Sequence[str]) -> list[str]:
+def resolve_families(model: onnx.ModelProto, families: Sequence[str]) -> list[str]:
     """Names of the nodes of all given families, deduplicated, in family then graph order."""
     graph = _Graph(model.graph)
     return list(dict.fromkeys(name for family in families for name in _resolve(graph, family)))

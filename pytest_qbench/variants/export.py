@@ -11,8 +11,9 @@ import contextlib
 import json
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import QbenchBuildError, QbenchModelError, QbenchModelWarning
 from .cache import BuildCache, fingerprint_path, library_versions
@@ -116,7 +117,7 @@ def _adopt_onnx(file: Path, config_dir: Path, cache: BuildCache) -> Path:
     return cache.get_or_build(key, lambda out: copy_model(file, config_dir, out / ONNX_FILE))[0]
 
 
-def copy_model(file: Path, config_dir: Path, target: Path) -> "onnx.ModelProto":
+def copy_model(file: Path, config_dir: Path, target: Path) -> onnx.ModelProto:
     """`file` saved as `target` (external data inlined), with the config and tokenizer of `config_dir`
     beside it; returns the graph."""
     import onnx

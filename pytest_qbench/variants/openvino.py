@@ -67,7 +67,7 @@ def openvino_original(original_dir: Path, cache: BuildCache) -> Path:
     return cache.get_or_build(key, build)[0]
 
 
-def build_openvino_variant(original_dir: Path, spec: VariantSpec, *, calibration: "datasets.Dataset | None",
+def build_openvino_variant(original_dir: Path, spec: VariantSpec, *, calibration: datasets.Dataset | None,
                            cache: BuildCache) -> BuiltVariant:
     """The OpenVINO original and `spec`'s NNCF int8 of it, through the cache."""
     start = time.perf_counter()
@@ -87,7 +87,7 @@ def build_openvino_variant(original_dir: Path, spec: VariantSpec, *, calibration
                                    cached=cached)
 
 
-def _build(fp32: Path, spec: VariantSpec, calibration: "datasets.Dataset | None", out: Path) -> None:
+def _build(fp32: Path, spec: VariantSpec, calibration: datasets.Dataset | None, out: Path) -> None:
     import nncf
     import openvino as ov
 
@@ -105,7 +105,7 @@ def _build(fp32: Path, spec: VariantSpec, calibration: "datasets.Dataset | None"
     (out / RECORD_FILE).write_text(json.dumps(asdict(_record(quantized, spec)), indent=1))
 
 
-def _save(model: "openvino.Model", config_dir: Path, out: Path) -> None:
+def _save(model: openvino.Model, config_dir: Path, out: Path) -> None:
     """`model` as IR in `out` at the precision it has, beside `config_dir`'s config and tokenizer files."""
     import openvino as ov
 
@@ -116,7 +116,7 @@ def _save(model: "openvino.Model", config_dir: Path, out: Path) -> None:
             shutil.copyfile(file, out / file.name)
 
 
-def _record(model: "openvino.Model", spec: VariantSpec) -> QuantizationRecord:
+def _record(model: openvino.Model, spec: VariantSpec) -> QuantizationRecord:
     """What NNCF put in the graph: FakeQuantize nodes (static), int8 weight constants (dynamic)."""
     counts: dict[str, int] = {}
     for op in model.get_ops():

@@ -46,7 +46,7 @@ class BuiltVariant:
 
     @classmethod
     def from_entry(cls, entry: Path, optimized_file: str, *, original: Path, consumed: Path, start: float,
-                   cached: bool) -> "BuiltVariant":
+                   cached: bool) -> BuiltVariant:
         """The variant a cache entry holds, with the record of what its build quantized."""
         return cls(original=original, optimized=entry / optimized_file, consumed=consumed, model_dir=entry,
                    quantization=QuantizationRecord(**json.loads((entry / RECORD_FILE).read_text())),
@@ -62,7 +62,7 @@ def build_variant(
     spec: VariantSpec,
     *,
     preset: str,
-    calibration: "datasets.Dataset | None",
+    calibration: datasets.Dataset | None,
     cache: BuildCache,
 ) -> BuiltVariant:
     """Optimise and quantize `original_dir/model.onnx` as `spec` says, through the cache.
@@ -118,7 +118,7 @@ def original_fingerprint(original_dir: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def dataset_fingerprint(dataset: "datasets.Dataset") -> str:
+def dataset_fingerprint(dataset: datasets.Dataset) -> str:
     text = json.dumps(dataset.to_dict(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -138,7 +138,7 @@ def optimized_original(original_dir: Path, level: int, cache: BuildCache) -> Pat
 
 
 def _build(consumed: Path, spec: VariantSpec, preset: str,
-           calibration: "datasets.Dataset | None", out: Path, cache: BuildCache) -> None:
+           calibration: datasets.Dataset | None, out: Path, cache: BuildCache) -> None:
     import onnx
 
     with tempfile.TemporaryDirectory(prefix="qbench-") as tmp:
@@ -195,7 +195,7 @@ def _infer_shapes(path: Path) -> None:
     onnx.save(SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True), str(path))
 
 
-def _exclusions(model: "onnx.ModelProto", spec: VariantSpec) -> tuple[list[str], list[str]]:
+def _exclusions(model: onnx.ModelProto, spec: VariantSpec) -> tuple[list[str], list[str]]:
     """Node names to keep in fp32, and notes on what the request did not match."""
     from .exclusion import resolve_family
 
@@ -213,7 +213,7 @@ def _exclusions(model: "onnx.ModelProto", spec: VariantSpec) -> tuple[list[str],
     return list(dict.fromkeys(names)), notes
 
 
-def _check_columns(model: "onnx.ModelProto", calibration: "datasets.Dataset", spec: VariantSpec) -> None:
+def _check_columns(model: onnx.ModelProto, calibration: datasets.Dataset, spec: VariantSpec) -> None:
     inputs = {i.name for i in model.graph.input}
     if set(calibration.column_names) != inputs:
         raise QbenchBuildError(
@@ -248,7 +248,7 @@ def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str], r
 RANGES_FILE = "ranges.npz"
 
 
-def _calibration_ranges(consumed: Path, work: Path, spec: VariantSpec, calibration: "datasets.Dataset",
+def _calibration_ranges(consumed: Path, work: Path, spec: VariantSpec, calibration: datasets.Dataset,
                         cache: BuildCache) -> Any:
     """The activation ranges static quantization calibrates, through the cache: they depend on the
     graph, the operators, the method and the data, not on the nodes kept in fp32, so the candidates
@@ -300,7 +300,7 @@ def _load_ranges(path: Path) -> Any:
     return TensorsData(CalibrationMethod[meta["method"]], data)
 
 
-def _calibration_config(spec: VariantSpec, calibration: "datasets.Dataset") -> Any:
+def _calibration_config(spec: VariantSpec, calibration: datasets.Dataset) -> Any:
     from optimum.onnxruntime.configuration import AutoCalibrationConfig
 
     method = spec.calibration.method
