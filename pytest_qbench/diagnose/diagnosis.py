@@ -233,14 +233,16 @@ def _known(value: float | None) -> float:
     return -math.inf if value is None else value
 
 
-def _compare(reference: Any, measured: Any, paired: Mapping[str, str], feeds: Sequence[Mapping[str, np.ndarray]]) -> dict[str, TensorError]:
+def _compare(
+    reference: Any, measured: Any, paired: Mapping[str, str], feeds: Sequence[Mapping[str, np.ndarray]]
+) -> dict[str, TensorError]:
     """Run both models batch by batch and accumulate, so only one batch's tensors are held at once."""
     errors: dict[str, TensorError] = defaultdict(TensorError)
     ref_names = [o.name for o in reference.get_outputs()]
     got_names = [o.name for o in measured.get_outputs()]
     for feed in feeds:
-        ref = dict(zip(ref_names, reference.run(None, _feed(reference, feed))))
-        got = dict(zip(got_names, measured.run(None, _feed(measured, feed))))
+        ref = dict(zip(ref_names, reference.run(None, _feed(reference, feed)), strict=True))
+        got = dict(zip(got_names, measured.run(None, _feed(measured, feed)), strict=True))
         for name, source in paired.items():
             if name in got and source in ref:
                 errors[name].add(ref[source], got[name])

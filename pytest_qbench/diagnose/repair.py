@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..results import Exclusion, RepairResult, Trial
 
+_NOTHING_EXCLUDED = Exclusion()
+
 Score = Callable[[Exclusion], float]
 
 
@@ -27,7 +29,7 @@ def repair(
     families: Mapping[str, Sequence[str]],
     nodes: Sequence[str],
     max_evaluations: int,
-    start: Exclusion = Exclusion(),
+    start: Exclusion = _NOTHING_EXCLUDED,
     rerank: Callable[[Exclusion], Sequence[str]] | None = None,
     samples: int = 0,
 ) -> RepairResult:

@@ -276,7 +276,8 @@ def _runs_problem(runs: Any) -> str | None:
         except TypeError:
             return f"has latency.runs[{index}] = {run!r}, not a recorded run"
         numbers = (found.speedup, found.ci_low, found.ci_high, found.original_ms, found.optimized_ms)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in numbers):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                   for v in numbers):
             return f"has latency.runs[{index}] with a number that is not finite and positive"
     return None
 

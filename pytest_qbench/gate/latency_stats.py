@@ -160,9 +160,11 @@ def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = Qbenc
         runs = _own_runs(result)
         if not runs or result.latency is None:
             continue
-        reference = {m: float(np.median([math.log(getattr(r, f"{m}_ms")) for r in runs])) for m in ("original", "optimized")}
+        reference = {m: float(np.median([math.log(getattr(r, f"{m}_ms")) for r in runs]))
+                     for m in ("original", "optimized")}
         cpu = result.latency.cpu
-        deviations.append(_both(math.log(cpu.original_ms) - reference["original"], math.log(cpu.optimized_ms) - reference["optimized"]))
+        deviations.append(_both(math.log(cpu.original_ms) - reference["original"],
+                                math.log(cpu.optimized_ms) - reference["optimized"]))
         for r in runs:
             per_run.setdefault(r.run, []).append(_both(math.log(r.original_ms) - reference["original"],
                                                         math.log(r.optimized_ms) - reference["optimized"]))

@@ -181,7 +181,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     skipped = _skipped(files, ran)
     missing = {key: sorted(set(selected) - ran[key] - set(skipped.get(key, []))) for key in environments}
     missing = {key: ids for key, ids in missing.items() if ids}
-    checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol, settings.false_alarm_rate)
+    checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol,
+                               settings.false_alarm_rate)
                for key in environments)
     run_checks = [c for c in checked if c is not None]
     return Merged(files, selected, results, environments, missing, skipped, settings, run_checks, strict,

@@ -41,7 +41,8 @@ Rules (the knobs are `specs.Tolerances`):
   the variant does, and the failure shows on every run anyway. Its latency joins the CPU model's
   sample, or restarts it when it differs from the sample by as much as would fail a gate run.
 - Verdict: 'error' > 'fail' (any check failed) > 'updated' (update mode) > 'inconclusive' (any
-  check) > 'skip' (every check skipped) > 'pass'. Outside update mode a failing case writes its measurement as the obtained file.
+  check) > 'skip' (every check skipped) > 'pass'. Outside update mode a failing case writes its measurement as
+  the obtained file.
 """
 
 from __future__ import annotations
@@ -190,7 +191,8 @@ def file_to_write(verdict: Status, update: bool) -> FileToWrite | None:
 
 def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
     allowed = tol.allowed_loss(original)
-    tolerance = f"max loss {tol.max_loss:g}" if tol.max_relative_loss is None else f"max relative loss {tol.max_relative_loss:g}"
+    tolerance = (f"max loss {tol.max_loss:g}" if tol.max_relative_loss is None
+                 else f"max relative loss {tol.max_relative_loss:g}")
     loss = original - optimized
     reason = f"f1 {optimized:.4f} vs original {original:.4f} ({tolerance}): "
     reason += f"lost {loss:.4f}" if loss > 0 else f"gained {-loss:.4f}"

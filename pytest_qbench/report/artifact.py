@@ -94,7 +94,8 @@ def read_artifact(path: Path) -> ArtifactFile:
         validate_artifact(artifact)
     except QbenchArtifactError as error:
         raise QbenchArtifactError(
-            f"qbench: {path} is not a qbench artifact of schema {ARTIFACT_SCHEMA_VERSION}: {str(error).removeprefix('qbench: ')}"
+            f"qbench: {path} is not a qbench artifact of schema {ARTIFACT_SCHEMA_VERSION}: "
+            f"{str(error).removeprefix('qbench: ')}"
         ) from None
     return ArtifactFile(Path(path), artifact)
 

@@ -97,7 +97,8 @@ def sparse_models(results: list[CaseResult]) -> list[str]:
     """One note per model whose linear weights are mostly zero (a pruned model): say how sparse."""
     sparse = {r.model: r.original.weight_sparsity for r in results
               if r.original is not None and (r.original.weight_sparsity or 0) >= SPARSE_NOTE}
-    return [f"{model}: {share:.1%} of its MatMul/Gemm weights are zero (a pruned model)" for model, share in sparse.items()]
+    return [f"{model}: {share:.1%} of its MatMul/Gemm weights are zero (a pruned model)"
+            for model, share in sparse.items()]
 
 
 def _prequantized(results: list[CaseResult]) -> list[str]:
@@ -155,7 +156,8 @@ def _folded(test: str, cases: list[CaseResult]) -> str:
         nearest = _nearest_runs(result)
         if nearest is not None:
             key, runs = nearest
-            ratios.setdefault(key, []).append(result.latency.cpu.speedup.value / statistics.median(r.speedup for r in runs))
+            ratio = result.latency.cpu.speedup.value / statistics.median(r.speedup for r in runs)
+            ratios.setdefault(key, []).append(ratio)
     ranges = [f"speedup here / on {key}: x{min(values):.2f} to x{max(values):.2f}" for key, values in ratios.items()]
     unmatched = len(cases) - sum(map(len, ratios.values()))
     ranges += [f"{unmatched} with no baseline at all"] if unmatched else []
@@ -213,7 +215,8 @@ def hardware_notes(results: list[CaseResult], environment: dict[str, Any], *, pe
 _AVERAGES = {
     "micro": "micro-averaged over entities (seqeval)",
     "macro": "macro-averaged over classes (scikit-learn)",
-    "question": "of the best gold answer averaged over questions (the official SQuAD v1.1 script; accuracy is its exact match)",
+    "question": "of the best gold answer averaged over questions (the official SQuAD v1.1 script; accuracy is its"
+                " exact match)",
 }
 
 
@@ -288,7 +291,8 @@ def _budget_point(throughput: BudgetThroughput) -> str:
     best = throughput.best
     if best is None:
         return "none within the budget"
-    return f"{best.throughput:.1f}/s (batch {best.batch_size} x {best.streams} stream{'s' * (best.streams > 1)}, p90 {best.p90_ms:.1f} ms)"
+    return (f"{best.throughput:.1f}/s (batch {best.batch_size} x {best.streams} stream{'s' * (best.streams > 1)},"
+            f" p90 {best.p90_ms:.1f} ms)")
 
 
 def budgeted(results: list[CaseResult]) -> list[CaseResult]:

@@ -55,12 +55,14 @@ STYLE = """
 @media (prefers-color-scheme: dark) {
   :root { --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --line: #3d444d;
           --fail: #ff7b72; --pass: #3fb950; --warn: #d29922; } }
-body { background: var(--bg); color: var(--fg); font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
+body { background: var(--bg); color: var(--fg); font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto;
+       max-width: 72rem; padding: 0 1rem; }
 h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid var(--line); padding-bottom: .3rem; margin-top: 2.5rem; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.status-fail, .status-error { color: var(--fail); font-weight: 600; } .status-pass, .status-updated { color: var(--pass); }
+.status-fail, .status-error { color: var(--fail); font-weight: 600; }
+.status-pass, .status-updated { color: var(--pass); }
 .status-inconclusive, .status-skip { color: var(--warn); } .status-xfail { color: var(--muted); }
 #counts { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1.5rem; font-size: 1.05rem; }
 #counts .none { color: var(--muted); font-weight: 400; } input[name=test] + label { margin-right: 1rem; }
@@ -112,7 +114,8 @@ def _attention(results: list[CaseResult]) -> list[str]:
     """What failed, what was inconclusive, and which cases were measured again, one line each."""
     sections = [("Failed", failure_lines(results)), ("Inconclusive (not failed)", inconclusive_lines(results)),
                 (f"Cases {CONFIRMED_TITLE}", confirmed_in_run(results))]
-    return [f"<p>{_escape(title)}:</p><ul class='attention'>{''.join(f'<li>{_escape(line)}</li>' for line in lines)}</ul>"
+    return [f"<p>{_escape(title)}:</p><ul class='attention'>"
+            f"{''.join(f'<li>{_escape(line)}</li>' for line in lines)}</ul>"
             for title, lines in sections if lines]
 
 
@@ -176,7 +179,8 @@ def _header(env: dict[str, Any]) -> str:
     rows = [
         ("Commit", f"<code>{_escape(env.get('git_commit') or 'unknown')}</code>"),
         ("Hardware key", f"<code>{_escape(env.get('hardware_key'))}</code> ({_escape(env.get('brand'))})"),
-        ("Versions", _escape(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
+        ("Versions",
+         _escape(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
         ("Created", _escape(env.get("created"))),
     ]
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
@@ -230,12 +234,15 @@ def _gate_table(results: list[CaseResult], tests: dict[str, int]) -> str:
     for result in sorted(results, key=_rank):
         # the reason latency was not gated is said once, under the table
         others = [c for c in result.checks if c.status not in (Status.PASS, Status.UPDATED) and not c.latency_not_gated]
-        notes = "<br>".join(f"<span class='status-{c.status}'>{_escape(c.status)}</span> {_escape(c.metric)}: {_escape(c.reason)}" for c in others)
+        notes = "<br>".join(f"<span class='status-{c.status}'>{_escape(c.status)}</span> {_escape(c.metric)}: "
+                            f"{_escape(c.reason)}" for c in others)
         if result.error:
-            notes = f"<span class='status-error'>error</span> {_escape(result.error)}" + (f"<br>{notes}" if notes else "")
+            notes = (f"<span class='status-error'>error</span> {_escape(result.error)}"
+                     + (f"<br>{notes}" if notes else ""))
         xfail = " <span class='muted'>(xfail)</span>" if result.expected_failure else ""
         rows.append(
-            f"<tr class='case verdict-{result.verdict} {_row_class([result.test], tests)}'><td>{_escape(result.test.split('::')[-1])}<br><code>{_escape(result.case_id)}</code>{xfail}</td>"
+            f"<tr class='case verdict-{result.verdict} {_row_class([result.test], tests)}'>"
+            f"<td>{_escape(result.test.split('::')[-1])}<br><code>{_escape(result.case_id)}</code>{xfail}</td>"
             f"{_cells(result, Metric.F1, ratio=False)}{_cells(result, Metric.CPU_SPEEDUP, ratio=True)}"
             f"<td class='status-{result.verdict}'>{_escape(result.verdict)}</td><td>{notes}</td></tr>"
         )
@@ -258,7 +265,8 @@ def _svg(figure: Any) -> str:
 
 
 def _figure(draw_svg: str, caption: str, table: str) -> str:
-    return (f"<figure><div role='img' aria-label='{_escape(caption)}'>{draw_svg}</div><figcaption>{_escape(caption)}</figcaption>"
+    return (f"<figure><div role='img' aria-label='{_escape(caption)}'>{draw_svg}</div>"
+            f"<figcaption>{_escape(caption)}</figcaption>"
             f"<details><summary>The numbers</summary>{table}</details></figure>")
 
 
@@ -276,7 +284,8 @@ def _plt() -> Any:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], classes: Sequence[str] = ()) -> str:
     """The rows as an HTML table; the i-th row of class `classes[i]` where given."""
     head = "".join(f"<th>{_escape(h)}</th>" for h in headers)
-    body = "".join((f"<tr class='{name}'>" if name else "<tr>") + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>"
+    body = "".join((f"<tr class='{name}'>" if name else "<tr>")
+                   + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>"
                    for row, name in zip_longest(rows, classes, fillvalue=""))
     return f"<table>{head and '<tr>' + head + '</tr>'}{body}</table>"
 
@@ -289,7 +298,7 @@ def _latency_figure(results: list[CaseResult]) -> str:
     sizes = sorted({r.batch_size for r in measured})
     figure, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.4), squeeze=False, sharey=False)
     rows = []
-    for axis, size in zip(axes[0], sizes):
+    for axis, size in zip(axes[0], sizes, strict=True):
         variants = sorted({r.variant_id for r in measured if r.batch_size == size})
         for index, variant in enumerate(variants):
             points = sorted((r.sequence_length, r.latency.original.mean_ms, r.latency.optimized.mean_ms)
@@ -302,7 +311,8 @@ def _latency_figure(results: list[CaseResult]) -> str:
         axis.set(title=f"batch size {size}", xlabel="sequence length", ylabel="mean latency, ms (wall)")
         axis.set_xticks(sorted({r.sequence_length for r in measured}))
     axes[0][-1].legend(fontsize=7, frameon=False)
-    caption = f"Mean wall-clock latency per call against sequence length, for each batch size: {precision} original dashed, int8 solid."
+    caption = (f"Mean wall-clock latency per call against sequence length, for each batch size: {precision} original"
+               " dashed, int8 solid.")
     return _figure(_svg(figure), caption, _table(["batch", "variant", "length", f"{precision} ms", "int8 ms"], rows))
 
 
@@ -317,7 +327,8 @@ def _speedup_figure(results: list[CaseResult]) -> str:
         s = result.latency.cpu.speedup
         check = next((c for c in result.checks if c.metric is Metric.CPU_SPEEDUP), None)
         color = "C3" if result.failing else "C0"
-        axis.errorbar([x], [s.value], yerr=[[s.value - s.ci_low], [s.ci_high - s.value]], fmt="o", color=color, capsize=3)
+        axis.errorbar([x], [s.value], yerr=[[s.value - s.ci_low], [s.ci_high - s.value]], fmt="o", color=color,
+                      capsize=3)
         baseline, floor = (check.expected, check.limit) if check else (None, None)
         if baseline is not None:
             axis.plot([x - .35, x + .35], [baseline] * 2, color=_INK, lw=1)
@@ -330,7 +341,8 @@ def _speedup_figure(results: list[CaseResult]) -> str:
     axis.set_ylabel(f"CPU-time speedup over the {original_precision(measured)} original")
     caption = ("CPU-time speedup of each case with its 95% interval (red: failing case); black tick: the baseline's"
                " speedup; green band: the slowdown the tolerance allows; dotted: no speedup.")
-    return _figure(_svg(figure), caption, _table(["case", "speedup", "95% CI", "baseline", "tolerance floor", "verdict"], rows))
+    headers = ["case", "speedup", "95% CI", "baseline", "tolerance floor", "verdict"]
+    return _figure(_svg(figure), caption, _table(headers, rows))
 
 
 def _f1_figure(results: list[CaseResult]) -> str:
@@ -356,14 +368,16 @@ def _f1_figure(results: list[CaseResult]) -> str:
     axis.set_xticks(range(len(variants)), list(variants), rotation=30, ha="right", fontsize=7)
     axis.set(ylabel=f"F1 ({', '.join(sorted({r.accuracy_original.average for r in variants.values()}))})", ylim=(0, 1))
     axis.legend(frameon=False, fontsize=8)
-    caption = f"F1 of each variant, {precision} original and int8 (red: below the allowed loss); black line: the lowest F1 the case allows."
+    caption = (f"F1 of each variant, {precision} original and int8 (red: below the allowed loss); black line: the"
+               " lowest F1 the case allows.")
     return _figure(_svg(figure), caption, _table(["variant", f"F1 {precision}", "F1 int8", "lowest allowed"], rows))
 
 
 def _label_maps(results: list[CaseResult]) -> list[str]:
     """What each label map did (the markdown report's table), once per model and evaluation setup."""
     return [part for result in mapped_cases(results) for part in (
-        f"<p>{_escape(label_map_text(result))}</p>", _table(LABEL_MAP_HEADERS, label_map_rows(result.accuracy_original.label_map)))]
+        f"<p>{_escape(label_map_text(result))}</p>",
+        _table(LABEL_MAP_HEADERS, label_map_rows(result.accuracy_original.label_map)))]
 
 
 def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
@@ -394,7 +408,8 @@ def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
     axis.set_xlabel("CPU-time speedup over onnxruntime fp32 (one thread)")
     axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     caption = ("Each runtime and variant's CPU-time speedup over ONNX Runtime fp32 at the same model and shape, its F1"
-               " beside it (pale: a runtime's fp32; dotted: no speedup). Medians of this run's cases, unpaired, not gated.")
+               " beside it (pale: a runtime's fp32; dotted: no speedup)."
+               " Medians of this run's cases, unpaired, not gated.")
     return _svg(figure), caption
 
 
@@ -404,19 +419,21 @@ def _budget_figure(cases: list[CaseResult]) -> tuple[str, str]:
     figure, axis = plt.subplots(figsize=(8.0, 0.8 + 0.5 * len(cases)))
     for y, result in enumerate(cases):
         budget = result.latency.budget
-        for offset, (name, found, color) in enumerate(((precision, budget.original, "C7"), ("int8", budget.optimized, "C0"))):
+        bars = ((precision, budget.original, "C7"), ("int8", budget.optimized, "C0"))
+        for offset, (name, found, color) in enumerate(bars):
             value = 0.0 if found.best is None else found.best.throughput
             axis.barh([y - 0.2 + 0.4 * offset], [value], height=0.4, color=color, label=name if y == 0 else None)
             said = "none within the budget" if found.best is None else f"{value:.1f}/s"
             axis.text(value, y - 0.2 + 0.4 * offset, f" {said}", va="center", fontsize=7)
-    axis.set_yticks(range(len(cases)), [f"{r.case_id}\np90 ≤ {r.latency.budget.budget_ms:g} ms" for r in cases], fontsize=7)
+    axis.set_yticks(range(len(cases)), [f"{r.case_id}\np90 ≤ {r.latency.budget.budget_ms:g} ms" for r in cases],
+                    fontsize=7)
     axis.invert_yaxis()
     best = [f.best.throughput for r in cases for f in (r.latency.budget.original, r.latency.budget.optimized) if f.best]
     axis.set_xlim(0, 1.3 * max(best, default=1.0))  # room for the labels
     axis.set_xlabel("sequences per second within the budget (wall time)")
     axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    caption = (f"The most sequences per second whose p90 latency per request stays within the case's budget, {precision}"
-               " original and int8, across batch sizes and streams.")
+    caption = (f"The most sequences per second whose p90 latency per request stays within the case's budget,"
+               f" {precision} original and int8, across batch sizes and streams.")
     return _svg(figure), caption
 
 

@@ -60,7 +60,8 @@ _CARD_NAMES = {"approach": "quantization_approach", "operators": "operators_to_q
 def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> str:
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in by_test(results).items():
-        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group), _non_time_table(group)]
+        parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group),
+                  _non_time_table(group)]
         for result in mapped_cases(group):
             parts += _label_map_markdown(result)
         parts += ["### Time metrics", *_time_tables(group)]
@@ -103,7 +104,8 @@ def merged_markdown(merged: Merged) -> str:
         if key in merged.skipped:
             parts.append("Skipped by pytest (ran, no result):\n" + "\n".join(f"* `{n}`" for n in merged.skipped[key]))
         if key in merged.missing:
-            parts.append("Missing (selected, not run by any shard):\n" + "\n".join(f"* `{n}`" for n in merged.missing[key]))
+            parts.append("Missing (selected, not run by any shard):\n"
+                         + "\n".join(f"* `{n}`" for n in merged.missing[key]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -208,7 +210,8 @@ def _runtimes_markdown(results: list[CaseResult]) -> list[str]:
         return []
     parts = ["## Runtimes side by side", RUNTIMES_TITLE[0].upper() + RUNTIMES_TITLE[1:] + "."]
     for model in dict.fromkeys(r.model for r in rows):
-        parts += [f"`{model}`", _table(["shape", *RUNTIME_HEADERS], [[r.shape, *runtime_cells(r)] for r in rows if r.model == model])]
+        parts += [f"`{model}`",
+                  _table(["shape", *RUNTIME_HEADERS], [[r.shape, *runtime_cells(r)] for r in rows if r.model == model])]
     return parts + ["\n".join(f"* {line}" for line in best_lines(rows))]
 
 
@@ -225,7 +228,8 @@ def _diagnosis_markdown(test: str, diagnosis: Diagnosis, top: int) -> list[str]:
     if diagnosis.repair is not None:
         facts.append(f"* **{_escape(repair_line(diagnosis.repair))}**")
     rows = [[*cells[:1], f"`{cells[1]}`", *cells[2:]] for cells in node_rows(diagnosis, top)]
-    groups = [[g.family, g.layer, str(g.nodes), decibels(g.worst_sqnr_db), decibels(g.max_added_noise_db)] for g in diagnosis.groups]
+    groups = [[g.family, g.layer, str(g.nodes), decibels(g.worst_sqnr_db), decibels(g.max_added_noise_db)]
+              for g in diagnosis.groups]
     return [
         f"### Diagnosis: `{test}` {diagnosis.case_id}", "\n".join(facts),
         _table(NODE_HEADERS, rows),

@@ -64,21 +64,22 @@ def runtime_rows(results: list[CaseResult]) -> list[RuntimeRow]:
         fp32 = [row for runtime in dict.fromkeys(sorted(c.runtime for c in cases))
                 if (row := _fp32_row(model, shape, runtime, cases)) is not None]
         ort_ms = next((row.cpu_ms for row in fp32 if row.runtime == ORT), None)
-
-        def over(ms: float) -> float | None:
-            return None if ort_ms is None else ort_ms / ms
-
-        rows += [RuntimeRow(**{**row.__dict__, "over_ort_fp32": over(row.cpu_ms)}) for row in fp32]
+        rows += [RuntimeRow(**{**row.__dict__, "over_ort_fp32": _over(ort_ms, row.cpu_ms)}) for row in fp32]
         ordered = sorted(cases, key=lambda c: (c.runtime, c.variant_id, c.test))
         repeated = {c.variant_id for c in ordered if [d.variant_id for d in ordered].count(c.variant_id) > 1}
         for case in ordered:
             accuracy = case.accuracy_optimized
             # one variant id in two tests (other settings: an unfused graph, exclusions): name the test
-            variant = f"{case.variant_id} ({case.test.rsplit('::', 1)[-1]})" if case.variant_id in repeated else case.variant_id
+            variant = (f"{case.variant_id} ({case.test.rsplit('::', 1)[-1]})" if case.variant_id in repeated
+                       else case.variant_id)
             rows.append(RuntimeRow(model, shape, case.runtime, variant, None if accuracy is None else accuracy.f1,
                                    case.latency.cpu.optimized_ms, case.latency.cpu.speedup.value,
-                                   over(case.latency.cpu.optimized_ms), (case.test,)))
+                                   _over(ort_ms, case.latency.cpu.optimized_ms), (case.test,)))
     return rows
+
+
+def _over(ort_ms: float | None, ms: float) -> float | None:
+    return None if ort_ms is None else ort_ms / ms
 
 
 def _times(value: float | None) -> str:

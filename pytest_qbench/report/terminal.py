@@ -51,7 +51,8 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
         lines += [f"{CONFIRMED_TITLE}:", *(f"  {c}" for c in confirmed)]
     inconclusive = inconclusive_lines(results)
     if inconclusive:
-        lines += ["inconclusive (not failed; measure longer or on a quieter machine):", *(f"  {i}" for i in inconclusive)]
+        lines += ["inconclusive (not failed; measure longer or on a quieter machine):",
+                  *(f"  {i}" for i in inconclusive)]
     warnings = warning_lines(results)
     if warnings:
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
@@ -93,7 +94,8 @@ def diagnosis_lines(diagnosis: Diagnosis, top: int) -> list[str]:
     if ranges:
         lines.append(f"  {ranges}")
     lines += _aligned([NODE_HEADERS, *node_rows(diagnosis, top)])
-    groups = ", ".join(f"{g.family} {g.layer} ({g.nodes} nodes, {decibels(g.max_added_noise_db)} dB)" for g in diagnosis.groups[:5])
+    groups = ", ".join(f"{g.family} {g.layer} ({g.nodes} nodes, {decibels(g.max_added_noise_db)} dB)"
+                       for g in diagnosis.groups[:5])
     lines.append(f"  family x layer, worst added noise first: {groups}")
     if diagnosis.repair is not None:
         lines.append(f"  {repair_line(diagnosis.repair)}")
@@ -102,5 +104,6 @@ def diagnosis_lines(diagnosis: Diagnosis, top: int) -> list[str]:
 
 def _aligned(rows: list[list[str]]) -> list[str]:
     """The terminal's table: the rows indented, each column padded to its widest cell."""
-    widths = [max(map(len, column)) for column in zip(*rows)]
-    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip() for cells in rows]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=False)]
+    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)).rstrip()
+            for cells in rows]

@@ -79,7 +79,8 @@ def _local_original(path: Path, opset: int, cache: BuildCache) -> Path:
     if not any((path / name).is_file() for name in WEIGHT_FILES):
         if len(graphs) == 1 or (path / ONNX_FOLDER / ONNX_FILE) in graphs:
             return _local_original(graphs[0] if len(graphs) == 1 else path / ONNX_FOLDER / ONNX_FILE, opset, cache)
-        listed = f"; its {ONNX_FOLDER}/ holds {', '.join(g.name for g in graphs)}: name one with model_file=" if graphs else ""
+        listed = (f"; its {ONNX_FOLDER}/ holds {', '.join(g.name for g in graphs)}: name one with model_file="
+                  if graphs else "")
         raise QbenchModelError(
             f"qbench: model folder {str(path)!r} has no weights ({', '.join(WEIGHT_FILES)}), no {ONNX_FILE}"
             f" and no {ONNX_FOLDER}/{ONNX_FILE}{listed}"
