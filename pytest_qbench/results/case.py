@@ -162,18 +162,21 @@ class FlushReport:
 
 @dataclass(frozen=True)
 class ArtifactFile:
-    """A JSON artifact as read from a file and validated (report/artifact.py): a run, or a shard of one."""
+    """A JSON artifact as read from a file and validated (report/artifact.py): a run, or a shard of one.
+    The values read from it are typed as the artifact schema validated them."""
 
     path: Path
     artifact: dict[str, Any]
 
     @property
     def environment(self) -> dict[str, Any]:
-        return self.artifact["environment"]
+        environment: dict[str, Any] = self.artifact["environment"]
+        return environment
 
     @property
     def hardware_key(self) -> str:
-        return self.environment["hardware_key"]
+        key: str = self.environment["hardware_key"]
+        return key
 
     @property
     def run_id(self) -> str:
@@ -182,17 +185,20 @@ class ArtifactFile:
 
     @property
     def shard(self) -> str | None:
-        return self.artifact["run"]["shard"]
+        shard: str | None = self.artifact["run"]["shard"]
+        return shard
 
     @property
     def selected(self) -> list[str]:
         """The node ids of every qbench case the run selected, before sharding."""
-        return self.artifact["run"]["selected"]
+        selected: list[str] = self.artifact["run"]["selected"]
+        return selected
 
     @property
     def skipped(self) -> list[str]:
         """The node ids of the qbench cases pytest skipped (none recorded before schema 6)."""
-        return self.artifact["run"].get("skipped", [])
+        skipped: list[str] = self.artifact["run"].get("skipped", [])
+        return skipped
 
     def results(self) -> list[CaseResult]:
         """Its cases, each with its machine's hardware key and its run's id (which older artifacts record

@@ -11,7 +11,7 @@ class _Word(str, Enum):
     """A value the artifact writes as a word: its member is equal to that word and says it."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class Status(_Word):

@@ -219,15 +219,18 @@ class Parameters:
 
     @property
     def approach(self) -> str:
-        return self.recorded["approach"]
+        approach: str = self.recorded["approach"]
+        return approach
 
     @property
     def operators(self) -> list[str]:
-        return self.recorded["operators"]
+        operators: list[str] = self.recorded["operators"]
+        return operators
 
     @property
     def runtime(self) -> str:
-        return self.recorded.get("runtime", "onnxruntime")  # recorded for OpenVINO variants only
+        runtime: str = self.recorded.get("runtime", "onnxruntime")  # recorded for OpenVINO variants only
+        return runtime
 
     @property
     def quantized_file(self) -> str | None:
