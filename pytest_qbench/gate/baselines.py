@@ -113,7 +113,7 @@ def merged_entry(old: BaselineEntry | None, new: BaselineEntry, *, restart: bool
     model and parameters and `restart` is not asked; each CPU model keeps its last `keep` runs, and a
     run recorded twice (the same run id) once."""
     same_setup = old is not None and (old.model, old.parameters) == (new.model, new.parameters)
-    runs = [*(old.latency.runs if same_setup and not restart else ()), *new.latency.runs]
+    runs = [*(old.latency.runs if old is not None and same_setup and not restart else ()), *new.latency.runs]
     return replace(new, latency=replace(new.latency, runs=tuple(_last_runs(runs, keep))))
 
 
@@ -225,7 +225,8 @@ def _read(path: Path, test: str) -> dict[str, Any]:
             f"qbench: baseline file {path} holds the baselines of test {doc.get('test')!r}, not {test!r}:"
             " the two test keys map to one file name; rename one of the tests"
         )
-    return doc
+    read: dict[str, Any] = doc  # a dict: the schema_version check above rejects anything else
+    return read
 
 
 _WALL = tuple(f.name for f in fields(WallFigures))

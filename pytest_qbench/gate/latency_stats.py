@@ -24,11 +24,11 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ..measure.stats import log_se
+from ..measure.stats import log_se, median_variance_factor
 from ..results import Against, BaselineRecord, CaseResult, Check, LatencyGate, LatencyRun, Metric, Speedup, Status
 from ..specs import QbenchOptions, Tolerances
 from .baselines import UPDATE_COMMAND
-from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare, median_variance_factor
+from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare
 
 
 def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> bool:
@@ -155,7 +155,8 @@ def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = Qbenc
     common to all cases, pooled from the baseline runs themselves (each recorded run's median
     deviation), shrunk to a prior, plus what the cases' own spread leaves in a median of m.
     None when no case of the run has baseline runs of this machine's CPU model."""
-    deviations, per_run = [], {}
+    deviations: list[float] = []
+    per_run: dict[str, list[float]] = {}
     for result in results:
         runs = _own_runs(result)
         if not runs or result.latency is None:

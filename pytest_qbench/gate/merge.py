@@ -101,14 +101,15 @@ class Merged:
 
 
 def _field(artifact: dict[str, Any], where: tuple[str, ...]) -> Any:
+    found: Any = artifact
     for key in where:
-        artifact = artifact.get(key) if isinstance(artifact, dict) else None
-    return artifact
+        found = found.get(key) if isinstance(found, dict) else None
+    return found
 
 
 def _check_identity(files: list[ArtifactFile]) -> list[str]:
     for where, name in IDENTITY:
-        values = {}
+        values: dict[str, list[str]] = {}
         for file in files:
             values.setdefault(json.dumps(_field(file.artifact, where)), []).append(str(file.path))
         if len(values) > 1:
@@ -163,7 +164,7 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     settings = _run_settings(files)
     strict = strict or settings.strict
     repeats: dict[tuple[str, str], list[tuple[CaseResult, Path]]] = {}
-    environments = {}
+    environments: dict[str, dict[str, Any]] = {}
     for file in files:
         environments.setdefault(file.hardware_key, file.environment)
         for result in file.results():

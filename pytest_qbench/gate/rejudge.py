@@ -21,11 +21,12 @@ def confirmed(repeats: list[CaseResult], default_rtol: float = Tolerances.speedu
     if baseline is None or baseline.latency_gate is None or index is None:
         return first
     gate = baseline.latency_gate
-    same_model = [r for r in repeats if r.cpu_model == first.cpu_model and r.latency is not None]
+    same_model = [(r.run_id, r.latency.cpu.speedup) for r in repeats
+                  if r.cpu_model == first.cpu_model and r.latency is not None]
     runs = baseline.runs_of(gate.cpu_model)
     # an artifact of schema 5 records no rtol: the run's
     rtol = default_rtol if baseline.speedup_rtol is None else baseline.speedup_rtol
-    check = speedup_vs_runs([r.latency.cpu.speedup for r in same_model], runs, gate, rtol)
+    check = speedup_vs_runs([speedup for _, speedup in same_model], runs, gate, rtol)
     checks = [*first.checks[:index], check, *first.checks[index + 1:]]
     return replace(first, checks=checks, verdict=verdict_of(checks, update=False),
-                   confirmed_by=[r.run_id for r in same_model[1:]])
+                   confirmed_by=[run_id for run_id, _ in same_model[1:]])

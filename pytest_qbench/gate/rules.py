@@ -65,6 +65,7 @@ from ..results import (
     CaseResult,
     Check,
     LatencyGate,
+    LatencyResult,
     LatencyStats,
     Metric,
     Scores,
@@ -106,15 +107,15 @@ def judge(
         baseline = replace(baseline, latency_gate=latency, speedup_rtol=tolerances.speedup_rtol)
     if result.error is not None:
         return Judgement([], Status.ERROR, baseline)
-    missing = _missing(result)
-    if missing:
-        reason = f"{' and '.join(missing)} not measured: nothing compared, nothing written"
+    measured = _measured(result)
+    if measured is None:
+        reason = f"{' and '.join(_missing(result))} not measured: nothing compared, nothing written"
         failed = Check(Metric.MEASUREMENT, Against.ORIGINAL, Status.ERROR, None, None, "", reason)
         return Judgement([failed], Status.ERROR, baseline)
 
-    checks = [_vs_original(result.accuracy_original.f1, result.accuracy_optimized.f1, tolerances)]
+    checks = [_vs_original(measured.original.f1, measured.optimized.f1, tolerances)]
     if not update:
-        checks += _vs_baseline(result, baseline, tolerances, latency)
+        checks += _vs_baseline(result, measured, baseline, tolerances, latency)
     if amend is not None:
         amend(checks)
     verdict = verdict_of(checks, update)
@@ -151,6 +152,22 @@ class RunOutcome:
     @property
     def exit_code(self) -> int:
         return 1 if self.verdict is Status.FAIL else 0
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What a case measured when nothing is missing: the three results the checks compare."""
+
+    original: AccuracyResult
+    optimized: AccuracyResult
+    latency: LatencyResult
+
+
+def _measured(result: CaseResult) -> _Measured | None:
+    original, optimized, latency = result.accuracy_original, result.accuracy_optimized, result.latency
+    if original is None or optimized is None or latency is None:
+        return None
+    return _Measured(original, optimized, latency)
 
 
 def _missing(result: CaseResult) -> list[str]:
@@ -203,7 +220,8 @@ def _vs_original(original: float, optimized: float, tol: Tolerances) -> Check:
     return Check(Metric.F1, Against.ORIGINAL, status, optimized, original, tolerance, reason, limit=original - allowed)
 
 
-def _vs_baseline(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> list[Check]:
+def _vs_baseline(result: CaseResult, measured: _Measured, baseline: BaselineRecord, tol: Tolerances,
+                 gate: LatencyGate) -> list[Check]:
     entry = baseline.values
     if entry is None:
         reason = (
@@ -213,9 +231,9 @@ def _vs_baseline(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, 
         return [Check(Metric.BASELINE, Against.BASELINE, Status.FAIL, None, None, "", reason)]
     return [
         _same_setup(result, entry),
-        *_accuracy_vs_baseline(False, result.accuracy_optimized, entry.accuracy_optimized, tol),
-        *_accuracy_vs_baseline(True, result.accuracy_original, entry.accuracy_original, tol),
-        *_latency_vs_baseline(result, baseline, entry, tol, gate),
+        *_accuracy_vs_baseline(False, measured.optimized, entry.accuracy_optimized, tol),
+        *_accuracy_vs_baseline(True, measured.original, entry.accuracy_original, tol),
+        *_latency_vs_baseline(result, measured.latency, baseline, entry, tol, gate),
     ]
 
 
@@ -253,8 +271,8 @@ def _accuracy_vs_baseline(
     return checks
 
 
-def _latency_vs_baseline(result: CaseResult, baseline: BaselineRecord, entry: BaselineEntry, tol: Tolerances,
-                         gate: LatencyGate) -> list[Check]:
+def _latency_vs_baseline(result: CaseResult, latency: LatencyResult, baseline: BaselineRecord, entry: BaselineEntry,
+                         tol: Tolerances, gate: LatencyGate) -> list[Check]:
     machine = result.hardware_key
     if not baseline.hardware_match:
         reason = (
@@ -271,7 +289,7 @@ def _latency_vs_baseline(result: CaseResult, baseline: BaselineRecord, entry: Ba
             f" tolerance (docs/BENCHMARKS.md): record this machine's with `{UPDATE_COMMAND}`"
         )
         return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"CPU model {gate.cpu_model}", reason)]
-    latency, recorded = result.latency, entry.latency
+    recorded = entry.latency
     in_run = tuple(m.speedup.value for m in latency.measurements)
     checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol, in_run=in_run)]
     if tol.cpu_time_rtol is not None:
