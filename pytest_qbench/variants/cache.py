@@ -132,7 +132,7 @@ class BuildCache:
         return path if self._problem(path) is None else None
 
     def get_or_build(
-        self, key: Mapping[str, Any], build: Callable[[Path], None]
+        self, key: Mapping[str, Any], build: Callable[[Path], object]
     ) -> tuple[Path, bool]:
         """Return (entry folder, was_cached); `build(folder)` fills an empty folder when needed."""
         path = self.path_for(key)
@@ -155,7 +155,7 @@ class BuildCache:
             self._build(path, key, build)
         return path, False
 
-    def _build(self, path: Path, key: Mapping[str, Any], build: Callable[[Path], None]) -> None:
+    def _build(self, path: Path, key: Mapping[str, Any], build: Callable[[Path], object]) -> None:
         for stale in self.root.glob(f".{path.name}.tmp-*"):  # left by killed builds; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         tmp = self.root / f".{path.name}.tmp-{uuid.uuid4().hex}"

@@ -28,38 +28,39 @@ class _Graph:
     def __init__(self, graph: onnx.GraphProto) -> None:
         self.nodes = list(graph.node)
         self._producer = {out: node for node in self.nodes for out in node.output}
-        self._consumers: dict[str, list] = defaultdict(list)
+        self._consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
         for node in self.nodes:
             for name in node.input:
                 self._consumers[name].append(node)
 
-    def of_type(self, *op_types: str) -> list:
+    def of_type(self, *op_types: str) -> list[onnx.NodeProto]:
         return [n for n in self.nodes if n.op_type in op_types]
 
-    def parents(self, node) -> list:
+    def parents(self, node: onnx.NodeProto) -> list[onnx.NodeProto]:
         return [self._producer[i] for i in node.input if i in self._producer]
 
-    def children(self, node) -> list:
+    def children(self, node: onnx.NodeProto) -> list[onnx.NodeProto]:
         return [c for out in node.output for c in self._consumers.get(out, [])]
 
-    def parent(self, node, op_type: str):
+    def parent(self, node: onnx.NodeProto, op_type: str) -> onnx.NodeProto | None:
         return next((p for p in self.parents(node) if p.op_type == op_type), None)
 
-    def child(self, node, op_type: str):
+    def child(self, node: onnx.NodeProto, op_type: str) -> onnx.NodeProto | None:
         return next((c for c in self.children(node) if c.op_type == op_type), None)
 
-    def path_up(self, node, op_types: Sequence[str]) -> list | None:
+    def path_up(self, node: onnx.NodeProto, op_types: Sequence[str]) -> list[onnx.NodeProto] | None:
         """The chain of producers of the given types above `node`, or None if it breaks."""
-        path = []
+        path: list[onnx.NodeProto] = []
         for op_type in op_types:
-            node = self.parent(node, op_type)
-            if node is None:
+            above = self.parent(node, op_type)
+            if above is None:
                 return None
-            path.append(node)
+            path.append(above)
+            node = above
         return path
 
 
-def _layernorm(g: _Graph) -> list:
+def _layernorm(g: _Graph) -> list[onnx.NodeProto]:
     found = g.of_type(*LAYERNORM_OPS)
     # Unfused: (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * gamma + beta
     for div in g.of_type("Div"):
@@ -73,29 +74,29 @@ def _layernorm(g: _Graph) -> list:
     return found
 
 
-def _gelu(g: _Graph) -> list:
+def _gelu(g: _Graph) -> list[onnx.NodeProto]:
     found = g.of_type(*GELU_OPS)
     # Unfused: x * 0.5 * (1 + erf(x / sqrt(2)))
     for erf in g.of_type("Erf"):
         scale_in = g.parent(erf, "Div") or g.parent(erf, "Mul")
         plus_one = g.child(erf, "Add")
         times_x = g.child(plus_one, "Mul") if plus_one is not None else None
-        if scale_in is None or times_x is None:
+        if scale_in is None or plus_one is None or times_x is None:  # no times_x without plus_one
             continue
         half = g.child(times_x, "Mul")
         found += [scale_in, erf, plus_one, times_x, *([half] if half is not None else [])]
     return found
 
 
-def _add_after(parent_type: str) -> Callable[[_Graph], list]:
+def _add_after(parent_type: str) -> Callable[[_Graph], list[onnx.NodeProto]]:
     return lambda g: [n for n in g.of_type("Add") if g.parent(n, parent_type) is not None]
 
 
-def _add_before(child_type: str) -> Callable[[_Graph], list]:
+def _add_before(child_type: str) -> Callable[[_Graph], list[onnx.NodeProto]]:
     return lambda g: [n for n in g.of_type("Add") if g.child(n, child_type) is not None]
 
 
-_RESOLVERS: dict[str, Callable[[_Graph], list]] = {
+_RESOLVERS: dict[str, Callable[[_Graph], list[onnx.NodeProto]]] = {
     "layernorm": _layernorm,
     "gelu": _gelu,
     "residual": _add_after("Add"),

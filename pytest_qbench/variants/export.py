@@ -133,10 +133,13 @@ def copy_model(file: Path, config_dir: Path, target: Path) -> onnx.ModelProto:
 
 
 def _hub_original(model_id: str, opset: int, cache: BuildCache) -> Path:
-    from transformers.utils import cached_file
+    from transformers.utils.hub import cached_file
 
     try:
-        config_path = Path(cached_file(model_id, CONFIG_FILE))
+        found = cached_file(model_id, CONFIG_FILE)
+        if found is None:  # only when asked not to raise for a missing file, which this call does not ask
+            raise OSError(f"no {CONFIG_FILE} in {model_id!r}")
+        config_path = Path(found)
     except OSError as exc:
         raise QbenchModelError(
             f"qbench: model {model_id!r} is not a local path and could not be fetched from the"
@@ -153,7 +156,7 @@ def _hub_original(model_id: str, opset: int, cache: BuildCache) -> Path:
 def _export(source: str, out: Path, opset: int, revision: str | None = None) -> None:
     import transformers
     from optimum.exporters.onnx import onnx_export_from_model
-    from torch.jit import TracerWarning
+    from torch.jit import TracerWarning  # type: ignore[attr-defined]  # torch.jit's __all__ omits its import of it
 
     from ..measure.tasks import task_for
 

@@ -39,7 +39,7 @@ def integer_types(graph: Any) -> tuple[str | None, str | None]:
     """The 8-bit types of a quantized graph's activations (DynamicQuantizeLinear's, or a QuantizeLinear's
     zero point) and weights (the initializers MatMulInteger, ConvInteger or DequantizeLinear read)."""
     initializers = {t.name: t.data_type for t in graph.initializer}
-    names = {2: "uint8", 3: "int8"}  # onnx.TensorProto.UINT8, INT8
+    names: dict[int | None, str] = {2: "uint8", 3: "int8"}  # onnx.TensorProto.UINT8, INT8
     activations = weights = None
     for node in graph.node:
         if node.op_type == "DynamicQuantizeLinear":
@@ -88,7 +88,8 @@ def weight_sparsity(graph: Any) -> float | None:
 
 
 def dtype_name(quant_type: Any) -> str:
-    return {"QInt8": "int8", "QUInt8": "uint8"}.get(quant_type.name, quant_type.name.lower())
+    name: str = quant_type.name  # an onnxruntime QuantType (onnxruntime is untyped)
+    return {"QInt8": "int8", "QUInt8": "uint8"}.get(name, name.lower())
 
 
 def nothing_quantized(spec: VariantSpec) -> str:

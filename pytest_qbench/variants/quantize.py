@@ -282,7 +282,8 @@ def _save_ranges(ranges: Any, path: Path) -> None:
               for field, value in ranges[name].to_dict().items() if field != "CLS"}
     meta = json.dumps({"method": ranges.calibration_method.name, "tensors": names})
     with open(path, "wb") as handle:
-        np.savez(handle, meta=np.array(meta), **arrays)
+        # mypy matches **arrays against savez's allow_pickle: bool too; its keys are "index/field" names
+        np.savez(handle, meta=np.array(meta), **arrays)  # type: ignore[arg-type]
 
 
 def _load_ranges(path: Path) -> Any:
