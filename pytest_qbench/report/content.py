@@ -7,12 +7,23 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
 from ..gate.rules import LATENCY_NOT_GATED
-from ..results import BudgetThroughput, CaseResult, Diagnosis, LabelMapEffect, LatencyRun, RepairResult, Status
+from ..results import (
+    AccuracyResult,
+    BudgetResult,
+    BudgetThroughput,
+    CaseResult,
+    Diagnosis,
+    LabelMapEffect,
+    LatencyRun,
+    RepairResult,
+    Status,
+)
 
 VERDICT_HEADERS = ["f1 original -> optimized", "cpu speedup (CI)", "wall speedup", "verdict"]
 
@@ -222,7 +233,7 @@ _AVERAGES = {
 
 def scoring_lines(results: list[CaseResult]) -> list[str]:
     """How the scores were computed, once per task, scoring mode and split size: tasks average differently."""
-    scored = {}
+    scored: dict[tuple[str, str, int], AccuracyResult] = {}
     for result in results:
         if result.accuracy_original is not None:
             acc = result.accuracy_original
@@ -237,19 +248,28 @@ def scoring_lines(results: list[CaseResult]) -> list[str]:
 LABEL_MAP_HEADERS = ["name -> scored as", "predicted", "gold"]
 
 
-def mapped_cases(results: list[CaseResult]) -> list[CaseResult]:
+@dataclass(frozen=True)
+class MappedCase:
+    """A case scored through a label_map, and what the map did to its original model's scoring."""
+
+    result: CaseResult
+    effect: LabelMapEffect
+
+
+def mapped_cases(results: list[CaseResult]) -> list[MappedCase]:
     """The first case of each model and evaluation setup scored through a label_map: what the map did
     to its original model's predictions and to the dataset stands for all its cases."""
-    first: dict[tuple[str, str], CaseResult] = {}
+    first: dict[tuple[str, str], MappedCase] = {}
     for r in results:
         if r.accuracy_original is not None and r.accuracy_original.label_map is not None:
-            first.setdefault((r.model, json.dumps(r.parameters.evaluation, sort_keys=True)), r)
+            key = (r.model, json.dumps(r.parameters.evaluation, sort_keys=True))
+            first.setdefault(key, MappedCase(r, r.accuracy_original.label_map))
     return list(first.values())
 
 
-def label_map_title(result: CaseResult) -> str:
-    effect: LabelMapEffect = result.accuracy_original.label_map
-    merge = (result.parameters.evaluation or {}).get("label_map_merge")
+def label_map_title(mapped: MappedCase) -> str:
+    result, effect = mapped.result, mapped.effect
+    merge: bool | None = (result.parameters.evaluation or {}).get("label_map_merge")
     rule = {True: "; adjacent parts of one entity merged", False: "; parts not merged"}.get(merge, "")
     if effect.unit != "span":
         rule = ""
@@ -277,10 +297,10 @@ def label_map_notes(effect: LabelMapEffect) -> list[str]:
     return notes
 
 
-def label_map_text(result: CaseResult) -> str:
+def label_map_text(mapped: MappedCase) -> str:
     """The title and the notes above a label map's table, as sentences (the markdown and HTML reports)."""
-    notes = "".join(f" {note[0].upper() + note[1:]}." for note in label_map_notes(result.accuracy_original.label_map))
-    return f"{label_map_title(result)}.{notes}"
+    notes = "".join(f" {note[0].upper() + note[1:]}." for note in label_map_notes(mapped.effect))
+    return f"{label_map_title(mapped)}.{notes}"
 
 
 BUDGET_TITLE = ("throughput within the latency budget (wall time: the most sequences/s whose p90 per request"
@@ -295,14 +315,23 @@ def _budget_point(throughput: BudgetThroughput) -> str:
             f" p90 {best.p90_ms:.1f} ms)")
 
 
-def budgeted(results: list[CaseResult]) -> list[CaseResult]:
+@dataclass(frozen=True)
+class BudgetedCase:
+    """A case that searched its throughput within a latency budget, and what the search found."""
+
+    result: CaseResult
+    budget: BudgetResult
+
+
+def budgeted(results: list[CaseResult]) -> list[BudgetedCase]:
     """The cases that searched their throughput within a latency budget."""
-    return [r for r in results if r.latency is not None and r.latency.budget is not None]
+    return [BudgetedCase(r, r.latency.budget) for r in results
+            if r.latency is not None and r.latency.budget is not None]
 
 
-def budget_line(result: CaseResult) -> str:
+def budget_line(budgeted_case: BudgetedCase) -> str:
     """What a budgeted case's search found, original and optimized."""
-    budget = result.latency.budget
+    result, budget = budgeted_case.result, budgeted_case.budget
     gain = ""
     if budget.original.best is not None and budget.optimized.best is not None:
         gain = f", x{budget.optimized.best.throughput / budget.original.best.throughput:.2f}"
@@ -358,7 +387,7 @@ def repair_line(repair: RepairResult) -> str:
 
 def diagnoses(results: list[CaseResult]) -> list[tuple[str, Diagnosis]]:
     """(test, diagnosis) once per diagnosed variant: its shapes share one."""
-    seen = {}
+    seen: dict[tuple[str, str], Diagnosis] = {}
     for r in results:
         if r.diagnosis is not None:
             seen.setdefault((r.test, r.diagnosis.case_id), r.diagnosis)

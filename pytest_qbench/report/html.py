@@ -26,6 +26,7 @@ from .content import (
     CONFIRMED_TITLE,
     LABEL_MAP_HEADERS,
     NODE_HEADERS,
+    BudgetedCase,
     budget_line,
     budgeted,
     confirmed_in_run,
@@ -164,7 +165,8 @@ def _budgets(results: list[CaseResult], tests: dict[str, int]) -> list[str]:
     if not cases:
         return []
     table = _table(["test", "case (budget, threads): the most throughput within it"],
-                   ([r.test, budget_line(r)] for r in cases), [_row_class([r.test], tests) for r in cases])
+                   ([c.result.test, budget_line(c)] for c in cases),
+                   [_row_class([c.result.test], tests) for c in cases])
     return ["<h2>Throughput within the latency budget</h2>", f"<p class='muted'>{_escape(BUDGET_TITLE)}</p>",
             _figure(*_budget_figure(cases), table)]
 
@@ -375,9 +377,8 @@ def _f1_figure(results: list[CaseResult]) -> str:
 
 def _label_maps(results: list[CaseResult]) -> list[str]:
     """What each label map did (the markdown report's table), once per model and evaluation setup."""
-    return [part for result in mapped_cases(results) for part in (
-        f"<p>{_escape(label_map_text(result))}</p>",
-        _table(LABEL_MAP_HEADERS, label_map_rows(result.accuracy_original.label_map)))]
+    return [part for mapped in mapped_cases(results) for part in (
+        f"<p>{_escape(label_map_text(mapped))}</p>", _table(LABEL_MAP_HEADERS, label_map_rows(mapped.effect)))]
 
 
 def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
@@ -413,22 +414,22 @@ def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
     return _svg(figure), caption
 
 
-def _budget_figure(cases: list[CaseResult]) -> tuple[str, str]:
+def _budget_figure(cases: list[BudgetedCase]) -> tuple[str, str]:
     """Per budgeted case, the most throughput within its latency budget: original and int8."""
-    plt, precision = _plt(), original_precision(cases)
+    plt, precision = _plt(), original_precision([c.result for c in cases])
     figure, axis = plt.subplots(figsize=(8.0, 0.8 + 0.5 * len(cases)))
-    for y, result in enumerate(cases):
-        budget = result.latency.budget
+    for y, case in enumerate(cases):
+        budget = case.budget
         bars = ((precision, budget.original, "C7"), ("int8", budget.optimized, "C0"))
         for offset, (name, found, color) in enumerate(bars):
             value = 0.0 if found.best is None else found.best.throughput
             axis.barh([y - 0.2 + 0.4 * offset], [value], height=0.4, color=color, label=name if y == 0 else None)
             said = "none within the budget" if found.best is None else f"{value:.1f}/s"
             axis.text(value, y - 0.2 + 0.4 * offset, f" {said}", va="center", fontsize=7)
-    axis.set_yticks(range(len(cases)), [f"{r.case_id}\np90 ≤ {r.latency.budget.budget_ms:g} ms" for r in cases],
+    axis.set_yticks(range(len(cases)), [f"{c.result.case_id}\np90 ≤ {c.budget.budget_ms:g} ms" for c in cases],
                     fontsize=7)
     axis.invert_yaxis()
-    best = [f.best.throughput for r in cases for f in (r.latency.budget.original, r.latency.budget.optimized) if f.best]
+    best = [f.best.throughput for c in cases for f in (c.budget.original, c.budget.optimized) if f.best]
     axis.set_xlim(0, 1.3 * max(best, default=1.0))  # room for the labels
     axis.set_xlabel("sequences per second within the budget (wall time)")
     axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))

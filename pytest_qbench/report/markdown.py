@@ -14,6 +14,7 @@ from .content import (
     NODE_HEADERS,
     NONE,
     VERDICT_HEADERS,
+    MappedCase,
     budget_lines,
     by_test,
     case_problems,
@@ -62,8 +63,8 @@ def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 
     for test, group in by_test(results).items():
         parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group),
                   _non_time_table(group)]
-        for result in mapped_cases(group):
-            parts += _label_map_markdown(result)
+        for mapped in mapped_cases(group):
+            parts += _label_map_markdown(mapped)
         parts += ["### Time metrics", *_time_tables(group)]
     sparse = sparse_models(results)
     if sparse:
@@ -160,10 +161,9 @@ def _non_time_table(results: list[CaseResult]) -> str:
     return _table(NON_TIME_HEADERS, rows)
 
 
-def _label_map_markdown(result: CaseResult) -> list[str]:
-    effect = result.accuracy_original.label_map
-    rows = [[f"`{cells[0]}`", *cells[1:]] for cells in label_map_rows(effect)]
-    return [_escape(label_map_text(result)), _table(LABEL_MAP_HEADERS, rows)]
+def _label_map_markdown(mapped: MappedCase) -> list[str]:
+    rows = [[f"`{cells[0]}`", *cells[1:]] for cells in label_map_rows(mapped.effect)]
+    return [_escape(label_map_text(mapped)), _table(LABEL_MAP_HEADERS, rows)]
 
 
 def _time_tables(results: list[CaseResult]) -> list[str]:

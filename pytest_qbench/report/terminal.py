@@ -12,6 +12,7 @@ from .content import (
     LABEL_MAP_HEADERS,
     NODE_HEADERS,
     VERDICT_HEADERS,
+    MappedCase,
     budget_lines,
     by_test,
     confirmed_in_run,
@@ -56,8 +57,8 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
     warnings = warning_lines(results)
     if warnings:
         lines += ["warnings:", *(f"  {w}" for w in warnings)]
-    for result in mapped_cases(results):
-        lines += _label_map_terminal(result)
+    for mapped in mapped_cases(results):
+        lines += _label_map_terminal(mapped)
     sparse = sparse_models(results)
     if sparse:
         lines += ["sparse models:", *(f"  {line}" for line in sparse)]
@@ -75,10 +76,10 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
     return lines
 
 
-def _label_map_terminal(result: CaseResult) -> list[str]:
-    effect = result.accuracy_original.label_map
+def _label_map_terminal(mapped: MappedCase) -> list[str]:
+    effect = mapped.effect
     table = _aligned([LABEL_MAP_HEADERS, *label_map_rows(effect)])
-    return [label_map_title(result) + ":", *table, *(f"  {note}" for note in label_map_notes(effect))]
+    return [label_map_title(mapped) + ":", *table, *(f"  {note}" for note in label_map_notes(effect))]
 
 
 def diagnosis_lines(diagnosis: Diagnosis, top: int) -> list[str]:

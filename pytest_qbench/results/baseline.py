@@ -190,8 +190,10 @@ class BaselineRecord:
         return [r for r in self.runs if r.cpu_model == cpu_model]
 
     def to_json(self) -> dict[str, Any]:
-        recorded: dict[str, Any] = {"file": self.file, "hardware_key": self.hardware_key, "hardware_match": self.hardware_match,
-                    "values": None if self.values is None else self.values.to_json()}
+        recorded: dict[str, Any] = {
+            "file": self.file, "hardware_key": self.hardware_key, "hardware_match": self.hardware_match,
+            "values": None if self.values is None else self.values.to_json(),
+        }
         if self.latency_gate is not None:
             recorded["latency_gate"] = asdict(self.latency_gate)
         if self.speedup_rtol is not None:
