@@ -270,7 +270,7 @@ def mapped_cases(results: list[CaseResult]) -> list[MappedCase]:
 def label_map_title(mapped: MappedCase) -> str:
     result, effect = mapped.result, mapped.effect
     merge: bool | None = (result.parameters.evaluation or {}).get("label_map_merge")
-    rule = {True: "; adjacent parts of one entity merged", False: "; parts not merged"}.get(merge, "")
+    rule = {True: "; adjacent parts of one entity merged", False: "; parts not merged", None: ""}.get(merge, "")
     if effect.unit != "span":
         rule = ""
     return f"label_map on {result.model}: {effect.unit}s of each name (the original model, {result.case_id}){rule}"
