@@ -136,6 +136,8 @@ def by_test(results: list[CaseResult]) -> dict[str, list[CaseResult]]:
 
 
 def _speedup(result: CaseResult) -> str:
+    if result.latency is None:
+        return "not measured"
     s = result.latency.cpu.speedup
     return f"x{s.value:.2f} ({s.ci_low:.2f}-{s.ci_high:.2f})"
 
@@ -165,7 +167,7 @@ def _folded(test: str, cases: list[CaseResult]) -> str:
     ratios: dict[str, list[float]] = {}
     for result in cases:
         nearest = _nearest_runs(result)
-        if nearest is not None:
+        if nearest is not None and result.latency is not None:
             key, runs = nearest
             ratio = result.latency.cpu.speedup.value / statistics.median(r.speedup for r in runs)
             ratios.setdefault(key, []).append(ratio)

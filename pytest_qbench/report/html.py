@@ -213,7 +213,7 @@ def _cells(result: CaseResult, metric: Metric, ratio: bool) -> str:
     else:
         now = f"{check.measured:.4g}"
     change = ""
-    if check.expected:
+    if check.expected and check.measured is not None:
         delta = check.measured / check.expected - 1 if ratio else check.measured - check.expected
         delta = 0.0 if abs(delta) < 5e-5 else delta  # no "-0.0000"
         change = f"{delta:+.1%}" if ratio else f"{delta:+.4f}"
@@ -304,7 +304,8 @@ def _latency_figure(results: list[CaseResult]) -> str:
         variants = sorted({r.variant_id for r in measured if r.batch_size == size})
         for index, variant in enumerate(variants):
             points = sorted((r.sequence_length, r.latency.original.mean_ms, r.latency.optimized.mean_ms)
-                            for r in measured if r.batch_size == size and r.variant_id == variant)
+                            for r in measured
+                            if r.batch_size == size and r.variant_id == variant and r.latency is not None)
             lengths = [p[0] for p in points]
             color = f"C{index}"
             axis.plot(lengths, [p[1] for p in points], "--o", color=color, alpha=.6, label=f"{variant} {precision}")
@@ -326,6 +327,8 @@ def _speedup_figure(results: list[CaseResult]) -> str:
     figure, axis = plt.subplots(figsize=(max(6.0, .32 * len(measured)), 3.6))
     rows = []
     for x, result in enumerate(measured):
+        if result.latency is None:
+            continue
         s = result.latency.cpu.speedup
         check = next((c for c in result.checks if c.metric is Metric.CPU_SPEEDUP), None)
         color = "C3" if result.failing else "C0"
@@ -350,7 +353,7 @@ def _speedup_figure(results: list[CaseResult]) -> str:
 def _f1_figure(results: list[CaseResult]) -> str:
     variants: dict[str, CaseResult] = {}
     for result in results:
-        if result.accuracy_optimized is not None:
+        if result.accuracy_optimized is not None and result.accuracy_original is not None:
             variants.setdefault(f"{result.test.split('::')[-1]} {result.variant_id}", result)
     if not variants:
         return "<p class='muted'>No accuracy was measured.</p>"
@@ -358,6 +361,8 @@ def _f1_figure(results: list[CaseResult]) -> str:
     figure, axis = plt.subplots(figsize=(max(6.0, .9 * len(variants)), 3.4))
     rows = []
     for x, (name, result) in enumerate(variants.items()):
+        if result.accuracy_original is None or result.accuracy_optimized is None:
+            continue
         original, optimized = result.accuracy_original.f1, result.accuracy_optimized.f1
         check = next((c for c in result.checks if c.metric is Metric.F1 and c.against is Against.ORIGINAL), None)
         lowest = check.limit if check else None
@@ -368,7 +373,8 @@ def _f1_figure(results: list[CaseResult]) -> str:
             axis.plot([x - .45, x + .45], [lowest] * 2, color=_INK, lw=1.2)
         rows.append([name, f"{original:.4f}", f"{optimized:.4f}", _number(lowest)])
     axis.set_xticks(range(len(variants)), list(variants), rotation=30, ha="right", fontsize=7)
-    axis.set(ylabel=f"F1 ({', '.join(sorted({r.accuracy_original.average for r in variants.values()}))})", ylim=(0, 1))
+    averages = sorted({r.accuracy_original.average for r in variants.values() if r.accuracy_original is not None})
+    axis.set(ylabel=f"F1 ({', '.join(averages)})", ylim=(0, 1))
     axis.legend(frameon=False, fontsize=8)
     caption = (f"F1 of each variant, {precision} original and int8 (red: below the allowed loss); black line: the"
                " lowest F1 the case allows.")
@@ -405,7 +411,7 @@ def _runtimes_figure(rows: list[RuntimeRow]) -> tuple[str, str]:
     axis.set_yticks([t[0] for t in ticks], [t[1] for t in ticks], fontsize=7)
     axis.invert_yaxis()
     axis.axvline(1.0, color=_INK, lw=0.5, ls=":")
-    axis.set_xlim(0, 1.4 * max(r.over_ort_fp32 for r in shown))  # room for the labels
+    axis.set_xlim(0, 1.4 * max(r.over_ort_fp32 or 0.0 for r in shown))  # room for the labels
     axis.set_xlabel("CPU-time speedup over onnxruntime fp32 (one thread)")
     axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     caption = ("Each runtime and variant's CPU-time speedup over ONNX Runtime fp32 at the same model and shape, its F1"

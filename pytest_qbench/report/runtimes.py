@@ -68,6 +68,8 @@ def runtime_rows(results: list[CaseResult]) -> list[RuntimeRow]:
         ordered = sorted(cases, key=lambda c: (c.runtime, c.variant_id, c.test))
         repeated = {c.variant_id for c in ordered if [d.variant_id for d in ordered].count(c.variant_id) > 1}
         for case in ordered:
+            if case.latency is None:
+                continue
             accuracy = case.accuracy_optimized
             # one variant id in two tests (other settings: an unfused graph, exclusions): name the test
             variant = (f"{case.variant_id} ({case.test.rsplit('::', 1)[-1]})" if case.variant_id in repeated
