@@ -19,7 +19,7 @@ from .benchmarks import (
     render_int8_gate, render_latency_gate, render_live_gate, render_matrix, render_overhead, render_sessions, render_sharding,
     render_variance,
 )
-from .code_shape import render_code_shape
+from .code_shape import render_code_shape, render_refactor_equivalence
 from .common import Result, load
 from .readme import render_readme_summary
 from .results import (
@@ -61,4 +61,5 @@ RENDERERS: dict[str, Renderer] = {
     "sparse": render_sparse,
     "live-gate": render_live_gate,
     "code-shape": render_code_shape,
+    "refactor-equivalence": render_refactor_equivalence,
 }

@@ -65,3 +65,29 @@ def render_code_shape(result: Result) -> str:
         f" Reproduce: `.venv/bin/python bench/code_shape.py {commits}`. Raw numbers: `{result.path}`"
         " (per commit: every module's lines, every cheap import inside a function, mypy's errors per file).",
     ])
+
+
+def render_refactor_equivalence(result: Result) -> str:
+    """bench/artifact_equivalence.py: the example gate's artifact before and after a refactoring."""
+    from .common import footer, run_of
+
+    data = result.data
+    cases = data["cases"]
+    timing = data["timing_differences"]
+    rows = [
+        ["cases (node ids)", f"{cases['before']} / {cases['after']}, {cases['shared']} shared"],
+        ["evaluated cases: accuracy figures differing (any digit)", f"{len(data['accuracy_differences'])} of "
+         f"{2 * data['evaluated_cases']} evaluations"],
+        ["checks: status differing, not a timing check", f"{len(data['other_differences'])} of {data['checks']}"],
+        ["checks: status differing, a timing check (noise)", str(len(timing))],
+    ]
+    parts = [table([f"{data['before_commit']} → {data['after_commit']}", ""], rows)]
+    listed = [*data["other_differences"], *timing, *data["accuracy_differences"]]
+    if listed:
+        parts += ["", *(f"- `{d['case']}` {d.get('check', d.get('side'))}: {d.get('before', '')} → {d.get('after', '')}"
+                        for d in listed)]
+    parts += ["", footer(run_of(data["info"]),
+                         f".venv/bin/python bench/artifact_equivalence.py BEFORE.json AFTER.json --before-commit "
+                         f"{data['before_commit']} --after-commit {data['after_commit']}", result.path,
+                         f"; both artifacts from `{data['command']}`")]
+    return "\n".join(parts)
