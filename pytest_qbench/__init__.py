@@ -27,7 +27,11 @@ _PUBLIC = {
     **dict.fromkeys(("QbenchCheckFailed", "QbenchAccuracyLost"), "pytest_qbench.outcomes"),
     # what a test and the hooks receive
     "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
-    "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
+    "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture, and what it is made of
+    **dict.fromkeys(("VariantSpec", "CalibrationSpec", "DataSpec", "TimingSpec", "Tolerances", "DiagnosisSpec"),
+                    "pytest_qbench.specs"),
+    # a case's pipeline without pytest (build -> measure -> judge), for scripts and bench/
+    **dict.fromkeys(("Pipeline", "CasePipeline", "CaseStageError"), "pytest_qbench.pipeline"),
     **dict.fromkeys(
         ("CaseResult", "Check", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord",
          "Diagnosis", "RepairResult", "Exclusion"),
@@ -95,6 +99,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
         QuantizationRecord,
         RepairResult,
     )
+    from .pipeline import CasePipeline, CaseStageError, Pipeline
     from .runner import QbenchRun
-    from .specs import CaseSpec
+    from .specs import CalibrationSpec, CaseSpec, DataSpec, DiagnosisSpec, TimingSpec, Tolerances, VariantSpec
     from .variants.cache import BuildCache, default_cache_root

@@ -236,3 +236,15 @@ def test_a_test_that_runs_pytest_itself_is_end_to_end(pytester: pytest.Pytester,
 
 def test_a_unit_test_is_in_the_fast_subset(request: pytest.FixtureRequest):
     assert request.node.get_closest_marker("e2e") is None
+
+
+def test_the_run_s_exit_status_after_its_checks_and_writes():
+    from pytest_qbench.outcomes import run_exit_status
+
+    ok, failed, interrupted = pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED
+    clean = dict(failed_check=False, unwritten=False, interrupted=False)
+    assert run_exit_status(ok, **clean) == ok
+    assert run_exit_status(pytest.ExitCode.USAGE_ERROR, **{**clean, "failed_check": True}) == pytest.ExitCode.USAGE_ERROR
+    assert run_exit_status(ok, **{**clean, "failed_check": True, "interrupted": True}) == failed  # as --cov-fail-under
+    assert run_exit_status(ok, **{**clean, "unwritten": True, "interrupted": True}) == interrupted
+    assert run_exit_status(ok, **{**clean, "unwritten": True}) == failed

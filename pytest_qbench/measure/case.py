@@ -3,9 +3,9 @@ files), scores and latency.
 
 The measuring interface of a case: the fixture object (runner.py) measures through it, and so does
 the diagnosis (diagnose/case.py), which scores the same models on a sample of the split, scores
-repair candidates and times the repaired variant. Everything slow goes through the session-wide
-memo (`SharedSteps`, which session.QbenchSession provides), so a model is scored once per session,
-not once per shape.
+repair candidates and times the repaired variant. Everything slow goes through the run-wide
+memo (`SharedSteps`, which pipeline.Pipeline provides), so a model is scored once per run, not once
+per shape.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ InferenceSession = Any  # an onnxruntime.InferenceSession or an OvSession: get_i
 
 
 class SharedSteps(Protocol):
-    """What a case measures with that the session's cases share, memoised by what decides it."""
+    """What a case measures with that the run's cases share, memoised by what decides it."""
 
     def memo(self, key: Hashable, make: Callable[[], Any]) -> Any: ...
 
@@ -72,7 +72,7 @@ class CaseMeasurer:
     # ---- inference sessions ------------------------------------------------------------------
 
     def inference_session(self, path: Path, threads: int | None = None) -> InferenceSession:
-        """The session-wide session of `path` at `threads` (default: the case's): OpenVINO's for an
+        """The run-wide session of `path` at `threads` (default: the case's): OpenVINO's for an
         IR file (.xml), else ONNX Runtime's."""
         threads = self.threads if threads is None else threads
         if path.suffix == ".xml":
@@ -200,7 +200,7 @@ class CaseMeasurer:
         return BudgetResult(budget_ms, self.threads, search(self.original), search(optimized))
 
     def fresh_session(self, path: Path, threads: int) -> InferenceSession:
-        """A session of its own (not the session-wide one): concurrent streams each need one."""
+        """A session of its own (not the run-wide one): concurrent streams each need one."""
         from .fresh import open_session
 
         return open_session(path, threads, self.session_settings(path))
