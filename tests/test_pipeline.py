@@ -205,3 +205,26 @@ def test_the_latency_gate_pools_the_spread_of_this_key_and_cpu_model_s_runs(tmp_
     assert (pooled.cpu_model, pooled.cases, pooled.alpha) == ("cpu", 42, 0.05)
     assert pooled.speedup_spread.df > 0 and pooled.speedup_spread.sigma != PRIOR_SPEEDUP_SIGMA  # the two runs of "cpu"
 
+
+def test_the_command_line_gates_a_marker_s_cases_without_pytest(tiny_distilbert, data, tiny_build_cache, tmp_path,
+                                                                   capsys):
+    from pytest_qbench.__main__ import main
+    from pytest_qbench.report.artifact import read_artifact
+
+    timing = ["min_pairs=6", "min_seconds=0.05", "max_seconds=0.3", "wall_seconds=0.05", "confirm_processes=0",
+              "speedup_rtol=20", "cpu_time_rtol=20"]
+    paths = ["--cache-dir", str(tiny_build_cache.root), "--baselines", str(tmp_path / "baselines")]
+    common = [str(tiny_distilbert), str(data), "approach=dynamic", "sequence_length=16", *timing]
+    assert main(["case", *common, *paths, "--update"]) == 0
+    assert "baselines of 1 cases written to" in capsys.readouterr().out
+    assert main(["case", *common, *paths, "--json", str(tmp_path / "results.json")]) == 0
+    out = capsys.readouterr().out
+    assert "dynamic-Add+MatMul-bs1-len16: pass\n  [pass] f1 vs original" in out
+    assert "[pass] cpu.speedup vs baseline" in out
+    artifact = read_artifact(tmp_path / "results.json").artifact  # validated against the schema
+    assert [c["nodeid"] for c in artifact["cases"]] == ["qbench case[dynamic-Add+MatMul-bs1-len16]"]
+
+    assert main(["case", *common, "sequence_length=4096", *paths]) == 1
+    assert "error: could not measure: QbenchCaseError: sequence_length 4096 is above" in capsys.readouterr().out
+    assert main(["case", *common, "approach=fast", *paths]) == 2
+    assert "unknown approach 'fast'" in capsys.readouterr().err
