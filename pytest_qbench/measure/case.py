@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import onnxruntime
 
     from ..specs import CaseSpec, TimingSpec
+    from .latency import CpuSamples
     from .ov_session import OvSession
     from .tasks import Task
 
@@ -163,6 +164,16 @@ class CaseMeasurer:
         if timing.latency_budget_ms is None:
             return result
         return dataclasses.replace(result, budget=self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds))
+
+    def cpu_phase(self, optimized: Path | None = None, timing: "TimingSpec | None" = None) -> "CpuSamples":
+        """The gated CPU phase alone (measure/latency.py `cpu_phase`), every per-call time kept: the
+        original and `optimized` (default: the case's) on one thread each, on the case's inputs."""
+        from .latency import Pair, cpu_phase, runner
+
+        optimized = self.optimized if optimized is None else optimized
+        inputs = self.inputs(self.case.batch_size)
+        pair = Pair(*(runner(self.inference_session(path, 1), inputs) for path in (self.original, optimized)))
+        return cpu_phase(pair, self.case.timing if timing is None else timing)
 
     def confirm(self, first: LatencyResult, processes: int, optimized: Path | None = None) -> LatencyResult:
         """`first` with its CPU phase measured again in `processes` fresh processes (measure/fresh.py):
