@@ -1,6 +1,7 @@
 """The gate's own test outcomes: a failed check fails the test as pytest's `Failed` does (no traceback,
 not an error of the tool), so `@pytest.mark.xfail(raises=QbenchCheckFailed)` expects a failed check,
-never a crash. A case that could not be measured fails with pytest's plain `Failed` instead.
+never a crash. A case that could not be measured fails with pytest's plain `Failed` instead. What the
+run's own checks and its end-of-run writes make of pytest's exit status: `run_exit_status`.
 """
 
 from __future__ import annotations
