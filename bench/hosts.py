@@ -44,7 +44,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from measurement import REPO, Shape, log  # noqa: E402
 
-from pytest_qbench.specs import TimingSpec, VariantSpec  # noqa: E402
+from pytest_qbench import BuildCache, CaseSpec, DataSpec, Pipeline, TimingSpec, VariantSpec  # noqa: E402
 
 RECORDS = BENCH / "results" / "hosts"
 APPROACHES = ("dynamic", "static")
@@ -59,55 +59,47 @@ def case_id(approach: str, shape: Shape) -> str:
     return f"{approach}-{'+'.join(OPERATORS)}-{shape}"
 
 
+# ---- the cases, the same in the parent and in each child ----------------------------------------------
+
+
+def cases(pipeline: Pipeline, timing: TimingSpec) -> dict[str, Any]:
+    """The example model's dynamic and static int8 [Add, MatMul] (opset 11, O1; static: minmax on 100 train
+    sentences of 128 tokens) at each shape, against fp32: case id -> its pipeline (pipeline.py)."""
+    from conll_model import conll_dir, ensure_model
+
+    model, conll = ensure_model(), str(conll_dir())
+    return {case_id(approach, shape): pipeline.case(
+                CaseSpec(None, DataSpec(None), VariantSpec(approach, OPERATORS), shape.batch_size,
+                         shape.sequence_length, timing=timing), model, conll)
+            for approach in APPROACHES for shape in map(Shape.parse, SHAPES)}
+
+
 # ---- the parent: build once, run the processes, write the record -----------------------------------
 
 
-def build(cache_dir: Path | None) -> dict[str, str]:
-    """The fp32 export and both variants through the plugin's build cache: their onnx paths."""
-    from conll_model import TRAIN_FILE, conll_dir, ensure_model
-    from transformers import AutoTokenizer
-
-    from pytest_qbench.variants.cache import BuildCache
-    from pytest_qbench.variants.export import export_original
-    from pytest_qbench.variants.quantize import build_variant
-    from pytest_qbench.hardware import detect
-    from pytest_qbench.measure.data import calibration_dataset, parse_conll
-    from pytest_qbench.measure.ort_session import make_ort_session
-
-    cache = BuildCache(cache_dir) if cache_dir else BuildCache()
-    original = export_original(str(ensure_model()), 11, cache)
-    inputs = [i.name for i in make_ort_session(original / "model.onnx", 1).get_inputs()]
-    calibration = calibration_dataset(
-        AutoTokenizer.from_pretrained(original), parse_conll(conll_dir() / TRAIN_FILE), "tokens", 100, 128, inputs
-    )
-    preset = detect().preset
-    paths = {"original": str(original / "model.onnx"), "model_dir": str(original)}
-    for approach in APPROACHES:
-        built = build_variant(original, VariantSpec(approach, OPERATORS), preset=preset,
-                              calibration=calibration if approach == "static" else None, cache=cache)
-        paths[approach] = str(built.optimized)
-    return paths
+def build(cache_dir: Path | None) -> None:
+    """The fp32 export and both variants, through the plugin's build cache (or `cache_dir`): the
+    children find them there."""
+    for case in cases(Pipeline(BuildCache(cache_dir)), PROBE_TIMING).values():
+        case.variant  # noqa: B018 - built, or found in the cache
 
 
 def host() -> dict[str, Any]:
-    import cpuinfo
-
-    from pytest_qbench.hardware import fingerprint, hardware_from_cpuinfo, usable_cores
-
-    info = cpuinfo.get_cpu_info()
-    hardware = hardware_from_cpuinfo(info, usable_cores())
+    pipeline = Pipeline()
+    hardware = pipeline.hardware
     return {
         "brand": hardware.brand, "hardware_key": hardware.key, "tier": hardware.tier,
         "int8_flags": list(hardware.int8_flags), "usable_cores": hardware.physical_cores,
-        "logical_cores": os.cpu_count(), **fingerprint(info).to_dict(),
+        "logical_cores": os.cpu_count(), **pipeline.fingerprint.to_dict(),
     }
 
 
-def run_processes(paths: dict[str, str], args: argparse.Namespace) -> list[dict[str, Any]]:
+def run_processes(args: argparse.Namespace) -> list[dict[str, Any]]:
     runs = []
     with tempfile.TemporaryDirectory(prefix="qbench-hosts-") as tmp:
         job = Path(tmp) / "job.json"
-        job.write_text(json.dumps({"paths": paths, "repeats": args.repeats, "timing": dataclasses.asdict(args.timing)}))
+        job.write_text(json.dumps({"cache_dir": args.cache_dir and str(args.cache_dir), "repeats": args.repeats,
+                                   "timing": dataclasses.asdict(args.timing)}))
         for index in range(args.processes):
             out = Path(tmp) / f"process-{index}.json"
             log(f"process {index + 1}/{args.processes}")
@@ -145,10 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     args.timing = dataclasses.replace(PROBE_TIMING, target_ci_width=args.target_ci_width)
     sys.path.insert(0, str(REPO / "examples"))
     started, when = perf_counter(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    paths = build(args.cache_dir)
+    build(args.cache_dir)
     load_before = list(os.getloadavg())
     measuring = perf_counter()
-    runs = run_processes(paths, args)
+    runs = run_processes(args)
     record = {
         "schema": 1, "when": when, "host": host(), "git_commit": _git_commit(),
         "cases": [case_id(a, Shape.parse(s)) for a in APPROACHES for s in SHAPES],
@@ -198,59 +190,39 @@ def from_artifacts(paths: list[Path], host_json: Path | None, note: str) -> dict
 
 
 def child(job_file: str, out: str, index: str) -> None:
-    from conll_model import VALID_FILE, conll_dir
-    from transformers import AutoTokenizer
-
-    from pytest_qbench.measure.data import latency_inputs, parse_conll
-
     job = json.loads(Path(job_file).read_text())
-    paths, timing = job["paths"], TimingSpec(**job["timing"])
-    tokenizer = AutoTokenizer.from_pretrained(paths["model_dir"])
-    validation = parse_conll(conll_dir() / VALID_FILE)
-    shapes = [Shape.parse(s) for s in SHAPES]
-    sessions = {name: _session(paths[name]) for name in ("original", *APPROACHES)}
-    names = [i.name for i in sessions["original"].get_inputs()]
-    feeds = {s: latency_inputs(tokenizer, validation, "tokens", s.batch_size, s.sequence_length, names) for s in shapes}
+    cache_dir = job["cache_dir"]
+    measurers = {name: case.measurer for name, case in
+                 cases(Pipeline(BuildCache(cache_dir and Path(cache_dir))), TimingSpec(**job["timing"])).items()}
     order = random.Random(int(index))
     started = perf_counter()
     measurements = []
     for repeat in range(job["repeats"]):
-        cases = [(a, s) for a in APPROACHES for s in shapes]
-        order.shuffle(cases)
-        for approach, shape in cases:
-            measurements.append({"case": case_id(approach, shape), "repeat": repeat,
-                                 **_measure(sessions["original"], sessions[approach], feeds[shape], timing)})
+        names = list(measurers)
+        order.shuffle(names)
+        for name in names:
+            measurements.append({"case": name, "repeat": repeat, **_measure(measurers[name])})
     result = {"process": int(index), "pid": os.getpid(), "seconds": perf_counter() - started,
               "measurements": measurements}
     Path(out).write_text(json.dumps(result))
 
 
-def _session(path: str) -> Any:
-    from pytest_qbench.measure.ort_session import make_ort_session
-
-    return make_ort_session(path, 1)
-
-
-def _measure(original: Any, optimized: Any, feed: dict[str, Any], timing: TimingSpec) -> dict[str, Any]:
-    from pytest_qbench.measure.latency import Pair, cpu_phase
-    from pytest_qbench.measure.stats import median_ci
-
-    def runner(session: Any) -> Any:
-        bound = {i.name: feed[i.name] for i in session.get_inputs()}
-        return lambda: session.run(None, bound)
-
+def _measure(measurer: Any) -> dict[str, Any]:
+    """The case's CPU phase (its one-thread sessions, kept for the whole process): the speedup and each
+    model's median CPU time per call, with their intervals."""
     start = perf_counter()
-    samples = cpu_phase(Pair(runner(original), runner(optimized)), timing)
+    samples = measurer.cpu_phase()
     speedup = samples.speedup
 
-    def ms(ns: Any) -> dict[str, float]:
-        low, median, high = median_ci(ns * 1e-6)
+    def ms(interval: tuple[float, float, float]) -> dict[str, float]:
+        low, median, high = interval
         return {"median": median, "ci_low": low, "ci_high": high}
 
+    original, optimized = samples.per_call_ms()
     return {
         "speedup": {"value": speedup.value, "ci_low": speedup.ci_low, "ci_high": speedup.ci_high,
                     "n_pairs": speedup.n_pairs},
-        "original_ms": ms(samples.original), "optimized_ms": ms(samples.optimized),
+        "original_ms": ms(original), "optimized_ms": ms(optimized),
         "stop_reason": samples.stop_reason, "seconds": perf_counter() - start,
     }
 

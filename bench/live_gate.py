@@ -3,9 +3,9 @@
 
     PYTHONPATH=. .venv/bin/python bench/live_gate.py --beside "what else runs"
 
-bench/gate_replay.py simulates gate runs and bench/int8_gate.py times one case per process; here every
-run is the real thing: `pytest --qbench examples -k SELECT` (default: the example gate's 42 ONNX Runtime
-cases), a process of its own with its own JSON artifact, as a CI job runs it. First `--baseline-runs`
+BENCHMARKS §8 simulated gate runs and §1 timed one case per process (archived studies: bench/ARCHIVE.md);
+here every run is the real thing: `pytest --qbench examples -k SELECT` (default: the example gate's 42 ONNX
+Runtime cases), a process of its own with its own JSON artifact, as a CI job runs it. First `--baseline-runs`
 update runs record baselines into an empty throw-away folder; then `--runs` A/A gate runs and `--runs`
 runs in which ONE case (`--target`) times its int8 model slowed by an extra MatMulInteger calibrated to
 +10% of its one-thread CPU time (bench/int8_slowdown.py), injected through the pytest plugin
@@ -40,7 +40,6 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path[:0] = [str(BENCH), str(REPO / "examples")]
-from gate_replay import wilson  # noqa: E402
 from qbench_live_slowdown import RECORD_ENV, SLOWED_ENV, TARGET_ENV  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
@@ -80,6 +79,14 @@ def run_pytest(command: list[str], env: dict[str, str], artifact: Path) -> tuple
 
 
 # ---- judging a run from its artifact -------------------------------------------------------------------------
+
+
+def wilson(hits: int, n: int) -> dict[str, float]:
+    """A rate with its Wilson 95% interval."""
+    from scipy.stats import binomtest
+
+    low, high = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"hits": hits, "n": n, "rate": hits / n, "low": float(low), "high": float(high)}
 
 
 def case_name(case: dict[str, Any]) -> str:
@@ -168,13 +175,14 @@ def slowed_model(record: Path, work: Path) -> tuple[Path, dict[str, Any]]:
     import numpy as np
     from int8_slowdown import calibrate
 
-    from pytest_qbench.measure.ort_session import make_ort_session
+    from pytest_qbench import Pipeline
 
     target = json.loads((record / "target.json").read_text())
     with np.load(record / "inputs.npz") as stored:
         feed = {name: stored[name] for name in stored.files}
-    model, columns, cost = calibrate(lambda p: make_ort_session(p, 1, target["config_entries"]), Path(target["optimized"]),
-                                     work / "slowed", target["hidden_size"], feed, SLOWDOWN)
+    pipeline = Pipeline()  # its one-thread sessions, as the gate's CPU phase opens them
+    model, columns, cost = calibrate(lambda p: pipeline.ort_session(p, 1, target["config_entries"]),
+                                     Path(target["optimized"]), work / "slowed", target["hidden_size"], feed, SLOWDOWN)
     return model, {"case": target["case"], "columns": columns, "cost": cost}
 
 
@@ -229,12 +237,12 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
-    from pytest_qbench.hardware import detect
+    from pytest_qbench import Pipeline
 
     args = parse_args()
     nodeids = collect(args.select)
     check_selection(nodeids, args.target, args.arms)
-    hardware = detect()
+    hardware = Pipeline().hardware
     start = run_start()
     work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
     baseline_runs = record_baselines(args, work)

@@ -5,10 +5,13 @@
               (or, --matrix-builds warm, once on the plugin's cache)
     accuracy  evaluation throughput (sentences/s) of the fp32 and the dynamic int8 model
 
+The model and its variant go through the plugin's pipeline (pipeline.py), as a gate run builds,
+scores and times them.
+
     .venv/bin/python bench/measurement.py                                 # overhead
     .venv/bin/python bench/measurement.py --experiments matrix accuracy
 
-False alarms and detection power of the latency gate: bench/int8_gate.py. Each run writes
+False alarms and detection power of the latency gate: bench/live_gate.py. Each run writes
 bench/results/measurement-<experiments>.json (or --output) and re-renders the doc blocks that read it
 (docs/BENCHMARKS.md §2-4; bench/render_docs.py).
 """
@@ -32,15 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pytest_qbench.variants.cache import BuildCache, default_cache_root
-from pytest_qbench.variants.export import export_original
-from pytest_qbench.variants.quantize import build_variant
-from pytest_qbench.specs import DataSpec, TimingSpec, VariantSpec
-from pytest_qbench.hardware import detect
-from pytest_qbench.measure.data import latency_inputs, load_split
-from pytest_qbench.measure.latency import measure
-from pytest_qbench.measure.ort_session import make_ort_session, resolve_threads
-from pytest_qbench.measure.tasks import task_for
+from pytest_qbench import BuildCache, CaseSpec, DataSpec, Pipeline, TimingSpec, VariantSpec, default_cache_root
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "examples"))
@@ -51,7 +46,7 @@ from run_record import machine, save_result  # noqa: E402
 EXPERIMENTS = ("overhead", "matrix", "accuracy")
 DEFAULT_EXPERIMENTS = ("overhead",)
 OPSET = 11  # the reference card's
-INT8 = VariantSpec("dynamic", ("Add", "MatMul"))  # the reference card's dynamic variant
+INT8 = VariantSpec("dynamic", ("Add", "MatMul"), opset=OPSET)  # the reference card's dynamic variant
 MATRIX_PYTEST = ("-m", "pytest", "--qbench", "examples", "-k", "not hub", "-p", "no:cacheprovider")
 BASELINES = REPO / "baselines"
 
@@ -79,49 +74,25 @@ class Shape:
 
 @dataclass(frozen=True)
 class Setup:
-    """The fp32 ONNX export of the model, its tokenizer and config, and the validation split."""
+    """The model under test through the plugin's pipeline (pipeline.py): its fp32 ONNX export and the
+    reference card's dynamic int8 variant, on the example's CoNLL data, at the run's threads."""
 
     model: Path
-    original_dir: Path
-    tokenizer: Any
-    config: Any
-    validation: Any
-    cache: BuildCache
+    pipeline: Pipeline
     timing: TimingSpec
+
+    def case(self, shape: Shape) -> Any:
+        """The int8 variant at `shape`: its measurer's original is the fp32 model."""
+        spec = CaseSpec(None, DataSpec(None), INT8, shape.batch_size, shape.sequence_length, timing=self.timing)
+        return self.pipeline.case(spec, self.model, str(conll_dir()))
 
     @property
     def threads(self) -> int:
-        return resolve_threads(self.timing.threads)
-
-    @property
-    def onnx(self) -> Path:
-        return self.original_dir / "model.onnx"
-
-    def session(self) -> Any:
-        return make_ort_session(self.onnx, self.threads)
-
-    def session_at(self, threads: int) -> Any:
-        return make_ort_session(self.onnx, threads)
-
-    def feed(self, session: Any, shape: Shape) -> dict[str, np.ndarray]:
-        names = [i.name for i in session.get_inputs()]
-        return latency_inputs(self.tokenizer, self.validation, "tokens", shape.batch_size, shape.sequence_length, names)
+        return self.pipeline.threads(self.case(Shape(1, 32)).spec)
 
 
 def load_setup(model: Path, cache_dir: Path | None, timing: TimingSpec) -> Setup:
-    from transformers import AutoConfig, AutoTokenizer
-
-    cache = BuildCache(cache_dir)
-    original_dir = export_original(model, OPSET, cache)
-    return Setup(
-        model=model,
-        original_dir=original_dir,
-        tokenizer=AutoTokenizer.from_pretrained(original_dir),
-        config=AutoConfig.from_pretrained(original_dir),
-        validation=load_split(conll_dir(), "validation"),
-        cache=cache,
-        timing=timing,
-    )
+    return Setup(model=model, pipeline=Pipeline(BuildCache(cache_dir)), timing=timing)
 
 
 # ---- 1. overhead ----------------------------------------------------------------------------------
@@ -135,17 +106,18 @@ def bare_loop_ms(session: Any, feed: dict[str, np.ndarray], calls: int) -> float
     return (perf_counter_ns() - start) / calls / 1e6
 
 
-def harness_ms(setup: Setup, session: Any, feed: dict[str, np.ndarray], shape: Shape) -> float:
-    """`latency.measure` of the model against itself: the mean wall-clock call over both sides."""
-    result = measure(lambda threads: (session, session) if threads == setup.threads else
-                     (setup.session_at(threads),) * 2, feed, setup.timing, shape.batch_size)
+def harness_ms(measurer: Any) -> float:
+    """The gate's latency measurement (measure/latency.py) of the fp32 model against itself, on the
+    sessions the bare loop uses: the mean wall-clock call over both sides."""
+    result = measurer.latency(optimized=measurer.original)
     sides = (result.original, result.optimized)
     return sum(s.mean_ms * s.n_samples for s in sides) / sum(s.n_samples for s in sides)
 
 
 def overhead_shape(setup: Setup, shape: Shape, rounds: int) -> dict[str, Any]:
-    session = setup.session()
-    feed = setup.feed(session, shape)
+    measurer = setup.case(shape).measurer
+    session = measurer.inference_session(measurer.original)
+    feed = measurer.inputs(shape.batch_size)
     timing = setup.timing
     # The bare loop gets the calls the harness's minimums ask of each side.
     warm_ms = bare_loop_ms(session, feed, timing.warmup_iterations)
@@ -153,9 +125,9 @@ def overhead_shape(setup: Setup, shape: Shape, rounds: int) -> dict[str, Any]:
     pairs = []
     for index in range(rounds):  # alternate which goes first, so a drift hits both alike
         if index % 2 == 0:
-            bare, harness = bare_loop_ms(session, feed, calls), harness_ms(setup, session, feed, shape)
+            bare, harness = bare_loop_ms(session, feed, calls), harness_ms(measurer)
         else:
-            harness, bare = harness_ms(setup, session, feed, shape), bare_loop_ms(session, feed, calls)
+            harness, bare = harness_ms(measurer), bare_loop_ms(session, feed, calls)
         pairs.append({"bare_ms": bare, "harness_ms": harness, "overhead": harness / bare - 1})
         log(f"overhead {shape} round {index + 1}/{rounds}: bare {bare:.3f} ms, harness {harness:.3f} ms")
     overheads = [p["overhead"] for p in pairs]
@@ -224,13 +196,13 @@ def run_matrix(setup: Setup | None, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_accuracy(setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
-    int8 = build_variant(setup.original_dir, INT8, preset=detect().preset, calibration=None, cache=setup.cache)
-    task = task_for(setup.config)
+    case = setup.case(Shape(1, 128))
+    int8, measurer = case.variant, case.measurer
     rows = []
-    for name, path in (("fp32", setup.onnx), (f"int8 {INT8.id}", int8.optimized)):
-        session = make_ort_session(path, setup.threads)
+    for name, path in (("fp32", int8.original), (f"int8 {INT8.id}", int8.optimized)):
+        session = measurer.inference_session(path)
         for repeat in range(args.accuracy_repeats):
-            scores = task.evaluate(session, setup.tokenizer, setup.validation, DataSpec(None), setup.config.id2label)
+            scores = measurer.evaluate(session)  # each repeat scores anew (measurer.score keeps the first)
             rows.append({"model": name, "repeat": repeat, "sentences": scores.num_samples, "seconds": scores.seconds,
                          "sentences_per_s": scores.num_samples / scores.seconds, "f1": scores.f1})
             log(f"accuracy {name}: {scores.num_samples} sentences in {scores.seconds:.1f} s, F1 {scores.f1:.4f}")
@@ -311,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     timing = TimingSpec(threads=args.threads)
     setup = load_setup(args.model or ensure_model(), args.cache_dir, timing) if needs_model else None
     results = {
-        "schema": 1, "machine": machine(resolve_threads(args.threads)), "timing": asdict(timing),
+        "schema": 1, "machine": machine(args.threads or Pipeline().hardware.physical_cores), "timing": asdict(timing),
         "model": (setup.model if setup else ensure_model()).name, "beside": args.beside,
         "experiments": {
             name: run_experiment(name, setup, args, command_for(name, args, options)) for name in args.experiments

@@ -31,54 +31,43 @@ OPSET = 11
 
 
 def examples() -> dict:
-    """Each example model's folder, its validation and train splits, and its input column."""
+    """Each example model's folder and its dataset (train and validation splits)."""
     import conll_model
     import sentiment_model
 
-    from pytest_qbench.measure.data import parse_conll
-
-    folder = conll_model.conll_dir()
-    reviews = sentiment_model.reviews()
     return {
-        "conll2003-ner": (conll_model.ensure_model(), parse_conll(folder / conll_model.VALID_FILE),
-                          parse_conll(folder / conll_model.TRAIN_FILE), "tokens"),
-        "rotten-tomatoes-sentiment": (sentiment_model.ensure_model(), reviews["validation"], reviews["train"], "text"),
+        "conll2003-ner": (conll_model.ensure_model(), str(conll_model.conll_dir())),
+        "rotten-tomatoes-sentiment": (sentiment_model.ensure_model(), sentiment_model.reviews()),
     }
 
 
-def measure_model(model: Path, validation, train, column: str) -> dict:
-    """fp32 and every approach x preset: the task's scores on the whole validation split."""
-    from transformers import AutoConfig, AutoTokenizer
+def measure_model(model: Path, dataset) -> dict:
+    """fp32 and every approach x preset: the task's scores on the whole validation split (2 threads)."""
+    from pytest_qbench import CaseSpec, DataSpec, Pipeline, TimingSpec, VariantSpec
 
-    from pytest_qbench.variants.cache import BuildCache
-    from pytest_qbench.variants.export import export_original
-    from pytest_qbench.variants.quantize import build_variant
-    from pytest_qbench.specs import DataSpec, VariantSpec
-    from pytest_qbench.measure.data import calibration_dataset
-    from pytest_qbench.measure.ort_session import make_ort_session
-    from pytest_qbench.measure.tasks import task_for
+    pipeline = Pipeline()
 
-    cache = BuildCache()
-    original = export_original(model, OPSET, cache)
-    tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
-    task = task_for(config)
+    def case(approach: str, preset: str):  # static: minmax on 100 train samples of 128 tokens (the default)
+        spec = CaseSpec(None, DataSpec(None), VariantSpec(approach, ("Add", "MatMul"), opset=OPSET, preset=preset),
+                        batch_size=1, sequence_length=128, timing=TimingSpec(threads=2))
+        return pipeline.case(spec, model, dataset)
 
-    def scores(path: Path) -> dict:
-        result = task.evaluate(make_ort_session(path, 2), tokenizer, validation, DataSpec(None), config.id2label)
+    def scores(measurer, path: Path) -> dict:
+        result = measurer.score(path)
         return {"f1": result.f1, "accuracy": result.accuracy, "average": result.average, "samples": result.num_samples}
 
-    inputs = [i.name for i in make_ort_session(original / "model.onnx", 1).get_inputs()]
-    calibration = calibration_dataset(tokenizer, train, column, 100, 128, inputs)
     rows = []
     for approach in APPROACHES:
         for preset in PRESETS:
-            spec = VariantSpec(approach, ("Add", "MatMul"), preset=preset)
-            built = build_variant(original, spec, preset=preset, calibration=calibration if approach == "static" else None,
-                                  cache=cache)
-            rows.append({"approach": approach, "preset": preset, "weights": built.quantization.weights_dtype,
-                         "activations": built.quantization.activations_dtype, **scores(built.optimized)})
+            built = case(approach, preset)
+            quantization = built.variant.quantization
+            rows.append({"approach": approach, "preset": preset, "weights": quantization.weights_dtype,
+                         "activations": quantization.activations_dtype,
+                         **scores(built.measurer, built.variant.optimized)})
             print(model.name, rows[-1], file=sys.stderr, flush=True)
-    return {"model": model.name, "task": type(task).__name__, "fp32": scores(original / "model.onnx"), "int8": rows}
+    any_case = case(APPROACHES[0], PRESETS[0])  # each one's original is the fp32 model
+    return {"model": model.name, "task": type(any_case.task).__name__,
+            "fp32": scores(any_case.measurer, any_case.measurer.original), "int8": rows}
 
 
 def main() -> None:

@@ -3,10 +3,10 @@
     PYTHONPATH=bench:. QBENCH_LIVE_TARGET='test_x[dynamic-Add+MatMul-bs1-len32]' QBENCH_LIVE_SLOWED=slowed.onnx \\
         .venv/bin/python -m pytest --qbench examples -p qbench_live_slowdown
 
-For the test named by $QBENCH_LIVE_TARGET only (the item's name, parameters included), the case's
-`CaseMeasurer.optimized` (measure/case.py) becomes $QBENCH_LIVE_SLOWED: the in-process timing and
-the in-run confirmation in fresh processes (measure/fresh.py) both read that attribute, so both time
-the slowed model. Its scores do not change (the slowed graph only adds an output after the logits).
+For the test named by $QBENCH_LIVE_TARGET only (the item's name, parameters included), the `optimized`
+model of the case's measurer (`pytest_qbench.CasePipeline.measurer`, a measure/case.py `CaseMeasurer`)
+becomes $QBENCH_LIVE_SLOWED: the in-process timing and the in-run confirmation in fresh processes
+(measure/fresh.py) both read that attribute, so both time the slowed model. Its scores do not change (the slowed graph only adds an output after the logits).
 With $QBENCH_LIVE_RECORD (a folder), the plugin writes there what the slowdown is calibrated on: the
 target's model paths, session settings and hidden size (target.json) and its exact timing inputs
 (inputs.npz). Without $QBENCH_LIVE_TARGET it does nothing.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,21 +40,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def patch_measurer() -> None:
-    """Wrap `CaseMeasurer.__init__` so that the target's measurer is recorded and slowed as asked."""
-    from pytest_qbench.measure.case import CaseMeasurer
+    """Wrap `CasePipeline.measurer` (made once per case) so that the target's measurer is recorded and
+    slowed as asked."""
+    import pytest_qbench
 
-    init = CaseMeasurer.__init__
+    steps = pytest_qbench.CasePipeline
+    make = steps.measurer.func
 
-    def wrapped(self: CaseMeasurer, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        if _running != [os.environ[TARGET_ENV]]:
-            return
-        if os.environ.get(RECORD_ENV):
-            record(self, Path(os.environ[RECORD_ENV]))
-        if os.environ.get(SLOWED_ENV):
-            self.optimized = Path(os.environ[SLOWED_ENV])
+    def measurer(self: Any) -> Any:
+        made = make(self)
+        if _running == [os.environ[TARGET_ENV]]:
+            if os.environ.get(RECORD_ENV):
+                record(made, Path(os.environ[RECORD_ENV]))
+            if os.environ.get(SLOWED_ENV):
+                made.optimized = Path(os.environ[SLOWED_ENV])
+        return made
 
-    CaseMeasurer.__init__ = wrapped  # type: ignore[method-assign]
+    wrapped = cached_property(measurer)
+    wrapped.__set_name__(steps, "measurer")
+    steps.measurer = wrapped
 
 
 def record(measurer: Any, folder: Path) -> None:

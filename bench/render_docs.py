@@ -37,14 +37,14 @@ figure (an option list, a layout) and the line above it says so: `<!-- no-figure
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from renderers import RENDERERS, load
-
-from pytest_qbench.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = tuple(REPO / name for name in ("README.md", "docs/RESULTS.md", "docs/BENCHMARKS.md", "docs/SCALING.md", "docs/verdicts.md"))
@@ -138,6 +138,16 @@ def refresh(source: Path) -> None:
 
 def _relative(path: Path) -> str:
     return str(path.resolve().relative_to(REPO))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file beside it and `os.replace`: a reader (a test, the other
+    script rendering the same doc) sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8", newline="\n")
+    os.chmod(temp, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
+    os.replace(temp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import render_docs
 
-from pytest_qbench.atomic import atomic_write_text
+from pytest_qbench import Pipeline
 
 
 def run_start() -> dict[str, Any]:
@@ -29,19 +29,14 @@ def run_info(start: dict[str, Any], threads: int = 2, beside: str = "") -> dict[
 
 
 def machine(threads: int) -> dict[str, Any]:
-    """The CPU (brand, vendor-family-model, hardware key), its cores, the threads used, the libraries."""
-    from pytest_qbench.variants.cache import library_versions
-    from pytest_qbench.hardware import detect, fingerprint
-
-    hardware = detect()
-    return {
-        "brand": hardware.brand, "cpu_model": fingerprint().cpu_model, "hardware_key": hardware.key,
-        "physical_cores": hardware.physical_cores, "logical_cores": hardware.logical_cores, "threads": threads,
-        "libraries": library_versions(),
-    }
+    """The CPU (brand, vendor-family-model, hardware key), its cores, the threads used, the libraries: of the
+    environment a gate run records here (the pipeline's)."""
+    environment = Pipeline().environment(threads=threads)
+    return {key: environment[key] for key in ("brand", "cpu_model", "hardware_key", "physical_cores",
+                                              "logical_cores", "threads", "libraries")}
 
 
 def save_result(path: Path, result: dict[str, Any]) -> None:
     """Write `result` as JSON to `path` (atomically) and re-render every doc block that reads it."""
-    atomic_write_text(path, json.dumps(result, indent=1, default=float) + "\n")
+    render_docs.atomic_write_text(path, json.dumps(result, indent=1, default=float) + "\n")
     render_docs.refresh(path)

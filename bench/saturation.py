@@ -19,62 +19,42 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "bench")]
 
-from conll_model import VALID_FILE, conll_dir, ensure_model  # noqa: E402
+from conll_model import conll_dir, ensure_model  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
-from pytest_qbench.variants.cache import BuildCache, default_cache_root  # noqa: E402
-from pytest_qbench.variants.export import export_original  # noqa: E402
-from pytest_qbench.variants.quantize import build_variant  # noqa: E402
-from pytest_qbench.specs import DataSpec, TimingSpec, VariantSpec  # noqa: E402
-from pytest_qbench.hardware import detect  # noqa: E402
-from pytest_qbench.measure.data import latency_inputs, parse_conll  # noqa: E402
-from pytest_qbench.measure.latency import measure  # noqa: E402
-from pytest_qbench.measure.ort_session import make_ort_session  # noqa: E402
-from pytest_qbench.measure.tasks import TokenClassification  # noqa: E402
+from pytest_qbench import CaseSpec, DataSpec, Pipeline, TimingSpec, VariantSpec  # noqa: E402
 
 ROWS = [("avx512", "none"), ("avx512", "reduce_range"), ("avx512", "u8u8"), ("avx512", "x64quantprecision"), ("avx2", "none")]
 SHAPES = [(1, 32), (8, 128)]
-TIMING = TimingSpec(wall_seconds=2.0)
+TIMING = TimingSpec(wall_seconds=2.0)  # the wall-clock phase at all cores (threads None: the physical cores)
 
 
 def main() -> None:
-    from transformers import AutoConfig, AutoTokenizer
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
     args = parser.parse_args()
-    start, hardware = run_start(), detect()
-    cache = BuildCache(default_cache_root())
-    original = export_original(ensure_model(), 11, cache)
-    tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
-    validation = parse_conll(conll_dir() / VALID_FILE)
-    threads = hardware.physical_cores
+    start, pipeline = run_start(), Pipeline()
+    hardware, model, conll = pipeline.hardware, ensure_model(), str(conll_dir())
 
-    def f1(session) -> float:
-        return TokenClassification().evaluate(session, tokenizer, validation, DataSpec(None), config.id2label).f1
+    def case(preset: str, remedy: str, batch: int, length: int):
+        variant = VariantSpec("dynamic", ("Add", "MatMul"), preset=preset, saturation_remedy=remedy)
+        return pipeline.case(CaseSpec(None, DataSpec(None), variant, batch, length, timing=TIMING), model, conll)
 
-    fp32 = make_ort_session(original / "model.onnx", threads)
-    names = [i.name for i in fp32.get_inputs()]
-    inputs = {shape: latency_inputs(tokenizer, validation, "tokens", *shape, names) for shape in SHAPES}
     rows = []
     for preset, remedy in ROWS:
-        spec = VariantSpec("dynamic", ("Add", "MatMul"), preset=preset, saturation_remedy=remedy)
-        variant = build_variant(original, spec, preset=preset, calibration=None, cache=cache)
-
-        def sessions(n: int, optimized=variant.optimized, config=spec.ort_config_entries) -> tuple:
-            return make_ort_session(original / "model.onnx", n), make_ort_session(optimized, n, config)
-
-        record = variant.quantization
         speedups = {}
         for batch, length in SHAPES:
-            speedup = measure(sessions, inputs[(batch, length)], TIMING, batch).wall_speedup
+            speedup = case(preset, remedy, batch, length).measurer.latency().wall_speedup
             speedups[f"bs{batch}-len{length}"] = {"value": speedup.value, "ci_low": speedup.ci_low, "ci_high": speedup.ci_high}
+        first = case(preset, remedy, *SHAPES[0])  # scores do not depend on the shape: the optimized model's,
+        record = first.variant.quantization  # with the remedy's session option where it has one
         rows.append({"preset": preset, "remedy": remedy, "weights": record.weights_dtype, "reduce_range": record.reduce_range,
-                     "f1": f1(make_ort_session(variant.optimized, threads, spec.ort_config_entries)), "wall_speedups": speedups})
+                     "f1": first.measurer.score(first.variant.optimized).f1, "wall_speedups": speedups})
         print(rows[-1], file=sys.stderr, flush=True)
+    fp32 = case(*ROWS[0], *SHAPES[0]).measurer
     save_result(ROOT / "bench" / "results" / f"saturation-{hardware.key}.json",
-                {**run_info(start, threads, args.beside), "saturates_u8s8": hardware.saturates_u8s8,
-                 "fp32_f1": f1(fp32), "rows": rows})
+                {**run_info(start, hardware.physical_cores, args.beside), "saturates_u8s8": hardware.saturates_u8s8,
+                 "fp32_f1": fp32.score(fp32.original).f1, "rows": rows})
 
 
 if __name__ == "__main__":

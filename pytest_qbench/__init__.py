@@ -28,7 +28,11 @@ _PUBLIC = {
     **dict.fromkeys(("QbenchCheckFailed", "QbenchAccuracyLost"), "pytest_qbench.outcomes"),
     # what a test and the hooks receive
     "QbenchRun": "pytest_qbench.runner",  # the `qbench` fixture
-    "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture
+    "CaseSpec": "pytest_qbench.specs",  # the `qbench_case` fixture, and what it is made of
+    **dict.fromkeys(("VariantSpec", "CalibrationSpec", "DataSpec", "TimingSpec", "Tolerances", "DiagnosisSpec"),
+                    "pytest_qbench.specs"),
+    # a case's pipeline without pytest (build -> measure -> judge), for scripts and bench/
+    **dict.fromkeys(("Pipeline", "CasePipeline", "CaseStageError"), "pytest_qbench.pipeline"),
     **dict.fromkeys(
         ("CaseResult", "Check", "Status", "Metric", "Against", "Parameters", "AccuracyResult", "LatencyResult",
          "BudgetResult", "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion"),
@@ -52,10 +56,12 @@ __all__ = [
     "__version__", "QbenchError", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError", "QbenchCaseError",
     "QbenchConfigError", "QbenchDataError", "QbenchFlushError", "QbenchMergeError", "QbenchModelError",
     "QbenchTerminated", "QbenchWarning", "QbenchCacheWarning", "QbenchInconclusiveWarning", "QbenchModelWarning",
-    "QbenchCheckFailed", "QbenchAccuracyLost", "QbenchRun", "CaseSpec", "CaseResult", "Check", "Status", "Metric",
-    "Against", "Parameters", "AccuracyResult", "LatencyResult", "BudgetResult", "QuantizationRecord", "OriginalRecord",
-    "Diagnosis", "RepairResult", "Exclusion", "Hardware", "hardware_from_cpuinfo", "parse_conll", "read_conll",
-    "CONLL2003_LABELS", "read_squad", "BuildCache", "default_cache_root",
+    "QbenchCheckFailed", "QbenchAccuracyLost", "QbenchRun", "CaseSpec", "VariantSpec", "CalibrationSpec", "DataSpec",
+    "TimingSpec", "Tolerances", "DiagnosisSpec", "Pipeline", "CasePipeline", "CaseStageError", "CaseResult", "Check",
+    "Status", "Metric", "Against", "Parameters", "AccuracyResult", "LatencyResult", "BudgetResult",
+    "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion", "Hardware",
+    "hardware_from_cpuinfo", "parse_conll", "read_conll", "CONLL2003_LABELS", "read_squad", "BuildCache",
+    "default_cache_root",
 ]
 
 
@@ -94,6 +100,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
     from .measure.data import CONLL2003_LABELS, parse_conll, read_conll
     from .measure.squad import read_squad
     from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
+    from .pipeline import CasePipeline, CaseStageError, Pipeline
     from .results import (
         AccuracyResult,
         Against,
@@ -111,5 +118,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
         Status,
     )
     from .runner import QbenchRun
-    from .specs import CaseSpec
+    from .specs import CalibrationSpec, CaseSpec, DataSpec, DiagnosisSpec, TimingSpec, Tolerances, VariantSpec
     from .variants.cache import BuildCache, default_cache_root

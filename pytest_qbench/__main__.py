@@ -4,11 +4,13 @@
     python -m pytest_qbench report ART... -o report.html  the HTML report of earlier artifacts (report/html.py)
     python -m pytest_qbench history ART --dir DIR         append a run to a history folder (report/history.py)
     python -m pytest_qbench cache [--prune DAYS]           list the build cache, or prune it (variants/cache.py)
+    python -m pytest_qbench case MODEL DATA [KEY=VALUE...]  build, measure and judge a marker's cases (pipeline.py)
 
-Each command composes the stages: read (report/artifact.py) -> merge (gate/) -> write (report/).
+Each command composes the stages: read (report/artifact.py) -> merge (gate/) -> write (report/); `case`
+runs the pipeline of a case (build -> measure -> judge) without pytest.
 
-Exit codes: 0 done (merge: the verdict passes), 1 the merged verdict fails (a failing case, or a
-selected case no shard ran), 2 the input cannot be used or a file cannot be written.
+Exit codes: 0 done (merge, case: the verdict passes), 1 the verdict fails (a failing case, or a selected
+case no shard ran), 2 the input cannot be used or a file cannot be written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .gate.baselines import BaselineStore
+    from .pipeline import Pipeline
+    from .results import CaseResult
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +61,25 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--dir", type=Path, help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
     cache.add_argument("--prune", type=float, metavar="DAYS", help="remove the entries no run has used for DAYS days")
     cache.add_argument("--dry-run", action="store_true", help="with --prune: list what would go, remove nothing")
+    case = commands.add_parser(
+        "case", help="build, measure and judge the cases of one marker, without pytest",
+        description="Expand the arguments into cases as @pytest.mark.qbench(model=MODEL, dataset=DATA, KEY=VALUE...)"
+                    " does; build, measure and judge each against its baseline entry under --test, if it has one.",
+    )
+    case.add_argument("model", help="hub id, local model folder or .onnx file")
+    case.add_argument("dataset", help="hub name, local data file, or folder of one file per split")
+    case.add_argument("arguments", nargs="*", metavar="KEY=VALUE",
+                      help="more marker arguments, before the options; each value read as JSON where it parses,"
+                           " else as text: approach=dynamic operators='[\"Add\", \"MatMul\"]' batch_size=1"
+                           " sequence_length=32")
+    case.add_argument("--test", default="qbench case", metavar="NODE",
+                      help="the test whose baselines the cases are judged against, e.g. tests/test_ner.py::test_int8")
+    case.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
+                      help="the baselines folder (default: baselines/)")
+    case.add_argument("--cache-dir", type=Path,
+                      help="the build cache (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
+    case.add_argument("--update", action="store_true", help="record the cases as their baselines (under --test)")
+    case.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON artifact of the cases here")
     return parser
 
 
@@ -157,9 +183,91 @@ def merge_command(args: argparse.Namespace) -> int:
     return merged.exit_code
 
 
+def _marker_argument(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"marker argument {text!r} is not KEY=VALUE; e.g. approach=dynamic")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def case_command(args: argparse.Namespace) -> int:
+    """Build, measure and judge the marker's cases through the pipeline (pipeline.py), one after another;
+    with --update, record them as their baselines."""
+    import uuid
+
+    from .errors import QbenchError
+    from .gate.baselines import BaselineStore
+    from .gate.rules import RunOutcome
+    from .pipeline import CaseStageError, Pipeline, latency_gate_for
+    from .specs import parse_marker
+    from .variants.cache import BuildCache
+
+    try:
+        arguments = dict(map(_marker_argument, args.arguments))
+        specs = parse_marker({**arguments, "model": args.model, "dataset": args.dataset})
+    except (QbenchError, ValueError) as error:
+        print(f"qbench case: ERROR: {error}", file=sys.stderr)
+        return 2
+    pipeline, store, run_id = Pipeline(BuildCache(args.cache_dir)), BaselineStore(args.baselines), uuid.uuid4().hex[:16]
+    gate = latency_gate_for(store, pipeline.hardware_key, pipeline.fingerprint.cpu_model, cases=len(specs))
+    results = []
+    for spec in specs:
+        model = Path(args.model) / spec.model_file if spec.model_file else args.model  # as the fixture picks them
+        quantized = None if spec.variant.quantized_file is None else Path(args.model) / spec.variant.quantized_file
+        case = pipeline.case(spec, model, args.dataset, quantized, latency=lambda: gate)
+        result = case.new_result(f"{args.test}[{spec.id}]", run_id=run_id)
+        try:
+            case.check(result, store, update=args.update)
+        except CaseStageError as stage:
+            print(f"{spec.id}: error: {stage.what}: {result.error}")
+        else:
+            print(f"{spec.id}: {result.verdict}", *(f"  {check}" for check in result.checks), sep="\n")
+        results.append(result)
+    lines, errors = _keep(args, pipeline, store, results)
+    for line in lines:
+        print(line)
+    for line in errors:
+        print(line, file=sys.stderr)
+    if errors:
+        return 2
+    return RunOutcome(results).exit_code
+
+
+def _keep(args: argparse.Namespace, pipeline: "Pipeline", store: "BaselineStore",
+          results: list["CaseResult"]) -> tuple[list[str], list[str]]:
+    """What `case` writes besides its lines, as a gate run does (report/outputs.py): the baselines of an
+    --update, the obtained file of a failed case, the --json artifact; what it says of them, and the
+    errors of those it could not write."""
+    from .errors import QbenchArtifactError, QbenchFlushError
+    from .report.artifact import build_artifact, write_artifact
+    from .report.outputs import stage_result
+
+    environment, lines = pipeline.environment(), []
+    errors = [error for error in (stage_result(store, r, pipeline.hardware_key, update=args.update, sharded=False,
+                                               created=lambda: environment["created"]) for r in results) if error]
+    if args.update:
+        try:
+            written = store.flush()
+            count = len(written.created) + len(written.updated)
+            lines.append(f"baselines of {count} cases written to {args.baselines}")
+        except QbenchFlushError as error:
+            errors += str(error).splitlines()
+    if args.json is not None:
+        try:
+            write_artifact(args.json, build_artifact(environment, results))
+            lines.append(f"JSON artifact written to {args.json}")
+        except (OSError, QbenchArtifactError) as error:
+            errors.append(f"qbench case: ERROR: could not write the JSON artifact to {args.json}: {error}")
+    return lines, errors
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"merge": merge_command, "report": report_command, "history": history_command, "cache": cache_command}
+    commands = {"merge": merge_command, "report": report_command, "history": history_command, "cache": cache_command,
+                "case": case_command}
     return commands[args.command](args)
 
 

@@ -1,7 +1,9 @@
 """`QbenchSession`: the one qbench object of a pytest session (as syrupy's SnapshotSession and
-pytest-benchmark's BenchmarkSession are theirs): the builds and measurements its cases share,
-memoised by what decides them, and the results it collects from every case (and every xdist worker).
-At the end it hands them to report/outputs.py, which writes what the run leaves behind.
+pytest-benchmark's BenchmarkSession are theirs). It holds the run's pipeline (pipeline.py: the builds and
+measurements its cases share), its environment (environment.py), its baselines and the latency gate
+they give, and the results it collects from every case (and every xdist worker): each is kept as it
+arrives (report/outputs.py `stage_result`), and at the end handed to report/outputs.py, which writes
+what the run leaves behind; the run's `RunOutcome` (gate/rules.py) says what that makes of its exit status.
 
 Words: "session" alone is this object; onnxruntime's are `ort_session`s; pytest's is `pytest_session`
 (pytest's own hooks still call it `session`). Heavy libraries are imported only when a case runs.
@@ -9,57 +11,26 @@ Words: "session" alone is this object; onnxruntime's are `ort_session`s; pytest'
 
 from __future__ import annotations
 
-import datetime as _dt
-import math
 import os
-import platform
-import subprocess
 import uuid
-from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import QbenchBaselineError, error_text
-from .results import RESULT_PROPERTY, CaseResult, LatencyGate, OriginalRecord
+from .pipeline import Pipeline, latency_gate_for
+from .results import RESULT_PROPERTY, CaseResult
 
 if TYPE_CHECKING:
-    import datasets
-    import onnxruntime
-
     from .gate.baselines import BaselineStore
     from .gate.rules import RunOutcome
-    from .hardware import Fingerprint, Hardware
-    from .measure.ov_session import OvSession
-    from .specs import CaseSpec, QbenchOptions
-    from .variants.cache import BuildCache
-    from .variants.quantize import BuiltVariant
-
-
-@dataclass
-class _Memo:
-    """Results of expensive steps, keyed by what decides them; a failure is remembered too, so a
-    variant that cannot be built errors each of its cases once instead of being rebuilt per case."""
-
-    values: dict[Hashable, Any] = field(default_factory=dict)
-
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        if key not in self.values:
-            try:
-                self.values[key] = make()
-            except Exception as error:  # noqa: BLE001 - re-raised below and for every later case
-                self.values[key] = error
-        value = self.values[key]
-        if isinstance(value, Exception):
-            raise value
-        return value
+    from .hardware import Hardware
+    from .results import LatencyGate
+    from .specs import QbenchOptions
 
 
 class QbenchSession:
-    """The shared steps of a session's cases (measure/case.py's `SharedSteps`: memo, tokenizers, splits,
-    model configs, ONNX Runtime sessions; and the builds), its environment, and its results."""
+    """The run's pipeline, environment and baselines, and the results of its cases."""
 
     def __init__(self, config: pytest.Config, options: "QbenchOptions") -> None:
         self.config = config
@@ -72,9 +43,8 @@ class QbenchSession:
         self.skipped: list[str] = []  # qbench node ids pytest skipped (pytest.skip: e.g. a hub-only case offline)
         self.shard_plan: str | None = None  # what this shard runs, said at the end
         self.run_id = uuid.uuid4().hex[:16]  # repeats of a case by different runs combine in the merge
-        self._memo = _Memo()
 
-    # ---- environment ----------------------------------------------------------------------
+    # ---- the machine, the pipeline, the baselines ------------------------------------------
 
     @cached_property
     def hardware(self) -> "Hardware":
@@ -88,10 +58,11 @@ class QbenchSession:
         return key or self.hardware.key
 
     @cached_property
-    def cache(self) -> "BuildCache":
+    def pipeline(self) -> Pipeline:
+        """What the cases share: builds (through --qbench-cache-dir's cache), sessions, scores."""
         from .variants.cache import BuildCache, default_cache_root
 
-        return BuildCache(self.options.cache_dir or default_cache_root())
+        return Pipeline(BuildCache(self.options.cache_dir or default_cache_root()), self.hardware, self.hardware_key)
 
     @cached_property
     def store(self) -> "BaselineStore":
@@ -100,157 +71,17 @@ class QbenchSession:
         return BaselineStore(self.options.baselines, keep_runs=self.options.baseline_runs)
 
     @cached_property
-    def fingerprint(self) -> "Fingerprint":
-        from .hardware import fingerprint
-
-        return fingerprint()
-
-    @cached_property
     def latency_gate(self) -> "LatencyGate":
         """What every latency check of the run is held to: this machine's CPU model, the between-run
         spread of the key's recorded runs (baselines and history), and the run's family of cases."""
-        from .gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
-
-        samples = {case: [(r.log_speedup, r.log_se, r.run) for r in runs if r.cpu_model == self.fingerprint.cpu_model]
-                   for case, runs in self.store.samples(self.hardware_key).items()}
-        for case, values in self._history_samples().items():
-            recorded = {run for _, _, run in samples.get(case, [])}
-            samples.setdefault(case, []).extend(v for v in values if v[2] not in recorded)
-        spread = between_run_sigma([[(v, se) for v, se, _ in values] for values in samples.values()], PRIOR_SPEEDUP_SIGMA)
-        return LatencyGate(self.fingerprint.cpu_model, spread, cases=max(len(self.selected or ()), 1),
-                           alpha=self.options.false_alarm_rate)
-
-    def _history_samples(self) -> dict[tuple[str, str], list[tuple[float, float, str]]]:
-        """(log speedup, its se, run id) of each case in the runs of the history folder (--qbench-history)
-        made on this hardware key and CPU model."""
-        from .measure.stats import log_se
-        from .report.history import load
-        from .results import Speedup
-
-        found: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
-        if self.options.history is None or not self.options.history.is_dir():
-            return found
-        for run in load(self.options.history):
-            environment = run.artifact["environment"]
-            if environment.get("hardware_key") != self.hardware_key or environment.get("cpu_model") != self.fingerprint.cpu_model:
-                continue
-            for case in run.artifact["cases"]:
-                if case.get("latency") and case.get("run_id"):
-                    speedup = Speedup(**case["latency"]["cpu"]["speedup"])
-                    found.setdefault((case["test"], case["id"]), []).append(
-                        (math.log(speedup.value), log_se(speedup), case["run_id"]))
-        return found
-
-    def threads(self, case: "CaseSpec") -> int:
-        return case.timing.threads or self.hardware.physical_cores
+        return latency_gate_for(self.store, self.hardware_key, self.pipeline.fingerprint.cpu_model,
+                                history=self.options.history, cases=len(self.selected or ()),
+                                alpha=self.options.false_alarm_rate)
 
     @cached_property
     def environment(self) -> dict[str, Any]:
-        from .variants.cache import LIBRARIES, library_versions
-        from .variants.openvino import OPENVINO_LIBRARIES
-
-        hardware = self.hardware
-        return {
-            "brand": hardware.brand,
-            "arch": hardware.arch,
-            "flags": list(hardware.flags),
-            "int8_flags": list(hardware.int8_flags),
-            "hardware_key": self.hardware_key,
-            "tier": hardware.tier,
-            "saturates_u8s8": hardware.saturates_u8s8,
-            "preset": hardware.preset,
-            "qbench_version": _version(),
-            "physical_cores": hardware.physical_cores,
-            "logical_cores": hardware.logical_cores,
-            "threads": self.options.timing.threads or hardware.physical_cores,
-            "cpu_model": self.fingerprint.cpu_model,
-            "fingerprint": self.fingerprint.to_dict(),
-            "python": platform.python_version(),
-            "libraries": {**library_versions(LIBRARIES),  # OpenVINO's only where the extra is installed
-                          **{k: v for k, v in library_versions(OPENVINO_LIBRARIES).items() if v != "not installed"}},
-            "git_commit": _git_commit(self.config.rootpath),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-
-    # ---- shared, memoised steps -------------------------------------------------------------
-
-    def original(self, model: str, opset: int) -> Path:
-        from .variants.export import export_original
-
-        return self._memo.get(("original", model, opset), lambda: export_original(model, opset, self.cache))
-
-    def original_record(self, onnx_file: Path) -> OriginalRecord:
-        from .variants.inspect import original_record
-
-        return self._memo.get(("original record", onnx_file), lambda: original_record(onnx_file))
-
-    def split(self, source: Any, name: str) -> "datasets.Dataset":
-        from .measure.data import load_split
-
-        source_key = source if isinstance(source, str) else id(source)
-        return self._memo.get(("split", source_key, name), lambda: load_split(source, name))
-
-    def tokenizer(self, model_dir: Path) -> Any:
-        from transformers import AutoTokenizer
-
-        return self._memo.get(("tokenizer", model_dir), lambda: AutoTokenizer.from_pretrained(model_dir))
-
-    def model_config(self, model_dir: Path) -> Any:
-        from transformers import AutoConfig
-
-        return self._memo.get(("model config", model_dir), lambda: AutoConfig.from_pretrained(model_dir))
-
-    def ort_session(
-        self, path: Path, threads: int, config_entries: dict[str, str] | None = None
-    ) -> "onnxruntime.InferenceSession":
-        from .measure.ort_session import make_ort_session
-
-        key = ("ort session", path, threads, tuple(sorted((config_entries or {}).items())))
-        return self._memo.get(key, lambda: make_ort_session(path, threads, config_entries))
-
-    def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> "OvSession":
-        from .measure.ov_session import make_ov_session
-
-        key = ("ov session", path, threads, tuple(sorted((extra or {}).items())))
-        return self._memo.get(key, lambda: make_ov_session(path, threads, extra))
-
-    def variant(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None = None) -> "BuiltVariant":
-        """The case's variant: built from the original, or with `quantized` (its quantized_file) adopted as it is."""
-        key = ("variant", model, source if isinstance(source, str) else id(source), case.data, case.variant, quantized)
-        return self._memo.get(key, lambda: self._build(model, source, case, quantized))
-
-    def _build(self, model: str, source: Any, case: "CaseSpec", quantized: Path | None) -> "BuiltVariant":
-        from .measure.data import calibration_dataset
-        from .variants.openvino import build_openvino_variant, require_openvino
-        from .variants.quantize import adopt_quantized, build_variant
-
-        if case.variant.openvino:
-            require_openvino()  # before the export: its error names the extra
-
-        original_dir = self.original(model, case.variant.opset)
-        if quantized is not None:
-            return adopt_quantized(original_dir, quantized, cache=self.cache)
-        calibration = None
-        if case.variant.approach == "static":
-            spec = case.variant.calibration
-            inputs = [i.name for i in self.ort_session(original_dir / "model.onnx", self.threads(case)).get_inputs()]
-            calibration = calibration_dataset(
-                self.tokenizer(original_dir),
-                self.split(source, spec.split),
-                case.data.input_column,
-                spec.num_samples,
-                spec.sequence_length,
-                inputs,
-            )
-        if case.variant.openvino:
-            return build_openvino_variant(original_dir, case.variant, calibration=calibration, cache=self.cache)
-        return build_variant(
-            original_dir, case.variant, preset=self.hardware.preset, calibration=calibration, cache=self.cache
-        )
-
-    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """`make()`, once per session for `key` (a failure too: it is raised again for every later case)."""
-        return self._memo.get(key, make)
+        """Where the run ran (environment.py), as of its first use: its "created" time."""
+        return self.pipeline.environment(threads=self.options.timing.threads, root=self.config.rootpath)
 
     # ---- hooks (this object is registered as a plugin) --------------------------------------
 
@@ -273,21 +104,13 @@ class QbenchSession:
                 self._collect(result)
 
     def _collect(self, result: CaseResult) -> None:
-        from .gate.rules import FileToWrite, file_to_write
+        from .report.outputs import stage_result
 
         self.results.append(result)
-        write = file_to_write(result.verdict, self.options.update)
-        if write is FileToWrite.BASELINE and self.options.shard is not None:
-            return  # a shard's measurements become baselines through the merge
-        try:
-            if write is FileToWrite.BASELINE:
-                self.store.stage(result.test, result.case_id, self.hardware_key, result,
-                                 when=self.environment["created"], restart=result.restart_sample)
-            elif write is FileToWrite.OBTAINED:
-                self.store.write_obtained(result.test, result.case_id, self.hardware_key, result)
-        except (QbenchBaselineError, OSError, ValueError) as error:  # a hook runs here: no traceback
-            what = "stage the baseline" if write is FileToWrite.BASELINE else "write the obtained file"
-            self.errors.append(f"qbench: ERROR: could not {what} of {result.test} [{result.case_id}]: {error_text(error)}")
+        error = stage_result(self.store, result, self.hardware_key, update=self.options.update,
+                             sharded=self.options.shard is not None, created=lambda: self.environment["created"])
+        if error is not None:
+            self.errors.append(error)
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal reporter's, which can raise
     def pytest_keyboard_interrupt(self) -> None:
@@ -304,13 +127,8 @@ class QbenchSession:
         self.interrupted |= exitstatus == pytest.ExitCode.INTERRUPTED
         outcome = self.outcome()
         self.summary = self.finish(outcome)
-        if session.exitstatus == pytest.ExitCode.OK and outcome.exit_code:
-            # the run's own check failed (each case is a test: pytest failed those already), as pytest-cov's
-            # --cov-fail-under does after the tests passed
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if session.exitstatus == pytest.ExitCode.OK and (self.errors or self.interrupted):
-            # a baseline or artifact went unwritten, or an interrupt came during the writes
-            session.exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupted else pytest.ExitCode.TESTS_FAILED
+        session.exitstatus = outcome.exit_status(session.exitstatus, unwritten=bool(self.errors),
+                                                 interrupted=self.interrupted)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.summary:
@@ -339,35 +157,18 @@ class QbenchSession:
 
     def finish(self, outcome: "RunOutcome") -> list[str]:
         """Write what the run leaves behind (report/outputs.py), with the run's outcome; return what the
-        terminal summary should say about it."""
+        terminal summary should say about it, the errors of every write last."""
         from .report.outputs import RunOutputs
 
         outputs = RunOutputs(
             options=self.options, outcome=outcome, environment=self.environment, store=self.store,
             hardware_key=self.hardware_key, selected=self.selected, skipped=self.skipped, shard_plan=self.shard_plan,
-            interrupted=self.interrupted, errors=self.errors, run_id=self.run_id,
+            interrupted=self.interrupted, run_id=self.run_id,
         )
-        lines = outputs.write(
+        written = outputs.write(
             amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
         )
-        self.interrupted = outputs.interrupted
-        return lines
+        self.errors += written.errors
+        self.interrupted = written.interrupted
+        return [*written.lines, *self.errors]
 
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("pytest-qbench")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _git_commit(root: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 import pytest_qbench
@@ -109,3 +112,42 @@ def test_an_expected_collapse_is_a_lost_accuracy_not_another_failure(pytester: p
     result.assert_outcomes(xfailed=1, failed=2)
     for line in ("XFAIL*test_accuracy_lost*", "FAILED*test_latency_failed*", "FAILED*test_crashed*"):
         result.stdout.fnmatch_lines([line])
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+# A renderer may read an artifact with the report's own code, so that a docs table and the report it
+# mirrors cannot disagree: the runtimes side by side (docs/RESULTS.md and report/runtimes.py).
+RENDERED_WITH_THE_REPORT = {"renderers/results.py": {"pytest_qbench.report.runtimes"}}
+
+
+def _internal(tree: ast.AST) -> set[str]:
+    """What `tree` takes of pytest_qbench beside its public API: imports of a module under it (`import
+    pytest_qbench.x`, `from pytest_qbench.x import y`), and names of it not in `__all__` (imported from
+    it, or read as `pytest_qbench.name`)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("pytest_qbench.")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pytest_qbench."):
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module == "pytest_qbench":
+            found |= {f"pytest_qbench.{a.name}" for a in node.names if a.name not in pytest_qbench.__all__}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "pytest_qbench":
+            found |= {f"pytest_qbench.{node.attr}"} - {f"pytest_qbench.{name}" for name in pytest_qbench.__all__}
+    return found
+
+
+@pytest.mark.parametrize("script", sorted(p.relative_to(BENCH).as_posix() for p in BENCH.rglob("*.py")))
+def test_bench_scripts_use_only_the_public_api(script: str):
+    """bench/ builds, measures and judges through the public API (the pipeline of a case, pipeline.py),
+    so the package's internals can move without breaking it; finished studies are archived (bench/ARCHIVE.md)."""
+    internal = _internal(ast.parse((BENCH / script).read_text()))
+    assert {name.rsplit(".", 1)[0] for name in internal} <= RENDERED_WITH_THE_REPORT.get(script, set()), internal
+
+
+def test_the_bench_import_check_finds_a_deep_import_and_an_unlisted_name():
+    tree = ast.parse("import pytest_qbench.pipeline\nfrom pytest_qbench.measure.latency import measure\n"
+                     "from pytest_qbench import Pipeline, detect\nimport pytest_qbench\n"
+                     "pytest_qbench.CaseSpec, pytest_qbench.fingerprint\n")
+    assert _internal(tree) == {"pytest_qbench.pipeline", "pytest_qbench.measure.latency.measure",
+                               "pytest_qbench.detect", "pytest_qbench.fingerprint"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -94,24 +95,27 @@ def test_the_renderer_tables_each_arm_and_the_cases_red_without_a_change():
     assert "`test_card[a]` 1; `test_card[b]` 1" in text and "baselines of 3 update runs" in text
 
 
-class Measurer:
-    """Stands in for CaseMeasurer: its constructor only stores the optimized model."""
+class Steps:
+    """Stands in for CasePipeline: its measurer only holds the optimized model."""
 
-    def __init__(self, optimized: Path) -> None:
-        self.optimized = optimized
+    @cached_property
+    def measurer(self) -> SimpleNamespace:
+        return SimpleNamespace(optimized=Path("int8.onnx"))
 
 
 def test_the_plugin_slows_only_the_target(monkeypatch, tmp_path):
-    monkeypatch.setattr("pytest_qbench.measure.case.CaseMeasurer", Measurer)
-    monkeypatch.setattr(Measurer, "__init__", Measurer.__init__)  # undone after the test
+    import pytest_qbench
+
+    monkeypatch.setattr(pytest_qbench, "CasePipeline", Steps)
     monkeypatch.setenv(plugin.TARGET_ENV, TARGET)
     monkeypatch.setenv(plugin.SLOWED_ENV, str(tmp_path / "slowed.onnx"))
     monkeypatch.delenv(plugin.RECORD_ENV, raising=False)
     plugin.patch_measurer()
     monkeypatch.setattr(plugin, "_running", [TARGET])
-    assert Measurer(Path("int8.onnx")).optimized == tmp_path / "slowed.onnx"
+    slowed = Steps()
+    assert slowed.measurer.optimized == tmp_path / "slowed.onnx" and slowed.measurer is slowed.measurer
     monkeypatch.setattr(plugin, "_running", ["test_card[dynamic-Add-bs1-len32]"])
-    assert Measurer(Path("int8.onnx")).optimized == Path("int8.onnx")
+    assert Steps().measurer.optimized == Path("int8.onnx")
 
 
 def test_the_plugin_records_what_the_slowdown_is_calibrated_on(tmp_path):

@@ -236,3 +236,18 @@ def test_a_test_that_runs_pytest_itself_is_end_to_end(pytester: pytest.Pytester,
 
 def test_a_unit_test_is_in_the_fast_subset(request: pytest.FixtureRequest):
     assert request.node.get_closest_marker("e2e") is None
+
+
+def test_the_run_s_exit_status_after_its_checks_and_writes():
+    from pytest_qbench.gate.rules import RunOutcome
+    from pytest_qbench.results import Check, Status
+
+    ok, failed, interrupted = pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED
+    slower = Check("cpu_ms.common", "baseline", Status.FAIL, 1.2, 1.0, "rtol 0.1", "every model slower alike")
+    passed, run_check_failed = RunOutcome([]), RunOutcome([], [slower])
+    clean = dict(unwritten=False, interrupted=False)
+    assert passed.exit_status(ok, **clean) == ok
+    assert run_check_failed.exit_status(pytest.ExitCode.USAGE_ERROR, **clean) == pytest.ExitCode.USAGE_ERROR
+    assert run_check_failed.exit_status(ok, **{**clean, "interrupted": True}) == failed  # as --cov-fail-under
+    assert passed.exit_status(ok, unwritten=True, interrupted=True) == interrupted
+    assert passed.exit_status(ok, **{**clean, "unwritten": True}) == failed

@@ -1,5 +1,7 @@
 import re
 from dataclasses import replace
+from pathlib import Path
+
 from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, latency_gate, looked_up, make_result
 
 from pytest_qbench.specs import Tolerances
@@ -8,7 +10,7 @@ from pytest_qbench.gate import rules
 from pytest_qbench.report.annotations import github_annotations
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.report.terminal import summary_lines
-from pytest_qbench.results import LabelMapEffect, MappedName, Parameters
+from pytest_qbench.results import LabelMapEffect, MappedName, Parameters, Status
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
 NON_TIME = (
@@ -310,3 +312,60 @@ def test_a_case_confirmed_in_the_run_lists_each_measurement_and_the_verdict_on_t
     assert len([line for line in lines if "cpu speedups" in line]) == 1  # the case that passed at first look is not listed
     assert f"* {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass" in markdown([confirmed], ENVIRONMENT)
     assert not any(line.startswith("measured again") for line in summary_lines(reference_results(), ENVIRONMENT))
+
+
+# ---- report/outputs.py: what a run keeps of each result, and writes at its end -------------------------
+
+
+def _options(tmp_path: Path, **changes):
+    from pytest_qbench.specs import QbenchOptions, TimingSpec
+
+    return QbenchOptions(enabled=True, update=False, baselines=tmp_path / "baselines", json=tmp_path / "results.json",
+                         markdown=None, html=None, history=None, cache_dir=None, timing=TimingSpec(),
+                         tolerances=Tolerances(), saturation_remedy="none", **changes)
+
+
+def test_the_end_of_run_writes_return_what_they_did_and_change_nothing_they_were_given(tmp_path: Path):
+    import dataclasses
+
+    import pytest
+
+    from pytest_qbench.gate.baselines import BaselineStore
+    from pytest_qbench.gate.rules import RunOutcome
+    from pytest_qbench.report.outputs import RunOutputs
+
+    (tmp_path / "results.json").mkdir()  # the artifact cannot be written: an error line, not a traceback
+    result = replace(make_result(), verdict=Status.PASS, hardware_key=HW)
+    outputs = RunOutputs(options=_options(tmp_path), outcome=RunOutcome([result]), environment=ENVIRONMENT,
+                         store=BaselineStore(tmp_path / "baselines"), hardware_key=HW, selected=None, skipped=[],
+                         shard_plan=None, interrupted=False)
+    written = outputs.write(amend_artifact=lambda artifact: None)
+    assert written.interrupted is False and written.lines == ()
+    assert len(written.errors) == 1 and written.errors[0].startswith("qbench: ERROR: could not write the JSON artifact")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outputs.interrupted = True  # type: ignore[misc]
+
+
+def test_a_result_is_kept_as_its_verdict_says(tmp_path: Path):
+    from pytest_qbench.gate.baselines import BaselineStore
+    from pytest_qbench.report.outputs import stage_result
+
+    store, created = BaselineStore(tmp_path / "baselines"), []
+
+    def when() -> str:
+        created.append("asked")
+        return "2026-12-07T00:00:00+00:00"
+
+    passed, failed = replace(make_result(), verdict=Status.PASS), replace(make_result(), verdict=Status.FAIL)
+    assert stage_result(store, passed, HW, update=False, sharded=False, created=when) is None
+    assert stage_result(store, failed, HW, update=False, sharded=False, created=when) is None
+    assert [p.name for p in (tmp_path / "baselines").iterdir()] == [store.path_for(TEST).name.replace(".json", ".obtained.json")]
+    updated = replace(make_result(), verdict=Status.UPDATED)
+    assert stage_result(store, updated, HW, update=True, sharded=True, created=when) is None  # the merge writes it
+    assert created == [] and store.flush().created == []
+    assert stage_result(store, updated, HW, update=True, sharded=False, created=when) is None
+    assert created == ["asked"] and store.flush().created == [(TEST, updated.case_id, HW)]
+
+    (tmp_path / "file").write_text("not a folder")
+    error = stage_result(BaselineStore(tmp_path / "file"), failed, HW, update=False, sharded=False, created=when)
+    assert error.startswith(f"qbench: ERROR: could not write the obtained file of {TEST} [{failed.case_id}]: ")

@@ -1,6 +1,7 @@
-"""The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/int8_gate.py (and the fp32-copy study of
-bench/latency_gate.py as of 5811f38), bench/measurement.py,
-bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py, bench/live_gate.py."""
+"""The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/measurement.py, bench/diagnosis_cost.py,
+bench/sharding.py, bench/variance.py, bench/live_gate.py, and the finished studies whose scripts were
+archived (bench/ARCHIVE.md: int8_gate, calibration_reuse, gate_replay, sessions, gate_tails, gate_targets;
+the fp32-copy study of bench/latency_gate.py as of 5811f38)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import statistics
 from typing import Any
 
-from .common import Result, Run, footer, pct, run_of, script, span, table, wilson
+from .common import Result, Run, archived, footer, pct, run_of, script, span, table, wilson
 
 # ---- bench/latency_gate.py as of 5811f38: the fp32-copy study ------------------------------------------------------------------------------
 
@@ -126,7 +127,7 @@ def render_accuracy(result: Result) -> str:
     ])
 
 
-# ---- bench/diagnosis_cost.py, bench/calibration_reuse.py, bench/sharding.py ------------------------------
+# ---- bench/diagnosis_cost.py, bench/calibration_reuse.py (archived), bench/sharding.py -----------------
 
 
 def render_diagnosis(result: Result) -> str:
@@ -174,7 +175,7 @@ def render_calibration(result: Result) -> str:
         "- §5's repair was measured before the ranges were cached: each of its static candidates calibrated"
         " anew",
         "",
-        footer(run_of(result.data), script("calibration_reuse.py"), result.path),
+        footer(run_of(result.data), archived(script("calibration_reuse.py")), result.path),
     ])
 
 
@@ -245,7 +246,7 @@ def render_variance(result: Result) -> str:
     ])
 
 
-# ---- bench/gate_replay.py: the gate across fresh VMs ------------------------------------------------------
+# ---- bench/gate_replay.py (archived): the gate across fresh VMs ------------------------------------------------------
 
 
 def render_gate_replay(result: Result) -> str:
@@ -270,11 +271,11 @@ def render_gate_replay(result: Result) -> str:
         " measured again on another VM and judged on the two runs combined.", "",
         table(["timing precision (CI width)", "baseline runs N", "confirm", "false alarms per gate run",
                "10% slowdown of one case caught", "smallest slowdown caught 90%"], sim), "",
-        footer(run_of(data), ".venv/bin/python bench/gate_replay.py", result.path),
+        footer(run_of(data), archived(".venv/bin/python bench/gate_replay.py"), result.path),
     ])
 
 
-# ---- bench/int8_gate.py: the gate on a real int8 slowdown -------------------------------------------------
+# ---- bench/int8_gate.py (archived): the gate on a real int8 slowdown -------------------------------------------------
 
 
 def render_int8_gate(result: Result) -> str:
@@ -289,7 +290,7 @@ def render_int8_gate(result: Result) -> str:
         f"Shape {data['shape']}; the example model's dynamic int8 [Add, MatMul] variant against fp32, slowed on its"
         f" int8 path ({cal}). Each run judged as one case of a {data['family']}-case gate run against the last"
         f" {data['baseline_runs']} unslowed runs of its condition. "
-        + footer(run_of(data), f".venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
+        + footer(run_of(data), archived(f".venv/bin/python {data['command']} --beside \"what else runs\""), result.path),
     ])
 
 
@@ -328,7 +329,7 @@ def render_cpu_model_offset(result: Result) -> str:
     return ", ".join(f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}" for o in offsets)
 
 
-# ---- bench/sessions.py: one slow session --------------------------------------------------------------------
+# ---- bench/sessions.py (archived): one slow session --------------------------------------------------------------------
 
 
 def render_sessions(*records: Result) -> str:
@@ -352,13 +353,13 @@ def render_sessions(*records: Result) -> str:
         slow = sum(s["excursion_sessions"] for s in data["summary"])
         footers.append(f"{data['machine']['cpu_model']}: session pairs with an excursion, {wilson(slow, sessions)} (Wilson"
                        " 95%; one slow at both shapes counts twice).")
-        footers.append(footer(run_of(data), ".venv/bin/python bench/sessions.py", result.path,
+        footers.append(footer(run_of(data), archived(".venv/bin/python bench/sessions.py"), result.path,
                               f"; the gate's CPU phase, an excursion below -{data['excursion']:.0%} of its group's median;"
                               f" transparent huge pages `{data['transparent_hugepage']}`"))
     return "\n".join([table(header, rows), "", *footers])
 
 
-# ---- bench/gate_tails.py: the gate under slow sessions, with the in-run confirmation ----------------------
+# ---- bench/gate_tails.py (archived): the gate under slow sessions, with the in-run confirmation ----------------------
 
 
 def _wilson(w: dict[str, float] | None) -> str:
@@ -404,11 +405,11 @@ def render_gate_tails(result: Result) -> str:
         " count the cases other than the slowed one:", "",
         table(["p", "baseline runs N", "confirm", "false alarms per run: a case fails (95%)",
                "strict: fails or inconclusive", "10% slowdown of one case caught", "fresh processes per A/A run"], sim), "",
-        footer(run_of(data), ".venv/bin/python bench/gate_tails.py", result.path),
+        footer(run_of(data), archived(".venv/bin/python bench/gate_tails.py"), result.path),
     ])
 
 
-# ---- bench/gate_targets.py: what the targets would take ------------------------------------------------------
+# ---- bench/gate_targets.py (archived): what the targets would take ------------------------------------------------------
 
 
 def render_gate_targets(result: Result) -> str:
@@ -428,5 +429,5 @@ def render_gate_targets(result: Result) -> str:
         "",
         f"The tailed model of §8b (slow sessions at p = {data['tail_p']:.2%}), the in-run confirmation on, rtol"
         f" {data['rtol']:g}, {data['cases']} cases, {data['trials']} simulated gate runs per row and arm.", "",
-        footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/gate_targets.py", result.path),
+        footer(run_of(data), archived("PYTHONPATH=. .venv/bin/python bench/gate_targets.py"), result.path),
     ])

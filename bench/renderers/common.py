@@ -64,6 +64,14 @@ def script(name: str) -> str:
     return f'.venv/bin/python bench/{name} --beside "what else runs"'
 
 
+ARCHIVED_AT = "d9a76c5"  # the last commit with the scripts of bench/ARCHIVE.md
+
+
+def archived(command: str) -> str:
+    """How to rerun a finished study whose script was archived (bench/ARCHIVE.md): at the last commit that had it."""
+    return f"git checkout {ARCHIVED_AT} && {command} (the study's script, archived: bench/ARCHIVE.md)"
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "---") -> str:
     lines = [list(header), [align] * len(header), *rows]
     return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)

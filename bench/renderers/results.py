@@ -1,16 +1,17 @@
 """The blocks of docs/RESULTS.md: bench/example_gate.py (the example gate's own artifact, beside the
-reference card's figures), bench/collapse.py, bench/diagnosis_cost.py, bench/saturation.py, bench/presets.py."""
+reference card's figures), bench/collapse.py, bench/diagnosis_cost.py, bench/saturation.py, bench/presets.py,
+and bench/label_map_split.py's finished study (archived: bench/ARCHIVE.md)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Sequence
 
+from pytest_qbench import CaseResult
 from pytest_qbench.report.runtimes import RuntimeRow, runtime_rows
-from pytest_qbench.results import CaseResult
 
 from .benchmarks import repair_found
-from .common import Result, ci, cpu, footer, run_of, script, span, table
+from .common import Result, archived, ci, cpu, footer, run_of, script, span, table
 
 def render_diagnosis_findings(result: Result, ranked: int = 9) -> str:
     """What the diagnosis of the collapse found (its first run): the cause, the ranges out of scale, the
@@ -307,7 +308,7 @@ def render_preset_gap(result: Result) -> str:
     return f"{max(gaps):.4f}"
 
 
-# ---- bench/label_map_split.py -----------------------------------------------------------------------------
+# ---- bench/label_map_split.py (archived) -----------------------------------------------------------------------------
 
 SPLIT_ROWS = {
     "unsplit": "as the model made them",
@@ -331,5 +332,5 @@ def render_label_map_split(result: Result) -> str:
         table(["scoring", "predictions", "F1", "PER F1", "word accuracy"], rows), "",
         f"{default['given_names']} predicted names, {default['surnames']} with a surname, {default['merges']} of them"
         f" joined to their given name (default scoring); {result.data['sentences']} sentences.",
-        "", footer(run_of(result.data), ".venv/bin/python bench/label_map_split.py", result.path),
+        "", footer(run_of(result.data), archived(".venv/bin/python bench/label_map_split.py"), result.path),
     ])

@@ -3,7 +3,7 @@
 
 It measures only through the case's `CaseMeasurer` (measure/case.py), the interface the fixture
 object measures through too, and rebuilds repair candidates through the `rebuild` callable it is
-given (the session's build cache); the session-wide memo keeps each expensive step to once.
+given (the pipeline's build cache); the run-wide memo keeps each expensive step to once.
 """
 
 from __future__ import annotations

@@ -123,6 +123,10 @@ def judge(
     return Judgement(checks, verdict, baseline, restart)
 
 
+# pytest.ExitCode's values (the gate runs without pytest: the command line's merge exits with them too)
+_OK, _TESTS_FAILED, _INTERRUPTED = 0, 1, 2
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """What a run, or the merge of its shards, decided as a whole: what its exit status, its reports and
@@ -151,7 +155,21 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.verdict is Status.FAIL else 0
+        return _TESTS_FAILED if self.verdict is Status.FAIL else _OK
+
+    def exit_status(self, status: int, *, unwritten: bool, interrupted: bool) -> int:
+        """What pytest's exit `status` becomes once the run is decided and its end-of-run writes are done:
+        pytest's own when it is not OK; else 1 (tests failed) when the run failed (each case is a test,
+        which pytest failed already; a failed run check fails it after the tests passed, as pytest-cov's
+        --cov-fail-under does); else 2 (interrupted) when an interrupt came during the writes, or 1 when
+        a baseline or the artifact went `unwritten`."""
+        if status != _OK:
+            return status
+        if self.exit_code:
+            return self.exit_code
+        if interrupted:
+            return _INTERRUPTED
+        return _TESTS_FAILED if unwritten else _OK
 
 
 @dataclass(frozen=True)

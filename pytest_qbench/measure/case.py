@@ -3,9 +3,9 @@ files), scores and latency.
 
 The measuring interface of a case: the fixture object (runner.py) measures through it, and so does
 the diagnosis (diagnose/case.py), which scores the same models on a sample of the split, scores
-repair candidates and times the repaired variant. Everything slow goes through the session-wide
-memo (`SharedSteps`, which session.QbenchSession provides), so a model is scored once per session,
-not once per shape.
+repair candidates and times the repaired variant. Everything slow goes through the run-wide
+memo (`SharedSteps`, which pipeline.Pipeline provides), so a model is scored once per run, not once
+per shape.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import datasets
 
     from ..specs import CaseSpec, TimingSpec
+    from .latency import CpuSamples
     from .ov_session import OvSession
     from .tasks import Task
 
@@ -32,7 +33,7 @@ T = TypeVar("T")
 
 
 class SharedSteps(Protocol):
-    """What a case measures with that the session's cases share, memoised by what decides it."""
+    """What a case measures with that the run's cases share, memoised by what decides it."""
 
     def memo(self, key: Hashable, make: Callable[[], T]) -> T: ...
 
@@ -75,7 +76,7 @@ class CaseMeasurer:
     # ---- inference sessions ------------------------------------------------------------------
 
     def inference_session(self, path: Path, threads: int | None = None) -> InferenceSession:
-        """The session-wide session of `path` at `threads` (default: the case's): OpenVINO's for an
+        """The run-wide session of `path` at `threads` (default: the case's): OpenVINO's for an
         IR file (.xml), else ONNX Runtime's."""
         threads = self.threads if threads is None else threads
         if path.suffix == ".xml":
@@ -168,6 +169,16 @@ class CaseMeasurer:
         budget = self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds)
         return dataclasses.replace(result, budget=budget)
 
+    def cpu_phase(self, optimized: Path | None = None, timing: "TimingSpec | None" = None) -> "CpuSamples":
+        """The gated CPU phase alone (measure/latency.py `cpu_phase`), every per-call time kept: the
+        original and `optimized` (default: the case's) on one thread each, on the case's inputs."""
+        from .latency import Pair, cpu_phase, runner
+
+        optimized = self.optimized if optimized is None else optimized
+        inputs = self.inputs(self.case.batch_size)
+        pair = Pair(*(runner(self.inference_session(path, 1), inputs) for path in (self.original, optimized)))
+        return cpu_phase(pair, self.case.timing if timing is None else timing)
+
     def confirm(self, first: LatencyResult, processes: int, optimized: Path | None = None) -> LatencyResult:
         """`first` with its CPU phase measured again in `processes` fresh processes (measure/fresh.py):
         `cpu` becomes the median of all the measurements, which `measurements` keeps."""
@@ -203,7 +214,7 @@ class CaseMeasurer:
         return BudgetResult(budget_ms, self.threads, search(self.original), search(optimized))
 
     def fresh_session(self, path: Path, threads: int) -> InferenceSession:
-        """A session of its own (not the session-wide one): concurrent streams each need one."""
+        """A session of its own (not the run-wide one): concurrent streams each need one."""
         return open_session(path, threads, self.session_settings(path))
 
     def check_finite(self, inputs: dict[str, Any]) -> None:

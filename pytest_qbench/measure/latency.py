@@ -36,7 +36,7 @@ import numpy as np
 from ..results import CpuTime, LatencyResult, Speedup
 from ..specs import TimingSpec
 from .ort_session import resolve_threads
-from .stats import MIN_PAIRS, paired_speedup, relative_width, summarize
+from .stats import MIN_PAIRS, median_ci, paired_speedup, relative_width, summarize
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -104,6 +104,11 @@ class CpuSamples:
     optimized: np.ndarray
     speedup: Speedup
     stop_reason: str
+
+    def per_call_ms(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """Each model's median CPU time per call (ms) with its distribution-free 95% interval, as
+        (low, median, high): the original's, then the optimized's."""
+        return median_ci(self.original * 1e-6), median_ci(self.optimized * 1e-6)
 
 
 def cpu_phase(pair: Pair, timing: TimingSpec) -> CpuSamples:

@@ -1,6 +1,6 @@
 """ONNX Runtime sessions as every stage opens them: CPU only, a fixed thread count, sequential.
 
-One factory for the measurements (measure/), the shared session memo (session.py) and the
+One factory for the measurements (measure/), the shared session memo (pipeline.py) and the
 diagnosis (diagnose/), so a model is never timed in one configuration and scored in another.
 """
 

@@ -17,6 +17,7 @@ from statistics import median
 from typing import Any, Sequence
 
 from ..atomic import atomic_write_text
+from ..results import Speedup
 from .artifact import recorded_outcome
 
 INDEX = "index.json"
@@ -77,6 +78,26 @@ def series(runs: Sequence[Run]) -> dict[tuple[str, str], list[tuple[int, float]]
                 key = (case["nodeid"].split("::")[-1], case.get("hardware_key") or run.hardware_key)
                 lines.setdefault(key, []).append((index, case["latency"]["cpu"]["speedup"]["value"]))
     return lines
+
+
+def speedup_samples(runs: Sequence[Run], hardware_key: str,
+                    cpu_model: str) -> dict[tuple[str, str], list[tuple[float, float, str]]]:
+    """(test, case id) -> [(log CPU-time speedup, its standard error, run id)] of the cases of `runs` measured
+    under `hardware_key` on `cpu_model`: what the latency gate pools the between-run spread from, besides
+    the baselines (pipeline.py `latency_gate_for`)."""
+    from ..measure.stats import log_se  # numpy: loaded when a run reads its history
+
+    found: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    for run in runs:
+        environment = run.artifact["environment"]
+        if environment.get("hardware_key") != hardware_key or environment.get("cpu_model") != cpu_model:
+            continue
+        for case in run.artifact["cases"]:
+            if case.get("latency") and case.get("run_id"):
+                speedup = Speedup(**case["latency"]["cpu"]["speedup"])
+                found.setdefault((case["test"], case["id"]), []).append(
+                    (math.log(speedup.value), log_se(speedup), case["run_id"]))
+    return found
 
 
 def step(values: Sequence[float], min_side: int = 2) -> int | None:

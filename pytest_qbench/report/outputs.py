@@ -2,17 +2,20 @@
 baselines (update mode), the JSON artifact, the markdown and HTML reports, the history entry, the
 unused baselines, and proposed baselines for a hardware key that has none.
 
-A file that cannot be written is an error line in `errors` (it fails the run), never a traceback:
-the other files are still written.
+A file that cannot be written is an error line (it fails the run), never a traceback: the other files
+are still written. `RunOutputs` is what the run gives the writes; `write()` returns what they did
+(`Written`), and one `_Writes` per call owns what they find on the way (errors, an interrupt).
+`stage_result` keeps each result as it arrives: its baseline staged for the flush at the end, or its
+obtained file written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import QbenchArtifactError, QbenchFlushError, error_text
+from ..errors import QbenchArtifactError, QbenchBaselineError, QbenchFlushError, error_text
 
 if TYPE_CHECKING:
     from ..gate.baselines import BaselineStore
@@ -21,7 +24,48 @@ if TYPE_CHECKING:
     from ..specs import QbenchOptions
 
 
+def stage_result(store: "BaselineStore", result: "CaseResult", hardware_key: str, *, update: bool, sharded: bool,
+                 created: Callable[[], str]) -> str | None:
+    """Keep `result` as its verdict says (gate/rules.py `file_to_write`): its baseline staged in `store`
+    for the flush at the end of an update (not in a shard: the merge writes those), or its obtained file
+    written beside its failed baseline. `created` gives the run's time, which a staged latency run
+    records. Returns the error line of a write that failed, else None."""
+    from ..gate.rules import FileToWrite, file_to_write
+
+    write = file_to_write(result.verdict, update)
+    if write is FileToWrite.BASELINE and sharded:
+        return None
+    try:
+        if write is FileToWrite.BASELINE:
+            store.stage(result.test, result.case_id, hardware_key, result, when=created(),
+                        restart=result.restart_sample)
+        elif write is FileToWrite.OBTAINED:
+            store.write_obtained(result.test, result.case_id, hardware_key, result)
+    except (QbenchBaselineError, OSError, ValueError) as error:  # a hook runs here: no traceback
+        what = "stage the baseline" if write is FileToWrite.BASELINE else "write the obtained file"
+        return f"qbench: ERROR: could not {what} of {result.test} [{result.case_id}]: {error_text(error)}"
+    return None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the end-of-run writes did: the terminal summary's lines about them, the errors of the files
+    that could not be written (they fail the run), and whether an interrupt landed before or during them."""
+
+    lines: tuple[str, ...]
+    errors: tuple[str, ...]
+    interrupted: bool
+
+
 @dataclass
+class _Writes:
+    """What one `RunOutputs.write()` finds on the way: its only mutable state."""
+
+    interrupted: bool
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RunOutputs:
     options: "QbenchOptions"
     outcome: "RunOutcome"  # the cases' results and the run's own checks
@@ -31,29 +75,29 @@ class RunOutputs:
     selected: list[str] | None  # qbench node ids selected, before sharding (None: not known, under xdist)
     skipped: list[str]  # qbench node ids pytest skipped: ran, not missing
     shard_plan: str | None  # what this shard runs
-    interrupted: bool  # set here too when an interrupt lands during the baseline writes
-    errors: list[str]  # appended to: what could not be written
+    interrupted: bool  # before the writes; an interrupt during the baseline writes is in `Written`
     run_id: str = ""
 
     @property
     def results(self) -> list["CaseResult"]:
         return self.outcome.results
 
-    def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> list[str]:
+    def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> Written:
         """Write baselines (update mode), the JSON artifact (after `amend_artifact` edits it: the
         pytest_qbench_update_json hook), the reports and the history entry asked for; return what
-        the terminal summary should say about them, errors last."""
+        they did and what the terminal summary should say about them."""
         from .artifact import build_artifact, write_artifact
 
         options = self.options
+        writes = _Writes(self.interrupted)
         lines: list[str] = []
         if options.shard is not None:  # the other shards' cases are not here: the merge decides
             lines.append(self._shard_line())
         elif options.update:
-            lines += self._flush_baselines()
-        if not self.interrupted and options.shard is None:  # else cases that did not run look unused
+            lines += self._flush_baselines(writes)
+        if not writes.interrupted and options.shard is None:  # else cases that did not run look unused
             lines += self._report_unused()
-            lines += self._propose_baselines()
+            lines += self._propose_baselines(writes)
         run = {"id": self.run_id, "shard": None if options.shard is None else str(options.shard),
                "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results}),
                "skipped": sorted(set(self.skipped) - {r.nodeid for r in self.results}),
@@ -66,11 +110,12 @@ class RunOutputs:
             write_artifact(options.json, artifact)
             lines.append(f"qbench: JSON artifact written to {options.json}")
         except (OSError, QbenchArtifactError) as error:  # disk full, read-only folder, a hook's bad edit
-            self.errors.append(f"qbench: ERROR: could not write the JSON artifact to {options.json}: {error_text(error)}")
-        lines += self._write_reports(artifact)
-        return lines + self.errors
+            writes.errors.append(
+                f"qbench: ERROR: could not write the JSON artifact to {options.json}: {error_text(error)}")
+        lines += self._write_reports(artifact, writes)
+        return Written(tuple(lines), tuple(writes.errors), writes.interrupted)
 
-    def _write_reports(self, artifact: dict[str, Any]) -> list[str]:
+    def _write_reports(self, artifact: dict[str, Any], writes: _Writes) -> list[str]:
         """The markdown and HTML reports and the history entry that were asked for."""
         from ..atomic import atomic_write_text
         from .history import append
@@ -78,23 +123,24 @@ class RunOutputs:
 
         options, lines = self.options, []
         history = options.history
-        if history is not None and self.interrupted:
+        if history is not None and writes.interrupted:
             lines.append(f"qbench: run interrupted: not recorded in the history {history}")
             history = None
-        writes = [  # the history first, so that the HTML report's trends include this run
+        # the history first, so that the HTML report's trends include this run
+        targets: list[tuple[str, Path | None, Callable[[Path], object]]] = [
             ("history entry", history, lambda folder: append(folder, artifact)),
             ("markdown report", options.markdown,
              lambda path: atomic_write_text(path, markdown(self.results, self.environment, options.diagnosis.top))),
             ("HTML report", options.html, self._write_html),
         ]
-        for what, target, write in writes:
+        for what, target, write in targets:
             if target is None:
                 continue
             try:
                 write(target)
                 lines.append(f"qbench: {what} written to {target}")
             except (OSError, ValueError) as error:
-                self.errors.append(f"qbench: ERROR: could not write the {what} to {target}: {error_text(error)}")
+                writes.errors.append(f"qbench: ERROR: could not write the {what} to {target}: {error_text(error)}")
         return lines
 
     def _write_html(self, path: Path) -> None:
@@ -110,17 +156,17 @@ class RunOutputs:
         ran = f"qbench: shard {self.options.shard}: {len(self.results)} cases ran; merge the shards' artifacts for the verdict.{update}"
         return f"{self.shard_plan}\n{ran}" if self.shard_plan else ran
 
-    def _flush_baselines(self) -> list[str]:
-        if self.interrupted:
+    def _flush_baselines(self, writes: _Writes) -> list[str]:
+        if writes.interrupted:
             return ["qbench: run interrupted: no baseline was written"]
         try:
             outcome = self.store.flush()
         except QbenchFlushError as error:
             outcome = error.report
-            self.errors += [f"qbench: ERROR: {error_text(line)}" for line in str(error).splitlines()]
+            writes.errors += [f"qbench: ERROR: {error_text(line)}" for line in str(error).splitlines()]
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM in the middle of the writes: finish the report
-            self.interrupted = True
-            self.errors.append(
+            writes.interrupted = True
+            writes.errors.append(
                 "qbench: ERROR: interrupted while writing the baselines: each file holds either its old or its"
                 " new version (atomic writes); run the update again to write them all"
             )
@@ -131,7 +177,7 @@ class RunOutputs:
             for test, case_id, hardware_key in keys
         ]
 
-    def _propose_baselines(self) -> list[str]:
+    def _propose_baselines(self, writes: _Writes) -> list[str]:
         """On a hardware key without latency baselines, write what an update would make of the
         baseline files into `proposed-baselines/` beside the JSON artifact, for review (a CI job
         uploads it); the real baselines stay untouched."""
@@ -147,7 +193,8 @@ class RunOutputs:
                 proposed.stage(result.test, result.case_id, self.hardware_key, result)
             proposed.flush()
         except (QbenchFlushError, OSError, ValueError) as error:
-            self.errors.append(f"qbench: ERROR: could not write the proposed baselines to {folder}: {error_text(error)}")
+            writes.errors.append(
+                f"qbench: ERROR: could not write the proposed baselines to {folder}: {error_text(error)}")
             return []
         return [f"qbench: proposed baselines for {self.hardware_key} ({len(cases)} cases) written to {folder}:"
                 f" review them, then copy them into {self.options.baselines}"]
