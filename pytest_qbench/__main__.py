@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .gate.baselines import BaselineStore
@@ -58,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("artifact", type=Path, metavar="ARTIFACT")
     history.add_argument("--dir", type=Path, required=True, help="the history folder")
     cache = commands.add_parser("cache", help="list the build cache's entries, or remove those unused for a while")
-    cache.add_argument("--dir", type=Path, help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
+    cache.add_argument("--dir", type=Path,
+                       help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
     cache.add_argument("--prune", type=float, metavar="DAYS", help="remove the entries no run has used for DAYS days")
     cache.add_argument("--dry-run", action="store_true", help="with --prune: list what would go, remove nothing")
     case = commands.add_parser(
@@ -137,9 +139,10 @@ def cache_command(args: argparse.Namespace) -> int:
             entries, verb = cache.entries(), "holds"
         else:
             entries, verb = cache.prune(args.prune, args.dry_run), "would free" if args.dry_run else "freed"
-        lines = [f"{dt.datetime.fromtimestamp(e.last_used):%Y-%m-%d %H:%M}  {e.size / 1e6:9.1f} MB  {e.kind:<9}  {e.path.name}"
-                 for e in entries]
-        return "\n".join([*lines, f"{cache.root} {verb} {len(entries)} entries, {sum(e.size for e in entries) / 1e6:.1f} MB"])
+        lines = [f"{dt.datetime.fromtimestamp(e.last_used):%Y-%m-%d %H:%M}  {e.size / 1e6:9.1f} MB  {e.kind:<9}  "
+                 f"{e.path.name}" for e in entries]
+        freed = sum(e.size for e in entries) / 1e6
+        return "\n".join([*lines, f"{cache.root} {verb} {len(entries)} entries, {freed:.1f} MB"])
 
     return _done("cache", run)
 
@@ -236,8 +239,8 @@ def case_command(args: argparse.Namespace) -> int:
     return RunOutcome(results).exit_code
 
 
-def _keep(args: argparse.Namespace, pipeline: "Pipeline", store: "BaselineStore",
-          results: list["CaseResult"]) -> tuple[list[str], list[str]]:
+def _keep(args: argparse.Namespace, pipeline: Pipeline, store: BaselineStore,
+          results: list[CaseResult]) -> tuple[list[str], list[str]]:
     """What `case` writes besides its lines, as a gate run does (report/outputs.py): the baselines of an
     --update, the obtained file of a failed case, the --json artifact; what it says of them, and the
     errors of those it could not write."""

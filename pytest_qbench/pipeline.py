@@ -136,7 +136,8 @@ class Pipeline:
     def tokenizer(self, model_dir: Path) -> Any:
         from transformers import AutoTokenizer
 
-        return self.memo(("tokenizer", model_dir), lambda: AutoTokenizer.from_pretrained(model_dir))
+        # transformers leaves from_pretrained unannotated
+        return self.memo(("tokenizer", model_dir), lambda: AutoTokenizer.from_pretrained(model_dir))  # type: ignore[no-untyped-call]
 
     def model_config(self, model_dir: Path) -> Any:
         from transformers import AutoConfig
@@ -149,7 +150,8 @@ class Pipeline:
         from .measure.ort_session import make_ort_session
 
         key = ("ort session", path, threads, tuple(sorted((config_entries or {}).items())))
-        return self.memo(key, lambda: make_ort_session(path, threads, config_entries))
+        session: InferenceSession = self.memo(key, lambda: make_ort_session(path, threads, config_entries))
+        return session
 
     def ov_session(self, path: Path, threads: int, extra: dict[str, Any] | None = None) -> OvSession:
         from .measure.ov_session import make_ov_session
@@ -180,7 +182,7 @@ class Pipeline:
             calibration = calibration_dataset(
                 self.tokenizer(original_dir),
                 self.split(source, spec.split),
-                case.data.input_column,
+                case.data.resolved_input_column,
                 spec.num_samples,
                 spec.sequence_length,
                 inputs,

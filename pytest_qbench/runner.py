@@ -25,7 +25,14 @@ from .errors import error_text
 from .outcomes import QbenchAccuracyLost, QbenchCheckFailed
 from .pipeline import OPENVINO_DIAGNOSIS, CasePipeline, CaseStageError
 from .results import (
-    RESULT_PROPERTY, AccuracyResult, CaseResult, Check, Diagnosis, LatencyResult, OriginalRecord, Status,
+    RESULT_PROPERTY,
+    AccuracyResult,
+    CaseResult,
+    Check,
+    Diagnosis,
+    LatencyResult,
+    OriginalRecord,
+    Status,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +55,7 @@ def _strict_line(check: Check) -> str:
 
 
 class QbenchRun:
-    def __init__(self, session: "QbenchSession", item: pytest.Item, case: "CaseSpec", model: str, dataset: Any,
+    def __init__(self, session: QbenchSession, item: pytest.Item, case: CaseSpec, model: str, dataset: Any,
                  quantized: Path | None = None):
         self.session = session
         self.item = item
@@ -60,16 +67,16 @@ class QbenchRun:
     # ---- the case and its models (the pipeline's) ------------------------------------------------
 
     @property
-    def case(self) -> "CaseSpec":
+    def case(self) -> CaseSpec:
         """The case's spec; its data columns are the task's once the variant is built."""
         return self.steps.spec
 
     @property
-    def variant(self) -> "BuiltVariant":
+    def variant(self) -> BuiltVariant:
         return self.steps.variant
 
     @property
-    def task(self) -> "Task":
+    def task(self) -> Task:
         return self.steps.task
 
     @property
@@ -78,16 +85,16 @@ class QbenchRun:
         return self.steps.original_record
 
     @property
-    def measurer(self) -> "CaseMeasurer":
+    def measurer(self) -> CaseMeasurer:
         """How this case's models are measured (measure/case.py): the fixture and the diagnosis use it."""
         return self.steps.measurer
 
     @property
-    def original(self) -> "onnxruntime.InferenceSession":
+    def original(self) -> onnxruntime.InferenceSession:
         return self.measurer.inference_session(self.variant.original)
 
     @property
-    def optimized(self) -> "onnxruntime.InferenceSession":
+    def optimized(self) -> onnxruntime.InferenceSession:
         return self.measurer.inference_session(self.variant.optimized)
 
     # ---- measurements ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 class QbenchSession:
     """The run's pipeline, environment and baselines, and the results of its cases."""
 
-    def __init__(self, config: pytest.Config, options: "QbenchOptions") -> None:
+    def __init__(self, config: pytest.Config, options: QbenchOptions) -> None:
         self.config = config
         self.options = options
         self.results: list[CaseResult] = []
@@ -47,7 +47,7 @@ class QbenchSession:
     # ---- the machine, the pipeline, the baselines ------------------------------------------
 
     @cached_property
-    def hardware(self) -> "Hardware":
+    def hardware(self) -> Hardware:
         from .hardware import detect
 
         return self.config.hook.pytest_qbench_hardware(config=self.config) or detect()
@@ -65,13 +65,13 @@ class QbenchSession:
         return Pipeline(BuildCache(self.options.cache_dir or default_cache_root()), self.hardware, self.hardware_key)
 
     @cached_property
-    def store(self) -> "BaselineStore":
+    def store(self) -> BaselineStore:
         from .gate.baselines import BaselineStore
 
         return BaselineStore(self.options.baselines, keep_runs=self.options.baseline_runs)
 
     @cached_property
-    def latency_gate(self) -> "LatencyGate":
+    def latency_gate(self) -> LatencyGate:
         """What every latency check of the run is held to: this machine's CPU model, the between-run
         spread of the key's recorded runs (baselines and history), and the run's family of cases."""
         return latency_gate_for(self.store, self.hardware_key, self.pipeline.fingerprint.cpu_model,
@@ -97,7 +97,7 @@ class QbenchSession:
             self.skipped.append(report.nodeid)
         # The result travels in the report, so xdist workers' results reach the controller too.
         for name, value in report.user_properties:
-            if name == RESULT_PROPERTY and report.when == "call":
+            if name == RESULT_PROPERTY and report.when == "call" and isinstance(value, dict):
                 result = CaseResult.from_json(value)
                 result.expected_failure = hasattr(report, "wasxfail") and report.skipped
                 result.seconds = report.duration
@@ -143,7 +143,7 @@ class QbenchSession:
             for line in github_annotations(self.results):
                 terminalreporter.write_line(line)
 
-    def outcome(self) -> "RunOutcome":
+    def outcome(self) -> RunOutcome:
         """What the run decided: its cases' verdicts and its own checks, a slowdown common to every case it
         gated (not in update mode, nor in a shard, whose merge checks the whole run)."""
         from .gate.latency_stats import common_cpu_time
@@ -155,7 +155,7 @@ class QbenchSession:
             found = common_cpu_time(self.results, settings.speedup_rtol, settings.false_alarm_rate)
         return RunOutcome(self.results, [] if found is None else [found], strict=settings.strict)
 
-    def finish(self, outcome: "RunOutcome") -> list[str]:
+    def finish(self, outcome: RunOutcome) -> list[str]:
         """Write what the run leaves behind (report/outputs.py), with the run's outcome; return what the
         terminal summary should say about it, the errors of every write last."""
         from .report.outputs import RunOutputs
@@ -166,7 +166,9 @@ class QbenchSession:
             interrupted=self.interrupted, run_id=self.run_id,
         )
         written = outputs.write(
-            amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(config=self.config, artifact=artifact)
+            amend_artifact=lambda artifact: self.config.hook.pytest_qbench_update_json(
+                config=self.config, artifact=artifact
+            )
         )
         self.errors += written.errors
         self.interrupted = written.interrupted

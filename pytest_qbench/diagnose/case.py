@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import QbenchCaseError
 from ..results import Diagnosis, Exclusion, NodeError, Preflight, RangeIssue, RepairResult
@@ -30,7 +31,7 @@ class CaseDiagnosis:
 
     `rebuild` is None for a graph gated as given (a quantized_file): it cannot be rebuilt."""
 
-    def __init__(self, measurer: "CaseMeasurer", variant: "BuiltVariant", spec: "DiagnosisSpec",
+    def __init__(self, measurer: CaseMeasurer, variant: BuiltVariant, spec: DiagnosisSpec,
                  rebuild: Rebuild | None) -> None:
         self.measurer = measurer
         self.variant = variant
@@ -90,7 +91,8 @@ class CaseDiagnosis:
             max_evaluations=self.spec.max_evaluations,
             start=before, rerank=rerank, samples=sample.num_samples,
         )
-        quick = dataclasses.replace(case.timing, max_seconds=2.0, target_ci_width=0.1, wall_iterations=1, wall_seconds=0.05)
+        quick = dataclasses.replace(case.timing, max_seconds=2.0, target_ci_width=0.1, wall_iterations=1,
+                                    wall_seconds=0.05)
         repaired = rebuild(before.plus(found.exclusion.families, found.exclusion.nodes))
         speedup = measurer.latency(repaired.optimized, quick).cpu.speedup.value
         return dataclasses.replace(found, speedup=speedup, seconds=time.perf_counter() - start)
@@ -105,13 +107,13 @@ class CaseDiagnosis:
         return measurer.shared.memo(("diagnosis feeds", measurer.model_dir, measurer.case.data), lambda: padded_batches(
             measurer.tokenizer(),
             measurer.split(),
-            measurer.case.data.input_column,
+            measurer.case.data.resolved_input_column,
             measurer.input_names,
             self.spec.batches,
             self.spec.batch_size,
         ))
 
-    def _node_errors(self, built: "BuiltVariant") -> tuple[list[NodeError], list[RangeIssue], float | None]:
+    def _node_errors(self, built: BuiltVariant) -> tuple[list[NodeError], list[RangeIssue], float | None]:
         from .diagnosis import node_errors
 
         return node_errors(
@@ -137,7 +139,8 @@ class CaseDiagnosis:
         from .diagnosis import classify, simulation
 
         measurer = self.measurer
-        original, kernel = measurer.score(measurer.original, sample=True), measurer.score(measurer.optimized, sample=True)
+        original = measurer.score(measurer.original, sample=True)
+        kernel = measurer.score(measurer.optimized, sample=True)
         with tempfile.TemporaryDirectory(prefix="qbench-simulation-") as tmp:
             path = simulation(measurer.optimized, Path(tmp))
             simulated = None if path is None else measurer.evaluate(

@@ -169,7 +169,7 @@ class CaseMeasurer:
         budget = self.budget(optimized, timing.latency_budget_ms, timing.budget_seconds)
         return dataclasses.replace(result, budget=budget)
 
-    def cpu_phase(self, optimized: Path | None = None, timing: "TimingSpec | None" = None) -> "CpuSamples":
+    def cpu_phase(self, optimized: Path | None = None, timing: TimingSpec | None = None) -> CpuSamples:
         """The gated CPU phase alone (measure/latency.py `cpu_phase`), every per-call time kept: the
         original and `optimized` (default: the case's) on one thread each, on the case's inputs."""
         from .latency import Pair, cpu_phase, runner

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import Any, Sequence
+from typing import Any
 
 from ..atomic import atomic_write_text
 from ..results import Speedup
@@ -39,7 +40,8 @@ def append(folder: Path, artifact: dict[str, Any]) -> Path:
     env = artifact["environment"]
     runs = Path(folder) / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^0-9A-Za-z_.+-]", "-", f"{env['created']}-{(env.get('git_commit') or 'nocommit')[:10]}-{env['hardware_key']}")
+    commit = (env.get("git_commit") or "nocommit")[:10]
+    stem = re.sub(r"[^0-9A-Za-z_.+-]", "-", f"{env['created']}-{commit}-{env['hardware_key']}")
     path, n = runs / f"{stem}.json", 1
     while path.exists():  # append-only: never replace a recorded run
         n += 1
@@ -47,8 +49,9 @@ def append(folder: Path, artifact: dict[str, Any]) -> Path:
     atomic_write_text(path, json.dumps(artifact, sort_keys=True) + "\n")
     entries = _index(Path(folder))
     verdict = recorded_outcome(artifact).verdict
-    entries.append({"file": path.relative_to(folder).as_posix(), "created": env["created"], "commit": env.get("git_commit"),
-                    "hardware_key": env["hardware_key"], "verdict": str(verdict), "cases": len(artifact["cases"])})
+    entries.append({"file": path.relative_to(folder).as_posix(), "created": env["created"],
+                    "commit": env.get("git_commit"), "hardware_key": env["hardware_key"], "verdict": str(verdict),
+                    "cases": len(artifact["cases"])})
     entries.sort(key=lambda e: (e["created"], e["file"]))
     atomic_write_text(Path(folder) / INDEX, json.dumps({"runs": entries}, indent=1) + "\n")
     return path

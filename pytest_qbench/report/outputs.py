@@ -11,9 +11,10 @@ obtained file written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import QbenchArtifactError, QbenchBaselineError, QbenchFlushError, error_text
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..specs import QbenchOptions
 
 
-def stage_result(store: "BaselineStore", result: "CaseResult", hardware_key: str, *, update: bool, sharded: bool,
+def stage_result(store: BaselineStore, result: CaseResult, hardware_key: str, *, update: bool, sharded: bool,
                  created: Callable[[], str]) -> str | None:
     """Keep `result` as its verdict says (gate/rules.py `file_to_write`): its baseline staged in `store`
     for the flush at the end of an update (not in a shard: the merge writes those), or its obtained file
@@ -67,10 +68,10 @@ class _Writes:
 
 @dataclass(frozen=True)
 class RunOutputs:
-    options: "QbenchOptions"
-    outcome: "RunOutcome"  # the cases' results and the run's own checks
+    options: QbenchOptions
+    outcome: RunOutcome  # the cases' results and the run's own checks
     environment: dict[str, Any]
-    store: "BaselineStore"  # the reviewed baselines
+    store: BaselineStore  # the reviewed baselines
     hardware_key: str
     selected: list[str] | None  # qbench node ids selected, before sharding (None: not known, under xdist)
     skipped: list[str]  # qbench node ids pytest skipped: ran, not missing
@@ -79,7 +80,7 @@ class RunOutputs:
     run_id: str = ""
 
     @property
-    def results(self) -> list["CaseResult"]:
+    def results(self) -> list[CaseResult]:
         return self.outcome.results
 
     def write(self, amend_artifact: Callable[[dict[str, Any]], None]) -> Written:
@@ -152,8 +153,10 @@ class RunOutputs:
         atomic_write_text(path, render(self.outcome, self.environment, history))
 
     def _shard_line(self) -> str:
-        update = " Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json --baselines-out baselines/`." if self.options.update else ""
-        ran = f"qbench: shard {self.options.shard}: {len(self.results)} cases ran; merge the shards' artifacts for the verdict.{update}"
+        update = (" Baselines are written by the merge: `python -m pytest_qbench merge ARTIFACTS... -o merged.json"
+                  " --baselines-out baselines/`." if self.options.update else "")
+        ran = (f"qbench: shard {self.options.shard}: {len(self.results)} cases ran; merge the shards' artifacts for"
+               f" the verdict.{update}")
         return f"{self.shard_plan}\n{ran}" if self.shard_plan else ran
 
     def _flush_baselines(self, writes: _Writes) -> list[str]:
