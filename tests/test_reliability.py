@@ -258,13 +258,13 @@ BAD_BASELINES = {
     "future_schema": (
         lambda text: text.replace('"schema_version": 4', '"schema_version": 5'),
         "qbench {case}: could not read its baseline: QbenchBaselineError: baseline file {file} has schema_version"
-        " 5; this pytest-qbench reads schema_version 3, 4 only: upgrade pytest-qbench, or re-create the file with"
+        " 5; this pytest-qbench reads schema_version 4 only: upgrade pytest-qbench, or re-create the file with"
         " `pytest --qbench --qbench-update-baselines`",
     ),
     "past_schema": (
         lambda text: text.replace('"schema_version": 4', '"schema_version": 2'),
         "qbench {case}: could not read its baseline: QbenchBaselineError: baseline file {file} has schema_version"
-        " 2; this pytest-qbench reads schema_version 3, 4 only: it is from an older pytest-qbench (whose hardware"
+        " 2; this pytest-qbench reads schema_version 4 only: it is from an older pytest-qbench (whose hardware"
         " keys, parameters or latency fields differ) or not a baseline file: delete it, then re-create it with"
         " `pytest --qbench --qbench-update-baselines`",
     ),
