@@ -35,7 +35,7 @@ import tempfile
 from pathlib import Path
 from statistics import median
 from time import perf_counter
-from typing import Any
+from typing import Any, Callable
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -207,9 +207,11 @@ def record_baselines(args: argparse.Namespace, work: Path) -> list[dict[str, Any
     return processes
 
 
-def gate_runs(args: argparse.Namespace, work: Path, slowed: Path | None) -> list[dict[str, Any]]:
-    """The A/A and slowed gate runs against work/baselines, shuffled, each its own process, judged."""
-    runs = []
+def gate_runs(args: argparse.Namespace, work: Path, slowed: Path | None,
+              keep: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
+    """The A/A and slowed gate runs against work/baselines, shuffled, each its own process, judged; `keep`
+    saves the runs so far after each one, so that a study stopped early keeps what it measured."""
+    runs: list[dict[str, Any]] = []
     for index, arm in enumerate(plan(args.runs, args.arms)):
         artifact = work / f"run-{index}-{arm}.json"
         env = child_env({TARGET_ENV: args.target, **({SLOWED_ENV: str(slowed)} if arm == "slow" else {})})
@@ -220,6 +222,7 @@ def gate_runs(args: argparse.Namespace, work: Path, slowed: Path | None) -> list
         print(f"run {index + 1} {arm}: lenient {'red' if run['red_lenient'] else 'green'}, strict"
               f" {'red' if run['red_strict'] else 'green'}, target {run['target']}, {run['confirmed']} confirmed,"
               f" {run['seconds']:.0f} s", flush=True)
+        keep(runs)
     return runs
 
 
@@ -247,16 +250,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
     baseline_runs = record_baselines(args, work)
     slowed, calibration = slowed_model(work / "target", work) if "slow" in args.arms else (None, {})
-    runs = gate_runs(args, work, slowed)
-    summary = summarize(runs)
-    save_result(args.output or BENCH / "results" / f"live-gate-{hardware.key}.json", {
-        # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
-        **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
-        "cases": len(nodeids), "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration, "baseline_runs": baseline_runs,
-        "runs": runs, "summary": summary,
-        "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs", str(args.runs),
-                               "--arms", *args.arms, "--select", args.select, "--target", args.target]),
-    })
+    output = args.output or BENCH / "results" / f"live-gate-{hardware.key}.json"
+
+    def keep(runs: list[dict[str, Any]]) -> None:
+        save_result(output, {
+            # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
+            **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
+            "cases": len(nodeids), "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration,
+            "baseline_runs": baseline_runs, "planned_runs": args.runs * len(args.arms), "runs": runs,
+            "summary": summarize(runs),
+            "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs",
+                                   str(args.runs), "--arms", *args.arms, "--select", args.select, "--target",
+                                   args.target]),
+        })
+
+    summary = summarize(gate_runs(args, work, slowed, keep))
     print(json.dumps(summary, indent=1))
     if args.keep:
         print(f"kept {work}")
