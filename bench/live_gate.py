@@ -32,10 +32,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -48,6 +49,7 @@ TARGET = "test_conll03_reference_card[dynamic-Add+MatMul-bs1-len32]"
 SLOWDOWN = 0.10
 ARMS = ("aa", "slow")
 SPEEDUP = "cpu.speedup"
+EXCURSION = 0.06  # a first look this far (log) below its case's median over the study's runs is a slow session
 
 
 # ---- one pytest run ------------------------------------------------------------------------------------------
@@ -105,6 +107,12 @@ def not_passed(case: dict[str, Any]) -> list[str]:
             and not (case["expected_failure"] and c["metric"] != SPEEDUP)]
 
 
+def first_look(case: dict[str, Any]) -> float:
+    """The speedup of the case's first CPU phase: before any confirmation replaced it with a median."""
+    cpu = case["latency"]["measurements"][0] if case["latency"].get("measurements") else case["latency"]["cpu"]
+    return float(cpu["speedup"]["value"])
+
+
 def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, Any]:
     """A gate run as CI would see it: red leniently (non-zero exit or a failed speedup check) or strictly
     (also an inconclusive check); which cases; how many were confirmed in the run; the target's verdict."""
@@ -120,12 +128,29 @@ def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, An
         "target": speedup_status(by_name[target]) if target in by_name else "absent",
         "speedups": {case_name(c): [c["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high")]
                      for c in cases if c.get("latency")},
+        "first_looks": {case_name(c): first_look(c) for c in cases if c.get("latency")},
     }
+
+
+def excursions(runs: list[dict[str, Any]], target: str) -> dict[str, Any]:
+    """Slow sessions among the first looks of the runs' unslowed cases: a first look more than EXCURSION (log)
+    below the median of its case's first looks over all the runs."""
+    import math
+
+    looks: dict[str, list[float]] = {}
+    for run in runs:
+        for name, value in run["first_looks"].items():
+            if not (run["arm"] == "slow" and name == target):
+                looks.setdefault(name, []).append(math.log(value))
+    drops = sorted(value - median(values) for values in looks.values() for value in values)
+    slow = [d for d in drops if d < -EXCURSION]
+    return {"case_runs": len(drops), "threshold": EXCURSION, "drops": slow,
+            "rate": wilson(len(slow), len(drops)) if drops else None}
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per arm that ran: red runs lenient and strict, the target caught, confirmed cases and seconds per run."""
-    summary = {}
+    summary: dict[str, Any] = {}
     for arm in ARMS:
         mine = [r for r in runs if r["arm"] == arm]
         if mine:
@@ -236,13 +261,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile")
     parser.add_argument("--output", type=Path, help="default: bench/results/live-gate-<hardware key>.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (baselines, artifacts, models)")
+    parser.add_argument("--rejudge", type=Path, metavar="FOLDER",
+                        help="judge again the artifacts of a study kept in FOLDER (--keep) into --output's record")
     return parser.parse_args()
+
+
+def rejudge(output: Path, work: Path) -> None:
+    """The record at `output` judged again from its study's artifacts in `work`, as this script judges now."""
+    record = json.loads(output.read_text())
+    target, process = record["target"], ("arm", "exit_code", "seconds", "load_before", "load_after")
+    runs = [{**{k: v for k, v in run.items() if k in process},
+             **judge(json.loads((work / f"run-{index}-{run['arm']}.json").read_text()), run["exit_code"], target)}
+            for index, run in enumerate(record["runs"])]
+    save_result(output, {**record, "runs": runs, "summary": summarize(runs), "excursions": excursions(runs, target)})
 
 
 def main() -> None:
     from pytest_qbench import Pipeline
 
     args = parse_args()
+    if args.rejudge:
+        return rejudge(args.output or sys.exit("--rejudge needs --output: the record to judge again"), args.rejudge)
     nodeids = collect(args.select)
     check_selection(nodeids, args.target, args.arms)
     hardware = Pipeline().hardware
@@ -258,7 +297,7 @@ def main() -> None:
             **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
             "cases": len(nodeids), "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration,
             "baseline_runs": baseline_runs, "planned_runs": args.runs * len(args.arms), "runs": runs,
-            "summary": summarize(runs),
+            "summary": summarize(runs), "excursions": excursions(runs, args.target),
             "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs",
                                    str(args.runs), "--arms", *args.arms, "--select", args.select, "--target",
                                    args.target]),

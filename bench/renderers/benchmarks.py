@@ -315,11 +315,15 @@ def render_live_gate(result: Result) -> str:
               " CPU time." if cal else "")
     done, planned = len(data["runs"]), data.get("planned_runs", len(data["runs"]))
     stopped = f" The study stopped after {done} of its {planned} planned gate runs." if done < planned else ""
+    slow = data.get("excursions")
+    sessions = (f" Slow sessions: first looks of the unslowed cases more than {slow['threshold']:.0%} below their case's"
+                f" median over the study's runs, {wilson(len(slow['drops']), slow['case_runs'])} case-runs"
+                f" ({', '.join(f'{math.expm1(d):+.1%}' for d in slow['drops']) or 'none'})." if slow else "")
     return "\n".join([
         table(["runs", "n", "red: failed or exit ≠ 0 (Wilson 95%)", "red: also inconclusive", "slowed case caught",
                "slowed case inconclusive", "cases confirmed in-run per run", "min per run (median)"], rows), "",
         f"Each run `pytest --qbench examples -k \"{data['select']}\"`, its own process, against baselines of"
-        f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped} A/A cases flagged (failed or"
+        f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{sessions} A/A cases flagged (failed or"
         f" inconclusive), runs per case: {cases}. "
         + footer(run_of(data), f"PYTHONPATH=. .venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
     ])
