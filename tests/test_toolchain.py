@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from tiny_models import calibration_dataset
 
 from pytest_qbench import QbenchBuildError
 from pytest_qbench.specs import VariantSpec
@@ -22,7 +23,6 @@ from pytest_qbench.variants.cache import BuildCache
 from pytest_qbench.variants.export import export_original
 from pytest_qbench.variants.quantize import BuiltVariant, build_variant
 from pytest_qbench.variants.toolchain import Toolchain, ToolchainChoice, decide
-from tiny_models import calibration_dataset
 
 # An FFN projection: kept at O1 on both stacks (transformers 5's DistilBERT attention fuses into
 # com.microsoft Attention at O1, with its q_lin, k_lin and v_lin; 4.57's does not).

@@ -90,7 +90,7 @@ def save_preprocessors(source: str | Path, target: Path) -> None:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)  # type: ignore[no-untyped-call]  # unannotated
+        tokenizer = AutoTokenizer.from_pretrained(source)  # type: ignore[no-untyped-call, unused-ignore]  # unannotated in 4.x
     except (OSError, ValueError):  # no tokenizer files: optimum's helper skips them too
         return
     tokenizer.save_pretrained(target)
