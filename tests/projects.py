@@ -16,13 +16,14 @@ import pytest
 import datasets  # noqa: F401
 import onnxruntime.quantization  # noqa: F401
 import onnxruntime.tools.symbolic_shape_infer  # noqa: F401
-import optimum.exporters.onnx  # noqa: F401
-import optimum.onnxruntime  # noqa: F401
-import optimum.onnxruntime.configuration  # noqa: F401
-import optimum.utils.save_utils  # noqa: F401
 import seqeval.metrics  # noqa: F401
-from optimum.onnxruntime import ORTOptimizer, ORTQuantizer  # noqa: F401
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
+
+from pytest_qbench.variants.toolchain import Toolchain, current
+
+# current() imports the chosen toolchain's modules (optimum's, or torch's exporter and onnxruntime's own).
+if current().toolchain is Toolchain.OPTIMUM:
+    from optimum.onnxruntime import ORTOptimizer, ORTQuantizer  # noqa: F401
 
 try:  # the openvino extra, where it is installed, for the same reason
     import nncf  # noqa: F401

@@ -161,3 +161,4 @@ def test_outside_ci_the_installs_are_best_effort(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "qemu-user not installed: the emulated-CPU tests will skip" in result.stdout
     assert "chromium not installed: the browser tests will skip" in result.stdout and "make test" in result.stdout
+    assert result.stdout.splitlines()[-2:] == ["make test", "make test STACK=transformers5"]  # both stacks

@@ -10,8 +10,10 @@ that int8 kernels move differently from CPU to CPU, and tests of the gate's logi
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
+TRANSFORMERS_5 = int(metadata.version("transformers").split(".")[0]) >= 5
 LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 WORDS = (
@@ -41,9 +43,10 @@ def write_tokenizer(folder: Path, model_input_names: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join((*SPECIALS, *dict.fromkeys(WORDS))) + "\n")
-    tokenizer = BertTokenizerFast(
-        vocab_file=str(vocab), do_lower_case=True, model_input_names=model_input_names
-    )
+    # transformers 5's tokenizer takes the vocabulary itself; 4.x's reads it from vocab_file.
+    words = {"vocab": {word: i for i, word in enumerate(vocab.read_text().split())}} if TRANSFORMERS_5 else {
+        "vocab_file": str(vocab)}
+    tokenizer = BertTokenizerFast(**words, do_lower_case=True, model_input_names=model_input_names)
     tokenizer.model_max_length = 128
     tokenizer.save_pretrained(folder)
 

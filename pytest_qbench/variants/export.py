@@ -122,13 +122,14 @@ def copy_model(file: Path, config_dir: Path, target: Path) -> onnx.ModelProto:
     """`file` saved as `target` (external data inlined), with the config and tokenizer of `config_dir`
     beside it; returns the graph."""
     import onnx
-    from optimum.utils.save_utils import maybe_save_preprocessors
+
+    from .toolchain import backend
 
     with as_qbench_error(QbenchModelError, f"reading ONNX model {str(file)!r} failed"):
         model = onnx.load(str(file))
     onnx.save(model, str(target))
     shutil.copyfile(config_dir / CONFIG_FILE, target.parent / CONFIG_FILE)
-    maybe_save_preprocessors(config_dir, target.parent)
+    backend().save_preprocessors(config_dir, target.parent)
     return model
 
 
@@ -155,10 +156,9 @@ def _hub_original(model_id: str, opset: int, cache: BuildCache) -> Path:
 
 def _export(source: str, out: Path, opset: int, revision: str | None = None) -> None:
     import transformers
-    from optimum.exporters.onnx import onnx_export_from_model
-    from torch.jit import TracerWarning  # type: ignore[attr-defined]  # torch.jit's __all__ omits its import of it
 
     from ..measure.tasks import task_for
+    from .toolchain import backend
 
     with as_qbench_error(QbenchModelError, f"reading the config of {source!r} failed"):
         model_config = transformers.AutoConfig.from_pretrained(source, revision=revision)
@@ -168,15 +168,8 @@ def _export(source: str, out: Path, opset: int, revision: str | None = None) -> 
         model, loading = getattr(transformers, task.auto_class).from_pretrained(
             source, revision=revision, attn_implementation="eager", output_loading_info=True
         )
-    with (
-        as_qbench_error(QbenchModelError, f"exporting {source!r} to ONNX (opset {opset}) failed"),
-        warnings.catch_warnings(),
-    ):
-        # The exporter's own noise (tracing notes, torch deprecating the TorchScript exporter):
-        # nothing a qbench user can act on.
-        warnings.simplefilter("ignore", TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        onnx_export_from_model(model, out, opset=opset, task=task.name)
+    with as_qbench_error(QbenchModelError, f"exporting {source!r} to ONNX (opset {opset}) failed"):
+        backend().export_model(model, out, opset, task.name)
     info = {"source": source, "revision": revision, "opset": opset, "task": task.name,
             "newly_initialised": sorted(loading["missing_keys"])}
     (out / EXPORT_INFO).write_text(json.dumps(info, indent=1))

@@ -1,7 +1,8 @@
 """Build the variant a case gates: the original optimised and quantized as its `VariantSpec` says.
 
-graph optimisation (ORTOptimizer) -> symbolic shape inference -> quantization (ORTQuantizer, dynamic,
-or static with calibration ranges, themselves cached per graph, operators, method and data). Every
+graph optimisation -> symbolic shape inference -> quantization (dynamic, or static with calibration
+ranges, themselves cached per graph, operators, method and data), each step by the toolchain of
+toolchain.py (optimum's ORTOptimizer and ORTQuantizer, or onnxruntime's own). Every
 slow step goes through the `BuildCache`, so a second run reuses the optimised and quantized models.
 A graph quantized elsewhere (a case's quantized_file) is adopted as it is instead.
 """
@@ -23,14 +24,15 @@ from ..results import QuantizationRecord
 from ..specs import VariantSpec
 from .cache import MANIFEST, BuildCache, fingerprint_path, library_versions
 from .export import CONFIG_FILE, ONNX_FILE, as_qbench_error, copy_model
-from .inspect import dtype_name, given_record, nothing_quantized, quantized_ops
+from .inspect import given_record, nothing_quantized, quantized_ops
+from .toolchain import backend
 
 if TYPE_CHECKING:
     import datasets
     import onnx
 
 OPTIMIZED_FILE = "model_optimized.onnx"
-QUANTIZED_FILE = "model_optimized_quantized.onnx"  # the name ORTQuantizer gives it
+QUANTIZED_FILE = "model_optimized_quantized.onnx"  # the name ORTQuantizer gives it (and the direct path)
 RECORD_FILE = "qbench_quantization.json"
 
 
@@ -153,7 +155,7 @@ def _build(consumed: Path, spec: VariantSpec, preset: str,
             _check_columns(model, calibration, spec)
         with _step(spec, f"{spec.approach} quantization"):
             ranges = _calibration_ranges(consumed, work, spec, calibration, cache) if static else None
-            quantization_config = _quantize(work, spec, preset, excluded, ranges, out)
+            types = backend().quantize(work, OPTIMIZED_FILE, spec, preset, excluded, ranges, out)
     with _step(spec, "reading the quantized graph"):
         quantized = onnx.load(str(out / QUANTIZED_FILE), load_external_data=False)
     counts = quantized_ops(quantized.graph)
@@ -164,26 +166,20 @@ def _build(consumed: Path, spec: VariantSpec, preset: str,
         quantized_ops=dict(sorted(counts.items())),
         excluded_nodes=excluded,
         note="; ".join(notes) or None,
-        activations_dtype=dtype_name(quantization_config.activations_dtype),
-        weights_dtype=dtype_name(quantization_config.weights_dtype),
-        reduce_range=quantization_config.reduce_range,
+        activations_dtype=types.activations_dtype,
+        weights_dtype=types.weights_dtype,
+        reduce_range=types.reduce_range,
     )
     (out / RECORD_FILE).write_text(json.dumps(asdict(record), indent=1))
 
 
 def _optimize(original_dir: Path, level: int, work: Path) -> None:
     if level == 0:  # no optimisation: quantize the exported graph itself
-        from optimum.utils.save_utils import maybe_save_preprocessors
-
         shutil.copyfile(original_dir / ONNX_FILE, work / OPTIMIZED_FILE)
         shutil.copyfile(original_dir / CONFIG_FILE, work / CONFIG_FILE)
-        maybe_save_preprocessors(original_dir, work)
+        backend().save_preprocessors(original_dir, work)
         return
-    from optimum.onnxruntime import ORTOptimizer
-    from optimum.onnxruntime.configuration import OptimizationConfig
-
-    optimizer = ORTOptimizer.from_pretrained(original_dir, file_names=[ONNX_FILE])
-    optimizer.optimize(optimization_config=OptimizationConfig(optimization_level=level), save_dir=work)
+    backend().optimize(original_dir, ONNX_FILE, level, work)
 
 
 def _infer_shapes(path: Path) -> None:
@@ -222,29 +218,6 @@ def _check_columns(model: onnx.ModelProto, calibration: datasets.Dataset, spec: 
         )
 
 
-def _quantize(work: Path, spec: VariantSpec, preset: str, excluded: list[str], ranges: Any, out: Path) -> Any:
-    """Quantize `work`'s optimized graph into `out` (static: with the calibration `ranges`); returns
-    the quantization config used."""
-    from optimum.onnxruntime import ORTQuantizer
-    from optimum.onnxruntime.configuration import AutoQuantizationConfig
-
-    static = spec.approach == "static"
-    operators = list(spec.operators)
-    quantization_config = getattr(AutoQuantizationConfig, preset)(
-        is_static=static, per_channel=spec.per_channel, operators_to_quantize=operators,
-        nodes_to_exclude=excluded,
-    )
-    # Not every preset takes these as arguments.
-    quantization_config.reduce_range = spec.reduce_range or spec.saturation_remedy == "reduce_range"
-    if spec.saturation_remedy == "u8u8":
-        from onnxruntime.quantization import QuantType
-
-        quantization_config.weights_dtype = QuantType.QUInt8
-    quantizer = ORTQuantizer.from_pretrained(work, file_name=OPTIMIZED_FILE)
-    quantizer.quantize(quantization_config=quantization_config, save_dir=out, calibration_tensors_range=ranges)
-    return quantization_config
-
-
 RANGES_FILE = "ranges.npz"
 
 
@@ -260,15 +233,7 @@ def _calibration_ranges(consumed: Path, work: Path, spec: VariantSpec, calibrati
            "data": dataset_fingerprint(calibration), "libraries": library_versions()}
 
     def fit(out: Path) -> None:
-        from optimum.onnxruntime import ORTQuantizer
-
-        quantizer = ORTQuantizer.from_pretrained(work, file_name=OPTIMIZED_FILE)
-        ranges = quantizer.fit(
-            calibration, _calibration_config(spec, calibration),
-            onnx_augmented_model_name=work / "augmented.onnx",  # optimum's default is the cwd
-            operators_to_quantize=list(spec.operators),
-        )
-        _save_ranges(ranges, out / RANGES_FILE)
+        _save_ranges(backend().calibrate(work, OPTIMIZED_FILE, spec, calibration), out / RANGES_FILE)
 
     return _load_ranges(cache.get_or_build(key, fit)[0] / RANGES_FILE)
 
@@ -299,12 +264,3 @@ def _load_ranges(path: Path) -> Any:
                 fields.setdefault(int(index), {})[field] = stored[key]
     data = {name: TensorData(**fields[i]) for i, name in enumerate(meta["tensors"])}
     return TensorsData(CalibrationMethod[meta["method"]], data)
-
-
-def _calibration_config(spec: VariantSpec, calibration: datasets.Dataset) -> Any:
-    from optimum.onnxruntime.configuration import AutoCalibrationConfig
-
-    method = spec.calibration.method
-    if method == "percentile":
-        return AutoCalibrationConfig.percentiles(calibration, percentile=spec.calibration.percentile)
-    return getattr(AutoCalibrationConfig, method)(calibration)  # minmax, entropy
