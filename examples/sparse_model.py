@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from conll_model import TRAIN_FILE, VALID_FILE, Recipe, collate, encode, ensure_model, evaluate, load_split
 from conll_model import fingerprint as dense_fingerprint

@@ -125,5 +125,5 @@ def test_pruned_qa_model_distilled_from_its_teacher_keeps_its_zeros(tmp_path, to
                     Distillation(learning_rate=1e-3, temperature=2.0, distillation=0.5), "test")
     make_permanent(student)
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
-    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters()))  # it learned
+    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True))  # it learned
     assert weight_sparsity(student) == pytest.approx(0.5, abs=0.01)  # and the pruned weights stayed zero
