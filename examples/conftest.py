@@ -3,8 +3,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model
+
+
+# The question-answering gate trains its model for tens of minutes on first use and scores thousands of
+# questions per variant: it runs when named (`make demo-qa`, `pytest --qbench examples/qa`), not with the
+# rest of `pytest --qbench examples`.
+QA_GATE = Path(__file__).resolve().parent / "qa"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.resolve() != QA_GATE:
+        return None
+    named = (config.invocation_params.dir / arg.split("::")[0] for arg in config.args)
+    return not any(path.resolve().is_relative_to(QA_GATE) for path in named) or None
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,80 @@ def weight_sparsity(model: Any) -> float:
     return float(sum((w == 0).sum().item() for w in weights) / sum(w.numel() for w in weights))
 
 
+def prune_encoder(model: Any, sparsity: float) -> None:
+    """Mask the smallest `sparsity` of every encoder Linear's weights (l1, unstructured, each layer alike)."""
+    from torch.nn.utils import prune
+
+    for linear in encoder_linears(model):
+        prune.l1_unstructured(linear, "weight", amount=sparsity)
+
+
+def make_permanent(model: Any) -> None:
+    """Fold the pruning masks into the weights: the zeros stay, the masks go."""
+    from torch.nn.utils import prune
+
+    for linear in encoder_linears(model):
+        prune.remove(linear, "weight")
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """The recovery's settings, whatever the task."""
+
+    learning_rate: float
+    temperature: float
+    distillation: float  # the soft term's weight; the labels' loss has the rest
+
+
+def distil(
+    student: Any, teacher: Any, batches: Iterable[dict[str, Any]], labels: tuple[str, ...],
+    soft_loss: Callable[[Any, Any, dict[str, Any], float], Any], settings: Distillation, desc: str,
+) -> list[float]:
+    """One pass over `batches` (the model's keyword arguments, `labels` among them) with the pruning
+    masks held (they multiply the weights): the labels' loss mixed with `soft_loss(student_out,
+    teacher_out, batch, temperature)`, the divergence from the teacher's softened predictions."""
+    import torch
+
+    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=settings.learning_rate)
+    losses = []
+    student.train()
+    for batch in tqdm_batches(batches, desc):
+        with torch.no_grad():
+            teacher_out = teacher(**{k: v for k, v in batch.items() if k not in labels})
+        out = student(**batch)
+        soft = soft_loss(out, teacher_out, batch, settings.temperature)
+        loss = (1 - settings.distillation) * out.loss + settings.distillation * soft
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+def tqdm_batches(batches: Iterable[dict[str, Any]], desc: str) -> Iterable[dict[str, Any]]:
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=desc, unit="batch", total=len(batches) if isinstance(batches, list) else None)
+
+
+def softened_kl(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
+    """KL(teacher || student) of the temperature-softened distributions over the last axis, per row,
+    scaled by T² (Hinton et al.); rows are what the caller selected."""
+    import torch.nn.functional as F
+
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, dim=-1), F.softmax(teacher_logits / t, dim=-1),
+                    reduction="batchmean") * t * t
+
+
+def _token_kl(out: Any, teacher_out: Any, batch: dict[str, Any], temperature: float) -> Any:
+    scored = batch["labels"] != -100
+    return softened_kl(out.logits[scored], teacher_out.logits[scored], temperature)
+
+
 def train(recipe: SparseRecipe, out_dir: Path, cache_root: Path | None = None) -> dict[str, Any]:
     import torch
-    from torch.nn.utils import prune
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     dense_dir = ensure_model(recipe.dense, cache_root)
@@ -71,13 +143,11 @@ def train(recipe: SparseRecipe, out_dir: Path, cache_root: Path | None = None) -
     tokenizer = AutoTokenizer.from_pretrained(dense_dir)
     teacher = AutoModelForTokenClassification.from_pretrained(dense_dir).eval()
     student = AutoModelForTokenClassification.from_pretrained(dense_dir)
-    for linear in encoder_linears(student):
-        prune.l1_unstructured(linear, "weight", amount=recipe.sparsity)
+    prune_encoder(student, recipe.sparsity)
     pruned = evaluate(student, tokenizer, load_split(VALID_FILE), recipe.dense.max_length)
     started = time.perf_counter()
     losses = _recover(student, teacher, tokenizer, recipe)
-    for linear in encoder_linears(student):
-        prune.remove(linear, "weight")
+    make_permanent(student)
     scores = evaluate(student, tokenizer, load_split(VALID_FILE), recipe.dense.max_length)
     return save(student, tokenizer, out_dir, {
         "recipe": asdict(recipe), "weight_sparsity": weight_sparsity(student), "validation_pruned": pruned,
@@ -87,33 +157,13 @@ def train(recipe: SparseRecipe, out_dir: Path, cache_root: Path | None = None) -
 
 
 def _recover(student: Any, teacher: Any, tokenizer: Any, recipe: SparseRecipe) -> list[float]:
-    """`recipe.steps` batches of distillation with the pruning masks held (they multiply the weights)."""
-    import torch
-    import torch.nn.functional as F
-    from tqdm.auto import tqdm
-
+    """`recipe.steps` batches of CoNLL-2003 train sentences, distilled token by token."""
     features = encode(tokenizer, load_split(TRAIN_FILE), recipe.dense.max_length)
     schedule = Schedule(epochs=1, learning_rate=recipe.learning_rate, batch_size=recipe.batch_size, seed=recipe.seed)
-    batches = length_batches([len(f["input_ids"]) for f in features], schedule, random.Random(recipe.seed))
-    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=recipe.learning_rate)
-    t = recipe.temperature
-    losses = []
-    student.train()
-    for indices in tqdm(batches[: recipe.steps], desc=f"recovering {recipe.sparsity:.0%} sparse", unit="batch"):
-        batch = collate(features, indices, tokenizer.pad_token_id)
-        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-        with torch.no_grad():
-            soft = F.softmax(teacher(**inputs).logits / t, dim=-1)
-        out = student(**inputs, labels=batch["labels"])
-        scored = batch["labels"] != -100
-        kl = F.kl_div(F.log_softmax(out.logits / t, dim=-1)[scored], soft[scored], reduction="batchmean") * t * t
-        loss = (1 - recipe.distillation) * out.loss + recipe.distillation * kl
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    return losses
+    order = length_batches([len(f["input_ids"]) for f in features], schedule, random.Random(recipe.seed))
+    batches = [collate(features, indices, tokenizer.pad_token_id) for indices in order[: recipe.steps]]
+    settings = Distillation(recipe.learning_rate, recipe.temperature, recipe.distillation)
+    return distil(student, teacher, batches, ("labels",), _token_kl, settings, f"recovering {recipe.sparsity:.0%} sparse")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,19 @@ class Schedule:
     # The word embeddings are half the encoder's weights; frozen, each step skips their gradient and
     # AdamW update.
     freeze_word_embeddings: bool = True
+    # bf16 autocast of the forward pass where the CPU computes bf16 natively (AMX-BF16 or AVX512-BF16):
+    # about twice the steps per minute there; elsewhere bf16 is emulated and slower, so fp32 is kept.
+    bf16: bool = False
+    threads: int | None = None  # None: every physical core
+
+
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AMX-BF16 or AVX512-BF16), read from /proc/cpuinfo."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 def package_dir(module: str, distribution: str) -> Path:
@@ -163,8 +176,9 @@ def fine_tune(model, lengths: list[int], collate: Callable[[list[int]], dict[str
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    threads = physical_cores()
+    threads = schedule.threads or physical_cores()
     torch.set_num_threads(threads)
+    bf16 = schedule.bf16 and native_bf16()
     steps_per_epoch = -(-len(lengths) // schedule.batch_size)
     total_steps = schedule.epochs * steps_per_epoch
     optimizer = _optimizer(model, schedule)
@@ -177,7 +191,8 @@ def fine_tune(model, lengths: list[int], collate: Callable[[list[int]], dict[str
         for epoch in range(schedule.epochs):
             losses = []
             for indices in length_batches(lengths, schedule, rng):
-                loss = model(**collate(indices)).loss
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = model(**collate(indices)).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], schedule.max_grad_norm)
                 optimizer.step()
@@ -194,6 +209,7 @@ def fine_tune(model, lengths: list[int], collate: Callable[[list[int]], dict[str
         "epoch_mean_loss": epoch_losses,
         "final_loss": epoch_losses[-1],
         "torch_threads": threads,
+        "bf16_autocast": bf16,
         "train_seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -215,4 +231,5 @@ def print_summary(path: Path) -> None:
     trained = json.loads((path / METRICS_FILE).read_text())
     print(f"model: {path}")
     print(f"trained: {trained['epochs']} epochs in {trained['train_seconds']:.0f} s, final loss {trained['final_loss']:.4f}")
-    print("validation (fp32 torch): " + ", ".join(f"{k} {v:.4f}" for k, v in trained["validation"].items()))
+    if "validation" in trained:
+        print("validation (fp32 torch): " + ", ".join(f"{k} {v:.4f}" for k, v in trained["validation"].items()))
