@@ -107,7 +107,7 @@ def report_command(args: argparse.Namespace) -> int:
 
         files = [read_artifact(path) for path in args.artifacts]
         if len(files) == 1:
-            environment, outcome = files[0].artifact["environment"], recorded_outcome(files[0].artifact)
+            environment, outcome = files[0].environment, recorded_outcome(files[0].artifact)
         else:
             merged = merge(files)
             environment, outcome = merged.environment, merged.outcome
@@ -250,7 +250,7 @@ def _keep(args: argparse.Namespace, pipeline: Pipeline, store: BaselineStore,
 
     environment, lines = pipeline.environment(), []
     errors = [error for error in (stage_result(store, r, pipeline.hardware_key, update=args.update, sharded=False,
-                                               created=lambda: environment["created"]) for r in results) if error]
+                                               created=lambda: environment.created) for r in results) if error]
     if args.update:
         try:
             written = store.flush()

@@ -35,14 +35,14 @@ BROWSER = pytest.mark.skipif(
 def _results():
     """A failing case (F1 below its baseline), an inconclusive one and a passing one, in that order
     of severity but not of appearance."""
-    passing = replace(make_result(batch_size=1), verdict=Status.PASS, hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    passing = replace(make_result(batch_size=1), verdict=Status.PASS, hardware_key=ENVIRONMENT.hardware_key, checks=[
         Check("f1", "original", "pass", 0.939, 0.940, "max loss 0.01", "lost 0.001", limit=0.93),
         Check("cpu.speedup", "baseline", "pass", 4.66, 4.70, "rtol 0.1", "within", limit=4.70 / 1.1),
     ])
-    unsure = replace(make_result(batch_size=4), verdict=Status.INCONCLUSIVE, hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    unsure = replace(make_result(batch_size=4), verdict=Status.INCONCLUSIVE, hardware_key=ENVIRONMENT.hardware_key, checks=[
         Check("cpu.speedup", "baseline", "inconclusive", 4.3, 4.7, "rtol 0.1", "interval covers both"),
     ])
-    failing = replace(make_result(batch_size=8), verdict=Status.FAIL, hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    failing = replace(make_result(batch_size=8), verdict=Status.FAIL, hardware_key=ENVIRONMENT.hardware_key, checks=[
         Check("f1", "baseline", "fail", 0.80, 0.939, "atol 0.005", "f1 0.8000 vs baseline 0.9390"),
         Check("cpu.speedup", "baseline", "pass", 4.6, 4.7, "rtol 0.1", "within"),
     ])
@@ -75,7 +75,7 @@ def _whole_run():
     others = []
     for result in (make_result(original_ms=40.0, optimized_ms=10.0), make_result(operators=(), runtime="openvino", original_ms=36.0, optimized_ms=8.0)):
         moved = replace(result, test=OTHER_TEST, nodeid=result.nodeid.replace(TEST, OTHER_TEST), verdict=Status.PASS,
-                        original=OriginalRecord("fp32", {}), hardware_key=ENVIRONMENT["hardware_key"])
+                        original=OriginalRecord("fp32", {}), hardware_key=ENVIRONMENT.hardware_key)
         others.append(moved)
     others[0] = replace(others[0], latency=replace(others[0].latency, budget=_budget(60.0, 250.0)))
     return [passing, unsure, failing, *others]
@@ -84,7 +84,7 @@ def _whole_run():
 def _history(folder: Path, speedups: list[float]) -> Path:
     for run, value in enumerate(speedups):
         result = make_result(original_ms=46.38, optimized_ms=46.38 / value)
-        environment = {**ENVIRONMENT, "created": f"2026-11-{run + 1:02d}T00:00:00+00:00"}
+        environment = replace(ENVIRONMENT, created=f"2026-11-{run + 1:02d}T00:00:00+00:00")
         append(folder, build_artifact(environment, [result]))
     return folder
 
@@ -101,7 +101,7 @@ def test_the_report_is_one_offline_file_with_failing_rows_first(tmp_path: Path):
     assert page.count("<figure>") == 4 and page.count("role='img' aria-label=") == 4  # with text alternatives
     assert page.count("<details><summary>The numbers</summary>") == 4
     assert "currentColor" in page and "#010203" not in page  # chart ink follows light and dark
-    assert ENVIRONMENT["hardware_key"] in page and ENVIRONMENT["created"] in page
+    assert ENVIRONMENT.hardware_key in page and ENVIRONMENT.created in page
 
 
 def test_the_history_is_append_only_and_indexed_oldest_first(tmp_path: Path):
@@ -109,13 +109,13 @@ def test_the_history_is_append_only_and_indexed_oldest_first(tmp_path: Path):
     artifact = build_artifact(ENVIRONMENT, [make_result()])
     first, second = append(folder, artifact), append(folder, artifact)  # the same run twice: two entries
     assert first != second and first.is_file() and second.is_file()
-    older = build_artifact({**ENVIRONMENT, "created": "2020-01-01T00:00:00+00:00"}, [make_result()])
+    older = build_artifact(replace(ENVIRONMENT, created="2020-01-01T00:00:00+00:00"), [make_result()])
     append(folder, older)
     runs = load(folder)
     assert [r.created for r in runs] == sorted(r.created for r in runs) and len(runs) == 3
     assert json.loads((folder / "index.json").read_text())["runs"][0]["file"].startswith("runs/2020-01-01")
     (key, points), = series(runs).items()
-    assert len(points) == 3 and key[1] == ENVIRONMENT["hardware_key"]
+    assert len(points) == 3 and key[1] == ENVIRONMENT.hardware_key
 
 
 def test_a_failed_run_check_fails_the_report_and_the_history_entry_as_it_fails_the_run(tmp_path: Path):

@@ -119,7 +119,7 @@ def test_a_first_run_on_a_new_hardware_key_folds_its_speedups_to_a_line_per_test
     lines = summary_lines(results, ENVIRONMENT)
     notes = lines[lines.index(f"hardware {HW}:") + 1:]
     assert notes[0].startswith(f"  latency recorded, not gated: no baseline runs of this machine (hardware key {HW},"
-                               f" CPU model {ENVIRONMENT.get('cpu_model', 'unrecorded')}) for 8 cases; accuracy was gated.")
+                               f" CPU model {ENVIRONMENT.cpu_model or 'unrecorded'}) for 8 cases; accuracy was gated.")
     assert notes[0].endswith("Per test, its cpu speedups over the nearest baseline's (median of its runs; the markdown"
                              " and HTML reports give each case's):")
     # one line per test, not per case: the range of the gated cpu speedup here over the baseline's
@@ -139,7 +139,7 @@ def test_a_case_without_any_baseline_is_counted_apart_in_its_test_s_line():
     assert f"    {TEST}: 8 cases, speedup here / on {OTHER_HW}: x1.00 to x1.00; 1 with no baseline at all" in lines
 
 
-NO_VNNI = {**ENVIRONMENT, "hardware_key": "x86_64-avx512-2c", "tier": "avx512", "saturates_u8s8": True}
+NO_VNNI = replace(ENVIRONMENT, hardware_key="x86_64-avx512-2c", tier="avx512", saturates_u8s8=True)
 
 
 def test_u8s8_on_a_cpu_without_vnni_is_said_once_with_the_remedy_and_what_int8_bought():
