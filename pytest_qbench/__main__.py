@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .specs import BASELINES_FOLDER
+
 if TYPE_CHECKING:
     from .gate.baselines import BaselineStore
     from .pipeline import Pipeline
@@ -42,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="write every measured case as its baseline into DIR (e.g. baselines/)")
     merge.add_argument("--durations-out", type=Path, metavar="PATH",
                        help="write each case's duration here, for the next run's --qbench-shard-durations")
-    merge.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
-                       help="the committed baselines that --baselines-out starts from (default: baselines/)")
+    merge.add_argument("--baselines", type=Path, default=Path(BASELINES_FOLDER), metavar="DIR",
+                       help=f"the committed baselines that --baselines-out starts from (default: {BASELINES_FOLDER}/)")
     merge.add_argument("--strict", action="store_true",
                        help="an inconclusive or not-gated latency check fails the verdict too")
     merge.add_argument("--confirm-list", type=Path, metavar="PATH",
@@ -76,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
                            " sequence_length=32")
     case.add_argument("--test", default="qbench case", metavar="NODE",
                       help="the test whose baselines the cases are judged against, e.g. tests/test_ner.py::test_int8")
-    case.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
-                      help="the baselines folder (default: baselines/)")
+    case.add_argument("--baselines", type=Path, default=Path(BASELINES_FOLDER), metavar="DIR",
+                      help=f"the baselines folder (default: {BASELINES_FOLDER}/)")
     case.add_argument("--cache-dir", type=Path,
                       help="the build cache (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
     case.add_argument("--update", action="store_true", help="record the cases as their baselines (under --test)")

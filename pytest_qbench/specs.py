@@ -311,6 +311,10 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+BASELINES_FOLDER = "baselines"  # the stored baselines, relative to the project's root
+ARTIFACT_FILE = ".qbench/results.json"  # the run's JSON artifact, relative to the project's root
+
+
 @dataclass(frozen=True)
 class QbenchOptions:
     """The session's command-line options and ini keys, read and checked by options.py."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..gate.rules import RunOutcome
 from ..results import Against, CaseResult, Check, Diagnosis, Environment, Metric, Status
+from ..specs import DiagnosisSpec
 from .content import (
     BUDGET_TITLE,
     CONFIRMED_TITLE,
@@ -471,7 +472,7 @@ def _history_figure(history: Sequence[Run], results: list[CaseResult], most: int
     return _figure(_svg(figure), caption, _table(["case", "hardware key", "runs", "speedups", "step"], rows))
 
 
-def _diagnosis(diagnosis: Diagnosis, top: int = 10) -> str:
+def _diagnosis(diagnosis: Diagnosis, top: int = DiagnosisSpec.top) -> str:
     """The terminal's and the markdown report's diagnosis (report/content.py), as HTML."""
     repair = "" if diagnosis.repair is None else f"<p><strong>{_escape(repair_line(diagnosis.repair))}</strong></p>"
     return (f"<p><strong>Cause:</strong> {_escape(diagnosis.preflight.explanation)}</p>{repair}"

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..results import SCORES, CaseResult, Diagnosis, Environment
+from ..specs import DiagnosisSpec
 from .content import (
     BUDGET_TITLE,
     CONFIRMED_TITLE,
@@ -58,7 +59,7 @@ TIME_HEADERS = [
 _CARD_NAMES = {"approach": "quantization_approach", "operators": "operators_to_quantize"}
 
 
-def markdown(results: list[CaseResult], environment: Environment, top: int = 10) -> str:
+def markdown(results: list[CaseResult], environment: Environment, top: int = DiagnosisSpec.top) -> str:
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in by_test(results).items():
         parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group),

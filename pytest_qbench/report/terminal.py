@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 from ..results import CaseResult, Diagnosis, Environment
+from ..specs import DiagnosisSpec
 from .content import (
     BUDGET_TITLE,
     CONFIRMED_TITLE,
@@ -35,7 +36,7 @@ from .content import (
 from .runtimes import RUNTIMES_TITLE, best_lines, runtime_rows
 
 
-def summary_lines(results: list[CaseResult], environment: Environment, top: int = 10) -> list[str]:
+def summary_lines(results: list[CaseResult], environment: Environment, top: int = DiagnosisSpec.top) -> list[str]:
     header = ["case", *VERDICT_HEADERS]
     rows = {test: [[r.case_id, *verdict_cells(r)] for r in group] for test, group in by_test(results).items()}
     table = iter(_aligned([header, *itertools.chain(*rows.values())]))  # one width per column, across tests
