@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA
-from pytest_qbench.specs import QbenchOptions, VariantSpec
 from pytest_qbench.results import (
-    AccuracyResult, BaselineEntry, BaselineRecord, CaseResult, CpuTime, Environment, LatencyGate, LatencyResult, LatencyStats,
-    Parameters, QuantizationRecord, Speedup, Spread,
+    AccuracyResult,
+    BaselineEntry,
+    BaselineRecord,
+    CaseResult,
+    CpuTime,
+    Environment,
+    LatencyGate,
+    LatencyResult,
+    LatencyStats,
+    Parameters,
+    QuantizationRecord,
+    Speedup,
+    Spread,
 )
+from pytest_qbench.specs import QbenchOptions, VariantSpec
 
 TEST = "examples/test_conll.py::test_ner"
 HW = "x86_64-avx512_vnni-2c"

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 # Imported here, outside pytester's inner runs: in-process runs unload the modules they imported,
 # and pyarrow cannot register `datasets`' extension types a second time.
 # The same holds for the exporter's and the quantizer's modules: re-imported, their extension
@@ -20,6 +18,7 @@ import optimum.exporters.onnx  # noqa: F401
 import optimum.onnxruntime  # noqa: F401
 import optimum.onnxruntime.configuration  # noqa: F401
 import optimum.utils.save_utils  # noqa: F401
+import pytest
 import seqeval.metrics  # noqa: F401
 from optimum.onnxruntime import ORTOptimizer, ORTQuantizer  # noqa: F401
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer  # noqa: F401

@@ -7,12 +7,12 @@ import jsonschema
 import pytest
 from factories import ENVIRONMENT, HW, latency_gate, looked_up, make_result
 
-from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
-from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench import QbenchArtifactError
+from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import CaseResult, Environment, Metric, Status
+from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
 
 
 def judged(result, update=False):
@@ -110,8 +110,17 @@ def test_case_without_latency_validates():
 def test_latency_records_the_cpu_phase_and_the_wall_phase_apart():
     result = judged(make_result())
     latency = build_artifact(ENVIRONMENT, [result])["cases"][0]["latency"]
-    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds", "budget",
-                            "measurements"}
+    assert set(latency) == {
+        "original",
+        "optimized",
+        "wall_speedup",
+        "cpu",
+        "stop_reason",
+        "threads",
+        "seconds",
+        "budget",
+        "measurements",
+    }
     assert latency["budget"] is None  # the case names no latency budget
     assert latency["measurements"] == []  # the first look decided: no confirmation in the run
     cpu = result.latency.cpu

@@ -204,7 +204,12 @@ def test_the_latency_gate_pools_the_spread_of_this_key_and_cpu_model_s_runs(tmp_
         environment, case = run.artifact["environment"], run.artifact["cases"][0]
         speedup = case["latency"]["cpu"]["speedup"]["value"]
         result = make_result(optimized_ms=46.38 / speedup, run_id=case["run_id"], cpu_model=environment["cpu_model"])
-        append(history, build_artifact(Environment.from_json({**ENVIRONMENT.to_json(), **environment, "created": case["run_id"]}), [result]))
+        append(
+            history,
+            build_artifact(
+                Environment.from_json({**ENVIRONMENT.to_json(), **environment, "created": case["run_id"]}), [result]
+            ),
+        )
     pooled = latency_gate_for(BaselineStore(tmp_path), "key", "cpu", history=history, cases=42, alpha=0.05)
     assert (pooled.cpu_model, pooled.cases, pooled.alpha) == ("cpu", 42, 0.05)
     assert pooled.speedup_spread.df > 0 and pooled.speedup_spread.sigma != PRIOR_SPEEDUP_SIGMA  # the two runs of "cpu"

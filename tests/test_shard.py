@@ -3,19 +3,19 @@ against a single-process run of the same cases, and the merges that must be refu
 
 from __future__ import annotations
 
-from dataclasses import replace
 import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from factories import ENVIRONMENT, make_result
 from projects import make_project
 
-from pytest_qbench.__main__ import main as qbench_main
 from pytest_qbench import QbenchConfigError
+from pytest_qbench.__main__ import main as qbench_main
 from pytest_qbench.report.artifact import build_artifact, validate_artifact
 from pytest_qbench.results import Environment, Status
 from pytest_qbench.shard import durations_from, plan
@@ -131,7 +131,9 @@ def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert f"{ENVIRONMENT.hardware_key}: 1 cases, 0 failing, 1 skipped, 0 missing" in out and "verdict: pass" in out
     merged = json.loads((tmp_path / "m.json").read_text())
-    assert merged["merge"]["skipped"] == {ENVIRONMENT.hardware_key: [skipped.nodeid]} and merged["merge"]["missing"] == {}
+    assert (
+        merged["merge"]["skipped"] == {ENVIRONMENT.hardware_key: [skipped.nodeid]} and merged["merge"]["missing"] == {}
+    )
 
 
 SKIPPING_TEST = """
@@ -299,7 +301,9 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
     result = make_result(run_id=run_id)
     value, low, high = speedup
     latency = result.latency
-    result.latency = replace(latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high)))
+    result.latency = replace(
+        latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high))
+    )
     result.hardware_key = ENVIRONMENT.hardware_key
     judgement = judge(result, looked_up(entry, result.hardware_key), Tolerances(),
                       latency=latency_gate(CPU_MODEL, cases=42))
@@ -375,7 +379,11 @@ def test_the_merge_checks_the_run_with_its_recorded_settings(tmp_path: Path, mon
     assert _merge(*shards, "-o", tmp_path / "m.json") == 0
     merged = json.loads((tmp_path / "m.json").read_text())
     assert [c["tolerance"] for c in merged["run_checks"]] == ["rtol 0.2"]
-    assert (merged["run"]["speedup_rtol"], merged["run"]["false_alarm_rate"], merged["run"]["strict"]) == (0.2, 0.05, False)
+    assert (merged["run"]["speedup_rtol"], merged["run"]["false_alarm_rate"], merged["run"]["strict"]) == (
+        0.2,
+        0.05,
+        False,
+    )
     assert "run settings: speedup rtol 0.2, false-alarm rate 0.05" in capsys.readouterr().out
 
 
@@ -386,8 +394,10 @@ def test_artifacts_without_recorded_settings_take_the_defaults_and_say_so(tmp_pa
     assert _run_check_arguments(monkeypatch, shards) == (Tolerances.speedup_rtol, QbenchOptions.false_alarm_rate)
     monkeypatch.undo()
     assert _merge(*shards, "-o", tmp_path / "m.json") == 0
-    assert (f"run settings: speedup rtol {Tolerances.speedup_rtol:g}, false-alarm rate {QbenchOptions.false_alarm_rate:g}"
-            f" (the defaults where {shards[0]}, {shards[1]} do not record them)") in capsys.readouterr().out
+    assert (
+        f"run settings: speedup rtol {Tolerances.speedup_rtol:g}, false-alarm rate {QbenchOptions.false_alarm_rate:g}"
+        f" (the defaults where {shards[0]}, {shards[1]} do not record them)"
+    ) in capsys.readouterr().out
 
 
 def test_artifacts_judged_with_different_settings_are_refused_naming_them(tmp_path: Path, capsys):
