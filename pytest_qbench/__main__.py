@@ -33,6 +33,26 @@ if TYPE_CHECKING:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_qbench", description="pytest-qbench's tools")
     commands = parser.add_subparsers(dest="command", required=True)
+    _merge_command(commands)
+    report = commands.add_parser(
+        "report", help="write the single-file HTML report of artifacts made earlier (merged, or shards to merge)",
+    )
+    report.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT")
+    report.add_argument("-o", "--output", type=Path, required=True, help="where to write the HTML file")
+    report.add_argument("--history", type=Path, metavar="DIR", help="draw the trends of this history folder")
+    history = commands.add_parser("history", help="append an artifact to a history folder (append-only)")
+    history.add_argument("artifact", type=Path, metavar="ARTIFACT")
+    history.add_argument("--dir", type=Path, required=True, help="the history folder")
+    cache = commands.add_parser("cache", help="list the build cache's entries, or remove those unused for a while")
+    cache.add_argument("--dir", type=Path,
+                       help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
+    cache.add_argument("--prune", type=float, metavar="DAYS", help="remove the entries no run has used for DAYS days")
+    cache.add_argument("--dry-run", action="store_true", help="with --prune: list what would go, remove nothing")
+    _case_command(commands)
+    return parser
+
+
+def _merge_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     merge = commands.add_parser(
         "merge", help="merge the artifacts of shards and runner classes into one verdict",
         description="Check that the artifacts are shards of one run, merge them, recompute the verdict.",
@@ -51,20 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--confirm-list", type=Path, metavar="PATH",
                        help="write the node ids whose latency failed or was inconclusive, per hardware key, one per"
                             " line (empty: nothing to confirm): what a confirmation job reruns")
-    report = commands.add_parser(
-        "report", help="write the single-file HTML report of artifacts made earlier (merged, or shards to merge)",
-    )
-    report.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT")
-    report.add_argument("-o", "--output", type=Path, required=True, help="where to write the HTML file")
-    report.add_argument("--history", type=Path, metavar="DIR", help="draw the trends of this history folder")
-    history = commands.add_parser("history", help="append an artifact to a history folder (append-only)")
-    history.add_argument("artifact", type=Path, metavar="ARTIFACT")
-    history.add_argument("--dir", type=Path, required=True, help="the history folder")
-    cache = commands.add_parser("cache", help="list the build cache's entries, or remove those unused for a while")
-    cache.add_argument("--dir", type=Path,
-                       help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
-    cache.add_argument("--prune", type=float, metavar="DAYS", help="remove the entries no run has used for DAYS days")
-    cache.add_argument("--dry-run", action="store_true", help="with --prune: list what would go, remove nothing")
+
+
+def _case_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     case = commands.add_parser(
         "case", help="build, measure and judge the cases of one marker, without pytest",
         description="Expand the arguments into cases as @pytest.mark.qbench(model=MODEL, dataset=DATA, KEY=VALUE...)"
@@ -84,7 +93,6 @@ def _parser() -> argparse.ArgumentParser:
                       help="the build cache (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
     case.add_argument("--update", action="store_true", help="record the cases as their baselines (under --test)")
     case.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON artifact of the cases here")
-    return parser
 
 
 def _done(command: str, action: Callable[[], str]) -> int:
