@@ -28,13 +28,18 @@ from pytest_qbench import CaseSpec, DataSpec, Pipeline, TimingSpec, VariantSpec 
 EXCLUSIONS = {
     "none": {},
     "softmax (the mask Adds)": {"exclude": ("softmax",)},
-    "the repair (examples/)": {"exclude": tuple(REPAIRED["exclude"]), "nodes_to_exclude": tuple(REPAIRED["nodes_to_exclude"])},
+    "the repair (examples/)": {
+        "exclude": tuple(REPAIRED["exclude"]),
+        "nodes_to_exclude": tuple(REPAIRED["nodes_to_exclude"]),
+    },
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     args = parser.parse_args()
     start = run_start()
     pipeline, model, conll = Pipeline(), ensure_model(), str(conll_dir())

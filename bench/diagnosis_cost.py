@@ -22,7 +22,18 @@ from pathlib import Path
 from run_record import run_info, run_start, save_result  # noqa: E402 - bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND = [sys.executable, "-m", "pytest", "--qbench", "examples", "-k", "collapse", "--qbench-repair", "-p", "no:cacheprovider"]
+COMMAND = [
+    sys.executable,
+    "-m",
+    "pytest",
+    "--qbench",
+    "examples",
+    "-k",
+    "collapse",
+    "--qbench-repair",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def run(label: str, cache: Path, work: Path) -> dict:
@@ -44,7 +55,9 @@ def run(label: str, cache: Path, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     args = parser.parse_args()
     start = run_start()
     with tempfile.TemporaryDirectory(prefix="qbench-diagnosis-") as tmp:

@@ -70,7 +70,9 @@ def training_record(model: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     args = parser.parse_args()
     # trained (or found) before the clock starts, as `make demo` does
     models = (conll_model(), sentiment_model(), *(ensure_sparse_model(SparseRecipe(level)) for level in LEVELS))

@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="passes over the cases per process")
     parser.add_argument("--target-ci-width", type=float, default=PROBE_TIMING.target_ci_width)
     parser.add_argument("--cache-dir", type=Path, default=None, help="build cache (default: the plugin's)")
-    parser.add_argument("--output", type=Path, default=None, help="default: bench/results/hosts/<date>-<cpu>-<boot>.json")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="default: bench/results/hosts/<date>-<cpu>-<boot>.json"
+    )
     parser.add_argument("--note", default="", help="what else ran on the host, if anything")
     parser.add_argument("--artifacts", nargs="+", type=Path, help="gate artifacts of one host to record instead")
     parser.add_argument("--host-json", type=Path, help="with --artifacts: fingerprint fields the artifacts lack")
@@ -164,11 +166,18 @@ def from_artifacts(paths: list[Path], host_json: Path | None, note: str) -> dict
     artifacts = [json.loads(p.read_text()) for p in paths]
     environment = artifacts[0]["environment"]
     given = json.loads(host_json.read_text()) if host_json else {}
-    host_fields = {"brand": environment["brand"], "hardware_key": environment["hardware_key"], "tier": environment["tier"],
-                   "int8_flags": environment["int8_flags"], "usable_cores": environment["physical_cores"],
-                   "logical_cores": environment["logical_cores"], **environment.get("fingerprint", {}), **given}
+    host_fields = {
+        "brand": environment["brand"],
+        "hardware_key": environment["hardware_key"],
+        "tier": environment["tier"],
+        "int8_flags": environment["int8_flags"],
+        "usable_cores": environment["physical_cores"],
+        "logical_cores": environment["logical_cores"],
+        **environment.get("fingerprint", {}),
+        **given,
+    }
     runs = []
-    for index, (path, artifact) in enumerate(zip(paths, artifacts)):
+    for index, (path, artifact) in enumerate(zip(paths, artifacts, strict=True)):
         measurements = [
             {"case": f"{case['test']}::{case['id']}", "repeat": 0,
              "speedup": {k: case["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high", "n_pairs")},

@@ -11,10 +11,11 @@ linearly with `columns`; `calibrate` picks the count that adds a given fraction 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from time import thread_time_ns
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,15 +62,23 @@ def extra_cost(make_session: Callable[[Path], Any], base: Path, candidate: Path,
     feeds = [{i.name: feed[i.name] for i in s.get_inputs()} for s in sessions]
     times: tuple[list[int], list[int]] = ([], [])
     for _ in range(calls):
-        for session, bound, out in zip(sessions, feeds, times):
+        for session, bound, out in zip(sessions, feeds, times, strict=True):
             t0 = thread_time_ns()
             session.run(None, bound)
             out.append(thread_time_ns() - t0)
     return median(times[0]) / median(times[1]) - 1
 
 
-def calibrate(make_session: Callable[[Path], Any], base: Path, work: Path, hidden_size: int,
-              feed: dict[str, np.ndarray], extra: float, columns: int = 1024, steps: int = 4) -> tuple[Path, int, float]:
+def calibrate(
+    make_session: Callable[[Path], Any],
+    base: Path,
+    work: Path,
+    hidden_size: int,
+    feed: dict[str, np.ndarray],
+    extra: float,
+    columns: int = 1024,
+    steps: int = 4,
+) -> tuple[Path, int, float]:
     """The slowed model whose extra cost is closest to `extra`: the cost is about proportional to the
     columns, so each step rescales them by extra / measured cost; the closest of the steps is kept."""
     tried: list[tuple[Path, int, float]] = []

@@ -57,9 +57,27 @@ EXCURSION = 0.06  # a first look this far (log) below its case's median over the
 
 def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path, update: bool) -> list[str]:
     """One run of the example gate against (or, with `update`, into) `baselines`, writing `artifact`."""
-    return [sys.executable, "-m", "pytest", "--qbench", "examples", "-k", select, "-q", "-p", "no:cacheprovider",
-            "-p", "qbench_live_slowdown", "--qbench-baselines", str(baselines), "-o", f"qbench_baseline_runs={keep_runs}",
-            "--qbench-json", str(artifact), *(["--qbench-update-baselines"] if update else [])]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--qbench",
+        "examples",
+        "-k",
+        select,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "qbench_live_slowdown",
+        "--qbench-baselines",
+        str(baselines),
+        "-o",
+        f"qbench_baseline_runs={keep_runs}",
+        "--qbench-json",
+        str(artifact),
+        *(["--qbench-update-baselines"] if update else []),
+    ]
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -175,7 +193,9 @@ def collect(select: str) -> list[str]:
     done = subprocess.run(command, cwd=REPO, env=child_env({}), capture_output=True, text=True, check=False)
     nodeids = [line for line in done.stdout.splitlines() if "::" in line]
     if done.returncode or not nodeids:
-        sys.exit(f"the selection collects no case (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        sys.exit(
+            f"the selection collects no case (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     return nodeids
 
 
@@ -188,7 +208,10 @@ def check_selection(nodeids: list[str], target: str, arms: list[str]) -> None:
     from sentiment_model import find_model as sentiment
 
     sentiment_cases = [nodeid.startswith("examples/sentiment/") for nodeid in nodeids]
-    needed = [("conll_model.py", conll, not all(sentiment_cases)), ("sentiment_model.py", sentiment, any(sentiment_cases))]
+    needed = [
+        ("conll_model.py", conll, not all(sentiment_cases)),
+        ("sentiment_model.py", sentiment, any(sentiment_cases)),
+    ]
     missing = [script for script, find, needs in needed if needs and find() is None]
     if missing:
         sys.exit("an example model of the selection is not trained on this machine; train it first (minutes each): "
@@ -224,7 +247,9 @@ def record_baselines(args: argparse.Namespace, work: Path) -> list[dict[str, Any
     for index in range(args.baseline_runs):
         artifact = work / f"baseline-{index}.json"
         command = pytest_command(args.select, work / "baselines", args.baseline_runs, artifact, update=True)
-        _, process = run_pytest(command, child_env({TARGET_ENV: args.target, RECORD_ENV: str(work / "target")}), artifact)
+        _, process = run_pytest(
+            command, child_env({TARGET_ENV: args.target, RECORD_ENV: str(work / "target")}), artifact
+        )
         if process["exit_code"]:
             sys.exit(f"baseline run {index + 1} exited {process['exit_code']}: see {artifact}")
         processes.append(process)
@@ -255,7 +280,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline-runs", type=int, default=3, help="update runs recording the baselines")
     parser.add_argument("--runs", type=int, default=20, help="gate runs per arm")
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS, help="aa: unchanged; slow: the target +10%%")
+    parser.add_argument(
+        "--arms", nargs="+", default=list(ARMS), choices=ARMS, help="aa: unchanged; slow: the target +10%%"
+    )
     parser.add_argument("--select", default=SELECT, help="pytest -k expression of the example gate's cases")
     parser.add_argument("--target", default=TARGET, help="the case slowed in the slow arm, as pytest names it")
     parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile")

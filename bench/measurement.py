@@ -27,11 +27,12 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
 from time import perf_counter, perf_counter_ns
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -252,9 +253,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[argparse.Act
     """The parser, and per experiment the options it reads ("run": the ones every experiment reads)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", choices=EXPERIMENTS, default=list(DEFAULT_EXPERIMENTS))
-    parser.add_argument("--output", type=Path, default=None,
-                        help="JSON results (default: bench/results/measurement-<experiments>.json, which the docs read)")
-    parser.add_argument("--beside", default="not recorded", help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON results (default: bench/results/measurement-<experiments>.json, which the docs read)",
+    )
+    parser.add_argument(
+        "--beside", default="not recorded", help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     groups = {name: parser.add_argument_group(name) for name in ("run", *EXPERIMENTS)}
     options: dict[str, list[argparse.Action]] = {name: [] for name in groups}
 

@@ -72,7 +72,9 @@ def measure_model(model: Path, dataset) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     args = parser.parse_args()
     start = run_start()
     models = {name: measure_model(*example) for name, example in examples().items()}

@@ -56,7 +56,9 @@ def run_gate(work: Path, select: tuple[str, ...], split: str | None, keep_baseli
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     parser.add_argument("--full-dev", action="store_true",
                         help="also score the dense model's ONNX Runtime bs8 cases on all dev questions")
     parser.add_argument("--update-baselines", action="store_true", help="record the subset's baselines into baselines/")

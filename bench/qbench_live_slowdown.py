@@ -6,7 +6,8 @@
 For the test named by $QBENCH_LIVE_TARGET only (the item's name, parameters included), the `optimized`
 model of the case's measurer (`pytest_qbench.CasePipeline.measurer`, a measure/case.py `CaseMeasurer`)
 becomes $QBENCH_LIVE_SLOWED: the in-process timing and the in-run confirmation in fresh processes
-(measure/fresh.py) both read that attribute, so both time the slowed model. Its scores do not change (the slowed graph only adds an output after the logits).
+(measure/fresh.py) both read that attribute, so both time the slowed model. Its scores do not change (the
+slowed graph only adds an output after the logits).
 With $QBENCH_LIVE_RECORD (a folder), the plugin writes there what the slowdown is calibrated on: the
 target's model paths, session settings and hidden size (target.json) and its exact timing inputs
 (inputs.npz). Without $QBENCH_LIVE_TARGET it does nothing.
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -17,7 +17,8 @@ or, for any other file, its text), to markdown. A block written on one line rend
 
 Prose that quotes a figure of a table quotes it through a block too, so it cannot drift from it:
 either the renderer writes the sentence under its table (the summary lines under BENCHMARKS §1), or
-the sentence holds an inline block (`at most <!-- measurement:preset-gap bench/results/presets.json -->0.0012<!-- /measurement:preset-gap -->`).
+the sentence holds an inline block
+(`at most <!-- measurement:preset-gap bench/results/presets.json -->0.0012<!-- /measurement:preset-gap -->`).
 Otherwise the prose names the table and leaves the number out.
 
 Adding a block for a new result file:
@@ -47,7 +48,10 @@ from pathlib import Path
 from renderers import RENDERERS, load
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = tuple(REPO / name for name in ("README.md", "docs/RESULTS.md", "docs/BENCHMARKS.md", "docs/SCALING.md", "docs/verdicts.md"))
+DOCS = tuple(
+    REPO / name
+    for name in ("README.md", "docs/RESULTS.md", "docs/BENCHMARKS.md", "docs/SCALING.md", "docs/verdicts.md")
+)
 BLOCK = re.compile(r"<!-- measurement:(?P<kind>[\w-]+)(?P<sources>(?: [^\s>]+)*) -->(?P<body>.*?)"
                    r"<!-- /measurement:(?P=kind) -->", re.DOTALL)
 OPENING = re.compile(r"<!-- measurement:[\w-]+")
@@ -78,9 +82,13 @@ class Block:
 
 def blocks(doc: Path, text: str) -> list[Block]:
     """The blocks of `text` (the contents of `doc`), in order."""
-    found = [Block(doc, m["kind"], tuple(m["sources"].split()), m["body"], m.span("body")) for m in BLOCK.finditer(text)]
+    found = [
+        Block(doc, m["kind"], tuple(m["sources"].split()), m["body"], m.span("body")) for m in BLOCK.finditer(text)
+    ]
     if len(found) != len(OPENING.findall(text)):
-        raise RenderError(f"{doc.relative_to(REPO)}: a `<!-- measurement:... -->` marker has no matching closing marker")
+        raise RenderError(
+            f"{doc.relative_to(REPO)}: a `<!-- measurement:... -->` marker has no matching closing marker"
+        )
     return found
 
 
@@ -118,7 +126,12 @@ def loose_tables(text: str) -> list[int]:
     lines, found, fenced = outside.splitlines(), [], False
     for index, line in enumerate(lines):
         fenced ^= line.lstrip().startswith("```")
-        is_table = not fenced and index > 0 and TABLE_DELIMITER.match(line.strip()) and lines[index - 1].lstrip().startswith("|")
+        is_table = (
+            not fenced
+            and index > 0
+            and TABLE_DELIMITER.match(line.strip())
+            and lines[index - 1].lstrip().startswith("|")
+        )
         if is_table and not (index > 1 and NO_FIGURES.match(lines[index - 2].strip())):
             found.append(index)  # the header row's number, 1-based
     return found
@@ -152,7 +165,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a block differs from its sources")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when a block differs from its sources"
+    )
     args = parser.parse_args(argv)
     stale: list[Block] = []
     try:

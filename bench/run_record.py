@@ -32,7 +32,7 @@ def machine(threads: int) -> dict[str, Any]:
     """The CPU (brand, vendor-family-model, hardware key), its cores, the threads used, the libraries: of the
     environment a gate run records here (the pipeline's)."""
     environment = Pipeline().environment(threads=threads)
-    return {key: environment[key] for key in ("brand", "cpu_model", "hardware_key", "physical_cores",
+    return {key: environment.to_json()[key] for key in ("brand", "cpu_model", "hardware_key", "physical_cores",
                                               "logical_cores", "threads", "libraries")}
 
 

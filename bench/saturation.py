@@ -24,14 +24,22 @@ from run_record import run_info, run_start, save_result  # noqa: E402
 
 from pytest_qbench import CaseSpec, DataSpec, Pipeline, TimingSpec, VariantSpec  # noqa: E402
 
-ROWS = [("avx512", "none"), ("avx512", "reduce_range"), ("avx512", "u8u8"), ("avx512", "x64quantprecision"), ("avx2", "none")]
+ROWS = [
+    ("avx512", "none"),
+    ("avx512", "reduce_range"),
+    ("avx512", "u8u8"),
+    ("avx512", "x64quantprecision"),
+    ("avx2", "none"),
+]
 SHAPES = [(1, 32), (8, 128)]
 TIMING = TimingSpec(wall_seconds=2.0)  # the wall-clock phase at all cores (threads None: the physical cores)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     args = parser.parse_args()
     start, pipeline = run_start(), Pipeline()
     hardware, model, conll = pipeline.hardware, ensure_model(), str(conll_dir())
@@ -45,11 +53,23 @@ def main() -> None:
         speedups = {}
         for batch, length in SHAPES:
             speedup = case(preset, remedy, batch, length).measurer.latency().wall_speedup
-            speedups[f"bs{batch}-len{length}"] = {"value": speedup.value, "ci_low": speedup.ci_low, "ci_high": speedup.ci_high}
+            speedups[f"bs{batch}-len{length}"] = {
+                "value": speedup.value,
+                "ci_low": speedup.ci_low,
+                "ci_high": speedup.ci_high,
+            }
         first = case(preset, remedy, *SHAPES[0])  # scores do not depend on the shape: the optimized model's,
         record = first.variant.quantization  # with the remedy's session option where it has one
-        rows.append({"preset": preset, "remedy": remedy, "weights": record.weights_dtype, "reduce_range": record.reduce_range,
-                     "f1": first.measurer.score(first.variant.optimized).f1, "wall_speedups": speedups})
+        rows.append(
+            {
+                "preset": preset,
+                "remedy": remedy,
+                "weights": record.weights_dtype,
+                "reduce_range": record.reduce_range,
+                "f1": first.measurer.score(first.variant.optimized).f1,
+                "wall_speedups": speedups,
+            }
+        )
         print(rows[-1], file=sys.stderr, flush=True)
     fp32 = case(*ROWS[0], *SHAPES[0]).measurer
     save_result(ROOT / "bench" / "results" / f"saturation-{hardware.key}.json",

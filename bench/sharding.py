@@ -54,8 +54,24 @@ def pytest_split(count: int, durations: dict[str, float], work: Path) -> dict | 
     path.write_text(json.dumps(durations))
     groups = []
     for group in range(1, count + 1):
-        done = subprocess.run([*PYTEST, "--qbench", *SELECT, "--collect-only", "-q", "--splits", str(count),
-                               "--group", str(group), "--durations-path", str(path)], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                *PYTEST,
+                "--qbench",
+                *SELECT,
+                "--collect-only",
+                "-q",
+                "--splits",
+                str(count),
+                "--group",
+                str(group),
+                "--durations-path",
+                str(path),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0 and "unrecognized arguments: --splits" in done.stderr:
             return None
         groups.append([line for line in done.stdout.splitlines() if "::" in line and "[" in line])
@@ -71,7 +87,9 @@ def pytest_split(count: int, durations: dict[str, float], work: Path) -> dict | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures")
+    parser.add_argument(
+        "--beside", required=True, help="what else ran on the machine meanwhile, recorded with the figures"
+    )
     args = parser.parse_args()
     start = run_start()
     with tempfile.TemporaryDirectory(prefix="qbench-sharding-") as tmp:

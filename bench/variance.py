@@ -27,11 +27,12 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from run_record import run_info, run_start, save_result
@@ -96,7 +97,9 @@ def load_record(path: Path) -> Host:
         by_figure: dict[str, dict[str, list[tuple[float, float | None]]]] = {f: {} for f in FIGURES}
         for m in run["measurements"]:
             for figure in FIGURES:
-                by_figure[figure].setdefault(_case_name(m["case"], source), []).append((_value(m[figure]), _log_se(m[figure])))
+                by_figure[figure].setdefault(_case_name(m["case"], source), []).append(
+                    (_value(m[figure]), _log_se(m[figure]))
+                )
         runs.append({f: Run(v) for f, v in by_figure.items()})
     host = record["host"]
     return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, source)
@@ -138,7 +141,9 @@ class Components:
     """Standard deviations on the log scale (0.01 is about 1%), with 95% intervals."""
 
     within: float | None  # median own standard error of a measurement (its interval); None: none recorded
-    repeat: tuple[float, float, float] | None  # (estimate, low, high): a 2nd measurement in one process, beyond `within`
+    repeat: (
+        tuple[float, float, float] | None
+    )  # (estimate, low, high): a 2nd measurement in one process, beyond `within`
     process: tuple[float, float, float]  # a new process, every case alike
     interaction: tuple[float, float, float]  # a new process, one case (with the repeat part when there is one repeat)
     tau: tuple[float, float, float]  # one case, run to run, beyond its own interval

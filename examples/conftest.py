@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from conll_model import TRAIN_FILE, VALID_FILE, conll_dir, ensure_model
 
-
 # The question-answering gate trains its model for tens of minutes on first use and scores thousands of
 # questions per variant: it runs when named (`make demo-qa`, `pytest --qbench examples/qa`), not with the
 # rest of `pytest --qbench examples`.

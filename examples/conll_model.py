@@ -14,8 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from training import (
-    ENCODER, Schedule, attention_mask, cached_model, encoder_dir, encoder_files, fine_tune, package_dir, padded,
-    print_summary, save, seed_everything, sha256, trained_model,
+    ENCODER,
+    Schedule,
+    attention_mask,
+    cached_model,
+    encoder_dir,
+    encoder_files,
+    fine_tune,
+    package_dir,
+    padded,
+    print_summary,
+    save,
+    seed_everything,
+    sha256,
+    trained_model,
 )
 
 from pytest_qbench import CONLL2003_LABELS, parse_conll

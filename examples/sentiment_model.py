@@ -20,8 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from training import (
-    ENCODER, Schedule, attention_mask, cached_model, encoder_dir, encoder_files, fine_tune, package_dir, padded,
-    print_summary, save, seed_everything, sha256, trained_model,
+    ENCODER,
+    Schedule,
+    attention_mask,
+    cached_model,
+    encoder_dir,
+    encoder_files,
+    fine_tune,
+    package_dir,
+    padded,
+    print_summary,
+    save,
+    seed_everything,
+    sha256,
+    trained_model,
 )
 
 CLASSES = ("rotten", "fresh")  # ids as in the hub's rotten_tomatoes: 0 negative, 1 positive
@@ -46,13 +58,16 @@ def reviews():
     with bz2.open(corpus_file(), "rt", encoding="utf-8", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["category"] in CLASSES]
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=list(CLASSES))})
-    return datasets.DatasetDict({
-        split: datasets.Dataset.from_dict(
-            {"text": [r["text"] for r in part], "label": [CLASSES.index(r["category"]) for r in part]}, features=features
-        )
-        for split in SPLITS
-        for part in [[r for r in rows if _split_of(r["movie_name"]) == split]]
-    })
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict(
+                {"text": [r["text"] for r in part], "label": [CLASSES.index(r["category"]) for r in part]},
+                features=features,
+            )
+            for split in SPLITS
+            for part in [[r for r in rows if _split_of(r["movie_name"]) == split]]
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,9 @@ class Recipe:
 
     @property
     def schedule(self) -> Schedule:
-        return Schedule(epochs=self.epochs, learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed)
+        return Schedule(
+            epochs=self.epochs, learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed
+        )
 
 
 def _fingerprint(recipe: Recipe) -> dict[str, Any]:
@@ -125,9 +142,18 @@ def evaluate(model, tokenizer, dataset, max_length: int, batch_size: int = 64) -
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             predicted += model(**batch).logits.argmax(-1).tolist()
-    return {"accuracy": float(accuracy_score(gold, predicted)), "macro_f1": float(f1_score(gold, predicted, average="macro"))}
+    return {
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "macro_f1": float(f1_score(gold, predicted, average="macro")),
+    }
 
 
 if __name__ == "__main__":

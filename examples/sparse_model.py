@@ -163,7 +163,9 @@ def _recover(student: Any, teacher: Any, tokenizer: Any, recipe: SparseRecipe) -
     order = length_batches([len(f["input_ids"]) for f in features], schedule, random.Random(recipe.seed))
     batches = [collate(features, indices, tokenizer.pad_token_id) for indices in order[: recipe.steps]]
     settings = Distillation(recipe.learning_rate, recipe.temperature, recipe.distillation)
-    return distil(student, teacher, batches, ("labels",), _token_kl, settings, f"recovering {recipe.sparsity:.0%} sparse")
+    return distil(
+        student, teacher, batches, ("labels",), _token_kl, settings, f"recovering {recipe.sparsity:.0%} sparse"
+    )
 
 
 if __name__ == "__main__":

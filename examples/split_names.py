@@ -15,8 +15,8 @@ from pathlib import Path
 
 from conll_model import VALID_FILE, conll_dir
 
-from pytest_qbench.specs import DataSpec
 from pytest_qbench.measure.tasks import Predictions, TokenClassification
+from pytest_qbench.specs import DataSpec
 
 SPLIT_TO_CONLL = {"GIVEN_NAME": "PER", "SURNAME": "PER", "LOC": "LOC", "ORG": "ORG", "MISC": "MISC"}
 _SPLIT = {"B-PER": ["B-GIVEN_NAME", "I-GIVEN_NAME"], "I-PER": ["B-SURNAME", "I-SURNAME"]}  # a label -> its two
@@ -26,15 +26,17 @@ def validation_predictions(model_dir: Path, threads: int) -> Predictions:
     """The model's labels for all 3250 CoNLL-2003 validation sentences (fp32 ONNX, opset 11, as the plugin runs it)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from pytest_qbench.variants.cache import BuildCache
-    from pytest_qbench.variants.export import export_original
     from pytest_qbench.measure.data import parse_conll
     from pytest_qbench.measure.ort_session import make_ort_session
+    from pytest_qbench.variants.cache import BuildCache
+    from pytest_qbench.variants.export import export_original
 
     original = export_original(model_dir, 11, BuildCache())
     tokenizer, config = AutoTokenizer.from_pretrained(original), AutoConfig.from_pretrained(original)
     session = make_ort_session(original / "model.onnx", threads)
-    return TokenClassification().predict(session, tokenizer, parse_conll(conll_dir() / VALID_FILE), DataSpec(None), config.id2label)
+    return TokenClassification().predict(
+        session, tokenizer, parse_conll(conll_dir() / VALID_FILE), DataSpec(None), config.id2label
+    )
 
 
 def split_predictions(predictions: Predictions, strict: bool) -> Predictions:
@@ -49,7 +51,11 @@ def split_names(tags: list[str], strict: bool) -> list[str]:
     A PER tag in no entity (IOB2 reads none in an I-PER after O) becomes I-GIVEN_NAME: none either."""
     result = ["I-GIVEN_NAME" if tag.endswith("-PER") else tag for tag in tags]
     for start, end in _person_entities(tags, strict):
-        result[start:end] = ["B-GIVEN_NAME", *(["B-SURNAME"] if end - start > 1 else []), *["I-SURNAME"] * (end - start - 2)]
+        result[start:end] = [
+            "B-GIVEN_NAME",
+            *(["B-SURNAME"] if end - start > 1 else []),
+            *["I-SURNAME"] * (end - start - 2),
+        ]
     return result
 
 

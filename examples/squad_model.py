@@ -21,8 +21,22 @@ from pathlib import Path
 from typing import Any
 
 from training import (
-    ENCODER, Schedule, attention_mask, cached_model, encoder_dir, encoder_files, fine_tune, length_batches,
-    package_dir, padded, physical_cores, print_summary, save, seed_everything, sha256, trained_model,
+    ENCODER,
+    Schedule,
+    attention_mask,
+    cached_model,
+    encoder_dir,
+    encoder_files,
+    fine_tune,
+    length_batches,
+    package_dir,
+    padded,
+    physical_cores,
+    print_summary,
+    save,
+    seed_everything,
+    sha256,
+    trained_model,
 )
 
 MODEL_PREFIX = "squad11-minilm"
@@ -209,16 +223,17 @@ def ensure_sparse_model(recipe: SparseRecipe = SparseRecipe(), cache_root: Path 
     """The sparse model's folder, pruning and recovering it first if this machine has none yet."""
     fingerprint = {"recipe": asdict(recipe), "dense": _fingerprint(recipe.dense)}
     prefix = f"{MODEL_PREFIX}-sparse{round(recipe.sparsity * 100)}"
-    return cached_model(prefix, fingerprint, lambda folder: train_sparse(recipe, folder, cache_root, threads), cache_root)
+    return cached_model(
+        prefix, fingerprint, lambda folder: train_sparse(recipe, folder, cache_root, threads), cache_root
+    )
 
 
 def train_sparse(recipe: SparseRecipe, out_dir: Path, cache_root: Path | None, threads: int | None) -> dict[str, Any]:
     import time
 
     import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
     from sparse_model import Distillation, distil, make_permanent, prune_encoder, weight_sparsity
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     dense_dir = ensure_model(recipe.dense, cache_root, threads)
     seed_everything(recipe.seed)

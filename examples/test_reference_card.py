@@ -42,8 +42,16 @@ def test_conll03_reference_card_static(qbench):
 # the same 100 train sentences), at four of the card's shapes. Each speedup is over OpenVINO's own fp32;
 # the report also gives it over ONNX Runtime fp32. NNCF quantizes the graph as exported, unfused: the
 # graph on which ONNX Runtime's static int8 collapses (test_conll03_static_collapse below).
-@pytest.mark.qbench(runtime=["openvino"], approach=["dynamic", "static"], batch_size=[1, 8], sequence_length=[32, 128],
-                    calibration_num_samples=100, calibration_split="train", input_column="tokens", label_column="ner_tags")
+@pytest.mark.qbench(
+    runtime=["openvino"],
+    approach=["dynamic", "static"],
+    batch_size=[1, 8],
+    sequence_length=[32, 128],
+    calibration_num_samples=100,
+    calibration_split="train",
+    input_column="tokens",
+    label_column="ner_tags",
+)
 def test_conll03_openvino(qbench):
     qbench.check()
 
@@ -88,7 +96,9 @@ COLLAPSE = dict(REFERENCE, approach=["static"], operators=[["Add", "MatMul"]], o
 
 # raises=: only the gate's failed accuracy check is the expected collapse; a crash while building or
 # measuring fails the test.
-@pytest.mark.xfail(strict=True, raises=QbenchAccuracyLost, reason="the reference card's static collapse: the gate must fail it")
+@pytest.mark.xfail(
+    strict=True, raises=QbenchAccuracyLost, reason="the reference card's static collapse: the gate must fail it"
+)
 @pytest.mark.qbench(**COLLAPSE)
 def test_conll03_static_collapse(qbench):
     qbench.check()
@@ -99,9 +109,20 @@ def test_conll03_static_collapse(qbench):
 # fail the same collapse. Collecting statistics of the mask's -3.4e38 values, NNCF's numpy reductions
 # overflow float32: the warning is the collapse's cause showing, expected here and nowhere else.
 @pytest.mark.filterwarnings("ignore:overflow encountered in reduce:RuntimeWarning")
-@pytest.mark.xfail(strict=True, raises=QbenchAccuracyLost, reason="NNCF without its transformer preset: the gate must fail it")
-@pytest.mark.qbench(runtime=["openvino"], approach=["static"], nncf_model_type="generic", batch_size=[1], sequence_length=[32],
-                    calibration_num_samples=100, calibration_split="train", input_column="tokens", label_column="ner_tags")
+@pytest.mark.xfail(
+    strict=True, raises=QbenchAccuracyLost, reason="NNCF without its transformer preset: the gate must fail it"
+)
+@pytest.mark.qbench(
+    runtime=["openvino"],
+    approach=["static"],
+    nncf_model_type="generic",
+    batch_size=[1],
+    sequence_length=[32],
+    calibration_num_samples=100,
+    calibration_split="train",
+    input_column="tokens",
+    label_column="ner_tags",
+)
 def test_conll03_openvino_generic_collapse(qbench):
     qbench.check()
 

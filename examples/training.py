@@ -14,9 +14,10 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import psutil
 
@@ -99,7 +100,9 @@ class ModelCache(BuildCache):
         return self.root / f"{self.prefix}-{digest}"
 
 
-def cached_model(prefix: str, fingerprint: dict[str, Any], train: Callable[[Path], Any], cache_root: Path | None) -> Path:
+def cached_model(
+    prefix: str, fingerprint: dict[str, Any], train: Callable[[Path], Any], cache_root: Path | None
+) -> Path:
     """The model trained by `train(folder)` for `fingerprint`, from $QBENCH_CACHE_DIR/models (else
     ~/.cache/pytest-qbench/models), training it first if this machine has none yet."""
     path, _ = _model_cache(prefix, cache_root).get_or_build(fingerprint, train)
@@ -168,7 +171,9 @@ def _optimizer(model, schedule: Schedule):
     return torch.optim.AdamW(groups, lr=schedule.learning_rate)
 
 
-def fine_tune(model, lengths: list[int], collate: Callable[[list[int]], dict[str, Any]], schedule: Schedule) -> dict[str, Any]:
+def fine_tune(
+    model, lengths: list[int], collate: Callable[[list[int]], dict[str, Any]], schedule: Schedule
+) -> dict[str, Any]:
     """Train `model` for `schedule.epochs` over examples of token counts `lengths`; `collate` turns a
     batch of example indices into the model's keyword arguments (labels included). Returns the
     training figures for training.json."""
@@ -194,7 +199,9 @@ def fine_tune(model, lengths: list[int], collate: Callable[[list[int]], dict[str
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     loss = model(**collate(indices)).loss
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], schedule.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(
+                    [p for p in model.parameters() if p.requires_grad], schedule.max_grad_norm
+                )
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
@@ -230,6 +237,9 @@ def save(model, tokenizer, out_dir: Path, metrics: dict[str, Any]) -> dict[str, 
 def print_summary(path: Path) -> None:
     trained = json.loads((path / METRICS_FILE).read_text())
     print(f"model: {path}")
-    print(f"trained: {trained['epochs']} epochs in {trained['train_seconds']:.0f} s, final loss {trained['final_loss']:.4f}")
+    print(
+        f"trained: {trained['epochs']} epochs in {trained['train_seconds']:.0f} s, final loss"
+        f" {trained['final_loss']:.4f}"
+    )
     if "validation" in trained:
         print("validation (fp32 torch): " + ", ".join(f"{k} {v:.4f}" for k, v in trained["validation"].items()))

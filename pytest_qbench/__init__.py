@@ -35,7 +35,8 @@ _PUBLIC = {
     **dict.fromkeys(("Pipeline", "CasePipeline", "CaseStageError"), "pytest_qbench.pipeline"),
     **dict.fromkeys(
         ("CaseResult", "Check", "Status", "Metric", "Against", "Parameters", "AccuracyResult", "LatencyResult",
-         "BudgetResult", "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion"),
+         "BudgetResult", "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion",
+         "Environment"),
         "pytest_qbench.results",
     ),
     # hook helpers: the machine to run as (pytest_qbench_hardware)
@@ -59,7 +60,7 @@ __all__ = [
     "QbenchCheckFailed", "QbenchAccuracyLost", "QbenchRun", "CaseSpec", "VariantSpec", "CalibrationSpec", "DataSpec",
     "TimingSpec", "Tolerances", "DiagnosisSpec", "Pipeline", "CasePipeline", "CaseStageError", "CaseResult", "Check",
     "Status", "Metric", "Against", "Parameters", "AccuracyResult", "LatencyResult", "BudgetResult",
-    "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion", "Hardware",
+    "QuantizationRecord", "OriginalRecord", "Diagnosis", "RepairResult", "Exclusion", "Environment", "Hardware",
     "hardware_from_cpuinfo", "parse_conll", "read_conll", "CONLL2003_LABELS", "read_squad", "BuildCache",
     "default_cache_root",
 ]
@@ -108,6 +109,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs read; at run time `__getattr__`
         CaseResult,
         Check,
         Diagnosis,
+        Environment,
         Exclusion,
         LatencyResult,
         Metric,

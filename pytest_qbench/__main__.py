@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .specs import BASELINES_FOLDER
+
 if TYPE_CHECKING:
     from .gate.baselines import BaselineStore
     from .pipeline import Pipeline
@@ -31,24 +33,7 @@ if TYPE_CHECKING:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_qbench", description="pytest-qbench's tools")
     commands = parser.add_subparsers(dest="command", required=True)
-    merge = commands.add_parser(
-        "merge", help="merge the artifacts of shards and runner classes into one verdict",
-        description="Check that the artifacts are shards of one run, merge them, recompute the verdict.",
-    )
-    merge.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT", help="the shards' results.json files")
-    merge.add_argument("-o", "--output", type=Path, required=True, help="where to write the merged artifact")
-    merge.add_argument("--markdown", type=Path, help="also write a markdown report here")
-    merge.add_argument("--baselines-out", type=Path, metavar="DIR",
-                       help="write every measured case as its baseline into DIR (e.g. baselines/)")
-    merge.add_argument("--durations-out", type=Path, metavar="PATH",
-                       help="write each case's duration here, for the next run's --qbench-shard-durations")
-    merge.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
-                       help="the committed baselines that --baselines-out starts from (default: baselines/)")
-    merge.add_argument("--strict", action="store_true",
-                       help="an inconclusive or not-gated latency check fails the verdict too")
-    merge.add_argument("--confirm-list", type=Path, metavar="PATH",
-                       help="write the node ids whose latency failed or was inconclusive, per hardware key, one per"
-                            " line (empty: nothing to confirm): what a confirmation job reruns")
+    _merge_command(commands)
     report = commands.add_parser(
         "report", help="write the single-file HTML report of artifacts made earlier (merged, or shards to merge)",
     )
@@ -63,6 +48,32 @@ def _parser() -> argparse.ArgumentParser:
                        help="the cache folder (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
     cache.add_argument("--prune", type=float, metavar="DAYS", help="remove the entries no run has used for DAYS days")
     cache.add_argument("--dry-run", action="store_true", help="with --prune: list what would go, remove nothing")
+    _case_command(commands)
+    return parser
+
+
+def _merge_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    merge = commands.add_parser(
+        "merge", help="merge the artifacts of shards and runner classes into one verdict",
+        description="Check that the artifacts are shards of one run, merge them, recompute the verdict.",
+    )
+    merge.add_argument("artifacts", nargs="+", type=Path, metavar="ARTIFACT", help="the shards' results.json files")
+    merge.add_argument("-o", "--output", type=Path, required=True, help="where to write the merged artifact")
+    merge.add_argument("--markdown", type=Path, help="also write a markdown report here")
+    merge.add_argument("--baselines-out", type=Path, metavar="DIR",
+                       help="write every measured case as its baseline into DIR (e.g. baselines/)")
+    merge.add_argument("--durations-out", type=Path, metavar="PATH",
+                       help="write each case's duration here, for the next run's --qbench-shard-durations")
+    merge.add_argument("--baselines", type=Path, default=Path(BASELINES_FOLDER), metavar="DIR",
+                       help=f"the committed baselines that --baselines-out starts from (default: {BASELINES_FOLDER}/)")
+    merge.add_argument("--strict", action="store_true",
+                       help="an inconclusive or not-gated latency check fails the verdict too")
+    merge.add_argument("--confirm-list", type=Path, metavar="PATH",
+                       help="write the node ids whose latency failed or was inconclusive, per hardware key, one per"
+                            " line (empty: nothing to confirm): what a confirmation job reruns")
+
+
+def _case_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     case = commands.add_parser(
         "case", help="build, measure and judge the cases of one marker, without pytest",
         description="Expand the arguments into cases as @pytest.mark.qbench(model=MODEL, dataset=DATA, KEY=VALUE...)"
@@ -76,13 +87,12 @@ def _parser() -> argparse.ArgumentParser:
                            " sequence_length=32")
     case.add_argument("--test", default="qbench case", metavar="NODE",
                       help="the test whose baselines the cases are judged against, e.g. tests/test_ner.py::test_int8")
-    case.add_argument("--baselines", type=Path, default=Path("baselines"), metavar="DIR",
-                      help="the baselines folder (default: baselines/)")
+    case.add_argument("--baselines", type=Path, default=Path(BASELINES_FOLDER), metavar="DIR",
+                      help=f"the baselines folder (default: {BASELINES_FOLDER}/)")
     case.add_argument("--cache-dir", type=Path,
                       help="the build cache (default: $QBENCH_CACHE_DIR or ~/.cache/pytest-qbench)")
     case.add_argument("--update", action="store_true", help="record the cases as their baselines (under --test)")
     case.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON artifact of the cases here")
-    return parser
 
 
 def _done(command: str, action: Callable[[], str]) -> int:
@@ -107,7 +117,7 @@ def report_command(args: argparse.Namespace) -> int:
 
         files = [read_artifact(path) for path in args.artifacts]
         if len(files) == 1:
-            environment, outcome = files[0].artifact["environment"], recorded_outcome(files[0].artifact)
+            environment, outcome = files[0].environment, recorded_outcome(files[0].artifact)
         else:
             merged = merge(files)
             environment, outcome = merged.environment, merged.outcome
@@ -250,7 +260,7 @@ def _keep(args: argparse.Namespace, pipeline: Pipeline, store: BaselineStore,
 
     environment, lines = pipeline.environment(), []
     errors = [error for error in (stage_result(store, r, pipeline.hardware_key, update=args.update, sharded=False,
-                                               created=lambda: environment["created"]) for r in results) if error]
+                                               created=lambda: environment.created) for r in results) if error]
     if args.update:
         try:
             written = store.flush()

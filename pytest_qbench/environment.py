@@ -1,6 +1,6 @@
 """What a run records of where it ran: the machine (hardware.py), the libraries that decide its
-numbers, pytest-qbench's version, the project's commit and the time. The JSON artifact's "environment"
-object (report/artifact.py); the reports and the merge read it back.
+numbers, pytest-qbench's version, the project's commit and the time: a results.Environment, the JSON
+artifact's "environment" object (report/artifact.py); the reports and the merge read it back.
 """
 
 from __future__ import annotations
@@ -10,35 +10,35 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from .hardware import Fingerprint, Hardware
+from .results import Environment
 
 
 def run_environment(hardware: Hardware, hardware_key: str, fingerprint: Fingerprint, *, threads: int | None,
-                    root: Path) -> dict[str, Any]:
+                    root: Path) -> Environment:
     """The environment of a run on `hardware` filed under `hardware_key`, with `threads` for its
     wall-clock phase (None: the physical cores), in the project at `root`, created now."""
-    return {
-        "brand": hardware.brand,
-        "arch": hardware.arch,
-        "flags": list(hardware.flags),
-        "int8_flags": list(hardware.int8_flags),
-        "hardware_key": hardware_key,
-        "tier": hardware.tier,
-        "saturates_u8s8": hardware.saturates_u8s8,
-        "preset": hardware.preset,
-        "qbench_version": qbench_version(),
-        "physical_cores": hardware.physical_cores,
-        "logical_cores": hardware.logical_cores,
-        "threads": threads or hardware.physical_cores,
-        "cpu_model": fingerprint.cpu_model,
-        "fingerprint": fingerprint.to_dict(),
-        "python": platform.python_version(),
-        "libraries": libraries(),
-        "git_commit": git_commit(root),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    return Environment(
+        brand=hardware.brand,
+        arch=hardware.arch,
+        flags=tuple(hardware.flags),
+        int8_flags=tuple(hardware.int8_flags),
+        hardware_key=hardware_key,
+        tier=hardware.tier,
+        saturates_u8s8=hardware.saturates_u8s8,
+        preset=hardware.preset,
+        qbench_version=qbench_version(),
+        physical_cores=hardware.physical_cores,
+        logical_cores=hardware.logical_cores,
+        threads=threads or hardware.physical_cores,
+        cpu_model=fingerprint.cpu_model,
+        fingerprint=fingerprint.to_dict(),
+        python=platform.python_version(),
+        libraries=libraries(),
+        git_commit=git_commit(root),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 def libraries() -> dict[str, str]:

@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 
 from .errors import QbenchConfigError
-from .specs import RUNTIMES, SATURATION_REMEDIES, DiagnosisSpec, QbenchOptions, Shard, TimingSpec, Tolerances
+from .specs import (
+    ARTIFACT_FILE,
+    BASELINES_FOLDER,
+    RUNTIMES,
+    SATURATION_REMEDIES,
+    DiagnosisSpec,
+    QbenchOptions,
+    Shard,
+    TimingSpec,
+    Tolerances,
+    VariantSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +43,8 @@ _TOLERANCES = {f.name: f.default for f in dataclasses.fields(Tolerances)}
 _DIAGNOSIS = {f.name: f.default for f in dataclasses.fields(DiagnosisSpec)}
 
 OPTIONS = (
-    _Option("baselines", "folder of the stored baselines", default="baselines"),
-    _Option("json", "where to write the JSON artifact", default=".qbench/results.json"),
+    _Option("baselines", "folder of the stored baselines", default=BASELINES_FOLDER),
+    _Option("json", "where to write the JSON artifact", default=ARTIFACT_FILE),
     _Option("markdown", "also write a markdown report (reference card layout) here"),
     _Option("html", "also write a single-file HTML report with charts here"),
     _Option("history", "append this run's artifact to the history in this folder (the HTML report draws its trends)"),
@@ -59,7 +70,7 @@ OPTIONS = (
             float, _TOLERANCES["max_loss"], flag=False),
     _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
     _Option("saturation_remedy", "int8 remedy for x86 CPUs without VNNI, where u8s8 kernels can saturate: "
-            + ", ".join(SATURATION_REMEDIES), default="none", flag=False),
+            + ", ".join(SATURATION_REMEDIES), default=VariantSpec.saturation_remedy, flag=False),
     _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline (same hardware only): relative "
             "tolerance, or off", number_or_off, _TOLERANCES["cpu_time_rtol"], flag=False),
     _Option("search_samples", "diagnosis pre-flight and repair search: sentences of the evaluation split scored per "
@@ -102,9 +113,10 @@ def addoption(parser: pytest.Parser) -> None:
         help="fail a case whose latency check is inconclusive or not gated on this machine (ini qbench_strict)",
     )
     parser.addini("qbench_runtime", "runtimes a marker without runtime= runs on: " + ", ".join(RUNTIMES)
-                  + " (default: onnxruntime)", type="args", default=["onnxruntime"])
+                  + f" (default: {' '.join(QbenchOptions.runtimes)})", type="args",
+                  default=list(QbenchOptions.runtimes))
     parser.addini("qbench_strict", "fail a case whose latency check is inconclusive or not gated on this machine",
-                  type="bool", default=False)
+                  type="bool", default=QbenchOptions.strict)
     group.addoption(
         "--qbench-repair",
         action="store_true",
@@ -201,7 +213,8 @@ def _runtimes(names: list[str]) -> tuple[str, ...]:
 def _rate(value: float) -> float:
     if not 0 < value < 1:
         raise pytest.UsageError(
-            f"qbench: qbench_false_alarm_rate = {value!r} must be a fraction between 0 and 1, e.g. 0.01"
+            f"qbench: qbench_false_alarm_rate = {value!r} must be a fraction between 0 and 1,"
+            f" e.g. {QbenchOptions.false_alarm_rate}"
         )
     return value
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .measure.inference_session import InferenceSession
     from .measure.ov_session import OvSession
     from .measure.tasks import Task
-    from .results import BaselineRecord, Check
+    from .results import BaselineRecord, Check, Environment
     from .variants.cache import BuildCache
     from .variants.quantize import BuiltVariant
 
@@ -92,7 +92,7 @@ class Pipeline:
         """This machine's CPU model and the rest of what tells hosts apart (hardware.py)."""
         return machine_fingerprint()
 
-    def environment(self, *, threads: int | None = None, root: Path | None = None) -> dict[str, Any]:
+    def environment(self, *, threads: int | None = None, root: Path | None = None) -> Environment:
         """What a run of this pipeline records of where it ran (environment.py); `threads`: its wall-clock
         phase's (default: the physical cores); `root`: the project whose commit it records (default: here)."""
         from .environment import run_environment

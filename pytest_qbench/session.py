@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .gate.baselines import BaselineStore
     from .gate.rules import RunOutcome
     from .hardware import Hardware
-    from .results import LatencyGate
+    from .results import Environment, LatencyGate
     from .specs import QbenchOptions
 
 
@@ -79,7 +79,7 @@ class QbenchSession:
                                 alpha=self.options.false_alarm_rate)
 
     @cached_property
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> Environment:
         """Where the run ran (environment.py), as of its first use: its "created" time."""
         return self.pipeline.environment(threads=self.options.timing.threads, root=self.config.rootpath)
 
@@ -108,7 +108,7 @@ class QbenchSession:
 
         self.results.append(result)
         error = stage_result(self.store, result, self.hardware_key, update=self.options.update,
-                             sharded=self.options.shard is not None, created=lambda: self.environment["created"])
+                             sharded=self.options.shard is not None, created=lambda: self.environment.created)
         if error is not None:
             self.errors.append(error)
 

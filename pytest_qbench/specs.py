@@ -311,6 +311,10 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+BASELINES_FOLDER = "baselines"  # the stored baselines, relative to the project's root
+ARTIFACT_FILE = ".qbench/results.json"  # the run's JSON artifact, relative to the project's root
+
+
 @dataclass(frozen=True)
 class QbenchOptions:
     """The session's command-line options and ini keys, read and checked by options.py."""
@@ -374,6 +378,10 @@ MARKER_KEYS = frozenset(
     {"model", "model_file", "quantized_file", "dataset", "label_map", *_MATRIX_KEYS, *_VARIANT_KEYS, *_DATA_KEYS,
      *_TIMING_KEYS, *_TOLERANCE_KEYS, *_CALIBRATION_KEYS}
 )
+# The matrix of a marker that leaves it out (approach: every one of APPROACHES; runtime: the session's).
+MARKER_OPERATORS = ("Add", "MatMul")  # one set
+MARKER_BATCH_SIZES = (1,)
+MARKER_SEQUENCE_LENGTHS = (128,)
 
 
 def _as_list(name: str, value: Any) -> list[Any]:
@@ -466,8 +474,8 @@ def parse_marker(
     *,
     timing: TimingSpec = TimingSpec(),
     tolerances: Tolerances = Tolerances(),
-    saturation_remedy: str = "none",
-    runtimes: Sequence[str] = ("onnxruntime",),
+    saturation_remedy: str = VariantSpec.saturation_remedy,
+    runtimes: Sequence[str] = QbenchOptions.runtimes,
 ) -> list[CaseSpec]:
     """Validate ``@pytest.mark.qbench(**kwargs)`` and expand it into its case matrix.
 
@@ -482,35 +490,14 @@ def parse_marker(
             + ", ".join(sorted(MARKER_KEYS))
         )
     quantized_file = _quantized_file(kwargs)
-    if quantized_file is not None and "runtime" not in kwargs:
-        runtimes = ("onnxruntime",)  # the session's default runtimes do not apply to a given ONNX graph
-    runtimes = [_choice("runtime", r, RUNTIMES) for r in _as_list("runtime", kwargs.get("runtime", list(runtimes)))]
-    if quantized_file is None:
-        approaches = [_choice("approach", a, APPROACHES)
-                      for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
-        operator_sets = _operators(kwargs.get("operators", [["Add", "MatMul"]]))
-    elif runtimes != ["onnxruntime"]:
-        raise QbenchConfigError(
-            f"qbench: quantized_file gates an ONNX graph on ONNX Runtime; runtime={runtimes!r} asks for"
-            " OpenVINO too: drop runtime= for this test (OpenVINO variants are built from the model by NNCF)"
-        )
-    else:
-        approaches, operator_sets = [GIVEN], [()]
-    batch_sizes = [_positive_int("batch_size", b) for b in _as_list("batch_size", kwargs.get("batch_size", [1]))]
+    runtimes, approaches, operator_sets = _variants(kwargs, quantized_file, runtimes)
+    batch_sizes = [_positive_int("batch_size", b)
+                   for b in _as_list("batch_size", kwargs.get("batch_size", list(MARKER_BATCH_SIZES)))]
     lengths = [_positive_int("sequence_length", n)
-               for n in _as_list("sequence_length", kwargs.get("sequence_length", [128]))]
+               for n in _as_list("sequence_length", kwargs.get("sequence_length", list(MARKER_SEQUENCE_LENGTHS)))]
 
     calibration = _calibration(_split(kwargs, _CALIBRATION_KEYS, "calibration_"))
-    variant_defaults = VariantSpec("dynamic", ("MatMul",))
-    variant_kw = {k: _typed(k, v, getattr(variant_defaults, k)) for k, v in _split(kwargs, _VARIANT_KEYS).items()}
-    variant_kw.setdefault("saturation_remedy", saturation_remedy)
-    _choice("optimization_level", variant_kw.get("optimization_level", 1), OPTIMIZATION_LEVELS)
-    _choice("preset", variant_kw.get("preset", "auto"), PRESETS)
-    _choice("saturation_remedy", variant_kw["saturation_remedy"], SATURATION_REMEDIES)
-    _choice("nncf_model_type", variant_kw.get("nncf_model_type", "transformer"), NNCF_MODEL_TYPES)
-    _positive_int("opset", variant_kw.get("opset", 11))
-    for family in variant_kw.get("exclude", ()):
-        _choice("exclusion family", family, EXCLUSION_FAMILIES)
+    variant_kw = _variant_settings(kwargs, saturation_remedy)
     sparse_rate = _sparse_rate(variant_kw.pop("sparse_decompression_rate", None), runtimes)
 
     data = _data(kwargs)
@@ -537,6 +524,39 @@ def parse_marker(
             approaches, [()] if runtime == "openvino" else operator_sets, batch_sizes, lengths
         )
     ]
+
+
+def _variants(kwargs: Mapping[str, Any], quantized_file: str | None,
+              runtimes: Sequence[str]) -> tuple[list[str], list[str], list[tuple[str, ...]]]:
+    """The marker's runtimes, approaches and operator sets; a quantized_file is one variant, on ONNX Runtime."""
+    if quantized_file is not None and "runtime" not in kwargs:
+        runtimes = ("onnxruntime",)  # the session's default runtimes do not apply to a given ONNX graph
+    chosen = [_choice("runtime", r, RUNTIMES) for r in _as_list("runtime", kwargs.get("runtime", list(runtimes)))]
+    if quantized_file is None:
+        approaches = [_choice("approach", a, APPROACHES)
+                      for a in _as_list("approach", kwargs.get("approach", list(APPROACHES)))]
+        return chosen, approaches, _operators(kwargs.get("operators", [list(MARKER_OPERATORS)]))
+    if chosen != ["onnxruntime"]:
+        raise QbenchConfigError(
+            f"qbench: quantized_file gates an ONNX graph on ONNX Runtime; runtime={chosen!r} asks for"
+            " OpenVINO too: drop runtime= for this test (OpenVINO variants are built from the model by NNCF)"
+        )
+    return chosen, [GIVEN], [()]
+
+
+def _variant_settings(kwargs: Mapping[str, Any], saturation_remedy: str) -> dict[str, Any]:
+    """The marker's settings of VariantSpec beyond its matrix, checked; `saturation_remedy`: the session's."""
+    settings = {k: _typed(k, v, getattr(VariantSpec, k)) for k, v in _split(kwargs, _VARIANT_KEYS).items()}
+    settings.setdefault("saturation_remedy", saturation_remedy)
+    _choice("optimization_level", settings.get("optimization_level", VariantSpec.optimization_level),
+            OPTIMIZATION_LEVELS)
+    _choice("preset", settings.get("preset", VariantSpec.preset), PRESETS)
+    _choice("saturation_remedy", settings["saturation_remedy"], SATURATION_REMEDIES)
+    _choice("nncf_model_type", settings.get("nncf_model_type", VariantSpec.nncf_model_type), NNCF_MODEL_TYPES)
+    _positive_int("opset", settings.get("opset", VariantSpec.opset))
+    for family in settings.get("exclude", ()):
+        _choice("exclusion family", family, EXCLUSION_FAMILIES)
+    return settings
 
 
 def _sparse_rate(rate: Any, runtimes: list[str]) -> float | None:

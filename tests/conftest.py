@@ -12,7 +12,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_qa_model, build_tiny_text_classifier, reviews  # noqa: E402
 
-
 # What makes a test end to end: its fixtures (a pytest run of its own, a browser) or its module (a package
 # build, onnxruntime on an emulated CPU, the workflow's linter, the import contracts' linter, mypy and ruff,
 # the real CoNLL model); tests under qemu elsewhere say so with test_cpu_classes.EMULATED_AVX2.

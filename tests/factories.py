@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA
-from pytest_qbench.specs import QbenchOptions, VariantSpec
 from pytest_qbench.results import (
-    AccuracyResult, BaselineEntry, BaselineRecord, CaseResult, CpuTime, LatencyGate, LatencyResult, LatencyStats,
-    Parameters, QuantizationRecord, Speedup, Spread,
+    AccuracyResult,
+    BaselineEntry,
+    BaselineRecord,
+    CaseResult,
+    CpuTime,
+    Environment,
+    LatencyGate,
+    LatencyResult,
+    LatencyStats,
+    Parameters,
+    QuantizationRecord,
+    Speedup,
+    Spread,
 )
+from pytest_qbench.specs import QbenchOptions, VariantSpec
 
 TEST = "examples/test_conll.py::test_ner"
 HW = "x86_64-avx512_vnni-2c"
 CPU_MODEL = "amd-26-2"
 BASELINE_FILE = "baselines/examples.test_conll.py--test_ner.json"
-ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
+ENVIRONMENT = Environment.from_json({  # as the session passes it to build_artifact and markdown
     "brand": "AMD EPYC 9R14",
     "flags": ["avx2", "avx512_vnni", "avx512f"],
     "hardware_key": HW,
@@ -26,7 +37,7 @@ ENVIRONMENT = {  # as the session passes it to build_artifact and markdown
     "git_commit": None,
     "created": "2026-11-21T20:00:00+00:00",
     "preset": "avx512_vnni",  # more keys than the schema requires are fine
-}
+})
 
 
 def accuracy(f1: float, precision: float = 0.936, recall: float = 0.944, acc: float = 0.988) -> AccuracyResult:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 # Imported here, outside pytester's inner runs: in-process runs unload the modules they imported,
 # and pyarrow cannot register `datasets`' extension types a second time.
 # The same holds for the exporter's and the quantizer's modules: re-imported, their extension
@@ -16,6 +14,7 @@ import pytest
 import datasets  # noqa: F401
 import onnxruntime.quantization  # noqa: F401
 import onnxruntime.tools.symbolic_shape_infer  # noqa: F401
+import pytest
 import seqeval.metrics  # noqa: F401
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
 

@@ -40,7 +40,13 @@ def test_one_except_catches_every_error_and_one_filter_every_warning():
     raised = [c for c in classes if issubclass(c, Exception) and c not in warnings]
     assert len(raised) == 10 and all(issubclass(c, pytest_qbench.QbenchError) for c in raised)
     assert len(warnings) == 4 and all(issubclass(c, pytest_qbench.QbenchWarning) for c in warnings)
-    for value_error in ("QbenchConfigError", "QbenchDataError", "QbenchModelError", "QbenchArtifactError", "QbenchMergeError"):
+    for value_error in (
+        "QbenchConfigError",
+        "QbenchDataError",
+        "QbenchModelError",
+        "QbenchArtifactError",
+        "QbenchMergeError",
+    ):
         assert issubclass(getattr(errors, value_error), ValueError)
     # a cancelled run stops like Ctrl-C; a failed check is a test outcome that `except Exception` must not swallow
     assert not issubclass(pytest_qbench.QbenchTerminated, Exception)
@@ -79,8 +85,9 @@ def test_inconclusive():
 def test_an_inconclusive_check_fails_the_test_under_w_error(pytester: pytest.Pytester):
     pytester.makepyfile(WARNS)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, warnings=1)
-    pytester.runpytest("-p", "no:cacheprovider", "-W", "error::pytest_qbench.QbenchInconclusiveWarning").assert_outcomes(
-        failed=1)
+    pytester.runpytest(
+        "-p", "no:cacheprovider", "-W", "error::pytest_qbench.QbenchInconclusiveWarning"
+    ).assert_outcomes(failed=1)
 
 
 XFAIL = """

@@ -5,14 +5,14 @@ from dataclasses import replace
 
 import jsonschema
 import pytest
-from factories import ENVIRONMENT, latency_gate, looked_up, make_result
+from factories import ENVIRONMENT, HW, latency_gate, looked_up, make_result
 
-from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
-from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench import QbenchArtifactError
+from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
-from pytest_qbench.results import CaseResult, Metric, Status
+from pytest_qbench.results import CaseResult, Environment, Metric, Status
+from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
 
 
 def judged(result, update=False):
@@ -110,8 +110,17 @@ def test_case_without_latency_validates():
 def test_latency_records_the_cpu_phase_and_the_wall_phase_apart():
     result = judged(make_result())
     latency = build_artifact(ENVIRONMENT, [result])["cases"][0]["latency"]
-    assert set(latency) == {"original", "optimized", "wall_speedup", "cpu", "stop_reason", "threads", "seconds", "budget",
-                            "measurements"}
+    assert set(latency) == {
+        "original",
+        "optimized",
+        "wall_speedup",
+        "cpu",
+        "stop_reason",
+        "threads",
+        "seconds",
+        "budget",
+        "measurements",
+    }
     assert latency["budget"] is None  # the case names no latency budget
     assert latency["measurements"] == []  # the first look decided: no confirmation in the run
     cpu = result.latency.cpu
@@ -139,3 +148,13 @@ def test_an_inconclusive_case_validates():
     case = data["cases"][0]
     assert case["verdict"] == "inconclusive"
     assert [c["status"] for c in case["checks"] if c["metric"] == "cpu.speedup"] == ["inconclusive"]
+
+
+def test_an_environment_read_back_is_written_as_it_was_read():
+    # A merge copies each shard's environment: keys this version does not know (a hook's, a newer writer's) and
+    # keys an older writer did not record stay as they were; nothing is added.
+    recorded = {**ENVIRONMENT.to_json(), "runner": {"pool": "ci-7"}, "threads": None}
+    environment = Environment.from_json(recorded)
+    assert environment.to_json() == recorded
+    assert (environment.hardware_key, environment.threads, environment.cpu_model) == (HW, None, None)
+    assert "cpu_model" not in environment.to_json() and environment.flags == ("avx2", "avx512_vnni", "avx512f")

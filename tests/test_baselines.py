@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from factories import HW, TEST, accuracy, latency_gate, make_result
 
-from pytest_qbench.atomic import atomic_write_text
 from pytest_qbench import QbenchBaselineError
+from pytest_qbench.atomic import atomic_write_text
 from pytest_qbench.gate.baselines import BaselineStore, entry_from_result, file_stem
 from pytest_qbench.gate.rules import judge
 from pytest_qbench.results import Status
@@ -62,7 +62,9 @@ def test_round_trip(tmp_path):
         {"value": cpu.speedup.value, "ci_low": cpu.speedup.ci_low, "ci_high": cpu.speedup.ci_high}, rel=1e-6
     )
     wall = result.latency.wall_speedup
-    assert latency["wall_speedup"] == pytest.approx({"value": wall.value, "ci_low": wall.ci_low, "ci_high": wall.ci_high}, rel=1e-6)
+    assert latency["wall_speedup"] == pytest.approx(
+        {"value": wall.value, "ci_low": wall.ci_low, "ci_high": wall.ci_high}, rel=1e-6
+    )
     assert latency["wall_speedup"]["value"] != latency["cpu"]["speedup"]["value"]  # two measurements, kept apart
     assert latency["optimized"]["mean_ms"] == 9.96
     assert recorded["parameters"] == result.parameters.recorded
@@ -156,8 +158,14 @@ def test_a_baseline_file_of_a_previous_schema_says_to_delete_and_re_create_it(tm
     [
         (lambda latency: latency.pop("cpu"), "has no 'latency.cpu' object"),
         (lambda latency: latency["cpu"].pop("speedup"), "has no 'latency.cpu.speedup' object"),
-        (lambda latency: latency["cpu"].pop("optimized_ms"), "has latency.cpu.optimized_ms = None, not a finite number"),
-        (lambda latency: latency["cpu"]["speedup"].pop("ci_low"), "has latency.cpu.speedup.ci_low = None, not a finite number"),
+        (
+            lambda latency: latency["cpu"].pop("optimized_ms"),
+            "has latency.cpu.optimized_ms = None, not a finite number",
+        ),
+        (
+            lambda latency: latency["cpu"]["speedup"].pop("ci_low"),
+            "has latency.cpu.speedup.ci_low = None, not a finite number",
+        ),
         (lambda latency: latency.pop("wall_speedup"), "has no 'latency.wall_speedup' object"),
         (lambda latency: latency.pop("runs"), "has latency.runs that is not a non-empty list of runs"),  # schema 3's
     ],
@@ -175,7 +183,9 @@ def test_an_entry_without_the_latency_values_the_policy_compares_is_refused(tmp_
 
 def test_file_of_another_test_is_refused(tmp_path):
     store = BaselineStore(tmp_path)
-    store.path_for(TEST).write_text(json.dumps({"schema_version": 4, "test": "examples/test_conll_py::test_ner", "cases": {}}))
+    store.path_for(TEST).write_text(
+        json.dumps({"schema_version": 4, "test": "examples/test_conll_py::test_ner", "cases": {}})
+    )
     with pytest.raises(QbenchBaselineError, match="rename one of the tests"):
         store.lookup(TEST, "c", HW)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from pytest_qbench import QbenchConfigError
-from pytest_qbench.specs import MARKER_KEYS, OPERATORS, parse_marker, TimingSpec, Tolerances
+from pytest_qbench.specs import MARKER_KEYS, OPERATORS, TimingSpec, Tolerances, parse_marker
 
 
 def test_operator_list_matches_onnxruntime_registries():
@@ -20,7 +20,11 @@ def test_matrix_expands_in_order_with_reference_defaults():
     assert len(cases) == 16
     variant = cases[0].variant
     assert (variant.opset, variant.optimization_level, variant.per_channel) == (11, 1, False)
-    assert (variant.calibration.method, variant.calibration.num_samples, variant.calibration.split) == ("minmax", 100, "train")
+    assert (variant.calibration.method, variant.calibration.num_samples, variant.calibration.split) == (
+        "minmax",
+        100,
+        "train",
+    )
 
 
 def test_one_flat_operator_list_is_one_set():
@@ -48,9 +52,13 @@ def test_latency_budget_and_tolerance_keys_reach_the_case():
         timing=TimingSpec(min_pairs=20, wall_seconds=1.0, max_seconds=2.0),
         tolerances=Tolerances(cpu_time_rtol=0.3),
     )
-    assert case.timing == TimingSpec(min_pairs=40, wall_iterations=3, wall_seconds=0.25, target_ci_width=0.03, max_seconds=9.0)
+    assert case.timing == TimingSpec(
+        min_pairs=40, wall_iterations=3, wall_seconds=0.25, target_ci_width=0.03, max_seconds=9.0
+    )
     assert (case.tolerances.cpu_time_rtol, case.tolerances.latency_rtol) == (0.4, 0.5)
-    (defaults,) = parse_marker({"approach": "dynamic"}, timing=TimingSpec(min_pairs=20), tolerances=Tolerances(cpu_time_rtol=None))
+    (defaults,) = parse_marker(
+        {"approach": "dynamic"}, timing=TimingSpec(min_pairs=20), tolerances=Tolerances(cpu_time_rtol=None)
+    )
     assert defaults.timing.min_pairs == 20  # the session default, where the marker says nothing
     assert defaults.tolerances.cpu_time_rtol is None  # "off" in the session: not gated
 
@@ -93,7 +101,9 @@ def test_evaluation_settings_and_the_saturation_remedy_are_recorded_with_the_cas
     assert case.data.to_dict() == {"split": "validation", "batch_size": 16, "max_samples": None, "scoring": "default"}
     assert case.variant.to_dict()["saturation_remedy"] == "x64quantprecision"
     assert case.variant.ort_config_entries == {"session.x64quantprecision": "1"}
-    (marker_wins,) = parse_marker({"approach": "dynamic", "saturation_remedy": "u8u8"}, saturation_remedy="x64quantprecision")
+    (marker_wins,) = parse_marker(
+        {"approach": "dynamic", "saturation_remedy": "u8u8"}, saturation_remedy="x64quantprecision"
+    )
     assert marker_wins.variant.saturation_remedy == "u8u8" and marker_wins.variant.ort_config_entries == {}
 
 
@@ -113,7 +123,9 @@ def test_model_file_names_a_graph_inside_the_model_folder():
     (case, *_) = parse_marker({"model_file": "onnx/model_quantized.onnx", "approach": "dynamic"})
     assert case.model_file == "onnx/model_quantized.onnx"
     for bad in ("/abs/model.onnx", "model.bin", 3):
-        with pytest.raises(QbenchConfigError, match="model_file must be the path of a .onnx file relative to the model folder"):
+        with pytest.raises(
+            QbenchConfigError, match="model_file must be the path of a .onnx file relative to the model folder"
+        ):
             parse_marker({"model_file": bad})
 
 
@@ -143,12 +155,23 @@ def test_label_map_merge_is_a_bool_kept_unset_when_the_marker_does_not_say():
 
 
 def test_a_quantized_file_is_one_given_variant_per_shape_and_refuses_quantizer_settings():
-    cases = parse_marker({"quantized_file": "onnx/model_quantized.onnx", "batch_size": [1, 8], "saturation_remedy": "u8u8"})
+    cases = parse_marker(
+        {"quantized_file": "onnx/model_quantized.onnx", "batch_size": [1, 8], "saturation_remedy": "u8u8"}
+    )
     assert [c.id for c in cases] == ["given-model_quantized-bs1-len128", "given-model_quantized-bs8-len128"]
-    assert cases[0].variant.to_dict() == {"approach": "given", "operators": [], "quantized_file": "onnx/model_quantized.onnx",
-                                          "opset": 11, "saturation_remedy": "u8u8"}
+    assert cases[0].variant.to_dict() == {
+        "approach": "given",
+        "operators": [],
+        "quantized_file": "onnx/model_quantized.onnx",
+        "opset": 11,
+        "saturation_remedy": "u8u8",
+    }
     with pytest.raises(QbenchConfigError, match="quantized_file gates a graph quantized elsewhere, as it is; approach,"
                        " calibration_num_samples, per_channel configure the quantizer"):
-        parse_marker({"quantized_file": "q.onnx", "approach": "static", "per_channel": True, "calibration_num_samples": 8})
-    with pytest.raises(QbenchConfigError, match="quantized_file must be the path of a .onnx file relative to the model folder"):
+        parse_marker(
+            {"quantized_file": "q.onnx", "approach": "static", "per_channel": True, "calibration_num_samples": 8}
+        )
+    with pytest.raises(
+        QbenchConfigError, match="quantized_file must be the path of a .onnx file relative to the model folder"
+    ):
         parse_marker({"quantized_file": "/abs/q.onnx"})

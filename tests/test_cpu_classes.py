@@ -23,12 +23,12 @@ from onnx import TensorProto, helper, numpy_helper
 from projects import conll
 from tiny_models import calibration_dataset
 
-from pytest_qbench.variants.quantize import build_variant
-from pytest_qbench.specs import SATURATION_REMEDIES, DataSpec, VariantSpec
 from pytest_qbench.hardware import detect
 from pytest_qbench.measure.data import parse_conll
 from pytest_qbench.measure.ort_session import make_ort_session
 from pytest_qbench.measure.tasks import TokenClassification
+from pytest_qbench.specs import SATURATION_REMEDIES, DataSpec, VariantSpec
+from pytest_qbench.variants.quantize import build_variant
 
 K = 64  # u8 255 x s8 127, 32 pairs per 16-bit lane sum: far past 32767 on vpmaddubsw
 
@@ -144,7 +144,9 @@ def test_the_trained_tiny_model_keeps_f1_1_in_int8_through_every_preset(
 @pytest.mark.parametrize("remedy", [r for r in SATURATION_REMEDIES if r != "none"])
 def test_each_saturation_remedy_builds_what_it_says(remedy: str, tiny_distilbert_onnx: Path, tiny_build_cache):
     spec = VariantSpec("dynamic", ("MatMul",), preset="avx512", saturation_remedy=remedy)
-    record = build_variant(tiny_distilbert_onnx, spec, preset="avx512", calibration=None, cache=tiny_build_cache).quantization
+    record = build_variant(
+        tiny_distilbert_onnx, spec, preset="avx512", calibration=None, cache=tiny_build_cache
+    ).quantization
     expected = {
         "reduce_range": ("int8", True, {}),
         "u8u8": ("uint8", False, {}),

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from pytest_qbench import QbenchDataError
-from pytest_qbench.measure.data import CONLL2003_LABELS, calibration_dataset, check_labels, label_names, latency_inputs, load_split, parse_conll, read_conll
+from pytest_qbench.measure.data import (
+    CONLL2003_LABELS,
+    calibration_dataset,
+    check_labels,
+    label_names,
+    latency_inputs,
+    load_split,
+    parse_conll,
+    read_conll,
+)
 
 CONLL = """-DOCSTART- -X- -X- O
 

@@ -17,13 +17,23 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
-from pytest_qbench.variants.exclusion import resolve_family
-from pytest_qbench.diagnose.diagnosis import MASK_MAGNITUDE, RANGE_LIMIT, classify, group_errors, node_errors, simulate_integer_ops, simulation, sqnr_db, TensorError
-from pytest_qbench.diagnose.repair import repair
-from pytest_qbench.results import Exclusion
-from pytest_qbench.measure.ort_session import make_ort_session
 from test_cpu_classes import EMULATED_AVX2, EXACT, K, on_emulated_avx2, saturating_matmul
+
+from pytest_qbench.diagnose.diagnosis import (
+    MASK_MAGNITUDE,
+    RANGE_LIMIT,
+    TensorError,
+    classify,
+    group_errors,
+    node_errors,
+    simulate_integer_ops,
+    simulation,
+    sqnr_db,
+)
+from pytest_qbench.diagnose.repair import repair
+from pytest_qbench.measure.ort_session import make_ort_session
+from pytest_qbench.results import Exclusion
+from pytest_qbench.variants.exclusion import resolve_family
 
 FLOAT_MIN = float(np.finfo(np.float32).min)
 B, S, D, C = 4, 8, 16, 5
@@ -91,11 +101,17 @@ def attention_graph(path: Path) -> Path:
         helper.make_node("MatMul", ["context", "wo"], ["logits"], name="classifier"),
     ]
     graph = helper.make_graph(
-        nodes, "attention",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [B, S, D]),
-         helper.make_tensor_value_info("mask", TensorProto.FLOAT, [B, 1, S])],
+        nodes,
+        "attention",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [B, S, D]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, [B, 1, S]),
+        ],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [B, S, C])],
-        [numpy_helper.from_array(_weights(rng, D, D, scale=3.0), "wk"), numpy_helper.from_array(_weights(rng, D, C), "wo")],
+        [
+            numpy_helper.from_array(_weights(rng, D, D, scale=3.0), "wk"),
+            numpy_helper.from_array(_weights(rng, D, C), "wo"),
+        ],
     )
     return _save(graph, path)
 
@@ -184,7 +200,9 @@ def test_the_injected_fault_ranks_first_and_is_flagged_out_of_scale(fault: str, 
     build, feeds, overrides, culprit, _ = FAULTS[fault]
     fp32 = build(tmp_path / "fp32.onnx")
     int8 = quantize(fp32, tmp_path / "int8.onnx", feeds(8, seed=1), overrides=overrides)
-    nodes, ranges, output = node_errors(fp32, int8, feeds(2, seed=2), operators=("MatMul", "Add"), families=families_of(fp32))
+    nodes, ranges, output = node_errors(
+        fp32, int8, feeds(2, seed=2), operators=("MatMul", "Add"), families=families_of(fp32)
+    )
     assert nodes[0].node == culprit and nodes[0].out_of_scale, nodes
     assert not any(n.out_of_scale for n in nodes[1:]), nodes
     assert all(culprit in r.nodes and max(abs(r.low), abs(r.high)) > RANGE_LIMIT for r in ranges)
@@ -212,9 +230,14 @@ def test_the_repair_excludes_exactly_the_injected_fault(fault: str, tmp_path: Pa
     broken = agreement(fp32, quantize(fp32, tmp_path / "broken.onnx", calibration, (), overrides), full)
     nodes, _, _ = node_errors(fp32, tmp_path / "broken.onnx", sample, operators=("MatMul", "Add"), families=families)
     found = repair(
-        scorer(sample), scorer(full), targets=(0.9, 0.9),  # fixed, the int8 graphs keep ~0.96 of the top classes
-        families={f: [n for n in members if n in {r.node for r in nodes}] for f, members in families.items() if members},
-        nodes=[n.node for n in nodes], max_evaluations=20,
+        scorer(sample),
+        scorer(full),
+        targets=(0.9, 0.9),  # fixed, the int8 graphs keep ~0.96 of the top classes
+        families={
+            f: [n for n in members if n in {r.node for r in nodes}] for f, members in families.items() if members
+        },
+        nodes=[n.node for n in nodes],
+        max_evaluations=20,
     )
     assert broken < 0.9  # the fault costs accuracy...
     assert found.exclusion == expected and found.met and found.f1 >= 0.9  # ...and excluding it alone repairs it
@@ -352,9 +375,17 @@ def test_a_diagnosis_with_its_repair_travels_as_json_and_back():
     from dataclasses import replace
 
     from factories import make_result
-    from pytest_qbench.results import Diagnosis, GroupError, NodeError, Preflight, RangeIssue
-    from pytest_qbench.results import RepairResult, Trial
-    from pytest_qbench.results import CaseResult
+
+    from pytest_qbench.results import (
+        CaseResult,
+        Diagnosis,
+        GroupError,
+        NodeError,
+        Preflight,
+        RangeIssue,
+        RepairResult,
+        Trial,
+    )
 
     found = RepairResult(Exclusion(("softmax",), ("n1",)), 0.9, 0.89, 0.91, 0.895, 800, 3, False,
                          [Trial(["softmax"], [], 0.85, "sample")], speedup=1.6, seconds=12.0)

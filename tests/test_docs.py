@@ -28,8 +28,10 @@ def test_every_block_matches_its_result_files(doc):
 @pytest.mark.parametrize("doc", render_docs.DOCS, ids=lambda d: d.name)
 def test_no_table_of_figures_outside_a_block(doc):
     lines = loose_tables(doc.read_text())
-    assert not lines, (f"{doc.name}: tables at lines {lines} are not rendered from a result file; render them"
-                       " (bench/render_docs.py) or, when they hold no measured figure, mark them `<!-- no-figures: ... -->`")
+    assert not lines, (
+        f"{doc.name}: tables at lines {lines} are not rendered from a result file; render them"
+        " (bench/render_docs.py) or, when they hold no measured figure, mark them `<!-- no-figures: ... -->`"
+    )
 
 
 def test_every_doc_has_blocks_and_every_renderer_a_block():
@@ -48,7 +50,9 @@ def test_every_doc_has_blocks_and_every_renderer_a_block():
 def project(tmp_path, monkeypatch):
     """A repository with one result file and a renderer `count` that lists it."""
     monkeypatch.setattr(render_docs, "REPO", tmp_path)
-    monkeypatch.setitem(RENDERERS, "count", lambda result: f"| n |\n| --- |\n| {result.data['n']} |\nfrom `{result.path}`")
+    monkeypatch.setitem(
+        RENDERERS, "count", lambda result: f"| n |\n| --- |\n| {result.data['n']} |\nfrom `{result.path}`"
+    )
     monkeypatch.setitem(RENDERERS, "n", lambda result: str(result.data["n"]))
     (tmp_path / "bench" / "results").mkdir(parents=True)
     (tmp_path / "bench" / "results" / "r.json").write_text(json.dumps({"n": 3}))
@@ -62,7 +66,9 @@ def _doc(project: Path, text: str) -> Path:
 
 
 def test_a_block_is_rendered_from_its_source_and_then_matches(project):
-    doc = _doc(project, "# t\n\n<!-- measurement:count bench/results/r.json -->\nold\n<!-- /measurement:count -->\nafter\n")
+    doc = _doc(
+        project, "# t\n\n<!-- measurement:count bench/results/r.json -->\nold\n<!-- /measurement:count -->\nafter\n"
+    )
     text, stale = rendered(doc, doc.read_text())
     assert [b.kind for b in stale] == ["count"]
     assert "| 3 |\nfrom `bench/results/r.json`\n<!-- /measurement:count -->\nafter\n" in text
@@ -78,7 +84,10 @@ def test_a_changed_result_makes_its_block_stale(project):
 
 def test_an_inline_block_renders_a_quoted_figure_in_its_sentence(project):
     doc = _doc(project, "It took <!-- measurement:n bench/results/r.json -->9<!-- /measurement:n --> runs.\n")
-    assert rendered(doc, doc.read_text())[0] == "It took <!-- measurement:n bench/results/r.json -->3<!-- /measurement:n --> runs.\n"
+    assert (
+        rendered(doc, doc.read_text())[0]
+        == "It took <!-- measurement:n bench/results/r.json -->3<!-- /measurement:n --> runs.\n"
+    )
 
 
 def test_refresh_rewrites_only_the_blocks_that_read_the_file(project, monkeypatch):
@@ -211,7 +220,9 @@ def outside_references(texts, known: set[str]) -> list[str]:
         for number, line in enumerate(text.splitlines(), 1):
             refs = [m[1] for m in CLIMBING.finditer(line) if not _inside(name, m[1], known)]
             refs += [m[0] for m in SIBLING.finditer(line)]
-            refs += [m[1] for m in MARKDOWN_LINK.finditer(line) if name.endswith(".md") and not _inside(name, m[1], known)]
+            refs += [
+                m[1] for m in MARKDOWN_LINK.finditer(line) if name.endswith(".md") and not _inside(name, m[1], known)
+            ]
             found += [f"{name}:{number}: {ref}" for ref in dict.fromkeys(refs)]
     return found
 

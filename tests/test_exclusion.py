@@ -6,9 +6,9 @@ import onnx
 import pytest
 from onnx import helper
 
-from pytest_qbench.variants.exclusion import resolve_families, resolve_family
 from pytest_qbench import QbenchConfigError
 from pytest_qbench.specs import EXCLUSION_FAMILIES
+from pytest_qbench.variants.exclusion import resolve_families, resolve_family
 
 
 def graph(*nodes: onnx.NodeProto) -> onnx.ModelProto:

@@ -55,7 +55,9 @@ def test_update_then_rerun_then_regressions(project: pytest.Pytester):
     artifact = _artifact(project)
     validate_artifact(artifact)
     assert len(artifact["cases"]) == 4 and {c["verdict"] for c in artifact["cases"]} == {"pass"}
-    assert {json.dumps(c["original"]) for c in artifact["cases"]} == {'{"precision": "fp32", "quantized_ops": {}, "weight_sparsity": 0.0}'}
+    assert {json.dumps(c["original"]) for c in artifact["cases"]} == {
+        '{"precision": "fp32", "quantized_ops": {}, "weight_sparsity": 0.0}'
+    }
 
     def raise_f1(cases):
         for entry in cases[CASE].values():
@@ -126,9 +128,19 @@ def test_u8s8_on_a_cpu_without_vnni_is_said_once_recorded_and_remedied(project: 
     project.syspathinsert()
     result = project.runpytest("--qbench", "--qbench-update-baselines", "-p", "fake_skylake")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines([f"qbench: hardware key {SKYLAKE_KEY} (*int8 kernels avx512, preset avx512; no VNNI: U8S8 int8 can saturate here)"])
+    result.stdout.fnmatch_lines(
+        [
+            f"qbench: hardware key {SKYLAKE_KEY} (*int8 kernels avx512, preset avx512; no VNNI: U8S8 int8 can"
+            " saturate here)"
+        ]
+    )
     assert result.stdout.str().count("u8s8 can saturate here") == 1
-    result.stdout.fnmatch_lines(["*int8 without VNNI buys little*", "*4 cases ran U8S8 models unremedied*saturation_remedy=\"x64quantprecision\"*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*int8 without VNNI buys little*",
+            '*4 cases ran U8S8 models unremedied*saturation_remedy="x64quantprecision"*',
+        ]
+    )
     artifact = _artifact(project)
     assert artifact["environment"]["saturates_u8s8"] is True and artifact["environment"]["tier"] == "avx512"
     assert {c["saturation_risk"] for c in artifact["cases"]} == {True}
@@ -150,19 +162,25 @@ def test_a_first_run_on_a_new_hardware_key_records_latency_and_proposes_baseline
 
     result = project.runpytest("--qbench")  # this machine's real key
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines([
-        "*latency recorded, not gated: no baseline runs of this machine (hardware key*) for 4 cases; accuracy was gated*",
-        f"    test_tiny.py::test_tiny: 4 cases, speedup here / on {SKYLAKE_KEY}: x* to x*",  # a line per test, not per case
-        "*pytest --qbench --qbench-update-baselines*",
-        "qbench: proposed baselines for * (4 cases) written to *proposed-baselines*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*latency recorded, not gated: no baseline runs of this machine (hardware key*) for 4 cases; accuracy was"
+            " gated*",
+            # a line per test, not per case
+            f"    test_tiny.py::test_tiny: 4 cases, speedup here / on {SKYLAKE_KEY}: x* to x*",
+            "*pytest --qbench --qbench-update-baselines*",
+            "qbench: proposed baselines for * (4 cases) written to *proposed-baselines*",
+        ]
+    )
     assert (project.path / BASELINE).read_text() == before  # the reviewed baselines are untouched
     proposed = json.loads((project.path / ".qbench" / "proposed-baselines" / Path(BASELINE).name).read_text())
     keys = set(proposed["cases"][CASE])
     assert SKYLAKE_KEY in keys and len(keys) == 2
 
 
-def test_a_lost_accuracy_points_to_the_diagnosis_which_reaches_the_message_artifact_and_report(project: pytest.Pytester):
+def test_a_lost_accuracy_points_to_the_diagnosis_which_reaches_the_message_artifact_and_report(
+    project: pytest.Pytester,
+):
     project.runpytest("--qbench", "--qbench-update-baselines", "-k", "static").assert_outcomes(passed=2)
 
     def raise_static_f1(cases):
@@ -204,7 +222,9 @@ def test_tiny(qbench):
 """
 
 
-def test_model_file_picks_one_graph_of_a_hub_layout_folder(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
+def test_model_file_picks_one_graph_of_a_hub_layout_folder(
+    pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache
+):
     from test_variants import hub_layout
 
     folder = hub_layout(tiny_distilbert_onnx, pytester.path / "hub", "model_fp16.onnx", "model_b.onnx")
@@ -227,7 +247,9 @@ RENAMED_TAGS = {"John": "B-PERSON", "Smith": "I-PERSON", "Reuters": "B-COMPANY",
 TO_CONLL = {"PERSON": "PER", "COMPANY": "ORG", "CITY": "LOC", "*": "O"}
 
 
-def test_label_map_scores_a_dataset_with_other_label_names_and_is_recorded(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
+def test_label_map_scores_a_dataset_with_other_label_names_and_is_recorded(
+    pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache
+):
     from projects import conll
 
     make_project(pytester, tiny_distilbert, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=""))
@@ -279,7 +301,12 @@ def test_a_head_that_tags_given_name_and_surname_apart_scores_whole_names(
 ):
     """CoNLL gold has John Smith as B-PER I-PER (3 times), Paris and Berlin as LOC (6): merged, the
     model's B-GIVEN_NAME B-SURNAME is that one PER; unmerged, two PER entities, both wrong."""
-    make_project(pytester, tiny_split_names, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=f", label_map={SPLIT_TO_CONLL!r}"))
+    make_project(
+        pytester,
+        tiny_split_names,
+        tiny_build_cache.root,
+        LABEL_MAP_TEST.format(extra=f", label_map={SPLIT_TO_CONLL!r}"),
+    )
     result = pytester.runpytest("--qbench", "--qbench-update-baselines", "--qbench-markdown", "report.md")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
@@ -308,7 +335,9 @@ def test_a_head_that_tags_given_name_and_surname_apart_scores_whole_names(
     # Merging off for every test (a conftest fixture): another setup than the baseline's, and John |
     # Smith are two PER entities: PER precision and recall 0, LOC right, F1 = 2 * 1/2 * 2/3 / (1/2 + 2/3).
     conftest = pytester.path / "conftest.py"
-    conftest.write_text(conftest.read_text() + "\n@pytest.fixture(scope='session')\ndef qbench_label_map_merge():\n    return False\n")
+    conftest.write_text(
+        conftest.read_text() + "\n@pytest.fixture(scope='session')\ndef qbench_label_map_merge():\n    return False\n"
+    )
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*baseline recorded with another setup (parameters.evaluation.label_map_merge*"])
@@ -318,8 +347,12 @@ def test_a_head_that_tags_given_name_and_surname_apart_scores_whole_names(
     assert case["accuracy"]["original"]["per_label_f1"]["PER"] == 0.0
 
 
-def test_label_map_merge_without_a_label_map_is_an_error(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
-    make_project(pytester, tiny_distilbert, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=", label_map_merge=False"))
+def test_label_map_merge_without_a_label_map_is_an_error(
+    pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache
+):
+    make_project(
+        pytester, tiny_distilbert, tiny_build_cache.root, LABEL_MAP_TEST.format(extra=", label_map_merge=False")
+    )
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*label_map_merge=False in the marker, but there is no label_map to apply it to*"])
@@ -334,7 +367,9 @@ def test_tiny(qbench):
 """
 
 
-def test_a_prequantized_original_is_gated_as_what_it_is_and_said_so(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
+def test_a_prequantized_original_is_gated_as_what_it_is_and_said_so(
+    pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache
+):
     from test_variants import prequantized
 
     int8 = prequantized(tiny_distilbert_onnx, pytester.path / "int8-model", tiny_build_cache)
@@ -369,19 +404,29 @@ def test_a_runtime_saturation_remedy_reaches_a_prequantized_original_too():
 GIVEN_TEST = """
 import pytest
 
-@pytest.mark.qbench(model_file="onnx/model.onnx", quantized_file="onnx/{quantized}", batch_size=[1, 2], sequence_length=16)
+@pytest.mark.qbench(model_file="onnx/model.onnx", quantized_file="onnx/{quantized}", batch_size=[1, 2],
+                    sequence_length=16)
 def test_tiny(qbench):
     qbench.check()
 """
 
 
-def test_a_quantized_file_is_gated_as_given_against_its_fp32_sibling(pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache):
-    from pytest_qbench.variants.quantize import build_variant
-    from pytest_qbench.specs import VariantSpec
+def test_a_quantized_file_is_gated_as_given_against_its_fp32_sibling(
+    pytester: pytest.Pytester, tiny_distilbert_onnx: Path, tiny_build_cache
+):
     from test_variants import hub_layout
 
+    from pytest_qbench.specs import VariantSpec
+    from pytest_qbench.variants.quantize import build_variant
+
     folder = hub_layout(tiny_distilbert_onnx, pytester.path / "hub", "model.onnx", "model_fp32_copy.onnx")
-    int8 = build_variant(tiny_distilbert_onnx, VariantSpec("dynamic", ("MatMul",)), preset="avx2", calibration=None, cache=tiny_build_cache)
+    int8 = build_variant(
+        tiny_distilbert_onnx,
+        VariantSpec("dynamic", ("MatMul",)),
+        preset="avx2",
+        calibration=None,
+        cache=tiny_build_cache,
+    )
     (folder / "onnx" / "model_quantized.onnx").write_bytes(int8.optimized.read_bytes())
     make_project(pytester, folder, tiny_build_cache.root, GIVEN_TEST.format(quantized="model_quantized.onnx"))
     result = pytester.runpytest("--qbench", "--qbench-update-baselines", "--qbench-markdown", "report.md")
@@ -398,14 +443,18 @@ def test_a_quantized_file_is_gated_as_given_against_its_fp32_sibling(pytester: p
 
     pytester.makepyfile(test_tiny=GIVEN_TEST.format(quantized="model_fp32_copy.onnx"))
     result = pytester.runpytest("--qbench", "--qbench-update-baselines")
-    result.stdout.fnmatch_lines(["*quantized_file model_fp32_copy.onnx holds no quantized op: it is gated as given, but it is not int8*"])
+    result.stdout.fnmatch_lines(
+        ["*quantized_file model_fp32_copy.onnx holds no quantized op: it is gated as given, but it is not int8*"]
+    )
     pytester.makepyfile(test_tiny=GIVEN_TEST.format(quantized="missing.onnx"))
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*quantized_file 'onnx/missing.onnx' is not a file in the model folder*"])
 
 
-def test_latency_baselines_are_kept_per_cpu_model_strict_fails_what_is_not_gated_and_a_rerun_confirms(project: pytest.Pytester):
+def test_latency_baselines_are_kept_per_cpu_model_strict_fails_what_is_not_gated_and_a_rerun_confirms(
+    project: pytest.Pytester,
+):
     project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
     environment = _artifact(project)["environment"]
     cpu_model = environment["cpu_model"]
@@ -429,10 +478,12 @@ def test_latency_baselines_are_kept_per_cpu_model_strict_fails_what_is_not_gated
     lenient.stdout.fnmatch_lines([f"*not gated: no baseline runs of this machine (*CPU model {cpu_model}) for 4 cases*",
                                   "    test_tiny.py::test_tiny: 4 cases, speedup here / on x86_64-*: x* to x*"])
     reasons = {c["reason"] for case in _artifact(project)["cases"] for c in case["checks"] if c["metric"] == "latency"}
-    assert reasons == {f"latency recorded, not gated: no baseline runs of CPU model {cpu_model} under hardware key"
-                       f" '{environment['hardware_key']}' (recorded: intel-6-106); CPU models of one key differ in speed by"
-                       " more than the tolerance (docs/BENCHMARKS.md): record this machine's with"
-                       " `pytest --qbench --qbench-update-baselines`"}
+    assert reasons == {
+        f"latency recorded, not gated: no baseline runs of CPU model {cpu_model} under hardware key"
+        f" '{environment['hardware_key']}' (recorded: intel-6-106); CPU models of one key differ in speed by"
+        " more than the tolerance (docs/BENCHMARKS.md): record this machine's with"
+        " `pytest --qbench --qbench-update-baselines`"
+    }
     strict = project.runpytest("--qbench", "--qbench-strict")
     strict.assert_outcomes(failed=4)
     strict.stdout.fnmatch_lines(["*[[]strict[]] [[]skip[]] latency vs baseline*record this machine's baseline runs*"])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_qbench.hardware import detect, Hardware, hardware_from_cpuinfo, normalise_flags
+from pytest_qbench.hardware import Hardware, detect, hardware_from_cpuinfo, normalise_flags
 from pytest_qbench.results import QuantizationRecord
 
 EPYC = {  # as py-cpuinfo reports this machine kind: both spellings of VNNI
@@ -98,7 +98,11 @@ def test_tier_key_preset_and_saturation_follow_the_instruction_set(
     [
         (QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8"), "none", True),
         (QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8"), "x64quantprecision", False),
-        (QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8", reduce_range=True), "none", False),
+        (
+            QuantizationRecord("avx512", {"MatMulInteger": 6}, [], None, "uint8", "int8", reduce_range=True),
+            "none",
+            False,
+        ),
         (QuantizationRecord("avx2", {"MatMulInteger": 6}, [], None, "uint8", "uint8"), "none", False),
         (QuantizationRecord("avx512", {}, [], "quantized nothing", "uint8", "int8"), "none", False),
     ],
@@ -192,7 +196,11 @@ def test_fingerprint_names_the_cpu_model():
     ("key", "candidates", "expected"),
     [
         ("x86_64-amx-2c", ["x86_64-avx2-2c", "x86_64-avx512_vnni-2c"], "x86_64-avx512_vnni-2c"),
-        ("x86_64-avx512_vnni-2c", ["x86_64-amx-2c", "x86_64-avx512-2c"], "x86_64-amx-2c"),  # equal distance: the better tier
+        (
+            "x86_64-avx512_vnni-2c",
+            ["x86_64-amx-2c", "x86_64-avx512-2c"],
+            "x86_64-amx-2c",
+        ),  # equal distance: the better tier
         ("x86_64-avx2-4c", ["x86_64-avx2-2c", "x86_64-avx512-4c"], "x86_64-avx2-2c"),  # the tier before the cores
         ("x86_64-avx2-4c", ["x86_64-avx2-2c", "x86_64-avx2-8c", "x86_64-avx2-16c"], "x86_64-avx2-2c"),
         ("arm64-i8mm-4c", ["x86_64-avx2-4c", "arm64-neon-2c"], "arm64-neon-2c"),  # the architecture first

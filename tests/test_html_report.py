@@ -22,7 +22,15 @@ from pytest_qbench.report.history import append, load, series, step
 from pytest_qbench.report.html import CSP, render
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.results import (
-    BudgetPoint, BudgetResult, BudgetThroughput, Check, LabelMapEffect, MappedName, OriginalRecord, Parameters, Status,
+    BudgetPoint,
+    BudgetResult,
+    BudgetThroughput,
+    Check,
+    LabelMapEffect,
+    MappedName,
+    OriginalRecord,
+    Parameters,
+    Status,
 )
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,14 +43,19 @@ BROWSER = pytest.mark.skipif(
 def _results():
     """A failing case (F1 below its baseline), an inconclusive one and a passing one, in that order
     of severity but not of appearance."""
-    passing = replace(make_result(batch_size=1), verdict=Status.PASS, hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    passing = replace(make_result(batch_size=1), verdict=Status.PASS, hardware_key=ENVIRONMENT.hardware_key, checks=[
         Check("f1", "original", "pass", 0.939, 0.940, "max loss 0.01", "lost 0.001", limit=0.93),
         Check("cpu.speedup", "baseline", "pass", 4.66, 4.70, "rtol 0.1", "within", limit=4.70 / 1.1),
     ])
-    unsure = replace(make_result(batch_size=4), verdict=Status.INCONCLUSIVE, hardware_key=ENVIRONMENT["hardware_key"], checks=[
-        Check("cpu.speedup", "baseline", "inconclusive", 4.3, 4.7, "rtol 0.1", "interval covers both"),
-    ])
-    failing = replace(make_result(batch_size=8), verdict=Status.FAIL, hardware_key=ENVIRONMENT["hardware_key"], checks=[
+    unsure = replace(
+        make_result(batch_size=4),
+        verdict=Status.INCONCLUSIVE,
+        hardware_key=ENVIRONMENT.hardware_key,
+        checks=[
+            Check("cpu.speedup", "baseline", "inconclusive", 4.3, 4.7, "rtol 0.1", "interval covers both"),
+        ],
+    )
+    failing = replace(make_result(batch_size=8), verdict=Status.FAIL, hardware_key=ENVIRONMENT.hardware_key, checks=[
         Check("f1", "baseline", "fail", 0.80, 0.939, "atol 0.005", "f1 0.8000 vs baseline 0.9390"),
         Check("cpu.speedup", "baseline", "pass", 4.6, 4.7, "rtol 0.1", "within"),
     ])
@@ -73,9 +86,12 @@ def _whole_run():
     measurements = [replace(cpu, speedup=replace(cpu.speedup, value=v)) for v in (4.21, 4.64, 4.70)]
     unsure = replace(unsure, latency=replace(unsure.latency, cpu=median_cpu(measurements), measurements=measurements))
     others = []
-    for result in (make_result(original_ms=40.0, optimized_ms=10.0), make_result(operators=(), runtime="openvino", original_ms=36.0, optimized_ms=8.0)):
+    for result in (
+        make_result(original_ms=40.0, optimized_ms=10.0),
+        make_result(operators=(), runtime="openvino", original_ms=36.0, optimized_ms=8.0),
+    ):
         moved = replace(result, test=OTHER_TEST, nodeid=result.nodeid.replace(TEST, OTHER_TEST), verdict=Status.PASS,
-                        original=OriginalRecord("fp32", {}), hardware_key=ENVIRONMENT["hardware_key"])
+                        original=OriginalRecord("fp32", {}), hardware_key=ENVIRONMENT.hardware_key)
         others.append(moved)
     others[0] = replace(others[0], latency=replace(others[0].latency, budget=_budget(60.0, 250.0)))
     return [passing, unsure, failing, *others]
@@ -84,7 +100,7 @@ def _whole_run():
 def _history(folder: Path, speedups: list[float]) -> Path:
     for run, value in enumerate(speedups):
         result = make_result(original_ms=46.38, optimized_ms=46.38 / value)
-        environment = {**ENVIRONMENT, "created": f"2026-11-{run + 1:02d}T00:00:00+00:00"}
+        environment = replace(ENVIRONMENT, created=f"2026-11-{run + 1:02d}T00:00:00+00:00")
         append(folder, build_artifact(environment, [result]))
     return folder
 
@@ -93,7 +109,9 @@ def _history(folder: Path, speedups: list[float]) -> Path:
 
 
 def test_the_report_is_one_offline_file_with_failing_rows_first(tmp_path: Path):
-    page = render(RunOutcome(_results()), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8, 3.9])))
+    page = render(
+        RunOutcome(_results()), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8, 3.9]))
+    )
     assert f'content="{CSP}"' in page and "<script" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing to fetch, from anywhere
     cases = re.findall(r"<tr class='case verdict-(\w+) ", page)
@@ -101,7 +119,7 @@ def test_the_report_is_one_offline_file_with_failing_rows_first(tmp_path: Path):
     assert page.count("<figure>") == 4 and page.count("role='img' aria-label=") == 4  # with text alternatives
     assert page.count("<details><summary>The numbers</summary>") == 4
     assert "currentColor" in page and "#010203" not in page  # chart ink follows light and dark
-    assert ENVIRONMENT["hardware_key"] in page and ENVIRONMENT["created"] in page
+    assert ENVIRONMENT.hardware_key in page and ENVIRONMENT.created in page
 
 
 def test_the_history_is_append_only_and_indexed_oldest_first(tmp_path: Path):
@@ -109,13 +127,13 @@ def test_the_history_is_append_only_and_indexed_oldest_first(tmp_path: Path):
     artifact = build_artifact(ENVIRONMENT, [make_result()])
     first, second = append(folder, artifact), append(folder, artifact)  # the same run twice: two entries
     assert first != second and first.is_file() and second.is_file()
-    older = build_artifact({**ENVIRONMENT, "created": "2020-01-01T00:00:00+00:00"}, [make_result()])
+    older = build_artifact(replace(ENVIRONMENT, created="2020-01-01T00:00:00+00:00"), [make_result()])
     append(folder, older)
     runs = load(folder)
     assert [r.created for r in runs] == sorted(r.created for r in runs) and len(runs) == 3
     assert json.loads((folder / "index.json").read_text())["runs"][0]["file"].startswith("runs/2020-01-01")
     (key, points), = series(runs).items()
-    assert len(points) == 3 and key[1] == ENVIRONMENT["hardware_key"]
+    assert len(points) == 3 and key[1] == ENVIRONMENT.hardware_key
 
 
 def test_a_failed_run_check_fails_the_report_and_the_history_entry_as_it_fails_the_run(tmp_path: Path):
@@ -165,7 +183,9 @@ def test_html_and_history_options_end_to_end(pytester: pytest.Pytester, tiny_dis
 
     from pytest_qbench.__main__ import main
 
-    assert main(["report", str(pytester.path / ".qbench" / "results.json"), "-o", str(pytester.path / "again.html")]) == 0
+    assert (
+        main(["report", str(pytester.path / ".qbench" / "results.json"), "-o", str(pytester.path / "again.html")]) == 0
+    )
     assert main(["history", str(pytester.path / "missing.json"), "--dir", str(pytester.path / "history")]) == 2
 
 
@@ -196,10 +216,14 @@ def _open(browser, path: Path, scheme: str = "light"):
 @BROWSER
 def test_the_report_renders_in_chromium_without_errors_or_requests(browser, tmp_path: Path):
     path = tmp_path / "report.html"
-    path.write_text(render(RunOutcome(_results()), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8]))))
+    path.write_text(
+        render(RunOutcome(_results()), ENVIRONMENT, load(_history(tmp_path / "history", [4.6, 4.7, 4.6, 3.9, 3.8])))
+    )
     page, seen = _open(browser, path)
     assert seen["errors"] == [] and seen["requests"] == [path.as_uri()]  # the file itself, nothing else
-    assert page.locator("figure svg").count() == 4 and all(page.locator("figure svg").nth(i).bounding_box()["width"] > 200 for i in range(4))
+    assert page.locator("figure svg").count() == 4 and all(
+        page.locator("figure svg").nth(i).bounding_box()["width"] > 200 for i in range(4)
+    )
     assert page.locator("#gate tr.case").first.get_attribute("class").startswith("case verdict-fail ")
     assert page.title() == "pytest-qbench: fail"
     page.close()
@@ -264,7 +288,9 @@ def test_the_charts_draw_the_limits_the_checks_were_held_to():
 def test_a_machine_without_latency_baselines_still_shows_its_speedups_and_says_why_once():
     """A first run on a new key: the gate table's "now" speedup columns are filled, the long not-gated
     reason is written once under the table, and the header counts the xfail apart from the failures."""
-    reason = "latency recorded, not gated: baseline recorded on hardware 'x86_64-avx2-2c', this machine is 'x86_64-amx-2c'"
+    reason = (
+        "latency recorded, not gated: baseline recorded on hardware 'x86_64-avx2-2c', this machine is 'x86_64-amx-2c'"
+    )
     results = []
     for batch in (1, 4):
         result = make_result(batch_size=batch)
@@ -280,7 +306,9 @@ def test_a_machine_without_latency_baselines_still_shows_its_speedups_and_says_w
     assert f"{speedup.value:.4g} <span class='muted'>({speedup.ci_low:.2f}–{speedup.ci_high:.2f})</span>" in page
     assert page.count("not gated</td>") == 2
     assert page.count(reason.replace("'", "&#x27;")) == 1
-    assert all(f"<strong>{n}</strong> {verdict}</li>" in page for n, verdict in ((2, "pass"), (1, "xfail"), (0, "fail")))
+    assert all(
+        f"<strong>{n}</strong> {verdict}</li>" in page for n, verdict in ((2, "pass"), (1, "xfail"), (0, "fail"))
+    )
 
 
 # ---- what the report leads with, and what only some runs have -------------------------------------------
@@ -293,7 +321,9 @@ def test_the_report_leads_with_the_verdict_the_counts_what_failed_and_the_speedu
                       ("updated", "0"), ("xfail", "0")]
     failed = "<li>dynamic-Add+MatMul-bs8-len32: [fail] f1 vs baseline: f1 0.8000 vs baseline 0.9390</li>"
     unsure = "<li>dynamic-Add+MatMul-bs4-len32: interval covers both</li>"
-    confirmed = "<li>dynamic-Add+MatMul-bs4-len32: cpu speedups 4.210, 4.640, 4.700 -&gt; median 4.640: inconclusive</li>"
+    confirmed = (
+        "<li>dynamic-Add+MatMul-bs4-len32: cpu speedups 4.210, 4.640, 4.700 -&gt; median 4.640: inconclusive</li>"
+    )
     order = ["<h1>", "<ul id='counts'>", failed, unsure, confirmed, "<h2>Speedup against the baseline</h2>",
              "<figure>", "<h2>This run</h2>", "<details class='table'><summary>The gate table: 5 cases"]
     assert [page.index(part) for part in order] == sorted(page.index(part) for part in order)
@@ -313,9 +343,14 @@ def test_runtimes_and_budgets_are_charts_over_tables_collapsed_and_filtered_by_t
     assert "#test-1:checked ~ .filtered tr.t:not(.test-1) { display: none; }" in page
     assert page.index("<input type='radio'") < page.index("<div class='filtered'>") < page.index("<table id='gate'>")
     assert re.findall(r"<tr class='case verdict-\w+ (t test-\d)'", page) == ["t test-0"] * 3 + ["t test-1"] * 2
-    found = re.findall(r"<tr class='(t[ \w-]*)'><td>[^<]+</td><td>bs1-len32</td><td>(\w+)</td><td>([^<]+)</td>", runtimes)
+    found = re.findall(
+        r"<tr class='(t[ \w-]*)'><td>[^<]+</td><td>bs1-len32</td><td>(\w+)</td><td>([^<]+)</td>", runtimes
+    )
     classes = {(runtime, variant): name for name, runtime, variant in found}
-    assert classes[("openvino", "fp32")] == "t test-1" and classes[("onnxruntime", "dynamic-Add+MatMul (test_ner)")] == "t test-0"
+    assert (
+        classes[("openvino", "fp32")] == "t test-1"
+        and classes[("onnxruntime", "dynamic-Add+MatMul (test_ner)")] == "t test-0"
+    )
     assert re.findall(r"<tr class='(t test-\d)'><td>examples/", budgets) == ["t test-1"]
 
 

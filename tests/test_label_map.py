@@ -49,23 +49,42 @@ def test_a_dataset_type_the_model_cannot_predict_is_an_error():
 
 
 def test_classes_map_whole_names_for_sequence_classification():
-    t = translate({"POSITIVE": "fresh", "NEGATIVE": "rotten"}, ["NEGATIVE", "POSITIVE"], ["fresh", "rotten"], tagged=False)
+    t = translate(
+        {"POSITIVE": "fresh", "NEGATIVE": "rotten"}, ["NEGATIVE", "POSITIVE"], ["fresh", "rotten"], tagged=False
+    )
     assert t.model == {"NEGATIVE": "rotten", "POSITIVE": "fresh"}
     assert t.dataset == {"fresh": "fresh", "rotten": "rotten"}
     with pytest.raises(QbenchDataError, match=r"leaves \['NEUTRAL'\] unmapped"):
-        translate({"POSITIVE": "fresh", "NEGATIVE": "rotten"}, ["NEGATIVE", "NEUTRAL", "POSITIVE"], ["fresh", "rotten"], tagged=False)
+        translate(
+            {"POSITIVE": "fresh", "NEGATIVE": "rotten"},
+            ["NEGATIVE", "NEUTRAL", "POSITIVE"],
+            ["fresh", "rotten"],
+            tagged=False,
+        )
 
 
 # ---- parts of one entity ------------------------------------------------------------------------
 
-PII = ["O", *(f"{p}-{t}" for t in ("GIVEN_NAME", "SURNAME", "BUILDING_NUMBER", "STREET_NAME", "CITY", "EMAIL") for p in "BI")]
-PII_TO_CONLL = {"GIVEN_NAME": "PER", "SURNAME": "PER", "BUILDING_NUMBER": "LOC", "STREET_NAME": "LOC", "CITY": "LOC", "*": "O"}
+PII = [
+    "O",
+    *(f"{p}-{t}" for t in ("GIVEN_NAME", "SURNAME", "BUILDING_NUMBER", "STREET_NAME", "CITY", "EMAIL") for p in "BI"),
+]
+PII_TO_CONLL = {
+    "GIVEN_NAME": "PER",
+    "SURNAME": "PER",
+    "BUILDING_NUMBER": "LOC",
+    "STREET_NAME": "LOC",
+    "CITY": "LOC",
+    "*": "O",
+}
 PII_TRANSLATION = translate(PII_TO_CONLL, PII, DATASET)
 
 
 def scored(predicted: list[str], *, strict: bool = False, merge: bool = True) -> list[str]:
     """One sentence of the model's tags as they are scored under PII_TO_CONLL."""
-    return relabel_entities(PII_TRANSLATION, [["O"] * len(predicted)], [predicted], strict=strict, merge=merge).predicted[0]
+    return relabel_entities(
+        PII_TRANSLATION, [["O"] * len(predicted)], [predicted], strict=strict, merge=merge
+    ).predicted[0]
 
 
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])

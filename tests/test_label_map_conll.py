@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_qbench.specs import DataSpec
 from pytest_qbench.measure.tasks import TokenClassification
+from pytest_qbench.specs import DataSpec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -193,7 +193,9 @@ def test_the_cpu_phase_reads_thread_cpu_time_and_the_wall_phase_perf_counter(clo
 def test_stops_on_ci_width_at_the_first_look_for_a_stable_pair(clocks):
     cpu_clock, wall_clock = clocks
     original, optimized = cpu_clock.runner(2000, jitter=0.01), cpu_clock.runner(1000, jitter=0.01)
-    result = measure_pairs(Pair(original, optimized), Pair(wall_clock.runner(2000), wall_clock.runner(1000)), FAKE, 1, 1)
+    result = measure_pairs(
+        Pair(original, optimized), Pair(wall_clock.runner(2000), wall_clock.runner(1000)), FAKE, 1, 1
+    )
     s = result.cpu.speedup
     assert result.stop_reason == "ci_width"
     assert s.n_pairs == FAKE.min_pairs  # the first look was precise enough
@@ -211,7 +213,9 @@ def test_keeps_measuring_until_the_ci_is_narrow_enough(clocks):
     cpu_clock, wall_clock = clocks
     original, optimized = cpu_clock.runner(2000, jitter=0.1), cpu_clock.runner(1000, jitter=0.1)
     timing = replace(FAKE, target_ci_width=0.04)
-    result = measure_pairs(Pair(original, optimized), Pair(wall_clock.runner(2000), wall_clock.runner(1000)), timing, 1, 1)
+    result = measure_pairs(
+        Pair(original, optimized), Pair(wall_clock.runner(2000), wall_clock.runner(1000)), timing, 1, 1
+    )
     s = result.cpu.speedup
     assert result.stop_reason == "ci_width"
     assert relative_width(s) < 0.04

@@ -1,4 +1,5 @@
-"""The package type-checks under `mypy --strict` and passes ruff (pyproject.toml, [tool.mypy] and [tool.ruff]).
+"""The package type-checks under `mypy --strict`, and the package, tests, bench scripts and examples pass ruff
+(pyproject.toml, [tool.mypy] and [tool.ruff]).
 
 A wrong or missing hint, an overlong line or an unsorted import fails here, the checker's report naming
 file:line; the untyped third-party libraries mypy cannot read are listed module by module in the config."""
@@ -15,10 +16,8 @@ import pytest
 ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
 MYPY, RUFF = BIN / "mypy", BIN / "ruff"
-# What ruff checks: the package, the bench script that measures it and these tests (the rest of tests/, bench/
-# and examples/ to follow).
-RUFF_PATHS = ("pytest_qbench", "bench/code_shape.py", "bench/renderers/code_shape.py", "tests/test_bench_code_shape.py",
-              "tests/test_lint.py")
+# What ruff checks: every Python file of the project.
+RUFF_PATHS = ("pytest_qbench", "tests", "bench", "examples")
 
 pytestmark = pytest.mark.skipif(not (MYPY.exists() and RUFF.exists()),
                                 reason="mypy or ruff is not installed (pip install -e '.[dev]')")
@@ -65,6 +64,6 @@ def test_the_package_and_a_strict_user_of_it_type_check(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_package_passes_ruff():
+def test_the_project_passes_ruff():
     result = _run(RUFF, "check", "--no-cache", *RUFF_PATHS)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -28,8 +28,16 @@ def test_onnxruntime_ids_unchanged_and_openvino_ids_named():
     both = parse_marker({"runtime": ["onnxruntime", "openvino"], "operators": [["Add", "MatMul"], ["MatMul"]],
                          "sequence_length": [32]})
     alone = parse_marker({"operators": [["Add", "MatMul"], ["MatMul"]], "sequence_length": [32]})
-    assert [c.id for c in both][:4] == [c.id for c in alone] == [
-        "dynamic-Add+MatMul-bs1-len32", "dynamic-MatMul-bs1-len32", "static-Add+MatMul-bs1-len32", "static-MatMul-bs1-len32"]
+    assert (
+        [c.id for c in both][:4]
+        == [c.id for c in alone]
+        == [
+            "dynamic-Add+MatMul-bs1-len32",
+            "dynamic-MatMul-bs1-len32",
+            "static-Add+MatMul-bs1-len32",
+            "static-MatMul-bs1-len32",
+        ]
+    )
     # NNCF chooses the operators: one OpenVINO case per approach, not one per operator set.
     assert [c.id for c in both][4:] == ["openvino-dynamic-bs1-len32", "openvino-static-bs1-len32"]
     assert "runtime" not in alone[0].variant.to_dict()  # baselines recorded before the axis still match
@@ -86,13 +94,18 @@ def built(tiny_distilbert_onnx: Path, tiny_build_cache, calibration):
             for approach in ("dynamic", "static")}
 
 
-def test_builds_are_int8_ir_with_config_and_come_from_the_cache(built, tiny_distilbert_onnx, tiny_build_cache, calibration):
+def test_builds_are_int8_ir_with_config_and_come_from_the_cache(
+    built, tiny_distilbert_onnx, tiny_build_cache, calibration
+):
     from pytest_qbench.variants.openvino import build_openvino_variant
 
     static, dynamic = built["static"], built["dynamic"]
     assert static.optimized.suffix == ".xml" and static.original == dynamic.original  # one fp32 IR for both
     assert static.quantization.quantized_ops["FakeQuantize"] > 0
-    assert dynamic.quantization.quantized_ops["int8 weights"] > 0 and "FakeQuantize" not in dynamic.quantization.quantized_ops
+    assert (
+        dynamic.quantization.quantized_ops["int8 weights"] > 0
+        and "FakeQuantize" not in dynamic.quantization.quantized_ops
+    )
     for variant in (static, dynamic):
         assert (variant.model_dir / "config.json").is_file() and (variant.model_dir / "tokenizer.json").is_file()
     again = build_openvino_variant(tiny_distilbert_onnx, VariantSpec("static", (), runtime="openvino"),
@@ -104,8 +117,11 @@ def test_original_ir_keeps_fp32_weights(built):
     import openvino as ov
 
     model = ov.Core().read_model(str(built["static"].original))
-    weights = {op.get_output_element_type(0).get_type_name() for op in model.get_ops() if op.get_type_name() == "Constant"
-               and op.get_output_partial_shape(0).rank.get_length() == 2}
+    weights = {
+        op.get_output_element_type(0).get_type_name()
+        for op in model.get_ops()
+        if op.get_type_name() == "Constant" and op.get_output_partial_shape(0).rank.get_length() == 2
+    }
     assert "f16" not in weights and "f32" in weights
 
 
@@ -177,8 +193,11 @@ def test_a_fresh_process_times_openvino_ir_as_the_gate_does(tmp_path: Path):
     irs = {}
     for count in (8, 16):
         irs[count] = tmp_path / f"chain{count}.xml"
-        ov.save_model(ov.Core().read_model(str(_repeated_matmuls(tmp_path / f"chain{count}.onnx", count))), str(irs[count]),
-                      compress_to_fp16=False)
+        ov.save_model(
+            ov.Core().read_model(str(_repeated_matmuls(tmp_path / f"chain{count}.onnx", count))),
+            str(irs[count]),
+            compress_to_fp16=False,
+        )
     feed = {"x": np.random.default_rng(0).random((192, 192), dtype=np.float32)}
     cpu = measure_in_fresh_process(FreshModel(str(irs[16])), FreshModel(str(irs[8])), feed,
                                    TimingSpec(min_seconds=0.2, max_seconds=3.0))
@@ -219,8 +238,13 @@ def test_gate_on_both_runtimes_update_then_rerun(pytester: pytest.Pytester, tiny
     table = report.split("## Runtimes side by side", 1)[1].split("## Verdicts", 1)[0]
     # fp32 on both runtimes, then the two variants of each
     assert [line.split("|")[2:4] for line in table.splitlines() if line.startswith("| bs1-len16")] == [
-        [" onnxruntime ", " fp32 "], [" openvino ", " fp32 "], [" onnxruntime ", " dynamic-Add+MatMul "],
-        [" onnxruntime ", " static-Add+MatMul "], [" openvino ", " openvino-dynamic "], [" openvino ", " openvino-static "]]
+        [" onnxruntime ", " fp32 "],
+        [" openvino ", " fp32 "],
+        [" onnxruntime ", " dynamic-Add+MatMul "],
+        [" onnxruntime ", " static-Add+MatMul "],
+        [" openvino ", " openvino-dynamic "],
+        [" openvino ", " openvino-static "],
+    ]
     assert "| x1.00 |" in table  # onnxruntime fp32 over itself
     page = (pytester.path / "report.html").read_text()
     assert "<h2>Runtimes side by side</h2>" in page and "<td>openvino-static</td>" in page
@@ -259,25 +283,40 @@ def test_sparse_decompression_rate_is_an_openvino_setting():
         parse_marker({"sparse_decompression_rate": 0.5})
     with pytest.raises(QbenchConfigError, match=r"a fraction in \(0, 1\], got 1.5"):
         parse_marker({"runtime": "openvino", "sparse_decompression_rate": 1.5})
-    cases = parse_marker({"runtime": ["onnxruntime", "openvino"], "approach": "static", "sparse_decompression_rate": 0.5})
+    cases = parse_marker(
+        {"runtime": ["onnxruntime", "openvino"], "approach": "static", "sparse_decompression_rate": 0.5}
+    )
     assert [c.variant.sparse_decompression_rate for c in cases] == [None, 0.5]
-    assert cases[1].variant.to_dict()["sparse_decompression_rate"] == 0.5  # baselines under another setting do not compare
+    assert (
+        cases[1].variant.to_dict()["sparse_decompression_rate"] == 0.5
+    )  # baselines under another setting do not compare
 
 
-@pytest.mark.skipif(_amx(), reason="this CPU has AMX: decompression is on here (test_sparse_decompression_compiles_on_amx)")
-def test_sparse_decompression_is_off_without_amx_and_says_why(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
+@pytest.mark.skipif(
+    _amx(), reason="this CPU has AMX: decompression is on here (test_sparse_decompression_compiles_on_amx)"
+)
+def test_sparse_decompression_is_off_without_amx_and_says_why(
+    pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache
+):
     test_file = TEST_FILE.replace('runtime=["onnxruntime", "openvino"], approach=["dynamic", "static"]',
                                   'runtime=["openvino"], approach=["static"], sparse_decompression_rate=0.5')
     make_project(pytester, tiny_distilbert, tiny_build_cache.root, test_file)
     result = pytester.runpytest("--qbench", "--qbench-update-baselines")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*sparse weight decompression off: this CPU (*) has no AMX*packs sparse int8 weights with AMX"
-                                 " kernels only; the model ran dense*openvino-static-bs1-len16*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*sparse weight decompression off: this CPU (*) has no AMX*packs sparse int8 weights with AMX"
+            " kernels only; the model ran dense*openvino-static-bs1-len16*"
+        ]
+    )
     (case,) = json.loads((pytester.path / ".qbench" / "results.json").read_text())["cases"]
     assert case["sparse_decompression"].startswith("off: ") and case["parameters"]["sparse_decompression_rate"] == 0.5
 
 
-@pytest.mark.skipif(not _amx(), reason="needs a CPU with AMX (4th-gen Xeon or later): OpenVINO packs sparse int8 weights with AMX kernels only")
+@pytest.mark.skipif(
+    not _amx(),
+    reason="needs a CPU with AMX (4th-gen Xeon or later): OpenVINO packs sparse int8 weights with AMX kernels only",
+)
 def test_sparse_decompression_compiles_on_amx(built):
     from pytest_qbench.measure.ov_session import make_ov_session
 

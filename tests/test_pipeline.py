@@ -27,7 +27,7 @@ from pytest_qbench.gate.baselines import BaselineStore
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA
 from pytest_qbench.pipeline import CaseStageError, Memo, latency_gate_for, model_name, to_confirm
 from pytest_qbench.report.history import Run, speedup_samples
-from pytest_qbench.results import LatencyGate, Spread
+from pytest_qbench.results import Environment, LatencyGate, Spread
 
 # A fraction of a second of timing on a ~1 ms model, beside another xdist worker: the latency limits
 # are opened wide (the latency policy itself is tested in test_policy.py on synthetic results).
@@ -142,9 +142,9 @@ def test_an_openvino_case_cannot_be_diagnosed(pipeline, tiny_distilbert, data):
 def test_the_environment_names_the_machine_under_its_key_and_the_libraries(tiny_build_cache, tmp_path):
     hardware = hardware_from_cpuinfo({"brand_raw": "Test CPU", "arch": "X86_64", "flags": ["avx2"], "count": 4}, 2)
     environment = Pipeline(tiny_build_cache, hardware, "ci-pool").environment(root=tmp_path)
-    assert (environment["brand"], environment["hardware_key"], environment["threads"]) == ("Test CPU", "ci-pool", 2)
-    assert environment["preset"] == "avx2" and "onnxruntime" in environment["libraries"]
-    assert environment["git_commit"] is None  # not a git work tree
+    assert (environment.brand, environment.hardware_key, environment.threads) == ("Test CPU", "ci-pool", 2)
+    assert environment.preset == "avx2" and "onnxruntime" in environment.libraries
+    assert environment.git_commit is None  # not a git work tree
     assert Pipeline(tiny_build_cache, hardware).hardware_key == "x86_64-avx2-2c"
 
 
@@ -204,7 +204,12 @@ def test_the_latency_gate_pools_the_spread_of_this_key_and_cpu_model_s_runs(tmp_
         environment, case = run.artifact["environment"], run.artifact["cases"][0]
         speedup = case["latency"]["cpu"]["speedup"]["value"]
         result = make_result(optimized_ms=46.38 / speedup, run_id=case["run_id"], cpu_model=environment["cpu_model"])
-        append(history, build_artifact({**ENVIRONMENT, **environment, "created": case["run_id"]}, [result]))
+        append(
+            history,
+            build_artifact(
+                Environment.from_json({**ENVIRONMENT.to_json(), **environment, "created": case["run_id"]}), [result]
+            ),
+        )
     pooled = latency_gate_for(BaselineStore(tmp_path), "key", "cpu", history=history, cases=42, alpha=0.05)
     assert (pooled.cpu_model, pooled.cases, pooled.alpha) == ("cpu", 42, 0.05)
     assert pooled.speedup_spread.df > 0 and pooled.speedup_spread.sigma != PRIOR_SPEEDUP_SIGMA  # the two runs of "cpu"

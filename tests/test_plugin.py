@@ -56,7 +56,10 @@ def test_non_qbench_tests_are_untouched(pytester):
         ("approach=['dynamik']", "*unknown approach 'dynamik'; allowed: 'dynamic', 'static'*"),
         ("operators=[['Add', 'MatMull']]", "*unknown operator 'MatMull'; allowed:*'MatMul'*"),
         ("exclude=['softmaxx']", "*unknown exclusion family 'softmaxx'; allowed: 'layernorm'*"),
-        ("calibration_method='histogram'", "*unknown calibration method 'histogram'; allowed: 'minmax', 'entropy', 'percentile'*"),
+        (
+            "calibration_method='histogram'",
+            "*unknown calibration method 'histogram'; allowed: 'minmax', 'entropy', 'percentile'*",
+        ),
         ("batch_size=[0]", "*batch_size must be a positive integer, got 0*"),
         ("sequence_length=[-32]", "*sequence_length must be a positive integer, got -32*"),
         ("sequence_length=[32.5]", "*sequence_length must be a positive integer, got 32.5*"),
@@ -110,7 +113,10 @@ def test_update_without_qbench_is_a_usage_error(pytester):
         ("qbench_min_seconds = fast", "*ini key qbench_min_seconds = 'fast' is not a valid float*"),
         ("qbench_threads = 0", "*ini key qbench_threads = '0' must be positive*"),
         ("qbench_min_seconds = 5\nqbench_max_seconds = 1", "*max_seconds (1.0) is below min_seconds (5.0)*"),
-        ("qbench_saturation_remedy = vnni", "*qbench_saturation_remedy = 'vnni' is unknown; allowed: none, reduce_range, u8u8, x64quantprecision*"),
+        (
+            "qbench_saturation_remedy = vnni",
+            "*qbench_saturation_remedy = 'vnni' is unknown; allowed: none, reduce_range, u8u8, x64quantprecision*",
+        ),
         ("qbench_min_pairs = 0", "*ini key qbench_min_pairs = '0' must be positive*"),
         ("qbench_min_pairs = many", "*ini key qbench_min_pairs = 'many' is not a valid int*"),
         ("qbench_wall_seconds = -1", "*ini key qbench_wall_seconds = '-1' must be positive*"),

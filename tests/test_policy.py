@@ -5,13 +5,23 @@ import numpy as np
 import pytest
 from factories import BASELINE_FILE, CPU_MODEL, HW, TEST, accuracy, latency_gate, looked_up, make_result
 
-from pytest_qbench.specs import CalibrationSpec, Tolerances
 from pytest_qbench.gate import latency_stats, rejudge, rules
 from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench.gate.rules import FileToWrite
 from pytest_qbench.results import (
-    SCORES, Against, BaselineEntry, BaselineRecord, CaseResult, Check, LatencyGate, LatencyRun, Metric, Spread, Status,
+    SCORES,
+    Against,
+    BaselineEntry,
+    BaselineRecord,
+    CaseResult,
+    Check,
+    LatencyGate,
+    LatencyRun,
+    Metric,
+    Spread,
+    Status,
 )
+from pytest_qbench.specs import CalibrationSpec, Tolerances
 
 TOL = Tolerances()
 HALF = Tolerances(latency_rtol=0.5)  # absolute latency may be 1.5x the baseline's
@@ -75,7 +85,9 @@ def test_static_collapse_fails_against_the_original_without_any_baseline():
     assert judgement.verdict == "fail"
     vs_original = check(judgement.checks, "f1", "original")
     assert vs_original.status == "fail"
-    assert vs_original.reason == "f1 0.1000 vs original 0.9400 (max loss 0.01): lost 0.8400, more than the 0.0100 allowed"
+    assert (
+        vs_original.reason == "f1 0.1000 vs original 0.9400 (max loss 0.01): lost 0.8400, more than the 0.0100 allowed"
+    )
 
 
 def test_static_collapse_fails_even_against_a_baseline_that_recorded_it():
@@ -524,7 +536,10 @@ def test_the_common_check_keeps_its_false_alarms_under_its_share():
     failed = 0
     for _ in range(300):
         recorded = _runs_of(rng, cases=8, runs=5, common=0.03, own=0.05)
-        failed += latency_stats.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status == "fail"
+        failed += (
+            latency_stats.common_cpu_time(_judged_run(rng, recorded, 0.0, common=0.03, own=0.05), rtol=0.10).status
+            == "fail"
+        )
     assert failed / 300 <= 0.01
 
 
@@ -557,7 +572,10 @@ def test_one_slow_session_is_outvoted_by_the_fresh_processes():
     confirmed = check(judge(confirmed_in_run(1.521, 1.670, 1.681), base, TOL).checks, "cpu.speedup")
     assert (alone.status, confirmed.status) == ("fail", "pass")
     assert confirmed.measured == pytest.approx(1.670, rel=1e-6)
-    assert "the median of 3 measurements in this run (1.521, 1.670, 1.681: the first, then fresh processes)" in confirmed.reason
+    assert (
+        "the median of 3 measurements in this run (1.521, 1.670, 1.681: the first, then fresh processes)"
+        in confirmed.reason
+    )
 
 
 def test_a_real_slowdown_stays_a_failure_when_confirmed():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import math
 import os
+import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +27,19 @@ from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, median_variance_facto
 from pytest_qbench.measure.data import read_conll
 from pytest_qbench.report.artifact import build_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import (
-    AccuracyResult, BaselineRecord, CaseResult, Check, CpuTime, LabelMapEffect, LatencyResult, LatencyStats,
-    MappedName, Parameters, QuantizationRecord, Speedup, Status,
+    AccuracyResult,
+    BaselineRecord,
+    CaseResult,
+    Check,
+    CpuTime,
+    LabelMapEffect,
+    LatencyResult,
+    LatencyStats,
+    MappedName,
+    Parameters,
+    QuantizationRecord,
+    Speedup,
+    Status,
 )
 from pytest_qbench.specs import OPERATORS, CalibrationSpec, Tolerances, VariantSpec
 
@@ -51,7 +62,9 @@ name = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_siz
 
 spans = st.integers(0, 10**5)
 label_map_effects = st.builds(
-    LabelMapEffect, st.sampled_from(["span", "sample"]), st.lists(st.builds(MappedName, name, name, spans, spans, spans, spans)),
+    LabelMapEffect,
+    st.sampled_from(["span", "sample"]),
+    st.lists(st.builds(MappedName, name, name, spans, spans, spans, spans)),
 )
 
 
@@ -69,8 +82,14 @@ def accuracies(draw) -> AccuracyResult:
 @st.composite
 def latency_stats(draw) -> LatencyStats:
     mean = draw(positive)
-    return LatencyStats(mean, draw(st.floats(0, 1e3)), draw(st.floats(0, 10)), *sorted(draw(st.lists(positive, min_size=4, max_size=4))),
-                        draw(positive), draw(count))
+    return LatencyStats(
+        mean,
+        draw(st.floats(0, 1e3)),
+        draw(st.floats(0, 10)),
+        *sorted(draw(st.lists(positive, min_size=4, max_size=4))),
+        draw(positive),
+        draw(count),
+    )
 
 
 @st.composite
@@ -101,8 +120,14 @@ def variants(draw) -> VariantSpec:
 
 
 checks = st.builds(
-    Check, text, st.sampled_from(["baseline", "original"]), st.sampled_from(["pass", "fail", "inconclusive", "skip", "error"]),
-    st.none() | score, st.none() | score, text, text,
+    Check,
+    text,
+    st.sampled_from(["baseline", "original"]),
+    st.sampled_from(["pass", "fail", "inconclusive", "skip", "error"]),
+    st.none() | score,
+    st.none() | score,
+    text,
+    text,
 )
 
 
@@ -118,10 +143,17 @@ def results(draw, measured: bool | None = None) -> CaseResult:
     variant = draw(variants())
     case_id = draw(name)
     return CaseResult(
-        nodeid=f"{TEST}[{case_id}]", test=TEST, case_id=case_id, model=draw(name),
-        batch_size=draw(st.integers(1, 64)), sequence_length=draw(st.integers(1, 512)),
+        nodeid=f"{TEST}[{case_id}]",
+        test=TEST,
+        case_id=case_id,
+        model=draw(name),
+        batch_size=draw(st.integers(1, 64)),
+        sequence_length=draw(st.integers(1, 512)),
         parameters=Parameters(variant.to_dict()),
-        quantization=draw(st.none() | st.builds(QuantizationRecord, text, st.dictionaries(name, count), st.lists(name), st.none() | text)),
+        quantization=draw(
+            st.none()
+            | st.builds(QuantizationRecord, text, st.dictionaries(name, count), st.lists(name), st.none() | text)
+        ),
         accuracy_original=draw(accuracies()) if measured else None,
         accuracy_optimized=draw(accuracies()) if measured else None,
         latency=draw(latencies()) if measured else None,
@@ -129,7 +161,8 @@ def results(draw, measured: bool | None = None) -> CaseResult:
         checks=draw(st.lists(checks, max_size=3)),
         verdict=draw(st.sampled_from(Status)),
         error=None if measured else draw(text),
-        cpu_model=draw(name), run_id=draw(name),  # a run's: its repeats of a case count once in a baseline
+        cpu_model=draw(name),
+        run_id=draw(name),  # a run's: its repeats of a case count once in a baseline
     )
 
 
@@ -296,7 +329,9 @@ def test_a_slower_optimized_model_never_gets_a_better_verdict_than_a_faster_one(
     assert RANK[slow] <= RANK[fast]
     slow_checks, fast_checks = (judge(run(ms), baseline, tol).checks for ms in (slow_ms, fast_ms))
     for metric in ("cpu.speedup", "optimized.cpu_ms"):
-        statuses = [next((c.status for c in checks if c.metric == metric), None) for checks in (slow_checks, fast_checks)]
+        statuses = [
+            next((c.status for c in checks if c.metric == metric), None) for checks in (slow_checks, fast_checks)
+        ]
         if statuses[0] is not None:
             assert RANK[statuses[0]] <= RANK[statuses[1]], metric
 
@@ -314,12 +349,16 @@ def test_speedup_tolerance_edges(expected, rtol, half_width, baseline_half_width
     Student-t quantile of 42 cases), passes below t - z99 se (and not failing), and is inconclusive between."""
     tol = Tolerances(speedup_rtol=rtol)
     spread = math.exp(baseline_half_width)
-    baseline = make_result(original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected / spread, expected * spread))
+    baseline = make_result(
+        original_ms=expected * 10.0, optimized_ms=10.0, speedup_ci=(expected / spread, expected * spread)
+    )
     match = baseline_match(baseline)
     [run] = match.runs  # as stored: 6 significant digits
     expected = run.speedup
     sigma = PRIOR_SPEEDUP_SIGMA
-    se = math.sqrt(sigma**2 + (half_width / Z95_TWO_SIDED) ** 2 + median_variance_factor(1) * (sigma**2 + run.log_se**2))
+    se = math.sqrt(
+        sigma**2 + (half_width / Z95_TWO_SIDED) ** 2 + median_variance_factor(1) * (sigma**2 + run.log_se**2)
+    )
     t = math.log1p(rtol)
     fail_edge, pass_edge = max(t / 2, SpeedupRule.of(GATE, rtol).z_fail * se), t - Z_PASS * se
     eps = 1e-9  # on the log scale: far above float rounding, far below any CI
@@ -349,27 +388,49 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=25,
 )
-entry_like = st.fixed_dictionaries({}, optional={
-    "model": json_values, "parameters": json_values,
-    "accuracy": st.dictionaries(st.sampled_from(["original", "optimized"]), st.dictionaries(st.sampled_from(["precision", "recall", "f1", "accuracy"]), json_values)),
-    "latency": st.dictionaries(
-        st.sampled_from(["original", "optimized", "wall_speedup", "cpu", "speedup"]),
-        st.dictionaries(st.sampled_from(["mean_ms", "throughput", "value", "ci_low", "ci_high", "original_ms", "optimized_ms", "speedup"]),
-                        json_values | st.dictionaries(st.sampled_from(["value", "ci_low", "ci_high"]), json_values)),
-    ),
-})
+entry_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": json_values,
+        "parameters": json_values,
+        "accuracy": st.dictionaries(
+            st.sampled_from(["original", "optimized"]),
+            st.dictionaries(st.sampled_from(["precision", "recall", "f1", "accuracy"]), json_values),
+        ),
+        "latency": st.dictionaries(
+            st.sampled_from(["original", "optimized", "wall_speedup", "cpu", "speedup"]),
+            st.dictionaries(
+                st.sampled_from(
+                    ["mean_ms", "throughput", "value", "ci_low", "ci_high", "original_ms", "optimized_ms", "speedup"]
+                ),
+                json_values | st.dictionaries(st.sampled_from(["value", "ci_low", "ci_high"]), json_values),
+            ),
+        ),
+    },
+)
 documents = st.fixed_dictionaries(
     {"schema_version": st.sampled_from([4, 4, 4, 3, 2, 1, "4", None]), "test": st.sampled_from([TEST, TEST, "other"])},
-    optional={"cases": st.dictionaries(st.sampled_from(["c", "d"]), st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values)},
+    optional={
+        "cases": st.dictionaries(
+            st.sampled_from(["c", "d"]),
+            st.dictionaries(st.sampled_from([HW, "x86_64-avx2-4c"]), entry_like | json_values) | json_values,
+        )
+    },
 )
 valid = json.dumps({"schema_version": 4, "test": TEST, "cases": {}}).encode()
 ENTRY = entry_from_result(make_result()).to_json()
 
 
 @EXAMPLES
-@given(st.binary(max_size=300) | documents.map(lambda d: json.dumps(d).encode()) | st.builds(lambda n: valid[:n], st.integers(0, len(valid))))
+@given(
+    st.binary(max_size=300)
+    | documents.map(lambda d: json.dumps(d).encode())
+    | st.builds(lambda n: valid[:n], st.integers(0, len(valid)))
+)
 @example(b"[" * 100_000)  # nested past the parser's recursion limit
-@example(b'{"schema_version": 4, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode()))
+@example(
+    b'{"schema_version": 4, "test": "%s", "cases": {"c": {"%s": {"accuracy": NaN}}}}' % (TEST.encode(), HW.encode())
+)
 @example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: ENTRY}}}).encode())
 @example(json.dumps({"schema_version": 4, "test": TEST, "cases": {"c": {HW: {  # a schema-2 entry in a schema-4 file
     **ENTRY, "latency": {"original": {}, "optimized": {}, "speedup": {"value": 4.66}}}}}}).encode())
@@ -417,7 +478,7 @@ def test_any_conll_file_is_read_or_refused_with_a_clear_error(content: bytes):
             assert line.isdigit() and 1 <= int(line) <= content.count(b"\n") + content.count(b"\r") + 1
         else:
             assert len(sentences) == len(tags)
-            assert all(len(words) == len(labels) > 0 for words, labels in zip(sentences, tags))
+            assert all(len(words) == len(labels) > 0 for words, labels in zip(sentences, tags, strict=True))
             assert "-DOCSTART-" not in [w for words in sentences for w in words]
 
 
@@ -431,7 +492,12 @@ words = st.text(st.characters(codec="utf-8", exclude_categories=("Zs", "Zl", "Zp
 
 
 @EXAMPLES
-@given(st.lists(st.lists(st.tuples(words, st.sampled_from(["O", "B-PER", "I-PER", "B-LOC"])), min_size=1, max_size=6), max_size=5))
+@given(
+    st.lists(
+        st.lists(st.tuples(words, st.sampled_from(["O", "B-PER", "I-PER", "B-LOC"])), min_size=1, max_size=6),
+        max_size=5,
+    )
+)
 def test_conll_round_trip(sentences):
     assume(all(w.split() == [w] and w != "-DOCSTART-" for sentence in sentences for w, _ in sentence))
     text = "-DOCSTART- -X- -X- O\n\n" + "\n\n".join("\n".join(f"{w} NN O {t}" for w, t in s) for s in sentences) + "\n"
@@ -494,7 +560,9 @@ def _stored_with_latency_field(tmp_path, field, value):
     return result
 
 
-@pytest.mark.parametrize(("field", "value"), [("cpu.speedup.ci_low", 0), ("cpu.speedup.value", -2.0), ("cpu.optimized_ms", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("cpu.speedup.ci_low", 0), ("cpu.speedup.value", -2.0), ("cpu.optimized_ms", 0)]
+)
 def test_a_baseline_entry_with_a_non_positive_speedup_or_cpu_time_is_refused_not_a_crash(tmp_path, field, value):
     result = _stored_with_latency_field(tmp_path, field, value)
     # the policy divides by these or takes their log: refused when read, naming the field

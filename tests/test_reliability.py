@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import TAGS, conll, make_project
-from tiny_models import SENTENCES, write_tokenizer
+from projects import make_project
+from tiny_models import write_tokenizer
 
 from pytest_qbench.report.artifact import validate_artifact
 
@@ -206,7 +206,9 @@ def bad_input_project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_bui
     config.architectures = None
     DistilBertForSequenceClassification(config).save_pretrained(classifier)
     write_tokenizer(classifier, ["input_ids", "attention_mask"])
-    DistilBertForMaskedLM(DistilBertConfig.from_pretrained(tiny_distilbert, architectures=None)).save_pretrained(root / "masked_lm")
+    DistilBertForMaskedLM(DistilBertConfig.from_pretrained(tiny_distilbert, architectures=None)).save_pretrained(
+        root / "masked_lm"
+    )
     write_tokenizer(root / "masked_lm", ["input_ids", "attention_mask"])
     (root / "foreign_labels.txt").write_text("Pasta B-FOOD\nis O\ngood O\n")
     (root / "empty.txt").write_text("-DOCSTART- -X- -X- O\n\n")
@@ -317,7 +319,9 @@ def test_bad_baseline_files_fail_their_case_cleanly_and_stay_untouched(
     result = pytester.runpytest("--qbench")
     result.assert_outcomes(passed=1, failed=len(BAD_BASELINES))
     for name, (_, line) in BAD_BASELINES.items():
-        result.stdout.fnmatch_lines([line.format(case=CASE.replace("[", "[[]"), file=f"*{baseline_of(root, name).name}")])
+        result.stdout.fnmatch_lines(
+            [line.format(case=CASE.replace("[", "[[]"), file=f"*{baseline_of(root, name).name}")]
+        )
     assert_no_traceback(result)
     assert {name: baseline_of(root, name).read_bytes() for name in BAD_BASELINES} == damaged
     verdicts = {case["test"].split("::test_")[1]: (case["verdict"], case["error"]) for case in artifact(root)["cases"]}
@@ -500,8 +504,11 @@ def test_a_failing_variant_errors_its_own_cases_and_the_rest_go_on(
     validate_artifact(artifact(root))
     verdicts = {c["id"]: c["verdict"] for c in cases}
     assert verdicts == {
-        "static-Add+MatMul-bs1-len16": "error", "static-Add+MatMul-bs2-len16": "error",
-        "dynamic-MatMul-bs1-len16": "error", "dynamic-Add-bs1-len16": "error", "dynamic-Add+MatMul-bs1-len16": "updated",
+        "static-Add+MatMul-bs1-len16": "error",
+        "static-Add+MatMul-bs2-len16": "error",
+        "dynamic-MatMul-bs1-len16": "error",
+        "dynamic-Add-bs1-len16": "error",
+        "dynamic-Add+MatMul-bs1-len16": "updated",
     }
     errors = {c["id"]: c["error"] for c in cases}
     assert errors["dynamic-MatMul-bs1-len16"].startswith("QbenchCaseError: the optimized model returns NaN")
@@ -620,14 +627,18 @@ def pytest_configure(config):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_kill_in_the_middle_of_a_baseline_write_keeps_the_old_file(pytester, tiny_distilbert: Path, tiny_build_cache, signum):
+def test_kill_in_the_middle_of_a_baseline_write_keeps_the_old_file(
+    pytester, tiny_distilbert: Path, tiny_build_cache, signum
+):
     root = make_project(pytester, tiny_distilbert, tiny_build_cache.root, gate(TWO_CASES))
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=2)
     old = (root / BASELINE).read_bytes()
     (root / "slow_replace.py").write_text(SLOW_REPLACE)
     replacing = root / "replacing"
 
-    proc = spawn(root, "--qbench", "--qbench-update-baselines", "-p", "slow_replace", QBENCH_TEST_REPLACING=str(replacing))
+    proc = spawn(
+        root, "--qbench", "--qbench-update-baselines", "-p", "slow_replace", QBENCH_TEST_REPLACING=str(replacing)
+    )
     deadline = time.monotonic() + 240
     while not replacing.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -653,7 +664,9 @@ def test_kill_in_the_middle_of_a_baseline_write_keeps_the_old_file(pytester, tin
     assert temp_files(root) == []
 
 
-def test_two_pytest_processes_updating_one_baseline_file_keep_both_cases(pytester, tiny_distilbert: Path, tiny_build_cache):
+def test_two_pytest_processes_updating_one_baseline_file_keep_both_cases(
+    pytester, tiny_distilbert: Path, tiny_build_cache
+):
     root = make_project(pytester, tiny_distilbert, tiny_build_cache.root, gate(TWO_CASES))
     procs = [spawn(root, "--qbench", "--qbench-update-baselines", "-k", k, "--qbench-json", f".qbench/{k}.json")
              for k in ("bs1", "bs2")]

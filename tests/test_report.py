@@ -4,13 +4,13 @@ from pathlib import Path
 
 from factories import CPU_MODEL, ENVIRONMENT, HW, TEST, latency_gate, looked_up, make_result
 
-from pytest_qbench.specs import Tolerances
-from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench.gate import rules
+from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench.report.annotations import github_annotations
 from pytest_qbench.report.markdown import markdown
 from pytest_qbench.report.terminal import summary_lines
 from pytest_qbench.results import LabelMapEffect, MappedName, Parameters, Status
+from pytest_qbench.specs import Tolerances
 
 # Copied from the reference benchmark card (Optimum, CoNLL-2003): the layout the markdown report keeps.
 NON_TIME = (
@@ -23,9 +23,12 @@ NON_TIME = (
 )
 TIME = (
     "| quantization_approach | operators_to_quantize | | latency_mean (original, ms) | latency_mean (optimized, ms) | "
-    "| throughput (original, /s) | throughput (optimized, /s) | | cpu_time (original, ms) | cpu_time (optimized, ms) |\n"
-    "| :-------------------: | :-------------------: | :-: | :-------------------------: | :--------------------------: | :-: "
-    "| :-----------------------: | :------------------------: | :-: | :---------------------: | :----------------------: |"
+    "| throughput (original, /s) | throughput (optimized, /s) | | cpu_time (original, ms) | cpu_time (optimized, ms)"
+    " |\n"
+    "| :-------------------: | :-------------------: | :-: | :-------------------------: |"
+    " :--------------------------: | :-: "
+    "| :-----------------------: | :------------------------: | :-: | :---------------------: |"
+    " :----------------------: |"
 )
 OTHER_HW = "x86_64-avx2-4c"
 NOTHING = "dynamic quantization of ['Add'] quantized nothing"
@@ -60,15 +63,22 @@ def test_markdown_has_the_reference_card_tables():
                " accuracy over words; 3250 samples.")
     assert f"### Non-time metrics\n\n{scoring}\n\n{NON_TIME}\n" in text
     # the reference card's first row, figure for figure
-    row = "| `dynamic` | `['Add', 'MatMul']` | \\| | 0.936 | 0.935 | \\| | 0.944 | 0.943 | \\| | 0.940 | 0.939 | \\| | 0.988 | 0.988 |"
+    row = ("| `dynamic` | `['Add', 'MatMul']` | \\| | 0.936 | 0.935 | \\| | 0.944 | 0.943 | \\| | 0.940 | 0.939 | \\|"
+           " | 0.988 | 0.988 |")
     assert row in text
-    assert "| `static` | `['Add', 'MatMul']` | \\| | 0.936 | 0.935 | \\| | 0.944 | 0.943 | \\| | 0.940 | 0.100 |" in text
+    assert (
+        "| `static` | `['Add', 'MatMul']` | \\| | 0.936 | 0.935 | \\| | 0.944 | 0.943 | \\| | 0.940 | 0.100 |" in text
+    )
     assert text.count("| `dynamic` | `['Add', 'MatMul']` | \\| | 0.936") == 1  # one row per variant, not per shape
     for batch_size, length in [(1, 32), (4, 64), (8, 32)]:
         assert f"Below, time metrics for batch size = {batch_size}, input length = {length}.\n\n{TIME}\n" in text
     # wall clock (mean, throughput) then the one-thread CPU time per call (factories: 1.6 x wall)
-    assert "| `dynamic` | `['Add', 'MatMul']` | \\| | 46.38 | 9.96 | \\| | 21.56 | 100.40 | \\| | 74.21 | 15.94 |" in text
-    assert "| `dynamic` | `['Add', 'MatMul']` | \\| | - | - | \\| | - | - | \\| | - | - |" in text  # the case that errored
+    assert (
+        "| `dynamic` | `['Add', 'MatMul']` | \\| | 46.38 | 9.96 | \\| | 21.56 | 100.40 | \\| | 74.21 | 15.94 |" in text
+    )
+    assert (
+        "| `dynamic` | `['Add', 'MatMul']` | \\| | - | - | \\| | - | - | \\| | - | - |" in text
+    )  # the case that errored
     assert ("Latency and throughput: wall clock at 2 threads; cpu_time: median CPU time per call on one thread,"
             " the signal the gate compares.") in text
     assert text.index("## Verdicts") > text.index("### Time metrics")
@@ -84,7 +94,10 @@ def test_markdown_states_parameters_environment_and_verdicts():
     assert ("| test | case | f1 original -> optimized | cpu speedup (CI) | wall speedup | verdict | failed checks |"
             in text)
     # the gated cpu speedup with its CI, then the wall-clock speedup (factories: 1.05 x the cpu one)
-    assert "| `static-Add+MatMul-bs1-len32` | 0.9400 -> 0.1000 | 4.66 (4.56 to 4.75) | 4.89 | fail | [fail] f1 vs original" in text
+    assert (
+        "| `static-Add+MatMul-bs1-len32` | 0.9400 -> 0.1000 | 4.66 (4.56 to 4.75) | 4.89 | fail | [fail] f1 vs original"
+        in text
+    )
     assert "| `dynamic-Add+MatMul-bs8-len32` | - | - | - | error | could not measure: RuntimeError: boom |" in text
     assert "could not measure: RuntimeError: boom" in text
     assert f"* {NOTHING} [dynamic-Add-bs1-len32, dynamic-Add-bs4-len64]" in text
@@ -119,7 +132,7 @@ def test_a_first_run_on_a_new_hardware_key_folds_its_speedups_to_a_line_per_test
     lines = summary_lines(results, ENVIRONMENT)
     notes = lines[lines.index(f"hardware {HW}:") + 1:]
     assert notes[0].startswith(f"  latency recorded, not gated: no baseline runs of this machine (hardware key {HW},"
-                               f" CPU model {ENVIRONMENT.get('cpu_model', 'unrecorded')}) for 8 cases; accuracy was gated.")
+                               f" CPU model {ENVIRONMENT.cpu_model or 'unrecorded'}) for 8 cases; accuracy was gated.")
     assert notes[0].endswith("Per test, its cpu speedups over the nearest baseline's (median of its runs; the markdown"
                              " and HTML reports give each case's):")
     # one line per test, not per case: the range of the gated cpu speedup here over the baseline's
@@ -128,7 +141,10 @@ def test_a_first_run_on_a_new_hardware_key_folds_its_speedups_to_a_line_per_test
     # the reports keep each case's, with its CI and the baseline's CPU models and runs
     markdown_text = markdown(results, ENVIRONMENT)
     assert "## This machine\n\n* latency recorded, not gated" in markdown_text
-    assert "  * static-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c (amd-26-2, 1 run)" in markdown_text
+    assert (
+        "  * static-Add+MatMul-bs1-len32: x4.66 (4.56-4.75) here, x4.66 on x86_64-avx2-4c (amd-26-2, 1 run)"
+        in markdown_text
+    )
     assert markdown_text.count(" here, x") == 8
 
 
@@ -139,7 +155,7 @@ def test_a_case_without_any_baseline_is_counted_apart_in_its_test_s_line():
     assert f"    {TEST}: 8 cases, speedup here / on {OTHER_HW}: x1.00 to x1.00; 1 with no baseline at all" in lines
 
 
-NO_VNNI = {**ENVIRONMENT, "hardware_key": "x86_64-avx512-2c", "tier": "avx512", "saturates_u8s8": True}
+NO_VNNI = replace(ENVIRONMENT, hardware_key="x86_64-avx512-2c", tier="avx512", saturates_u8s8=True)
 
 
 def test_u8s8_on_a_cpu_without_vnni_is_said_once_with_the_remedy_and_what_int8_bought():
@@ -180,7 +196,9 @@ def test_github_annotations_errors_for_failures_one_warning_per_skip_reason():
         "::error file=examples/test_conll.py,title=qbench static-Add+MatMul-bs1-len32%3A f1 vs original::"
         "f1 0.1000 vs original 0.9400 (max loss 0.01): lost 0.8400, more than the 0.0100 allowed"
     )
-    assert warnings[0].startswith("::warning title=qbench%3A check skipped::latency recorded, not gated: baseline recorded")
+    assert warnings[0].startswith(
+        "::warning title=qbench%3A check skipped::latency recorded, not gated: baseline recorded"
+    )
 
 
 def test_github_annotation_messages_are_escaped():
@@ -246,7 +264,11 @@ def test_no_inconclusive_section_when_every_check_decided():
 def _mapped(result, effect, merge=True):
     """`result` scored through a label_map that did `effect` to the original model's predictions."""
     accuracy = replace(result.accuracy_original, label_map=effect)
-    evaluation = {"split": "validation", "label_map": {"GIVEN_NAME": "PER", "SURNAME": "PER", "*": "O"}, "label_map_merge": merge}
+    evaluation = {
+        "split": "validation",
+        "label_map": {"GIVEN_NAME": "PER", "SURNAME": "PER", "*": "O"},
+        "label_map_merge": merge,
+    }
     parameters = Parameters({**result.parameters.recorded, "evaluation": evaluation})
     return replace(result, accuracy_original=accuracy, parameters=parameters)
 
@@ -265,7 +287,8 @@ def test_what_a_label_map_did_is_shown_once_per_model_for_its_first_case():
     assert titles == [
         f"label_map on {first.model}: spans of each name (the original model, dynamic-Add+MatMul-bs1-len32);"
         " adjacent parts of one entity merged:",
-        "label_map on another/model: spans of each name (the original model, dynamic-Add+MatMul-bs1-len32); parts not merged:",
+        "label_map on another/model: spans of each name (the original model, dynamic-Add+MatMul-bs1-len32); parts not"
+        " merged:",
     ]
     block = lines[lines.index(titles[0]) + 1 : lines.index(titles[1])]
     assert block == [
@@ -280,7 +303,9 @@ def test_what_a_label_map_did_is_shown_once_per_model_for_its_first_case():
     text = markdown([first, second], ENVIRONMENT)
     assert text.count("label_map on ") == 1
     assert "| `SURNAME -> PER` | 1236 (1236 joined) | 0 |" in text
-    assert "No spans on either side: EMAIL. Merges: 1236 predicted and 0 gold spans joined the entity before them." in text
+    assert (
+        "No spans on either side: EMAIL. Merges: 1236 predicted and 0 gold spans joined the entity before them." in text
+    )
 
 
 def test_a_class_map_shows_samples_and_no_merges():
@@ -289,7 +314,9 @@ def test_a_class_map_shows_samples_and_no_merges():
     start = next(i for i, line in enumerate(lines) if line.startswith("label_map on "))
     assert lines[start].endswith("samples of each name (the original model, dynamic-Add+MatMul-bs1-len32):")
     assert lines[start + 1 : start + 4] == [
-        "  name -> scored as   predicted  gold", "  NEGATIVE -> rotten  40         0", "  rotten -> rotten    0          38",
+        "  name -> scored as   predicted  gold",
+        "  NEGATIVE -> rotten  40         0",
+        "  rotten -> rotten    0          38",
     ]
     assert not any("merges" in line for line in lines)
 
@@ -308,9 +335,16 @@ def test_a_case_confirmed_in_the_run_lists_each_measurement_and_the_verdict_on_t
     confirmed = judged_on_this_machine(confirmed, baseline=base)
     lines = summary_lines([confirmed, judged_on_this_machine(make_result(batch_size=4))], ENVIRONMENT)
     title = "measured again in fresh processes (a slow session is outvoted; judged on the median):"
-    assert lines[lines.index(title) + 1] == f"  {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass"
-    assert len([line for line in lines if "cpu speedups" in line]) == 1  # the case that passed at first look is not listed
-    assert f"* {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass" in markdown([confirmed], ENVIRONMENT)
+    assert (
+        lines[lines.index(title) + 1]
+        == f"  {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass"
+    )
+    assert (
+        len([line for line in lines if "cpu speedups" in line]) == 1
+    )  # the case that passed at first look is not listed
+    assert f"* {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> median 4.640: pass" in markdown(
+        [confirmed], ENVIRONMENT
+    )
     assert not any(line.startswith("measured again") for line in summary_lines(reference_results(), ENVIRONMENT))
 
 
@@ -359,7 +393,9 @@ def test_a_result_is_kept_as_its_verdict_says(tmp_path: Path):
     passed, failed = replace(make_result(), verdict=Status.PASS), replace(make_result(), verdict=Status.FAIL)
     assert stage_result(store, passed, HW, update=False, sharded=False, created=when) is None
     assert stage_result(store, failed, HW, update=False, sharded=False, created=when) is None
-    assert [p.name for p in (tmp_path / "baselines").iterdir()] == [store.path_for(TEST).name.replace(".json", ".obtained.json")]
+    assert [p.name for p in (tmp_path / "baselines").iterdir()] == [
+        store.path_for(TEST).name.replace(".json", ".obtained.json")
+    ]
     updated = replace(make_result(), verdict=Status.UPDATED)
     assert stage_result(store, updated, HW, update=True, sharded=True, created=when) is None  # the merge writes it
     assert created == [] and store.flush().created == []

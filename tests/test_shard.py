@@ -3,22 +3,21 @@ against a single-process run of the same cases, and the merges that must be refu
 
 from __future__ import annotations
 
-import copy
-from dataclasses import replace
 import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from factories import ENVIRONMENT, make_result
 from projects import make_project
 
-from pytest_qbench.__main__ import main as qbench_main
 from pytest_qbench import QbenchConfigError
+from pytest_qbench.__main__ import main as qbench_main
 from pytest_qbench.report.artifact import build_artifact, validate_artifact
-from pytest_qbench.results import Status
+from pytest_qbench.results import Environment, Status
 from pytest_qbench.shard import durations_from, plan
 from pytest_qbench.specs import Shard
 
@@ -84,7 +83,7 @@ def test_shards_split_the_cases_that_k_selected(pytester: pytest.Pytester):
 
 
 def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **environment) -> Path:
-    env = copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"} | environment
+    env = Environment.from_json(ENVIRONMENT.to_json() | {"qbench_version": "0.1.0"} | environment)
     artifact = build_artifact(env, results, {"shard": shard, "selected": selected})
     validate_artifact(artifact)
     path = tmp_path / name
@@ -96,7 +95,7 @@ def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **envir
 def shards(tmp_path: Path) -> tuple[Path, Path]:
     one, two = make_result(batch_size=1), make_result(batch_size=4)
     for result in (one, two):
-        result.verdict, result.hardware_key = Status.PASS, ENVIRONMENT["hardware_key"]
+        result.verdict, result.hardware_key = Status.PASS, ENVIRONMENT.hardware_key
     selected = [one.nodeid, two.nodeid]
     return (_artifact(tmp_path, "s1.json", [one], selected), _artifact(tmp_path, "s2.json", [two], selected, "2/2"))
 
@@ -123,16 +122,18 @@ def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path:
 def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     """A hub-only case skipped without internet (pytest.skip) ran in its shard: it is not missing."""
     ran, skipped = make_result(batch_size=1), make_result(batch_size=4)
-    ran.verdict, ran.hardware_key = Status.PASS, ENVIRONMENT["hardware_key"]
+    ran.verdict, ran.hardware_key = Status.PASS, ENVIRONMENT.hardware_key
     run = {"shard": None, "selected": [ran.nodeid, skipped.nodeid], "skipped": [skipped.nodeid]}
-    artifact = build_artifact(copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}, [ran], run)
+    artifact = build_artifact(replace(ENVIRONMENT, qbench_version="0.1.0"), [ran], run)
     (tmp_path / "one.json").write_text(json.dumps(artifact))
     assert _merge(tmp_path / "one.json", "-o", tmp_path / "m.json", "--markdown", tmp_path / "m.md") == 0
     assert f"Skipped by pytest (ran, no result):\n* `{skipped.nodeid}`" in (tmp_path / "m.md").read_text()
     out = capsys.readouterr().out
-    assert f"{ENVIRONMENT['hardware_key']}: 1 cases, 0 failing, 1 skipped, 0 missing" in out and "verdict: pass" in out
+    assert f"{ENVIRONMENT.hardware_key}: 1 cases, 0 failing, 1 skipped, 0 missing" in out and "verdict: pass" in out
     merged = json.loads((tmp_path / "m.json").read_text())
-    assert merged["merge"]["skipped"] == {ENVIRONMENT["hardware_key"]: [skipped.nodeid]} and merged["merge"]["missing"] == {}
+    assert (
+        merged["merge"]["skipped"] == {ENVIRONMENT.hardware_key: [skipped.nodeid]} and merged["merge"]["missing"] == {}
+    )
 
 
 SKIPPING_TEST = """
@@ -195,7 +196,7 @@ def test_runner_classes_merge_side_by_side_and_each_is_checked_for_missing_cases
     other.write_text(json.dumps(data))
     assert _merge(*shards, other, "-o", tmp_path / "m.json") == 1  # the AVX2 class ran only its first shard
     merged = json.loads((tmp_path / "m.json").read_text())
-    assert set(merged["merge"]["environments"]) == {ENVIRONMENT["hardware_key"], "x86_64-avx2-2c"}
+    assert set(merged["merge"]["environments"]) == {ENVIRONMENT.hardware_key, "x86_64-avx2-2c"}
     assert list(merged["merge"]["missing"]) == ["x86_64-avx2-2c"]
 
 
@@ -300,8 +301,10 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
     result = make_result(run_id=run_id)
     value, low, high = speedup
     latency = result.latency
-    result.latency = replace(latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high)))
-    result.hardware_key = ENVIRONMENT["hardware_key"]
+    result.latency = replace(
+        latency, cpu=replace(latency.cpu, speedup=replace(latency.cpu.speedup, value=value, ci_low=low, ci_high=high))
+    )
+    result.hardware_key = ENVIRONMENT.hardware_key
     judgement = judge(result, looked_up(entry, result.hardware_key), Tolerances(),
                       latency=latency_gate(CPU_MODEL, cases=42))
     result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
@@ -309,7 +312,7 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
 
 
 def _run_artifact(tmp_path: Path, name: str, run_id: str, results, selected) -> Path:
-    env = copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}
+    env = replace(ENVIRONMENT, qbench_version="0.1.0")
     artifact = build_artifact(env, results, {"id": run_id, "shard": None, "selected": selected})
     path = tmp_path / name
     path.write_text(json.dumps(artifact))
@@ -349,7 +352,7 @@ def _sharded(tmp_path: Path, index: int, **settings) -> Path:
     case = _judged("sharded", (2.2, 2.18, 2.22))
     other = replace(case, nodeid=case.nodeid.replace("bs1", "bs4"), case_id=case.case_id.replace("bs1", "bs4"))
     run = {"id": "sharded", "shard": f"{index}/2", "selected": [case.nodeid, other.nodeid], **settings}
-    artifact = build_artifact(copy.deepcopy(ENVIRONMENT) | {"qbench_version": "0.1.0"}, [[case, other][index - 1]], run)
+    artifact = build_artifact(replace(ENVIRONMENT, qbench_version="0.1.0"), [[case, other][index - 1]], run)
     validate_artifact(artifact)
     path = tmp_path / f"s{index}.json"
     path.write_text(json.dumps(artifact))
@@ -376,7 +379,11 @@ def test_the_merge_checks_the_run_with_its_recorded_settings(tmp_path: Path, mon
     assert _merge(*shards, "-o", tmp_path / "m.json") == 0
     merged = json.loads((tmp_path / "m.json").read_text())
     assert [c["tolerance"] for c in merged["run_checks"]] == ["rtol 0.2"]
-    assert (merged["run"]["speedup_rtol"], merged["run"]["false_alarm_rate"], merged["run"]["strict"]) == (0.2, 0.05, False)
+    assert (merged["run"]["speedup_rtol"], merged["run"]["false_alarm_rate"], merged["run"]["strict"]) == (
+        0.2,
+        0.05,
+        False,
+    )
     assert "run settings: speedup rtol 0.2, false-alarm rate 0.05" in capsys.readouterr().out
 
 
@@ -387,8 +394,10 @@ def test_artifacts_without_recorded_settings_take_the_defaults_and_say_so(tmp_pa
     assert _run_check_arguments(monkeypatch, shards) == (Tolerances.speedup_rtol, QbenchOptions.false_alarm_rate)
     monkeypatch.undo()
     assert _merge(*shards, "-o", tmp_path / "m.json") == 0
-    assert (f"run settings: speedup rtol {Tolerances.speedup_rtol:g}, false-alarm rate {QbenchOptions.false_alarm_rate:g}"
-            f" (the defaults where {shards[0]}, {shards[1]} do not record them)") in capsys.readouterr().out
+    assert (
+        f"run settings: speedup rtol {Tolerances.speedup_rtol:g}, false-alarm rate {QbenchOptions.false_alarm_rate:g}"
+        f" (the defaults where {shards[0]}, {shards[1]} do not record them)"
+    ) in capsys.readouterr().out
 
 
 def test_artifacts_judged_with_different_settings_are_refused_naming_them(tmp_path: Path, capsys):

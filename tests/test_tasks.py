@@ -13,14 +13,14 @@ import pytest
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from pytest_qbench import QbenchConfigError
-from pytest_qbench.specs import DataSpec
-from pytest_qbench import QbenchDataError
+from pytest_qbench import QbenchConfigError, QbenchDataError
 from pytest_qbench.measure.data import CONLL2003_LABELS
-from pytest_qbench.measure.tasks import TASKS, task_for, TokenClassification
+from pytest_qbench.measure.tasks import TASKS, TokenClassification, task_for
+from pytest_qbench.specs import DataSpec
 
 ID2LABEL = dict(enumerate(CONLL2003_LABELS))
 SPEC = DataSpec(dataset=None)
+TOKENS = TokenClassification()
 
 
 @dataclass
@@ -58,7 +58,7 @@ def ner_dataset(sentences, tags, names=CONLL2003_LABELS):
     return datasets.Dataset.from_dict({"tokens": sentences, "ner_tags": ids}, features=features)
 
 
-def evaluate(tokenizer, sentences, tags, token_labels, spec=SPEC, task=TokenClassification(), **session):
+def evaluate(tokenizer, sentences, tags, token_labels, spec=SPEC, task=TOKENS, **session):
     fake = FakeSession(tokenizer, token_labels, **session)
     return task.evaluate(fake, tokenizer, ner_dataset(sentences, tags), spec, fake.id2label), fake
 
@@ -239,7 +239,9 @@ UNMERGED_STRICT = [*UNMERGED[:5], ["B-PER", "O", "O", "O"]]
 
 def pii_evaluate(tokenizer, scoring: str, merge: bool | None = None):
     spec = DataSpec(None, scoring=scoring, label_map=tuple(PII_TO_CONLL.items()), label_map_merge=merge)
-    result, _ = evaluate(tokenizer, PII_SENTENCES, PII_GOLD, PII_TOKENS, spec=spec, id2label=dict(enumerate(PII_LABELS)))
+    result, _ = evaluate(
+        tokenizer, PII_SENTENCES, PII_GOLD, PII_TOKENS, spec=spec, id2label=dict(enumerate(PII_LABELS))
+    )
     return result
 
 
@@ -251,7 +253,9 @@ def pii_evaluate(tokenizer, scoring: str, merge: bool | None = None):
     ("default", False, UNMERGED, 2 / 14, 2 / 7),
     ("strict", False, UNMERGED_STRICT, 2 / 13, 2 / 7),
 ])
-def test_a_label_map_joins_the_parts_of_an_entity_in_both_scoring_modes(tokenizer, scoring, merge, expected, precision, recall):
+def test_a_label_map_joins_the_parts_of_an_entity_in_both_scoring_modes(
+    tokenizer, scoring, merge, expected, precision, recall
+):
     for sentence in PII_SENTENCES:  # each word's first sub-token is a token of its own in this vocabulary
         assert len({tokenizer.tokenize(word)[0] for word in sentence}) == len(sentence)
     result = pii_evaluate(tokenizer, scoring, merge)
@@ -283,5 +287,8 @@ def test_without_a_label_map_different_names_are_one_error_that_points_to_label_
 
 def test_label_map_without_a_rest_entry_names_the_unmapped_types(tokenizer):
     spec = DataSpec(None, label_map=(("GIVEN_NAME", "PER"), ("SURNAME", "PER"), ("CITY", "LOC")))
-    with pytest.raises(QbenchDataError, match=r"leaves \['BUILDING_NUMBER', 'EMAIL', 'MISC', 'ORG', 'STREET_NAME'\] unmapped.*'\*': 'O'"):
+    with pytest.raises(
+        QbenchDataError,
+        match=r"leaves \['BUILDING_NUMBER', 'EMAIL', 'MISC', 'ORG', 'STREET_NAME'\] unmapped.*'\*': 'O'",
+    ):
         evaluate(tokenizer, SENTENCES, GOLD, {}, spec=spec, id2label=dict(enumerate(PII_LABELS)))

@@ -15,14 +15,14 @@ from projects import make_project
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from tiny_models import reviews
 
-from pytest_qbench import QbenchConfigError
-from pytest_qbench.specs import DataSpec
-from pytest_qbench import QbenchDataError
+from pytest_qbench import QbenchConfigError, QbenchDataError
 from pytest_qbench.measure.tasks import TASKS, SequenceClassification
 from pytest_qbench.report.artifact import validate_artifact
 from pytest_qbench.results import LabelMapEffect, MappedName
+from pytest_qbench.specs import DataSpec
 
 SPEC = DataSpec(None)
+SEQUENCES = SequenceClassification()
 CLASSES = ("negative", "neutral", "positive")
 TEXTS = ["a great film", "great fun", "dull and long", "a great bore", "it exists", "dull", "fine", "great"]
 GOLD = ["positive", "positive", "negative", "negative", "neutral", "negative", "neutral", "positive"]
@@ -59,7 +59,7 @@ def dataset(texts=TEXTS, gold=GOLD, names=CLASSES, as_text=False):
     return datasets.Dataset.from_dict({"text": texts, "label": [names.index(g) for g in gold]}, features=features)
 
 
-def evaluate(tokenizer, data=None, spec=SPEC, task=SequenceClassification(), **fake):
+def evaluate(tokenizer, data=None, spec=SPEC, task=SEQUENCES, **fake):
     session = FakeClassifier(tokenizer, **fake)
     return task.evaluate(session, tokenizer, dataset() if data is None else data, spec, session.id2label), session
 
@@ -95,7 +95,9 @@ def test_class_names_as_text_are_read_as_the_classes(tokenizer):
 
 def test_integer_labels_without_names_are_an_error_that_says_how_to_name_them(tokenizer):
     plain = datasets.Dataset.from_dict({"text": TEXTS, "label": [CLASSES.index(g) for g in GOLD]})
-    with pytest.raises(QbenchDataError, match=r"'label' is .*not ClassLabel ids.*cast_column\('label', datasets.ClassLabel"):
+    with pytest.raises(
+        QbenchDataError, match=r"'label' is .*not ClassLabel ids.*cast_column\('label', datasets.ClassLabel"
+    ):
         evaluate(tokenizer, plain)
 
 
@@ -115,10 +117,17 @@ def test_two_classes_merged_by_a_label_map_score_as_one(tokenizer):
     result, _ = evaluate(tokenizer, spec=merged)
     assert set(result.per_label_f1) == {"negative", "positive"}
     assert result.accuracy == 7 / 8
-    assert result.label_map == LabelMapEffect("sample", [  # samples per class, as PREDICTED and GOLD have them
-        MappedName("negative", "negative", 2, 3), MappedName("neutral", "negative", 2, 2), MappedName("positive", "positive", 4, 3),
-    ])
-    with pytest.raises(QbenchConfigError, match="text classification has no entities to merge: leave label_map_merge out"):
+    assert result.label_map == LabelMapEffect(
+        "sample",
+        [  # samples per class, as PREDICTED and GOLD have them
+            MappedName("negative", "negative", 2, 3),
+            MappedName("neutral", "negative", 2, 2),
+            MappedName("positive", "positive", 4, 3),
+        ],
+    )
+    with pytest.raises(
+        QbenchConfigError, match="text classification has no entities to merge: leave label_map_merge out"
+    ):
         evaluate(tokenizer, spec=replace(merged, label_map_merge=False))
 
 
@@ -190,6 +199,10 @@ def test_the_gate_runs_text_classification_with_the_same_artifact_baselines_and_
             assert accuracy["f1"] == accuracy["accuracy"] == 1.0  # the tiny model fits these 48 reviews
         assert case["verdict"] == "pass"
     baseline = json.loads((pytester.path / "baselines" / "test_tiny.py--test_reviews.json").read_text())
-    assert {entry["parameters"]["evaluation"]["split"] for keys in baseline["cases"].values() for entry in keys.values()} == {"validation"}
+    assert {
+        entry["parameters"]["evaluation"]["split"] for keys in baseline["cases"].values() for entry in keys.values()
+    } == {"validation"}
     scoring = "Scored as text-classification: precision, recall and F1 macro-averaged over classes (scikit-learn)"
-    assert scoring in (pytester.path / "report.md").read_text() and scoring in (pytester.path / "report.html").read_text()
+    assert (
+        scoring in (pytester.path / "report.md").read_text() and scoring in (pytester.path / "report.html").read_text()
+    )

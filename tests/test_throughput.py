@@ -58,7 +58,9 @@ def test_search_covers_streams_stops_past_the_budget_and_keeps_the_best():
 
 
 def test_no_configuration_within_the_budget():
-    found = budget_throughput(_Sleeper, lambda batch: {"x": np.zeros((batch, 4))}, budget_ms=0.5, threads=1, seconds=0.05)
+    found = budget_throughput(
+        _Sleeper, lambda batch: {"x": np.zeros((batch, 4))}, budget_ms=0.5, threads=1, seconds=0.05
+    )
     assert found.best is None and [p.batch_size for p in found.points] == [1]
 
 
@@ -72,8 +74,12 @@ def test_tiny(qbench):
 """
 
 
-def test_gate_records_reports_and_gates_the_budget_throughput(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache):
-    make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE, qbench_throughput_rtol=0.97)  # wall time beside another xdist worker: only the 100x below must fail
+def test_gate_records_reports_and_gates_the_budget_throughput(
+    pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache
+):
+    make_project(
+        pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE, qbench_throughput_rtol=0.97
+    )  # wall time beside another xdist worker: only the 100x below must fail
     pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=1)
     baseline = pytester.path / "baselines" / "test_tiny.py--test_tiny.json"
     stored = json.loads(baseline.read_text())
@@ -85,15 +91,22 @@ def test_gate_records_reports_and_gates_the_budget_throughput(pytester: pytest.P
 
     result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md", "--qbench-html", "report.html")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["throughput within the latency budget*",
-                                 "  dynamic-Add+MatMul-bs1-len16 (p90 <= 1000 ms, 1 thread): original *.?/s (batch * x 1 stream, p90 *"])
+    result.stdout.fnmatch_lines(
+        [
+            "throughput within the latency budget*",
+            "  dynamic-Add+MatMul-bs1-len16 (p90 <= 1000 ms, 1 thread): original *.?/s (batch * x 1 stream, p90 *",
+        ]
+    )
     artifact = json.loads((pytester.path / ".qbench" / "results.json").read_text())
     validate_artifact(artifact)
     (case,) = artifact["cases"]
     assert [c["status"] for c in case["checks"] if c["metric"] == "optimized.budget_throughput"] == ["pass"]
     assert "## Throughput within the latency budget" in (pytester.path / "report.md").read_text()
     page = (pytester.path / "report.html").read_text()
-    assert "<h2>Throughput within the latency budget</h2>" in page and "dynamic-Add+MatMul-bs1-len16 (p90 &lt;= 1000 ms" in page
+    assert (
+        "<h2>Throughput within the latency budget</h2>" in page
+        and "dynamic-Add+MatMul-bs1-len16 (p90 &lt;= 1000 ms" in page
+    )
 
     # a baseline 100x faster than this machine can be: the throughput check fails, naming the budget
     for by_key in stored["cases"].values():
@@ -102,4 +115,6 @@ def test_gate_records_reports_and_gates_the_budget_throughput(pytester: pytest.P
     baseline.write_text(json.dumps(stored))
     failed = pytester.runpytest("--qbench")
     failed.assert_outcomes(failed=1)
-    failed.stdout.fnmatch_lines(["*[[]fail[]] optimized.budget_throughput vs baseline: optimized throughput within p90 1000 ms:*"])
+    failed.stdout.fnmatch_lines(
+        ["*[[]fail[]] optimized.budget_throughput vs baseline: optimized throughput within p90 1000 ms:*"]
+    )

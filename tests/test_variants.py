@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from tiny_models import TRANSFORMERS_5, calibration_dataset
 
-from pytest_qbench import QbenchCacheWarning
+from pytest_qbench import QbenchBuildError, QbenchCacheWarning, QbenchModelError, QbenchModelWarning
+from pytest_qbench.results import OriginalRecord
+from pytest_qbench.specs import CalibrationSpec, VariantSpec
 from pytest_qbench.variants.cache import MANIFEST, BuildCache
-from pytest_qbench import QbenchBuildError, QbenchModelError, QbenchModelWarning
 from pytest_qbench.variants.export import export_original
 from pytest_qbench.variants.inspect import original_record
-from pytest_qbench.variants.quantize import build_variant, BuiltVariant
-from pytest_qbench.specs import CalibrationSpec, VariantSpec
-from pytest_qbench.results import OriginalRecord
-from tiny_models import TRANSFORMERS_5, calibration_dataset
+from pytest_qbench.variants.quantize import BuiltVariant, build_variant
 
 PRESET = "avx512_vnni"
 # FFN projections: kept at O1 on both tested stacks (transformers 5's DistilBERT attention, q_lin, k_lin
@@ -123,7 +122,9 @@ def test_excluded_nodes_stay_fp32(build) -> None:
     assert "'softmax' matched no node" in record.note and "no/such/node" in record.note
     graph = nodes(built.optimized)
     assert not qdq_quantized(graph, graph[EMBED_ADD])
-    weights = {t.name for t in onnx.load(str(built.optimized)).graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    weights = {
+        t.name for t in onnx.load(str(built.optimized)).graph.initializer if t.data_type == onnx.TensorProto.FLOAT
+    }
     assert graph[LIN1].input[1] in weights  # the weight itself stayed fp32
     assert qdq_quantized(graph, graph[LIN2])
 
@@ -252,7 +253,9 @@ def test_the_hub_onnx_layout_resolves_from_the_folder_or_the_file(tiny_distilber
 
 def test_a_folder_of_several_graphs_without_model_onnx_asks_which(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
     folder = hub_layout(tiny_distilbert_onnx, tmp_path / "hub", "model_fp16.onnx", "model_quantized.onnx")
-    with pytest.raises(QbenchModelError, match="holds model_fp16.onnx, model_quantized.onnx: name one with model_file="):
+    with pytest.raises(
+        QbenchModelError, match="holds model_fp16.onnx, model_quantized.onnx: name one with model_file="
+    ):
         export_original(folder, 11, BuildCache(tmp_path / "cache"))
     single = hub_layout(tiny_distilbert_onnx, tmp_path / "single", "model_int8.onnx")
     assert (export_original(single, 11, BuildCache(tmp_path / "cache")) / "model.onnx").is_file()  # the only one
@@ -299,7 +302,17 @@ def weights_file(folder: Path) -> Path:
         (lambda p: "./relative/missing-model", "does not exist"),
         (lambda p: "qbench-test-org/no-such-model", "could not be fetched from the Hugging Face hub"),
     ],
-    ids=["missing", "no-config", "no-weights", "not-onnx", "onnx-without-config", "bad-weights", "bad-onnx", "relative", "hub"],
+    ids=[
+        "missing",
+        "no-config",
+        "no-weights",
+        "not-onnx",
+        "onnx-without-config",
+        "bad-weights",
+        "bad-onnx",
+        "relative",
+        "hub",
+    ],
 )
 def test_model_errors_are_one_clear_line(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(QbenchModelError, match=message) as info:
@@ -325,13 +338,17 @@ def test_encoder_without_head_exports_with_a_warning(tiny_distilbert: Path, tmp_
 
 def prequantized(original: Path, folder: Path, cache: BuildCache) -> Path:
     """A hub-style int8 model: the tiny model's dynamic int8 graph as model.onnx, with its config."""
-    built = build_variant(original, VariantSpec("dynamic", ("MatMul",)), preset="avx512_vnni", calibration=None, cache=cache)
+    built = build_variant(
+        original, VariantSpec("dynamic", ("MatMul",)), preset="avx512_vnni", calibration=None, cache=cache
+    )
     shutil.copytree(original, folder, ignore=shutil.ignore_patterns("*.onnx", "manifest.json", "qbench_*"))
     shutil.copyfile(built.optimized, folder / "model.onnx")
     return folder
 
 
-def test_an_exported_original_is_fp32_and_a_prequantized_one_says_what_it_is(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+def test_an_exported_original_is_fp32_and_a_prequantized_one_says_what_it_is(
+    tiny_distilbert_onnx: Path, tmp_path: Path
+) -> None:
     # a trained (here randomly initialised) model has no exact zeros among its weights
     assert original_record(tiny_distilbert_onnx / "model.onnx") == OriginalRecord("fp32", {}, weight_sparsity=0.0)
     int8 = prequantized(tiny_distilbert_onnx, tmp_path / "int8", BuildCache(tmp_path / "cache"))
@@ -343,15 +360,24 @@ def test_an_exported_original_is_fp32_and_a_prequantized_one_says_what_it_is(tin
 
 
 
-def test_quantizing_a_prequantized_original_again_keeps_its_int8_and_adds_on_top(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+def test_quantizing_a_prequantized_original_again_keeps_its_int8_and_adds_on_top(
+    tiny_distilbert_onnx: Path, tmp_path: Path
+) -> None:
     cache = BuildCache(tmp_path / "cache")
     original = export_original(prequantized(tiny_distilbert_onnx, tmp_path / "int8", cache), 11, cache)
     before = original_record(original / "model.onnx").quantized_ops
-    dynamic = build_variant(original, VariantSpec("dynamic", ("MatMul",)), preset="avx512_vnni", calibration=None, cache=cache)
+    dynamic = build_variant(
+        original, VariantSpec("dynamic", ("MatMul",)), preset="avx512_vnni", calibration=None, cache=cache
+    )
     assert dynamic.quantization.quantized_ops == before  # no float MatMul left to quantize
     inputs = [i.name for i in onnx.load(str(original / "model.onnx")).graph.input]
-    static = build_variant(original, VariantSpec("static", ("Add", "MatMul"), calibration=CalibrationSpec(num_samples=4, sequence_length=16)),
-                           preset="avx512_vnni", calibration=calibration_dataset(original, inputs, 4, 16), cache=cache)
+    static = build_variant(
+        original,
+        VariantSpec("static", ("Add", "MatMul"), calibration=CalibrationSpec(num_samples=4, sequence_length=16)),
+        preset="avx512_vnni",
+        calibration=calibration_dataset(original, inputs, 4, 16),
+        cache=cache,
+    )
     ops = static.quantization.quantized_ops
     assert ops["MatMulInteger"] == before["MatMulInteger"] and ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > 0
 
@@ -369,9 +395,16 @@ def _graph_file(path: Path, nodes: list, initializers: list) -> Path:
 def test_block_quantized_and_half_precision_originals_are_named(tmp_path: Path) -> None:
     from onnx import TensorProto, helper, numpy_helper
 
-    nbits = helper.make_node("MatMulNBits", ["x", "w", "s"], ["y"], domain="com.microsoft", K=8, N=8, bits=4, block_size=32)
-    weights = [numpy_helper.from_array(np.zeros((8, 1, 16), np.uint8), "w"), numpy_helper.from_array(np.ones(8, np.float32), "s")]
-    assert original_record(_graph_file(tmp_path / "q4.onnx", [nbits], weights)) == OriginalRecord("int4", {"MatMulNBits": 1})
+    nbits = helper.make_node(
+        "MatMulNBits", ["x", "w", "s"], ["y"], domain="com.microsoft", K=8, N=8, bits=4, block_size=32
+    )
+    weights = [
+        numpy_helper.from_array(np.zeros((8, 1, 16), np.uint8), "w"),
+        numpy_helper.from_array(np.ones(8, np.float32), "s"),
+    ]
+    assert original_record(_graph_file(tmp_path / "q4.onnx", [nbits], weights)) == OriginalRecord(
+        "int4", {"MatMulNBits": 1}
+    )
     mixed = [nbits, helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "qs", "qz"])]
     assert original_record(_graph_file(tmp_path / "mixed.onnx", mixed, weights)).precision == "int4+int8"
     half = [helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16)]
@@ -414,7 +447,9 @@ def test_static_variants_differing_in_exclusions_calibrate_once_and_build_the_sa
     assert len(fits) == 2 and fresh.optimized.read_bytes() == variants[2].optimized.read_bytes()
 
 
-def test_a_dynamic_variant_given_calibration_data_still_scales_at_run_time(tiny_distilbert_onnx: Path, tmp_path: Path) -> None:
+def test_a_dynamic_variant_given_calibration_data_still_scales_at_run_time(
+    tiny_distilbert_onnx: Path, tmp_path: Path
+) -> None:
     data = calibration_dataset(tiny_distilbert_onnx, input_names(tiny_distilbert_onnx / "model.onnx"))
     built = build_variant(tiny_distilbert_onnx, VariantSpec("dynamic", ("Add", "MatMul")), preset="avx512_vnni",
                           calibration=data, cache=BuildCache(tmp_path))  # a cache of its own: built here

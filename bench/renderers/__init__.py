@@ -12,19 +12,40 @@ its marker names, `def render_x(*records: Result)`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .benchmarks import (
-    render_accuracy, render_calibration, render_cpu_model_offset, render_diagnosis, render_gate_replay, render_gate_targets, render_gate_tails,
-    render_int8_gate, render_latency_gate, render_live_gate, render_matrix, render_overhead, render_sessions, render_sharding,
+    render_accuracy,
+    render_calibration,
+    render_cpu_model_offset,
+    render_diagnosis,
+    render_gate_replay,
+    render_gate_tails,
+    render_gate_targets,
+    render_int8_gate,
+    render_latency_gate,
+    render_live_gate,
+    render_matrix,
+    render_overhead,
+    render_sessions,
+    render_sharding,
     render_variance,
 )
 from .code_shape import render_code_shape, render_refactor_equivalence
 from .common import Result, load
 from .readme import render_readme_summary
 from .results import (
-    render_card_accuracy, render_card_latency, render_card_summary, render_collapse, render_diagnosis_findings,
-    render_label_map_split, render_preset_gap, render_presets, render_runtimes, render_saturation, render_sentiment,
+    render_card_accuracy,
+    render_card_latency,
+    render_card_summary,
+    render_collapse,
+    render_diagnosis_findings,
+    render_label_map_split,
+    render_preset_gap,
+    render_presets,
+    render_runtimes,
+    render_saturation,
+    render_sentiment,
     render_sparse,
 )
 

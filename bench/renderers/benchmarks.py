@@ -11,9 +11,13 @@ from typing import Any
 
 from .common import Result, Run, archived, footer, pct, run_of, script, span, table, wilson
 
-# ---- bench/latency_gate.py as of 5811f38: the fp32-copy study ------------------------------------------------------------------------------
+# ---- bench/latency_gate.py as of 5811f38: the fp32-copy study -------------------------------------------------------
 
-NEW, OLD, ABSOLUTE = "new: cpu time, 1 thread, HL", "old: wall, all cores, ratio of means", "new: optimized cpu ms (absolute)"
+NEW, OLD, ABSOLUTE = (
+    "new: cpu time, 1 thread, HL",
+    "old: wall, all cores, ratio of means",
+    "new: optimized cpu ms (absolute)",
+)
 
 
 def render_latency_gate(result: Result) -> str:
@@ -25,7 +29,9 @@ def render_latency_gate(result: Result) -> str:
              f"{r['run_sigma']:.3f}", _rate(r["A/A"]), r["A/A inconclusive"], _rate(r["+10%"]), _rate(r["+25%"]),
              f"{r['+10% realized']:+.1%} / {r['+25% realized']:+.1%}", _rate(r.get("vs idle baseline", {})),
              f"{r['seconds']:.1f}"] for r in data["summary"]]
-    costs = ", ".join(f"{arm}: {c['tokens']} extra tokens, {c['cost']:+.1%} cpu" for arm, c in data["calibration"].items())
+    costs = ", ".join(
+        f"{arm}: {c['tokens']} extra tokens, {c['cost']:+.1%} cpu" for arm, c in data["calibration"].items()
+    )
     machine = data["machine"]
     run = Run(data["started"], data["seconds"] / 60, machine, [float(x) for x in data["load_before"].split("/")], None)
     return "\n".join([
@@ -58,7 +64,8 @@ def _gate_summary(data: dict[str, Any]) -> list[str]:
         f" {span([r['pair_sigma'] for r in old], 3)} on the old design's wall clock. Run-to-run σ: the speedup"
         f" {span([r['run_sigma'] for r in new], 3)}, the optimized model's CPU time per call"
         f" {span([r['run_sigma'] for r in by_signal[ABSOLUTE]], 3)}.",
-        f"- The old design caught the +10% candidate in {pooled(old, '+10%')} runs, the +25% one in {pooled(old, '+25%')}.",
+        f"- The old design caught the +10% candidate in {pooled(old, '+10%')} runs, the +25% one in"
+        f" {pooled(old, '+25%')}.",
     ]
 
 
@@ -71,7 +78,7 @@ def _rate(r: dict[str, float]) -> str:
     return wilson(r["hits"], r["n"]) if r and r["n"] else "–"
 
 
-# ---- bench/measurement.py: one result file holds one or more experiments -------------------------------
+# ---- bench/measurement.py: one result file holds one or more experiments --------------------------------------------
 
 
 def _experiment(result: Result, name: str) -> tuple[dict[str, Any], Run]:
@@ -127,7 +134,7 @@ def render_accuracy(result: Result) -> str:
     ])
 
 
-# ---- bench/diagnosis_cost.py, bench/calibration_reuse.py (archived), bench/sharding.py -----------------
+# ---- bench/diagnosis_cost.py, bench/calibration_reuse.py (archived), bench/sharding.py ------------------------------
 
 
 def render_diagnosis(result: Result) -> str:
@@ -155,8 +162,11 @@ def render_diagnosis(result: Result) -> str:
 
 def repair_found(repair: dict[str, Any]) -> str:
     """What a repair search found: the exclusion, the F1 against its target, the speedup it keeps."""
-    return (f"`{'`, `'.join(repair['exclusion']['families'])}` + {len(repair['exclusion']['nodes'])} nodes, F1"
-            f" {repair['f1']:.4f} on the whole split (target {repair['target_f1']:.4f}), cpu speedup x{repair['speedup']:.2f}")
+    return (
+        f"`{'`, `'.join(repair['exclusion']['families'])}` + {len(repair['exclusion']['nodes'])} nodes, F1"
+        f" {repair['f1']:.4f} on the whole split (target {repair['target_f1']:.4f}), cpu speedup"
+        f" x{repair['speedup']:.2f}"
+    )
 
 
 def render_calibration(result: Result) -> str:
@@ -195,15 +205,29 @@ def render_sharding(result: Result) -> str:
              "- machine-minutes: " + " → ".join(f"{total[c]:.1f}" for c in series)]
     split = [s for s in result.data["pytest_split"] if s]
     if split:
-        parts += ["", "### pytest-split on the same cases and durations", "",
-                  table(["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
-                        [[s["count"], " / ".join(map(str, s["cases"])), " / ".join(f"{x:.0f}" for x in s["loads"]),
-                          f"{s['split_variants']} of {s['variants']}", s["extra_builds"]] for s in split])]
+        parts += [
+            "",
+            "### pytest-split on the same cases and durations",
+            "",
+            table(
+                ["splits", "cases per group", "expected seconds per group", "variants on > 1 group", "builds repeated"],
+                [
+                    [
+                        s["count"],
+                        " / ".join(map(str, s["cases"])),
+                        " / ".join(f"{x:.0f}" for x in s["loads"]),
+                        f"{s['split_variants']} of {s['variants']}",
+                        s["extra_builds"],
+                    ]
+                    for s in split
+                ],
+            ),
+        ]
     parts += ["", footer(run_of(result.data["info"]), script("sharding.py"), result.path, ", build cache warm")]
     return "\n".join(parts)
 
 
-# ---- bench/variance.py: where the gated figures vary ------------------------------------------------------
+# ---- bench/variance.py: where the gated figures vary ----------------------------------------------------------------
 
 FIGURE_NAMES = {"speedup": "cpu speedup", "optimized_ms": "int8 cpu ms/call", "original_ms": "fp32 cpu ms/call"}
 
@@ -216,7 +240,8 @@ def _sd(part: list[float] | None) -> str:
 
 
 def render_variance(result: Result) -> str:
-    """Per host and figure, the standard deviations of the random-effects model; then the offsets between hosts of one key."""
+    """Per host and figure, the standard deviations of the random-effects model; then the offsets between hosts of
+    one key."""
     data = result.data
     header = ["figure", "host: CPU model, key (source)", "runs", "own interval (median se)", "repeat, same process",
               "new process, all cases", "new process, one case", "tau: run to run beyond the interval"]
@@ -246,7 +271,7 @@ def render_variance(result: Result) -> str:
     ])
 
 
-# ---- bench/gate_replay.py (archived): the gate across fresh VMs ------------------------------------------------------
+# ---- bench/gate_replay.py (archived): the gate across fresh VMs -----------------------------------------------------
 
 
 def render_gate_replay(result: Result) -> str:
@@ -257,44 +282,82 @@ def render_gate_replay(result: Result) -> str:
             f"{r['false_alarm_runs']:.1%}", f"{r['caught_10']:.1%}",
             "–" if r["smallest_caught_90"] is None else f"{r['smallest_caught_90']:g}%"] for r in data["simulation"]]
     c = data["components"]
-    return "\n".join([
-        "### 8. The gate across fresh VMs: recorded runs replayed, gate runs simulated", "",
-        "Replayed: each recorded gate run judged against the one before it on the same host (one run, the prior's"
-        " between-run sigma; all its cases one family):", "",
-        table(["record", "CPU model", "runs", "fail", "inconclusive", "pass"], replay), "",
-        f"Simulated: {data['trials']} gate runs of the example's {data['cases']} cases per row, each on a fresh VM:"
-        f" the true speedups and each case's own standard error as recorded; per run a shift common to all cases"
-        f" (sigma {c['process']:.2%}), per case one of {math.hypot(c['interaction'], c['repeat']):.2%} (both measured,"
-        f" §7) and a host shift of {data['host_sigma']:.2%} (not measured: the between-process tau again); baselines of"
-        f" N runs on their own VMs; the between-run sigma pooled from them and shrunk to the prior; rtol {data['rtol']:g},"
-        f" {data['alpha']:.0%} false alarms per run allowed. \"Confirm\": every case that fails or is inconclusive is"
-        " measured again on another VM and judged on the two runs combined.", "",
-        table(["timing precision (CI width)", "baseline runs N", "confirm", "false alarms per gate run",
-               "10% slowdown of one case caught", "smallest slowdown caught 90%"], sim), "",
-        footer(run_of(data), archived(".venv/bin/python bench/gate_replay.py"), result.path),
-    ])
+    return "\n".join(
+        [
+            "### 8. The gate across fresh VMs: recorded runs replayed, gate runs simulated",
+            "",
+            "Replayed: each recorded gate run judged against the one before it on the same host (one run, the prior's"
+            " between-run sigma; all its cases one family):",
+            "",
+            table(["record", "CPU model", "runs", "fail", "inconclusive", "pass"], replay),
+            "",
+            f"Simulated: {data['trials']} gate runs of the example's {data['cases']} cases per row, each on a fresh VM:"
+            f" the true speedups and each case's own standard error as recorded; per run a shift common to all cases"
+            f" (sigma {c['process']:.2%}), per case one of {math.hypot(c['interaction'], c['repeat']):.2%} (both"
+            " measured,"
+            f" §7) and a host shift of {data['host_sigma']:.2%} (not measured: the between-process tau again);"
+            " baselines of"
+            " N runs on their own VMs; the between-run sigma pooled from them and shrunk to the prior; rtol"
+            f" {data['rtol']:g},"
+            f' {data["alpha"]:.0%} false alarms per run allowed. "Confirm": every case that fails or is inconclusive is'
+            " measured again on another VM and judged on the two runs combined.",
+            "",
+            table(
+                [
+                    "timing precision (CI width)",
+                    "baseline runs N",
+                    "confirm",
+                    "false alarms per gate run",
+                    "10% slowdown of one case caught",
+                    "smallest slowdown caught 90%",
+                ],
+                sim,
+            ),
+            "",
+            footer(run_of(data), archived(".venv/bin/python bench/gate_replay.py"), result.path),
+        ]
+    )
 
 
-# ---- bench/int8_gate.py (archived): the gate on a real int8 slowdown -------------------------------------------------
+# ---- bench/int8_gate.py (archived): the gate on a real int8 slowdown ------------------------------------------------
 
 
 def render_int8_gate(result: Result) -> str:
     data = result.data
     rows = [[r["condition"], r["arm"], f"{r['realized']:+.1%}", wilson(r["fail"], r["runs"]), r["inconclusive"],
              r["pass"], f"{r['tau']:.2%}", f"{r['seconds']:.1f}"] for r in data["summary"]]
-    cal = ", ".join(f"{arm}: {c['columns']} extra int8 columns, {c['cost']:+.1%} cpu" for arm, c in data["calibration"].items())
-    return "\n".join([
-        "### 1. The gate on a real int8 slowdown, a fresh process per run", "",
-        table(["load", "candidate", "realized slowdown", "failed (Wilson 95%)", "inconclusive", "passed",
-               "run-to-run tau (A/A, beyond own CI)", "s per run, process included"], rows), "",
-        f"Shape {data['shape']}; the example model's dynamic int8 [Add, MatMul] variant against fp32, slowed on its"
-        f" int8 path ({cal}). Each run judged as one case of a {data['family']}-case gate run against the last"
-        f" {data['baseline_runs']} unslowed runs of its condition. "
-        + footer(run_of(data), archived(f".venv/bin/python {data['command']} --beside \"what else runs\""), result.path),
-    ])
+    cal = ", ".join(
+        f"{arm}: {c['columns']} extra int8 columns, {c['cost']:+.1%} cpu" for arm, c in data["calibration"].items()
+    )
+    return "\n".join(
+        [
+            "### 1. The gate on a real int8 slowdown, a fresh process per run",
+            "",
+            table(
+                [
+                    "load",
+                    "candidate",
+                    "realized slowdown",
+                    "failed (Wilson 95%)",
+                    "inconclusive",
+                    "passed",
+                    "run-to-run tau (A/A, beyond own CI)",
+                    "s per run, process included",
+                ],
+                rows,
+            ),
+            "",
+            f"Shape {data['shape']}; the example model's dynamic int8 [Add, MatMul] variant against fp32, slowed on its"
+            f" int8 path ({cal}). Each run judged as one case of a {data['family']}-case gate run against the last"
+            f" {data['baseline_runs']} unslowed runs of its condition. "
+            + footer(
+                run_of(data), archived(f'.venv/bin/python {data["command"]} --beside "what else runs"'), result.path
+            ),
+        ]
+    )
 
 
-# ---- bench/live_gate.py: whole gate runs, counted red ---------------------------------------------------------
+# ---- bench/live_gate.py: whole gate runs, counted red ---------------------------------------------------------------
 
 ARM_NAMES = {"aa": "A/A", "slow": "one case +10%"}
 
@@ -311,22 +374,46 @@ def render_live_gate(result: Result) -> str:
             red[name] = red.get(name, 0) + 1
     cases = "; ".join(f"`{name}` {count}" for name, count in sorted(red.items(), key=lambda x: (-x[1], x[0]))) or "none"
     cal = data["calibration"]
-    slowed = (f" The slowed case: `{data['target']}`, {cal['columns']} extra int8 columns, {cal['cost']:+.1%} one-thread"
-              " CPU time." if cal else "")
+    slowed = (
+        f" The slowed case: `{data['target']}`, {cal['columns']} extra int8 columns, {cal['cost']:+.1%} one-thread"
+        " CPU time."
+        if cal
+        else ""
+    )
     done, planned = len(data["runs"]), data.get("planned_runs", len(data["runs"]))
     stopped = f" The study stopped after {done} of its {planned} planned gate runs." if done < planned else ""
     slow = data.get("excursions")
-    sessions = (f" Slow sessions: first looks of the unslowed cases more than {slow['threshold']:.0%} below their case's"
-                f" median over the study's runs, {wilson(len(slow['drops']), slow['case_runs'])} case-runs"
-                f" ({', '.join(f'{math.expm1(d):+.1%}' for d in slow['drops']) or 'none'})." if slow else "")
-    return "\n".join([
-        table(["runs", "n", "red: failed or exit ≠ 0 (Wilson 95%)", "red: also inconclusive", "slowed case caught",
-               "slowed case inconclusive", "cases confirmed in-run per run", "min per run (median)"], rows), "",
-        f"Each run `pytest --qbench examples -k \"{data['select']}\"`, its own process, against baselines of"
-        f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{sessions} A/A cases flagged (failed or"
-        f" inconclusive), runs per case: {cases}. "
-        + footer(run_of(data), f"PYTHONPATH=. .venv/bin/python {data['command']} --beside \"what else runs\"", result.path),
-    ])
+    drops = ", ".join(f"{math.expm1(d):+.1%}" for d in slow["drops"]) if slow else ""
+    sessions = (
+        f" Slow sessions: first looks of the unslowed cases more than {slow['threshold']:.0%} below their case's"
+        f" median over the study's runs, {wilson(len(slow['drops']), slow['case_runs'])} case-runs ({drops or 'none'})."
+        if slow
+        else ""
+    )
+    return "\n".join(
+        [
+            table(
+                [
+                    "runs",
+                    "n",
+                    "red: failed or exit ≠ 0 (Wilson 95%)",
+                    "red: also inconclusive",
+                    "slowed case caught",
+                    "slowed case inconclusive",
+                    "cases confirmed in-run per run",
+                    "min per run (median)",
+                ],
+                rows,
+            ),
+            "",
+            f'Each run `pytest --qbench examples -k "{data["select"]}"`, its own process, against baselines of'
+            f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{sessions}"
+            f" A/A cases flagged (failed or inconclusive), runs per case: {cases}. "
+            + footer(
+                run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"', result.path
+            ),
+        ]
+    )
 
 
 def render_cpu_model_offset(result: Result) -> str:
@@ -335,7 +422,7 @@ def render_cpu_model_offset(result: Result) -> str:
     return ", ".join(f"{math.exp(o['low']):.3f}–{math.exp(o['high']):.3f}" for o in offsets)
 
 
-# ---- bench/sessions.py (archived): one slow session --------------------------------------------------------------------
+# ---- bench/sessions.py (archived): one slow session -----------------------------------------------------------------
 
 
 def render_sessions(*records: Result) -> str:
@@ -349,23 +436,41 @@ def render_sessions(*records: Result) -> str:
         for s in data["summary"]:
             moved = s["moved"]
             which = "–" if not moved else "; ".join(f"{m['optimized']:+.0%} / {m['original']:+.0%}" for m in moved[:4])
-            rows.append([data["machine"]["cpu_model"], s["condition"], s["variant"], s["shape"],
-                         f"{s['processes']} x {s['sessions'] // s['processes']} x {data['passes']}",
-                         f"{s['median_speedup']:.3f}",
-                         " / ".join("–" if math.isnan(s[k]) else f"{s[k]:.2%}" for k in ("sd_pass", "sd_session", "sd_process")),
-                         f"{s['excursions']} of {s['measurements']} ({s['excursion_sessions']}, {s['persistent_sessions']})",
-                         pct(s["worst"]), which])
+            rows.append(
+                [
+                    data["machine"]["cpu_model"],
+                    s["condition"],
+                    s["variant"],
+                    s["shape"],
+                    f"{s['processes']} x {s['sessions'] // s['processes']} x {data['passes']}",
+                    f"{s['median_speedup']:.3f}",
+                    " / ".join(
+                        "–" if math.isnan(s[k]) else f"{s[k]:.2%}" for k in ("sd_pass", "sd_session", "sd_process")
+                    ),
+                    f"{s['excursions']} of {s['measurements']} ({s['excursion_sessions']}, {s['persistent_sessions']})",
+                    pct(s["worst"]),
+                    which,
+                ]
+            )
         sessions = sum(s["sessions"] for s in data["summary"]) // len(data["shapes"])
         slow = sum(s["excursion_sessions"] for s in data["summary"])
-        footers.append(f"{data['machine']['cpu_model']}: session pairs with an excursion, {wilson(slow, sessions)} (Wilson"
-                       " 95%; one slow at both shapes counts twice).")
-        footers.append(footer(run_of(data), archived(".venv/bin/python bench/sessions.py"), result.path,
-                              f"; the gate's CPU phase, an excursion below -{data['excursion']:.0%} of its group's median;"
-                              f" transparent huge pages `{data['transparent_hugepage']}`"))
+        footers.append(
+            f"{data['machine']['cpu_model']}: session pairs with an excursion, {wilson(slow, sessions)} (Wilson"
+            " 95%; one slow at both shapes counts twice)."
+        )
+        footers.append(
+            footer(
+                run_of(data),
+                archived(".venv/bin/python bench/sessions.py"),
+                result.path,
+                f"; the gate's CPU phase, an excursion below -{data['excursion']:.0%} of its group's median;"
+                f" transparent huge pages `{data['transparent_hugepage']}`",
+            )
+        )
     return "\n".join([table(header, rows), "", *footers])
 
 
-# ---- bench/gate_tails.py (archived): the gate under slow sessions, with the in-run confirmation ----------------------
+# ---- bench/gate_tails.py (archived): the gate under slow sessions, with the in-run confirmation ---------------------
 
 
 def _wilson(w: dict[str, float] | None) -> str:
@@ -389,33 +494,69 @@ def render_gate_tails(result: Result) -> str:
     sim = [[f"{r['p']} ({r['tail_p']:.2%})", r["baseline_runs"], r["confirm"] or "no", _wilson(r["lenient"]),
             _wilson(r["strict"]), _wilson(r["caught"]), f"{r['processes_per_run']:.2f}"] for r in data["simulation"]]
     c = data["components"]
-    return "\n".join([
-        "### 8b. Slow sessions: a between-run model with tails, and the in-run confirmation", "",
-        f"An excursion is a case-run (one case of one gate run, its own int8 session) whose log speedup lies more than"
-        f" {-math.expm1(data['threshold']):.0%} below the median of the same case's other runs on its host:", "",
-        table(["runs counted", "CPU model", "case-runs", "excursions"], tallies), "",
-        f"Contamination p on the AMX CPU model (intel-6-167): {amx['hits']} of {amx['n']} = {amx['rate']:.2%} (Wilson"
-        f" 95% {amx['low']:.2%}–{amx['high']:.2%}, exact {amx['exact_low']:.2%}–{amx['exact_high']:.2%}); on every host"
-        f" counted: {every['hits']} of {every['n']} = {every['rate']:.2%} ({every['low']:.2%}–{every['high']:.2%}). The"
-        f" model: today's Gaussian components (per run {c['process']:.2%}, per case"
-        f" {math.hypot(c['interaction'], c['repeat']):.2%} from §7, and a host shift of {data['host_sigma']:.2%}, not measured: the between-process tau, as §8 assumes) and, with chance p per"
-        " case-run, one of the observed excursions taken off that case's speedup; the true speedups and own errors"
-        f" are the AMX host's cold demo ({data['cases']} cases); rtol {data['rtol']:g}, {data['alpha']:.0%} false"
-        f" alarms per run allowed; {data['trials']} simulated gate runs per row.", "",
-        "The recorded A/A designs of the AMX host (baselines recorded on the gated host, no confirmation), per gate run:", "",
-        table(["design", "model", "a case fails: simulated (95%)", "recorded", "a case fails or is inconclusive: simulated",
-               "recorded"], repro), "",
-        "Fresh VMs, the baseline's N runs each on its own; \"confirm 2\": a case whose first look fails or is"
-        " inconclusive is measured in 2 fresh processes on the same VM (host shift shared; process, case, own error and"
-        " slow session redrawn) and judged on the median of its 3 measurements (`stats.median_cpu`). False alarms"
-        " count the cases other than the slowed one:", "",
-        table(["p", "baseline runs N", "confirm", "false alarms per run: a case fails (95%)",
-               "strict: fails or inconclusive", "10% slowdown of one case caught", "fresh processes per A/A run"], sim), "",
-        footer(run_of(data), archived(".venv/bin/python bench/gate_tails.py"), result.path),
-    ])
+    return "\n".join(
+        [
+            "### 8b. Slow sessions: a between-run model with tails, and the in-run confirmation",
+            "",
+            "An excursion is a case-run (one case of one gate run, its own int8 session) whose log speedup lies more"
+            " than"
+            f" {-math.expm1(data['threshold']):.0%} below the median of the same case's other runs on its host:",
+            "",
+            table(["runs counted", "CPU model", "case-runs", "excursions"], tallies),
+            "",
+            f"Contamination p on the AMX CPU model (intel-6-167): {amx['hits']} of {amx['n']} = {amx['rate']:.2%}"
+            " (Wilson"
+            f" 95% {amx['low']:.2%}–{amx['high']:.2%}, exact {amx['exact_low']:.2%}–{amx['exact_high']:.2%}); on"
+            " every host"
+            f" counted: {every['hits']} of {every['n']} = {every['rate']:.2%}"
+            f" ({every['low']:.2%}–{every['high']:.2%}). The"
+            f" model: today's Gaussian components (per run {c['process']:.2%}, per case"
+            f" {math.hypot(c['interaction'], c['repeat']):.2%} from §7, and a host shift of {data['host_sigma']:.2%},"
+            " not measured: the between-process tau, as §8 assumes) and, with chance p per"
+            " case-run, one of the observed excursions taken off that case's speedup; the true speedups and own errors"
+            f" are the AMX host's cold demo ({data['cases']} cases); rtol {data['rtol']:g}, {data['alpha']:.0%} false"
+            f" alarms per run allowed; {data['trials']} simulated gate runs per row.",
+            "",
+            "The recorded A/A designs of the AMX host (baselines recorded on the gated host, no confirmation), per"
+            " gate run:",
+            "",
+            table(
+                [
+                    "design",
+                    "model",
+                    "a case fails: simulated (95%)",
+                    "recorded",
+                    "a case fails or is inconclusive: simulated",
+                    "recorded",
+                ],
+                repro,
+            ),
+            "",
+            'Fresh VMs, the baseline\'s N runs each on its own; "confirm 2": a case whose first look fails or is'
+            " inconclusive is measured in 2 fresh processes on the same VM (host shift shared; process, case, own"
+            " error and"
+            " slow session redrawn) and judged on the median of its 3 measurements (`stats.median_cpu`). False alarms"
+            " count the cases other than the slowed one:",
+            "",
+            table(
+                [
+                    "p",
+                    "baseline runs N",
+                    "confirm",
+                    "false alarms per run: a case fails (95%)",
+                    "strict: fails or inconclusive",
+                    "10% slowdown of one case caught",
+                    "fresh processes per A/A run",
+                ],
+                sim,
+            ),
+            "",
+            footer(run_of(data), archived(".venv/bin/python bench/gate_tails.py"), result.path),
+        ]
+    )
 
 
-# ---- bench/gate_targets.py (archived): what the targets would take ------------------------------------------------------
+# ---- bench/gate_targets.py (archived): what the targets would take --------------------------------------------------
 
 
 def render_gate_targets(result: Result) -> str:
@@ -424,16 +565,49 @@ def render_gate_targets(result: Result) -> str:
     met = {"lenient": 0.01, "strict": 0.05}
 
     def mark(row: dict[str, Any]) -> str:
-        ok = [row["lenient"]["rate"] <= met["lenient"], row["strict"]["rate"] <= met["strict"], row["caught"]["rate"] >= 0.9]
-        return "all three" if all(ok) else ", ".join(n for n, k in zip(("lenient", "strict", "caught"), ok) if k) or "none"
+        ok = [
+            row["lenient"]["rate"] <= met["lenient"],
+            row["strict"]["rate"] <= met["strict"],
+            row["caught"]["rate"] >= 0.9,
+        ]
+        return (
+            "all three"
+            if all(ok)
+            else ", ".join(n for n, k in zip(("lenient", "strict", "caught"), ok, strict=True) if k) or "none"
+        )
 
-    rows = [[r["target_ci_width"], f"x{r['pairs_cost']:.1f}", f"{r['host']} ({r['host_sigma']:.2%})", r["baseline_runs"],
-             _wilson(r["lenient"]), _wilson(r["strict"]), _wilson(r["caught"]), mark(r)] for r in data["rows"]]
-    return "\n".join([
-        table(["CPU phase target CI width", "its pairs", "host shift of a fresh VM", "baseline runs N",
-               "false alarms per run: lenient (95%)", "strict", "10% slowdown caught", "targets met (point estimates)"], rows),
-        "",
-        f"The tailed model of §8b (slow sessions at p = {data['tail_p']:.2%}), the in-run confirmation on, rtol"
-        f" {data['rtol']:g}, {data['cases']} cases, {data['trials']} simulated gate runs per row and arm.", "",
-        footer(run_of(data), archived("PYTHONPATH=. .venv/bin/python bench/gate_targets.py"), result.path),
-    ])
+    rows = [
+        [
+            r["target_ci_width"],
+            f"x{r['pairs_cost']:.1f}",
+            f"{r['host']} ({r['host_sigma']:.2%})",
+            r["baseline_runs"],
+            _wilson(r["lenient"]),
+            _wilson(r["strict"]),
+            _wilson(r["caught"]),
+            mark(r),
+        ]
+        for r in data["rows"]
+    ]
+    return "\n".join(
+        [
+            table(
+                [
+                    "CPU phase target CI width",
+                    "its pairs",
+                    "host shift of a fresh VM",
+                    "baseline runs N",
+                    "false alarms per run: lenient (95%)",
+                    "strict",
+                    "10% slowdown caught",
+                    "targets met (point estimates)",
+                ],
+                rows,
+            ),
+            "",
+            f"The tailed model of §8b (slow sessions at p = {data['tail_p']:.2%}), the in-run confirmation on, rtol"
+            f" {data['rtol']:g}, {data['cases']} cases, {data['trials']} simulated gate runs per row and arm.",
+            "",
+            footer(run_of(data), archived("PYTHONPATH=. .venv/bin/python bench/gate_targets.py"), result.path),
+        ]
+    )

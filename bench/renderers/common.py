@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,11 @@ def pct(value: float) -> str:
 
 def span(values: Sequence[float], digits: int = 2, unit: str = "") -> str:
     low, high = min(values), max(values)
-    return f"{low:.{digits}f}{unit}" if f"{low:.{digits}f}" == f"{high:.{digits}f}" else f"{low:.{digits}f}–{high:.{digits}f}{unit}"
+    return (
+        f"{low:.{digits}f}{unit}"
+        if f"{low:.{digits}f}" == f"{high:.{digits}f}"
+        else f"{low:.{digits}f}–{high:.{digits}f}{unit}"
+    )
 
 
 def ci(estimate: dict[str, float], digits: int = 2) -> str:

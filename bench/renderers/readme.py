@@ -33,16 +33,28 @@ def _example_rows(gate: Result, run: Run) -> list[list[str]]:
     sentiment = variants(gate_cases(gate, (SENTIMENT_TEST,)))
     macro = " / ".join(f"{f1_of(group[0], 'optimized'):.4f}" for group in sentiment.values())
     sentiment_fp32 = f1_of(next(iter(sentiment.values()))[0], "original")
-    training = "; ".join(f"{name.rsplit('-', 1)[0]} {t['train_seconds']:.0f} s ({t['epochs']} epoch{'s' if t['epochs'] > 1 else ''})"
-                         for name, t in gate.data["training"].items())
+    training = "; ".join(
+        f"{name.rsplit('-', 1)[0]} {t['train_seconds']:.0f} s ({t['epochs']} epoch{'s' if t['epochs'] > 1 else ''})"
+        for name, t in gate.data["training"].items()
+    )
     where = _where(run)
     return [
-        ["the example gate, `pytest --qbench examples -k \"not hub\" --qbench-update-baselines`, models and builds cached",
-         f"{run.minutes:.1f} min, {len(cases)} cases: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())), where],
-        ["int8 [Add, MatMul] of the reference matrix over fp32, one-thread CPU time, 9 shapes",
-         f"{gains}; F1 {f1_of(matmul[0][1][0], 'original'):.4f} → {f1} ({' / '.join(a for a, _ in matmul)})", where],
-        ["the text-classification example: macro-F1 fp32 → " + " / ".join(a for a, _ in sentiment),
-         f"{sentiment_fp32:.4f} → {macro}", where],
+        [
+            'the example gate, `pytest --qbench examples -k "not hub" --qbench-update-baselines`, models and builds'
+            ' cached',
+            f"{run.minutes:.1f} min, {len(cases)} cases: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())),
+            where,
+        ],
+        [
+            "int8 [Add, MatMul] of the reference matrix over fp32, one-thread CPU time, 9 shapes",
+            f"{gains}; F1 {f1_of(matmul[0][1][0], 'original'):.4f} → {f1} ({' / '.join(a for a, _ in matmul)})",
+            where,
+        ],
+        [
+            "the text-classification example: macro-F1 fp32 → " + " / ".join(a for a, _ in sentiment),
+            f"{sentiment_fp32:.4f} → {macro}",
+            where,
+        ],
         ["fine-tuning the example models (first `make demo` only)", training, f"{cpu(run.machine)}, before the gate"],
     ]
 
@@ -65,7 +77,9 @@ def _diagnosis_row(result: Result) -> list[str]:
 
 def _sharding_row(result: Result) -> list[str]:
     series = result.data["series"]
-    shards = "; ".join(f"{count} shard{'s' if count != '1' else ''}: " + " + ".join(f"{s['seconds'] / 60:.1f}" for s in group)
-                       + " min" for count, group in series.items())
+    shards = "; ".join(
+        f"{count} shard{'s' if count != '1' else ''}: " + " + ".join(f"{s['seconds'] / 60:.1f}" for s in group) + " min"
+        for count, group in series.items()
+    )
     return ["shards of the reference matrix and its collapse (builds cached), one after another",
             f"{shards} (docs/SCALING.md)", _where(run_of(result.data["info"]))]

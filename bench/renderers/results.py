@@ -5,13 +5,15 @@ and bench/label_map_split.py's finished study (archived: bench/ARCHIVE.md)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pytest_qbench import CaseResult
 from pytest_qbench.report.runtimes import RuntimeRow, runtime_rows
 
 from .benchmarks import repair_found
 from .common import Result, archived, ci, cpu, footer, run_of, script, span, table
+
 
 def render_diagnosis_findings(result: Result, ranked: int = 9) -> str:
     """What the diagnosis of the collapse found (its first run): the cause, the ranges out of scale, the
@@ -25,18 +27,24 @@ def render_diagnosis_findings(result: Result, ranked: int = 9) -> str:
     ranges = "; ".join(f"{len(names)} tensor{'s' if len(names) > 1 else ''} over [{low:.1e}, {high:g}] (one int8 step"
                        f" {(high - low) / 255:.1e}): {', '.join(names)}" for (low, high), names in by_range.items())
     nodes = ", ".join(f"`{n['node']}` ({n['family']}, {n['sqnr_db']:.1f} dB)" for n in diagnosis["nodes"][:ranked])
-    return "\n".join([
-        f"- {diagnosis['seconds']:.0f} s, on {diagnosis['batches']} padded batches of {diagnosis['sentences']} validation"
-        f" sentences in all, {diagnosis['padded_fraction']:.0%} of the positions padding",
-        f"- cause **{preflight['cause']}**: on {preflight['samples']} sentences spread over the split, fp32"
-        f" {preflight['original_f1']:.4f}, int8 *simulated in float* {preflight['simulated_f1']:.4f}, int8 on the CPU's"
-        f" kernels {preflight['kernel_f1']:.4f}",
-        f"- out of scale: {ranges}",
-        f"- ranked first, with each output's SQNR over the real positions: {nodes}; the logits' SQNR"
-        f" {diagnosis['output_sqnr_db']:.1f} dB",
-        f"- repair (`max_loss` {preflight['max_loss']:g}): {repair_found(repair)}; {repair['evaluations']} evaluations",
-        "", footer(run_of(result.data), script("diagnosis_cost.py"), result.path),
-    ])
+    return "\n".join(
+        [
+            f"- {diagnosis['seconds']:.0f} s, on {diagnosis['batches']} padded batches of {diagnosis['sentences']}"
+            " validation"
+            f" sentences in all, {diagnosis['padded_fraction']:.0%} of the positions padding",
+            f"- cause **{preflight['cause']}**: on {preflight['samples']} sentences spread over the split, fp32"
+            f" {preflight['original_f1']:.4f}, int8 *simulated in float* {preflight['simulated_f1']:.4f}, int8 on the"
+            " CPU's"
+            f" kernels {preflight['kernel_f1']:.4f}",
+            f"- out of scale: {ranges}",
+            f"- ranked first, with each output's SQNR over the real positions: {nodes}; the logits' SQNR"
+            f" {diagnosis['output_sqnr_db']:.1f} dB",
+            f"- repair (`max_loss` {preflight['max_loss']:g}): {repair_found(repair)}; {repair['evaluations']}"
+            " evaluations",
+            "",
+            footer(run_of(result.data), script("diagnosis_cost.py"), result.path),
+        ]
+    )
 
 
 # ---- bench/collapse.py ---------------------------------------------------------------------------------
@@ -44,9 +52,18 @@ def render_diagnosis_findings(result: Result, ranked: int = 9) -> str:
 
 def render_collapse(result: Result) -> str:
     data = result.data
-    rows = [[f"`[{', '.join(r['operators'])}]`", r["exclusion"], r["excluded_nodes"],
-             f"{r['fp32_f1']:.4f} → **{r['int8_f1']:.4f}**" if r["int8_f1"] < 0.5 else f"{r['fp32_f1']:.4f} → {r['int8_f1']:.4f}",
-             ci({"value": r["speedup"], "ci_low": r["ci"][0], "ci_high": r["ci"][1]})] for r in data["rows"]]
+    rows = [
+        [
+            f"`[{', '.join(r['operators'])}]`",
+            r["exclusion"],
+            r["excluded_nodes"],
+            f"{r['fp32_f1']:.4f} → **{r['int8_f1']:.4f}**"
+            if r["int8_f1"] < 0.5
+            else f"{r['fp32_f1']:.4f} → {r['int8_f1']:.4f}",
+            ci({"value": r["speedup"], "ci_low": r["ci"][0], "ci_high": r["ci"][1]}),
+        ]
+        for r in data["rows"]
+    ]
     return "\n".join([
         table(["static int8 of", "kept in fp32", "nodes kept in fp32", "F1 fp32 → int8", "cpu speedup (95% CI)"], rows),
         "", footer(run_of(data), script("collapse.py"), result.path),
@@ -168,17 +185,22 @@ def render_card_summary(result: Result, card: Result) -> str:
         card_f1 = reference_accuracy[(approach, ops)][4:6]
         reference_speedups = [n[0] / n[1] for (_, _, a, o), n in reference_timing.items() if (a, o) == (approach, ops)]
         lines.append(
-            f"- {approach} [{ops.replace('+', ', ')}]: F1 {f1_of(cases[0], 'original'):.4f} → {f1_of(cases[0], 'optimized'):.4f}"
-            f" ({f1_of(cases[0], 'optimized') - f1_of(cases[0], 'original'):+.4f}; the card {card_f1[0]:.3f} → {card_f1[1]:.3f});"
+            f"- {approach} [{ops.replace('+', ', ')}]: F1 {f1_of(cases[0], 'original'):.4f} →"
+            f" {f1_of(cases[0], 'optimized'):.4f}"
+            f" ({f1_of(cases[0], 'optimized') - f1_of(cases[0], 'original'):+.4f}; the card {card_f1[0]:.3f} →"
+            f" {card_f1[1]:.3f});"
             f" over the {len(cases)} shapes CPU-time speedup {speedups(cases, 'cpu')}, wall-clock"
-            f" {speedups(cases, 'wall')} (the card x{span(reference_speedups)})")
+            f" {speedups(cases, 'wall')} (the card x{span(reference_speedups)})"
+        )
     return "\n".join([*lines, "", _gate_footer(result)])
 
 
 def render_sentiment(result: Result) -> str:
     """The text-classification example: fp32 (at the end of training and as the gate's ONNX original) and
     each int8 variant, with the CPU-time speedup at each shape."""
-    cases = [c for c in gate_cases(result, (SENTIMENT_TEST,)) if c.get("runtime", ORT) == ORT]  # OpenVINO's: render_runtimes
+    cases = [
+        c for c in gate_cases(result, (SENTIMENT_TEST,)) if c.get("runtime", ORT) == ORT
+    ]  # OpenVINO's: render_runtimes
     by_variant = variants(cases)
     shapes = list(dict.fromkeys(f"bs{c['batch_size']} len{c['sequence_length']}" for c in cases))
     training = next(t for name, t in result.data["training"].items() if "sentiment" in name)["validation"]
@@ -187,8 +209,14 @@ def render_sentiment(result: Result) -> str:
             ["fp32 ONNX (the gate's original)", f"{original['f1']:.4f}", f"{original['accuracy']:.4f}", "–"]]
     for (approach, ops), group in by_variant.items():
         optimized = group[0]["accuracy"]["optimized"]
-        rows.append([f"{approach} int8 [{ops.replace('+', ', ')}]", f"{optimized['f1']:.4f}", f"{optimized['accuracy']:.4f}",
-                     " / ".join(ci(c["latency"]["cpu"]["speedup"]) for c in group)])
+        rows.append(
+            [
+                f"{approach} int8 [{ops.replace('+', ', ')}]",
+                f"{optimized['f1']:.4f}",
+                f"{optimized['accuracy']:.4f}",
+                " / ".join(ci(c["latency"]["cpu"]["speedup"]) for c in group),
+            ]
+        )
     changes = "; ".join(f"{approach} {group[0]['accuracy']['optimized']['f1'] - original['f1']:+.4f}"
                         for (approach, _), group in by_variant.items())
     return "\n".join([
@@ -220,16 +248,31 @@ def render_runtimes(*results: Result) -> str:
             if ort is None or ("openvino", "fp32") not in cells:
                 continue
             shown = {key: row for key, row in cells.items() if key in RUNTIME_COLUMNS}
-            rows.append([f"`{model.rsplit('/', 1)[-1]}`", shape.replace("-", " "), f"{ort.cpu_ms:.2f} ms · {ort.f1:.4f}",
-                         *(f"x{shown[k].over_ort_fp32:.2f} · {shown[k].f1:.4f}" if k in shown else "–" for k in RUNTIME_COLUMNS)])
+            rows.append(
+                [
+                    f"`{model.rsplit('/', 1)[-1]}`",
+                    shape.replace("-", " "),
+                    f"{ort.cpu_ms:.2f} ms · {ort.f1:.4f}",
+                    *(
+                        f"x{shown[k].over_ort_fp32:.2f} · {shown[k].f1:.4f}" if k in shown else "–"
+                        for k in RUNTIME_COLUMNS
+                    ),
+                ]
+            )
             wins.append(max(shown.values(), key=lambda row: row.over_ort_fp32).runtime)
         env = result.data["artifact"]["environment"]
         tally = ", ".join(f"{runtime} at {wins.count(runtime)}" for runtime in dict.fromkeys(sorted(wins)))
-        parts += [f"**{cpu(result.data['machine'])}** (onnxruntime {env['libraries'].get('onnxruntime')}, openvino"
-                  f" {env['libraries'].get('openvino')}, nncf {env['libraries'].get('nncf')})", "",
-                  table(["model", "shape", "onnxruntime fp32: ms · F1", *(f"{r} {v}" for r, v in RUNTIME_COLUMNS)], rows), "",
-                  f"- fastest int8 or fp32 over onnxruntime fp32, by shape: {tally} of {len(wins)}", "",
-                  _gate_footer(result), ""]
+        parts += [
+            f"**{cpu(result.data['machine'])}** (onnxruntime {env['libraries'].get('onnxruntime')}, openvino"
+            f" {env['libraries'].get('openvino')}, nncf {env['libraries'].get('nncf')})",
+            "",
+            table(["model", "shape", "onnxruntime fp32: ms · F1", *(f"{r} {v}" for r, v in RUNTIME_COLUMNS)], rows),
+            "",
+            f"- fastest int8 or fp32 over onnxruntime fp32, by shape: {tally} of {len(wins)}",
+            "",
+            _gate_footer(result),
+            "",
+        ]
     return "\n".join(parts).rstrip()
 
 
@@ -248,17 +291,38 @@ def render_sparse(result: Result) -> str:
         base = dense.get((runtime, case_id))
         if base is None:
             continue
-        cells = [runtime, f"`{case_id}`", f"{base['latency']['cpu']['optimized_ms']:.2f} ms · {base['accuracy']['optimized']['f1']:.4f}"]
+        cells = [
+            runtime,
+            f"`{case_id}`",
+            f"{base['latency']['cpu']['optimized_ms']:.2f} ms · {base['accuracy']['optimized']['f1']:.4f}",
+        ]
         for level in levels:
             match = next(c for c in sparse if (c.get("runtime", ORT), c["id"]) == (runtime, case_id)
                          and c["original"]["weight_sparsity"] == level)
             ratio = base["latency"]["cpu"]["optimized_ms"] / match["latency"]["cpu"]["optimized_ms"]
-            cells.append(f"x{ratio:.2f} · {match['accuracy']['optimized']['f1']:.4f} (fp32 {match['accuracy']['original']['f1']:.4f})")
+            cells.append(
+                f"x{ratio:.2f} · {match['accuracy']['optimized']['f1']:.4f} (fp32"
+                f" {match['accuracy']['original']['f1']:.4f})"
+            )
         rows.append(cells)
     decompression = sorted({c["sparse_decompression"] for c in sparse if c.get("sparse_decompression")})
-    return "\n".join([
-        table(["runtime", "case", "dense int8: ms · F1", *(f"{level:.0%} zero weights: speed vs dense · F1" for level in levels)], rows),
-        "", *(f"- OpenVINO sparse weight decompression: {d}" for d in decompression), "", _gate_footer(result)])
+    return "\n".join(
+        [
+            table(
+                [
+                    "runtime",
+                    "case",
+                    "dense int8: ms · F1",
+                    *(f"{level:.0%} zero weights: speed vs dense · F1" for level in levels),
+                ],
+                rows,
+            ),
+            "",
+            *(f"- OpenVINO sparse weight decompression: {d}" for d in decompression),
+            "",
+            _gate_footer(result),
+        ]
+    )
 
 
 # ---- bench/saturation.py, bench/presets.py ---------------------------------------------------------------
@@ -276,7 +340,11 @@ def render_saturation(result: Result) -> str:
               *(f"wall speedup {shape.replace('-', ' ')} (95% CI)" for shape in shapes)]
     saturates = "saturate" if data["saturates_u8s8"] else "do not saturate (VNNI)"
     source = data.get("transcribed_from")
-    origin = (f" Transcribed from `{source['file']}` as committed in {source['commit'][:7]}: {source['note']}." if source else "")
+    origin = (
+        f" Transcribed from `{source['file']}` as committed in {source['commit'][:7]}: {source['note']}."
+        if source
+        else ""
+    )
     return "\n".join([table(header, rows), "",
                       f"U8S8 kernels {saturates} on this CPU.{origin} "
                       + footer(run_of(data), script("saturation.py"), result.path)])
@@ -286,7 +354,11 @@ def render_presets(result: Result) -> str:
     """Per example model and approach: F1 (the task's) with each preset's build, all on this CPU's exact kernels."""
     models = result.data["models"]
     presets = list(dict.fromkeys(r["preset"] for m in models.values() for r in m["int8"]))
-    kinds = {r["preset"]: f"{DTYPES[r['activations']]}{DTYPES[r['weights']]}".upper() for m in models.values() for r in m["int8"]}
+    kinds = {
+        r["preset"]: f"{DTYPES[r['activations']]}{DTYPES[r['weights']]}".upper()
+        for m in models.values()
+        for r in m["int8"]
+    }
     rows = []
     for name, model in models.items():
         for approach in dict.fromkeys(r["approach"] for r in model["int8"]):
@@ -338,7 +410,11 @@ def render_label_map_split(result: Result) -> str:
 
 # ---- bench/qa_gate.py: the question-answering example beside "Fast DistilBERT on CPUs" -----------------------
 
-QA_INT8_TEST, QA_SPARSE_TEST, QA_BUDGET_TEST = "test_squad_int8", "test_squad_sparse_int8", "test_squad_throughput_budget"
+QA_INT8_TEST, QA_SPARSE_TEST, QA_BUDGET_TEST = (
+    "test_squad_int8",
+    "test_squad_sparse_int8",
+    "test_squad_throughput_budget",
+)
 # As docs/reference/fast-distilbert-on-cpus.md gives them (the abstract); it names neither the CPU nor the F1/EM.
 QA_PAPER = {
     "int8": "\"minimal accuracy loss\" of the sparse int8 model (figures not in docs/reference)",
@@ -398,14 +474,26 @@ def render_qa(result: Result) -> str:
     questions = dense[0]["accuracy"]["original"]["num_samples"] if dense else 0
     header = ["runtime", "int8", "bs", "fp32 F1 · EM", "int8 F1 · EM", "lost F1 · EM (points)",
               "CPU ms/call fp32 → int8 · speedup [95% CI] · pairs", "evaluation s (int8)"]
-    parts = ["**Side by side with the paper**", "",
-             table(["", "the paper (as published)", "this project (below)"], [
-                 ["F1/EM lost to int8", QA_PAPER["int8"], "dense model, tables below"],
-                 ["F1/EM lost to sparsity", QA_PAPER["sparsity"], "sparse fp32 against dense fp32, below"],
-                 ["throughput under a latency budget over ONNX Runtime fp32", QA_PAPER["budget"], "budget table below"],
-             ]), ""]
+    parts = [
+        "**Side by side with the paper**",
+        "",
+        table(
+            ["", "the paper (as published)", "this project (below)"],
+            [
+                ["F1/EM lost to int8", QA_PAPER["int8"], "dense model, tables below"],
+                ["F1/EM lost to sparsity", QA_PAPER["sparsity"], "sparse fp32 against dense fp32, below"],
+                ["throughput under a latency budget over ONNX Runtime fp32", QA_PAPER["budget"], "budget table below"],
+            ],
+        ),
+        "",
+    ]
     split = dense[0]["parameters"].get("data", {}).get("split", "?") if dense else "?"
-    parts += [f"**Dense model**, {questions} questions (split `{split}`)", "", table(header, [_qa_row(c) for c in dense]), ""]
+    parts += [
+        f"**Dense model**, {questions} questions (split `{split}`)",
+        "",
+        table(header, [_qa_row(c) for c in dense]),
+        "",
+    ]
     if sparse:
         by_runtime = {c["runtime"]: c["accuracy"]["original"] for c in dense}
         lost = "; ".join(f"{c['runtime']} fp32: {_qa_loss(by_runtime[c['runtime']], c['accuracy']['original'])}"
@@ -415,8 +503,9 @@ def render_qa(result: Result) -> str:
                   table(header, [_qa_row(c) for c in sparse]), ""]
     budget = _qa_budget(sessions["dense"])
     if budget:
-        parts += ["**Throughput under a 100 ms p90 budget** (wall time, the machine's cores)", "",
-                  table(["runtime", "model", "best throughput", "over ONNX Runtime fp32", "requests timed"], budget), ""]
+        header = ["runtime", "model", "best throughput", "over ONNX Runtime fp32", "requests timed"]
+        title = "**Throughput under a 100 ms p90 budget** (wall time, the machine's cores)"
+        parts += [title, "", table(header, budget), ""]
     full = sessions.get("full_dev")
     if full:
         cases = _qa_cases(full, QA_INT8_TEST)

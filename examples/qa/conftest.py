@@ -4,7 +4,6 @@ override the NER ones of ../conftest.py for the tests in this folder."""
 from __future__ import annotations
 
 import pytest
-
 from squad_model import ensure_model, gate_data
 
 

@@ -11,7 +11,6 @@ a 100 ms p90 latency budget."""
 import os
 
 import pytest
-
 from squad_model import DEV_SUBSET, ensure_sparse_model
 
 SPLIT = os.environ.get("QBENCH_QA_SPLIT", DEV_SUBSET)

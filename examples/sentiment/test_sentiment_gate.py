@@ -6,7 +6,13 @@ and `label`."""
 import pytest
 
 
-@pytest.mark.qbench(runtime=["onnxruntime", "openvino"], approach=["dynamic", "static"], operators=[["Add", "MatMul"]], batch_size=[1, 8],
-                    sequence_length=[64], calibration_num_samples=100)
+@pytest.mark.qbench(
+    runtime=["onnxruntime", "openvino"],
+    approach=["dynamic", "static"],
+    operators=[["Add", "MatMul"]],
+    batch_size=[1, 8],
+    sequence_length=[64],
+    calibration_num_samples=100,
+)
 def test_rotten_tomatoes_int8(qbench):
     qbench.check()

@@ -6,7 +6,6 @@ sparse weight decompression packs the int8 weights (elsewhere the summary says i
 the artifact records each model's weight sparsity (`original.weight_sparsity`)."""
 
 import pytest
-
 from sparse_model import SparseRecipe, ensure_sparse_model
 
 # ONNX Runtime's static int8 (minmax on 100 sentences) costs the pruned models more than the dense one

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QbenchMergeError
-from ..results import ArtifactFile, CaseResult, Check, Status
+from ..results import ArtifactFile, CaseResult, Check, Environment, Status
 from ..specs import RunSettings
 from .rules import RunOutcome
 
@@ -38,7 +38,7 @@ class Merged:
     files: list[ArtifactFile]  # the artifacts merged, in the order given
     selected: list[str]  # node ids of the cases the run selected (every shard's)
     results: list[CaseResult]  # one per case and hardware key, repeats combined
-    environments: dict[str, dict[str, Any]]  # hardware key -> the environment of its first artifact
+    environments: dict[str, Environment]  # hardware key -> the environment of its first artifact
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
     skipped: dict[str, list[str]]  # hardware key -> node ids pytest skipped in the shard that ran them, no result
     settings: RunSettings  # what the run judged with, as its artifacts record it
@@ -59,7 +59,7 @@ class Merged:
         return self.outcome.exit_code
 
     @property
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> Environment:
         """The environment the merged artifact records: the first artifact's."""
         return self.files[0].environment
 
@@ -68,7 +68,8 @@ class Merged:
         return {
             "sources": [{"file": str(f.path), "shard": f.shard, "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
-            "environments": self.environments, "missing": self.missing, "skipped": self.skipped,
+            "environments": {key: e.to_json() for key, e in self.environments.items()},
+            "missing": self.missing, "skipped": self.skipped,
             "verdict": str(self.verdict), "exit_code": self.exit_code, "strict": self.strict,
             "confirmed": sorted(r.nodeid for r in self.results if r.confirmed_by),
         }
@@ -164,7 +165,7 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     settings = _run_settings(files)
     strict = strict or settings.strict
     repeats: dict[tuple[str, str], list[tuple[CaseResult, Path]]] = {}
-    environments: dict[str, dict[str, Any]] = {}
+    environments: dict[str, Environment] = {}
     for file in files:
         environments.setdefault(file.hardware_key, file.environment)
         for result in file.results():
@@ -230,7 +231,7 @@ def write_baselines(merged: Merged, folder: Path, seed_from: Path) -> list[str]:
 
     store = BaselineStore(folder)
     seeds = BaselineStore(seed_from)
-    created = {file.run_id: file.environment["created"] for file in merged.files}
+    created = {file.run_id: file.environment.created for file in merged.files}
     written = []
     for result in merged.measured:
         if result.error is not None or result.latency is None:

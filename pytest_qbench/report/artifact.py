@@ -15,7 +15,7 @@ import jsonschema
 from ..atomic import atomic_write_text
 from ..errors import QbenchArtifactError
 from ..gate.rules import RunOutcome
-from ..results import ArtifactFile, CaseResult, Check
+from ..results import ArtifactFile, CaseResult, Check, Environment
 
 if TYPE_CHECKING:
     from ..gate.merge import Merged
@@ -26,7 +26,7 @@ SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 
 
 def build_artifact(
-    environment: dict[str, Any], results: list[CaseResult], run: dict[str, Any] | None = None
+    environment: Environment, results: list[CaseResult], run: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """`run`: {"shard": "I/N" or None, "selected": the node ids of every qbench case the session
     selected, before sharding}: what a merge checks the shards against. By default: unsharded, the
@@ -34,7 +34,7 @@ def build_artifact(
     run = run or {"shard": None, "selected": sorted({r.nodeid for r in results})}
     return {
         "schema_version": ARTIFACT_SCHEMA_VERSION,
-        "environment": environment,
+        "environment": environment.to_json(),
         "run": run,
         "cases": [result.to_json() for result in results],
     }

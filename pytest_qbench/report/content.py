@@ -8,7 +8,7 @@ import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..diagnose.diagnosis import RANGE_LIMIT
 from ..gate.baselines import UPDATE_COMMAND
@@ -19,6 +19,7 @@ from ..results import (
     BudgetThroughput,
     CaseResult,
     Diagnosis,
+    Environment,
     LabelMapEffect,
     LatencyRun,
     RepairResult,
@@ -177,7 +178,7 @@ def _folded(test: str, cases: list[CaseResult]) -> str:
     return f"  {test}: {len(cases)} cases, {'; '.join(ranges)}"
 
 
-def _ungated_notes(ungated: list[CaseResult], environment: dict[str, Any], per_case: bool) -> list[str]:
+def _ungated_notes(ungated: list[CaseResult], environment: Environment, per_case: bool) -> list[str]:
     """Latency recorded, not gated: the speedups beside the nearest baseline's, each case's (`per_case`)
     or one line per test; and what to run to gate it here."""
     if per_case:
@@ -188,23 +189,23 @@ def _ungated_notes(ungated: list[CaseResult], environment: dict[str, Any], per_c
                 " HTML reports give each case's):")
         speedups = [_folded(test, cases) for test, cases in by_test(ungated).items()]
     return [
-        f"{LATENCY_NOT_GATED}: no baseline runs of this machine (hardware key {environment['hardware_key']}, CPU model"
-        f" {environment.get('cpu_model', 'unrecorded')}) for {len(ungated)} cases; accuracy was gated. {said}",
+        f"{LATENCY_NOT_GATED}: no baseline runs of this machine (hardware key {environment.hardware_key}, CPU model"
+        f" {environment.cpu_model or 'unrecorded'}) for {len(ungated)} cases; accuracy was gated. {said}",
         *speedups,
         f"  To gate latency here, record this machine's runs: `{UPDATE_COMMAND}` on this class of machine"
         " (or take the proposed files written beside the JSON artifact), then review and commit them.",
     ]
 
 
-def hardware_notes(results: list[CaseResult], environment: dict[str, Any], *, per_case: bool) -> list[str]:
+def hardware_notes(results: list[CaseResult], environment: Environment, *, per_case: bool) -> list[str]:
     """What this machine's class means for the verdicts: latency only recorded on a hardware key
     without baselines, with the speedups beside the baseline machine's (`per_case`, for the reports;
     else one line per test, for the terminal); on x86 without VNNI, what int8 bought here and, for
     U8S8 models, the saturation risk and its remedy."""
-    key = environment["hardware_key"]
+    key = environment.hardware_key
     ungated = [r for r in results if r.latency_not_gated and r.latency is not None]
     lines = _ungated_notes(ungated, environment, per_case) if ungated else []
-    if not environment["saturates_u8s8"]:
+    if not environment.saturates_u8s8:
         return lines
     quantized = sorted(
         r.latency.wall_speedup.value for r in results if r.latency and r.quantization and r.quantization.quantized_ops

@@ -20,7 +20,8 @@ from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from ..gate.rules import RunOutcome
-from ..results import Against, CaseResult, Check, Diagnosis, Metric, Status
+from ..results import Against, CaseResult, Check, Diagnosis, Environment, Metric, Status
+from ..specs import DiagnosisSpec
 from .content import (
     BUDGET_TITLE,
     CONFIRMED_TITLE,
@@ -73,7 +74,7 @@ details { margin: .5rem 0 1rem; } code { font-size: .85rem; }
 """
 
 
-def render(outcome: RunOutcome, environment: dict[str, Any], history: Sequence[Run] = ()) -> str:
+def render(outcome: RunOutcome, environment: Environment, history: Sequence[Run] = ()) -> str:
     results = outcome.results
     verdict = str(outcome.verdict) if results else "empty"
     tests = {test: index for index, test in enumerate(dict.fromkeys(r.test for r in results))}
@@ -176,14 +177,14 @@ def _escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _header(env: dict[str, Any]) -> str:
-    libraries = ", ".join(f"{k} {v}" for k, v in sorted(env.get("libraries", {}).items()) if v)
+def _header(env: Environment) -> str:
+    libraries = ", ".join(f"{k} {v}" for k, v in sorted(env.libraries.items()) if v)
     rows = [
-        ("Commit", f"<code>{_escape(env.get('git_commit') or 'unknown')}</code>"),
-        ("Hardware key", f"<code>{_escape(env.get('hardware_key'))}</code> ({_escape(env.get('brand'))})"),
+        ("Commit", f"<code>{_escape(env.git_commit or 'unknown')}</code>"),
+        ("Hardware key", f"<code>{_escape(env.hardware_key)}</code> ({_escape(env.brand)})"),
         ("Versions",
-         _escape(f"pytest-qbench {env.get('qbench_version', '?')}, Python {env.get('python')}, {libraries}")),
-        ("Created", _escape(env.get("created"))),
+         _escape(f"pytest-qbench {env.qbench_version or '?'}, Python {env.python}, {libraries}")),
+        ("Created", _escape(env.created)),
     ]
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
@@ -471,7 +472,7 @@ def _history_figure(history: Sequence[Run], results: list[CaseResult], most: int
     return _figure(_svg(figure), caption, _table(["case", "hardware key", "runs", "speedups", "step"], rows))
 
 
-def _diagnosis(diagnosis: Diagnosis, top: int = 10) -> str:
+def _diagnosis(diagnosis: Diagnosis, top: int = DiagnosisSpec.top) -> str:
     """The terminal's and the markdown report's diagnosis (report/content.py), as HTML."""
     repair = "" if diagnosis.repair is None else f"<p><strong>{_escape(repair_line(diagnosis.repair))}</strong></p>"
     return (f"<p><strong>Cause:</strong> {_escape(diagnosis.preflight.explanation)}</p>{repair}"

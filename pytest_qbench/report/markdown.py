@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..results import SCORES, CaseResult, Diagnosis
+from ..results import SCORES, CaseResult, Diagnosis, Environment
+from ..specs import DiagnosisSpec
 from .content import (
     BUDGET_TITLE,
     CONFIRMED_TITLE,
@@ -58,7 +59,7 @@ TIME_HEADERS = [
 _CARD_NAMES = {"approach": "quantization_approach", "operators": "operators_to_quantize"}
 
 
-def markdown(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> str:
+def markdown(results: list[CaseResult], environment: Environment, top: int = DiagnosisSpec.top) -> str:
     parts = ["# pytest-qbench report", _environment(environment)]
     for test, group in by_test(results).items():
         parts += [f"## `{test}`", _parameters(group), "### Non-time metrics", *scoring_lines(group),
@@ -110,13 +111,13 @@ def merged_markdown(merged: Merged) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _environment(env: dict[str, Any]) -> str:
-    libraries = ", ".join(f"{name} {version}" for name, version in sorted(env["libraries"].items()) if version)
+def _environment(env: Environment) -> str:
+    libraries = ", ".join(f"{name} {version}" for name, version in sorted(env.libraries.items()) if version)
     return "\n".join([
-        f"* **Hardware:** `{env['brand']}`, {env['physical_cores']} physical / {env['logical_cores']} logical cores",
-        f"* **Hardware key:** `{env['hardware_key']}`",
-        f"* **Software:** Python {env['python']}, {libraries}",
-        f"* **Commit:** `{env['git_commit'] or 'unknown'}`, **created:** {env['created']}",
+        f"* **Hardware:** `{env.brand}`, {env.physical_cores} physical / {env.logical_cores} logical cores",
+        f"* **Hardware key:** `{env.hardware_key}`",
+        f"* **Software:** Python {env.python}, {libraries}",
+        f"* **Commit:** `{env.git_commit or 'unknown'}`, **created:** {env.created}",
     ])
 
 

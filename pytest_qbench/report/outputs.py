@@ -21,7 +21,7 @@ from ..errors import QbenchArtifactError, QbenchBaselineError, QbenchFlushError,
 if TYPE_CHECKING:
     from ..gate.baselines import BaselineStore
     from ..gate.rules import RunOutcome
-    from ..results import CaseResult
+    from ..results import CaseResult, Environment
     from ..specs import QbenchOptions
 
 
@@ -70,7 +70,7 @@ class _Writes:
 class RunOutputs:
     options: QbenchOptions
     outcome: RunOutcome  # the cases' results and the run's own checks
-    environment: dict[str, Any]
+    environment: Environment
     store: BaselineStore  # the reviewed baselines
     hardware_key: str
     selected: list[str] | None  # qbench node ids selected, before sharding (None: not known, under xdist)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
-from ..results import CaseResult, Diagnosis
+from ..results import CaseResult, Diagnosis, Environment
+from ..specs import DiagnosisSpec
 from .content import (
     BUDGET_TITLE,
     CONFIRMED_TITLE,
@@ -36,7 +36,7 @@ from .content import (
 from .runtimes import RUNTIMES_TITLE, best_lines, runtime_rows
 
 
-def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: int = 10) -> list[str]:
+def summary_lines(results: list[CaseResult], environment: Environment, top: int = DiagnosisSpec.top) -> list[str]:
     header = ["case", *VERDICT_HEADERS]
     rows = {test: [[r.case_id, *verdict_cells(r)] for r in group] for test, group in by_test(results).items()}
     table = iter(_aligned([header, *itertools.chain(*rows.values())]))  # one width per column, across tests
@@ -70,7 +70,7 @@ def summary_lines(results: list[CaseResult], environment: dict[str, Any], top: i
         lines += [f"{BUDGET_TITLE}:", *(f"  {line}" for line in budgets)]
     notes = hardware_notes(results, environment, per_case=False)
     if notes:
-        lines += [f"hardware {environment['hardware_key']}:", *(f"  {n}" for n in notes)]
+        lines += [f"hardware {environment.hardware_key}:", *(f"  {n}" for n in notes)]
     for test, diagnosis in diagnoses(results):
         lines += [test, *diagnosis_lines(diagnosis, top)]
     return lines

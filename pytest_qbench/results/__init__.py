@@ -4,8 +4,8 @@ The base of the house: frozen dataclasses that every stage fills or reads (measu
 gate/, report/), with no behaviour beyond (de)serialising themselves and saying what they hold.
 Import them from here: measured.py (accuracy, latency, the quantizer's record, the parameters),
 checks.py (checks, statuses, what a check compares), diagnosis.py (a lost accuracy's diagnosis),
-baseline.py (the baseline a case is judged against: its entry, runs and latency gate), case.py (a
-case's result, an artifact file).
+baseline.py (the baseline a case is judged against: its entry, runs and latency gate), environment.py
+(where a run ran), case.py (a case's result, an artifact file).
 """
 
 from .baseline import (
@@ -24,6 +24,7 @@ from .baseline import (
 from .case import RESULT_PROPERTY, ArtifactFile, CaseKey, CaseResult, FlushReport
 from .checks import ACCURACY_CHECKS, Against, Check, Metric, Status
 from .diagnosis import Cause, Diagnosis, Exclusion, GroupError, NodeError, Preflight, RangeIssue, RepairResult, Trial
+from .environment import Environment
 from .measured import (
     AccuracyResult,
     BudgetPoint,
@@ -45,6 +46,7 @@ __all__ = [
     "SpeedupFigures", "Spread", "WallFigures",
     "RESULT_PROPERTY", "ArtifactFile", "CaseKey", "CaseResult", "FlushReport",
     "ACCURACY_CHECKS", "Against", "Check", "Metric", "Status",
+    "Environment",
     "Cause", "Diagnosis", "Exclusion", "GroupError", "NodeError", "Preflight", "RangeIssue", "RepairResult", "Trial",
     "AccuracyResult", "BudgetPoint", "BudgetResult", "BudgetThroughput", "CpuTime", "LabelMapEffect", "LatencyResult",
     "LatencyStats", "MappedName", "OriginalRecord", "Parameters", "QuantizationRecord", "Speedup",

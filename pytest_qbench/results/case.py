@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .baseline import BaselineRecord
 from .checks import Check, Status
 from .diagnosis import Diagnosis
+from .environment import Environment
 from .measured import AccuracyResult, LatencyResult, OriginalRecord, Parameters, QuantizationRecord
 
 RESULT_PROPERTY = "qbench_result"  # the key of a case's result in its test report's user_properties
@@ -168,15 +170,13 @@ class ArtifactFile:
     path: Path
     artifact: dict[str, Any]
 
-    @property
-    def environment(self) -> dict[str, Any]:
-        environment: dict[str, Any] = self.artifact["environment"]
-        return environment
+    @cached_property
+    def environment(self) -> Environment:
+        return Environment.from_json(self.artifact["environment"])
 
     @property
     def hardware_key(self) -> str:
-        key: str = self.environment["hardware_key"]
-        return key
+        return self.environment.hardware_key
 
     @property
     def run_id(self) -> str:
