@@ -434,7 +434,7 @@ def faults(monkeypatch):
     import pytest_qbench.measure.ort_session as ort_session
     import pytest_qbench.variants.quantize as variants
 
-    make_ort_session, quantize = ort_session.make_ort_session, variants._quantize
+    make_ort_session, backend = ort_session.make_ort_session, variants.backend
 
     def faulty_session(path, threads, config_entries=None):
         session = make_ort_session(path, threads, config_entries)
@@ -445,13 +445,20 @@ def faults(monkeypatch):
                 return Faulty(session, fault)
         return session
 
-    def failing_quantize(work, spec, *args):
-        if spec.approach == "static":
-            raise Fail("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : injected fault in calibration")
-        return quantize(work, spec, *args)
+    class FailingStatic:  # the toolchain's steps, its quantizer failing static variants
+        def __init__(self, real):
+            self._real = real
+
+        def __getattr__(self, name):
+            return getattr(self._real, name)
+
+        def quantize(self, work, optimized_file, spec, *args):
+            if spec.approach == "static":
+                raise Fail("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : injected fault in calibration")
+            return self._real.quantize(work, optimized_file, spec, *args)
 
     monkeypatch.setattr(ort_session, "make_ort_session", faulty_session)
-    monkeypatch.setattr(variants, "_quantize", failing_quantize)
+    monkeypatch.setattr(variants, "backend", lambda: FailingStatic(backend()))
 '''
 
 FAULTS_TESTS = '''
