@@ -122,8 +122,9 @@ def answer_window(
     highest = max(0, min(first, len(context_ids) - room))
     offset = rng.randint(lowest, max(lowest, highest))
     piece = context_ids[offset : offset + room]
-    ids = tokenizer.build_inputs_with_special_tokens(question_ids, piece)
-    types = tokenizer.create_token_type_ids_from_sequences(question_ids, piece)
+    # The pair as BERT's tokenizers lay it out (transformers 5 dropped build_inputs_with_special_tokens).
+    ids = [tokenizer.cls_token_id, *question_ids, tokenizer.sep_token_id, *piece, tokenizer.sep_token_id]
+    types = [0] * (len(question_ids) + 2) + [1] * (len(piece) + 1)
     shift = ids.index(tokenizer.sep_token_id) + 1 - offset  # context token i sits at i + shift
     return TrainWindow(ids, types, first + shift, last + shift)
 
