@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shlex
@@ -153,8 +154,6 @@ def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, An
 def excursions(runs: list[dict[str, Any]], target: str) -> dict[str, Any]:
     """Slow sessions among the first looks of the runs' unslowed cases: a first look more than EXCURSION (log)
     below the median of its case's first looks over all the runs."""
-    import math
-
     looks: dict[str, list[float]] = {}
     for run in runs:
         for name, value in run["first_looks"].items():
@@ -181,6 +180,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "seconds_median": median(r["seconds"] for r in mine),
             }
     return summary
+
+
+def judged(runs: list[dict[str, Any]], target: str) -> dict[str, Any]:
+    """The record's part that follows from its runs: the runs, their summary per arm and the slow sessions."""
+    return {"runs": runs, "summary": summarize(runs), "excursions": excursions(runs, target)}
 
 
 # ---- the study -----------------------------------------------------------------------------------------------
@@ -300,7 +304,7 @@ def rejudge(output: Path, work: Path) -> None:
     runs = [{**{k: v for k, v in run.items() if k in process},
              **judge(json.loads((work / f"run-{index}-{run['arm']}.json").read_text()), run["exit_code"], target)}
             for index, run in enumerate(record["runs"])]
-    save_result(output, {**record, "runs": runs, "summary": summarize(runs), "excursions": excursions(runs, target)})
+    save_result(output, {**record, **judged(runs, target)})
 
 
 def main() -> None:
@@ -323,8 +327,7 @@ def main() -> None:
             # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
             **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
             "cases": len(nodeids), "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration,
-            "baseline_runs": baseline_runs, "planned_runs": args.runs * len(args.arms), "runs": runs,
-            "summary": summarize(runs), "excursions": excursions(runs, args.target),
+            "baseline_runs": baseline_runs, "planned_runs": args.runs * len(args.arms), **judged(runs, args.target),
             "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs",
                                    str(args.runs), "--arms", *args.arms, "--select", args.select, "--target",
                                    args.target]),
