@@ -139,6 +139,9 @@ def loose_tables(text: str) -> list[int]:
 
 def refresh(source: Path) -> None:
     """Re-render, in every doc, the blocks that read `source` (a bench script calls this after writing it)."""
+    if not source.resolve().is_relative_to(REPO):  # an --output outside the checkout: no doc can read it
+        print(f"{source} is outside the checkout: no doc block reads it", file=sys.stderr)
+        return
     count = 0
     for doc in DOCS:
         text, changed = rendered(doc, doc.read_text(), only=source)
