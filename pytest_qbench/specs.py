@@ -95,6 +95,16 @@ class VariantSpec:
         return {"session.x64quantprecision": "1"} if self.saturation_remedy == "x64quantprecision" else {}
 
     @property
+    def quantize_reduced_range(self) -> bool:
+        """Quantize with 7-bit ranges: asked for, or as the saturation remedy."""
+        return self.reduce_range or self.saturation_remedy == "reduce_range"
+
+    @property
+    def force_unsigned_weights(self) -> bool:
+        """uint8 weights whatever the preset says: the u8u8 saturation remedy."""
+        return self.saturation_remedy == "u8u8"
+
+    @property
     def id(self) -> str:
         """As results.Parameters derives it from what the variant records."""
         return Parameters(self.to_dict()).variant_id

@@ -150,9 +150,9 @@ def quantize(work: Path, optimized_file: str, spec: VariantSpec, preset: str, ex
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
 
     static = spec.approach == "static"
-    unsigned = PRESETS[preset].unsigned_weights or spec.saturation_remedy == "u8u8"
+    unsigned = PRESETS[preset].unsigned_weights or spec.force_unsigned_weights
     weights = QuantType.QUInt8 if unsigned else QuantType.QInt8
-    reduce_range = spec.reduce_range or spec.saturation_remedy == "reduce_range"
+    reduce_range = spec.quantize_reduced_range
     model = onnx.load(str(work / optimized_file))
     subgraphs = any(node.op_type in SUBGRAPH_OPS for node in model.graph.node)
     if subgraphs and static:

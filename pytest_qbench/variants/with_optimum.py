@@ -57,8 +57,8 @@ def quantize(work: Path, optimized_file: str, spec: VariantSpec, preset: str, ex
         nodes_to_exclude=excluded,
     )
     # Not every preset takes these as arguments.
-    quantization_config.reduce_range = spec.reduce_range or spec.saturation_remedy == "reduce_range"
-    if spec.saturation_remedy == "u8u8":
+    quantization_config.reduce_range = spec.quantize_reduced_range
+    if spec.force_unsigned_weights:
         from onnxruntime.quantization import QuantType
 
         quantization_config.weights_dtype = QuantType.QUInt8
