@@ -84,6 +84,8 @@ def test_a_known_host_shift_lies_in_its_interval(seed):
     assert low <= sigmas["vm"] <= high and 0.01 < estimate < 0.03
     assert low > 0.005  # ten VMs tell a 2% host shift from none
     assert abs(fit.components.interaction[0] - sigmas["interaction"]) < 0.004
+    _, low, high = fit.components.tau  # a case on a fresh VM: the four parts together
+    assert low <= np.sqrt(sum(s**2 for s in sigmas.values())) <= high
 
 
 @pytest.mark.parametrize("seed", [0, 1])

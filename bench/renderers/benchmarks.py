@@ -290,8 +290,9 @@ def _between_vms(data: dict[str, Any]) -> list[str]:
         " shift, common to all its cases (the host shift) + the VM's own part for that case + a process's shift"
         " common to its cases + the process's part for that case + the run's own error. Method of moments; 95%"
         " intervals of the four parts by inverting a parametric bootstrap of the design (the sigmas under which the"
-        " estimate falls within the central 95% of the estimates the design gives, the other parts at theirs), tau's"
-        " by its percentiles. The VMs: " + ", ".join(records) + ":", "",
+        " estimate falls within the central 95% of the estimates the design gives, the other parts at theirs); tau's"
+        " span: each part at either end of its interval, the others at their estimates, the widest. The VMs: "
+        + ", ".join(records) + ":", "",
         table(header, rows), "",
     ]
 
