@@ -17,6 +17,11 @@ with a 95% interval from a parametric bootstrap of the same design. `tau` is the
 standard deviation of one case beyond its own interval: what the gate's rule must add.
 docs/BENCHMARKS.md renders the result (bench/renderers/benchmarks.py: render_variance).
 
+Between VMs of one CPU model (records of two VMs or more, told apart by their boot id; gate runs and
+probes kept apart): the same model with a VM's shift common to all its cases (the "host shift" that
+the simulations of docs/BENCHMARKS.md §8, §8b and §8d draw once per fresh VM) and a VM's own part per
+case added, every run of the VMs in one table (`vm_components`).
+
 Between hosts of one key, per case common to both: the log ratio of the two hosts' mean figures,
 its median (a systematic offset) and its spread across cases. Between two CPU models that offset
 depends on the case (the shape), so no single per-model factor can remove it.
@@ -67,6 +72,7 @@ class Host:
     cpu_model: str
     runs: list[dict[str, Run]]  # per process: figure -> Run
     source: str
+    vm: str  # the machine the runs ran on (its boot id): records of one VM share it
 
 
 def _log_se(figure: dict[str, Any]) -> float | None:
@@ -102,7 +108,7 @@ def load_record(path: Path) -> Host:
                 )
         runs.append({f: Run(v) for f, v in by_figure.items()})
     host = record["host"]
-    return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, source)
+    return Host(path.stem, host["hardware_key"], host["cpu_model"], runs, source, host.get("boot", path.stem))
 
 
 def committed_baselines(key: str, cpu_model: str, commit: str, at: str) -> Host:
@@ -119,7 +125,7 @@ def committed_baselines(key: str, cpu_model: str, commit: str, at: str) -> Host:
             by_figure["optimized_ms"][name] = [(math.log(cpu["optimized_ms"]), None)]
             by_figure["original_ms"][name] = [(math.log(cpu["original_ms"]), None)]
     return Host(f"baselines {key} ({commit})", key, cpu_model, [{f: Run(v) for f, v in by_figure.items()}],
-                f"committed baselines, recorded in {commit}")
+                f"committed baselines, recorded in {commit}", f"baselines {commit}")
 
 
 def _git(*args: str) -> str:
@@ -251,6 +257,192 @@ def offsets(hosts: Iterable[Host], figure: str) -> list[Offset]:
     return found
 
 
+# ---- between VMs of one CPU model: the host shift ----------------------------------------------------------
+#
+# Per case c, run r on VM v(r), the log figure
+#
+#     x[c, r] = mu[c] + V[v] + W[c, v] + P[r] + I[c, r] + e[c, r]
+#
+# V: the host shift, a new VM's shift common to all its cases (bench/gate_replay.py's `Model.host`, which
+# §8, §8b and §8d draw once per fresh VM); W: what a new VM adds to one case beyond it; P and I: a new
+# process on the same VM, every case alike and one case (the within-VM components above); e: the
+# measurement's own error. Method of moments on the table of all runs of one CPU model, and 95% intervals
+# by inverting a parametric bootstrap of the same design.
+
+
+@dataclass(frozen=True)
+class VmDesign:
+    cases: int
+    runs: tuple[int, ...]  # processes per VM
+
+
+@dataclass(frozen=True)
+class VmComponents:
+    """Standard deviations on the log scale, each (estimate, low, high) with a 95% interval."""
+
+    within: float | None  # median own standard error of a run's value (its interval); None: none recorded
+    process: tuple[float, float, float]  # a new process on the same VM, every case alike
+    interaction: tuple[float, float, float]  # a new process on the same VM, one case (with its repeats' part)
+    vm: tuple[float, float, float]  # the host shift: a new VM, every case alike
+    vm_case: tuple[float, float, float]  # a new VM, one case, beyond the host shift
+    tau: tuple[float, float, float]  # one case, a new process on a new VM, beyond its interval: all four (_tau_span)
+
+
+@dataclass(frozen=True)
+class VmFit:
+    """The VMs of one CPU model in one kind of record (gate artifacts or probe), and their components."""
+
+    cpu_model: str
+    key: str
+    source: str
+    vms: list[list[str]]  # per VM, the names of its records
+    design: VmDesign
+    components: VmComponents
+
+
+COMPONENTS = ("process", "interaction", "vm", "vm_case")
+VM_BOOTSTRAP = 1000  # simulated designs per candidate sigma
+GRID_TOP, GRID_POINTS = 0.05, 101  # the candidate sigmas: 0 to GRID_TOP, doubled while the interval reaches it
+GRID_LIMIT = 1.0  # a log figure moving by a factor e between VMs is no timing noise
+CONFIDENCE = 0.95
+
+
+def vm_groups(hosts: Iterable[Host]) -> list[list[list[Host]]]:
+    """Hosts by CPU model and source, then by VM: the CPU models with records of two VMs or more."""
+    grouped: dict[tuple[str, str], dict[str, list[Host]]] = {}
+    for host in hosts:
+        grouped.setdefault((host.cpu_model, host.source), {}).setdefault(host.vm, []).append(host)
+    return [list(by_vm.values()) for by_vm in grouped.values() if len(by_vm) > 1]
+
+
+def vm_table(vms: list[list[Host]], figure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """values[case, run] over every run of the VMs (a run's repeats averaged), each value's own error variance
+    (0 where unknown) and the VM of each run (its index in `vms`); the cases every run measured."""
+    runs = [(index, run[figure]) for index, group in enumerate(vms) for host in group for run in host.runs]
+    cases = sorted(set.intersection(*(set(run.values) for _, run in runs)))
+    values = np.array([[np.mean([v for v, _ in run.values[c]]) for _, run in runs] for c in cases])
+    own = np.array([[np.mean([0.0 if se is None else se**2 for _, se in run.values[c]]) / len(run.values[c])
+                     for _, run in runs] for c in cases])
+    return values, own, np.array([index for index, _ in runs])
+
+
+def _centered(table: np.ndarray) -> np.ndarray:
+    """A [..., case, column] table less its case and column means: a two-way analysis's residuals."""
+    return (table - table.mean(axis=-1, keepdims=True) - table.mean(axis=-2, keepdims=True)
+            + table.mean(axis=(-2, -1), keepdims=True))
+
+
+def vm_moments(values: np.ndarray, own: np.ndarray, vm: np.ndarray) -> dict[str, np.ndarray]:
+    """Variance components of values[..., case, run] (leading axes: simulated designs), run r on VM vm[r], own[case,
+    run] each value's own error variance; not truncated at 0."""
+    labels, counts = np.unique(vm, return_counts=True)
+    repeated = [(vm == label, int(n)) for label, n in zip(labels, counts, strict=True) if n > 1]
+    if not repeated:
+        raise ValueError("the within-VM components need a VM with two runs or more")
+    process, interaction = _within_vm(values, own, repeated)
+    vm_shift, vm_case = _between_vms(values, own, vm, process, interaction)
+    return {"process": process, "interaction": interaction, "vm": vm_shift, "vm_case": vm_case}
+
+
+def _within_vm(values: np.ndarray, own: np.ndarray,
+               repeated: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """A new process on one VM, pooled over the VMs with two runs or more: the two-way analysis of each VM's
+    runs gives the per-case part, the spread of its runs' means over the cases the common part."""
+    cases = values.shape[-2]
+    residual_ss, own_part, weight = 0.0, 0.0, 0.0
+    for runs, n in repeated:
+        factor = (1 - 1 / cases) * (1 - 1 / n)  # E(residual_ss) = factor x the sum of the values' variances
+        residual_ss = residual_ss + (_centered(values[..., runs]) ** 2).sum(axis=(-2, -1))
+        own_part += factor * own[:, runs].sum()
+        weight += factor * cases * n
+    interaction = (residual_ss - own_part) / weight
+    means_ss, noise = 0.0, 0.0
+    for runs, n in repeated:
+        means = values[..., runs].mean(axis=-2)
+        means_ss = means_ss + ((means - means.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+        noise = noise + ((n - 1) * np.maximum(interaction, 0.0) + (1 - 1 / n) * own[:, runs].mean(axis=0).sum()) / cases
+    return (means_ss - noise) / sum(n - 1 for _, n in repeated), interaction
+
+
+def _between_vms(values: np.ndarray, own: np.ndarray, vm: np.ndarray, process: np.ndarray,
+                 interaction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same analysis of the per-VM case means (cells), less what the within-VM parts and the own errors put
+    into a mean of each VM's runs: the per-case part W, then the common part V."""
+    cases = values.shape[-2]
+    labels, counts = np.unique(vm, return_counts=True)
+    vms = labels.size
+    cells = np.stack([values[..., vm == label].mean(axis=-1) for label in labels], axis=-1)
+    cell_noise = (np.asarray(np.maximum(interaction, 0.0))[..., None, None] / counts
+                  + np.stack([own[:, vm == label].sum(axis=-1) for label in labels], axis=-1) / counts**2)
+    residual_ss = (_centered(cells) ** 2).sum(axis=(-2, -1))
+    vm_case = (residual_ss / ((1 - 1 / cases) * (1 - 1 / vms)) - cell_noise.sum(axis=(-2, -1))) / (cases * vms)
+    means = cells.mean(axis=-2)
+    spread = ((means - means.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1) / (1 - 1 / vms)
+    noise = (np.asarray(np.maximum(process, 0.0))[..., None] / counts
+             + (np.asarray(np.maximum(vm_case, 0.0))[..., None] + cell_noise.mean(axis=-2)) / cases).sum(axis=-1)
+    return (spread - noise) / vms, vm_case
+
+
+def _noise(cases: int, vm: np.ndarray, draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Standard normal draws of the design, reused for every candidate sigma (common random numbers)."""
+    vms, runs = int(vm.max()) + 1, vm.size
+    return {"vm": rng.standard_normal((draws, 1, vms)), "vm_case": rng.standard_normal((draws, cases, vms)),
+            "process": rng.standard_normal((draws, 1, runs)), "interaction": rng.standard_normal((draws, cases, runs)),
+            "own": rng.standard_normal((draws, cases, runs))}
+
+
+def _simulate_vms(variances: dict[str, float], noise: dict[str, np.ndarray], own: np.ndarray,
+                  vm: np.ndarray) -> np.ndarray:
+    sd = {name: math.sqrt(variances[name]) for name in COMPONENTS}
+    return (sd["vm"] * noise["vm"][..., vm] + sd["vm_case"] * noise["vm_case"][..., vm]
+            + sd["process"] * noise["process"] + sd["interaction"] * noise["interaction"] + np.sqrt(own) * noise["own"])
+
+
+def _inverted(name: str, estimate: dict[str, float], noise: dict[str, np.ndarray], own: np.ndarray,
+              vm: np.ndarray) -> tuple[float, float]:
+    """The 95% interval of one component's sigma: the candidates under which the observed estimate (truncated at 0,
+    as reported) lies within the central 95% of the estimates the same design gives, the other components at their
+    estimates. Unlike percentiles of draws around the estimate, it holds near 0, where three VMs leave it."""
+    tail = (1 - CONFIDENCE) / 2
+    top = GRID_TOP
+    while top <= GRID_LIMIT:
+        kept = []
+        for sigma in np.linspace(0.0, top, GRID_POINTS):
+            simulated = _simulate_vms({**estimate, name: sigma**2}, noise, own, vm)
+            draws = np.maximum(vm_moments(simulated, own, vm)[name], 0.0)
+            if min(np.mean(draws <= estimate[name]), np.mean(draws >= estimate[name])) >= tail:
+                kept.append(float(sigma))
+        if kept and kept[-1] < top:
+            return kept[0], kept[-1]
+        top *= 2
+    raise ValueError(f"no sigma of {name} up to {GRID_LIMIT:g} bounds its interval: is the table on the log scale?")
+
+
+def vm_components(vms: list[list[Host]], figure: str, seed: int = 0, draws: int = VM_BOOTSTRAP) -> VmFit | None:
+    """The components of one CPU model's VMs; None when no VM has two runs (the within-VM parts are unknown)."""
+    values, own, vm = vm_table(vms, figure)
+    if np.bincount(vm).max() < 2:
+        return None
+    estimate = {name: max(float(v), 0.0) for name, v in vm_moments(values, own, vm).items()}
+    noise = _noise(values.shape[0], vm, draws, np.random.default_rng(seed))
+    found = {name: (math.sqrt(estimate[name]), *_inverted(name, estimate, noise, own, vm)) for name in COMPONENTS}
+    known = own[own > 0]
+    host = vms[0][0]
+    return VmFit(host.cpu_model, host.key, host.source, [[h.name for h in group] for group in vms],
+                 VmDesign(values.shape[0], tuple(int(n) for n in np.bincount(vm))),
+                 VmComponents(within=float(np.median(np.sqrt(known))) if known.size else None, **found,
+                              tau=_tau_span(estimate, found)))
+
+
+def _tau_span(estimate: dict[str, float], found: dict[str, tuple[float, float, float]]) -> tuple[float, float, float]:
+    """tau of the four parts, and its span: each part at either end of its interval, the others at their
+    estimates, the widest. Percentiles of draws around an estimate near 0 would hide what a poorly known part
+    (the host shift, over few VMs) may add."""
+    total = sum(estimate.values())
+    ends = [total - estimate[name] + bound**2 for name in COMPONENTS for bound in found[name][1:]]
+    return math.sqrt(total), math.sqrt(min(ends)), math.sqrt(max(ends))
+
+
 def main() -> None:
     start = run_start()
     hosts = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
@@ -265,7 +457,9 @@ def main() -> None:
                 design, parts = found
                 per_host.append({"host": host.name, "key": host.key, "cpu_model": host.cpu_model, "source": host.source,
                                  "design": asdict(design), "components": asdict(parts)})
-        results["figures"][figure] = {"hosts": per_host, "offsets": [asdict(o) for o in offsets(hosts, figure)]}
+        fits = [fit for vms in vm_groups(hosts) if (fit := vm_components(vms, figure)) is not None]
+        results["figures"][figure] = {"hosts": per_host, "offsets": [asdict(o) for o in offsets(hosts, figure)],
+                                      "vms": [asdict(fit) for fit in fits]}
     save_result(RESULTS, {**run_info(start, threads=1), **results})
 
 

@@ -264,11 +264,37 @@ def render_variance(result: Result) -> str:
         f" host's design; {len(hosts)} CPU models with more than one run ({', '.join(m for m, _ in hosts)}); pairs of"
         " records of one CPU model are the rows marked \"same CPU model\" below. Records: "
         + ", ".join(f"`{r}`" for r in data["records"]) + ".", "",
+        *_between_vms(data),
         "Between hosts of one key, per case common to both (b / a of their mean figures):", "",
         table(["figure", "host a", "host b", "same CPU model", "cases", "median", "sd across cases (log)", "range"],
               offsets), "",
         footer(run_of(data), ".venv/bin/python bench/variance.py", result.path),
     ])
+
+
+def _between_vms(data: dict[str, Any]) -> list[str]:
+    """The VMs of one CPU model together: the host shift (a new VM, all cases alike) and what a VM adds per case."""
+    fits = [(figure, fit) for figure, found in data["figures"].items() for fit in found["vms"]]
+    if not fits:
+        return []
+    header = ["figure", "CPU model, key (source)", "VMs: runs each x cases", "own interval (median se)",
+              "new process, all cases", "new process, one case", "host shift: new VM, all cases", "new VM, one case",
+              "tau: a case on a fresh VM, beyond the interval"]
+    rows = [[FIGURE_NAMES[figure], f"{f['cpu_model']}, `{f['key']}` ({f['source']})",
+             f"{len(f['vms'])}: {' + '.join(str(n) for n in f['design']['runs'])} runs x {f['design']['cases']} cases",
+             "–" if (c := f["components"])["within"] is None else f"{c['within']:.2%}", _sd(c["process"]),
+             _sd(c["interaction"]), _sd(c["vm"]), _sd(c["vm_case"]), _sd(c["tau"])] for figure, f in fits]
+    records = sorted({"`" + " + ".join(group) + "`" for _, f in fits for group in f["vms"]})
+    return [
+        "Between VMs of one CPU model: every run of its VMs in one model, a case's log figure = its mean + the VM's"
+        " shift, common to all its cases (the host shift) + the VM's own part for that case + a process's shift"
+        " common to its cases + the process's part for that case + the run's own error. Method of moments; 95%"
+        " intervals of the four parts by inverting a parametric bootstrap of the design (the sigmas under which the"
+        " estimate falls within the central 95% of the estimates the design gives, the other parts at theirs); tau's"
+        " span: each part at either end of its interval, the others at their estimates, the widest. The VMs: "
+        + ", ".join(records) + ":", "",
+        table(header, rows), "",
+    ]
 
 
 # ---- bench/gate_replay.py (archived): the gate across fresh VMs -----------------------------------------------------
