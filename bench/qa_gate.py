@@ -65,17 +65,25 @@ def main() -> None:
     args = parser.parse_args()
     dense = ensure_model()  # trained (or found) before the clock starts, as `make demo-qa` does
     start = run_start()
-    sessions = {}
+    plan = [("dense", DENSE, None, args.update_baselines, None),
+            ("sparse", SPARSE, None, args.update_baselines, ensure_sparse_model),  # found, or waited for
+            *([("full_dev", FULL_DEV, "validation", False, None)] if args.full_dev else [])]
+    sessions: dict[str, dict] = {}
+    models = [dense]
     with tempfile.TemporaryDirectory(prefix="qbench-qa-gate-") as tmp:
-        sessions["dense"] = run_gate(Path(tmp) / "dense", DENSE, None, args.update_baselines)
-        sparse = ensure_sparse_model()  # found, or waited for if another process distils it
-        sessions["sparse"] = run_gate(Path(tmp) / "sparse", SPARSE, None, args.update_baselines)
-        if args.full_dev:
-            sessions["full_dev"] = run_gate(Path(tmp) / "full", FULL_DEV, "validation")
-    info = run_info(start, beside=args.beside)
+        for name, select, split, keep_baselines, model in plan:
+            if model:
+                models.append(model())
+            sessions[name] = run_gate(Path(tmp) / name, select, split, keep_baselines)
+            save(sessions, models, start, args.beside)  # after each session: a crash later keeps these
+
+
+def save(sessions: dict[str, dict], models: list[Path], start: dict, beside: str) -> None:
+    """The result so far: the sessions run, the training of the models they gated."""
     key = sessions["dense"]["artifact"]["environment"]["hardware_key"]
-    training = {model.name: training_record(model) for model in (dense, sparse)}
-    save_result(BENCH / "results" / f"qa-gate-{key}.json", {**info, "training": training, "sessions": sessions})
+    training = {model.name: training_record(model) for model in models}
+    result = {**run_info(start, beside=beside), "training": training, "sessions": sessions}
+    save_result(BENCH / "results" / f"qa-gate-{key}.json", result)
 
 
 if __name__ == "__main__":

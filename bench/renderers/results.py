@@ -470,7 +470,8 @@ def render_qa(result: Result) -> str:
     """The QA example: int8 and sparsity losses (F1 · EM points), one-thread CPU time, the budget, the full dev set."""
     sessions = result.data["sessions"]
     artifact = sessions["dense"]["artifact"]
-    dense, sparse = _qa_cases(sessions["dense"], QA_INT8_TEST), _qa_cases(sessions["sparse"], QA_SPARSE_TEST)
+    dense = _qa_cases(sessions["dense"], QA_INT8_TEST)
+    sparse = _qa_cases(sessions["sparse"], QA_SPARSE_TEST) if "sparse" in sessions else []
     questions = dense[0]["accuracy"]["original"]["num_samples"] if dense else 0
     header = ["runtime", "int8", "bs", "fp32 F1 · EM", "int8 F1 · EM", "lost F1 · EM (points)",
               "CPU ms/call fp32 → int8 · speedup [95% CI] · pairs", "evaluation s (int8)"]
