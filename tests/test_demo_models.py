@@ -68,3 +68,4 @@ def test_with_amx_the_demo_models_train_in_bf16_under_names_of_their_own(cpu_fla
     amx = _names(tmp_path)
     assert amx.keys() == plain.keys()
     assert all(amx[model] != plain[model] for model in plain)
+    assert set(amx.values()) == _committed_names({"x86_64-amx-2c"})
