@@ -16,7 +16,9 @@ from typing import Any
 from training import (
     ENCODER,
     Schedule,
+    amx_bf16,
     attention_mask,
+    bf16_fingerprint,
     cached_model,
     encoder_dir,
     encoder_files,
@@ -62,7 +64,7 @@ class Recipe:
         return Schedule(
             epochs=self.epochs, learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed,
             max_grad_norm=self.max_grad_norm, weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
-            bucket_batches=self.bucket_batches, freeze_word_embeddings=self.freeze_word_embeddings,
+            bucket_batches=self.bucket_batches, freeze_word_embeddings=self.freeze_word_embeddings, bf16=amx_bf16(),
         )
 
 
@@ -76,6 +78,7 @@ def fingerprint(recipe: Recipe) -> dict[str, Any]:
         "recipe": asdict(recipe),
         "encoder": encoder_files(recipe.encoder),
         "data": {name: sha256(conll_dir() / name) for name in (TRAIN_FILE, VALID_FILE)},
+        **bf16_fingerprint(amx_bf16()),
     }
 
 

@@ -22,7 +22,9 @@ from typing import Any
 from training import (
     ENCODER,
     Schedule,
+    amx_bf16,
     attention_mask,
+    bf16_fingerprint,
     cached_model,
     encoder_dir,
     encoder_files,
@@ -85,12 +87,14 @@ class Recipe:
     @property
     def schedule(self) -> Schedule:
         return Schedule(
-            epochs=self.epochs, learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed
+            epochs=self.epochs, learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed,
+            bf16=amx_bf16(),
         )
 
 
 def _fingerprint(recipe: Recipe) -> dict[str, Any]:
-    return {"recipe": asdict(recipe), "encoder": encoder_files(recipe.encoder), "data": sha256(corpus_file())}
+    return {"recipe": asdict(recipe), "encoder": encoder_files(recipe.encoder), "data": sha256(corpus_file()),
+            **bf16_fingerprint(amx_bf16())}
 
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None) -> Path:

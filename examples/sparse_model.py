@@ -22,7 +22,17 @@ from typing import Any
 
 from conll_model import TRAIN_FILE, VALID_FILE, Recipe, collate, encode, ensure_model, evaluate, load_split
 from conll_model import fingerprint as dense_fingerprint
-from training import Schedule, cached_model, length_batches, physical_cores, print_summary, save, seed_everything
+from training import (
+    Schedule,
+    amx_bf16,
+    bf16_fingerprint,
+    cached_model,
+    length_batches,
+    physical_cores,
+    print_summary,
+    save,
+    seed_everything,
+)
 
 MODEL_PREFIX = "conll2003-minilm-sparse"
 LEVELS = (0.5, 0.8)
@@ -42,11 +52,19 @@ class SparseRecipe:
     dense: Recipe = Recipe()
 
 
+def model_prefix(recipe: SparseRecipe) -> str:
+    return f"{MODEL_PREFIX}{round(recipe.sparsity * 100)}"
+
+
+def fingerprint(recipe: SparseRecipe) -> dict[str, Any]:
+    return {"recipe": asdict(recipe), "dense": dense_fingerprint(recipe.dense), **bf16_fingerprint(amx_bf16())}
+
+
 def ensure_sparse_model(recipe: SparseRecipe, cache_root: Path | None = None) -> Path:
     """The sparse model's folder, pruning and recovering it first if this machine has none yet."""
-    fingerprint = {"recipe": asdict(recipe), "dense": dense_fingerprint(recipe.dense)}
-    prefix = f"{MODEL_PREFIX}{round(recipe.sparsity * 100)}"
-    return cached_model(prefix, fingerprint, lambda folder: train(recipe, folder, cache_root), cache_root)
+    return cached_model(
+        model_prefix(recipe), fingerprint(recipe), lambda folder: train(recipe, folder, cache_root), cache_root
+    )
 
 
 def encoder_linears(model: Any) -> list[Any]:
@@ -84,6 +102,7 @@ class Distillation:
     learning_rate: float
     temperature: float
     distillation: float  # the soft term's weight; the labels' loss has the rest
+    bf16: bool = False  # autocast the forward passes (training.amx_bf16 says where the demo's models do)
 
 
 def distil(
@@ -99,11 +118,12 @@ def distil(
     losses = []
     student.train()
     for batch in tqdm_batches(batches, desc):
-        with torch.no_grad():
-            teacher_out = teacher(**{k: v for k, v in batch.items() if k not in labels})
-        out = student(**batch)
-        soft = soft_loss(out, teacher_out, batch, settings.temperature)
-        loss = (1 - settings.distillation) * out.loss + settings.distillation * soft
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+            with torch.no_grad():
+                teacher_out = teacher(**{k: v for k, v in batch.items() if k not in labels})
+            out = student(**batch)
+            soft = soft_loss(out, teacher_out, batch, settings.temperature)
+            loss = (1 - settings.distillation) * out.loss + settings.distillation * soft
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         optimizer.step()
@@ -152,7 +172,7 @@ def train(recipe: SparseRecipe, out_dir: Path, cache_root: Path | None = None) -
     return save(student, tokenizer, out_dir, {
         "recipe": asdict(recipe), "weight_sparsity": weight_sparsity(student), "validation_pruned": pruned,
         "epochs": round(recipe.steps * recipe.batch_size / 14041, 3), "steps": recipe.steps, "final_loss": losses[-1],
-        "train_seconds": round(time.perf_counter() - started, 1), "validation": scores,
+        "train_seconds": round(time.perf_counter() - started, 1), "bf16_autocast": amx_bf16(), "validation": scores,
     })
 
 
@@ -162,7 +182,7 @@ def _recover(student: Any, teacher: Any, tokenizer: Any, recipe: SparseRecipe) -
     schedule = Schedule(epochs=1, learning_rate=recipe.learning_rate, batch_size=recipe.batch_size, seed=recipe.seed)
     order = length_batches([len(f["input_ids"]) for f in features], schedule, random.Random(recipe.seed))
     batches = [collate(features, indices, tokenizer.pad_token_id) for indices in order[: recipe.steps]]
-    settings = Distillation(recipe.learning_rate, recipe.temperature, recipe.distillation)
+    settings = Distillation(recipe.learning_rate, recipe.temperature, recipe.distillation, bf16=amx_bf16())
     return distil(
         student, teacher, batches, ("labels",), _token_kl, settings, f"recovering {recipe.sparsity:.0%} sparse"
     )

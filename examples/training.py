@@ -51,13 +51,30 @@ class Schedule:
     threads: int | None = None  # None: every physical core
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        return set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return set()
+
+
 def native_bf16() -> bool:
     """Whether this CPU has bf16 instructions (AMX-BF16 or AVX512-BF16), read from /proc/cpuinfo."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return False
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
+    return bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def amx_bf16() -> bool:
+    """Whether the demo's models (CoNLL, sentiment, sparse) train with bf16 autocast here: on CPUs with
+    AMX-BF16 only. Those CPUs have baselines of their own (hardware key `x86_64-amx-*`); AVX512-BF16
+    CPUs (AMD Zen 4 and 5) share the `avx512_vnni` key with CPUs without bf16, and its committed
+    baselines name the fp32-trained models."""
+    return "amx_bf16" in _cpu_flags()
+
+
+def bf16_fingerprint(bf16: bool) -> dict[str, bool]:
+    """What bf16 autocast adds to a model's cache key: nothing where it is off, so that the models trained
+    in fp32 keep the names (the cache folders) their baselines record."""
+    return {"bf16_autocast": True} if bf16 else {}
 
 
 def package_dir(module: str, distribution: str) -> Path:
