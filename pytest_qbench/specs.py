@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import QbenchConfigError
-from .results import Parameters
+from .results import Parameters, RunRecord
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -366,13 +366,14 @@ class RunSettings:
     false_alarm_rate: float = QbenchOptions.false_alarm_rate
     strict: bool = QbenchOptions.strict
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def record(self, run: RunRecord) -> RunRecord:
+        """`run`, recording these settings."""
+        return replace(run, speedup_rtol=self.speedup_rtol, false_alarm_rate=self.false_alarm_rate, strict=self.strict)
 
     @classmethod
-    def recorded(cls, run: dict[str, Any]) -> dict[str, Any]:
-        """The settings an artifact's "run" object records (an older pytest-qbench's records none)."""
-        return {f.name: run[f.name] for f in fields(cls) if f.name in run}
+    def recorded(cls, run: RunRecord) -> dict[str, Any]:
+        """The settings a run records (an older pytest-qbench's records none)."""
+        return {f.name: getattr(run, f.name) for f in fields(cls) if getattr(run, f.name) is not None}
 
 
 # ---- marker parsing ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from pytest_qbench.results import (
     MappedName,
     OriginalRecord,
     Parameters,
+    RunRecord,
     Status,
 )
 
@@ -143,7 +144,7 @@ def test_a_failed_run_check_fails_the_report_and_the_history_entry_as_it_fails_t
     assert (outcome.verdict, outcome.exit_code) == (Status.FAIL, 1)
     assert "<title>pytest-qbench: fail</title>" in render(outcome, ENVIRONMENT)
     assert "<title>pytest-qbench: pass</title>" in render(RunOutcome(passing), ENVIRONMENT)
-    artifact = build_artifact(ENVIRONMENT, passing, {"shard": None, "selected": [r.nodeid for r in passing]})
+    artifact = build_artifact(ENVIRONMENT, passing, RunRecord(None, tuple(r.nodeid for r in passing)))
     append(tmp_path, {**artifact, "run_checks": [slower.to_json()]})
     assert [run.verdict for run in load(tmp_path)] == ["fail"]
 

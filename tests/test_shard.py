@@ -16,8 +16,8 @@ from projects import make_project
 
 from pytest_qbench import QbenchConfigError
 from pytest_qbench.__main__ import main as qbench_main
-from pytest_qbench.report.artifact import build_artifact, validate_artifact
-from pytest_qbench.results import Environment, Status
+from pytest_qbench.report.artifact import build_artifact, read_artifact, validate_artifact, write_artifact
+from pytest_qbench.results import CaseResult, Check, Environment, RunRecord, Status
 from pytest_qbench.shard import durations_from, plan
 from pytest_qbench.specs import Shard
 
@@ -84,7 +84,7 @@ def test_shards_split_the_cases_that_k_selected(pytester: pytest.Pytester):
 
 def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **environment) -> Path:
     env = Environment.from_json(ENVIRONMENT.to_json() | {"qbench_version": "0.1.0"} | environment)
-    artifact = build_artifact(env, results, {"shard": shard, "selected": selected})
+    artifact = build_artifact(env, results, RunRecord(shard, tuple(selected)))
     validate_artifact(artifact)
     path = tmp_path / name
     path.write_text(json.dumps(artifact))
@@ -113,6 +113,15 @@ def test_a_good_merge_passes_and_writes_a_valid_artifact(shards, tmp_path: Path,
     assert "merged verdict **pass**" in (tmp_path / "m.md").read_text()
 
 
+def test_the_merged_run_keeps_the_keys_of_the_first_artifact_s_that_this_version_does_not_know(shards, tmp_path: Path):
+    for path in shards:  # as a pytest_qbench_update_json hook adds them
+        data = json.loads(path.read_text())
+        data["run"]["ci"] = {"job": path.stem}
+        path.write_text(json.dumps(data))
+    assert _merge(*shards, "-o", tmp_path / "m.json") == 0
+    assert json.loads((tmp_path / "m.json").read_text())["run"]["ci"] == {"job": "s1"}  # as its environment is kept
+
+
 def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path: Path, capsys):
     assert _merge(shards[0], "-o", tmp_path / "m.json") == 1
     out = capsys.readouterr().out
@@ -123,7 +132,7 @@ def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     """A hub-only case skipped without internet (pytest.skip) ran in its shard: it is not missing."""
     ran, skipped = make_result(batch_size=1), make_result(batch_size=4)
     ran.verdict, ran.hardware_key = Status.PASS, ENVIRONMENT.hardware_key
-    run = {"shard": None, "selected": [ran.nodeid, skipped.nodeid], "skipped": [skipped.nodeid]}
+    run = RunRecord(None, (ran.nodeid, skipped.nodeid), skipped=(skipped.nodeid,))
     artifact = build_artifact(replace(ENVIRONMENT, qbench_version="0.1.0"), [ran], run)
     (tmp_path / "one.json").write_text(json.dumps(artifact))
     assert _merge(tmp_path / "one.json", "-o", tmp_path / "m.json", "--markdown", tmp_path / "m.md") == 0
@@ -232,6 +241,17 @@ def _cases(path: Path) -> dict[str, str]:
     return {c["nodeid"]: c["verdict"] for c in json.loads(path.read_text())["cases"]}
 
 
+def _rewritten(path: Path) -> bytes:
+    """The artifact at `path` read into its typed records (environment, run, cases, run checks) and written again."""
+    file = read_artifact(path)
+    data = {**file.artifact, "environment": file.environment.to_json(), "run": file.run.to_json(),
+            "cases": [CaseResult.from_json(case).to_json() for case in file.artifact["cases"]],
+            "run_checks": [Check(**check).to_json() for check in file.artifact.get("run_checks", [])]}
+    again = path.with_name(f"{path.stem}-again.json")
+    write_artifact(again, data)
+    return again.read_bytes()
+
+
 def test_shards_merged_give_the_single_run_s_cases_and_verdicts(project: pytest.Pytester):
     project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=9)
     single = project.runpytest("--qbench", "--qbench-json", "single.json")
@@ -251,6 +271,8 @@ def test_shards_merged_give_the_single_run_s_cases_and_verdicts(project: pytest.
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert _cases(project.path / "merged.json") == _cases(project.path / "single.json")
     assert {v for v in _cases(project.path / "merged.json").values()} == {"pass"}
+    for name in ("single.json", "shard1.json", "shard2.json", "merged.json"):  # the typed records lose nothing
+        assert _rewritten(project.path / name) == (project.path / name).read_bytes(), name
 
 
 def test_an_empty_shard_writes_a_valid_empty_artifact_and_exits_0(project: pytest.Pytester):
@@ -313,7 +335,7 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
 
 def _run_artifact(tmp_path: Path, name: str, run_id: str, results, selected) -> Path:
     env = replace(ENVIRONMENT, qbench_version="0.1.0")
-    artifact = build_artifact(env, results, {"id": run_id, "shard": None, "selected": selected})
+    artifact = build_artifact(env, results, RunRecord(None, tuple(selected), id=run_id))
     path = tmp_path / name
     path.write_text(json.dumps(artifact))
     return path
@@ -351,7 +373,7 @@ def _sharded(tmp_path: Path, index: int, **settings) -> Path:
     """Shard `index` of 2 of one run, its case judged against baseline runs, its "run" recording `settings`."""
     case = _judged("sharded", (2.2, 2.18, 2.22))
     other = replace(case, nodeid=case.nodeid.replace("bs1", "bs4"), case_id=case.case_id.replace("bs1", "bs4"))
-    run = {"id": "sharded", "shard": f"{index}/2", "selected": [case.nodeid, other.nodeid], **settings}
+    run = RunRecord(f"{index}/2", (case.nodeid, other.nodeid), id="sharded", **settings)
     artifact = build_artifact(replace(ENVIRONMENT, qbench_version="0.1.0"), [[case, other][index - 1]], run)
     validate_artifact(artifact)
     path = tmp_path / f"s{index}.json"
