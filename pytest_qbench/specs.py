@@ -494,18 +494,10 @@ def parse_marker(
     line and ini); marker keys win. OpenVINO variants have no operator sets (NNCF decides), so the
     operators multiply ONNX Runtime's cases only.
     """
-    unknown = sorted(set(kwargs) - MARKER_KEYS)
-    if unknown:
-        raise QbenchConfigError(
-            f"qbench: unknown marker argument(s) {', '.join(unknown)}; allowed: "
-            + ", ".join(sorted(MARKER_KEYS))
-        )
+    _check_keys(kwargs)
     quantized_file = _quantized_file(kwargs)
     runtimes, approaches, operator_sets = _variants(kwargs, quantized_file, runtimes)
-    batch_sizes = [_positive_int("batch_size", b)
-                   for b in _as_list("batch_size", kwargs.get("batch_size", list(MARKER_BATCH_SIZES)))]
-    lengths = [_positive_int("sequence_length", n)
-               for n in _as_list("sequence_length", kwargs.get("sequence_length", list(MARKER_SEQUENCE_LENGTHS)))]
+    batch_sizes, lengths = _shapes(kwargs)
 
     calibration = _calibration(_split(kwargs, _CALIBRATION_KEYS, "calibration_"))
     variant_kw = _variant_settings(kwargs, saturation_remedy)
@@ -535,6 +527,24 @@ def parse_marker(
             approaches, [()] if runtime == "openvino" else operator_sets, batch_sizes, lengths
         )
     ]
+
+
+def _check_keys(kwargs: Mapping[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - MARKER_KEYS)
+    if unknown:
+        raise QbenchConfigError(
+            f"qbench: unknown marker argument(s) {', '.join(unknown)}; allowed: "
+            + ", ".join(sorted(MARKER_KEYS))
+        )
+
+
+def _shapes(kwargs: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """The marker's input shapes: its batch sizes and its sequence lengths."""
+    batch_sizes = [_positive_int("batch_size", b)
+                   for b in _as_list("batch_size", kwargs.get("batch_size", list(MARKER_BATCH_SIZES)))]
+    lengths = [_positive_int("sequence_length", n)
+               for n in _as_list("sequence_length", kwargs.get("sequence_length", list(MARKER_SEQUENCE_LENGTHS)))]
+    return batch_sizes, lengths
 
 
 def _variants(kwargs: Mapping[str, Any], quantized_file: str | None,
