@@ -72,7 +72,7 @@ def test_the_0_1_deep_paths_that_did_not_move_still_import():
     assert (parse_conll, hardware_from_cpuinfo) == (pytest_qbench.parse_conll, pytest_qbench.hardware_from_cpuinfo)
 
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 # A renderer may read an artifact with the report's own code, so that a docs table and the report it
 # mirrors cannot disagree: the runtimes side by side (docs/RESULTS.md and report/runtimes.py).
 RENDERED_WITH_THE_REPORT = {"renderers/results.py": {"pytest_qbench.report.runtimes"}}

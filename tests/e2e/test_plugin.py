@@ -202,4 +202,4 @@ def test_a_plain_pytest_run_imports_nothing_heavy(pytester):
 
 
 def test_a_test_that_runs_pytest_itself_is_end_to_end(pytester: pytest.Pytester, request: pytest.FixtureRequest):
-    assert request.node.get_closest_marker("e2e") is not None  # tests/conftest.py, by its pytester fixture
+    assert request.node.get_closest_marker("e2e") is not None  # tests/conftest.py, by its folder
