@@ -31,7 +31,7 @@ RUNTIMES = ("onnxruntime", "openvino")
 NNCF_MODEL_TYPES = ("transformer", "generic")
 GIVEN = "given"  # the approach of a quantized_file: a graph quantized elsewhere, gated as it is
 # Union of onnxruntime's IntegerOps (dynamic), QLinearOps and QDQ (static) registries;
-# tests/test_config.py checks this list against the installed onnxruntime.
+# tests/unit/test_config.py checks this list against the installed onnxruntime.
 OPERATORS = (
     "Add", "ArgMax", "Attention", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv",
     "ConvTranspose", "CumSum", "EmbedLayerNormalization", "Flatten", "Gather", "GatherElements",
