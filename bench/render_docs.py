@@ -31,7 +31,7 @@ Adding a block for a new result file:
   3. run this command. The bench script that writes the file saves it with `run_record.save_result`,
      which re-renders every block that reads it.
 
-A markdown table outside any block in these docs fails tests/test_docs.py, unless it holds no measured
+A markdown table outside any block in these docs fails tests/unit/test_docs.py, unless it holds no measured
 figure (an option list, a layout) and the line above it says so: `<!-- no-figures: what it is -->`.
 """
 

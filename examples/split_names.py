@@ -4,7 +4,7 @@ Each PER entity the model predicted (as the scoring mode reads the tags) becomes
 first word and one SURNAME span for the rest: "John Smith" B-PER I-PER becomes B-GIVEN_NAME
 B-SURNAME, "Jean Claude Van Damme" B-GIVEN_NAME B-SURNAME I-SURNAME I-SURNAME. Mapped back with
 SPLIT_TO_CONLL, the re-tagged predictions must score exactly what they score unsplit: the check of
-label_map's merge rule on a real schema (tests/test_label_map_conll.py; bench/label_map_split.py, archived in
+label_map's merge rule on a real schema (tests/e2e/test_label_map_conll.py; bench/label_map_split.py, archived in
 bench/ARCHIVE.md).
 """
 

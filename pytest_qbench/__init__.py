@@ -51,7 +51,7 @@ _PUBLIC = {
     "default_cache_root": "pytest_qbench.variants.cache",
 }
 
-# Written out, not computed: type checkers read a literal __all__ as what the package exports (tests/test_api.py
+# Written out, not computed: type checkers read a literal __all__ as what the package exports (tests/unit/test_api.py
 # checks it lists _PUBLIC).
 __all__ = [
     "__version__", "QbenchError", "QbenchArtifactError", "QbenchBaselineError", "QbenchBuildError", "QbenchCaseError",

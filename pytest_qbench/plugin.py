@@ -154,7 +154,7 @@ def _keep_reruns(config: pytest.Config, items: list[pytest.Item], qbench_items: 
     except QbenchArtifactError as error:
         raise pytest.UsageError(f"--qbench-rerun-from: {error}") from None
     again = set(to_confirm(artifact.results(), session.hardware_key))
-    session.selected = artifact.selected
+    session.selected = list(artifact.run.selected)
     keep = [i for i in items if i.nodeid in again]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep

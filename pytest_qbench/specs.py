@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import QbenchConfigError
-from .results import Parameters
+from .results import Parameters, RunRecord
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -31,7 +31,7 @@ RUNTIMES = ("onnxruntime", "openvino")
 NNCF_MODEL_TYPES = ("transformer", "generic")
 GIVEN = "given"  # the approach of a quantized_file: a graph quantized elsewhere, gated as it is
 # Union of onnxruntime's IntegerOps (dynamic), QLinearOps and QDQ (static) registries;
-# tests/test_config.py checks this list against the installed onnxruntime.
+# tests/unit/test_config.py checks this list against the installed onnxruntime.
 OPERATORS = (
     "Add", "ArgMax", "Attention", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv",
     "ConvTranspose", "CumSum", "EmbedLayerNormalization", "Flatten", "Gather", "GatherElements",
@@ -366,13 +366,14 @@ class RunSettings:
     false_alarm_rate: float = QbenchOptions.false_alarm_rate
     strict: bool = QbenchOptions.strict
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def record(self, run: RunRecord) -> RunRecord:
+        """`run`, recording these settings."""
+        return replace(run, speedup_rtol=self.speedup_rtol, false_alarm_rate=self.false_alarm_rate, strict=self.strict)
 
     @classmethod
-    def recorded(cls, run: dict[str, Any]) -> dict[str, Any]:
-        """The settings an artifact's "run" object records (an older pytest-qbench's records none)."""
-        return {f.name: run[f.name] for f in fields(cls) if f.name in run}
+    def recorded(cls, run: RunRecord) -> dict[str, Any]:
+        """The settings a run records (an older pytest-qbench's records none)."""
+        return {f.name: getattr(run, f.name) for f in fields(cls) if getattr(run, f.name) is not None}
 
 
 # ---- marker parsing ---------------------------------------------------------------------------
@@ -493,18 +494,10 @@ def parse_marker(
     line and ini); marker keys win. OpenVINO variants have no operator sets (NNCF decides), so the
     operators multiply ONNX Runtime's cases only.
     """
-    unknown = sorted(set(kwargs) - MARKER_KEYS)
-    if unknown:
-        raise QbenchConfigError(
-            f"qbench: unknown marker argument(s) {', '.join(unknown)}; allowed: "
-            + ", ".join(sorted(MARKER_KEYS))
-        )
+    _check_keys(kwargs)
     quantized_file = _quantized_file(kwargs)
     runtimes, approaches, operator_sets = _variants(kwargs, quantized_file, runtimes)
-    batch_sizes = [_positive_int("batch_size", b)
-                   for b in _as_list("batch_size", kwargs.get("batch_size", list(MARKER_BATCH_SIZES)))]
-    lengths = [_positive_int("sequence_length", n)
-               for n in _as_list("sequence_length", kwargs.get("sequence_length", list(MARKER_SEQUENCE_LENGTHS)))]
+    batch_sizes, lengths = _shapes(kwargs)
 
     calibration = _calibration(_split(kwargs, _CALIBRATION_KEYS, "calibration_"))
     variant_kw = _variant_settings(kwargs, saturation_remedy)
@@ -534,6 +527,24 @@ def parse_marker(
             approaches, [()] if runtime == "openvino" else operator_sets, batch_sizes, lengths
         )
     ]
+
+
+def _check_keys(kwargs: Mapping[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - MARKER_KEYS)
+    if unknown:
+        raise QbenchConfigError(
+            f"qbench: unknown marker argument(s) {', '.join(unknown)}; allowed: "
+            + ", ".join(sorted(MARKER_KEYS))
+        )
+
+
+def _shapes(kwargs: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """The marker's input shapes: its batch sizes and its sequence lengths."""
+    batch_sizes = [_positive_int("batch_size", b)
+                   for b in _as_list("batch_size", kwargs.get("batch_size", list(MARKER_BATCH_SIZES)))]
+    lengths = [_positive_int("sequence_length", n)
+               for n in _as_list("sequence_length", kwargs.get("sequence_length", list(MARKER_SEQUENCE_LENGTHS)))]
+    return batch_sizes, lengths
 
 
 def _variants(kwargs: Mapping[str, Any], quantized_file: str | None,

@@ -12,19 +12,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from tiny_models import build_tiny_bert, build_tiny_distilbert, build_tiny_qa_model, build_tiny_text_classifier, reviews  # noqa: E402
 
-# What makes a test end to end: its fixtures (a pytest run of its own, a browser) or its module (a package
-# build, onnxruntime on an emulated CPU, the workflow's linter, the import contracts' linter, mypy and ruff,
-# the real CoNLL model); tests under qemu elsewhere say so with test_cpu_classes.EMULATED_AVX2.
+# The end-to-end tests (a pytest run of their own, a browser, a package build, onnxruntime on an emulated
+# CPU, a linter run, the real CoNLL model) live in tests/e2e and are marked e2e by their folder; a test
+# elsewhere that runs pytest or a browser is refused, so that `-m "not e2e"` stays the fast subset.
+E2E = Path(__file__).parent / "e2e"
 E2E_FIXTURES = frozenset({"pytester", "browser"})
-E2E_MODULES = frozenset({"test_packaging", "test_cpu_classes", "test_workflow", "test_architecture", "test_lint",
-                         "test_label_map_conll"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & E2E_FIXTURES or item.module.__name__ in E2E_MODULES:
+        if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+        elif set(getattr(item, "fixturenames", ())) & E2E_FIXTURES:
+            raise pytest.UsageError(f"{item.nodeid} runs pytest or a browser: move it into {E2E}")
 
 
 def pytest_report_header() -> str:

@@ -179,7 +179,7 @@ def render_calibration(result: Result) -> str:
         table(["static build of a new variant", "builds", "median", "range"], rows), "",
         f"- cached ranges / calibrated anew: x{cached / anew:.2f} of the build time per candidate (medians); a"
         " repair's static candidates after the first take the cached ranges, which give byte-identical"
-        " variants (tests/test_variants.py)",
+        " variants (tests/unit/test_variants.py)",
         "- example model, static [Add, MatMul] at optimization level 0 (the collapse), minmax on 100 train"
         " sentences of 128 tokens; each build keeps a different set of Adds in fp32; the arms alternate",
         "- §5's repair was measured before the ranges were cached: each of its static candidates calibrated"

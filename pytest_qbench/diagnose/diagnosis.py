@@ -185,24 +185,36 @@ def node_errors(
     int8_names = {t for n in int8.graph.node for t in n.output}
     paired = {n: n for n in names if n in int8_names}  # raw: each tensor as its producer wrote it
     paired |= {n + DQ_SUFFIX: n for n in names if n + DQ_SUFFIX in int8_names}  # as consumers read it
-    nodes = quantized_nodes(fp32, int8, operators)
-    output = fp32.graph.output[0].name
     with tempfile.TemporaryDirectory(prefix="qbench-diagnosis-") as tmp:
         reference = make_ort_session(_exposed(fp32, names, Path(tmp), "fp32.onnx"), threads, optimize=False)
         measured = make_ort_session(_exposed(int8, paired, Path(tmp), "int8.onnx"), threads, optimize=False)
         errors = _compare(reference, measured, paired, feeds)
     ranges = _ranges(int8, errors)
-    family_of = {n: f for f, members in families.items() for n in members}
     out_of_scale = {t for t, (low, high, _) in ranges.items() if max(abs(low), abs(high)) > RANGE_LIMIT}
+    nodes = quantized_nodes(fp32, int8, operators)
+    issues = [
+        RangeIssue(t, low, high, source, [n.name for n in nodes if t in _touching(n)])
+        for t, (low, high, source) in ranges.items() if t in out_of_scale
+    ]
+    rows = _ranked(nodes, paired, errors, out_of_scale, families)
+    return rows, issues, _capped(_sqnr(errors, fp32.graph.output[0].name, view=True))
 
-    def sqnr(tensor: str, view: bool) -> float | None:  # as consumers read it, or as produced
-        key = tensor + DQ_SUFFIX if view and tensor + DQ_SUFFIX in errors else tensor
-        return errors[key].sqnr_db if key in errors else None
 
+def _sqnr(errors: Mapping[str, TensorError], tensor: str, view: bool) -> float | None:
+    """The SQNR of `tensor` as its consumers read it (`view`: through its DequantizeLinear), or as produced."""
+    key = tensor + DQ_SUFFIX if view and tensor + DQ_SUFFIX in errors else tensor
+    return errors[key].sqnr_db if key in errors else None
+
+
+def _ranked(nodes: Sequence[Any], paired: Mapping[str, str], errors: Mapping[str, TensorError],
+            out_of_scale: set[str], families: Mapping[str, Sequence[str]]) -> list[NodeError]:
+    """A row per quantized node, culprits first: those touching an out-of-scale range, then by the noise
+    each adds to what it reads."""
+    family_of = {n: f for f, members in families.items() for n in members}
     rows = []
     for node in nodes:
-        inputs = [s for s in (sqnr(i, view=False) for i in node.input if i in paired) if s is not None]
-        outputs = [s for s in (sqnr(o, view=True) for o in node.output) if s is not None]
+        inputs = [s for s in (_sqnr(errors, i, view=False) for i in node.input if i in paired) if s is not None]
+        outputs = [s for s in (_sqnr(errors, o, view=True) for o in node.output) if s is not None]
         out = min(outputs) if outputs else None
         before = min(inputs) if inputs else math.inf  # graph inputs and weights come in exact
         rows.append(NodeError(
@@ -210,12 +222,7 @@ def node_errors(
             layer=_layer(node.name), sqnr_db=_capped(out), added_noise_db=_added_noise(before, out),
             out_of_scale=any(t in out_of_scale for t in _touching(node)),
         ))
-    rows.sort(key=lambda r: (not r.out_of_scale, -_known(r.added_noise_db)))
-    issues = [
-        RangeIssue(t, low, high, source, [n.name for n in nodes if t in _touching(n)])
-        for t, (low, high, source) in ranges.items() if t in out_of_scale
-    ]
-    return rows, issues, _capped(sqnr(output, view=True))
+    return sorted(rows, key=lambda r: (not r.out_of_scale, -_known(r.added_noise_db)))
 
 
 def _added_noise(sqnr_in: float, sqnr_out: float | None) -> float | None:

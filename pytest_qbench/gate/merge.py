@@ -66,7 +66,7 @@ class Merged:
     def record(self) -> dict[str, Any]:
         """What the merged artifact records of the merge itself (its "merge" object)."""
         return {
-            "sources": [{"file": str(f.path), "shard": f.shard, "hardware_key": f.hardware_key,
+            "sources": [{"file": str(f.path), "shard": f.run.shard, "hardware_key": f.hardware_key,
                          "cases": len(f.artifact["cases"])} for f in self.files],
             "environments": {key: e.to_json() for key, e in self.environments.items()},
             "missing": self.missing, "skipped": self.skipped,
@@ -97,7 +97,7 @@ class Merged:
         line = (f"run settings: speedup rtol {settings.speedup_rtol:g}, false-alarm rate {settings.false_alarm_rate:g}"
                 f"{', strict' if settings.strict else ''}")
         everything = {f.name for f in fields(RunSettings)}
-        unrecorded = [str(f.path) for f in self.files if RunSettings.recorded(f.artifact["run"]).keys() != everything]
+        unrecorded = [str(f.path) for f in self.files if RunSettings.recorded(f.run).keys() != everything]
         return f"{line} (the defaults where {', '.join(unrecorded)} do not record them)" if unrecorded else line
 
 
@@ -118,12 +118,12 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
             raise QbenchMergeError(f"qbench merge: the artifacts are not of one run: {name} differs ({found})")
     runs: dict[tuple[Any, Any], Path] = {}
     for file in files:
-        run = (file.run_id, file.shard)
+        run = (file.run_id, file.run.shard)
         if run in runs:
             raise QbenchMergeError(f"qbench merge: {file.path} and {runs[run]} are the same artifact (run"
                                    f" {run[0]}, shard {run[1]}): give each once")
         runs[run] = file.path
-    selections = {json.dumps(f.selected): f for f in files}
+    selections = {f.run.selected: f for f in files}
     if len(selections) > 1:
         paths = ", ".join(str(f.path) for f in selections.values())
         raise QbenchMergeError(
@@ -131,13 +131,13 @@ def _check_identity(files: list[ArtifactFile]) -> list[str]:
             " tests, -k and -m, and differ only in --qbench-shard (a confirmation run takes its selection from"
             " --qbench-rerun-from)"
         )
-    return files[0].selected
+    return list(files[0].run.selected)
 
 
 def _run_settings(files: list[ArtifactFile]) -> RunSettings:
     """The settings the run judged with, the same in every artifact; one that an artifact does not
     record (an older pytest-qbench's) is the default."""
-    recorded = [(file.path, RunSettings.recorded(file.artifact["run"])) for file in files]
+    recorded = [(file.path, RunSettings.recorded(file.run)) for file in files]
     for name in (f.name for f in fields(RunSettings)):
         values: dict[Any, list[str]] = {}
         for path, settings in recorded:
@@ -196,7 +196,7 @@ def _skipped(files: list[ArtifactFile], ran: dict[str, set[str]]) -> dict[str, l
     offline, a kernel this CPU lacks) that no run of the key measured."""
     found: dict[str, set[str]] = {}
     for file in files:
-        found.setdefault(file.hardware_key, set()).update(file.skipped)
+        found.setdefault(file.hardware_key, set()).update(file.run.skipped or ())
     return {key: sorted(ids - ran[key]) for key, ids in found.items() if ids - ran[key]}
 
 

@@ -4,7 +4,7 @@ tasks, the latency timing and the checks use one code path for both runtimes.
 
 The clock. The gated phase times one-thread models with the calling thread's CPU time. Compiled with
 one inference thread, one stream and the latency hint, a synchronous `infer` runs the whole
-inference on the calling thread (tests/test_openvino.py checks that this thread's CPU time equals
+inference on the calling thread (tests/unit/test_openvino.py checks that this thread's CPU time equals
 the process's, and that a known extra cost shows in the measured ratio). With more threads or streams,
 OpenVINO's own workers do the work: the wall phase, which uses a wall clock, is the only one that does.
 

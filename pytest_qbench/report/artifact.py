@@ -15,7 +15,7 @@ import jsonschema
 from ..atomic import atomic_write_text
 from ..errors import QbenchArtifactError
 from ..gate.rules import RunOutcome
-from ..results import ArtifactFile, CaseResult, Check, Environment
+from ..results import ArtifactFile, CaseResult, Check, Environment, RunRecord
 
 if TYPE_CHECKING:
     from ..gate.merge import Merged
@@ -25,17 +25,13 @@ ARTIFACT_SCHEMA_VERSION = 6
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "artifact.schema.json"
 
 
-def build_artifact(
-    environment: Environment, results: list[CaseResult], run: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """`run`: {"shard": "I/N" or None, "selected": the node ids of every qbench case the session
-    selected, before sharding}: what a merge checks the shards against. By default: unsharded, the
-    cases given."""
-    run = run or {"shard": None, "selected": sorted({r.nodeid for r in results})}
+def build_artifact(environment: Environment, results: list[CaseResult], run: RunRecord | None = None) -> dict[str, Any]:
+    """`run`: what a merge checks the shards against; by default unsharded, the cases given."""
+    run = run or RunRecord(shard=None, selected=tuple(sorted({r.nodeid for r in results})))
     return {
         "schema_version": ARTIFACT_SCHEMA_VERSION,
         "environment": environment.to_json(),
-        "run": run,
+        "run": run.to_json(),
         "cases": [result.to_json() for result in results],
     }
 
@@ -52,8 +48,9 @@ def validate_artifact(artifact: dict[str, Any]) -> None:
 
 def merged_artifact(merged: Merged) -> dict[str, Any]:
     """The artifact of a merge (gate/merge.py): the first artifact's environment, every case, and a
-    "merge" object recording the sources, each hardware key's environment and what is missing."""
-    run = {"shard": None, "selected": merged.selected, **merged.settings.to_dict()}
+    "merge" object recording the sources, each hardware key's environment and what is missing. Its
+    run keeps the keys of the first artifact's that this version does not know, as its environment does."""
+    run = merged.settings.record(RunRecord(None, tuple(merged.selected), other=merged.files[0].run.other))
     artifact = build_artifact(merged.environment, merged.results, run)
     artifact["merge"] = merged.record()
     artifact["run_checks"] = [c.to_json() for c in merged.run_checks]
@@ -64,7 +61,7 @@ def recorded_outcome(artifact: dict[str, Any]) -> RunOutcome:
     """The outcome a valid artifact records: its cases, its run's own checks, and whether it was strict
     (the run's setting, or the merge's) or missed cases (a merge)."""
     merge = artifact.get("merge") or {}
-    strict = merge.get("strict", artifact["run"].get("strict", False))
+    strict = merge.get("strict", bool(RunRecord.from_json(artifact["run"]).strict))
     return RunOutcome([CaseResult.from_json(case) for case in artifact["cases"]],
                       [Check(**check) for check in artifact.get("run_checks", [])], strict, bool(merge.get("missing")))
 

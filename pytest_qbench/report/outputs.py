@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import QbenchArtifactError, QbenchBaselineError, QbenchFlushError, error_text
+from ..results import RunRecord
 
 if TYPE_CHECKING:
     from ..gate.baselines import BaselineStore
@@ -99,10 +100,10 @@ class RunOutputs:
         if not writes.interrupted and options.shard is None:  # else cases that did not run look unused
             lines += self._report_unused()
             lines += self._propose_baselines(writes)
-        run = {"id": self.run_id, "shard": None if options.shard is None else str(options.shard),
-               "selected": sorted(self.selected if self.selected is not None else {r.nodeid for r in self.results}),
-               "skipped": sorted(set(self.skipped) - {r.nodeid for r in self.results}),
-               **options.run_settings.to_dict()}
+        selected = self.selected if self.selected is not None else {r.nodeid for r in self.results}
+        run = options.run_settings.record(RunRecord(
+            None if options.shard is None else str(options.shard), tuple(sorted(selected)), id=self.run_id,
+            skipped=tuple(sorted(set(self.skipped) - {r.nodeid for r in self.results}))))
         artifact = build_artifact(self.environment, self.results, run)
         artifact["run_checks"] = [c.to_json() for c in self.outcome.run_checks]
         lines += [f"qbench: run check: {c}" for c in self.outcome.run_checks]

@@ -5,7 +5,8 @@ gate/, report/), with no behaviour beyond (de)serialising themselves and saying 
 Import them from here: measured.py (accuracy, latency, the quantizer's record, the parameters),
 checks.py (checks, statuses, what a check compares), diagnosis.py (a lost accuracy's diagnosis),
 baseline.py (the baseline a case is judged against: its entry, runs and latency gate), environment.py
-(where a run ran), case.py (a case's result, an artifact file).
+(where a run ran), run.py (what a run was asked to run, with which settings), case.py (a case's
+result, an artifact file).
 """
 
 from .baseline import (
@@ -40,13 +41,14 @@ from .measured import (
     QuantizationRecord,
     Speedup,
 )
+from .run import RunRecord
 
 __all__ = [
     "SCORES", "BaselineEntry", "BaselineRecord", "CpuFigures", "LatencyGate", "LatencyRecord", "LatencyRun", "Scores",
     "SpeedupFigures", "Spread", "WallFigures",
     "RESULT_PROPERTY", "ArtifactFile", "CaseKey", "CaseResult", "FlushReport",
     "ACCURACY_CHECKS", "Against", "Check", "Metric", "Status",
-    "Environment",
+    "Environment", "RunRecord",
     "Cause", "Diagnosis", "Exclusion", "GroupError", "NodeError", "Preflight", "RangeIssue", "RepairResult", "Trial",
     "AccuracyResult", "BudgetPoint", "BudgetResult", "BudgetThroughput", "CpuTime", "LabelMapEffect", "LatencyResult",
     "LatencyStats", "MappedName", "OriginalRecord", "Parameters", "QuantizationRecord", "Speedup",

@@ -14,6 +14,7 @@ from .checks import Check, Status
 from .diagnosis import Diagnosis
 from .environment import Environment
 from .measured import AccuracyResult, LatencyResult, OriginalRecord, Parameters, QuantizationRecord
+from .run import RunRecord
 
 RESULT_PROPERTY = "qbench_result"  # the key of a case's result in its test report's user_properties
 
@@ -178,27 +179,14 @@ class ArtifactFile:
     def hardware_key(self) -> str:
         return self.environment.hardware_key
 
+    @cached_property
+    def run(self) -> RunRecord:
+        return RunRecord.from_json(self.artifact["run"])
+
     @property
     def run_id(self) -> str:
         """The run's id; an artifact written before runs had ids is a run of its own."""
-        return self.artifact["run"].get("id") or str(self.path)
-
-    @property
-    def shard(self) -> str | None:
-        shard: str | None = self.artifact["run"]["shard"]
-        return shard
-
-    @property
-    def selected(self) -> list[str]:
-        """The node ids of every qbench case the run selected, before sharding."""
-        selected: list[str] = self.artifact["run"]["selected"]
-        return selected
-
-    @property
-    def skipped(self) -> list[str]:
-        """The node ids of the qbench cases pytest skipped (none recorded before schema 6)."""
-        skipped: list[str] = self.artifact["run"].get("skipped", [])
-        return skipped
+        return self.run.id or str(self.path)
 
     def results(self) -> list[CaseResult]:
         """Its cases, each with its machine's hardware key and its run's id (which older artifacts record

@@ -1,7 +1,7 @@
 """The direct toolchain, for environments where optimum-onnx cannot be used (transformers 5): torch's
 TorchScript exporter, onnxruntime's transformers optimizer and onnxruntime's quantizers, set up as
 with_optimum.py's optimum calls set them up, so that a case's preset, operators, exclusions and
-calibration method mean the same graph on both paths (tests/test_toolchain.py compares them).
+calibration method mean the same graph on both paths (tests/unit/test_toolchain.py compares them).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def export_model(model: PreTrainedModel, out: Path, opset: int, task: str) -> No
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
         warnings.simplefilter("ignore", DeprecationWarning)
         # transformers 5's mask code indexes with non-negative positions only (the exported graph
-        # matches torch on padded inputs of other shapes: tests/test_toolchain.py).
+        # matches torch on padded inputs of other shapes: tests/unit/test_toolchain.py).
         warnings.filterwarnings("ignore", "Exporting aten::index operator of advanced indexing", UserWarning)
         torch.onnx.export(
             model, (_dummy_inputs(model, names),), str(out / "model.onnx"),  # a last dict: the keyword inputs

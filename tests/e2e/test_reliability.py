@@ -66,7 +66,7 @@ def temp_files(folder: Path) -> list[str]:
 
 
 # ---- bad input: one line each, through pytest --------------------------------------------------
-# (The marker's other errors, at collection, are tests/test_plugin.py's; these two are not.)
+# (The marker's other errors, at collection, are tests/e2e/test_plugin.py's; these two are not.)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import pytest
 from pytest_qbench.measure.tasks import TokenClassification
 from pytest_qbench.specs import DataSpec
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")

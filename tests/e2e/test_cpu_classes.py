@@ -82,12 +82,12 @@ def EMULATED_AVX2(test):  # noqa: N802 - a decorator, named like the marks it st
 
 
 def on_emulated_avx2(script: str, folder: Path) -> dict:
-    """Run `script` under qemu's Haswell model (AVX2, no VNNI) with tests/ and the project importable
-    and `folder` as sys.argv[3]; it prints one JSON line last, which this returns."""
-    tests, root = str(Path(__file__).parent), str(Path(__file__).parents[1])
-    prologue = "import json, sys; from pathlib import Path; sys.path[:0] = sys.argv[1:3]; folder = Path(sys.argv[3]);"
+    """Run `script` under qemu's Haswell model (AVX2, no VNNI) with tests/e2e, tests/ and the project
+    importable and `folder` as sys.argv[4]; it prints one JSON line last, which this returns."""
+    here, tests, root = (str(p) for p in Path(__file__).resolve().parents[:3])
+    prologue = "import json, sys; from pathlib import Path; sys.path[:0] = sys.argv[1:4]; folder = Path(sys.argv[4]);"
     out = subprocess.run(
-        ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", prologue + script, tests, root, str(folder)],
+        ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", prologue + script, here, tests, root, str(folder)],
         capture_output=True, text=True, timeout=600, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,23 +1,21 @@
-"""Shards and their merge: the split itself, the end-to-end run of shards as separate pytest processes
-against a single-process run of the same cases, and the merges that must be refused."""
+"""Shards and their merge: the split itself and the merges of artifacts built here, those that must be
+refused or must fail, confirmations and the run's recorded settings (the runs of shards as pytest
+processes: test_shard_runs.py)."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from factories import ENVIRONMENT, make_result
-from projects import make_project
 
 from pytest_qbench import QbenchConfigError
 from pytest_qbench.__main__ import main as qbench_main
-from pytest_qbench.report.artifact import build_artifact, validate_artifact
-from pytest_qbench.results import Environment, Status
+from pytest_qbench.report.artifact import build_artifact, read_artifact, validate_artifact
+from pytest_qbench.results import Environment, RunRecord, Status
 from pytest_qbench.shard import durations_from, plan
 from pytest_qbench.specs import Shard
 
@@ -53,38 +51,12 @@ def test_unreadable_durations_are_a_clear_error(tmp_path: Path):
         durations_from(tmp_path / "missing.json")
 
 
-SELECTION_TEST = """
-import pytest
-
-@pytest.mark.qbench(model="m", dataset="d", approach=["dynamic"], operators=[["MatMul"], ["Add", "MatMul"], ["Add"]],
-                    batch_size=[1], sequence_length=[16, 32, 64, 128])
-def test_case(qbench_case):
-    pass
-"""
-
-
-def test_shards_split_the_cases_that_k_selected(pytester: pytest.Pytester):
-    """Planned over the whole collection, the 3 cases selected here fall on shard 1 alone (their two
-    builds are both among the plan's shard-1 builds); planned over the selection, they split 2 + 1."""
-    pytester.makepyfile(SELECTION_TEST)
-    selection = "(Add+MatMul and (len16 or len32)) or (dynamic-MatMul and len64)"
-    ran = []
-    for index in (1, 2):
-        result = pytester.runpytest("--qbench", "-k", selection, "--qbench-shard", f"{index}/2",
-                                    "--qbench-json", f"shard{index}.json")
-        assert result.ret == 0
-        ran.append(result.parseoutcomes().get("passed", 0))
-        result.stdout.fnmatch_lines([f"qbench: shard {index}/2: {ran[-1]} of 3 cases, 1 of 2 builds*"])
-        assert len(json.loads((pytester.path / f"shard{index}.json").read_text())["run"]["selected"]) == 3
-    assert sorted(ran) == [1, 2]
-
-
 # ---- merges that must be refused, or must fail ---------------------------------------------------
 
 
 def _artifact(tmp_path: Path, name: str, results, selected, shard="1/2", **environment) -> Path:
     env = Environment.from_json(ENVIRONMENT.to_json() | {"qbench_version": "0.1.0"} | environment)
-    artifact = build_artifact(env, results, {"shard": shard, "selected": selected})
+    artifact = build_artifact(env, results, RunRecord(shard, tuple(selected)))
     validate_artifact(artifact)
     path = tmp_path / name
     path.write_text(json.dumps(artifact))
@@ -113,6 +85,15 @@ def test_a_good_merge_passes_and_writes_a_valid_artifact(shards, tmp_path: Path,
     assert "merged verdict **pass**" in (tmp_path / "m.md").read_text()
 
 
+def test_the_merged_run_keeps_the_keys_of_the_first_artifact_s_that_this_version_does_not_know(shards, tmp_path: Path):
+    for path in shards:  # as a pytest_qbench_update_json hook adds them
+        data = json.loads(path.read_text())
+        data["run"]["ci"] = {"job": path.stem}
+        path.write_text(json.dumps(data))
+    assert _merge(*shards, "-o", tmp_path / "m.json") == 0
+    assert json.loads((tmp_path / "m.json").read_text())["run"]["ci"] == {"job": "s1"}  # as its environment is kept
+
+
 def test_a_missing_shard_fails_the_verdict_and_names_the_cases(shards, tmp_path: Path, capsys):
     assert _merge(shards[0], "-o", tmp_path / "m.json") == 1
     out = capsys.readouterr().out
@@ -123,7 +104,7 @@ def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     """A hub-only case skipped without internet (pytest.skip) ran in its shard: it is not missing."""
     ran, skipped = make_result(batch_size=1), make_result(batch_size=4)
     ran.verdict, ran.hardware_key = Status.PASS, ENVIRONMENT.hardware_key
-    run = {"shard": None, "selected": [ran.nodeid, skipped.nodeid], "skipped": [skipped.nodeid]}
+    run = RunRecord(None, (ran.nodeid, skipped.nodeid), skipped=(skipped.nodeid,))
     artifact = build_artifact(replace(ENVIRONMENT, qbench_version="0.1.0"), [ran], run)
     (tmp_path / "one.json").write_text(json.dumps(artifact))
     assert _merge(tmp_path / "one.json", "-o", tmp_path / "m.json", "--markdown", tmp_path / "m.md") == 0
@@ -134,32 +115,6 @@ def test_a_case_pytest_skipped_is_skipped_not_missing(tmp_path: Path, capsys):
     assert (
         merged["merge"]["skipped"] == {ENVIRONMENT.hardware_key: [skipped.nodeid]} and merged["merge"]["missing"] == {}
     )
-
-
-SKIPPING_TEST = """
-import pytest
-
-@pytest.mark.qbench(model="m", dataset="d", approach=["dynamic"], operators=[["MatMul"]], batch_size=[1],
-                    sequence_length=[16, 32])
-def test_case(qbench_case):
-    if qbench_case.sequence_length == 32:
-        pytest.skip("hub-only case: no internet")
-
-@pytest.mark.skip(reason="not a qbench case")
-def test_plain():
-    pass
-"""
-
-
-def test_the_artifact_records_the_qbench_cases_pytest_skipped_and_the_run_settings(pytester: pytest.Pytester):
-    pytester.makepyfile(SKIPPING_TEST)
-    result = pytester.runpytest("--qbench", "--qbench-shard", "1/1", "--qbench-json", "shard.json",
-                                "-o", "qbench_speedup_rtol=0.2", "-o", "qbench_false_alarm_rate=0.05")
-    result.assert_outcomes(passed=1, skipped=2)
-    run = json.loads((pytester.path / "shard.json").read_text())["run"]
-    assert run["skipped"] == [n for n in run["selected"] if "len32" in n] and len(run["selected"]) == 2
-    # and what the merge judges the run with
-    assert (run["speedup_rtol"], run["false_alarm_rate"], run["strict"]) == (0.2, 0.05, False)
 
 
 @pytest.mark.parametrize("problem, message", [
@@ -200,87 +155,6 @@ def test_runner_classes_merge_side_by_side_and_each_is_checked_for_missing_cases
     assert list(merged["merge"]["missing"]) == ["x86_64-avx2-2c"]
 
 
-# ---- end to end: shards as separate processes against one process ---------------------------------
-
-
-TEST_FILE = """
-import pytest
-
-@pytest.mark.qbench(approach=["dynamic", "static"], operators=[["Add", "MatMul"], ["MatMul"]], batch_size=[1, 2],
-                    sequence_length=[16], calibration_num_samples=4, calibration_sequence_length=16)
-def test_tiny(qbench):
-    qbench.check()
-
-def test_plain():
-    pass
-"""
-
-
-@pytest.fixture
-def project(pytester: pytest.Pytester, tiny_distilbert: Path, tiny_build_cache) -> pytest.Pytester:
-    make_project(pytester, tiny_distilbert, tiny_build_cache.root, TEST_FILE)
-    return pytester
-
-
-def _run(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess:
-    """A pytest process of its own, as a CI job runs it."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-                          cwd=project.path, capture_output=True, text=True, timeout=600)
-
-
-def _cases(path: Path) -> dict[str, str]:
-    return {c["nodeid"]: c["verdict"] for c in json.loads(path.read_text())["cases"]}
-
-
-def test_shards_merged_give_the_single_run_s_cases_and_verdicts(project: pytest.Pytester):
-    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=9)
-    single = project.runpytest("--qbench", "--qbench-json", "single.json")
-    single.assert_outcomes(passed=9)
-
-    for index in (1, 2):
-        shard = _run(project, "--qbench", "--qbench-shard", f"{index}/2", "--qbench-json", f"shard{index}.json",
-                     "--qbench-shard-durations", "single.json")
-        assert shard.returncode == 0, shard.stdout[-3000:]
-        assert f"qbench: shard {index}/2: 4 of 8 cases, 2 of 4 builds; balanced by durations" in shard.stdout
-    shard_cases = [_cases(project.path / f"shard{i}.json") for i in (1, 2)]
-    variants = [{n.split("[")[1].rsplit("-bs", 1)[0] for n in cases} for cases in shard_cases]
-    assert not variants[0] & variants[1]  # each variant built on one shard only
-
-    merged = subprocess.run([sys.executable, "-m", "pytest_qbench", "merge", "shard1.json", "shard2.json",
-                             "-o", "merged.json"], cwd=project.path, capture_output=True, text=True)
-    assert merged.returncode == 0, merged.stdout + merged.stderr
-    assert _cases(project.path / "merged.json") == _cases(project.path / "single.json")
-    assert {v for v in _cases(project.path / "merged.json").values()} == {"pass"}
-
-
-def test_an_empty_shard_writes_a_valid_empty_artifact_and_exits_0(project: pytest.Pytester):
-    result = project.runpytest("--qbench", "--qbench-shard", "6/6", "--qbench-json", "empty.json", "-k", "not plain")
-    assert result.ret == 0
-    artifact = json.loads((project.path / "empty.json").read_text())
-    validate_artifact(artifact)
-    assert artifact["cases"] == [] and artifact["run"]["shard"] == "6/6" and len(artifact["run"]["selected"]) == 8
-
-
-def test_sharded_updates_write_no_baseline_the_merge_does(project: pytest.Pytester):
-    for index in (1, 2):
-        result = project.runpytest("--qbench", "--qbench-update-baselines", "--qbench-shard", f"{index}/2",
-                                   "--qbench-json", f"shard{index}.json", "-k", "not plain")
-        result.assert_outcomes(passed=4)
-        result.stdout.fnmatch_lines(["*Baselines are written by the merge*"])
-    assert not (project.path / "baselines").exists()
-    assert _merge(project.path / "shard1.json", project.path / "shard2.json", "-o", project.path / "m.json",
-                  "--baselines-out", project.path / "baselines", "--baselines", project.path / "baselines") == 0
-    stored = json.loads((project.path / "baselines" / "test_tiny.py--test_tiny.json").read_text())["cases"]
-    assert len(stored) == 8
-    project.runpytest("--qbench", "-k", "not plain").assert_outcomes(passed=8)  # the merged baselines gate
-
-
-def test_shards_refuse_xdist(project: pytest.Pytester):
-    result = project.runpytest("--qbench", "--qbench-shard", "1/2", "-n", "2")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--qbench-shard runs one shard per job; drop -n*"])
-
-
 # ---- confirmation: repeats of a case by different runs combine ----------------------------------------
 
 
@@ -313,7 +187,7 @@ def _judged(run_id: str, speedup: tuple[float, float, float]):
 
 def _run_artifact(tmp_path: Path, name: str, run_id: str, results, selected) -> Path:
     env = replace(ENVIRONMENT, qbench_version="0.1.0")
-    artifact = build_artifact(env, results, {"id": run_id, "shard": None, "selected": selected})
+    artifact = build_artifact(env, results, RunRecord(None, tuple(selected), id=run_id))
     path = tmp_path / name
     path.write_text(json.dumps(artifact))
     return path
@@ -351,7 +225,7 @@ def _sharded(tmp_path: Path, index: int, **settings) -> Path:
     """Shard `index` of 2 of one run, its case judged against baseline runs, its "run" recording `settings`."""
     case = _judged("sharded", (2.2, 2.18, 2.22))
     other = replace(case, nodeid=case.nodeid.replace("bs1", "bs4"), case_id=case.case_id.replace("bs1", "bs4"))
-    run = {"id": "sharded", "shard": f"{index}/2", "selected": [case.nodeid, other.nodeid], **settings}
+    run = RunRecord(f"{index}/2", (case.nodeid, other.nodeid), id="sharded", **settings)
     artifact = build_artifact(replace(ENVIRONMENT, qbench_version="0.1.0"), [[case, other][index - 1]], run)
     validate_artifact(artifact)
     path = tmp_path / f"s{index}.json"
@@ -363,7 +237,6 @@ def _run_check_arguments(monkeypatch, paths: list[Path]) -> tuple[float, float]:
     """The rtol and false-alarm rate the merge of `paths` gave the run's check."""
     from pytest_qbench.gate import latency_stats
     from pytest_qbench.gate.merge import merge
-    from pytest_qbench.report.artifact import read_artifact
 
     seen = []
     monkeypatch.setattr(latency_stats, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))

@@ -11,7 +11,7 @@ from pytest_qbench import QbenchArtifactError
 from pytest_qbench.gate.baselines import entry_from_result
 from pytest_qbench.gate.rules import judge
 from pytest_qbench.report.artifact import SCHEMA_PATH, build_artifact, validate_artifact, write_artifact
-from pytest_qbench.results import CaseResult, Environment, Metric, Status
+from pytest_qbench.results import CaseResult, Environment, Metric, RunRecord, Status
 from pytest_qbench.specs import CaseSpec, DataSpec, Tolerances, VariantSpec
 
 
@@ -158,3 +158,15 @@ def test_an_environment_read_back_is_written_as_it_was_read():
     assert environment.to_json() == recorded
     assert (environment.hardware_key, environment.threads, environment.cpu_model) == (HW, None, None)
     assert "cpu_model" not in environment.to_json() and environment.flags == ("avx2", "avx512_vnni", "avx512f")
+
+
+def test_a_run_record_read_back_is_written_as_it_was_read():
+    # A merge reads each shard's run: keys this version does not know (a hook's, a newer writer's) stay as they were,
+    # and what a writer did not record (an older one's settings, a run id) is not added.
+    recorded = {"shard": "1/2", "selected": ["t::a", "t::b"], "id": "r1", "skipped": [], "strict": False,
+                "speedup_rtol": 0.1, "ci": {"job": 7}}
+    run = RunRecord.from_json(recorded)
+    assert run.to_json() == recorded
+    assert (run.selected, run.skipped, run.false_alarm_rate) == (("t::a", "t::b"), (), None)
+    assert run.other == {"ci": {"job": 7}}
+    assert RunRecord.from_json({"shard": None, "selected": []}).to_json() == {"shard": None, "selected": []}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 MYPY, RUFF = BIN / "mypy", BIN / "ruff"
 # What ruff checks: every Python file of the project.

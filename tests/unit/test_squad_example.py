@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from tiny_models import build_tiny_qa_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 
 from squad_model import TrainWindow, answer_tokens, answer_window, collate, span_kl, training_windows  # noqa: E402
 

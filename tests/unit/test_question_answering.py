@@ -1,19 +1,17 @@
 """Question answering: the official SQuAD v1.1 metrics against transformers' independent implementation,
 the span decoder on logits built by hand, windows over a long context, a fake reader whose answers we
-choose, SQuAD files, and the whole gate on a tiny (untrained) BERT question-answering model."""
+choose, SQuAD files (the whole gate: test_question_answering_gate.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 
 import datasets
 import numpy as np
 import pytest
-from projects import make_project
 
 from pytest_qbench import QbenchConfigError, QbenchDataError, read_squad
 from pytest_qbench.measure.data import load_split
@@ -26,7 +24,6 @@ from pytest_qbench.measure.squad import (
     windows,
 )
 from pytest_qbench.measure.tasks import QuestionAnswering
-from pytest_qbench.report.artifact import validate_artifact
 from pytest_qbench.specs import DataSpec, parse_marker
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask")
@@ -410,35 +407,3 @@ def test_the_tiny_model_exports_with_start_and_end_logits_and_its_answers_are_co
     expected = [reference(result.predictions[qid], golds) for qid, _, _, golds in QUESTIONS]
     assert result.f1 == pytest.approx(sum(f for _, f in expected) / len(QUESTIONS), abs=1e-15)
     assert result.accuracy == sum(e for e, _ in expected) / len(QUESTIONS)
-
-
-GATE_TEST = """
-import pytest
-
-# An untrained model: int8 may move its meaningless answers, so the loss vs the original is not gated here.
-@pytest.mark.qbench(approach=["dynamic", "static"], operators=[["Add", "MatMul"]], sequence_length=[64],
-                    calibration_num_samples=4, calibration_sequence_length=64, max_loss=1.0)
-def test_squad(qbench):
-    qbench.check()
-"""
-
-
-def test_the_gate_runs_question_answering_on_a_squad_file(
-    pytester: pytest.Pytester, tiny_qa_model: Path, tiny_build_cache
-):
-    squad = pytester.path / "dev-v1.1.json"
-    squad.write_text(json.dumps(squad_json()))
-    make_project(pytester, tiny_qa_model, tiny_build_cache.root, GATE_TEST, dataset=squad)
-    pytester.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=2)
-    result = pytester.runpytest("--qbench", "--qbench-markdown", "report.md")
-    result.assert_outcomes(passed=2)
-    artifact = json.loads((pytester.path / ".qbench" / "results.json").read_text())
-    validate_artifact(artifact)
-    for case in artifact["cases"]:
-        for side in ("original", "optimized"):
-            accuracy = case["accuracy"][side]
-            assert (accuracy["task"], accuracy["average"], accuracy["unit"], accuracy["num_samples"]) == (
-                "question-answering", "question", "question", len(QUESTIONS))
-            assert set(accuracy["predictions"]) == {qid for qid, *_ in QUESTIONS}
-        assert case["verdict"] == "pass"
-    assert "Scored as question-answering" in (pytester.path / "report.md").read_text()

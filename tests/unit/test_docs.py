@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 import render_docs  # noqa: E402
 from render_docs import RenderError, blocks, loose_tables, render, rendered  # noqa: E402
@@ -165,7 +165,7 @@ def test_a_renderer_gets_its_sources_in_the_order_the_marker_names_them(project,
 
 # ---- the repository stands on its own -------------------------------------------------------------------
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # A relative path that climbs: `../x`, `../../x/y` (not the `...` of an elided path).
 CLIMBING = re.compile(r"(?<![\w.])((?:\.\./)+[\w.-]+(?:/[\w.-]+)*/?)")
 # The sibling folder the project's work once kept beside the checkout, named as a path in any form.
@@ -232,7 +232,7 @@ def test_no_tracked_file_refers_outside_the_repository():
     beside or above the checkout, and every relative path or markdown link must name a tracked file."""
     names = _tracked()
     # This file spells the forbidden forms out to test the check: it is the one file not scanned.
-    scanned = [name for name in names if name != "tests/test_docs.py"]
+    scanned = [name for name in names if name != "tests/unit/test_docs.py"]
     found = outside_references(_texts(scanned), _known(names))
     assert not found, "paths outside the repository (move what a user needs into it):\n" + "\n".join(found)
 
