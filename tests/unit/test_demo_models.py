@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples"))
 
 import conll_model  # noqa: E402
@@ -38,6 +38,8 @@ def _committed_names(hardware_keys: set[str]) -> set[str]:
     """The model names the committed baselines of the examples record for these hardware keys."""
     names = set()
     for file in (REPO / "baselines").glob("examples.*.json"):
+        if file.name.endswith(".obtained.json"):  # what a failed case measured, left beside for a look: not a baseline
+            continue
         for per_key in json.loads(file.read_text())["cases"].values():
             names |= {entry["model"] for key, entry in per_key.items() if key in hardware_keys}
     return names
