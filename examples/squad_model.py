@@ -29,6 +29,7 @@ from training import (
     encoder_files,
     fine_tune,
     length_batches,
+    native_bf16,
     package_dir,
     padded,
     physical_cores,
@@ -147,7 +148,11 @@ def training_windows(tokenizer: Any, rows: Any, window: int, seed: int) -> list[
 
 
 def _fingerprint(recipe: Recipe) -> dict[str, Any]:
-    return {"recipe": asdict(recipe), "encoder": encoder_files(recipe.encoder), "data": sha256(squad_file("train"))}
+    # A recipe asking for bf16 trains in fp32 where the CPU has no native bf16: other weights, so another
+    # name; where it runs, the key stays the recipe's (the name the committed AMX baselines record).
+    fallback = {"bf16_autocast": False} if recipe.bf16 and not native_bf16() else {}
+    return {"recipe": asdict(recipe), "encoder": encoder_files(recipe.encoder), "data": sha256(squad_file("train")),
+            **fallback}
 
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None, threads: int | None = None) -> Path:

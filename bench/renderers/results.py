@@ -488,7 +488,7 @@ def render_qa(result: Result) -> str:
         ),
         "",
     ]
-    split = dense[0]["parameters"].get("data", {}).get("split", "?") if dense else "?"
+    split = dense[0]["parameters"]["evaluation"]["split"] if dense else "?"
     parts += [
         f"**Dense model**, {questions} questions (split `{split}`)",
         "",

