@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from projects import make_project
-from test_shard import _merge
+from test_merge import _merge
 
 from pytest_qbench.report.artifact import read_artifact, validate_artifact, write_artifact
 from pytest_qbench.results import CaseResult, Check
