@@ -24,6 +24,7 @@ from training import (
     ENCODER,
     Schedule,
     attention_mask,
+    bf16_fingerprint,
     cached_model,
     encoder_dir,
     encoder_files,
@@ -148,11 +149,10 @@ def training_windows(tokenizer: Any, rows: Any, window: int, seed: int) -> list[
 
 
 def _fingerprint(recipe: Recipe) -> dict[str, Any]:
-    # A recipe asking for bf16 trains in fp32 where the CPU has no native bf16: other weights, so another
-    # name; where it runs, the key stays the recipe's (the name the committed AMX baselines record).
-    fallback = {"bf16_autocast": False} if recipe.bf16 and not native_bf16() else {}
+    # A recipe asking for bf16 trains in fp32 where the CPU has no native bf16 (training.fine_tune): other
+    # weights, so another name; where it runs, the name the committed AMX baselines record.
     return {"recipe": asdict(recipe), "encoder": encoder_files(recipe.encoder), "data": sha256(squad_file("train")),
-            **fallback}
+            **bf16_fingerprint(recipe.bf16 and native_bf16(), usual=recipe.bf16)}
 
 
 def ensure_model(recipe: Recipe = Recipe(), cache_root: Path | None = None, threads: int | None = None) -> Path:

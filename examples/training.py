@@ -71,10 +71,11 @@ def amx_bf16() -> bool:
     return "amx_bf16" in _cpu_flags()
 
 
-def bf16_fingerprint(bf16: bool) -> dict[str, bool]:
-    """What bf16 autocast adds to a model's cache key: nothing where it is off, so that the models trained
-    in fp32 keep the names (the cache folders) their baselines record."""
-    return {"bf16_autocast": True} if bf16 else {}
+def bf16_fingerprint(bf16: bool, usual: bool = False) -> dict[str, bool]:
+    """What bf16 autocast adds to a model's cache key: nothing where it is as the recipe usually trains
+    (`usual`), so that those models keep the names (the cache folders) their baselines record; where it
+    differs, a key of its own (other weights, another name)."""
+    return {} if bf16 == usual else {"bf16_autocast": bf16}
 
 
 def package_dir(module: str, distribution: str) -> Path:
