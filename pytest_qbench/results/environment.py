@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from .open_record import open_record_json
+
 # Recorded by every artifact (the schema requires them) | by this version's, absent from older ones.
 _REQUIRED = ("brand", "flags", "hardware_key", "tier", "saturates_u8s8", "physical_cores", "logical_cores", "python",
              "libraries", "git_commit", "created")
@@ -38,13 +40,7 @@ class Environment:
     other: Mapping[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        recorded: dict[str, object] = dict(self.other)
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name == "other" or (value is None and item.name not in _REQUIRED):
-                continue
-            recorded[item.name] = list(value) if isinstance(value, tuple) else value
-        return recorded
+        return open_record_json(self, always=_REQUIRED)
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Environment:

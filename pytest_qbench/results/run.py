@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from .open_record import open_record_json
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -22,13 +24,7 @@ class RunRecord:
     other: Mapping[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        recorded: dict[str, object] = dict(self.other)
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name == "other" or (value is None and item.name != "shard"):
-                continue
-            recorded[item.name] = list(value) if isinstance(value, tuple) else value
-        return recorded
+        return open_record_json(self, always=("shard",))
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> RunRecord:
