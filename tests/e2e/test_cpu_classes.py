@@ -16,11 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 from projects import conll
+from saturation import EXACT, integer_sums
 from tiny_models import calibration_dataset
 
 from pytest_qbench.hardware import detect
@@ -29,39 +28,6 @@ from pytest_qbench.measure.ort_session import make_ort_session
 from pytest_qbench.measure.tasks import TokenClassification
 from pytest_qbench.specs import SATURATION_REMEDIES, DataSpec, VariantSpec
 from pytest_qbench.variants.quantize import build_variant
-
-K = 64  # u8 255 x s8 127, 32 pairs per 16-bit lane sum: far past 32767 on vpmaddubsw
-
-
-def saturating_matmul(folder: Path, weights: str) -> Path:
-    """A MatMulInteger of 255-valued u8 activations by 127-valued weights of the given type."""
-    dtype = {"int8": np.int8, "uint8": np.uint8}[weights]
-    graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["a", "w", "az", "wz"], ["y"])],
-        "saturation",
-        [helper.make_tensor_value_info("a", TensorProto.UINT8, [1, K])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 4])],
-        [numpy_helper.from_array(np.full((K, 4), 127, dtype), "w"),
-         numpy_helper.from_array(np.array(0, np.uint8), "az"),
-         numpy_helper.from_array(np.array(0, dtype), "wz")],
-    )
-    path = folder / f"matmul-{weights}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
-    return path
-
-
-def integer_sums(folder: Path) -> dict[str, int]:
-    """The first output of the saturating MatMulInteger: U8S8 plain and with x64quantprecision, U8U8."""
-    feed = {"a": np.full((1, K), 255, np.uint8)}
-    runs = {"u8s8": ("int8", {}), "u8s8-x64quantprecision": ("int8", {"session.x64quantprecision": "1"}),
-            "u8u8": ("uint8", {})}
-    return {
-        name: int(make_ort_session(saturating_matmul(folder, weights), 1, config).run(None, feed)[0][0, 0])
-        for name, (weights, config) in runs.items()
-    }
-
-
-EXACT = 255 * 127 * K
 
 
 def test_u8s8_saturates_exactly_where_the_hardware_says_and_the_remedies_are_exact(tmp_path: Path):
@@ -77,7 +43,7 @@ _QEMU = pytest.mark.skipif(
 
 
 def EMULATED_AVX2(test):  # noqa: N802 - a decorator, named like the marks it stands for
-    """Runs under qemu's AVX2 CPU where qemu-user is installed: end to end (a minute of emulation)."""
+    """Runs under qemu's AVX2 CPU where qemu-user is installed: end to end (about ten seconds of emulation)."""
     return pytest.mark.e2e(_QEMU(test))
 
 
@@ -99,7 +65,7 @@ def test_on_an_emulated_avx2_cpu_the_detection_and_the_saturation_agree(tmp_path
     # on a VNNI host that would describe the host. The emulated CPU is what CPUID says (as for MLAS).
     emulated = on_emulated_avx2(
         "import cpuinfo; from cpuinfo.cpuinfo import _get_cpu_info_from_cpuid;"
-        "import test_cpu_classes as t; from pytest_qbench.hardware import hardware_from_cpuinfo;"
+        "import saturation as t; from pytest_qbench.hardware import hardware_from_cpuinfo;"
         "hw = hardware_from_cpuinfo({**cpuinfo.get_cpu_info(), 'flags': _get_cpu_info_from_cpuid()['flags']});"
         "print(json.dumps({'key': hw.key, 'saturates': hw.saturates_u8s8, 'sums': t.integer_sums(folder)}))",
         tmp_path,

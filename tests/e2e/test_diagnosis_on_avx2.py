@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_cpu_classes import EMULATED_AVX2, EXACT, on_emulated_avx2
+from saturation import EXACT
+from test_cpu_classes import EMULATED_AVX2, on_emulated_avx2
 
 
 @EMULATED_AVX2
 def test_on_a_cpu_without_vnni_the_kernels_saturate_and_the_simulation_does_not(tmp_path: Path):
     sums = on_emulated_avx2(
-        "import numpy as np; import test_cpu_classes as t; from pytest_qbench.diagnose.diagnosis import simulation;"
+        "import saturation as t; from pytest_qbench.diagnose.diagnosis import simulation;"
         "from pytest_qbench.measure.ort_session import make_ort_session; model = t.saturating_matmul(folder, 'int8');"
-        "feed = {'a': np.full((1, t.K), 255, np.uint8)}; real = make_ort_session(model, 1).run(None, feed)[0][0, 0];"
+        "feed = t.saturating_feed(); real = make_ort_session(model, 1).run(None, feed)[0][0, 0];"
         "sim = make_ort_session(simulation(model, folder), 1, optimize=False).run(None, feed)[0][0, 0];"
         "print(json.dumps({'real': int(real), 'simulated': int(sim)}))",
         tmp_path,
