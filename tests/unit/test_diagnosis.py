@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from test_cpu_classes import EXACT, K, saturating_matmul
+from saturation import EXACT, K, saturating_matmul
 
 from pytest_qbench.diagnose.diagnosis import (
     MASK_MAGNITUDE,
