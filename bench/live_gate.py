@@ -2,11 +2,13 @@
 (issue 31 item 4: live figures, not only simulated ones).
 
     PYTHONPATH=. .venv/bin/python bench/live_gate.py --beside "what else runs"
+    PYTHONPATH=. .venv/bin/python bench/live_gate.py --study bench/results/live-studies/NAME \
+        --output bench/results/live-gate-NAME.json --minutes 150 --beside "what else runs"
 
 BENCHMARKS §8 simulated gate runs and §1 timed one case per process (archived studies: bench/ARCHIVE.md);
 here every run is the real thing: `pytest --qbench examples -k SELECT` (default: the example gate's 42 ONNX
 Runtime cases), a process of its own with its own JSON artifact, as a CI job runs it. First `--baseline-runs`
-update runs record baselines into an empty throw-away folder; then `--runs` A/A gate runs and `--runs`
+update runs record baselines into an empty folder; then `--runs` A/A gate runs and `--runs`
 runs in which ONE case (`--target`) times its int8 model slowed by an extra MatMulInteger calibrated to
 +10% of its one-thread CPU time (bench/int8_slowdown.py), injected through the pytest plugin
 bench/qbench_live_slowdown.py, so that the in-process timing and the in-run confirmation in fresh
@@ -14,11 +16,18 @@ processes both time it. The gate runs are shuffled (one seed) so that a drift of
 arms alike. A run is red, leniently, when pytest exits non-zero or any case's speedup check
 (`cpu.speedup`) fails; strictly, also when any check is inconclusive. Reported: false alarms per A/A run
 (lenient and strict), the +10% case caught (its speedup check failed) per slowed run, with Wilson 95%
-intervals; per run the red cases, how many were confirmed in the run, seconds and load average.
-Written to bench/results/live-gate-<hardware key>.json. The example models must be trained first
-(`make demo` trains them; the script says which is missing). The 42 cases took 8-11 min of a gate run on
-2 cores (their seconds in bench/results/example-gate-*.json), so the defaults (3 + 2 x 20 runs) take
-6-8 hours, plus the variants' builds in the first run where this machine has none cached.
+intervals; per run the red cases, how many were confirmed in the run, seconds, load average and the VM.
+Written to bench/results/live-gate-<hardware key>.json (or --output), after every run.
+
+A study longer than one sitting: with `--study FOLDER` its baselines and the order of its runs stay in
+FOLDER (commit it; a few dozen KB), `--minutes` stops it starting runs, and the same command later resumes
+where --output's record stops, on whichever machine of the class it then runs: as in CI, the baselines
+were recorded on one VM and gate runs on others; each run records its VM (boot hash), each session its
+calibration of the slowdown (on this machine's builds, from one uncounted run of the target case).
+The example models must be trained first (`make demo` trains them; the script says which is missing). The
+42 cases took 8-11 min of a gate run on 2 cores (their seconds in bench/results/example-gate-*.json), so the
+defaults (3 + 2 x 20 runs) take 6-8 hours, plus the variants' builds in the first run where this machine has
+none cached: three sittings of --minutes 150.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
 from time import perf_counter
@@ -51,6 +61,13 @@ SLOWDOWN = 0.10
 ARMS = ("aa", "slow")
 SPEEDUP = "cpu.speedup"
 EXCURSION = 0.06  # a first look this far (log) below its case's median over the study's runs is a slow session
+
+
+def this_host() -> str:
+    """This VM's boot hash (as bench/hosts.py names its records): the runs of a study may span several."""
+    from pytest_qbench import Pipeline
+
+    return Pipeline().fingerprint.boot
 
 
 # ---- one pytest run ------------------------------------------------------------------------------------------
@@ -245,35 +262,96 @@ def plan(runs: int, arms: list[str], seed: int = 0) -> list[str]:
     return order
 
 
-def record_baselines(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
-    """The update runs into work/baselines, each its own process; the target's models recorded in work/target."""
+STUDY_FILE = "study.json"
+
+
+@dataclass(frozen=True)
+class Study:
+    """What stays fixed over a study's sessions: its cases, the slowed one, its baselines' runs and the
+    shuffled order of its gate runs. Kept in FOLDER/study.json beside FOLDER/baselines."""
+
+    select: str
+    target: str
+    baseline_runs: int
+    order: tuple[str, ...]
+
+    @classmethod
+    def read(cls, folder: Path) -> Study:
+        data = json.loads((folder / STUDY_FILE).read_text())
+        return cls(data["select"], data["target"], data["baseline_runs"], tuple(data["order"]))
+
+    def write(self, folder: Path) -> None:
+        (folder / STUDY_FILE).write_text(json.dumps({**asdict(self), "order": list(self.order)}, indent=1) + "\n")
+
+
+def open_study(args: argparse.Namespace, folder: Path, output: Path) -> tuple[Study, dict[str, Any] | None]:
+    """The study in `folder` and its record at `output` so far; a new one of the arguments (no record yet)
+    when the folder has none."""
+    if not (folder / STUDY_FILE).is_file():
+        return Study(args.select, args.target, args.baseline_runs, tuple(plan(args.runs, args.arms))), None
+    study = Study.read(folder)
+    if not output.is_file():
+        sys.exit(f"{folder} holds a study but {output} has no record of it: pass its record with --output")
+    record = json.loads(output.read_text())
+    if len(record["runs"]) >= len(study.order):
+        sys.exit(f"the study in {folder} has run all its {len(study.order)} gate runs: nothing to resume")
+    return study, record
+
+
+def begin(study: Study, folder: Path) -> dict[str, Any]:
+    """A new study's baselines recorded into folder/baselines, then its study.json written (last: a folder
+    without it holds no study to resume); its record so far."""
+    folder.mkdir(parents=True, exist_ok=True)
+    baseline_runs = record_baselines(study, folder / "baselines")
+    study.write(folder)
+    return {"baseline_runs": baseline_runs, "runs": [], "sessions": []}
+
+
+def record_baselines(study: Study, baselines: Path) -> list[dict[str, Any]]:
+    """The update runs into `baselines`, each its own process."""
     processes = []
-    for index in range(args.baseline_runs):
-        artifact = work / f"baseline-{index}.json"
-        command = pytest_command(args.select, work / "baselines", args.baseline_runs, artifact, update=True)
-        _, process = run_pytest(
-            command, child_env({TARGET_ENV: args.target, RECORD_ENV: str(work / "target")}), artifact
-        )
+    for index in range(study.baseline_runs):
+        artifact = baselines.parent / f"baseline-{index}.json"
+        command = pytest_command(study.select, baselines, study.baseline_runs, artifact, update=True)
+        _, process = run_pytest(command, child_env({}), artifact)
+        artifact.unlink()
         if process["exit_code"]:
-            sys.exit(f"baseline run {index + 1} exited {process['exit_code']}: see {artifact}")
-        processes.append(process)
-        print(f"baseline {index + 1}/{args.baseline_runs}: {process['seconds']:.0f} s", flush=True)
+            sys.exit(f"baseline run {index + 1} exited {process['exit_code']}: its baselines are not a study's")
+        processes.append({**process, "host": this_host()})
+        print(f"baseline {index + 1}/{study.baseline_runs}: {process['seconds']:.0f} s", flush=True)
     return processes
 
 
-def gate_runs(args: argparse.Namespace, work: Path, slowed: Path | None,
-              keep: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
-    """The A/A and slowed gate runs against work/baselines, shuffled, each its own process, judged; `keep`
-    saves the runs so far after each one, so that a study stopped early keeps what it measured."""
-    runs: list[dict[str, Any]] = []
-    for index, arm in enumerate(plan(args.runs, args.arms)):
+def record_target(study: Study, nodeids: list[str], work: Path) -> Path:
+    """The target case alone, run once on this machine (not counted) to record in work/target what its
+    slowdown is calibrated on: its models are this machine's builds."""
+    (nodeid,) = [n for n in nodeids if n.rsplit("::", 1)[-1] == study.target]
+    artifact = work / "target-run.json"
+    command = pytest_command(study.select, work / "target-baselines", 1, artifact, update=True)
+    command[command.index("-k") : command.index("-k") + 2] = []
+    command[command.index("examples")] = nodeid
+    run_pytest(command, child_env({TARGET_ENV: study.target, RECORD_ENV: str(work / "target")}), artifact)
+    return work / "target"
+
+
+def gate_runs(study: Study, done: list[dict[str, Any]], baselines: Path, work: Path, slowed: Path | None,
+              deadline: float, keep: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
+    """The study's gate runs after the `done` ones, in its order, each its own process against a copy of its
+    baselines (a failed case's .obtained.json stays out of them), judged; none starts after `deadline`
+    (perf_counter). `keep` saves the runs so far after each one, so that a stopped session keeps them."""
+    runs = list(done)
+    here = shutil.copytree(baselines, work / "baselines", dirs_exist_ok=True)
+    for index in range(len(done), len(study.order)):
+        if perf_counter() > deadline:
+            break
+        arm = study.order[index]
         artifact = work / f"run-{index}-{arm}.json"
-        env = child_env({TARGET_ENV: args.target, **({SLOWED_ENV: str(slowed)} if arm == "slow" else {})})
-        command = pytest_command(args.select, work / "baselines", args.baseline_runs, artifact, update=False)
-        data, process = run_pytest(command, env, artifact)
-        run = {"arm": arm, **process, **judge(data, process["exit_code"], args.target)}
+        env = child_env({TARGET_ENV: study.target, **({SLOWED_ENV: str(slowed)} if arm == "slow" else {})})
+        data, process = run_pytest(pytest_command(study.select, here, study.baseline_runs, artifact, update=False),
+                                   env, artifact)
+        run = {"arm": arm, **process, "host": this_host(), **judge(data, process["exit_code"], study.target)}
         runs.append(run)
-        print(f"run {index + 1} {arm}: lenient {'red' if run['red_lenient'] else 'green'}, strict"
+        print(f"run {index + 1}/{len(study.order)} {arm}: lenient {'red' if run['red_lenient'] else 'green'}, strict"
               f" {'red' if run['red_strict'] else 'green'}, target {run['target']}, {run['confirmed']} confirmed,"
               f" {run['seconds']:.0f} s", flush=True)
         keep(runs)
@@ -289,21 +367,30 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--select", default=SELECT, help="pytest -k expression of the example gate's cases")
     parser.add_argument("--target", default=TARGET, help="the case slowed in the slow arm, as pytest names it")
-    parser.add_argument("--beside", required=True, help="what else ran on the machine meanwhile")
+    parser.add_argument("--beside", help="what else ran on the machine meanwhile (required but with --rejudge)")
     parser.add_argument("--output", type=Path, help="default: bench/results/live-gate-<hardware key>.json")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (baselines, artifacts, models)")
+    parser.add_argument("--study", type=Path, metavar="FOLDER",
+                        help="the study's lasting folder (its baselines and order; commit it): begun there if new,"
+                             " else resumed where --output's record stops, on this machine. Default: a new"
+                             " throw-away folder")
+    parser.add_argument("--minutes", type=float, default=math.inf,
+                        help="start no gate run after this many minutes (the study resumes later with --study)")
+    parser.add_argument("--keep", action="store_true", help="keep the session's scratch folder (artifacts, models)")
     parser.add_argument("--rejudge", type=Path, metavar="FOLDER",
-                        help="judge again the artifacts of a study kept in FOLDER (--keep) into --output's record")
-    return parser.parse_args()
+                        help="judge again the artifacts of a session kept in FOLDER (--keep) into --output's record")
+    args = parser.parse_args()
+    if not args.rejudge and not args.beside:
+        parser.error("--beside is required: what else ran on the machine meanwhile")
+    return args
 
 
 def rejudge(output: Path, work: Path) -> None:
-    """The record at `output` judged again from its study's artifacts in `work`, as this script judges now."""
+    """The record at `output` judged again from its session's artifacts in `work`, as this script judges now."""
     record = json.loads(output.read_text())
-    target, process = record["target"], ("arm", "exit_code", "seconds", "load_before", "load_after")
+    target, process = record["target"], ("arm", "exit_code", "seconds", "load_before", "load_after", "host")
     runs = [{**{k: v for k, v in run.items() if k in process},
              **judge(json.loads((work / f"run-{index}-{run['arm']}.json").read_text()), run["exit_code"], target)}
-            for index, run in enumerate(record["runs"])]
+            for index, run in enumerate(record["runs"]) if (work / f"run-{index}-{run['arm']}.json").is_file()]
     save_result(output, {**record, **judged(runs, target)})
 
 
@@ -313,32 +400,42 @@ def main() -> None:
     args = parse_args()
     if args.rejudge:
         return rejudge(args.output or sys.exit("--rejudge needs --output: the record to judge again"), args.rejudge)
-    nodeids = collect(args.select)
-    check_selection(nodeids, args.target, args.arms)
-    hardware = Pipeline().hardware
-    start = run_start()
-    work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
-    baseline_runs = record_baselines(args, work)
-    slowed, calibration = slowed_model(work / "target", work) if "slow" in args.arms else (None, {})
+    hardware, start = Pipeline().hardware, run_start()
+    deadline = start["began"] + args.minutes * 60
+    folder = args.study or Path(tempfile.mkdtemp(prefix="qbench-live-study-"))
     output = args.output or BENCH / "results" / f"live-gate-{hardware.key}.json"
+    study, record = open_study(args, folder, output)
+    nodeids = collect(study.select)
+    check_selection(nodeids, study.target, sorted(set(study.order)))
+    if record is None:
+        record = begin(study, folder)
+    work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
+    slowed, calibration = (slowed_model(record_target(study, nodeids, work), work) if "slow" in study.order
+                           else (None, {}))
+    session = {"host": this_host(), "first_run": len(record["runs"]), "calibration": calibration}
 
     def keep(runs: list[dict[str, Any]]) -> None:
+        info = run_info(start, threads=hardware.physical_cores, beside=args.beside)
+        sessions = [*record["sessions"], {**session, **info, "runs": len(runs) - session["first_run"]}]
         save_result(output, {
             # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
-            **run_info(start, threads=hardware.physical_cores, beside=args.beside), "select": args.select,
-            "cases": len(nodeids), "target": args.target, "slowdown": SLOWDOWN, "calibration": calibration,
-            "baseline_runs": baseline_runs, "planned_runs": args.runs * len(args.arms), **judged(runs, args.target),
-            "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(args.baseline_runs), "--runs",
-                                   str(args.runs), "--arms", *args.arms, "--select", args.select, "--target",
-                                   args.target]),
+            **info, "select": study.select, "cases": len(nodeids), "target": study.target, "slowdown": SLOWDOWN,
+            "calibration": calibration, "baseline_runs": record["baseline_runs"], "planned_runs": len(study.order),
+            "sessions": sessions, **judged(runs, study.target),
+            "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(study.baseline_runs), "--runs",
+                                   str(len(study.order) // len(set(study.order))), "--arms", *sorted(set(study.order)),
+                                   "--select", study.select, "--target", study.target]),
         })
 
-    summary = summarize(gate_runs(args, work, slowed, keep))
-    print(json.dumps(summary, indent=1))
+    keep(record["runs"])  # the session on record before its first run: a study resumes from its record
+    runs = gate_runs(study, record["runs"], folder / "baselines", work, slowed, deadline, keep)
+    print(json.dumps(summarize(runs), indent=1))
     if args.keep:
         print(f"kept {work}")
     else:
         shutil.rmtree(work)
+    if not args.study:
+        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

@@ -416,6 +416,16 @@ def render_live_gate(result: Result) -> str:
         if slow
         else ""
     )
+    hosts = sorted({run["host"] for run in data["runs"] if "host" in run})
+    sittings = data.get("sessions", [])
+    spread = (
+        f" The runs span {len(sittings)} sessions on {len(hosts)} VM{'s' if len(hosts) > 1 else ''} of this class"
+        f" (boot hash{'es' if len(hosts) > 1 else ''}"
+        f" {', '.join(hosts)}; the baselines recorded on {data['baseline_runs'][0].get('host', 'the first')});"
+        " the footer's load and time are the last session's."
+        if len(sittings) > 1
+        else ""
+    )
     return "\n".join(
         [
             table(
@@ -433,7 +443,7 @@ def render_live_gate(result: Result) -> str:
             ),
             "",
             f'Each run `pytest --qbench examples -k "{data["select"]}"`, its own process, against baselines of'
-            f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{sessions}"
+            f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{spread}{sessions}"
             f" A/A cases flagged (failed or inconclusive), runs per case: {cases}. "
             + footer(
                 run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"', result.path

@@ -137,3 +137,64 @@ def test_the_plugin_records_what_the_slowdown_is_calibrated_on(tmp_path):
 def test_a_slowed_case_outside_the_selection_stops_the_study_before_any_run():
     with pytest.raises(SystemExit, match="--target test_card.* is not in the selection"):
         live_gate.check_selection(["examples/test_x.py::test_card[dynamic-Add-bs1-len32]"], TARGET, ["aa", "slow"])
+
+
+def args(**given) -> SimpleNamespace:
+    defaults = {"select": "not hub", "target": TARGET, "baseline_runs": 2, "runs": 3, "arms": ["aa", "slow"]}
+    return SimpleNamespace(**{**defaults, **given})
+
+
+def test_a_new_study_takes_the_arguments_and_a_kept_one_resumes_where_its_record_stops(tmp_path):
+    study, record = live_gate.open_study(args(), tmp_path / "study", tmp_path / "record.json")
+    assert record is None and sorted(study.order) == ["aa"] * 3 + ["slow"] * 3
+    (tmp_path / "study").mkdir()
+    study.write(tmp_path / "study")
+    with pytest.raises(SystemExit, match="has no record of it"):
+        live_gate.open_study(args(), tmp_path / "study", tmp_path / "record.json")
+    (tmp_path / "record.json").write_text(json.dumps({"runs": [{}, {}], "sessions": [{}]}))
+    # a resumed study is the one on disk, whatever the arguments now say
+    resumed, record = live_gate.open_study(args(select="other", runs=9), tmp_path / "study", tmp_path / "record.json")
+    assert resumed == study and len(record["runs"]) == 2
+    (tmp_path / "record.json").write_text(json.dumps({"runs": [{}] * 6, "sessions": [{}]}))
+    with pytest.raises(SystemExit, match="has run all its 6 gate runs"):
+        live_gate.open_study(args(), tmp_path / "study", tmp_path / "record.json")
+
+
+def test_gate_runs_continue_the_order_against_a_copy_of_the_baselines_and_start_none_after_the_deadline(
+    monkeypatch, tmp_path
+):
+    study = live_gate.Study("not hub", TARGET, 2, ("aa", "slow", "aa", "slow"))
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "b.json").write_text("{}")
+    started: list[str] = []
+
+    def run_pytest(command, env, artifact):
+        started.append(artifact.name)
+        assert command[command.index("--qbench-baselines") + 1] == str(tmp_path / "work" / "baselines")
+        (tmp_path / "work" / "baselines" / "b.obtained.json").write_text("{}")  # a failed case's, in the copy
+        return {"cases": [case(TARGET, "fail" if "slow" in artifact.name else "pass")]}, {"exit_code": 0, "seconds": 1}
+
+    monkeypatch.setattr(live_gate, "run_pytest", run_pytest)
+    monkeypatch.setattr(live_gate, "this_host", lambda: "vm2")
+    kept: list[int] = []
+    done = [{"arm": "aa", "host": "vm1"}]
+    runs = live_gate.gate_runs(study, done, tmp_path / "baselines", tmp_path / "work", tmp_path / "slowed.onnx",
+                               float("inf"), lambda r: kept.append(len(r)))
+    assert started == ["run-1-slow.json", "run-2-aa.json", "run-3-slow.json"] and kept == [2, 3, 4]
+    assert [r["host"] for r in runs] == ["vm1", "vm2", "vm2", "vm2"] and runs[1]["target"] == "fail"
+    assert sorted(p.name for p in (tmp_path / "baselines").iterdir()) == ["b.json"]
+    started.clear()
+    assert live_gate.gate_runs(study, done, tmp_path / "baselines", tmp_path / "work", None, 0.0, print) == done
+    assert started == []
+
+
+def test_the_renderer_says_when_a_study_spans_sessions_and_vms():
+    two = [{**r, "host": h} for r, h in zip(runs(), ["a1", "a1", "b2", "b2", "b2", "b2"], strict=True)]
+    data = {"when": "2025-01-01T00:00:00+00:00", "minutes": 60.0, "machine": {"brand": "CPU", "hardware_key": "k"},
+            "load_before": [1, 1, 1], "load_after": [1, 1, 1], "beside": "nothing", "select": "not hub",
+            "target": TARGET, "calibration": {"columns": 900, "cost": 0.1}, "baseline_runs": [{"host": "a1"}] * 3,
+            "runs": two, "summary": live_gate.summarize(two), "command": "bench/live_gate.py --runs 3",
+            "sessions": [{"host": "a1"}, {"host": "b2"}]}
+    text = render_live_gate(Result("bench/results/live-gate-k.json", data))
+    assert "span 2 sessions on 2 VMs of this class (boot hashes a1, b2; the baselines recorded on a1)" in text
+    assert "span" not in render_live_gate(Result("x.json", {**data, "sessions": [{"host": "a1"}]}))
