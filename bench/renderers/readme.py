@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .benchmarks import NEW, pooled
-from .common import Result, Run, cpu, run_of, span, table
+from .common import Result, Run, cpu, run_of, span, table, wilson
 from .results import CARD_TESTS, SENTIMENT_TEST, f1_of, gate_cases, speedups, variants
 
 # ---- README: the headline figures of several result files ------------------------------------------------
@@ -14,10 +14,11 @@ def _where(run: Run) -> str:
     return f"{cpu(run.machine)}, {run.when[:10]}{load}"
 
 
-def render_readme_summary(gate: Result, latency: Result, diagnosis: Result, sharding: Result) -> str:
+def render_readme_summary(gate: Result, latency: Result, live: Result, diagnosis: Result, sharding: Result) -> str:
     gate_run = run_of(gate.data)
     return table(["what", "figure", "CPU, date"], [
-        *_example_rows(gate, gate_run), _latency_row(latency), _diagnosis_row(diagnosis), _sharding_row(sharding)])
+        *_example_rows(gate, gate_run), _latency_row(latency), _live_row(live), _diagnosis_row(diagnosis),
+        _sharding_row(sharding)])
 
 
 def _example_rows(gate: Result, run: Run) -> list[list[str]]:
@@ -63,8 +64,19 @@ def _latency_row(result: Result) -> list[str]:
     data = result.data
     new = [r for r in data["summary"] if r["signal"] == NEW]
     run = Run(data["started"], None, data["machine"], None, None)
-    return ["latency gate, idle / beside a CPU-bound / beside a bursty neighbour: false alarms, a 10% slowdown caught",
-            f"{pooled(new, 'A/A')} A/A runs; {pooled(new, '+10%')} (docs/BENCHMARKS.md §1)", _where(run)]
+    return ["latency gate, one case per process, idle / beside a CPU-bound / beside a bursty neighbour: false alarms,"
+            " a 10% slowdown caught", f"{pooled(new, 'A/A')} A/A cases; {pooled(new, '+10%')} (docs/BENCHMARKS.md §1)",
+            _where(run)]
+
+
+def _live_row(result: Result) -> list[str]:
+    data = result.data
+    aa, slow = data["summary"]["aa"], data["summary"]["slow"]
+    rates = (aa["red_lenient"], aa["red_strict"], slow["target_caught"])
+    red, strict, caught = (wilson(r["hits"], r["n"]) for r in rates)
+    return [f"whole example gate runs of {data['cases']} ONNX Runtime cases, each its own pytest process, against"
+            f" baselines of {len(data['baseline_runs'])} runs: red without a change (lenient / strict), one case +10%"
+            " caught", f"{red} / {strict}; {caught} (docs/BENCHMARKS.md §1c)", _where(run_of(data))]
 
 
 def _diagnosis_row(result: Result) -> list[str]:
