@@ -25,14 +25,15 @@ where --output's record stops, on whichever machine of the class it then runs: a
 were recorded on one VM and gate runs on others; each run records its VM (boot hash), each session its
 calibration of the slowdown (on this machine's builds, from one uncounted run of the target case).
 The example models must be trained first (`make demo` trains them; the script says which is missing). The
-42 cases took 8-11 min of a gate run on 2 cores (their seconds in bench/results/example-gate-*.json), so the
-defaults (3 + 2 x 20 runs) take 6-8 hours, plus the variants' builds in the first run where this machine has
-none cached: three sittings of --minutes 150.
+42 cases took 3.4-3.7 min of a gate run on the idle 2-core AMX VM (bench/results/live-gate-x86_64-amx-2c-42.json)
+and 8-11 min on loaded machines (bench/results/example-gate-*.json), so the defaults (3 + 2 x 20 runs) take
+2.5-8 hours, plus the variants' builds in the first run where this machine has none cached.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -63,6 +64,7 @@ SPEEDUP = "cpu.speedup"
 EXCURSION = 0.06  # a first look this far (log) below its case's median over the study's runs is a slow session
 
 
+@functools.cache
 def this_host() -> str:
     """This VM's boot hash (as bench/hosts.py names its records): the runs of a study may span several."""
     from pytest_qbench import Pipeline
@@ -281,7 +283,7 @@ class Study:
         return cls(data["select"], data["target"], data["baseline_runs"], tuple(data["order"]))
 
     def write(self, folder: Path) -> None:
-        (folder / STUDY_FILE).write_text(json.dumps({**asdict(self), "order": list(self.order)}, indent=1) + "\n")
+        (folder / STUDY_FILE).write_text(json.dumps(asdict(self), indent=1) + "\n")
 
 
 def open_study(args: argparse.Namespace, folder: Path, output: Path) -> tuple[Study, dict[str, Any] | None]:
@@ -388,9 +390,11 @@ def rejudge(output: Path, work: Path) -> None:
     """The record at `output` judged again from its session's artifacts in `work`, as this script judges now."""
     record = json.loads(output.read_text())
     target, process = record["target"], ("arm", "exit_code", "seconds", "load_before", "load_after", "host")
+    artifacts = {index: work / f"run-{index}-{run['arm']}.json" for index, run in enumerate(record["runs"])}
+    # a run of another session, whose artifacts are not in `work`, stays as it was judged
     runs = [{**{k: v for k, v in run.items() if k in process},
-             **judge(json.loads((work / f"run-{index}-{run['arm']}.json").read_text()), run["exit_code"], target)}
-            for index, run in enumerate(record["runs"]) if (work / f"run-{index}-{run['arm']}.json").is_file()]
+             **judge(json.loads(artifacts[index].read_text()), run["exit_code"], target)}
+            if artifacts[index].is_file() else run for index, run in enumerate(record["runs"])]
     save_result(output, {**record, **judged(runs, target)})
 
 

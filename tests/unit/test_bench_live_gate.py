@@ -198,3 +198,16 @@ def test_the_renderer_says_when_a_study_spans_sessions_and_vms():
     text = render_live_gate(Result("bench/results/live-gate-k.json", data))
     assert "span 2 sessions on 2 VMs of this class (boot hashes a1, b2; the baselines recorded on a1)" in text
     assert "span" not in render_live_gate(Result("x.json", {**data, "sessions": [{"host": "a1"}]}))
+
+
+def test_rejudge_keeps_the_runs_of_sessions_whose_artifacts_are_elsewhere(monkeypatch, tmp_path):
+    kept = {**judged(case("test_card[a]", "fail"), exit_code=1), "arm": "aa", "seconds": 1, "host": "vm1"}
+    again = {"arm": "slow", "exit_code": 1, "seconds": 2, "host": "vm2"}
+    output = tmp_path / "record.json"
+    output.write_text(json.dumps({"target": TARGET, "runs": [kept, again]}))
+    (tmp_path / "run-1-slow.json").write_text(json.dumps({"cases": [case(TARGET, "fail")]}))
+    saved: list[dict] = []
+    monkeypatch.setattr(live_gate, "save_result", lambda path, record: saved.append(record))
+    live_gate.rejudge(output, tmp_path)
+    first, second = saved[0]["runs"]
+    assert first == kept and second["target"] == "fail" and second["host"] == "vm2"
