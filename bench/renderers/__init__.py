@@ -30,6 +30,7 @@ from .benchmarks import (
     render_sessions,
     render_sharding,
     render_variance,
+    render_warm_gate,
 )
 from .code_shape import render_code_shape, render_refactor_equivalence
 from .common import Result, load
@@ -83,6 +84,7 @@ RENDERERS: dict[str, Renderer] = {
     "sparse": render_sparse,
     "qa": render_qa,
     "live-gate": render_live_gate,
+    "warm-gate": render_warm_gate,
     "code-shape": render_code_shape,
     "refactor-equivalence": render_refactor_equivalence,
 }

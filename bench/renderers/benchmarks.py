@@ -452,6 +452,29 @@ def render_live_gate(result: Result) -> str:
     )
 
 
+def render_warm_gate(result: Result) -> str:
+    """Per gate run in its A B B A order: the commit, wall seconds, the cases' seconds, exit and verdicts;
+    then after / before per round and per case."""
+    data = result.data
+    revs, s = data["revisions"], data["summary"]
+    rows = [[i + 1, f"{run['side']} (`{revs[run['side']]}`)", f"{run['seconds']:.0f}",
+             f"{sum(run['cases'].values()):.0f}", len(run["cases"]), run["exit_code"],
+             ", ".join(f"{v} {k}" for k, v in sorted(run["verdicts"].items()))]
+            for i, run in enumerate(r for r in data["runs"] if not r["update"])]
+    ratio = s["case_ratio"]
+    return "\n".join([
+        table(["gate run", "commit", "wall s", "cases' s", "cases", "exit", "verdicts"], rows),
+        "",
+        f"Each run `pytest --qbench examples -k \"{data['select']}\"`, its own process, warm (each commit's update run"
+        f" before, untimed, built its variants and recorded its baselines). After / before: wall"
+        f" {s['wall_median']['after']:.0f} s against {s['wall_median']['before']:.0f} s (medians), per round"
+        f" {', '.join(f'x{r:.3f}' for r in s['per_round'])}; per case (mean seconds of each side), geometric mean"
+        f" x{ratio['geomean']:.3f} (95% t-interval over {s['cases']} cases {ratio['low']:.3f}–{ratio['high']:.3f}). "
+        + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
+                 result.path),
+    ])
+
+
 def render_cpu_model_offset(result: Result) -> str:
     """Inline: the range over the cases of the speedup ratio between two CPU models of one key."""
     offsets = [o for o in result.data["figures"]["speedup"]["offsets"] if not o["same_cpu_model"]]
