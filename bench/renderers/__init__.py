@@ -17,6 +17,7 @@ from collections.abc import Callable
 from .benchmarks import (
     render_accuracy,
     render_calibration,
+    render_cold_demo,
     render_cpu_model_offset,
     render_diagnosis,
     render_gate_replay,
@@ -85,6 +86,7 @@ RENDERERS: dict[str, Renderer] = {
     "qa": render_qa,
     "live-gate": render_live_gate,
     "warm-gate": render_warm_gate,
+    "cold-demo": render_cold_demo,
     "code-shape": render_code_shape,
     "refactor-equivalence": render_refactor_equivalence,
 }

@@ -452,6 +452,44 @@ def render_live_gate(result: Result) -> str:
     )
 
 
+def _step_name(command: str) -> str:
+    """"`examples/conll_model.py`" or "`pytest --qbench examples`": a step of `make demo` by what it runs."""
+    words = command.split()
+    if "pytest" in words:
+        return "`pytest " + " ".join(words[words.index("pytest") + 1:][:2]) + "`"
+    return f"`{next(w for w in words if w.endswith('.py'))}`"
+
+
+def _model_line(name: str, record: dict[str, Any]) -> str:
+    scores = record.get("validation", {})
+    score = next((f"{k} {scores[k]:.4f}" for k in ("f1", "macro_f1") if k in scores), "")
+    bf16 = ", bf16 autocast" if record.get("bf16_autocast") else ""
+    return f"{name} {record['train_seconds']:.0f} s ({record['steps']} steps{bf16}; {score})"
+
+
+def render_cold_demo(*records: Result) -> str:
+    """Per CPU class: `make demo`'s steps from empty model and build caches, their minutes and the total."""
+    parts = []
+    for result in records:
+        data = result.data
+        steps = data["steps"]
+        rows = [[_step_name(step["command"]), f"{step['seconds'] / 60:.1f}", step["exit_code"]] for step in steps]
+        total = sum(step["seconds"] for step in steps) / 60
+        gate = data["gate"]
+        ran = (f"{gate['cases']} cases ({', '.join(f'{v} {k}' for k, v in sorted(gate['verdicts'].items()))}),"
+               f" their own seconds {gate['case_seconds'] / 60:.1f} min of its step" if gate else "no artifact")
+        models = "; ".join(_model_line(name, record) for name, record in data["models"].items()) or "none"
+        parts += [
+            table(["step", "min", "exit"], [*rows, ["**total**", f"**{total:.1f}**", ""]]),
+            "",
+            f"Models trained: {models}. The gate: {ran}. "
+            + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
+                     result.path),
+            "",
+        ]
+    return "\n".join(parts[:-1])
+
+
 def render_warm_gate(result: Result) -> str:
     """Per gate run in its A B B A order: the commit, wall seconds, the cases' seconds, exit and verdicts;
     then after / before per round and per case."""
