@@ -4,8 +4,9 @@ targets, the install counted out: 12 min on the AMX class, 25 min on an AVX2-onl
     PYTHONPATH=. .venv/bin/python bench/cold_demo.py --beside "what else runs"
 
 The steps are the Makefile's (`make -n -o .venv/.installed demo`), each its own process from this checkout,
-with QBENCH_CACHE_DIR pointed at an empty throw-away folder: the example models are fine-tuned and their
-variants built as on a new machine, while the pip and Hugging Face caches that `make install` fills stay.
+with QBENCH_CACHE_DIR and HF_DATASETS_CACHE pointed into an empty throw-away folder: the example models are
+fine-tuned, their variants built and the packaged data converted as on a new machine (the venv is `make
+install`'s, counted out).
 The gate reads a copy of the baselines the repository commits (so a failed case's .obtained.json stays
 out of the checkout) and writes its reports and artifact into the throw-away folder. Recorded per step:
 its command, wall seconds and exit code; per model trained, its training record (seconds, steps, bf16,
@@ -81,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qbench-cold-demo-") as tmp:
         scratch = Path(tmp)
         shutil.copytree(REPO / "baselines", scratch / "baselines")
-        env = {**os.environ, "QBENCH_CACHE_DIR": str(scratch / "cache")}
+        env = {**os.environ, "QBENCH_CACHE_DIR": str(scratch / "cache"), "HF_DATASETS_CACHE": str(scratch / "hf")}
         steps = [run_step(in_scratch(command, scratch), env) for command in demo_steps()]
         artifact = scratch / "artifact.json"
         gate = gate_summary(json.loads(artifact.read_text())) if artifact.is_file() else None
