@@ -38,10 +38,12 @@ def test_the_models_trained_are_read_from_the_cache_without_machine_paths(tmp_pa
     assert cold_demo.trained(tmp_path / "none") == {}
 
 
-def test_the_gate_is_summed_by_verdict_and_case_seconds():
+def test_the_gate_is_summed_by_verdict_and_case_seconds_an_expected_failure_as_xfailed():
     artifact = {"cases": [{"verdict": "pass", "seconds": 4.0}, {"verdict": "pass", "seconds": 6.0},
-                          {"verdict": "skip", "seconds": None}]}
-    assert cold_demo.gate_summary(artifact) == {"cases": 3, "verdicts": {"pass": 2, "skip": 1}, "case_seconds": 10.0}
+                          {"verdict": "skip", "seconds": None},
+                          {"verdict": "fail", "seconds": 2.0, "expected_failure": True}]}
+    assert cold_demo.gate_summary(artifact) == {"cases": 4, "verdicts": {"pass": 2, "skip": 1, "xfailed": 1},
+                                                "case_seconds": 12.0}
 
 
 def test_the_renderer_names_each_step_and_the_total():
