@@ -452,7 +452,7 @@ def render_live_gate(result: Result) -> str:
     )
 
 
-def _step_name(command: str) -> str:
+def step_name(command: str) -> str:
     """"`examples/conll_model.py`" or "`pytest --qbench examples`": a step of `make demo` by what it runs."""
     words = command.split()
     if "pytest" in words:
@@ -473,7 +473,7 @@ def render_cold_demo(*records: Result) -> str:
     for result in records:
         data = result.data
         steps = data["steps"]
-        rows = [[_step_name(step["command"]), f"{step['seconds'] / 60:.1f}", step["exit_code"]] for step in steps]
+        rows = [[step_name(step["command"]), f"{step['seconds'] / 60:.1f}", step["exit_code"]] for step in steps]
         total = sum(step["seconds"] for step in steps) / 60
         gate = data["gate"]
         ran = (f"{gate['cases']} cases ({', '.join(f'{v} {k}' for k, v in sorted(gate['verdicts'].items()))}),"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .benchmarks import NEW, pooled
+from .benchmarks import NEW, pooled, step_name
 from .common import Result, Run, cpu, run_of, span, table, wilson
 from .results import CARD_TESTS, SENTIMENT_TEST, f1_of, gate_cases, speedups, variants
 
@@ -14,11 +14,20 @@ def _where(run: Run) -> str:
     return f"{cpu(run.machine)}, {run.when[:10]}{load}"
 
 
-def render_readme_summary(gate: Result, latency: Result, live: Result, diagnosis: Result, sharding: Result) -> str:
+def render_readme_summary(gate: Result, latency: Result, live: Result, diagnosis: Result, sharding: Result,
+                          cold: Result) -> str:
     gate_run = run_of(gate.data)
     return table(["what", "figure", "CPU, date"], [
-        *_example_rows(gate, gate_run), _latency_row(latency), _live_row(live), _diagnosis_row(diagnosis),
-        _sharding_row(sharding)])
+        _cold_row(cold), *_example_rows(gate, gate_run), _latency_row(latency), _live_row(live),
+        _diagnosis_row(diagnosis), _sharding_row(sharding)])
+
+
+def _cold_row(result: Result) -> list[str]:
+    steps = result.data["steps"]
+    each = ", ".join(f"{step_name(step['command'])} {step['seconds'] / 60:.1f}" for step in steps)
+    total = sum(step["seconds"] for step in steps) / 60
+    return ["a new user's first `make demo`, install excluded: the example models fine-tuned, the variants built,"
+            " the gate run", f"{total:.1f} min: {each} (docs/BENCHMARKS.md §3b)", _where(run_of(result.data))]
 
 
 def _example_rows(gate: Result, run: Run) -> list[list[str]]:
