@@ -25,13 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
+from renderers.common import verdict_counts  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 REPORTS = ".qbench/"  # where the Makefile's gate step writes its reports
@@ -70,8 +70,7 @@ def trained(cache: Path) -> dict[str, Any]:
 
 def gate_summary(artifact: dict[str, Any]) -> dict[str, Any]:
     cases = artifact["cases"]
-    verdicts = Counter("xfailed" if c.get("expected_failure") else c["verdict"] for c in cases)
-    return {"cases": len(cases), "verdicts": dict(verdicts),
+    return {"cases": len(cases), "verdicts": verdict_counts(cases),
             "case_seconds": sum(c["seconds"] or 0 for c in cases)}
 
 

@@ -27,13 +27,13 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
+from renderers.common import verdict_counts  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 SELECT = "test_conll03_reference_card and not static and not hub"
@@ -69,7 +69,7 @@ def gate(tree: Path, work: Path, name: str, select: str, update: bool) -> dict[s
         sys.exit(f"{name}: the gate wrote no artifact (exit {done.returncode}):\n{output}")
     cases = json.loads(artifact.read_text())["cases"]
     return {"seconds": seconds, "exit_code": done.returncode, "cases": {c["nodeid"]: c["seconds"] for c in cases},
-            "verdicts": dict(Counter(c["verdict"] for c in cases))}
+            "verdicts": verdict_counts(cases)}
 
 
 def order(rounds: int) -> list[str]:

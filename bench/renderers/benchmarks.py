@@ -9,7 +9,7 @@ import math
 import statistics
 from typing import Any
 
-from .common import Result, Run, archived, footer, pct, run_of, script, span, table, wilson
+from .common import Result, Run, archived, footer, pct, run_of, script, span, table, verdicts, wilson
 
 # ---- bench/latency_gate.py as of 5811f38: the fp32-copy study -------------------------------------------------------
 
@@ -476,8 +476,8 @@ def render_cold_demo(*records: Result) -> str:
         rows = [[step_name(step["command"]), f"{step['seconds'] / 60:.1f}", step["exit_code"]] for step in steps]
         total = sum(step["seconds"] for step in steps) / 60
         gate = data["gate"]
-        ran = (f"{gate['cases']} cases ({', '.join(f'{v} {k}' for k, v in sorted(gate['verdicts'].items()))}),"
-               f" their own seconds {gate['case_seconds'] / 60:.1f} min of its step" if gate else "no artifact")
+        ran = (f"{gate['cases']} cases ({verdicts(gate['verdicts'])}), their own seconds"
+               f" {gate['case_seconds'] / 60:.1f} min of its step" if gate else "no artifact")
         models = "; ".join(_model_line(name, record) for name, record in data["models"].items()) or "none"
         parts += [
             table(["step", "min", "exit"], [*rows, ["**total**", f"**{total:.1f}**", ""]]),
@@ -497,7 +497,7 @@ def render_warm_gate(result: Result) -> str:
     revs, s = data["revisions"], data["summary"]
     rows = [[i + 1, f"{run['side']} (`{revs[run['side']]}`)", f"{run['seconds']:.0f}",
              f"{sum(run['cases'].values()):.0f}", len(run["cases"]), run["exit_code"],
-             ", ".join(f"{v} {k}" for k, v in sorted(run["verdicts"].items()))]
+             verdicts(run["verdicts"])]
             for i, run in enumerate(r for r in data["runs"] if not r["update"])]
     ratio = s["case_ratio"]
     return "\n".join([

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,13 @@ def wilson(hits: int, n: int) -> str:
         return "–"
     low, high = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
     return f"{hits}/{n} ({hits / n:.1%}; {low:.1%}–{high:.1%})"
+
+
+def verdict_counts(cases: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """An artifact's cases by verdict, an expected failure as "xfailed" (as pytest reports it)."""
+    return dict(Counter("xfailed" if case.get("expected_failure") else case["verdict"] for case in cases))
+
+
+def verdicts(counts: dict[str, int]) -> str:
+    """"55 pass, 2 xfailed": `verdict_counts` as a phrase."""
+    return ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))

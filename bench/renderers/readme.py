@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .benchmarks import NEW, pooled, step_name
-from .common import Result, Run, cpu, run_of, span, table, wilson
+from .common import Result, Run, cpu, run_of, span, table, verdict_counts, verdicts, wilson
 from .results import CARD_TESTS, SENTIMENT_TEST, f1_of, gate_cases, speedups, variants
 
 # ---- README: the headline figures of several result files ------------------------------------------------
@@ -32,10 +32,6 @@ def _cold_row(result: Result) -> list[str]:
 
 def _example_rows(gate: Result, run: Run) -> list[list[str]]:
     cases = gate.data["artifact"]["cases"]
-    verdicts: dict[str, int] = {}
-    for case in cases:
-        verdict = "xfailed" if case.get("expected_failure") else case["verdict"]
-        verdicts[verdict] = verdicts.get(verdict, 0) + 1
     card = variants(gate_cases(gate, CARD_TESTS))
     matmul = [(approach, group) for (approach, ops), group in card.items() if ops == "Add+MatMul"]
     gains = ", ".join(f"{approach} {speedups(group, 'cpu')}" for approach, group in matmul)
@@ -52,7 +48,7 @@ def _example_rows(gate: Result, run: Run) -> list[list[str]]:
         [
             'the example gate, `pytest --qbench examples -k "not hub" --qbench-update-baselines`, models and builds'
             ' cached',
-            f"{run.minutes:.1f} min, {len(cases)} cases: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())),
+            f"{run.minutes:.1f} min, {len(cases)} cases: {verdicts(verdict_counts(cases))}",
             where,
         ],
         [
