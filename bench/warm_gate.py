@@ -10,7 +10,9 @@ rounds of gate runs in the order A B B A (before, after, after, before), each `p
 -k SELECT` its own process against its own commit's baselines, so that a drift of the machine falls on
 both sides alike. Per run: the process's wall seconds, each case's seconds (the artifact's), the exit
 code and the verdicts. Compared: after / before of the gate runs' wall seconds per round, and per case
-the ratio of its mean seconds, their geometric mean over the cases with a 95% t-interval. The example
+the ratio of its mean seconds, their geometric mean over the cases with a 95% t-interval; and where the
+time goes, from pytest's own `--durations`: the tests' setup, call and teardown seconds, and the rest of the
+process (interpreter start, imports, collection, the reports at the end). The example
 models must be trained first (`make demo`). Written to bench/results/warm-gate-<hardware key>.json.
 """
 
@@ -21,6 +23,7 @@ import io
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -39,6 +42,8 @@ from run_record import run_info, run_start, save_result  # noqa: E402
 SELECT = "test_conll03_reference_card and not static and not hub"
 SIDES = ("before", "after")
 ROUND = ("before", "after", "after", "before")
+PHASES = ("setup", "call", "teardown")
+DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown)\s+(\S.*)$")
 
 
 def revision(rev: str) -> str:
@@ -59,7 +64,7 @@ def gate(tree: Path, work: Path, name: str, select: str, update: bool) -> dict[s
     artifact = work / f"{name}.json"
     flags = ["--qbench-baselines", str(work / "baselines"), "--qbench-json", str(artifact)]
     command = [sys.executable, "-m", "pytest", "--qbench", "examples", "-k", select, "-q", "-p", "no:cacheprovider",
-               *flags, *(["--qbench-update-baselines"] if update else [])]
+               "--durations=0", "--durations-min=0", *flags, *(["--qbench-update-baselines"] if update else [])]
     env = {**os.environ, "PYTHONPATH": str(tree)}  # the tree's package, not this checkout's
     started = time.perf_counter()
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
@@ -69,7 +74,16 @@ def gate(tree: Path, work: Path, name: str, select: str, update: bool) -> dict[s
         sys.exit(f"{name}: the gate wrote no artifact (exit {done.returncode}):\n{output}")
     cases = json.loads(artifact.read_text())["cases"]
     return {"seconds": seconds, "exit_code": done.returncode, "cases": {c["nodeid"]: c["seconds"] for c in cases},
-            "verdicts": verdict_counts(cases)}
+            "phases": phase_seconds(done.stdout, seconds), "verdicts": verdict_counts(cases)}
+
+
+def phase_seconds(output: str, wall: float) -> dict[str, float]:
+    """The tests' seconds per phase, summed from pytest's `--durations=0` lines, and the process's rest."""
+    phases = dict.fromkeys(PHASES, 0.0)
+    for line in output.splitlines():
+        if found := DURATION.match(line.strip()):
+            phases[found[2]] += float(found[1])
+    return {**phases, "rest": wall - sum(phases.values())}
 
 
 def order(rounds: int) -> list[str]:
@@ -94,7 +108,10 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     low, high = t.interval(0.95, len(logs) - 1, loc=mean, scale=sem)
     wall = {side: statistics.median(r["seconds"] for r in timed if r["side"] == side) for side in SIDES}
     case_sum = {side: statistics.median(sum(r["cases"].values()) for r in timed if r["side"] == side) for side in SIDES}
-    return {"wall_median": wall, "case_seconds_median": case_sum, "per_round": per_round, "cases": len(logs),
+    phases = {phase: {side: statistics.median(r["phases"][phase] for r in timed if r["side"] == side) for side in SIDES}
+              for phase in (*PHASES, "rest") if all("phases" in r for r in timed)}
+    return {"wall_median": wall, "case_seconds_median": case_sum, "phase_seconds_median": phases,
+            "per_round": per_round, "cases": len(logs),
             "case_ratio": {"geomean": math.exp(mean), "low": math.exp(low), "high": math.exp(high)}}
 
 

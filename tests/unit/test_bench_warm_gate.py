@@ -81,3 +81,18 @@ def test_a_commit_is_unpacked_as_committed_without_the_work_trees_changes(tmp_pa
     monkeypatch.setattr(warm_gate, "REPO", repo)
     tree = warm_gate.unpack(warm_gate.revision("HEAD"), tmp_path / "tree")
     assert (tree / "a.txt").read_text() == "committed\n"
+
+
+def test_the_phases_are_summed_from_pytests_durations_and_the_rest_is_the_process_outside_the_tests():
+    output = "\n".join([
+        "..                                                                       [100%]",
+        "============================== slowest durations ===============================",
+        "3.50s call     examples/test_card.py::test_card[dynamic-bs1-len32]",
+        "2.25s setup    examples/test_card.py::test_card[dynamic-bs1-len32]",
+        "1.50s call     examples/test_card.py::test_card[dynamic-bs8-len128]",
+        "0.00s teardown examples/test_card.py::test_card[dynamic-bs1-len32]",
+        "0.01s teardown examples/test_card.py::test_card[dynamic-bs8-len128]",
+        "2 passed in 9.61s",
+    ])
+    phases = warm_gate.phase_seconds(output, wall=12.0)
+    assert phases == pytest.approx({"setup": 2.25, "call": 5.0, "teardown": 0.01, "rest": 12.0 - 7.26})
