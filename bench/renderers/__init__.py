@@ -30,6 +30,7 @@ from .benchmarks import (
     render_overhead,
     render_sessions,
     render_sharding,
+    render_slow_periods,
     render_variance,
     render_warm_gate,
 )
@@ -86,6 +87,7 @@ RENDERERS: dict[str, Renderer] = {
     "qa": render_qa,
     "live-gate": render_live_gate,
     "warm-gate": render_warm_gate,
+    "slow-periods": render_slow_periods,
     "cold-demo": render_cold_demo,
     "code-shape": render_code_shape,
     "refactor-equivalence": render_refactor_equivalence,

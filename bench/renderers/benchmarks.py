@@ -500,6 +500,10 @@ def render_warm_gate(result: Result) -> str:
              verdicts(run["verdicts"])]
             for i, run in enumerate(r for r in data["runs"] if not r["update"])]
     ratio = s["case_ratio"]
+    phases = s.get("phase_seconds_median") or {}
+    where = (" Where a run's time goes (medians, before -> after; pytest's `--durations`): " + ", ".join(
+        f"{phase} {both['before']:.1f} -> {both['after']:.1f} s" for phase, both in phases.items())
+        + " (rest: the process outside the tests: start, imports, collection, reports)." if phases else "")
     return "\n".join([
         table(["gate run", "commit", "wall s", "cases' s", "cases", "exit", "verdicts"], rows),
         "",
@@ -507,7 +511,45 @@ def render_warm_gate(result: Result) -> str:
         f" before, untimed, built its variants and recorded its baselines). After / before: wall"
         f" {s['wall_median']['after']:.0f} s against {s['wall_median']['before']:.0f} s (medians), per round"
         f" {', '.join(f'x{r:.3f}' for r in s['per_round'])}; per case (mean seconds of each side), geometric mean"
-        f" x{ratio['geomean']:.3f} (95% t-interval over {s['cases']} cases {ratio['low']:.3f}–{ratio['high']:.3f}). "
+        f" x{ratio['geomean']:.3f} (95% t-interval over {s['cases']} cases {ratio['low']:.3f}–{ratio['high']:.3f})."
+        f"{where} "
+        + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
+                 result.path),
+    ])
+
+
+# ---- bench/slow_periods.py: how long a slow int8 state lasts ---------------------------------------------------------
+
+
+def render_slow_periods(result: Result) -> str:
+    """Per case: looks, excursions, sd; then, by the time since a slow look, how often the case is slow still."""
+    data = result.data
+    s, threshold = data["summary"], data["excursion"]
+    cases = [[f"`{name}`", c["looks"], _rate(c["excursions"]), f"{c['sd']:.1%}"] for name, c in s["per_case"].items()]
+    lags = [[f"{row['from_s'] / 60:g}–{row['to_s'] / 60:g} min" if row["to_s"] else f"{row['from_s'] / 60:g} min on",
+             _rate(row["still_slow"]) if row["still_slow"] else "–",
+             pct(math.expm1(row["median_residual"])) if row["median_residual"] is not None else "–"]
+            for row in s["persistence"]]
+    slow = s["slow_looks"]
+    def moves(key: str) -> str:
+        changes = [math.expm1(x[key]) for x in slow]
+        return f"{statistics.median(changes):+.0%} (median; {min(changes):+.0%} to {max(changes):+.0%})"
+
+    moved = (f" In the slow looks the int8 model's CPU time per call moved {moves('optimized_ms')}"
+             f" and the fp32 model's {moves('original_ms')} against their"
+             f" medians; {s['processes_with_excursion']} processes had a slow look,"
+             f" {s['processes_with_several']} of them more than one case slow." if slow else "")
+    processes = data["processes"]
+    return "\n".join([
+        table(["case", "looks", f"more than {threshold:.0%} below its median (Wilson 95%)", "sd of the log speedup"],
+              cases),
+        "",
+        table(["after a slow look", "looks of the same case slow still (Wilson 95%)", "their median"], lags),
+        "",
+        f"{len(processes)} `pytest --qbench` processes, each timing the {len(data['cases'])} cases once (first look"
+        f" only, no confirmation), back to back, {statistics.median(p['seconds'] for p in processes):.0f} s each"
+        f" (median). A look is slow at more than {threshold:.0%} below its case's median, slow still at more than"
+        f" {threshold / 2:.0%}; any look is that slow {_rate(s['half_slow'])}.{moved} "
         + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
                  result.path),
     ])

@@ -96,3 +96,18 @@ def test_the_phases_are_summed_from_pytests_durations_and_the_rest_is_the_proces
     ])
     phases = warm_gate.phase_seconds(output, wall=12.0)
     assert phases == pytest.approx({"setup": 2.25, "call": 5.0, "teardown": 0.01, "rest": 12.0 - 7.26})
+
+
+def test_the_phases_medians_per_side_are_compared_and_rendered_when_the_runs_record_them():
+    runs = [run("before", 0, 1.0), run("after", 0, 1.1, 1), run("after", 0, 1.1, 2), run("before", 0, 1.0, 1)]
+    for r, setup in zip(runs, (10.0, 14.0, 15.0, 11.0), strict=True):
+        r["phases"] = {"setup": setup, "call": 60.0, "teardown": 0.5, "rest": 8.0}
+    summary = warm_gate.compare(runs)
+    assert summary["phase_seconds_median"]["setup"] == {"before": 10.5, "after": 14.5}
+    data = {"when": "2026-12-07T02:30:00+00:00", "minutes": 12.0, "load_before": [1, 1, 1], "load_after": [2, 2, 2],
+            "beside": "nothing", "machine": {"brand": "CPU", "hardware_key": "k", "physical_cores": 2,
+                                              "logical_cores": 2},
+            "revisions": {"before": "aaaa111", "after": "bbbb222"}, "select": warm_gate.SELECT,
+            "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs, "summary": summary}
+    text = render_warm_gate(Result("bench/results/warm-gate-k.json", data))
+    assert "setup 10.5 -> 14.5 s, call 60.0 -> 60.0 s, teardown 0.5 -> 0.5 s, rest 8.0 -> 8.0 s" in text
