@@ -10,7 +10,9 @@ rounds of gate runs in the order A B B A (before, after, after, before), each `p
 -k SELECT` its own process against its own commit's baselines, so that a drift of the machine falls on
 both sides alike. Per run: the process's wall seconds, each case's seconds (the artifact's), the exit
 code and the verdicts. Compared: after / before of the gate runs' wall seconds per round, and per case
-the ratio of its mean seconds, their geometric mean over the cases with a 95% t-interval; and where the
+the ratio of its mean seconds, their geometric mean over the cases with a 95% t-interval, also over the
+runs that did not confirm the case (a case failing or inconclusive at first look is measured again in fresh
+processes: what passing at first look costs, apart from what a confirmation costs); and where the
 time goes, from pytest's own `--durations`: the tests' setup, call and teardown seconds, and the rest of the
 process (interpreter start, imports, collection, the reports at the end). The example
 models must be trained first (`make demo`). Written to bench/results/warm-gate-<hardware key>.json.
@@ -74,6 +76,7 @@ def gate(tree: Path, work: Path, name: str, select: str, update: bool) -> dict[s
         sys.exit(f"{name}: the gate wrote no artifact (exit {done.returncode}):\n{output}")
     cases = json.loads(artifact.read_text())["cases"]
     return {"seconds": seconds, "exit_code": done.returncode, "cases": {c["nodeid"]: c["seconds"] for c in cases},
+            "confirmed": sorted(c["nodeid"] for c in cases if (c.get("latency") or {}).get("measurements")),
             "phases": phase_seconds(done.stdout, seconds), "verdicts": verdict_counts(cases)}
 
 
@@ -103,16 +106,35 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     def mean_seconds(side: str, case: str) -> float:
         return statistics.fmean(r["cases"][case] for r in timed if r["side"] == side)
 
+    def geomean(logs: list[float]) -> dict[str, float]:
+        mean, sem = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
+        low, high = t.interval(0.95, len(logs) - 1, loc=mean, scale=sem)
+        return {"geomean": math.exp(mean), "low": math.exp(low), "high": math.exp(high), "cases": len(logs)}
+
     logs = [math.log(mean_seconds("after", case) / mean_seconds("before", case)) for case in sorted(common)]
-    mean, sem = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
-    low, high = t.interval(0.95, len(logs) - 1, loc=mean, scale=sem)
+    unconfirmed = _unconfirmed_logs(timed, common)
     wall = {side: statistics.median(r["seconds"] for r in timed if r["side"] == side) for side in SIDES}
     case_sum = {side: statistics.median(sum(r["cases"].values()) for r in timed if r["side"] == side) for side in SIDES}
     phases = {phase: {side: statistics.median(r["phases"][phase] for r in timed if r["side"] == side) for side in SIDES}
               for phase in (*PHASES, "rest") if all("phases" in r for r in timed)}
     return {"wall_median": wall, "case_seconds_median": case_sum, "phase_seconds_median": phases,
-            "per_round": per_round, "cases": len(logs),
-            "case_ratio": {"geomean": math.exp(mean), "low": math.exp(low), "high": math.exp(high)}}
+            "per_round": per_round, "cases": len(logs), "case_ratio": geomean(logs),
+            "confirmed_per_run": {side: statistics.fmean(len(r.get("confirmed", [])) for r in timed
+                                                         if r["side"] == side) for side in SIDES},
+            "unconfirmed_case_ratio": geomean(unconfirmed) if len(unconfirmed) > 1 else None}
+
+
+def _unconfirmed_logs(timed: list[dict[str, Any]], common: set[str]) -> list[float]:
+    """Per case, log after / before of its mean seconds over the runs that did not confirm it (measure it
+    again in fresh processes): what a case that passes at first look costs; cases confirmed in every run
+    of a side are left out."""
+    logs = []
+    for case in sorted(common):
+        means = [[r["cases"][case] for r in timed if r["side"] == side and case not in r.get("confirmed", [])]
+                 for side in SIDES]
+        if all(means):
+            logs.append(math.log(statistics.fmean(means[1]) / statistics.fmean(means[0])))
+    return logs
 
 
 def main() -> None:

@@ -501,6 +501,12 @@ def render_warm_gate(result: Result) -> str:
             for i, run in enumerate(r for r in data["runs"] if not r["update"])]
     ratio = s["case_ratio"]
     phases = s.get("phase_seconds_median") or {}
+    clean = s.get("unconfirmed_case_ratio")
+    per_run = s.get("confirmed_per_run", {})
+    confirmed = (f" A case failing or inconclusive at first look is measured again in fresh processes: confirmations"
+                 f" per run {per_run['before']:.1f} before, {per_run['after']:.1f} after; over"
+                 f" the runs that did not confirm it, per case x{clean['geomean']:.3f} ({clean['low']:.3f}–"
+                 f"{clean['high']:.3f}, {clean['cases']} cases)." if clean else "")
     where = (" Where a run's time goes (medians, before -> after; pytest's `--durations`): " + ", ".join(
         f"{phase} {both['before']:.1f} -> {both['after']:.1f} s" for phase, both in phases.items())
         + " (rest: the process outside the tests: start, imports, collection, reports)." if phases else "")
@@ -512,7 +518,7 @@ def render_warm_gate(result: Result) -> str:
         f" {s['wall_median']['after']:.0f} s against {s['wall_median']['before']:.0f} s (medians), per round"
         f" {', '.join(f'x{r:.3f}' for r in s['per_round'])}; per case (mean seconds of each side), geometric mean"
         f" x{ratio['geomean']:.3f} (95% t-interval over {s['cases']} cases {ratio['low']:.3f}–{ratio['high']:.3f})."
-        f"{where} "
+        f"{confirmed}{where} "
         + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
                  result.path),
     ])

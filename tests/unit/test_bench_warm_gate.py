@@ -111,3 +111,24 @@ def test_the_phases_medians_per_side_are_compared_and_rendered_when_the_runs_rec
             "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs, "summary": summary}
     text = render_warm_gate(Result("bench/results/warm-gate-k.json", data))
     assert "setup 10.5 -> 14.5 s, call 60.0 -> 60.0 s, teardown 0.5 -> 0.5 s, rest 8.0 -> 8.0 s" in text
+
+
+def test_a_case_confirmed_in_some_runs_is_compared_over_the_others_apart_from_what_its_confirmation_cost():
+    runs = [run("before", 0, 1.0), run("after", 0, 1.0, 1), run("after", 0, 1.0, 2), run("before", 0, 1.0, 1)]
+    slow_case = CASES[0]
+    runs[1]["cases"][slow_case] *= 3  # measured again in two fresh processes
+    runs[1]["confirmed"] = [slow_case]
+    for r in runs[:1] + runs[2:]:
+        r["confirmed"] = []
+    summary = warm_gate.compare(runs)
+    assert summary["confirmed_per_run"] == {"before": 0.0, "after": 0.5}
+    assert summary["case_ratio"]["geomean"] == pytest.approx(2 ** (1 / len(CASES)), rel=0.01)
+    assert summary["unconfirmed_case_ratio"]["geomean"] == pytest.approx(1.0, rel=0.01)
+    assert summary["unconfirmed_case_ratio"]["cases"] == len(CASES)
+    data = {"when": "2026-12-07T02:30:00+00:00", "minutes": 12.0, "load_before": [1, 1, 1], "load_after": [2, 2, 2],
+            "beside": "nothing", "machine": {"brand": "CPU", "hardware_key": "k", "physical_cores": 2,
+                                              "logical_cores": 2},
+            "revisions": {"before": "aaaa111", "after": "bbbb222"}, "select": warm_gate.SELECT,
+            "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs, "summary": summary}
+    text = render_warm_gate(Result("bench/results/warm-gate-k.json", data))
+    assert "confirmations per run 0.0 before, 0.5 after; over the runs that did not confirm it, per case x1.00" in text
