@@ -561,6 +561,40 @@ def render_slow_periods(result: Result) -> str:
     ])
 
 
+# ---- bench/gate_periods.py: the model with slow periods, and a confirmation apart in time --------------------------
+
+
+def render_gate_periods(result: Result) -> str:
+    """Per confirmation delay: how often a slow case is slow still, and the red runs the model predicts."""
+    data = result.data
+    fitted, check = data["fitted"], data["check"]
+
+    def rates(row: dict[str, Any], kind: str) -> str:
+        return f"{row['estimate'][kind]:.1%} ({row['low'][kind]:.1%}–{row['high'][kind]:.1%})"
+
+    def lag(row: dict[str, Any]) -> str:
+        start = f"{row['from_s'] / 60:g}"
+        return f"{start}–{row['to_s'] / 60:g} min later" if row["to_s"] else f"{start} min later and on"
+
+    right = data["right_after"]
+    rows = [["right after (the run's fresh processes; fitted)", _rate(fitted["persisted"]), rates(right, "lenient"),
+             rates(right, "strict")]]
+    rows += [[lag(row), _rate(row["still_slow"]), rates(row, "lenient"), rates(row, "strict")]
+             for row in data["delayed"]]
+    recorded = "; ".join(f"{kind} {c['recorded']} of {fitted['aa_runs']} recorded against {c['expected']:.1f}"
+                         f" expected (a count this high or higher: {c['p_at_least']:.0%})" for kind, c in check.items())
+    return "\n".join([
+        table(["confirmation", "slow still (Wilson 95%)", "red runs, lenient (p and s at their ends)",
+               "red runs, strict"], rows),
+        "",
+        f"A gate run of {fitted['cases']} cases; a first look slow (more than {data['excursion']:.0%} below its case's"
+        f" median) with p = {_rate(fitted['p'])} per case-run; of the cases slow through the confirmation,"
+        f" {_rate(fitted['failed_of_persisted'])} failed, the rest inconclusive. Checked against the A/A runs the"
+        f" parameters come from: {recorded}. Sources: {', '.join(f'`{s}`' for s in data['sources'])}. "
+        + footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/gate_periods.py", result.path),
+    ])
+
+
 def render_cpu_model_offset(result: Result) -> str:
     """Inline: the range over the cases of the speedup ratio between two CPU models of one key."""
     offsets = [o for o in result.data["figures"]["speedup"]["offsets"] if not o["same_cpu_model"]]
