@@ -145,10 +145,21 @@ def not_passed(case: dict[str, Any]) -> list[str]:
             and not (case["expected_failure"] and c["metric"] != SPEEDUP)]
 
 
+def first_phase(case: dict[str, Any]) -> dict[str, Any]:
+    """The case's first CPU phase: before any confirmation replaced it with a median."""
+    return case["latency"]["measurements"][0] if case["latency"].get("measurements") else case["latency"]["cpu"]
+
+
 def first_look(case: dict[str, Any]) -> float:
-    """The speedup of the case's first CPU phase: before any confirmation replaced it with a median."""
-    cpu = case["latency"]["measurements"][0] if case["latency"].get("measurements") else case["latency"]["cpu"]
-    return float(cpu["speedup"]["value"])
+    """The speedup of the case's first CPU phase."""
+    return float(first_phase(case)["speedup"]["value"])
+
+
+def first_ms(case: dict[str, Any]) -> list[float]:
+    """Each model's CPU ms per call in the case's first CPU phase, fp32 then int8: the machine's speed at
+    the time, which the speedup of small shapes follows (docs/BENCHMARKS.md §8e)."""
+    cpu = first_phase(case)
+    return [float(cpu["original_ms"]), float(cpu["optimized_ms"])]
 
 
 def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, Any]:
@@ -167,6 +178,7 @@ def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, An
         "speedups": {case_name(c): [c["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high")]
                      for c in cases if c.get("latency")},
         "first_looks": {case_name(c): first_look(c) for c in cases if c.get("latency")},
+        "first_ms": {case_name(c): first_ms(c) for c in cases if c.get("latency")},
     }
 
 

@@ -13,7 +13,9 @@ over all: the first looks more than EXCURSION below their case's median (with a 
 the int8 or the fp32 model moved; and, for each such excursion, how often the same case is still slow
 (more than HALF_EXCURSION below) at the next looks, by how long after (the lags' bins), against how often
 any look is: the time a confirmation must wait to be independent of a first look's slow state. Also how
-often another case in the same process is slow with it. Written to bench/results/slow-periods-<key>.json.
+often another case in the same process is slow with it, and how much of a case's speedup follows the
+fp32 model's CPU time per call, the machine's speed at the time (slope, correlation, what is left).
+Written to bench/results/slow-periods-<key>.json.
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ def persistence(series: dict[str, list[dict[str, float]]]) -> list[dict[str, Any
     return rows
 
 
+def per_case(looks: list[dict[str, float]]) -> dict[str, Any]:
+    """A case's excursions and spread; and how much of its log speedup follows the fp32 model's CPU time
+    per call (the machine's speed at the time): the least-squares slope, the correlation, and the
+    spread and excursions left once that part is taken out."""
+    import numpy as np
+
+    speedup, fp32 = (np.array([x[k] for x in looks]) for k in ("speedup", "original_ms"))
+    slope, intercept = np.polyfit(fp32, speedup, 1)
+    adjusted = speedup - (slope * fp32 + intercept)
+    return {"looks": len(looks), "excursions": wilson(int(np.sum(speedup < -EXCURSION)), len(looks)),
+            "sd": float(np.std(speedup, ddof=1)), "fp32_slope": float(slope),
+            "fp32_correlation": float(np.corrcoef(fp32, speedup)[0, 1]), "sd_adjusted": float(np.std(adjusted, ddof=2)),
+            "excursions_adjusted": int(np.sum(adjusted < -EXCURSION))}
+
+
 def summarize(processes: list[dict[str, Any]]) -> dict[str, Any]:
     """Excursions per case and overall, which model moved in them, their persistence, and the processes in
     which more than one case was slow."""
@@ -108,8 +125,7 @@ def summarize(processes: list[dict[str, Any]]) -> dict[str, Any]:
         "half_slow": wilson(sum(x["speedup"] < -HALF_EXCURSION for x in every), len(every)),
         "slow_looks": [{k: look[k] for k in ("process", "at", "speedup", "original_ms", "optimized_ms")}
                        | {"case": name} for name, s in series.items() for look in s if look["speedup"] < -EXCURSION],
-        "per_case": {name: {"looks": len(s), "excursions": wilson(sum(x["speedup"] < -EXCURSION for x in s), len(s)),
-                            "sd": statistics.stdev(x["speedup"] for x in s)} for name, s in series.items()},
+        "per_case": {name: per_case(s) for name, s in series.items()},
         "persistence": persistence(series),
         "processes_with_excursion": sum(n > 0 for n in slow_per_process),
         "processes_with_several": sum(n > 1 for n in slow_per_process),

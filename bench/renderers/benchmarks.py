@@ -531,7 +531,9 @@ def render_slow_periods(result: Result) -> str:
     """Per case: looks, excursions, sd; then, by the time since a slow look, how often the case is slow still."""
     data = result.data
     s, threshold = data["summary"], data["excursion"]
-    cases = [[f"`{name}`", c["looks"], _rate(c["excursions"]), f"{c['sd']:.1%}"] for name, c in s["per_case"].items()]
+    cases = [[f"`{name}`", c["looks"], _rate(c["excursions"]), f"{c['sd']:.1%}", f"{c['fp32_slope']:.2f}",
+              f"{c['fp32_correlation']:.2f}", f"{c['sd_adjusted']:.1%}", c["excursions_adjusted"]]
+             for name, c in s["per_case"].items()]
     lags = [[f"{row['from_s'] / 60:g}–{row['to_s'] / 60:g} min" if row["to_s"] else f"{row['from_s'] / 60:g} min on",
              _rate(row["still_slow"]) if row["still_slow"] else "–",
              pct(math.expm1(row["median_residual"])) if row["median_residual"] is not None else "–"]
@@ -547,7 +549,9 @@ def render_slow_periods(result: Result) -> str:
              f" {s['processes_with_several']} of them more than one case slow." if slow else "")
     processes = data["processes"]
     return "\n".join([
-        table(["case", "looks", f"more than {threshold:.0%} below its median (Wilson 95%)", "sd of the log speedup"],
+        table(["case", "looks", f"more than {threshold:.0%} below its median (Wilson 95%)", "sd of the log speedup",
+               "slope on fp32's log CPU ms", "correlation", "sd without it",
+               f"more than {threshold:.0%} below without it"],
               cases),
         "",
         table(["after a slow look", "looks of the same case slow still (Wilson 95%)", "their median"], lags),

@@ -23,8 +23,9 @@ TARGET = "test_card[dynamic-Add+MatMul-bs1-len32]"
 def case(name: str, speedup: str | None = "pass", others: tuple[tuple[str, str], ...] = (), *, confirmed: bool = False,
          expected_failure: bool = False) -> dict:
     checks = [{"metric": m, "status": s} for m, s in ((("cpu.speedup", speedup),) if speedup else ()) + others]
-    cpu = {"speedup": {"value": 1.5, "ci_low": 1.4, "ci_high": 1.6}}
-    latency = None if speedup is None else {"cpu": cpu, "measurements": [cpu, cpu, cpu] if confirmed else []}
+    cpu = {"speedup": {"value": 1.5, "ci_low": 1.4, "ci_high": 1.6}, "original_ms": 12.0, "optimized_ms": 8.0}
+    first = {**cpu, "speedup": {"value": 1.2, "ci_low": 1.1, "ci_high": 1.3}, "optimized_ms": 10.0}
+    latency = None if speedup is None else {"cpu": cpu, "measurements": [first, cpu, cpu] if confirmed else []}
     return {"nodeid": f"examples/test_x.py::{name}", "checks": checks, "latency": latency,
             "expected_failure": expected_failure}
 
@@ -46,6 +47,9 @@ def test_an_inconclusive_speedup_is_red_only_strictly_and_a_failed_one_both_ways
     inconclusive = judged(case("test_card[a]", "inconclusive", confirmed=True))
     assert (inconclusive["red_lenient"], inconclusive["red_strict"]) == (False, True)
     assert inconclusive["flagged"] == {"test_card[a]": ["cpu.speedup inconclusive"]} and inconclusive["confirmed"] == 1
+    # the first look, before the confirmation's median replaced it: its speedup and both models' CPU ms
+    assert inconclusive["first_looks"]["test_card[a]"] == 1.2 and inconclusive["speedups"]["test_card[a]"][0] == 1.5
+    assert inconclusive["first_ms"]["test_card[a]"] == [12.0, 10.0]
     failed = judged(case("test_card[b]", "fail", confirmed=True), exit_code=1)
     assert (failed["red_lenient"], failed["red_strict"], failed["speedup_failed"]) == (True, True, ["test_card[b]"])
 

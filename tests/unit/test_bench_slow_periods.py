@@ -46,6 +46,10 @@ def test_a_slow_state_of_two_minutes_is_slow_at_short_lags_and_gone_at_long_ones
 def test_without_slow_looks_nothing_persists():
     summary = slow_periods.summarize([process(i) for i in range(10)])
     assert summary["excursions"]["hits"] == 0
+    # the speedup follows the fp32 model's CPU time exactly (the jitter): all of its spread is taken out
+    b = summary["per_case"][B]
+    assert b["fp32_slope"] == pytest.approx(1.0) and b["fp32_correlation"] == pytest.approx(1.0)
+    assert b["sd_adjusted"] < 1e-9 < b["sd"]
     assert all(row["still_slow"] is None for row in summary["persistence"])
 
 
