@@ -110,7 +110,21 @@ def per_case(looks: list[dict[str, float]]) -> dict[str, Any]:
     return {"looks": len(looks), "excursions": wilson(int(np.sum(speedup < -EXCURSION)), len(looks)),
             "sd": float(np.std(speedup, ddof=1)), "fp32_slope": float(slope),
             "fp32_correlation": float(np.corrcoef(fp32, speedup)[0, 1]), "sd_adjusted": float(np.std(adjusted, ddof=2)),
-            "excursions_adjusted": int(np.sum(adjusted < -EXCURSION))}
+            "excursions_adjusted": int(np.sum(adjusted < -EXCURSION)), "out_of_sample": out_of_sample(speedup, fp32)}
+
+
+def out_of_sample(speedup: Any, fp32: Any) -> dict[str, int]:
+    """The slope learned on one half of the looks, applied to the other, both ways: the other half's looks
+    more than EXCURSION below the first half's median, then below the first half's line."""
+    import numpy as np
+
+    half = len(speedup) // 2
+    before = after = 0
+    for train, test in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
+        slope, intercept = np.polyfit(fp32[train], speedup[train], 1)
+        before += int(np.sum(speedup[test] - np.median(speedup[train]) < -EXCURSION))
+        after += int(np.sum(speedup[test] - (slope * fp32[test] + intercept) < -EXCURSION))
+    return {"before": before, "after": after}
 
 
 def summarize(processes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -548,6 +548,10 @@ def render_slow_periods(result: Result) -> str:
              f" medians; {s['processes_with_excursion']} processes had a slow look,"
              f" {s['processes_with_several']} of them more than one case slow." if slow else "")
     processes = data["processes"]
+    held_out = "; ".join(f"`{name}` {c['out_of_sample']['before']} -> {c['out_of_sample']['after']}"
+                         for name, c in s["per_case"].items() if "out_of_sample" in c)
+    held_out = (f" Out of sample (the slope learned on one half of the hour, applied to the other, both ways), the"
+                f" looks more than {threshold:.0%} below: {held_out}." if held_out else "")
     return "\n".join([
         table(["case", "looks", f"more than {threshold:.0%} below its median (Wilson 95%)", "sd of the log speedup",
                "slope on fp32's log CPU ms", "correlation", "sd without it",
@@ -559,7 +563,7 @@ def render_slow_periods(result: Result) -> str:
         f"{len(processes)} `pytest --qbench` processes, each timing the {len(data['cases'])} cases once (first look"
         f" only, no confirmation), back to back, {statistics.median(p['seconds'] for p in processes):.0f} s each"
         f" (median). A look is slow at more than {threshold:.0%} below its case's median, slow still at more than"
-        f" {threshold / 2:.0%}; any look is that slow {_rate(s['half_slow'])}.{moved} "
+        f" {threshold / 2:.0%}; any look is that slow {_rate(s['half_slow'])}.{moved}{held_out} "
         + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
                  result.path),
     ])

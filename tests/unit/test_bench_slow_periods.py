@@ -50,6 +50,7 @@ def test_without_slow_looks_nothing_persists():
     b = summary["per_case"][B]
     assert b["fp32_slope"] == pytest.approx(1.0) and b["fp32_correlation"] == pytest.approx(1.0)
     assert b["sd_adjusted"] < 1e-9 < b["sd"]
+    assert b["out_of_sample"] == {"before": 0, "after": 0}
     assert all(row["still_slow"] is None for row in summary["persistence"])
 
 
@@ -68,3 +69,15 @@ def test_the_renderer_lists_the_cases_and_the_lags_and_says_which_model_moved():
     assert "the int8 model's CPU time per call moved +11% (median; +11% to +11%)" in text
     assert re.search(r"the fp32 model's [+-]0% \(median; [+-]0% to [+-]0%\)", text)
     assert "bench/results/slow-periods-k.json" in text
+
+
+def test_a_speedup_that_follows_the_machines_speed_loses_its_slow_looks_once_the_fp32_time_is_taken_out():
+    # the fp32 model 30% faster in two processes (one in each half), the speedup 0.25 of that lower
+    speeds = [-0.3 if i in (5, 25) else 0.02 * ((i % 3) - 1) for i in range(40)]
+    processes = [{"started": 30.0 * i, "seconds": 25.0, "load_before": [2, 2, 2], "exit_code": 0,
+                  "cases": {A: {"speedup": 1.6 * math.exp(0.25 * f), "original_ms": 10 * math.exp(f),
+                                "optimized_ms": 6.25 * math.exp(0.75 * f)}}} for i, f in enumerate(speeds)]
+    case = slow_periods.summarize(processes)["per_case"][A]
+    assert case["excursions"]["hits"] == 2 and case["excursions_adjusted"] == 0
+    assert case["fp32_slope"] == pytest.approx(0.25)
+    assert case["out_of_sample"] == {"before": 2, "after": 0}
