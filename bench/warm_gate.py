@@ -95,9 +95,8 @@ def order(rounds: int) -> list[str]:
 
 def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """after / before of the gate runs: per round (wall seconds summed per side) and per case (mean seconds),
-    the cases' geometric mean with a 95% t-interval over the cases both sides ran in every gate run."""
-    from scipy.stats import t
-
+    the cases' geometric mean with a 95% t-interval over the cases both sides ran in every gate run, and
+    the rounds' over the rounds when there are several."""
     timed = [r for r in runs if not r["update"]]
     rounds = sorted({r["round"] for r in timed})
     per_round = [sum(r["seconds"] for r in timed if r["round"] == k and r["side"] == "after")
@@ -106,22 +105,33 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     def mean_seconds(side: str, case: str) -> float:
         return statistics.fmean(r["cases"][case] for r in timed if r["side"] == side)
 
-    def geomean(logs: list[float]) -> dict[str, float]:
-        mean, sem = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
-        low, high = t.interval(0.95, len(logs) - 1, loc=mean, scale=sem)
-        return {"geomean": math.exp(mean), "low": math.exp(low), "high": math.exp(high), "cases": len(logs)}
-
     logs = [math.log(mean_seconds("after", case) / mean_seconds("before", case)) for case in sorted(common)]
-    unconfirmed = _unconfirmed_logs(timed, common)
     wall = {side: statistics.median(r["seconds"] for r in timed if r["side"] == side) for side in SIDES}
     case_sum = {side: statistics.median(sum(r["cases"].values()) for r in timed if r["side"] == side) for side in SIDES}
     phases = {phase: {side: statistics.median(r["phases"][phase] for r in timed if r["side"] == side) for side in SIDES}
               for phase in (*PHASES, "rest") if all("phases" in r for r in timed)}
     return {"wall_median": wall, "case_seconds_median": case_sum, "phase_seconds_median": phases,
-            "per_round": per_round, "cases": len(logs), "case_ratio": geomean(logs),
-            "confirmed_per_run": {side: statistics.fmean(len(r.get("confirmed", [])) for r in timed
-                                                         if r["side"] == side) for side in SIDES},
+            "per_round": per_round,
+            "round_ratio": geomean([math.log(r) for r in per_round]) if len(rounds) > 1 else None,
+            "cases": len(logs), "case_ratio": geomean(logs),
+            **(_confirmations(timed, common) if all("confirmed" in r for r in timed) else {})}
+
+
+def _confirmations(timed: list[dict[str, Any]], common: set[str]) -> dict[str, Any]:
+    """Confirmations per run per side, and the per-case comparison over the runs that did not confirm it."""
+    unconfirmed = _unconfirmed_logs(timed, common)
+    return {"confirmed_per_run": {side: statistics.fmean(len(r["confirmed"]) for r in timed if r["side"] == side)
+                                  for side in SIDES},
             "unconfirmed_case_ratio": geomean(unconfirmed) if len(unconfirmed) > 1 else None}
+
+
+def geomean(logs: list[float]) -> dict[str, float]:
+    """exp of the logs' mean, with a 95% t-interval over them."""
+    from scipy.stats import t
+
+    mean, sem = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
+    low, high = t.interval(0.95, len(logs) - 1, loc=mean, scale=sem) if sem > 0 else (mean, mean)
+    return {"geomean": math.exp(mean), "low": math.exp(low), "high": math.exp(high), "cases": len(logs)}
 
 
 def _unconfirmed_logs(timed: list[dict[str, Any]], common: set[str]) -> list[float]:

@@ -501,6 +501,9 @@ def render_warm_gate(result: Result) -> str:
             for i, run in enumerate(r for r in data["runs"] if not r["update"])]
     ratio = s["case_ratio"]
     phases = s.get("phase_seconds_median") or {}
+    rounds = s.get("round_ratio")
+    over_rounds = (f" (geometric mean x{rounds['geomean']:.3f}, 95% t-interval"
+                   f" {rounds['low']:.3f}–{rounds['high']:.3f})" if rounds else "")
     clean = s.get("unconfirmed_case_ratio")
     per_run = s.get("confirmed_per_run", {})
     confirmed = (f" A case failing or inconclusive at first look is measured again in fresh processes: confirmations"
@@ -516,7 +519,8 @@ def render_warm_gate(result: Result) -> str:
         f"Each run `pytest --qbench examples -k \"{data['select']}\"`, its own process, warm (each commit's update run"
         f" before, untimed, built its variants and recorded its baselines). After / before: wall"
         f" {s['wall_median']['after']:.0f} s against {s['wall_median']['before']:.0f} s (medians), per round"
-        f" {', '.join(f'x{r:.3f}' for r in s['per_round'])}; per case (mean seconds of each side), geometric mean"
+        f" {', '.join(f'x{r:.3f}' for r in s['per_round'])}{over_rounds}; per case (mean seconds of each side),"
+        " geometric mean"
         f" x{ratio['geomean']:.3f} (95% t-interval over {s['cases']} cases {ratio['low']:.3f}–{ratio['high']:.3f})."
         f"{confirmed}{where} "
         + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',

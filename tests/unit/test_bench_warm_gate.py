@@ -40,6 +40,7 @@ def test_the_comparison_finds_a_known_slowdown_per_case_and_per_round_and_ignore
     assert ratio["geomean"] == pytest.approx(0.9, rel=0.01)
     assert ratio["low"] < 0.9 < ratio["high"]
     assert summary["per_round"] == [pytest.approx(0.9, rel=0.02)] * 2
+    assert summary["round_ratio"]["geomean"] == pytest.approx(0.9, rel=0.02)
     assert summary["wall_median"]["before"] > summary["wall_median"]["after"]
 
 
