@@ -1,5 +1,6 @@
-"""How long a slow int8 state lasts: the cases that went slow in the live gate, timed again and again in
-fresh pytest processes for an hour, so that a confirmation knows how long to wait (issue 31 item 1).
+"""How long a case's slow speedup lasts, and what moves with it: the cases that went slow in the live gate,
+timed again and again in fresh pytest processes, so that a confirmation knows how long to wait (issue 31
+item 1; docs/BENCHMARKS.md §8e).
 
     PYTHONPATH=. .venv/bin/python bench/slow_periods.py --minutes 60 --beside "what else runs"
 
