@@ -554,7 +554,7 @@ def render_slow_periods(result: Result) -> str:
     processes = data["processes"]
     held_out = "; ".join(f"`{name}` {c['out_of_sample']['before']} -> {c['out_of_sample']['after']}"
                          for name, c in s["per_case"].items() if "out_of_sample" in c)
-    held_out = (f" Out of sample (the slope learned on one half of the hour, applied to the other, both ways), the"
+    held_out = (f" Out of sample (the slope learned on one half of the looks, applied to the other, both ways), the"
                 f" looks more than {threshold:.0%} below: {held_out}." if held_out else "")
     return "\n".join([
         table(["case", "looks", f"more than {threshold:.0%} below its median (Wilson 95%)", "sd of the log speedup",
