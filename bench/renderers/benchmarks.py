@@ -528,7 +528,7 @@ def render_warm_gate(result: Result) -> str:
     ])
 
 
-# ---- bench/slow_periods.py: how long a slow int8 state lasts ---------------------------------------------------------
+# ---- bench/slow_periods.py: how long a slow speedup lasts, and what moves with it -----------------------------------
 
 
 def render_slow_periods(result: Result) -> str:

@@ -52,20 +52,25 @@ def test_only_the_cases_every_gate_run_measured_are_compared():
     assert math.isclose(summary["case_ratio"]["geomean"], 1.0, rel_tol=0.01)
 
 
-def test_the_renderer_lists_the_runs_in_order_and_states_both_ratios():
-    runs = [run("before", None, 3.0, update=True), run("after", None, 3.0, update=True),
-            run("before", 0, 1.0), run("after", 0, 1.1, 1), run("after", 0, 1.1, 2), run("before", 0, 1.0, 1)]
+def rendered(runs: list[dict], summary: dict) -> str:
+    """The warm-gate block of a synthetic record of `runs` and their `summary`."""
     data = {"when": "2026-12-07T02:30:00+00:00", "minutes": 12.0, "load_before": [1, 1, 1], "load_after": [2, 2, 2],
             "beside": "nothing", "machine": {"brand": "CPU", "hardware_key": "k", "physical_cores": 2,
                                               "logical_cores": 2},
             "revisions": {"before": "aaaa111", "after": "bbbb222"}, "select": warm_gate.SELECT,
-            "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs,
-            "summary": warm_gate.compare(runs)}
-    text = render_warm_gate(Result("bench/results/warm-gate-k.json", data))
+            "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs, "summary": summary}
+    return render_warm_gate(Result("bench/results/warm-gate-k.json", data))
+
+
+def test_the_renderer_lists_the_runs_in_order_and_states_both_ratios():
+    runs = [run("before", None, 3.0, update=True), run("after", None, 3.0, update=True),
+            run("before", 0, 1.0), run("after", 0, 1.1, 1), run("after", 0, 1.1, 2), run("before", 0, 1.0, 1)]
+    summary = warm_gate.compare(runs)
+    text = rendered(runs, summary)
     lines = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [line.split(" | ")[1] for line in lines] == ["before (`aaaa111`)", "after (`bbbb222`)",
                                                          "after (`bbbb222`)", "before (`aaaa111`)"]
-    assert f"per round x{data['summary']['per_round'][0]:.3f};" in text
+    assert f"per round x{summary['per_round'][0]:.3f};" in text
     assert "geometric mean x1.100" in text
     assert "bench/results/warm-gate-k.json" in text
 
@@ -105,12 +110,7 @@ def test_the_phases_medians_per_side_are_compared_and_rendered_when_the_runs_rec
         r["phases"] = {"setup": setup, "call": 60.0, "teardown": 0.5, "rest": 8.0}
     summary = warm_gate.compare(runs)
     assert summary["phase_seconds_median"]["setup"] == {"before": 10.5, "after": 14.5}
-    data = {"when": "2026-12-07T02:30:00+00:00", "minutes": 12.0, "load_before": [1, 1, 1], "load_after": [2, 2, 2],
-            "beside": "nothing", "machine": {"brand": "CPU", "hardware_key": "k", "physical_cores": 2,
-                                              "logical_cores": 2},
-            "revisions": {"before": "aaaa111", "after": "bbbb222"}, "select": warm_gate.SELECT,
-            "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs, "summary": summary}
-    text = render_warm_gate(Result("bench/results/warm-gate-k.json", data))
+    text = rendered(runs, summary)
     assert "setup 10.5 -> 14.5 s, call 60.0 -> 60.0 s, teardown 0.5 -> 0.5 s, rest 8.0 -> 8.0 s" in text
 
 
@@ -126,10 +126,5 @@ def test_a_case_confirmed_in_some_runs_is_compared_over_the_others_apart_from_wh
     assert summary["case_ratio"]["geomean"] == pytest.approx(2 ** (1 / len(CASES)), rel=0.01)
     assert summary["unconfirmed_case_ratio"]["geomean"] == pytest.approx(1.0, rel=0.01)
     assert summary["unconfirmed_case_ratio"]["cases"] == len(CASES)
-    data = {"when": "2026-12-07T02:30:00+00:00", "minutes": 12.0, "load_before": [1, 1, 1], "load_after": [2, 2, 2],
-            "beside": "nothing", "machine": {"brand": "CPU", "hardware_key": "k", "physical_cores": 2,
-                                              "logical_cores": 2},
-            "revisions": {"before": "aaaa111", "after": "bbbb222"}, "select": warm_gate.SELECT,
-            "command": "bench/warm_gate.py --before aaaa111 --after HEAD --rounds 1", "runs": runs, "summary": summary}
-    text = render_warm_gate(Result("bench/results/warm-gate-k.json", data))
+    text = rendered(runs, summary)
     assert "confirmations per run 0.0 before, 0.5 after; over the runs that did not confirm it, per case x1.00" in text
