@@ -54,6 +54,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path[:0] = [str(BENCH), str(REPO / "examples")]
 from qbench_live_slowdown import RECORD_ENV, SLOWED_ENV, TARGET_ENV  # noqa: E402
+from renderers.common import was_confirmed  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 SELECT = "(reference_card or collapse or repaired or rotten) and not openvino and not budget and not hub"
@@ -173,7 +174,7 @@ def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, An
         "exit_code": exit_code, "cases": len(cases),
         "red_lenient": exit_code != 0 or bool(failed), "red_strict": exit_code != 0 or bool(flagged),
         "speedup_failed": failed, "flagged": flagged,
-        "confirmed": sum(bool((c.get("latency") or {}).get("measurements")) for c in cases),
+        "confirmed": sum(was_confirmed(c) for c in cases),
         "target": speedup_status(by_name[target]) if target in by_name else "absent",
         "speedups": {case_name(c): [c["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high")]
                      for c in cases if c.get("latency")},

@@ -38,7 +38,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from renderers.common import verdict_counts  # noqa: E402
+from renderers.common import verdict_counts, was_confirmed  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 SELECT = "test_conll03_reference_card and not static and not hub"
@@ -76,7 +76,7 @@ def gate(tree: Path, work: Path, name: str, select: str, update: bool) -> dict[s
         sys.exit(f"{name}: the gate wrote no artifact (exit {done.returncode}):\n{output}")
     cases = json.loads(artifact.read_text())["cases"]
     return {"seconds": seconds, "exit_code": done.returncode, "cases": {c["nodeid"]: c["seconds"] for c in cases},
-            "confirmed": sorted(c["nodeid"] for c in cases if (c.get("latency") or {}).get("measurements")),
+            "confirmed": sorted(c["nodeid"] for c in cases if was_confirmed(c)),
             "phases": phase_seconds(done.stdout, seconds), "verdicts": verdict_counts(cases)}
 
 
@@ -140,7 +140,7 @@ def _unconfirmed_logs(timed: list[dict[str, Any]], common: set[str]) -> list[flo
     of a side are left out."""
     logs = []
     for case in sorted(common):
-        means = [[r["cases"][case] for r in timed if r["side"] == side and case not in r.get("confirmed", [])]
+        means = [[r["cases"][case] for r in timed if r["side"] == side and case not in r["confirmed"]]
                  for side in SIDES]
         if all(means):
             logs.append(math.log(statistics.fmean(means[1]) / statistics.fmean(means[0])))

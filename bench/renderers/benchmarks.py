@@ -9,7 +9,7 @@ import math
 import statistics
 from typing import Any
 
-from .common import Result, Run, archived, footer, pct, run_of, script, span, table, verdicts, wilson
+from .common import Result, Run, archived, footer, pct, rerun, run_of, script, span, table, verdicts, wilson
 
 # ---- bench/latency_gate.py as of 5811f38: the fp32-copy study -------------------------------------------------------
 
@@ -445,9 +445,7 @@ def render_live_gate(result: Result) -> str:
             f'Each run `pytest --qbench examples -k "{data["select"]}"`, its own process, against baselines of'
             f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{spread}{sessions}"
             f" A/A cases flagged (failed or inconclusive), runs per case: {cases}. "
-            + footer(
-                run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"', result.path
-            ),
+            + footer(run_of(data), rerun(data), result.path),
         ]
     )
 
@@ -483,8 +481,7 @@ def render_cold_demo(*records: Result) -> str:
             table(["step", "min", "exit"], [*rows, ["**total**", f"**{total:.1f}**", ""]]),
             "",
             f"Models trained: {models}. The gate: {ran}. "
-            + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
-                     result.path),
+            + footer(run_of(data), rerun(data), result.path),
             "",
         ]
     return "\n".join(parts[:-1])
@@ -523,8 +520,7 @@ def render_warm_gate(result: Result) -> str:
         " geometric mean"
         f" x{ratio['geomean']:.3f} (95% t-interval over {s['cases']} cases {ratio['low']:.3f}–{ratio['high']:.3f})."
         f"{confirmed}{where} "
-        + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
-                 result.path),
+        + footer(run_of(data), rerun(data), result.path),
     ])
 
 
@@ -568,8 +564,7 @@ def render_slow_periods(result: Result) -> str:
         f" only, no confirmation), back to back, {statistics.median(p['seconds'] for p in processes):.0f} s each"
         f" (median). A look is slow at more than {threshold:.0%} below its case's median, slow still at more than"
         f" {threshold / 2:.0%}; any look is that slow {_rate(s['half_slow'])}.{moved}{held_out} "
-        + footer(run_of(data), f'PYTHONPATH=. .venv/bin/python {data["command"]} --beside "what else runs"',
-                 result.path),
+        + footer(run_of(data), rerun(data), result.path),
     ])
 
 

@@ -66,6 +66,11 @@ def script(name: str) -> str:
     return f'.venv/bin/python bench/{name} --beside "what else runs"'
 
 
+def rerun(record: dict[str, Any]) -> str:
+    """How to run again a bench script whose record keeps its command (and which records what ran beside it)."""
+    return f'PYTHONPATH=. .venv/bin/python {record["command"]} --beside "what else runs"'
+
+
 ARCHIVED_AT = "d9a76c5"  # the last commit with the scripts of bench/ARCHIVE.md
 
 
@@ -109,6 +114,11 @@ def wilson(hits: int, n: int) -> str:
 def verdict_counts(cases: Iterable[dict[str, Any]]) -> dict[str, int]:
     """An artifact's cases by verdict, an expected failure as "xfailed" (as pytest reports it)."""
     return dict(Counter("xfailed" if case.get("expected_failure") else case["verdict"] for case in cases))
+
+
+def was_confirmed(case: dict[str, Any]) -> bool:
+    """Whether an artifact's case was measured again in fresh processes in its run (`latency.measurements`)."""
+    return bool((case.get("latency") or {}).get("measurements"))
 
 
 def verdicts(counts: dict[str, int]) -> str:
