@@ -163,6 +163,13 @@ def first_ms(case: dict[str, Any]) -> list[float]:
     return [float(cpu["original_ms"]), float(cpu["optimized_ms"])]
 
 
+def latency_gate(cases: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the run held every speedup check to (its between-run sigma, family, alpha): for a replay of its
+    confirmations (bench/slow_looks.py)."""
+    return next(((c["baseline"] or {}).get("latency_gate") for c in cases
+                 if (c.get("baseline") or {}).get("latency_gate")), None)
+
+
 def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, Any]:
     """A gate run as CI would see it: red leniently (non-zero exit or a failed speedup check) or strictly
     (also an inconclusive check); which cases; how many were confirmed in the run; the target's verdict."""
@@ -180,6 +187,10 @@ def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, An
                      for c in cases if c.get("latency")},
         "first_looks": {case_name(c): first_look(c) for c in cases if c.get("latency")},
         "first_ms": {case_name(c): first_ms(c) for c in cases if c.get("latency")},
+        # every CPU phase of a confirmed case, the first look then the fresh processes, as the artifact has them
+        "confirmations": {case_name(c): c["latency"]["measurements"] for c in cases
+                          if c.get("latency") and was_confirmed(c)},
+        "latency_gate": latency_gate(cases),
     }
 
 

@@ -18,6 +18,8 @@ import qbench_live_slowdown as plugin  # noqa: E402
 from renderers import Result, render_live_gate  # noqa: E402
 
 TARGET = "test_card[dynamic-Add+MatMul-bs1-len32]"
+GATE = {"alpha": 0.01, "cases": 3, "cpu_model": "m",
+        "speedup_spread": {"cases": 3, "df": 2.0, "runs": 9, "sigma": 0.01}}
 
 
 def case(name: str, speedup: str | None = "pass", others: tuple[tuple[str, str], ...] = (), *, confirmed: bool = False,
@@ -27,7 +29,7 @@ def case(name: str, speedup: str | None = "pass", others: tuple[tuple[str, str],
     first = {**cpu, "speedup": {"value": 1.2, "ci_low": 1.1, "ci_high": 1.3}, "optimized_ms": 10.0}
     latency = None if speedup is None else {"cpu": cpu, "measurements": [first, cpu, cpu] if confirmed else []}
     return {"nodeid": f"examples/test_x.py::{name}", "checks": checks, "latency": latency,
-            "expected_failure": expected_failure}
+            "expected_failure": expected_failure, "baseline": None if speedup is None else {"latency_gate": GATE}}
 
 
 COLLAPSE = case("test_collapse[static-bs1-len32]", None, (("f1", "fail"),), expected_failure=True)
@@ -50,6 +52,10 @@ def test_an_inconclusive_speedup_is_red_only_strictly_and_a_failed_one_both_ways
     # the first look, before the confirmation's median replaced it: its speedup and both models' CPU ms
     assert inconclusive["first_looks"]["test_card[a]"] == 1.2 and inconclusive["speedups"]["test_card[a]"][0] == 1.5
     assert inconclusive["first_ms"]["test_card[a]"] == [12.0, 10.0]
+    # each phase of the confirmed case: the first look, then the fresh processes
+    first, again = inconclusive["confirmations"]["test_card[a]"][0], inconclusive["confirmations"]["test_card[a]"][1:]
+    assert first["speedup"]["value"] == 1.2 and [m["speedup"]["value"] for m in again] == [1.5, 1.5]
+    assert inconclusive["latency_gate"] == GATE  # what the run held its speedups to, for a replay
     failed = judged(case("test_card[b]", "fail", confirmed=True), exit_code=1)
     assert (failed["red_lenient"], failed["red_strict"], failed["speedup_failed"]) == (True, True, ["test_card[b]"])
 
