@@ -73,7 +73,7 @@ from ..results import (
 )
 from ..specs import Tolerances
 from .baselines import UPDATE_COMMAND
-from .latency_stats import differs_from_sample, speedup_vs_runs
+from .latency_stats import differs_from_sample, speedup_in_run, speedup_vs_runs
 
 LATENCY_NOT_GATED = "latency recorded, not gated"  # how a Check.latency_not_gated and the reports say it
 # Lets a value exactly at the tolerance, as written, pass despite binary float rounding.
@@ -308,8 +308,9 @@ def _latency_vs_baseline(result: CaseResult, latency: LatencyResult, baseline: B
         )
         return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"CPU model {gate.cpu_model}", reason)]
     recorded = entry.latency
-    in_run = tuple(m.speedup.value for m in latency.measurements)
-    checks = [speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol, in_run=in_run)]
+    in_run = [m.speedup for m in latency.measurements]
+    checks = [speedup_in_run(in_run, runs, gate, tol.speedup_rtol) if len(in_run) > 1
+              else speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol)]
     if tol.cpu_time_rtol is not None:
         reference = float(np.median([r.optimized_ms for r in runs]))
         checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))

@@ -195,7 +195,7 @@ def test_the_report_leads_with_the_verdict_the_counts_what_failed_and_the_speedu
     failed = "<li>dynamic-Add+MatMul-bs8-len32: [fail] f1 vs baseline: f1 0.8000 vs baseline 0.9390</li>"
     unsure = "<li>dynamic-Add+MatMul-bs4-len32: interval covers both</li>"
     confirmed = (
-        "<li>dynamic-Add+MatMul-bs4-len32: cpu speedups 4.210, 4.640, 4.700 -&gt; median 4.640: inconclusive</li>"
+        "<li>dynamic-Add+MatMul-bs4-len32: cpu speedups 4.210, 4.640, 4.700 -&gt; best 4.700: inconclusive</li>"
     )
     order = ["<h1>", "<ul id='counts'>", failed, unsure, confirmed, "<h2>Speedup against the baseline</h2>",
              "<figure>", "<h2>This run</h2>", "<details class='table'><summary>The gate table: 5 cases"]
