@@ -602,6 +602,56 @@ def render_gate_periods(result: Result) -> str:
     ])
 
 
+# ---- bench/slow_looks.py: which model a slow first look moved; the covariate; the confirmation replayed ------------
+
+
+def render_slow_looks(result: Result) -> str:
+    """Per live study: its slow first looks by the model that moved and what the confirmation did; the covariate
+    against today's rule at first look; the confirmation replayed by the median and by the best measurement."""
+    data = result.data
+    looks, rules, replays = [], [], []
+    for s in data["studies"]:
+        slow, kinds = s["slow_looks"], s["kinds"]
+        confirmed = [look for look in slow if look["confirmation"]]
+        looks.append([f"`{s['name']}`", s["runs"], len(slow), kinds["int8 slower"], kinds["fp32 faster"],
+                      f"{sum(look['verdict'] == 'pass' for look in confirmed)} of {len(confirmed)}"])
+        for rule, label in (("today", "today's"), ("given_speed", "given the machine's speed")):
+            r = s["covariate"]["rules"][rule]
+            rules.append([f"`{s['name']}`", label, _rate(r["failed"]), r["inconclusive"]["hits"],
+                          f"{r['aa_red_lenient']['hits']} / {r['aa_red_strict']['hits']} of {r['aa_runs']}",
+                          _rate(r["target_caught"]) if r["target_caught"] else "–", r["tail"]["3"],
+                          f"{r['sigma_median']:.2%}"])
+        c = s["confirmation"]
+        for estimator, label in (("median", "the median (the study's runs)"), ("best", "the best (the gate now)")):
+            unslowed, target = c["counts"][estimator]["unslowed"], c["counts"][estimator]["target"]
+            replays.append([f"`{s['name']}`", label, sum(unslowed.values()),
+                            " / ".join(str(unslowed[v]) for v in ("fail", "inconclusive", "pass")),
+                            f"{c['red'][estimator]['lenient']} / {c['red'][estimator]['strict']} of {c['aa_runs']}",
+                            f"{target['fail']} of {sum(target.values())}"])
+    first = data["studies"][0]
+    studies = ", ".join(f"`{s['record']}` ({s['when']}; beside it: {s['beside']})" for s in data["studies"])
+    return "\n".join([
+        table(["study", "gate runs", f"first looks more than {first['excursion']:.0%} below their case's median",
+               "int8 slower", "fp32 faster", "confirmed, then passed"], looks),
+        "",
+        table(["study", "rule, at first look", "first looks failed (Wilson 95%)", "inconclusive",
+               "A/A runs red at first look: lenient / strict", "slowed case caught", "standardized drops > 3",
+               "between-run sigma (median)"], rules),
+        "",
+        table(["study", "confirmation judged on", "A/A cases confirmed", "fail / inconclusive / pass",
+               "A/A runs red: lenient / strict", "slowed case failed"], replays),
+        "",
+        f"Studies: {studies}."
+        " A first look's kind: int8 slower when its int8 model's CPU time per call rose by at least half the"
+        " speedup's drop and by more than fp32's fell; else fp32 faster. The rules at first look learn from the"
+        " baseline runs and the study's other runs (leave one run out). The replay judges each confirmed case's"
+        " recorded measurements with the package's rule of each kind; the median's verdicts equal the recorded"
+        " ones in every case (the script stops otherwise). "
+        + footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/slow_looks.py --studies "
+                 + " ".join(s["name"] for s in data["studies"]), result.path),
+    ])
+
+
 def render_cpu_model_offset(result: Result) -> str:
     """Inline: the range over the cases of the speedup ratio between two CPU models of one key."""
     offsets = [o for o in result.data["figures"]["speedup"]["offsets"] if not o["same_cpu_model"]]

@@ -73,9 +73,15 @@ def test_the_0_1_deep_paths_that_did_not_move_still_import():
 
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-# A renderer may read an artifact with the report's own code, so that a docs table and the report it
-# mirrors cannot disagree: the runtimes side by side (docs/RESULTS.md and report/runtimes.py).
-RENDERED_WITH_THE_REPORT = {"renderers/results.py": {"pytest_qbench.report.runtimes"}}
+# The internals a bench script may take, and why. A renderer may read an artifact with the report's own code,
+# so that a docs table and the report it mirrors cannot disagree: the runtimes side by side (docs/RESULTS.md
+# and report/runtimes.py). A replay of recorded measurements calls the gate's latency rule itself, the rule
+# the runs used and the rule of today, on the same numbers (bench/slow_looks.py, docs/BENCHMARKS.md §8f).
+INTERNALS_TAKEN = {
+    "renderers/results.py": {"pytest_qbench.report.runtimes"},
+    "slow_looks.py": {"pytest_qbench.gate.latency_stats", "pytest_qbench.gate.spread", "pytest_qbench.measure.stats",
+                      "pytest_qbench.results"},
+}
 
 
 def _internal(tree: ast.AST) -> set[str]:
@@ -100,7 +106,7 @@ def test_bench_scripts_use_only_the_public_api(script: str):
     """bench/ builds, measures and judges through the public API (the pipeline of a case, pipeline.py),
     so the package's internals can move without breaking it; finished studies are archived (bench/ARCHIVE.md)."""
     internal = _internal(ast.parse((BENCH / script).read_text()))
-    assert {name.rsplit(".", 1)[0] for name in internal} <= RENDERED_WITH_THE_REPORT.get(script, set()), internal
+    assert {name.rsplit(".", 1)[0] for name in internal} <= INTERNALS_TAKEN.get(script, set()), internal
 
 
 def test_the_bench_import_check_finds_a_deep_import_and_an_unlisted_name():

@@ -1,0 +1,322 @@
+"""The slow first looks of the live gate studies: which model moved, whether the in-run confirmation cleared
+them, and whether judging a speedup given the machine's speed at the time (the remedy docs/BENCHMARKS.md
+§8e proposed, issue 31) would have judged the first looks better.
+
+    PYTHONPATH=. .venv/bin/python bench/slow_looks.py --studies NAME [NAME ...]
+
+A study NAME is a live gate study (bench/live_gate.py): its record bench/results/live-gate-NAME.json, whose
+runs recorded each case's first look (its CPU-time speedup and each model's CPU ms per call) and each
+confirmed case's phases, and its baselines in bench/results/live-studies/NAME/baselines.
+
+1. The slow first looks: more than EXCURSION (log) below their case's median over the study's runs (a
+   slowed run's target left out). For each, how far the fp32 and the int8 model's CPU ms per call moved
+   from their medians, what the confirmation's fresh processes measured, and the case's verdict in the
+   run. A look whose int8 model alone slowed is a slow session of that model; one whose fp32 model sped up
+   with the speedup is the machine's speed, which a covariate could take out.
+2. The covariate, tested: every first look judged again, as the gate judges it before any confirmation,
+   with the package's own speedup rule (gate/latency_stats.SpeedupRule, gate/spread) against the study's
+   baseline runs, two ways. Today's: the drop from the baseline runs' median, the between-run sigma
+   pooled over the cases (between_run_sigma, with its prior). Given the machine's speed: each baseline run
+   moved along the case's least-squares slope of log speedup on log fp32 CPU ms to this look's fp32 CPU
+   time; the sigma pooled from the residuals of that line; the slope's error times the distance moved
+   added to the standard error. Both learn from the same data: the baseline runs and a history of the
+   study's other runs (leave one run out), what `--qbench-history` would hold after the study's hours;
+   the baseline runs alone, minutes apart, span too little of the machine's speed to teach a slope. A first
+   look's own standard error is its case's median over the baseline runs (the record keeps the first
+   look's value only). Counted per rule: first looks failed and inconclusive, A/A runs red at first look,
+   the slowed target caught, and the standardized drops' tail.
+Written to bench/results/slow-looks-<hardware key>.json (or --output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from live_gate import EXCURSION, wilson  # noqa: E402
+from run_record import run_info, run_start, save_result  # noqa: E402
+
+from pytest_qbench.gate.latency_stats import SpeedupRule, speedup_in_run, speedup_vs_runs  # noqa: E402
+from pytest_qbench.gate.spread import PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, Measured, between_run_sigma, compare  # noqa: E402,E501
+from pytest_qbench.measure.stats import median_cpu  # noqa: E402
+from pytest_qbench.results import CpuTime, LatencyGate, LatencyRun, Speedup, Status  # noqa: E402
+
+RESULTS = BENCH / "results"
+RULES = ("today", "given_speed")
+RTOL, ALPHA = 0.10, 0.01  # the example gate's: specs.Tolerances and QbenchOptions defaults
+TAIL = (2.0, 3.0)  # standardized drops counted beyond these
+
+
+@dataclass(frozen=True)
+class Look:
+    """A case's log speedup and log fp32 CPU ms per call in one run, with the speedup's own standard error."""
+
+    y: float
+    x: float
+    se: float
+
+
+def baseline_runs(folder: Path) -> dict[str, list[LatencyRun]]:
+    """The study's baseline runs per case, named as pytest names the case: `test_x[params]`."""
+    runs: dict[str, list[LatencyRun]] = {}
+    for path in sorted((folder / "baselines").glob("*.json")):
+        if path.name.endswith(".obtained.json"):  # a failed case's measurement, not a baseline
+            continue
+        test = path.stem.split("--", 1)[1]
+        for params, keys in json.loads(path.read_text())["cases"].items():
+            for entry in keys.values():
+                runs.setdefault(f"{test}[{params}]", []).extend(
+                    LatencyRun(**r) for r in entry.get("latency", {}).get("runs", []))
+    return runs
+
+
+def as_looks(runs: list[LatencyRun]) -> list[Look]:
+    return [Look(r.log_speedup, math.log(r.original_ms), r.log_se) for r in runs]
+
+
+def learned_from(run: dict[str, Any], name: str, target: str) -> bool:
+    """Whether a case's look in `run` tells how the case varies: not the slowed run's target."""
+    return not (run["arm"] == "slow" and name == target)
+
+
+def first_looks(live: dict[str, Any], base: dict[str, list[Look]]) -> list[dict[str, Look]]:
+    """Per run, each gated case's first look."""
+    se = {name: statistics.median(b.se for b in looks) for name, looks in base.items()}
+    return [{name: Look(math.log(value), math.log(run["first_ms"][name][0]), se[name])
+             for name, value in run["first_looks"].items() if name in base} for run in live["runs"]]
+
+
+def history(looks: list[dict[str, Look]], live: dict[str, Any], leave: int | None = None) -> dict[str, list[Look]]:
+    """Every run's looks but run `leave`'s, and but the slowed runs' target."""
+    kept: dict[str, list[Look]] = {}
+    for i, (run, own) in enumerate(zip(live["runs"], looks, strict=True)):
+        for name, look in own.items():
+            if i != leave and learned_from(run, name, live["target"]):
+                kept.setdefault(name, []).append(look)
+    return kept
+
+
+# ---- 1. the slow first looks ---------------------------------------------------------------------------------
+
+
+def slow_first_looks(live: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each first look more than EXCURSION below its case's median: both models' moves, the confirmation's."""
+    target, runs = live["target"], live["runs"]
+    names = {name for run in runs for name in run["first_looks"]}
+    medians = {name: [statistics.median(math.log(v) for v in values) for values in zip(*(
+        [run["first_looks"][name], *run["first_ms"][name]] for run in runs
+        if name in run["first_looks"] and learned_from(run, name, target)), strict=True)] for name in names}
+    slow = []
+    for index, run in enumerate(runs):
+        for name, value in run["first_looks"].items():
+            med = medians[name]
+            if not learned_from(run, name, target) or math.log(value) - med[0] >= -EXCURSION:
+                continue
+            phases = run.get("confirmations", {}).get(name, [])
+            moves = [[math.log(v) - m for v, m in zip(figures(phase), med, strict=True)] for phase in phases[1:]]
+            statuses = run["flagged"].get(name, [])
+            slow.append({"run": index, "arm": run["arm"], "case": name,
+                         "moved": [math.log(v) - m for v, m in zip(
+                             [value, *run["first_ms"][name]], med, strict=True)],
+                         "confirmation": moves,
+                         "verdict": "pass" if not statuses else ", ".join(statuses)})
+    return slow
+
+
+def figures(phase: dict[str, Any]) -> list[float]:
+    """A confirmation's phase as the artifact has it: speedup, fp32 and int8 CPU ms per call."""
+    return [phase["speedup"]["value"], phase["original_ms"], phase["optimized_ms"]]
+
+
+def kinds(slow: list[dict[str, Any]]) -> dict[str, int]:
+    """The slow first looks by which model moved: the int8 model slower by at least half the drop while fp32
+    did not speed up by as much (a slow int8 session); else the fp32 model faster (the machine's speed)."""
+    counts = {"int8 slower": 0, "fp32 faster": 0}
+    for look in slow:
+        drop, fp32, int8 = look["moved"]
+        counts["int8 slower" if int8 >= -drop / 2 and -fp32 < int8 else "fp32 faster"] += 1
+    return counts
+
+
+# ---- 2. the covariate, tested --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """A case's log speedup on its log fp32 CPU ms, fitted to its baseline runs and history."""
+
+    slope: float
+    slope_se: float
+    residuals: list[tuple[float, float]]  # (residual, own se), scaled for the line's two parameters
+
+
+def fit_line(points: list[Look]) -> Line:
+    x, y = np.array([p.x for p in points]), np.array([p.y for p in points])
+    n, sxx = len(points), float(np.sum((x - x.mean()) ** 2))
+    if n < 4 or sxx == 0:
+        return Line(0.0, 0.0, [(p.y, p.se) for p in points])
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
+    residuals = y - y.mean() - slope * (x - x.mean())
+    # between_run_sigma scales deviations from a mean by sqrt(n / (n - 1)); a line's residuals need n / (n - 2)
+    scaled = residuals * math.sqrt((n - 1) / (n - 2))
+    slope_se = math.sqrt(float(np.sum(residuals**2)) / (n - 2) / sxx)
+    return Line(slope, slope_se, [(float(r), p.se) for r, p in zip(scaled, points, strict=True)])
+
+
+def judge_run(own: dict[str, Look], base: dict[str, list[Look]], past: dict[str, list[Look]]) -> dict[str, Any]:
+    """Each case's first look of one run by both rules: its status and standardized drop; each rule's sigma."""
+    names = sorted(own)
+    lines = {n: fit_line(base[n] + past.get(n, [])) for n in names}
+    spreads = {"today": between_run_sigma([[(p.y, p.se) for p in base[n] + past.get(n, [])] for n in names],
+                                          PRIOR_SPEEDUP_SIGMA),
+               "given_speed": between_run_sigma([lines[n].residuals for n in names], PRIOR_SPEEDUP_SIGMA)}
+    judged: dict[str, Any] = {rule: {"sigma": spreads[rule].sigma, "cases": {}} for rule in RULES}
+    for n in names:
+        look, runs = own[n], base[n]
+        for rule in RULES:
+            spread = spreads[rule]
+            line = lines[n] if rule == "given_speed" else Line(0.0, 0.0, [])
+            # each baseline run moved along the line to this look's fp32 CPU time
+            comparison = compare(Measured(look.y, look.se), [(r.y + line.slope * (look.x - r.x), r.se) for r in runs],
+                                 spread.sigma)
+            moved = look.x - float(np.mean([r.x for r in runs]))
+            se = math.hypot(comparison.se, line.slope_se * moved)
+            rule_of_run = SpeedupRule(rtol=RTOL, alpha=ALPHA, cases=len(names), df=spread.df + PRIOR_DF)
+            status = rule_of_run.status(Comparison(comparison.drop, se, comparison.runs))
+            judged[rule]["cases"][n] = {"status": status.value, "z": comparison.drop / se}
+    return judged
+
+
+def rule_summary(runs: list[dict[str, Any]], rule: str, target: str) -> dict[str, Any]:
+    """One rule's first-look verdicts: over every run's unslowed cases; the A/A runs red; the slowed target."""
+    statuses, zs, red_lenient, red_strict = [], [], 0, 0
+    for run in runs:
+        others = [c for n, c in run[rule]["cases"].items() if learned_from(run, n, target)]
+        statuses += [c["status"] for c in others]
+        zs += [c["z"] for c in others]
+        if run["arm"] == "aa":
+            red_lenient += any(c["status"] == Status.FAIL.value for c in others)
+            red_strict += any(c["status"] != Status.PASS.value for c in others)
+    aa = sum(run["arm"] == "aa" for run in runs)
+    slowed = [r[rule]["cases"][target]["status"] for r in runs if r["arm"] == "slow" and target in r[rule]["cases"]]
+    return {
+        "case_runs": len(statuses),
+        "failed": wilson(statuses.count(Status.FAIL.value), len(statuses)),
+        "inconclusive": wilson(statuses.count(Status.INCONCLUSIVE.value), len(statuses)),
+        "aa_runs": aa,
+        "aa_red_lenient": wilson(red_lenient, aa) if aa else None,
+        "aa_red_strict": wilson(red_strict, aa) if aa else None,
+        "target_caught": wilson(slowed.count(Status.FAIL.value), len(slowed)) if slowed else None,
+        "tail": {f"{t:g}": sum(z > t for z in zs) for t in TAIL},
+        "sigma_median": statistics.median(r[rule]["sigma"] for r in runs),
+    }
+
+
+def describe(points: list[Look]) -> dict[str, float]:
+    """A case's line over every run: slope, its error, the correlation, the sd of log speedup before and after."""
+    line = fit_line(points)
+    y, x = np.array([p.y for p in points]), np.array([p.x for p in points])
+    return {"points": len(points), "slope": line.slope, "slope_se": line.slope_se,
+            "correlation": float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) and np.ptp(y) else None,
+            "sd": float(np.std(y, ddof=1)),
+            "sd_given_speed": float(np.std([r for r, _ in line.residuals], ddof=1)), "fp32_range": float(np.ptp(x))}
+
+
+def covariate(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[str, Any]:
+    base = {name: as_looks(runs) for name, runs in runs_of.items()}
+    looks = first_looks(live, base)
+    runs = [{"arm": run["arm"], **judge_run(own, base, history(looks, live, leave=i))}
+            for i, (run, own) in enumerate(zip(live["runs"], looks, strict=True))]
+    every = history(looks, live)
+    return {"rules": {rule: rule_summary(runs, rule, live["target"]) for rule in RULES},
+            "lines": {n: describe(base[n] + every.get(n, [])) for n in sorted(base)}}
+
+
+# ---- 3. the confirmation, replayed ----------------------------------------------------------------------------
+
+
+ESTIMATORS = ("median", "best")
+VERDICTS = (Status.FAIL, Status.INCONCLUSIVE, Status.PASS)
+
+
+def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[str, Any]:
+    """Every confirmed case's measurements judged again by the package, as the study's runs judged them (the
+    median of the first look and the fresh processes, judged as one measurement: checked against the
+    recorded verdicts) and as the gate judges them now (gate/latency_stats.speedup_in_run: failed only when
+    each measurement fails on its own): the statuses of the A/A cases and of the slowed target, and the
+    A/A runs red, leniently and strictly, by each."""
+    cases, red = [], {e: {"lenient": 0, "strict": 0} for e in ESTIMATORS}
+    for index, run in enumerate(live["runs"]):
+        gate = LatencyGate.from_json(run["latency_gate"]) if run["confirmations"] else None
+        statuses: dict[str, list[str]] = {e: [] for e in ESTIMATORS}
+        for name, phases in run["confirmations"].items():
+            measured = [CpuTime(p["original_ms"], p["optimized_ms"], Speedup(**p["speedup"])) for p in phases]
+            runs = [r for r in runs_of[name] if r.cpu_model == gate.cpu_model]
+            judged = {"median": speedup_vs_runs(median_cpu(measured).speedup, runs, gate, RTOL).status.value,
+                      "best": speedup_in_run([m.speedup for m in measured], runs, gate, RTOL).status.value}
+            recorded = next((s.split()[-1] for s in run["flagged"].get(name, []) if s.startswith("cpu.speedup")),
+                            Status.PASS.value)
+            if judged["median"] != recorded:
+                sys.exit(f"run {index}, {name}: the replay judged {judged['median']}, the run {recorded}")
+            target = not learned_from(run, name, live["target"])
+            cases.append({"run": index, "arm": run["arm"], "case": name, "target": target,
+                          "speedups": [m.speedup.value for m in measured], **judged})
+            if not target:
+                for e in ESTIMATORS:
+                    statuses[e].append(judged[e])
+        if run["arm"] == "aa":
+            for e in ESTIMATORS:
+                red[e]["lenient"] += Status.FAIL.value in statuses[e]
+                red[e]["strict"] += any(s != Status.PASS.value for s in statuses[e])
+    aa = sum(run["arm"] == "aa" for run in live["runs"])
+    return {"cases": cases, "aa_runs": aa, "red": red, "counts": {e: {
+        kind: {s.value: sum(c[e] == s.value for c in cases if c["target"] == target) for s in VERDICTS}
+        for kind, target in (("unslowed", False), ("target", True))} for e in ESTIMATORS}}
+
+
+def study(name: str) -> dict[str, Any]:
+    record = RESULTS / f"live-gate-{name}.json"
+    live = json.loads(record.read_text())
+    if any("first_ms" not in run for run in live["runs"]):
+        sys.exit(f"{record}: its runs record no first_ms; judge its kept artifacts again with"
+                 " `bench/live_gate.py --rejudge FOLDER --output` (or run the study again)")
+    slow = slow_first_looks(live)
+    runs_of = baseline_runs(RESULTS / "live-studies" / name)
+    return {"name": name, "record": record.relative_to(BENCH.parent).as_posix(), "when": live["when"],
+            "machine": live["machine"], "beside": live["beside"], "cases": live["cases"], "runs": len(live["runs"]),
+            "excursion": EXCURSION, "slow_looks": slow, "kinds": kinds(slow),
+            "covariate": covariate(live, runs_of), "confirmation": replay(live, runs_of)}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--studies", nargs="+", required=True,
+                        help="live gate studies: bench/results/live-gate-NAME.json and live-studies/NAME/baselines")
+    parser.add_argument("--output", type=Path, help="default: bench/results/slow-looks-<hardware key>.json")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    start = run_start()
+    studies = [study(name) for name in args.studies]
+    info = run_info(start, beside="nothing: it reads records")
+    output = args.output or RESULTS / f"slow-looks-{studies[0]['machine']['hardware_key']}.json"
+    save_result(output, {**info, "studies": studies})
+    for s in studies:
+        print(s["name"], s["kinds"], {r: v["aa_red_lenient"]["hits"] for r, v in s["covariate"]["rules"].items()},
+              s["confirmation"]["red"], s["confirmation"]["counts"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""bench/slow_looks.py on a synthetic live study: which model a slow first look moved, the covariate judged
+against today's rule, and the confirmation replayed by the median and by the best measurement."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+import slow_looks  # noqa: E402
+
+A, T = "test_a[static-bs1-len32]", "test_t[dynamic-bs1-len64]"  # T: the case the slowed runs slow by 10%
+SIGMA = {"alpha": 0.01, "cases": 2, "cpu_model": "m",
+         "speedup_spread": {"cases": 2, "df": 10.0, "runs": 6, "sigma": 0.01}}
+
+
+def phase(speedup: float, fp32: float = 10.0) -> dict:
+    """One CPU phase as the artifact keeps it, its speedup's CI 1% wide."""
+    return {"speedup": {"value": speedup, "ci_low": speedup * 0.995, "ci_high": speedup * 1.005,
+                        "confidence": 0.95, "n_pairs": 30}, "original_ms": fp32, "optimized_ms": fp32 / speedup}
+
+
+def baselines(tmp_path: Path) -> Path:
+    """Three baseline runs of each case at speedup 1.6, fp32 10 ms; and a failed case's obtained file."""
+    runs = [{"cpu_model": "m", "speedup": 1.6, "ci_low": 1.592, "ci_high": 1.608, "original_ms": 10.0,
+             "optimized_ms": 6.25, "run": f"r{i}", "when": ""} for i in range(3)]
+    folder = tmp_path / "baselines"
+    folder.mkdir()
+    for name in (A, T):
+        test, params = name[:-1].split("[")
+        entry = {"cases": {params: {"k": {"latency": {"runs": runs}}}}}
+        (folder / f"examples.x.py--{test}.json").write_text(json.dumps(entry))
+    (folder / "examples.x.py--test_a.obtained.json").write_text("{}")
+    return tmp_path
+
+
+def run(arm: str, a: list[dict], t: list[dict], flagged: dict | None = None) -> dict:
+    """A run whose cases measured the phases given: one phase is a first look alone, more a confirmation."""
+    first = {A: a[0], T: t[0]}
+    return {"arm": arm, "first_looks": {n: p["speedup"]["value"] for n, p in first.items()},
+            "first_ms": {n: [p["original_ms"], p["optimized_ms"]] for n, p in first.items()},
+            "confirmations": {n: ps for n, ps in ((A, a), (T, t)) if len(ps) > 1},
+            "flagged": flagged or {}, "latency_gate": SIGMA}
+
+
+def study(slow_twice: dict) -> dict:
+    """Twelve quiet A/A runs; one A/A run whose case A had two slow sessions of three (the median failed
+    it); two slowed runs whose target measured 10% slow every time."""
+    quiet = [run("aa", [phase(1.6 * (1 + 0.002 * (i % 3 - 1)))], [phase(1.6)]) for i in range(12)]
+    slowed = [run("slow", [phase(1.6)], [phase(1.6 / 1.1)] * 3, {T: ["cpu.speedup fail"]}) for _ in range(2)]
+    return {"target": T, "runs": [*quiet, slow_twice, *slowed]}
+
+
+SLOW_TWICE = run("aa", [phase(1.6 / 1.12), phase(1.6 / 1.11), phase(1.6)], [phase(1.6)], {A: ["cpu.speedup fail"]})
+
+
+def test_baseline_runs_are_read_per_case_and_a_failed_cases_obtained_file_is_left_out(tmp_path):
+    runs = slow_looks.baseline_runs(baselines(tmp_path))
+    assert sorted(runs) == [A, T] and [r.speedup for r in runs[A]] == [1.6] * 3
+
+
+def test_the_confirmation_replayed_the_median_fails_two_slow_sessions_the_best_does_not(tmp_path):
+    runs_of = slow_looks.baseline_runs(baselines(tmp_path))
+    replayed = slow_looks.replay(study(SLOW_TWICE), runs_of)
+    assert replayed["red"] == {"median": {"lenient": 1, "strict": 1}, "best": {"lenient": 0, "strict": 0}}
+    assert replayed["counts"]["best"]["unslowed"]["fail"] == 0
+    # a real slowdown, slow in every measurement, fails either way
+    assert replayed["counts"]["median"]["target"]["fail"] == replayed["counts"]["best"]["target"]["fail"] == 2
+
+
+def test_a_replay_that_disagrees_with_the_recorded_verdict_stops(tmp_path):
+    runs_of = slow_looks.baseline_runs(baselines(tmp_path))
+    misrecorded = {**SLOW_TWICE, "flagged": {}}
+    with pytest.raises(SystemExit, match="the replay judged fail, the run pass"):
+        slow_looks.replay(study(misrecorded), runs_of)
+
+
+def test_a_slow_first_look_is_told_apart_by_the_model_that_moved():
+    # A's first look 12% slow with its int8 model slower; T's 8% lower with its fp32 model 10% faster
+    machine = run("aa", [phase(1.6)], [phase(1.6 / 1.08, fp32=10.0 / 1.10)])
+    slow = slow_looks.slow_first_looks(study(SLOW_TWICE) | {"runs": [*study(SLOW_TWICE)["runs"], machine]})
+    assert {(look["case"], look["run"]) for look in slow} == {(A, 12), (T, 15)}
+    int8_look = next(look for look in slow if look["case"] == A)
+    assert int8_look["moved"][1] == pytest.approx(0.0) and int8_look["moved"][2] == pytest.approx(math.log(1.12))
+    assert [m[0] for m in int8_look["confirmation"]] == pytest.approx([math.log(1 / 1.11), 0.0])
+    assert slow_looks.kinds(slow) == {"int8 slower": 1, "fp32 faster": 1}
+
+
+def test_a_line_recovers_its_slope_and_the_covariate_clears_a_look_the_machines_speed_explains(tmp_path):
+    points = [slow_looks.Look(0.25 * x, x, 0.002) for x in (-0.1, -0.05, 0.0, 0.05, 0.1)]
+    assert slow_looks.fit_line(points).slope == pytest.approx(0.25)
+    # the case's speedup follows its fp32 CPU time (slope 0.25) over runs spread in time
+    runs = [run("aa", [phase(1.6 * math.exp(0.25 * x), fp32=10.0 * math.exp(x))], [phase(1.6)])
+            for x in (0.1, -0.1, 0.05, -0.05, 0.08, -0.08, 0.12, -0.12)]
+    fast_machine = run("aa", [phase(1.6 * math.exp(-0.25 * 0.3), fp32=10.0 * math.exp(-0.3))], [phase(1.6)])
+    live = {"target": T, "runs": [*runs, fast_machine]}
+    result = slow_looks.covariate(live, slow_looks.baseline_runs(baselines(tmp_path)))
+    assert result["rules"]["today"]["failed"]["hits"] == 1  # 7.2% slower: fails as the gate judges today
+    assert result["rules"]["given_speed"]["failed"]["hits"] == 0
+    assert result["lines"][A]["slope"] == pytest.approx(0.25, abs=0.02)
