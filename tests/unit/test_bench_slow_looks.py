@@ -71,13 +71,18 @@ def test_the_confirmation_replayed_the_median_fails_two_slow_sessions_the_best_d
     assert replayed["counts"]["best"]["unslowed"]["fail"] == 0
     # a real slowdown, slow in every measurement, fails either way
     assert replayed["counts"]["median"]["target"]["fail"] == replayed["counts"]["best"]["target"]["fail"] == 2
+    missed = {**study(SLOW_TWICE), "runs": [*study(SLOW_TWICE)["runs"], run("slow", [phase(1.6)], [phase(1.6)])]}
+    assert slow_looks.replay(missed, runs_of)["counts"]["best"]["target"] == {"fail": 2, "inconclusive": 0, "pass": 1}
 
 
-def test_a_replay_that_disagrees_with_the_recorded_verdict_stops(tmp_path):
+def test_the_replay_finds_the_rule_the_runs_used_and_stops_when_neither_gives_their_verdicts(tmp_path):
     runs_of = slow_looks.baseline_runs(baselines(tmp_path))
-    misrecorded = {**SLOW_TWICE, "flagged": {}}
-    with pytest.raises(SystemExit, match="the replay judged fail, the run pass"):
-        slow_looks.replay(study(misrecorded), runs_of)
+    assert slow_looks.replay(study(SLOW_TWICE), runs_of)["judged_by"] == ["median"]
+    judged_by_best = {**SLOW_TWICE, "flagged": {}}  # the case passed: the best's verdict
+    assert slow_looks.replay(study(judged_by_best), runs_of)["judged_by"] == ["best"]
+    neither = {**SLOW_TWICE, "flagged": {A: ["cpu.speedup inconclusive"]}}
+    with pytest.raises(SystemExit, match="neither rule gives every recorded verdict"):
+        slow_looks.replay(study(neither), runs_of)
 
 
 def test_a_slow_first_look_is_told_apart_by_the_model_that_moved():
