@@ -112,30 +112,32 @@ def history(looks: list[dict[str, Look]], live: dict[str, Any], leave: int | Non
 def slow_first_looks(live: dict[str, Any]) -> list[dict[str, Any]]:
     """Each first look more than EXCURSION below its case's median: both models' moves, the confirmation's."""
     target, runs = live["target"], live["runs"]
-    names = {name for run in runs for name in run["first_looks"]}
-    medians = {name: [statistics.median(math.log(v) for v in values) for values in zip(*(
-        [run["first_looks"][name], *run["first_ms"][name]] for run in runs
-        if name in run["first_looks"] and learned_from(run, name, target)), strict=True)] for name in names}
+    by_case: dict[str, list[np.ndarray]] = {}
+    for run in runs:
+        for name in run["first_looks"]:
+            if learned_from(run, name, target):
+                by_case.setdefault(name, []).append(log_figures(run["first_looks"][name], *run["first_ms"][name]))
+    medians = {name: np.median(rows, axis=0) for name, rows in by_case.items()}
     slow = []
     for index, run in enumerate(runs):
         for name, value in run["first_looks"].items():
-            med = medians[name]
-            if not learned_from(run, name, target) or math.log(value) - med[0] >= -EXCURSION:
+            if not learned_from(run, name, target):
+                continue
+            moved = log_figures(value, *run["first_ms"][name]) - medians[name]
+            if moved[0] >= -EXCURSION:
                 continue
             phases = run.get("confirmations", {}).get(name, [])
-            moves = [[math.log(v) - m for v, m in zip(figures(phase), med, strict=True)] for phase in phases[1:]]
             statuses = run["flagged"].get(name, [])
-            slow.append({"run": index, "arm": run["arm"], "case": name,
-                         "moved": [math.log(v) - m for v, m in zip(
-                             [value, *run["first_ms"][name]], med, strict=True)],
-                         "confirmation": moves,
+            slow.append({"run": index, "arm": run["arm"], "case": name, "moved": moved.tolist(),
+                         "confirmation": [(log_figures(p["speedup"]["value"], p["original_ms"], p["optimized_ms"])
+                                           - medians[name]).tolist() for p in phases[1:]],
                          "verdict": "pass" if not statuses else ", ".join(statuses)})
     return slow
 
 
-def figures(phase: dict[str, Any]) -> list[float]:
-    """A confirmation's phase as the artifact has it: speedup, fp32 and int8 CPU ms per call."""
-    return [phase["speedup"]["value"], phase["original_ms"], phase["optimized_ms"]]
+def log_figures(speedup: float, fp32_ms: float, int8_ms: float) -> np.ndarray:
+    """A look's speedup and each model's CPU ms per call (fp32, int8), as logs."""
+    return np.log([speedup, fp32_ms, int8_ms])
 
 
 def kinds(slow: list[dict[str, Any]]) -> dict[str, int]:

@@ -72,7 +72,10 @@ def speedup_in_run(measurements: list[Speedup], runs: list[LatencyRun], gate: La
     alarms than one measurement's test); it passes when one of them rules out a slowdown of rtol at the pass
     level shared among them (Bonferroni: a slowdown of rtol still passes <= 1%); else it is inconclusive."""
     rule = replace(SpeedupRule.of(gate, rtol), chances=len(measurements))
-    judged = [(rule.status(c), c, m) for m in measurements for c in [_compared([m], runs, gate)]]
+    judged: list[tuple[Status, Comparison, Speedup]] = []
+    for measurement in measurements:
+        comparison = _compared([measurement], runs, gate)
+        judged.append((rule.status(comparison), comparison, measurement))
     statuses = [status for status, _, _ in judged]
     if all(status is Status.FAIL for status in statuses):
         status = Status.FAIL
@@ -93,10 +96,11 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, me
     spread = gate.speedup_spread
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
     value = reference * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
-    again = f", {combined} runs combined to {value:.3f}" if combined > 1 else ""
     if in_run:
         again = (f", the best of {len(in_run)} measurements in this run ({', '.join(f'{m.value:.3f}' for m in in_run)}:"
                  " the first, then fresh processes; it fails only when each fails on its own)")
+    else:
+        again = f", {combined} runs combined to {value:.3f}" if combined > 1 else ""
     head = (
         f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}{again}) vs baseline"
         f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}) (rtol {rtol:g}): slowdown"
