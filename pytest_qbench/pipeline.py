@@ -216,9 +216,11 @@ def _stage(result: CaseResult, what: str, *errors: type[Exception]) -> Iterator[
 
 def to_confirm(judgement: Judgement, update: bool) -> bool:
     """Whether the first look at a case's latency may rest on one slow session (measure/fresh.py): its
-    speedup check failed or was inconclusive, or an update's run would restart the recorded sample."""
+    speedup check failed or was inconclusive. An update's run always measures again: the baseline records
+    the best of its measurements, as the gate judges its best, so that a slow session in the recorded run
+    does not lower the reference every later run is held to (docs/BENCHMARKS.md §8f)."""
     if update:
-        return judgement.restart
+        return True
     return any(c.metric is Metric.CPU_SPEEDUP and c.status in (Status.FAIL, Status.INCONCLUSIVE)
                for c in judgement.checks)
 

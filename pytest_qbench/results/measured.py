@@ -171,6 +171,12 @@ class LatencyResult:
             measurements=[_cpu_time(m) for m in data.get("measurements", [])],
         )
 
+    @property
+    def best(self) -> CpuTime:
+        """The measurement of the highest CPU-time speedup (`cpu` when there is one): a slow session only
+        ever slows, so an update's run records this one (gate/baselines.py), as the gate judges its best."""
+        return max(self.measurements or [self.cpu], key=lambda m: m.speedup.value)
+
 
 @dataclass(frozen=True)
 class QuantizationRecord:
