@@ -22,6 +22,7 @@ from ..results import (
     Environment,
     LabelMapEffect,
     LatencyRun,
+    Metric,
     RepairResult,
     Status,
 )
@@ -91,10 +92,12 @@ CONFIRMED_TITLE = ("measured again in fresh processes (a slow session only slows
 
 
 def confirmed_in_run(results: list[CaseResult]) -> list[str]:
-    """The cases whose first look at latency did not pass, with each measurement, the best and the verdict."""
+    """The cases whose first look at latency did not pass, with each measurement, the best and the verdict
+    (an update's run measures every case again and judges no speedup: none of its cases is listed)."""
     return [f"{r.case_id}: cpu speedups {', '.join(f'{m.speedup.value:.3f}' for m in r.latency.measurements)}"
-            f" -> best {max(m.speedup.value for m in r.latency.measurements):.3f}: {r.verdict}"
-            for r in results if r.latency is not None and r.latency.measurements]
+            f" -> best {r.latency.best.speedup.value:.3f}: {r.verdict}"
+            for r in results if r.latency is not None and r.latency.measurements
+            and any(c.metric is Metric.CPU_SPEEDUP for c in r.checks)]
 
 
 def warning_lines(results: list[CaseResult]) -> list[str]:

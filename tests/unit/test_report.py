@@ -349,6 +349,20 @@ def test_a_case_confirmed_in_the_run_lists_each_measurement_and_the_verdict_on_t
     assert not any(line.startswith("measured again") for line in summary_lines(reference_results(), ENVIRONMENT))
 
 
+def test_an_update_run_lists_none_of_its_cases_as_measured_again():
+    base = make_result()
+    cpu = base.latency.cpu
+    measurements = [replace(cpu, speedup=replace(cpu.speedup, value=v)) for v in (4.21, 4.64, 4.70)]
+    updated = replace(base, latency=replace(base.latency, measurements=measurements))
+    judgement = rules.judge(updated, looked_up(entry_from_result(base)), Tolerances(), latency=latency_gate(),
+                            update=True)
+    updated.checks, updated.verdict = judgement.checks, judgement.verdict
+    gated = judged_on_this_machine(replace(updated), baseline=base)
+    assert (updated.verdict, gated.verdict) == (Status.UPDATED, Status.PASS)
+    assert [len([line for line in summary_lines([r], ENVIRONMENT) if "cpu speedups" in line])
+            for r in (updated, gated)] == [0, 1]
+
+
 # ---- report/outputs.py: what a run keeps of each result, and writes at its end -------------------------
 
 
