@@ -216,9 +216,10 @@ def _stage(result: CaseResult, what: str, *errors: type[Exception]) -> Iterator[
 
 def to_confirm(judgement: Judgement, update: bool) -> bool:
     """Whether the first look at a case's latency may rest on one slow session (measure/fresh.py): its
-    speedup check failed or was inconclusive. An update's run always measures again: the baseline records
-    the best of its measurements, as the gate judges its best, so that a slow session in the recorded run
-    does not lower the reference every later run is held to (docs/BENCHMARKS.md §8f)."""
+    speedup check failed or was inconclusive. An update's run always measures again and the baseline records
+    the median of its measurements, so that one slow session, of either model, does not move the reference
+    every later run is held to (docs/BENCHMARKS.md §8f: a slow int8 look in an update run lowered it; the best
+    of three, tried first, raised it by picking up slow fp32 sessions)."""
     if update:
         return True
     return any(c.metric is Metric.CPU_SPEEDUP and c.status in (Status.FAIL, Status.INCONCLUSIVE)

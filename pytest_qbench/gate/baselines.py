@@ -96,11 +96,11 @@ def file_stem(test: str) -> str:
 
 
 def run_from_result(result: CaseResult, when: str) -> LatencyRun:
-    """What a baseline keeps of the result's latency: one run of its sample, the best of the run's
+    """What a baseline keeps of the result's latency: one run of its sample, the median of the run's
     measurements (an update's run measures each case again in fresh processes: pipeline.to_confirm)."""
     if result.latency is None:
         raise ValueError(f"qbench: case {result.case_id} has no latency measurement to store as a baseline run")
-    cpu = result.latency.best
+    cpu = result.latency.cpu
     return LatencyRun(
         cpu_model=result.cpu_model, speedup=_round("speedup", cpu.speedup.value),
         ci_low=_round("ci_low", cpu.speedup.ci_low), ci_high=_round("ci_high", cpu.speedup.ci_high),
@@ -139,9 +139,8 @@ def entry_from_result(result: CaseResult, when: str = "") -> BaselineEntry:
     if result.accuracy_original is None or result.accuracy_optimized is None or result.latency is None:
         raise ValueError(f"qbench: case {result.case_id} has no complete measurement to store as a baseline")
     latency = result.latency
-    best = latency.best
-    cpu = CpuFigures(_round("original_ms", best.original_ms), _round("optimized_ms", best.optimized_ms),
-                     _rounded(SpeedupFigures, best.speedup))
+    cpu = CpuFigures(_round("original_ms", latency.cpu.original_ms), _round("optimized_ms", latency.cpu.optimized_ms),
+                     _rounded(SpeedupFigures, latency.cpu.speedup))
     return BaselineEntry(
         model=result.model,
         parameters=result.parameters,

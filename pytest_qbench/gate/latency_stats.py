@@ -14,8 +14,8 @@ keeps, and the run's own check of a slowdown common to every case.
 - The run's own check (`common_cpu_time`): the median over the run's cases of the log CPU time per
   call against the runs' medians, against its own run-to-run sigma, with the remaining 1/4 of
   alpha: a runtime or library upgrade that slows every model alike, which no speedup can see.
-- An update's run, the best of its measurements as the baseline records it, restarts the recorded sample
-  when it differs from it by as much as would fail a gate run (`differs_from_sample`).
+- An update's run, the median of its measurements as the baseline records it, restarts the recorded
+  sample when it differs from it by as much as would fail a gate run (`differs_from_sample`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Toler
     runs = baseline.runs_of(gate.cpu_model) if baseline.hardware_match else []
     if not runs or result.latency is None:
         return False
-    comparison = _comparison(result.latency.best.speedup, runs, gate)
+    comparison = _comparison(result.latency.cpu.speedup, runs, gate)
     rule = SpeedupRule.of(gate, tol.speedup_rtol)
     return abs(comparison.drop) > max(rule.tolerance / 2, rule.z_fail * comparison.se)
 

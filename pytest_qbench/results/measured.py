@@ -173,8 +173,8 @@ class LatencyResult:
 
     @property
     def best(self) -> CpuTime:
-        """The measurement of the highest CPU-time speedup (`cpu` when there is one): a slow session only
-        ever slows, so an update's run records this one (gate/baselines.py), as the gate judges its best."""
+        """The measurement of the highest CPU-time speedup (`cpu` when there is one): what the gate judges a
+        case confirmed in the run on (gate/latency_stats.speedup_in_run)."""
         return max(self.measurements or [self.cpu], key=lambda m: m.speedup.value)
 
 

@@ -623,10 +623,3 @@ def test_the_median_of_measurements_keeps_each_models_median_and_the_pairs():
     assert log_se(cpu.speedup) == pytest.approx(log_se(measurements[0].speedup) * math.sqrt(math.pi / 6), rel=1e-3)
     assert median_cpu(measurements[:1]) is measurements[0]
 
-
-def test_an_update_run_is_held_to_the_best_of_its_measurements_as_the_gate_is():
-    # Two slow sessions of three: the median (1.53) would restart the sample at a speed the case does not have.
-    slow_twice = confirmed_in_run(1.52, 1.53, 1.70)
-    update = judge(slow_twice, sample(list(BASE)), TOL, update=True, latency=GATE)
-    assert update.restart is False
-    assert judge(confirmed_in_run(1.52, 1.53, 1.515), sample(list(BASE)), TOL, update=True, latency=GATE).restart
