@@ -25,6 +25,10 @@ confirmed case's phases, and its baselines in bench/results/live-studies/NAME/ba
    look's own standard error is its case's median over the baseline runs (the record keeps the first
    look's value only). Counted per rule: first looks failed and inconclusive, A/A runs red at first look,
    the slowed target caught, and the standardized drops' tail.
+3. The confirmation replayed: each confirmed case's measurements judged by the median and by the best.
+4. The slowed target's first looks: against the baseline runs' medians, its speedup and its fp32 model's CPU
+   time per call, and that of the run's other cases (the machine's speed over the run), with the run's verdict
+   on it: whether a miss went with the machine running slow at that moment.
 Written to bench/results/slow-looks-<hardware key>.json (or --output).
 """
 
@@ -291,6 +295,26 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
             "red": red, "counts": counts}
 
 
+# ---- 4. the slowed target's first looks ---------------------------------------------------------------------------
+
+
+def slowed_targets(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> list[dict[str, Any]]:
+    """Per slowed run, the target's first look against the baseline runs' medians (log): its speedup, its fp32 CPU
+    ms per call, the median of the run's other cases' fp32 moves; and the run's verdict on the target."""
+    def fp32_move(run: dict[str, Any], name: str) -> float:
+        return math.log(run["first_ms"][name][0]) - float(np.median([math.log(r.original_ms) for r in runs_of[name]]))
+
+    target, looks = live["target"], []
+    for run in live["runs"]:
+        if run["arm"] != "slow":
+            continue
+        speedup = math.log(run["first_looks"][target]) - float(np.median([r.log_speedup for r in runs_of[target]]))
+        others = [fp32_move(run, n) for n in run["first_ms"] if n != target and n in runs_of]
+        looks.append({"speedup": speedup, "fp32": fp32_move(run, target), "fp32_others": float(np.median(others)),
+                      "verdict": run["target"]})
+    return looks
+
+
 def study(name: str) -> dict[str, Any]:
     record = RESULTS / f"live-gate-{name}.json"
     live = json.loads(record.read_text())
@@ -302,7 +326,8 @@ def study(name: str) -> dict[str, Any]:
     return {"name": name, "record": record.relative_to(BENCH.parent).as_posix(), "when": live["when"],
             "machine": live["machine"], "beside": live["beside"], "cases": live["cases"], "runs": len(live["runs"]),
             "excursion": EXCURSION, "slow_looks": slow, "kinds": kinds(slow),
-            "covariate": covariate(live, runs_of), "confirmation": replay(live, runs_of)}
+            "covariate": covariate(live, runs_of), "confirmation": replay(live, runs_of),
+            "targets": slowed_targets(live, runs_of)}
 
 
 def parse_args() -> argparse.Namespace:

@@ -609,8 +609,9 @@ def render_slow_looks(result: Result) -> str:
     """Per live study: its slow first looks by the model that moved and what the confirmation did; the covariate
     against today's rule at first look; the confirmation replayed by the median and by the best measurement."""
     data = result.data
-    looks, rules, replays = [], [], []
+    looks, rules, replays, targets = [], [], [], []
     for s in data["studies"]:
+        targets.append(_slowed_target_row(s))
         slow, kinds = s["slow_looks"], s["kinds"]
         confirmed = [look for look in slow if look["confirmation"]]
         looks.append([f"`{s['name']}`", s["runs"], len(slow), kinds["int8 slower"], kinds["fp32 faster"],
@@ -642,6 +643,10 @@ def render_slow_looks(result: Result) -> str:
         table(["study", "confirmation judged on", "A/A cases confirmed", "fail / inconclusive / pass",
                "A/A runs red: lenient / strict", "slowed case failed, of the slowed runs"], replays),
         "",
+        table(["study", "slowed runs: target failed", "caught: its first look vs the baseline",
+               "caught: its fp32 CPU time vs the baseline", "not caught: first look; fp32 CPU time (the run's other"
+               " cases)"], targets),
+        "",
         f"Studies: {studies}."
         " A first look's kind: int8 slower when its int8 model's CPU time per call rose by at least half the"
         " speedup's drop and by more than fp32's fell; else fp32 faster. The rules at first look learn from the"
@@ -651,6 +656,21 @@ def render_slow_looks(result: Result) -> str:
         + footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/slow_looks.py --studies "
                  + " ".join(s["name"] for s in data["studies"]), result.path),
     ])
+
+
+def _slowed_target_row(study: dict[str, Any]) -> list[Any]:
+    """The slowed target's first looks of one study: caught, with their range; each miss on its own."""
+    looks = study.get("targets", [])
+    caught = [t for t in looks if t["verdict"] == "fail"]
+
+    def spread(key: str) -> str:
+        return f"{math.expm1(min(t[key] for t in caught)):+.1%} to {math.expm1(max(t[key] for t in caught)):+.1%}"
+
+    missed = "; ".join(f"{math.expm1(t['speedup']):+.1%}, {math.expm1(t['fp32']):+.1%}"
+                       f" ({math.expm1(t['fp32_others']):+.1%}): {t['verdict']}"
+                       for t in looks if t["verdict"] != "fail")
+    return [f"`{study['name']}`", f"{len(caught)} of {len(looks)}", spread("speedup") if caught else "–",
+            spread("fp32") if caught else "–", missed or "–"]
 
 
 def render_cpu_model_offset(result: Result) -> str:

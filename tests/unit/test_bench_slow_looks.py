@@ -108,3 +108,16 @@ def test_a_line_recovers_its_slope_and_the_covariate_clears_a_look_the_machines_
     assert result["rules"]["today"]["failed"]["hits"] == 1  # 7.2% slower: fails as the gate judges today
     assert result["rules"]["given_speed"]["failed"]["hits"] == 0
     assert result["lines"][A]["slope"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_a_slowed_targets_first_look_is_set_against_the_machines_speed_at_the_time(tmp_path):
+    runs_of = slow_looks.baseline_runs(baselines(tmp_path))
+    caught = {**run("slow", [phase(1.6, fp32=10.2)], [phase(1.6 / 1.1)]), "target": "fail"}
+    # missed: the target's fp32 model 30% slower at that moment, its speedup back at the baseline's
+    missed = {**run("slow", [phase(1.6, fp32=10.2)], [phase(1.6, fp32=13.0)]), "target": "pass"}
+    live = {"target": T, "runs": [run("aa", [phase(1.6)], [phase(1.6)]), caught, missed]}
+    looks = slow_looks.slowed_targets(live, runs_of)
+    assert [t["verdict"] for t in looks] == ["fail", "pass"]
+    assert looks[0]["speedup"] == pytest.approx(-math.log(1.1)) and looks[1]["speedup"] == pytest.approx(0.0)
+    assert looks[1]["fp32"] == pytest.approx(math.log(1.3))
+    assert looks[1]["fp32_others"] == pytest.approx(math.log(1.02))
