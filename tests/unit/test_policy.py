@@ -622,4 +622,3 @@ def test_the_median_of_measurements_keeps_each_models_median_and_the_pairs():
     # a median of three normal measurements has sqrt(pi/2 / 3) of their own error
     assert log_se(cpu.speedup) == pytest.approx(log_se(measurements[0].speedup) * math.sqrt(math.pi / 6), rel=1e-3)
     assert median_cpu(measurements[:1]) is measurements[0]
-
