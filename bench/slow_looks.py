@@ -301,16 +301,15 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
 def slowed_targets(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> list[dict[str, Any]]:
     """Per slowed run, the target's first look against the baseline runs' medians (log): its speedup, its fp32 CPU
     ms per call, the median of the run's other cases' fp32 moves; and the run's verdict on the target."""
-    def fp32_move(run: dict[str, Any], name: str) -> float:
-        return math.log(run["first_ms"][name][0]) - float(np.median([math.log(r.original_ms) for r in runs_of[name]]))
-
+    fp32 = {name: float(np.median([math.log(r.original_ms) for r in runs])) for name, runs in runs_of.items()}
     target, looks = live["target"], []
     for run in live["runs"]:
         if run["arm"] != "slow":
             continue
+        moved = {n: math.log(ms[0]) - fp32[n] for n, ms in run["first_ms"].items() if n in fp32}
         speedup = math.log(run["first_looks"][target]) - float(np.median([r.log_speedup for r in runs_of[target]]))
-        others = [fp32_move(run, n) for n in run["first_ms"] if n != target and n in runs_of]
-        looks.append({"speedup": speedup, "fp32": fp32_move(run, target), "fp32_others": float(np.median(others)),
+        own = moved.pop(target)
+        looks.append({"speedup": speedup, "fp32": own, "fp32_others": float(np.median(list(moved.values()))),
                       "verdict": run["target"]})
     return looks
 

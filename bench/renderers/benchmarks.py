@@ -660,7 +660,7 @@ def render_slow_looks(result: Result) -> str:
 
 def _slowed_target_row(study: dict[str, Any]) -> list[Any]:
     """The slowed target's first looks of one study: caught, with their range; each miss on its own."""
-    looks = study.get("targets", [])
+    looks = study["targets"]
     caught = [t for t in looks if t["verdict"] == "fail"]
 
     def spread(key: str) -> str:

@@ -171,9 +171,8 @@ def test_a_latency_is_confirmed_when_its_speedup_did_not_pass_and_always_in_an_u
     from pytest_qbench.gate.rules import Judgement
     from pytest_qbench.results import Check, Status
 
-    def judged(status: str, metric: str = "cpu.speedup", restart: bool = False) -> Judgement:
-        return Judgement([Check(metric, "baseline", status, 1.0, 1.0, "", "")], Status(status), looked_up(None),
-                         restart)
+    def judged(status: str, metric: str = "cpu.speedup") -> Judgement:
+        return Judgement([Check(metric, "baseline", status, 1.0, 1.0, "", "")], Status(status), looked_up(None))
 
     assert to_confirm(judged("fail"), update=False) and to_confirm(judged("inconclusive"), update=False)
     assert not to_confirm(judged("pass"), update=False) and not to_confirm(judged("fail", "f1"), update=False)
