@@ -19,6 +19,10 @@ arms alike. A run is red, leniently, when pytest exits non-zero or any case's sp
 intervals; per run the red cases, how many were confirmed in the run, seconds, load average and the VM.
 Written to bench/results/live-gate-<hardware key>.json (or --output), after every run.
 
+A study of the gate that learns from a history (each case's speed line, gate/spread.py): a new `--study FOLDER`
+that holds FOLDER/history (bench/seed_history.py) when it begins; each gate run learns from a copy of it, so
+that none adds to it. `--baselines-from STUDY` begins a study on another's baselines instead of recording its own.
+
 A study longer than one sitting: with `--study FOLDER` its baselines and the order of its runs stay in
 FOLDER (commit it; a few dozen KB), `--minutes` stops it starting runs, and the same command later resumes
 where --output's record stops, on whichever machine of the class it then runs: as in CI, the baselines
@@ -76,8 +80,10 @@ def this_host() -> str:
 # ---- one pytest run ------------------------------------------------------------------------------------------
 
 
-def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path, update: bool) -> list[str]:
-    """One run of the example gate against (or, with `update`, into) `baselines`, writing `artifact`."""
+def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path, update: bool,
+                   history: Path | None = None) -> list[str]:
+    """One run of the example gate against (or, with `update`, into) `baselines`, writing `artifact`; learning
+    from (and adding itself to) the history folder `history`."""
     return [
         sys.executable,
         "-m",
@@ -98,6 +104,7 @@ def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path,
         "--qbench-json",
         str(artifact),
         *(["--qbench-update-baselines"] if update else []),
+        *(["--qbench-history", str(history)] if history else []),
     ]
 
 
@@ -300,11 +307,13 @@ class Study:
     target: str
     baseline_runs: int
     order: tuple[str, ...]
+    history: bool = False  # the gate runs learn from FOLDER/history (each from a copy: none adds to it)
 
     @classmethod
     def read(cls, folder: Path) -> Study:
         data = json.loads((folder / STUDY_FILE).read_text())
-        return cls(data["select"], data["target"], data["baseline_runs"], tuple(data["order"]))
+        return cls(data["select"], data["target"], data["baseline_runs"], tuple(data["order"]),
+                   data.get("history", False))
 
     def write(self, folder: Path) -> None:
         (folder / STUDY_FILE).write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -314,7 +323,8 @@ def open_study(args: argparse.Namespace, folder: Path, output: Path) -> tuple[St
     """The study in `folder` and its record at `output` so far; a new one of the arguments (no record yet)
     when the folder has none."""
     if not (folder / STUDY_FILE).is_file():
-        return Study(args.select, args.target, args.baseline_runs, tuple(plan(args.runs, args.arms))), None
+        order = tuple(plan(args.runs, args.arms, args.seed))
+        return Study(args.select, args.target, args.baseline_runs, order, (folder / "history").is_dir()), None
     study = Study.read(folder)
     if not output.is_file():
         sys.exit(f"{folder} holds a study but {output} has no record of it: pass its record with --output")
@@ -324,11 +334,16 @@ def open_study(args: argparse.Namespace, folder: Path, output: Path) -> tuple[St
     return study, record
 
 
-def begin(study: Study, folder: Path) -> dict[str, Any]:
-    """A new study's baselines recorded into folder/baselines, then its study.json written (last: a folder
-    without it holds no study to resume); its record so far."""
+def begin(study: Study, folder: Path, baselines_from: Path | None) -> dict[str, Any]:
+    """A new study's baselines recorded into folder/baselines (or those of the study in `baselines_from`,
+    copied), then its study.json written (last: a folder without it holds no study to resume); its record
+    so far."""
     folder.mkdir(parents=True, exist_ok=True)
-    baseline_runs = record_baselines(study, folder / "baselines")
+    if baselines_from is None:
+        baseline_runs: list[dict[str, Any]] | str = record_baselines(study, folder / "baselines")
+    else:
+        shutil.copytree(baselines_from / "baselines", folder / "baselines")
+        baseline_runs = f"those of {baselines_from.as_posix()}"
     study.write(folder)
     return {"baseline_runs": baseline_runs, "runs": [], "sessions": []}
 
@@ -360,21 +375,25 @@ def record_target(study: Study, nodeids: list[str], work: Path) -> Path:
     return work / "target"
 
 
-def gate_runs(study: Study, done: list[dict[str, Any]], baselines: Path, work: Path, slowed: Path | None,
+def gate_runs(study: Study, done: list[dict[str, Any]], folder: Path, work: Path, slowed: Path | None,
               deadline: float, keep: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
     """The study's gate runs after the `done` ones, in its order, each its own process against a copy of its
     baselines (a failed case's .obtained.json stays out of them), judged; none starts after `deadline`
     (perf_counter). `keep` saves the runs so far after each one, so that a stopped session keeps them."""
     runs = list(done)
-    here = shutil.copytree(baselines, work / "baselines", dirs_exist_ok=True)
+    here = shutil.copytree(folder / "baselines", work / "baselines", dirs_exist_ok=True)
     for index in range(len(done), len(study.order)):
         if perf_counter() > deadline:
             break
         arm = study.order[index]
         artifact = work / f"run-{index}-{arm}.json"
         env = child_env({TARGET_ENV: study.target, **({SLOWED_ENV: str(slowed)} if arm == "slow" else {})})
-        data, process = run_pytest(pytest_command(study.select, here, study.baseline_runs, artifact, update=False),
-                                   env, artifact)
+        history = None
+        if study.history:
+            history = work / f"history-{index}"
+            shutil.copytree(folder / "history", history)
+        data, process = run_pytest(pytest_command(study.select, here, study.baseline_runs, artifact, update=False,
+                                                  history=history), env, artifact)
         run = {"arm": arm, **process, "host": this_host(), **judge(data, process["exit_code"], study.target)}
         runs.append(run)
         print(f"run {index + 1}/{len(study.order)} {arm}: lenient {'red' if run['red_lenient'] else 'green'}, strict"
@@ -399,6 +418,9 @@ def parse_args() -> argparse.Namespace:
                         help="the study's lasting folder (its baselines and order; commit it): begun there if new,"
                              " else resumed where --output's record stops, on this machine. Default: a new"
                              " throw-away folder")
+    parser.add_argument("--baselines-from", type=Path, metavar="STUDY",
+                        help="a new study's baselines: those of the study folder STUDY, copied (no update runs)")
+    parser.add_argument("--seed", type=int, default=0, help="of the gate runs' shuffled order")
     parser.add_argument("--minutes", type=float, default=math.inf,
                         help="start no gate run after this many minutes (the study resumes later with --study)")
     parser.add_argument("--keep", action="store_true", help="keep the session's scratch folder (artifacts, models)")
@@ -436,7 +458,7 @@ def main() -> None:
     nodeids = collect(study.select)
     check_selection(nodeids, study.target, sorted(set(study.order)))
     if record is None:
-        record = begin(study, folder)
+        record = begin(study, folder, args.baselines_from)
     work = Path(tempfile.mkdtemp(prefix="qbench-live-gate-"))
     slowed, calibration = (slowed_model(record_target(study, nodeids, work), work) if "slow" in study.order
                            else (None, {}))
@@ -456,7 +478,7 @@ def main() -> None:
         })
 
     keep(record["runs"])  # the session on record before its first run: a study resumes from its record
-    runs = gate_runs(study, record["runs"], folder / "baselines", work, slowed, deadline, keep)
+    runs = gate_runs(study, record["runs"], folder, work, slowed, deadline, keep)
     print(json.dumps(summarize(runs), indent=1))
     if args.keep:
         print(f"kept {work}")

@@ -14,17 +14,15 @@ confirmed case's phases, and its baselines in bench/results/live-studies/NAME/ba
    run. A look whose int8 model alone slowed is a slow session of that model; one whose fp32 model sped up
    with the speedup is the machine's speed, which a covariate could take out.
 2. The covariate, tested: every first look judged again, as the gate judges it before any confirmation,
-   with the package's own speedup rule (gate/latency_stats.SpeedupRule, gate/spread) against the study's
-   baseline runs, two ways. Today's: the drop from the baseline runs' median, the between-run sigma
-   pooled over the cases (between_run_sigma, with its prior). Given the machine's speed: each baseline run
-   moved along the case's least-squares slope of log speedup on log fp32 CPU ms to this look's fp32 CPU
-   time; the sigma pooled from the residuals of that line; the slope's error times the distance moved
-   added to the standard error. Both learn from the same data: the baseline runs and a history of the
-   study's other runs (leave one run out), what `--qbench-history` would hold after the study's hours;
-   the baseline runs alone, minutes apart, span too little of the machine's speed to teach a slope. A first
-   look's own standard error is its case's median over the baseline runs (the record keeps the first
-   look's value only). Counted per rule: first looks failed and inconclusive, A/A runs red at first look,
-   the slowed target caught, and the standardized drops' tail.
+   by the package's own rule (gate/latency_stats.speedup_vs_runs) against the study's baseline runs, two
+   ways. Today's: the gate without speed lines, its sigma pooled from the runs as they are. Given the
+   machine's speed: the gate as the package now builds it (gate/spread.gate_from_runs): each case's speed
+   line where its runs teach one, the sigma pooled from the lines' residuals. Both learn from the same data:
+   the baseline runs and a history of the study's other runs (leave one run out), what `--qbench-history`
+   would hold after the study's hours; the baseline runs alone, minutes apart, span too little of the
+   machine's speed to teach a slope. A first look's own standard error is its case's median over the
+   baseline runs (the record keeps the first look's value only). Counted per rule: first looks failed and
+   inconclusive, A/A runs red at first look, the slowed target caught, and the standardized drops' tail.
 3. The confirmation replayed: each confirmed case's measurements judged by the median and by the best.
 4. The slowed target's first looks: against the baseline runs' medians, its speedup and its fp32 model's CPU
    time per call, and that of the run's other cases (the machine's speed over the run), with the run's verdict
@@ -39,7 +37,7 @@ import json
 import math
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +48,8 @@ sys.path.insert(0, str(BENCH))
 from live_gate import EXCURSION, wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
-from pytest_qbench.gate.latency_stats import SpeedupRule, speedup_in_run, speedup_vs_runs  # noqa: E402
-from pytest_qbench.gate.spread import PRIOR_DF, PRIOR_SPEEDUP_SIGMA, Comparison, Measured, between_run_sigma, compare  # noqa: E402,E501
+from pytest_qbench.gate.latency_stats import compared, speedup_in_run, speedup_vs_runs  # noqa: E402
+from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma, fit_speed_line, gate_from_runs  # noqa: E402
 from pytest_qbench.measure.stats import median_cpu  # noqa: E402
 from pytest_qbench.results import CpuTime, LatencyGate, LatencyRun, Speedup, Status  # noqa: E402
 
@@ -59,15 +57,7 @@ RESULTS = BENCH / "results"
 RULES = ("today", "given_speed")
 RTOL, ALPHA = 0.10, 0.01  # the example gate's: specs.Tolerances and QbenchOptions defaults
 TAIL = (2.0, 3.0)  # standardized drops counted beyond these
-
-
-@dataclass(frozen=True)
-class Look:
-    """A case's log speedup and log fp32 CPU ms per call in one run, with the speedup's own standard error."""
-
-    y: float
-    x: float
-    se: float
+Z95 = 1.959963984540054  # the z of the 95% interval a run records of its speedup
 
 
 def baseline_runs(folder: Path) -> dict[str, list[LatencyRun]]:
@@ -84,29 +74,37 @@ def baseline_runs(folder: Path) -> dict[str, list[LatencyRun]]:
     return runs
 
 
-def as_looks(runs: list[LatencyRun]) -> list[Look]:
-    return [Look(r.log_speedup, math.log(r.original_ms), r.log_se) for r in runs]
-
-
 def learned_from(run: dict[str, Any], name: str, target: str) -> bool:
     """Whether a case's look in `run` tells how the case varies: not the slowed run's target."""
     return not (run["arm"] == "slow" and name == target)
 
 
-def first_looks(live: dict[str, Any], base: dict[str, list[Look]]) -> list[dict[str, Look]]:
-    """Per run, each gated case's first look."""
-    se = {name: statistics.median(b.se for b in looks) for name, looks in base.items()}
-    return [{name: Look(math.log(value), math.log(run["first_ms"][name][0]), se[name])
-             for name, value in run["first_looks"].items() if name in base} for run in live["runs"]]
+def first_looks(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> list[dict[str, CpuTime]]:
+    """Per run, each gated case's first look; its speedup's interval is its case's median over the baseline
+    runs (the record keeps the first look's value only)."""
+    se = {name: statistics.median(r.log_se for r in runs) for name, runs in runs_of.items()}
+    looks = []
+    for run in live["runs"]:
+        own = {}
+        for name, value in run["first_looks"].items():
+            if name in runs_of:
+                half = Z95 * se[name]
+                speedup = Speedup(value, value * math.exp(-half), value * math.exp(half), 0.95, 0)
+                own[name] = CpuTime(*run["first_ms"][name], speedup)
+        looks.append(own)
+    return looks
 
 
-def history(looks: list[dict[str, Look]], live: dict[str, Any], leave: int | None = None) -> dict[str, list[Look]]:
-    """Every run's looks but run `leave`'s, and but the slowed runs' target."""
-    kept: dict[str, list[Look]] = {}
+def history(looks: list[dict[str, CpuTime]], live: dict[str, Any], cpu_model: str,
+            leave: int | None = None) -> dict[str, list[LatencyRun]]:
+    """Every run's looks, as a history folder would hold them, but run `leave`'s and the slowed runs' target."""
+    kept: dict[str, list[LatencyRun]] = {}
     for i, (run, own) in enumerate(zip(live["runs"], looks, strict=True)):
         for name, look in own.items():
             if i != leave and learned_from(run, name, live["target"]):
-                kept.setdefault(name, []).append(look)
+                s = look.speedup
+                kept.setdefault(name, []).append(LatencyRun(cpu_model, s.value, s.ci_low, s.ci_high, look.original_ms,
+                                                            look.optimized_ms, f"live-{i}", ""))
     return kept
 
 
@@ -157,49 +155,36 @@ def kinds(slow: list[dict[str, Any]]) -> dict[str, int]:
 # ---- 2. the covariate, tested --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Line:
-    """A case's log speedup on its log fp32 CPU ms, fitted to its baseline runs and history."""
-
-    slope: float
-    slope_se: float
-    residuals: list[tuple[float, float]]  # (residual, own se), scaled for the line's two parameters
+def key(name: str) -> tuple[str, str]:
+    """A pytest name `test_x[params]` as the package keys a case: (test, case id)."""
+    test, case = name[:-1].split("[", 1)
+    return test, case
 
 
-def fit_line(points: list[Look]) -> Line:
-    x, y = np.array([p.x for p in points]), np.array([p.y for p in points])
-    n, sxx = len(points), float(np.sum((x - x.mean()) ** 2))
-    if n < 4 or sxx == 0:
-        return Line(0.0, 0.0, [(p.y, p.se) for p in points])
-    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
-    residuals = y - y.mean() - slope * (x - x.mean())
-    # between_run_sigma scales deviations from a mean by sqrt(n / (n - 1)); a line's residuals need n / (n - 2)
-    scaled = residuals * math.sqrt((n - 1) / (n - 2))
-    slope_se = math.sqrt(float(np.sum(residuals**2)) / (n - 2) / sxx)
-    return Line(slope, slope_se, [(float(r), p.se) for r, p in zip(scaled, points, strict=True)])
+def gates(recorded: dict[str, list[LatencyRun]], cpu_model: str) -> dict[str, LatencyGate]:
+    """Each rule's latency gate over the cases' recorded runs, as the package builds it (gate/spread.py): today's,
+    without speed lines; given the machine's speed, with them."""
+    given_speed = gate_from_runs({key(n): runs for n, runs in recorded.items()}, cpu_model, len(recorded), ALPHA)
+    raw = between_run_sigma([[(r.log_speedup, r.log_se) for r in runs] for runs in recorded.values()],
+                            PRIOR_SPEEDUP_SIGMA)
+    return {"today": replace(given_speed, speedup_spread=raw, lines=()), "given_speed": given_speed}
 
 
-def judge_run(own: dict[str, Look], base: dict[str, list[Look]], past: dict[str, list[Look]]) -> dict[str, Any]:
-    """Each case's first look of one run by both rules: its status and standardized drop; each rule's sigma."""
+def judge_run(own: dict[str, CpuTime], base: dict[str, list[LatencyRun]], past: dict[str, list[LatencyRun]],
+              cpu_model: str) -> dict[str, Any]:
+    """Each case's first look of one run by both rules (gate/latency_stats.speedup_vs_runs against the baseline
+    runs, the gate learnt from them and `past`): its status and standardized drop; each rule's sigma."""
     names = sorted(own)
-    lines = {n: fit_line(base[n] + past.get(n, [])) for n in names}
-    spreads = {"today": between_run_sigma([[(p.y, p.se) for p in base[n] + past.get(n, [])] for n in names],
-                                          PRIOR_SPEEDUP_SIGMA),
-               "given_speed": between_run_sigma([lines[n].residuals for n in names], PRIOR_SPEEDUP_SIGMA)}
-    judged: dict[str, Any] = {rule: {"sigma": spreads[rule].sigma, "cases": {}} for rule in RULES}
-    for n in names:
-        look, runs = own[n], base[n]
-        for rule in RULES:
-            spread = spreads[rule]
-            line = lines[n] if rule == "given_speed" else Line(0.0, 0.0, [])
-            # each baseline run moved along the line to this look's fp32 CPU time
-            comparison = compare(Measured(look.y, look.se), [(r.y + line.slope * (look.x - r.x), r.se) for r in runs],
-                                 spread.sigma)
-            moved = look.x - float(np.mean([r.x for r in runs]))
-            se = math.hypot(comparison.se, line.slope_se * moved)
-            rule_of_run = SpeedupRule(rtol=RTOL, alpha=ALPHA, cases=len(names), df=spread.df + PRIOR_DF)
-            status = rule_of_run.status(Comparison(comparison.drop, se, comparison.runs))
-            judged[rule]["cases"][n] = {"status": status.value, "z": comparison.drop / se}
+    by_rule = gates({n: base[n] + past.get(n, []) for n in names}, cpu_model)
+    judged: dict[str, Any] = {}
+    for rule, gate in by_rule.items():
+        cases = {}
+        for n in names:
+            line = gate.line(*key(n))
+            comparison = compared([own[n]], base[n], gate, line)
+            check = speedup_vs_runs(own[n], base[n], gate, RTOL, line)
+            cases[n] = {"status": check.status.value, "z": comparison.drop / comparison.se}
+        judged[rule] = {"sigma": gate.speedup_spread.sigma, "cases": cases}
     return judged
 
 
@@ -228,24 +213,24 @@ def rule_summary(runs: list[dict[str, Any]], rule: str, target: str) -> dict[str
     }
 
 
-def describe(points: list[Look]) -> dict[str, float]:
+def describe(runs: list[LatencyRun]) -> dict[str, Any]:
     """A case's line over every run: slope, its error, the correlation, the sd of log speedup before and after."""
-    line = fit_line(points)
-    y, x = np.array([p.y for p in points]), np.array([p.x for p in points])
-    return {"points": len(points), "slope": line.slope, "slope_se": line.slope_se,
+    line = fit_speed_line(runs)
+    y, x = np.array([r.log_speedup for r in runs]), np.array([r.log_original_ms for r in runs])
+    return {"points": len(runs), "slope": line.slope, "slope_se": line.slope_se,
             "correlation": float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) and np.ptp(y) else None,
             "sd": float(np.std(y, ddof=1)),
             "sd_given_speed": float(np.std([r for r, _ in line.residuals], ddof=1)), "fp32_range": float(np.ptp(x))}
 
 
 def covariate(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[str, Any]:
-    base = {name: as_looks(runs) for name, runs in runs_of.items()}
-    looks = first_looks(live, base)
-    runs = [{"arm": run["arm"], **judge_run(own, base, history(looks, live, leave=i))}
+    cpu_model = next(r.cpu_model for runs in runs_of.values() for r in runs)
+    looks = first_looks(live, runs_of)
+    runs = [{"arm": run["arm"], **judge_run(own, runs_of, history(looks, live, cpu_model, leave=i), cpu_model)}
             for i, (run, own) in enumerate(zip(live["runs"], looks, strict=True))]
-    every = history(looks, live)
+    every = history(looks, live, cpu_model)
     return {"rules": {rule: rule_summary(runs, rule, live["target"]) for rule in RULES},
-            "lines": {n: describe(base[n] + every.get(n, [])) for n in sorted(base)}}
+            "lines": {n: describe(runs_of[n] + every.get(n, [])) for n in sorted(runs_of)}}
 
 
 # ---- 3. the confirmation, replayed ----------------------------------------------------------------------------
@@ -271,8 +256,8 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
             cases.append({"run": index, "arm": run["arm"], "case": name,
                           "target": not learned_from(run, name, live["target"]),
                           "speedups": [m.speedup.value for m in measured],
-                          "median": speedup_vs_runs(median_cpu(measured).speedup, runs, gate, RTOL).status.value,
-                          "best": speedup_in_run([m.speedup for m in measured], runs, gate, RTOL).status.value})
+                          "median": speedup_vs_runs(median_cpu(measured), runs, gate, RTOL).status.value,
+                          "best": speedup_in_run(measured, runs, gate, RTOL).status.value})
             recorded.append(next((s.split()[-1] for s in run["flagged"].get(name, []) if s.startswith("cpu.speedup")),
                                  Status.PASS.value))
     used = [e for e in ESTIMATORS if all(c[e] == r for c, r in zip(cases, recorded, strict=True))]

@@ -438,18 +438,17 @@ class CasePipeline:
 
 def latency_gate_for(baselines: BaselineStore, hardware_key: str, cpu_model: str, *, history: Path | None = None,
                      cases: int = 1, alpha: float = QbenchOptions.false_alarm_rate) -> LatencyGate:
-    """What every latency check of a run is held to: the CPU model `cpu_model` of the machine, the
-    between-run spread of the recorded runs of `hardware_key` (the baselines' and, with `history`, those
-    of that history folder made on this CPU model), and the run's family of `cases` at `alpha` false
-    alarms per run."""
-    from .gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma
-    from .report.history import load, speedup_samples
+    """What every latency check of a run is held to: the CPU model `cpu_model` of the machine, the recorded
+    runs of `hardware_key` on it (the baselines' and, with `history`, those of that history folder), each
+    case's speed line where its runs teach one and the between-run spread given those lines (gate/spread.py),
+    and the run's family of `cases` at `alpha` false alarms per run."""
+    from .gate.spread import gate_from_runs
+    from .report.history import latency_runs, load
 
-    samples = {case: [(r.log_speedup, r.log_se, r.run) for r in runs if r.cpu_model == cpu_model]
-               for case, runs in baselines.samples(hardware_key).items()}
+    recorded = {case: [r for r in runs if r.cpu_model == cpu_model]
+                for case, runs in baselines.samples(hardware_key).items()}
     if history is not None and history.is_dir():
-        for case, values in speedup_samples(load(history), hardware_key, cpu_model).items():
-            recorded = {run for _, _, run in samples.get(case, [])}
-            samples.setdefault(case, []).extend(v for v in values if v[2] not in recorded)
-    spread = between_run_sigma([[(v, se) for v, se, _ in values] for values in samples.values()], PRIOR_SPEEDUP_SIGMA)
-    return LatencyGate(cpu_model, spread, cases=max(cases, 1), alpha=alpha)
+        for case, runs in latency_runs(load(history), hardware_key, cpu_model).items():
+            known = {r.run for r in recorded.get(case, [])}
+            recorded.setdefault(case, []).extend(r for r in runs if r.run not in known)
+    return gate_from_runs(recorded, cpu_model, cases, alpha)

@@ -9,6 +9,10 @@ keeps, and the run's own check of a slowdown common to every case.
   the Student-t quantile at 3/4 x alpha / m (Bonferroni: no more than alpha =
   qbench_false_alarm_rate false alarms per gate run, however many cases); it passes when d + z99 x
   se is below t (a slowdown of rtol passes <= 1%); else it is 'inconclusive'.
+- Given the machine's speed: a case whose recorded runs (baselines and history) teach a speed line
+  (gate/spread.py `fit_speed_line`: its log speedup on its original model's log CPU time per call) is
+  judged with every measurement and baseline run moved along that line to the runs' mean speed, the
+  slope's error joining the measurement's; the between-run sigma is then the line's residual one.
 - A case measured again in the run (`speedup_in_run`: the first look, then fresh processes) fails only
   when every measurement fails on its own, and passes when one passes at z(1 - 1% / measurements).
 - The run's own check (`common_cpu_time`): the median over the run's cases of the log CPU time per
@@ -27,7 +31,19 @@ from statistics import NormalDist
 import numpy as np
 
 from ..measure.stats import log_se, median_variance_factor
-from ..results import Against, BaselineRecord, CaseResult, Check, LatencyGate, LatencyRun, Metric, Speedup, Status
+from ..results import (
+    Against,
+    BaselineRecord,
+    CaseResult,
+    Check,
+    CpuTime,
+    LatencyGate,
+    LatencyRun,
+    Metric,
+    SpeedLine,
+    Speedup,
+    Status,
+)
 from ..specs import QbenchOptions, Tolerances
 from .baselines import UPDATE_COMMAND
 from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare
@@ -39,42 +55,56 @@ def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Toler
     runs = baseline.runs_of(gate.cpu_model) if baseline.hardware_match else []
     if not runs or result.latency is None:
         return False
-    comparison = _comparison(result.latency.cpu.speedup, runs, gate)
+    comparison = compared([result.latency.cpu], runs, gate, gate.line(result.test, result.case_id))
     rule = SpeedupRule.of(gate, tol.speedup_rtol)
     return abs(comparison.drop) > max(rule.tolerance / 2, rule.z_fail * comparison.se)
 
 
-def _comparison(measured: Speedup, runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
-    return _compared([measured], runs, gate)
-
-
-def _compared(repeats: list[Speedup], runs: list[LatencyRun], gate: LatencyGate) -> Comparison:
-    """Measurements of one case against the baseline runs; several (a confirmation) combine first."""
+def compared(repeats: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, line: SpeedLine | None
+              ) -> Comparison:
+    """Measurements of one case against the baseline runs, all moved along the case's speed `line` to the
+    runs' mean speed (its slope's error, times how far a measurement moved, joins that measurement's own);
+    without a line, as measured. Several measurements (a confirmation) combine first."""
     sigma = gate.speedup_spread.sigma
-    own = combine([Measured(math.log(m.value), log_se(m)) for m in repeats], sigma)
-    return compare(own, [(r.log_speedup, r.log_se) for r in runs], sigma, repeats=len(repeats))
+    slope, slope_se = (line.slope, line.slope_se) if line is not None else (0.0, 0.0)
+    speed = _mean_speed(runs)
+    own = []
+    for m in repeats:
+        moved = math.log(m.original_ms) - speed
+        own.append(Measured(math.log(m.speedup.value) - slope * moved, math.hypot(log_se(m.speedup), slope_se * moved)))
+    recorded = [(r.log_speedup - slope * (r.log_original_ms - speed), r.log_se) for r in runs]
+    return compare(combine(own, sigma), recorded, sigma, repeats=len(repeats))
 
 
-def speedup_vs_runs(measured: Speedup | list[Speedup], runs: list[LatencyRun], gate: LatencyGate, rtol: float) -> Check:
-    """The speedup check of the module doc, against the median of the baseline's runs; a list of
-    measurements (repeats of the case by several runs) is judged on their combined estimate."""
+def _mean_speed(runs: list[LatencyRun]) -> float:
+    return float(np.mean([r.log_original_ms for r in runs]))
+
+
+def speedup_vs_runs(measured: CpuTime | list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, rtol: float,
+                    line: SpeedLine | None = None) -> Check:
+    """The speedup check of the module doc, against the median of the baseline's runs, given the machine's
+    speed when the case has a speed `line`; a list of measurements (repeats of the case by several runs) is
+    judged on their combined estimate."""
     repeats = measured if isinstance(measured, list) else [measured]
     rule = SpeedupRule.of(gate, rtol)
-    comparison = _compared(repeats, runs, gate)
-    return _speedup_check(rule, rule.status(comparison), comparison, repeats[0], runs, gate, combined=len(repeats))
+    comparison = compared(repeats, runs, gate, line)
+    return _speedup_check(rule, rule.status(comparison), comparison, repeats[0], runs, gate, line,
+                          combined=len(repeats))
 
 
-def speedup_in_run(measurements: list[Speedup], runs: list[LatencyRun], gate: LatencyGate, rtol: float) -> Check:
+def speedup_in_run(measurements: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, rtol: float,
+                   line: SpeedLine | None = None) -> Check:
     """A case measured several times in this run, the first look and then fresh processes (measure/fresh.py),
     judged on its best measurement. A slow session only ever slows, and one model of one process
     (docs/BENCHMARKS.md §8f: a median of three failed where one clean measurement showed no change), so the
     case fails only when every measurement fails on its own (an intersection-union test: no more false
     alarms than one measurement's test); it passes when one of them rules out a slowdown of rtol at the pass
-    level shared among them (Bonferroni: a slowdown of rtol still passes <= 1%); else it is inconclusive."""
+    level shared among them (Bonferroni: a slowdown of rtol still passes <= 1%); else it is inconclusive.
+    Each measurement is judged given its own machine speed when the case has a speed `line`."""
     rule = replace(SpeedupRule.of(gate, rtol), chances=len(measurements))
-    judged: list[tuple[Status, Comparison, Speedup]] = []
+    judged: list[tuple[Status, Comparison, CpuTime]] = []
     for measurement in measurements:
-        comparison = _compared([measurement], runs, gate)
+        comparison = compared([measurement], runs, gate, line)
         judged.append((rule.status(comparison), comparison, measurement))
     statuses = [status for status, _, _ in judged]
     if all(status is Status.FAIL for status in statuses):
@@ -83,19 +113,30 @@ def speedup_in_run(measurements: list[Speedup], runs: list[LatencyRun], gate: La
         status = Status.PASS if Status.PASS in statuses else Status.INCONCLUSIVE
     # the measurement shown: the best of those that decided
     _, comparison, shown = min((j for j in judged if j[0] is status), key=lambda j: j[1].drop)
-    return _speedup_check(rule, status, comparison, shown, runs, gate, in_run=measurements)
+    return _speedup_check(rule, status, comparison, shown, runs, gate, line,
+                          in_run=[m.speedup for m in measurements])
 
 
-def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, measured: Speedup,
-                   runs: list[LatencyRun], gate: LatencyGate, combined: int = 1, in_run: list[Speedup] | None = None,
-                   ) -> Check:
+def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, shown: CpuTime,
+                   runs: list[LatencyRun], gate: LatencyGate, line: SpeedLine | None, combined: int = 1,
+                   in_run: list[Speedup] | None = None) -> Check:
     """The check, its figures and its reason: of one measurement, of `combined` runs' repeats, or of the
-    best of the measurements `in_run`."""
-    rtol = rule.rtol
+    best of the measurements `in_run`; with a speed `line`, the baseline is the one expected at the shown
+    measurement's speed."""
+    rtol, measured = rule.rtol, shown.speedup
     reference = math.exp(float(np.median([r.log_speedup for r in runs])))
+    expected, at_speed = reference, ""
+    if line is not None:
+        speed = _mean_speed(runs)
+        moved = math.log(shown.original_ms) - speed
+        expected = math.exp(float(np.median([r.log_speedup - line.slope * (r.log_original_ms - speed) for r in runs]))
+                            + line.slope * moved)
+        at_speed = (f", {expected:.3f} at this run's speed: its original model {math.expm1(moved):+.1%} CPU time per"
+                    f" call against the runs', slope {line.slope:.2f} (standard error {line.slope_se:.2f}) over"
+                    f" {line.runs} recorded runs")
     spread = gate.speedup_spread
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
-    value = reference * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
+    value = expected * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
     if in_run:
         again = (f", the best of {len(in_run)} measurements in this run ({', '.join(f'{m.value:.3f}' for m in in_run)}:"
                  " the first, then fresh processes; it fails only when each fails on its own)")
@@ -103,7 +144,7 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, me
         again = f", {combined} runs combined to {value:.3f}" if combined > 1 else ""
     head = (
         f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}{again}) vs baseline"
-        f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}) (rtol {rtol:g}): slowdown"
+        f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}{at_speed}) (rtol {rtol:g}): slowdown"
         f" {_change(comparison.drop)} (standard error {comparison.se:.1%}, with a between-run sigma of"
         f" {spread.sigma:.1%} from {spread.source}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
         f" alarms per run over {gate.cases} case{'s' * (gate.cases > 1)})"
@@ -120,8 +161,8 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, me
             " another machine (--qbench-rerun-from), record more baseline runs, or raise --qbench-max-seconds"
         )
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
-    return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, reference, f"rtol {rtol:g}", reason,
-                 limit=reference / (1 + rtol))
+    return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, expected, f"rtol {rtol:g}", reason,
+                 limit=expected / (1 + rtol))
 
 
 def _change(log_drop: float) -> str:

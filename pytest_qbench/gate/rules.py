@@ -17,7 +17,8 @@ Rules (the knobs are `specs.Tolerances`):
   entry keeps the last runs of each CPU model (gate/spread.py), and CPU models of one key differ in
   speed by more than any tolerance. Tolerances are ratios. Being faster never fails.
   - The CPU-time speedup (measure/latency.py), a test of "no change" against "slower by
-    speedup_rtol" for the whole gate run (gate/latency_stats.py): it fails when significantly
+    speedup_rtol" for the whole gate run (gate/latency_stats.py), given the machine's speed when the
+    case's recorded runs teach a speed line (gate/spread.py): it fails when significantly
     slower, passes when a slowdown of speedup_rtol is ruled out, and is otherwise 'inconclusive': a
     confirmation on another machine (gate/rejudge.py: the repeats combined) decides it.
     Inconclusive does not fail the test unless --qbench-strict; it warns, and the run summary lists
@@ -104,7 +105,8 @@ def judge(
     `amend` may edit the checks in place before the verdict is derived (the pytest_qbench_checks hook).
     """
     if not update:  # what a merge re-judges repeats of the case with (rejudge.py)
-        baseline = replace(baseline, latency_gate=latency, speedup_rtol=tolerances.speedup_rtol)
+        baseline = replace(baseline, latency_gate=latency.of_case(result.test, result.case_id),
+                           speedup_rtol=tolerances.speedup_rtol)
     if result.error is not None:
         return Judgement([], Status.ERROR, baseline)
     measured = _measured(result)
@@ -308,9 +310,9 @@ def _latency_vs_baseline(result: CaseResult, latency: LatencyResult, baseline: B
         )
         return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"CPU model {gate.cpu_model}", reason)]
     recorded = entry.latency
-    in_run = [m.speedup for m in latency.measurements]
-    checks = [speedup_in_run(in_run, runs, gate, tol.speedup_rtol) if len(in_run) > 1
-              else speedup_vs_runs(latency.cpu.speedup, runs, gate, tol.speedup_rtol)]
+    line = gate.line(result.test, result.case_id)
+    checks = [speedup_in_run(latency.measurements, runs, gate, tol.speedup_rtol, line) if len(latency.measurements) > 1
+              else speedup_vs_runs(latency.cpu, runs, gate, tol.speedup_rtol, line)]
     if tol.cpu_time_rtol is not None:
         reference = float(np.median([r.optimized_ms for r in runs]))
         checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))

@@ -12,7 +12,11 @@ the CPU time per call). So:
   hardware key and CPU model (a robust scale: one odd run does not inflate it), takes each run's own
   error out, and shrinks the result toward a prior measured across hosts while few runs exist;
 - `Comparison` is the difference between a measurement (or several, `combine`d) and the baseline's
-  median, with a standard error that holds the between-run sigma on both sides.
+  median, with a standard error that holds the between-run sigma on both sides;
+- `fit_speed_line` fits a case's log speedup to its original model's log CPU time per call over its
+  recorded runs: a machine that runs slow for an hour slows the fp32 model of a small shape more than
+  its int8 one and lifts the speedup with it, enough to hide a 10% slowdown (docs/BENCHMARKS.md §8g).
+  The gate then judges a speedup given the machine's speed, and pools the sigma from the residuals.
 
 Pure numpy: testable on synthetic numbers.
 """
@@ -20,14 +24,14 @@ Pure numpy: testable on synthetic numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 
 from ..measure.stats import median_variance_factor
-from ..results import Spread
+from ..results import LatencyGate, LatencyRun, SpeedLine, Spread
 
 # Between-run sigma (log scale, beyond each run's own interval) assumed before a key has runs of its
 # own: the CPU-time speedup moved 0.84-0.87% per case between processes on two hosts (upper 95%
@@ -82,6 +86,50 @@ def _standardizing_sigma(deviations: np.ndarray, own_variances: np.ndarray) -> f
         middle = (low + high) / 2
         low, high = (middle, high) if median_z(middle) > _NORMAL_MAD else (low, middle)
     return (low + high) / 2
+
+
+# A slope from fewer runs moves a verdict by its own error more than the machine's speed does (§8g: slopes of
+# 0.2-0.4 with standard errors of 0.03-0.1 from 25 runs; 0.1-0.6 from 5).
+MIN_LINE_RUNS = 10
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """A case's log speedup on its log fp32 CPU time: slope 0 when its runs are too few to teach one."""
+
+    slope: float
+    slope_se: float
+    residuals: list[tuple[float, float]]  # (deviation from the line, own se), for between_run_sigma
+    fitted: bool = True
+
+
+def fit_speed_line(runs: Sequence[LatencyRun]) -> LineFit:
+    """The least-squares line of `runs`, from MIN_LINE_RUNS of them spanning some speed; else no line (the
+    runs as they are). Residuals are scaled by sqrt((n - 1) / (n - 2)): between_run_sigma scales deviations
+    from a mean by sqrt(n / (n - 1)), and a line spends a second parameter."""
+    x = np.array([r.log_original_ms for r in runs])
+    y = np.array([r.log_speedup for r in runs])
+    n = len(runs)
+    sxx = float(np.sum((x - x.mean()) ** 2)) if n else 0.0
+    if n < MIN_LINE_RUNS or sxx == 0:
+        return LineFit(0.0, 0.0, [(r.log_speedup, r.log_se) for r in runs], fitted=False)
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
+    residuals = y - y.mean() - slope * (x - x.mean())
+    slope_se = math.sqrt(float(np.sum(residuals**2)) / (n - 2) / sxx)
+    scaled = residuals * math.sqrt((n - 1) / (n - 2))
+    return LineFit(slope, slope_se, [(float(d), r.log_se) for d, r in zip(scaled, runs, strict=True)])
+
+
+def gate_from_runs(recorded: Mapping[tuple[str, str], Sequence[LatencyRun]], cpu_model: str, cases: int,
+                   alpha: float) -> LatencyGate:
+    """The latency gate of a run on `cpu_model` whose (test, case id)s have the `recorded` runs (each a
+    different run): every case's speed line that its runs teach, the between-run spread pooled from the
+    residuals (from the runs as they are where no line is taught), the run's family of `cases` at `alpha`."""
+    fits = {case: fit_speed_line(runs) for case, runs in recorded.items()}
+    spread = between_run_sigma([fit.residuals for fit in fits.values()], PRIOR_SPEEDUP_SIGMA)
+    lines = tuple(SpeedLine(test, case, fit.slope, fit.slope_se, len(recorded[(test, case)]))
+                  for (test, case), fit in sorted(fits.items()) if fit.fitted)
+    return LatencyGate(cpu_model, spread, cases=max(cases, 1), alpha=alpha, lines=lines)
 
 
 @dataclass(frozen=True)

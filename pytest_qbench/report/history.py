@@ -18,7 +18,7 @@ from statistics import median
 from typing import Any
 
 from ..atomic import atomic_write_text
-from ..results import Speedup
+from ..results import LatencyRun
 from .artifact import recorded_outcome
 
 INDEX = "index.json"
@@ -83,23 +83,22 @@ def series(runs: Sequence[Run]) -> dict[tuple[str, str], list[tuple[int, float]]
     return lines
 
 
-def speedup_samples(runs: Sequence[Run], hardware_key: str,
-                    cpu_model: str) -> dict[tuple[str, str], list[tuple[float, float, str]]]:
-    """(test, case id) -> [(log CPU-time speedup, its standard error, run id)] of the cases of `runs` measured
-    under `hardware_key` on `cpu_model`: what the latency gate pools the between-run spread from, besides
-    the baselines (pipeline.py `latency_gate_for`)."""
-    from ..measure.stats import log_se  # numpy: loaded when a run reads its history
-
-    found: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+def latency_runs(runs: Sequence[Run], hardware_key: str, cpu_model: str) -> dict[tuple[str, str], list[LatencyRun]]:
+    """(test, case id) -> the CPU-time figures of that case in each of `runs` measured under `hardware_key` on
+    `cpu_model`, as a baseline keeps its runs: what the latency gate learns the between-run spread and each
+    case's speed line from, besides the baselines (pipeline.py `latency_gate_for`)."""
+    found: dict[tuple[str, str], list[LatencyRun]] = {}
     for run in runs:
         environment = run.artifact["environment"]
         if environment.get("hardware_key") != hardware_key or environment.get("cpu_model") != cpu_model:
             continue
         for case in run.artifact["cases"]:
             if case.get("latency") and case.get("run_id"):
-                speedup = Speedup(**case["latency"]["cpu"]["speedup"])
-                found.setdefault((case["test"], case["id"]), []).append(
-                    (math.log(speedup.value), log_se(speedup), case["run_id"]))
+                cpu = case["latency"]["cpu"]
+                speedup = cpu["speedup"]
+                found.setdefault((case["test"], case["id"]), []).append(LatencyRun(
+                    cpu_model, speedup["value"], speedup["ci_low"], speedup["ci_high"], cpu["original_ms"],
+                    cpu["optimized_ms"], case["run_id"], run.created))
     return found
 
 

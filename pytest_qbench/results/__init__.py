@@ -18,6 +18,7 @@ from .baseline import (
     LatencyRecord,
     LatencyRun,
     Scores,
+    SpeedLine,
     SpeedupFigures,
     Spread,
     WallFigures,
@@ -45,7 +46,7 @@ from .run import RunRecord
 
 __all__ = [
     "SCORES", "BaselineEntry", "BaselineRecord", "CpuFigures", "LatencyGate", "LatencyRecord", "LatencyRun", "Scores",
-    "SpeedupFigures", "Spread", "WallFigures",
+    "SpeedLine", "SpeedupFigures", "Spread", "WallFigures",
     "RESULT_PROPERTY", "ArtifactFile", "CaseKey", "CaseResult", "FlushReport",
     "ACCURACY_CHECKS", "Against", "Check", "Metric", "Status",
     "Environment", "RunRecord",

@@ -5,7 +5,7 @@ latency runs, and what a gate run holds every latency check to; the artifact kee
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -37,6 +37,11 @@ class LatencyRun:
         """The standard error of log(speedup) that the run's own interval implies."""
         return math.log(self.ci_high / self.ci_low) / (2 * _Z95)
 
+    @property
+    def log_original_ms(self) -> float:
+        """The machine's speed as the case saw it in this run: its original model's CPU time per call (log)."""
+        return math.log(self.original_ms)
+
 
 @dataclass(frozen=True)
 class Spread:
@@ -53,18 +58,45 @@ class Spread:
 
 
 @dataclass(frozen=True)
+class SpeedLine:
+    """How a case's CPU-time speedup moves with the machine's speed: the least-squares slope of its log
+    speedup on its original model's log CPU time per call over its recorded runs (gate/spread.py
+    `fit_speed_line`), which the gate judges a run's speedup given (gate/latency_stats.py)."""
+
+    test: str
+    case: str  # the case id
+    slope: float
+    slope_se: float
+    runs: int  # recorded runs it was fitted to
+
+
+@dataclass(frozen=True)
 class LatencyGate:
     """What a gate run holds every latency check to besides the case's own baseline entry
-    (gate/latency_stats.py); a case's baseline record keeps it, for the merge to judge repeats with."""
+    (gate/latency_stats.py); a case's baseline record keeps it, with its own speed line only, for the
+    merge to judge repeats with."""
 
     cpu_model: str  # this machine's: the baseline runs it compares with
-    speedup_spread: Spread  # the between-run sigma of the key's recorded runs
+    speedup_spread: Spread  # the between-run sigma of the key's recorded runs (given their speed lines)
     cases: int  # the family: the cases the run gates (the selected qbench cases)
     alpha: float  # false alarms per gate run under no change
+    lines: tuple[SpeedLine, ...] = ()  # the cases whose recorded runs teach a speed line
+
+    def line(self, test: str, case: str) -> SpeedLine | None:
+        return next((line for line in self.lines if (line.test, line.case) == (test, case)), None)
+
+    def of_case(self, test: str, case: str) -> LatencyGate:
+        """The gate as one case's record keeps it: its own speed line only."""
+        own = self.line(test, case)
+        return replace(self, lines=() if own is None else (own,))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "lines": [asdict(line) for line in self.lines]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LatencyGate:
-        return cls(**{**data, "speedup_spread": Spread(**data["speedup_spread"])})
+        return cls(**{**data, "speedup_spread": Spread(**data["speedup_spread"]),
+                      "lines": tuple(SpeedLine(**line) for line in data.get("lines", ()))})
 
 
 # ---- a baseline entry: what a baseline file keeps of a case under one hardware key -------------------
@@ -195,7 +227,7 @@ class BaselineRecord:
             "values": None if self.values is None else self.values.to_json(),
         }
         if self.latency_gate is not None:
-            recorded["latency_gate"] = asdict(self.latency_gate)
+            recorded["latency_gate"] = self.latency_gate.to_json()
         if self.speedup_rtol is not None:
             recorded["speedup_rtol"] = self.speedup_rtol
         return recorded

@@ -26,7 +26,7 @@ from pytest_qbench import (
 from pytest_qbench.gate.baselines import BaselineStore
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA
 from pytest_qbench.pipeline import CaseStageError, Memo, latency_gate_for, model_name, to_confirm
-from pytest_qbench.report.history import Run, speedup_samples
+from pytest_qbench.report.history import Run, latency_runs
 from pytest_qbench.results import Environment, LatencyGate, Spread
 
 # A fraction of a second of timing on a ~1 ms model, beside another xdist worker: the latency limits
@@ -181,7 +181,8 @@ def test_a_latency_is_confirmed_when_its_speedup_did_not_pass_and_always_in_an_u
 
 def _run(hardware_key: str, cpu_model: str, run_id: str, speedup: float) -> Run:
     case = {"test": TEST, "id": "dynamic", "run_id": run_id,
-            "latency": {"cpu": {"speedup": {"value": speedup, "ci_low": speedup * 0.98, "ci_high": speedup / 0.98,
+            "latency": {"cpu": {"original_ms": 46.38, "optimized_ms": 46.38 / speedup,
+                                "speedup": {"value": speedup, "ci_low": speedup * 0.98, "ci_high": speedup / 0.98,
                                             "confidence": 0.95, "n_pairs": 40}}}}
     artifact = {"environment": {"hardware_key": hardware_key, "cpu_model": cpu_model}, "cases": [case]}
     return Run("runs/x.json", "2026-12-07", None, hardware_key, "pass", json.loads(json.dumps(artifact)))
@@ -190,8 +191,8 @@ def _run(hardware_key: str, cpu_model: str, run_id: str, speedup: float) -> Run:
 def test_the_latency_gate_pools_the_spread_of_this_key_and_cpu_model_s_runs(tmp_path):
     runs = [_run("key", "cpu", "a", 1.50), _run("key", "cpu", "b", 1.62), _run("key", "other-cpu", "c", 1.0),
             _run("other-key", "cpu", "d", 1.0)]
-    samples = speedup_samples(runs, "key", "cpu")
-    assert [run_id for _, _, run_id in samples[(TEST, "dynamic")]] == ["a", "b"]
+    samples = latency_runs(runs, "key", "cpu")
+    assert [r.run for r in samples[(TEST, "dynamic")]] == ["a", "b"]
 
     alone = latency_gate_for(BaselineStore(tmp_path), "key", "cpu", cases=0)
     assert (alone.speedup_spread.sigma, alone.speedup_spread.df, alone.cases) == (PRIOR_SPEEDUP_SIGMA, 0, 1)
