@@ -150,7 +150,7 @@ def test_a_slowed_case_outside_the_selection_stops_the_study_before_any_run():
 
 
 def args(**given) -> SimpleNamespace:
-    defaults = {"select": "not hub", "target": TARGET, "baseline_runs": 2, "runs": 3, "arms": ["aa", "slow"]}
+    defaults = {"select": "not hub", "target": TARGET, "baseline_runs": 2, "runs": 3, "arms": ["aa", "slow"], "seed": 0}
     return SimpleNamespace(**{**defaults, **given})
 
 
@@ -188,14 +188,36 @@ def test_gate_runs_continue_the_order_against_a_copy_of_the_baselines_and_start_
     monkeypatch.setattr(live_gate, "this_host", lambda: "vm2")
     kept: list[int] = []
     done = [{"arm": "aa", "host": "vm1"}]
-    runs = live_gate.gate_runs(study, done, tmp_path / "baselines", tmp_path / "work", tmp_path / "slowed.onnx",
+    runs = live_gate.gate_runs(study, done, tmp_path, tmp_path / "work", tmp_path / "slowed.onnx",
                                float("inf"), lambda r: kept.append(len(r)))
     assert started == ["run-1-slow.json", "run-2-aa.json", "run-3-slow.json"] and kept == [2, 3, 4]
     assert [r["host"] for r in runs] == ["vm1", "vm2", "vm2", "vm2"] and runs[1]["target"] == "fail"
     assert sorted(p.name for p in (tmp_path / "baselines").iterdir()) == ["b.json"]
     started.clear()
-    assert live_gate.gate_runs(study, done, tmp_path / "baselines", tmp_path / "work", None, 0.0, print) == done
+    assert live_gate.gate_runs(study, done, tmp_path, tmp_path / "work", None, 0.0, print) == done
     assert started == []
+
+
+def test_a_study_with_a_history_gives_each_run_a_copy_of_it(monkeypatch, tmp_path):
+    study = live_gate.Study("not hub", TARGET, 2, ("aa", "slow"), history=True)
+    for folder in ("baselines", "history"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "history" / "index.json").write_text('{"runs": []}')
+    histories: list[str] = []
+
+    def run_pytest(command, env, artifact):
+        history = Path(command[command.index("--qbench-history") + 1])
+        histories.append(history.name)
+        (history / "runs").mkdir()  # what the run adds to its history
+        return {"cases": [case(TARGET, "pass")]}, {"exit_code": 0, "seconds": 1}
+
+    monkeypatch.setattr(live_gate, "run_pytest", run_pytest)
+    monkeypatch.setattr(live_gate, "this_host", lambda: "vm")
+    live_gate.gate_runs(study, [], tmp_path, tmp_path / "work", None, float("inf"), print)
+    assert histories == ["history-0", "history-1"]
+    assert [p.name for p in (tmp_path / "history").iterdir()] == ["index.json"]  # the study's own untouched
+    new = live_gate.open_study(args(), tmp_path, tmp_path / "record.json")[0]
+    assert new.history  # a new study in a folder holding a history learns from it
 
 
 def test_the_renderer_says_when_a_study_spans_sessions_and_vms():
