@@ -119,6 +119,10 @@ def addoption(parser: pytest.Parser) -> None:
                   default=list(QbenchOptions.runtimes))
     parser.addini("qbench_strict", "fail a case whose latency check is inconclusive or not gated on this machine",
                   type="bool", default=QbenchOptions.strict)
+    parser.addini("qbench_speed_lines", "judge a case's speedup given the machine's speed (its fp32 model's CPU time"
+                  " per call) once its recorded runs (baselines, --qbench-history) teach a line; an experiment that"
+                  " caught a hidden slowdown in one machine state and false-alarmed in another (docs/verdicts.md)",
+                  type="bool", default=QbenchOptions.speed_lines)
     group.addoption(
         "--qbench-repair",
         action="store_true",
@@ -195,6 +199,7 @@ def read_options(config: pytest.Config) -> QbenchOptions:
         shard=shard,
         shard_durations=None if values["shard_durations"] is None else root / values["shard_durations"],
         strict=bool(config.getoption("qbench_strict") or config.getini("qbench_strict")),
+        speed_lines=bool(config.getini("qbench_speed_lines")),
         false_alarm_rate=_rate(values["false_alarm_rate"]),
         baseline_runs=values["baseline_runs"],
         rerun_from=None if values["rerun_from"] is None else root / values["rerun_from"],

@@ -437,11 +437,12 @@ class CasePipeline:
 
 
 def latency_gate_for(baselines: BaselineStore, hardware_key: str, cpu_model: str, *, history: Path | None = None,
-                     cases: int = 1, alpha: float = QbenchOptions.false_alarm_rate) -> LatencyGate:
+                     cases: int = 1, alpha: float = QbenchOptions.false_alarm_rate,
+                     speed_lines: bool = QbenchOptions.speed_lines) -> LatencyGate:
     """What every latency check of a run is held to: the CPU model `cpu_model` of the machine, the recorded
-    runs of `hardware_key` on it (the baselines' and, with `history`, those of that history folder), each
-    case's speed line where its runs teach one and the between-run spread given those lines (gate/spread.py),
-    and the run's family of `cases` at `alpha` false alarms per run."""
+    runs of `hardware_key` on it (the baselines' and, with `history`, those of that history folder), with
+    `speed_lines` each case's speed line where its runs teach one and the between-run spread given those lines
+    (gate/spread.py), and the run's family of `cases` at `alpha` false alarms per run."""
     from .gate.spread import gate_from_runs
     from .report.history import latency_runs, load
 
@@ -451,4 +452,4 @@ def latency_gate_for(baselines: BaselineStore, hardware_key: str, cpu_model: str
         for case, runs in latency_runs(load(history), hardware_key, cpu_model).items():
             known = {r.run for r in recorded.get(case, [])}
             recorded.setdefault(case, []).extend(r for r in runs if r.run not in known)
-    return gate_from_runs(recorded, cpu_model, cases, alpha)
+    return gate_from_runs(recorded, cpu_model, cases, alpha, speed_lines=speed_lines)

@@ -73,10 +73,11 @@ class QbenchSession:
     @cached_property
     def latency_gate(self) -> LatencyGate:
         """What every latency check of the run is held to: this machine's CPU model, the between-run
-        spread of the key's recorded runs (baselines and history), and the run's family of cases."""
+        spread of the key's recorded runs (baselines and history), with qbench_speed_lines each case's
+        speed line, and the run's family of cases."""
         return latency_gate_for(self.store, self.hardware_key, self.pipeline.fingerprint.cpu_model,
                                 history=self.options.history, cases=len(self.selected or ()),
-                                alpha=self.options.false_alarm_rate)
+                                alpha=self.options.false_alarm_rate, speed_lines=self.options.speed_lines)
 
     @cached_property
     def environment(self) -> Environment:

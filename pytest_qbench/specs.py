@@ -346,6 +346,7 @@ class QbenchOptions:
     shard: Shard | None = None  # run only this shard of the cases; baselines are then the merge's to write
     shard_durations: Path | None = None
     strict: bool = False  # an inconclusive check or latency not gated fails the case
+    speed_lines: bool = False  # judge speedups given the machine's speed where recorded runs teach a line
     false_alarm_rate: float = 0.01  # false alarms allowed per gate run under no change, all its latency checks together
     baseline_runs: int = 10  # latency runs a baseline keeps per case and CPU model
     rerun_from: Path | None = None  # run only the cases whose latency this artifact found failing or inconclusive

@@ -105,8 +105,8 @@ def judge(
     `amend` may edit the checks in place before the verdict is derived (the pytest_qbench_checks hook).
     """
     if not update:  # what a merge re-judges repeats of the case with (rejudge.py)
-        baseline = replace(baseline, latency_gate=latency.of_case(result.test, result.case_id),
-                           speedup_rtol=tolerances.speedup_rtol)
+        baseline = replace(baseline, latency_gate=replace(latency, lines=()), speedup_rtol=tolerances.speedup_rtol,
+                           speed_line=latency.line(result.test, result.case_id))
     if result.error is not None:
         return Judgement([], Status.ERROR, baseline)
     measured = _measured(result)
@@ -310,7 +310,7 @@ def _latency_vs_baseline(result: CaseResult, latency: LatencyResult, baseline: B
         )
         return [Check(Metric.LATENCY, Against.BASELINE, Status.SKIP, None, None, f"CPU model {gate.cpu_model}", reason)]
     recorded = entry.latency
-    line = gate.line(result.test, result.case_id)
+    line = baseline.speed_line
     checks = [speedup_in_run(latency.measurements, runs, gate, tol.speedup_rtol, line) if len(latency.measurements) > 1
               else speedup_vs_runs(latency.cpu, runs, gate, tol.speedup_rtol, line)]
     if tol.cpu_time_rtol is not None:

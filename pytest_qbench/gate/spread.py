@@ -103,6 +103,11 @@ class LineFit:
     fitted: bool = True
 
 
+def as_measured(runs: Sequence[LatencyRun]) -> LineFit:
+    """No line: the runs as they are."""
+    return LineFit(0.0, 0.0, [(r.log_speedup, r.log_se) for r in runs], fitted=False)
+
+
 def fit_speed_line(runs: Sequence[LatencyRun]) -> LineFit:
     """The least-squares line of `runs`, from MIN_LINE_RUNS of them spanning some speed; else no line (the
     runs as they are). Residuals are scaled by sqrt((n - 1) / (n - 2)): between_run_sigma scales deviations
@@ -112,7 +117,7 @@ def fit_speed_line(runs: Sequence[LatencyRun]) -> LineFit:
     n = len(runs)
     sxx = float(np.sum((x - x.mean()) ** 2)) if n else 0.0
     if n < MIN_LINE_RUNS or sxx == 0:
-        return LineFit(0.0, 0.0, [(r.log_speedup, r.log_se) for r in runs], fitted=False)
+        return as_measured(runs)
     slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
     residuals = y - y.mean() - slope * (x - x.mean())
     slope_se = math.sqrt(float(np.sum(residuals**2)) / (n - 2) / sxx)
@@ -121,11 +126,12 @@ def fit_speed_line(runs: Sequence[LatencyRun]) -> LineFit:
 
 
 def gate_from_runs(recorded: Mapping[tuple[str, str], Sequence[LatencyRun]], cpu_model: str, cases: int,
-                   alpha: float) -> LatencyGate:
+                   alpha: float, *, speed_lines: bool) -> LatencyGate:
     """The latency gate of a run on `cpu_model` whose (test, case id)s have the `recorded` runs (each a
-    different run): every case's speed line that its runs teach, the between-run spread pooled from the
-    residuals (from the runs as they are where no line is taught), the run's family of `cases` at `alpha`."""
-    fits = {case: fit_speed_line(runs) for case, runs in recorded.items()}
+    different run): with `speed_lines`, every case's speed line that its runs teach; the between-run spread
+    pooled from the lines' residuals (from the runs as they are where no line is taught or asked for); the
+    run's family of `cases` at `alpha`."""
+    fits = {case: fit_speed_line(runs) if speed_lines else as_measured(runs) for case, runs in recorded.items()}
     spread = between_run_sigma([fit.residuals for fit in fits.values()], PRIOR_SPEEDUP_SIGMA)
     lines = tuple(SpeedLine(test, case, fit.slope, fit.slope_se, len(recorded[(test, case)]))
                   for (test, case), fit in sorted(fits.items()) if fit.fitted)

@@ -5,7 +5,7 @@ latency runs, and what a gate run holds every latency check to; the artifact kee
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from statistics import NormalDist
 from typing import Any
 
@@ -73,8 +73,8 @@ class SpeedLine:
 @dataclass(frozen=True)
 class LatencyGate:
     """What a gate run holds every latency check to besides the case's own baseline entry
-    (gate/latency_stats.py); a case's baseline record keeps it, with its own speed line only, for the
-    merge to judge repeats with."""
+    (gate/latency_stats.py); a case's baseline record keeps it (without the lines: its own is beside it),
+    for the merge to judge repeats with."""
 
     cpu_model: str  # this machine's: the baseline runs it compares with
     speedup_spread: Spread  # the between-run sigma of the key's recorded runs (given their speed lines)
@@ -85,18 +85,12 @@ class LatencyGate:
     def line(self, test: str, case: str) -> SpeedLine | None:
         return next((line for line in self.lines if (line.test, line.case) == (test, case)), None)
 
-    def of_case(self, test: str, case: str) -> LatencyGate:
-        """The gate as one case's record keeps it: its own speed line only."""
-        own = self.line(test, case)
-        return replace(self, lines=() if own is None else (own,))
-
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "lines": [asdict(line) for line in self.lines]}
+        return {k: v for k, v in asdict(self).items() if k != "lines"}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LatencyGate:
-        return cls(**{**data, "speedup_spread": Spread(**data["speedup_spread"]),
-                      "lines": tuple(SpeedLine(**line) for line in data.get("lines", ()))})
+        return cls(data["cpu_model"], Spread(**data["speedup_spread"]), data["cases"], data["alpha"])
 
 
 # ---- a baseline entry: what a baseline file keeps of a case under one hardware key -------------------
@@ -211,6 +205,7 @@ class BaselineRecord:
     # A gate run's (not an update's): what the merge judges repeats of the case with (gate/rejudge.py).
     latency_gate: LatencyGate | None = None
     speedup_rtol: float | None = None  # None in artifacts of schema 5: the run's setting
+    speed_line: SpeedLine | None = None  # the case's, when its recorded runs taught one
 
     @property
     def runs(self) -> list[LatencyRun]:
@@ -230,11 +225,14 @@ class BaselineRecord:
             recorded["latency_gate"] = self.latency_gate.to_json()
         if self.speedup_rtol is not None:
             recorded["speedup_rtol"] = self.speedup_rtol
+        if self.speed_line is not None:
+            recorded["speed_line"] = asdict(self.speed_line)
         return recorded
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BaselineRecord:
-        gate, values = data.get("latency_gate"), data["values"]
+        gate, values, line = data.get("latency_gate"), data["values"], data.get("speed_line")
         return cls(data["file"], data["hardware_key"], data["hardware_match"],
                    None if values is None else BaselineEntry.from_json(values),
-                   None if gate is None else LatencyGate.from_json(gate), data.get("speedup_rtol"))
+                   None if gate is None else LatencyGate.from_json(gate), data.get("speedup_rtol"),
+                   None if line is None else SpeedLine(**line))

@@ -203,3 +203,11 @@ def test_a_plain_pytest_run_imports_nothing_heavy(pytester):
 
 def test_a_test_that_runs_pytest_itself_is_end_to_end(pytester: pytest.Pytester, request: pytest.FixtureRequest):
     assert request.node.get_closest_marker("e2e") is not None  # tests/conftest.py, by its folder
+
+
+def test_the_speed_lines_are_an_ini_key_off_by_default(pytester):
+    from pytest_qbench.options import read_options
+
+    assert read_options(pytester.parseconfig("--qbench")).speed_lines is False
+    pytester.makeini("[pytest]\nqbench_speed_lines = true\n")
+    assert read_options(pytester.parseconfig("--qbench")).speed_lines is True

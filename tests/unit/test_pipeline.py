@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -213,6 +214,29 @@ def test_the_latency_gate_pools_the_spread_of_this_key_and_cpu_model_s_runs(tmp_
     pooled = latency_gate_for(BaselineStore(tmp_path), "key", "cpu", history=history, cases=42, alpha=0.05)
     assert (pooled.cpu_model, pooled.cases, pooled.alpha) == ("cpu", 42, 0.05)
     assert pooled.speedup_spread.df > 0 and pooled.speedup_spread.sigma != PRIOR_SPEEDUP_SIGMA  # the two runs of "cpu"
+
+
+def test_a_history_that_spans_the_machines_speed_teaches_the_gate_a_cases_speed_line(tmp_path):
+    from pytest_qbench.report.artifact import build_artifact
+    from pytest_qbench.report.history import append
+
+    history = tmp_path / "history"
+    for i, moved in enumerate([-0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, -0.12, 0.12, 0.02, -0.02]):
+        original = 46.38 * math.exp(moved)
+        result = make_result(original_ms=original, optimized_ms=original / (4.66 * math.exp(0.3 * moved)),
+                             run_id=f"run-{i}")
+        environment = Environment.from_json({**ENVIRONMENT.to_json(), "cpu_model": result.cpu_model,
+                                             "created": f"2026-12-07T10:{i:02d}:00"})
+        append(history, build_artifact(environment, [result]))
+    gate = latency_gate_for(BaselineStore(tmp_path), result.hardware_key, result.cpu_model, history=history, cases=42,
+                            speed_lines=True)
+    assert latency_gate_for(BaselineStore(tmp_path), result.hardware_key, result.cpu_model, history=history).lines == ()
+    (line,) = gate.lines
+    assert (line.test, line.case, line.runs) == (result.test, result.case_id, 11)
+    assert line.slope == pytest.approx(0.3, abs=0.01)
+    other = latency_gate_for(BaselineStore(tmp_path), result.hardware_key, "another-cpu", history=history,
+                             speed_lines=True)
+    assert other.lines == ()  # another CPU model's runs teach this one nothing
 
 
 def test_the_command_line_gates_a_marker_s_cases_without_pytest(tiny_distilbert, data, tiny_build_cache, tmp_path,
