@@ -19,9 +19,10 @@ arms alike. A run is red, leniently, when pytest exits non-zero or any case's sp
 intervals; per run the red cases, how many were confirmed in the run, seconds, load average and the VM.
 Written to bench/results/live-gate-<hardware key>.json (or --output), after every run.
 
-A study of the gate that learns from a history (each case's speed line, gate/spread.py): a new `--study FOLDER`
-that holds FOLDER/history (bench/seed_history.py) when it begins; each gate run learns from a copy of it, so
-that none adds to it. `--baselines-from STUDY` begins a study on another's baselines instead of recording its own.
+A study of the gate that learns each case's speed line from a history (`qbench_speed_lines`, gate/spread.py): a
+new `--study FOLDER` that holds FOLDER/history (bench/seed_history.py) when it begins; each gate run learns from
+a copy of it, so that none adds to it. `--baselines-from STUDY` begins a study on another's baselines instead
+of recording its own.
 
 A study longer than one sitting: with `--study FOLDER` its baselines and the order of its runs stay in
 FOLDER (commit it; a few dozen KB), `--minutes` stops it starting runs, and the same command later resumes
@@ -83,7 +84,7 @@ def this_host() -> str:
 def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path, update: bool,
                    history: Path | None = None) -> list[str]:
     """One run of the example gate against (or, with `update`, into) `baselines`, writing `artifact`; learning
-    from (and adding itself to) the history folder `history`."""
+    from (and adding itself to) the history folder `history`, the speed lines on (a study of them)."""
     return [
         sys.executable,
         "-m",
@@ -104,7 +105,7 @@ def pytest_command(select: str, baselines: Path, keep_runs: int, artifact: Path,
         "--qbench-json",
         str(artifact),
         *(["--qbench-update-baselines"] if update else []),
-        *(["--qbench-history", str(history)] if history else []),
+        *(["--qbench-history", str(history), "-o", "qbench_speed_lines=true"] if history else []),
     ]
 
 
@@ -470,7 +471,8 @@ def main() -> None:
         save_result(output, {
             # the gate's own threads: the physical cores for the wall-clock phase, one for the CPU phase it judges
             **info, "select": study.select, "cases": len(nodeids), "target": study.target, "slowdown": SLOWDOWN,
-            "calibration": calibration, "baseline_runs": record["baseline_runs"], "planned_runs": len(study.order),
+            "calibration": calibration, "baseline_runs": record["baseline_runs"], "history": study.history,
+            "planned_runs": len(study.order),
             "sessions": sessions, **judged(runs, study.target),
             "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(study.baseline_runs), "--runs",
                                    str(len(study.order) // len(set(study.order))), "--arms", *sorted(set(study.order)),

@@ -13,16 +13,18 @@ confirmed case's phases, and its baselines in bench/results/live-studies/NAME/ba
    from their medians, what the confirmation's fresh processes measured, and the case's verdict in the
    run. A look whose int8 model alone slowed is a slow session of that model; one whose fp32 model sped up
    with the speedup is the machine's speed, which a covariate could take out.
-2. The covariate, tested: every first look judged again, as the gate judges it before any confirmation,
-   by the package's own rule (gate/latency_stats.speedup_vs_runs) against the study's baseline runs, two
+2. The covariates, tested: every first look judged again, as the gate judges it before any confirmation,
+   by the package's own rule (gate/latency_stats.speedup_vs_runs) against the study's baseline runs, three
    ways. Today's: the gate without speed lines, its sigma pooled from the runs as they are. Given the
-   machine's speed: the gate as the package now builds it (gate/spread.gate_from_runs): each case's speed
-   line where its runs teach one, the sigma pooled from the lines' residuals. Both learn from the same data:
-   the baseline runs and a history of the study's other runs (leave one run out), what `--qbench-history`
-   would hold after the study's hours; the baseline runs alone, minutes apart, span too little of the
-   machine's speed to teach a slope. A first look's own standard error is its case's median over the
-   baseline runs (the record keeps the first look's value only). Counted per rule: first looks failed and
-   inconclusive, A/A runs red at first look, the slowed target caught, and the standardized drops' tail.
+   machine's speed: the gate with `qbench_speed_lines` (gate/spread.gate_from_runs): each case's line of log
+   speedup on log fp32 CPU time where its runs teach one, the sigma pooled from the lines' residuals. Given the
+   case's excess: the same lines, fitted to and applied at each run's fp32 CPU time divided by the move common
+   to that run's cases (their median against the baseline), so that a machine slow for every model alike
+   predicts no change. All learn from the same data: the baseline runs and a history of the study's other
+   runs (leave one run out), what `--qbench-history` would hold after the study's hours. A first look's own
+   standard error is its case's median over the baseline runs (the record keeps the first look's value
+   only). Counted per rule: first looks failed and inconclusive, A/A runs red at first look, the slowed
+   target caught, and the standardized drops' tail.
 3. The confirmation replayed: each confirmed case's measurements judged by the median and by the best.
 4. The slowed target's first looks: against the baseline runs' medians, its speedup and its fp32 model's CPU
    time per call, and that of the run's other cases (the machine's speed over the run), with the run's verdict
@@ -51,10 +53,11 @@ from run_record import run_info, run_start, save_result  # noqa: E402
 from pytest_qbench.gate.latency_stats import compared, speedup_in_run, speedup_vs_runs  # noqa: E402
 from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma, fit_speed_line, gate_from_runs  # noqa: E402
 from pytest_qbench.measure.stats import median_cpu  # noqa: E402
+from pytest_qbench.report.history import latency_runs, load  # noqa: E402
 from pytest_qbench.results import CpuTime, LatencyGate, LatencyRun, Speedup, Status  # noqa: E402
 
 RESULTS = BENCH / "results"
-RULES = ("today", "given_speed")
+RULES = ("today", "given_speed", "given_excess")
 RTOL, ALPHA = 0.10, 0.01  # the example gate's: specs.Tolerances and QbenchOptions defaults
 TAIL = (2.0, 3.0)  # standardized drops counted beyond these
 Z95 = 1.959963984540054  # the z of the 95% interval a run records of its speedup
@@ -162,27 +165,57 @@ def key(name: str) -> tuple[str, str]:
 
 
 def gates(recorded: dict[str, list[LatencyRun]], cpu_model: str) -> dict[str, LatencyGate]:
-    """Each rule's latency gate over the cases' recorded runs, as the package builds it (gate/spread.py): today's,
-    without speed lines; given the machine's speed, with them."""
-    given_speed = gate_from_runs({key(n): runs for n, runs in recorded.items()}, cpu_model, len(recorded), ALPHA)
+    """Today's latency gate over the cases' recorded runs, without speed lines, and the one with them, as the
+    package builds them (gate/spread.py)."""
+    lined = gate_from_runs({key(n): runs for n, runs in recorded.items()}, cpu_model, len(recorded), ALPHA,
+                           speed_lines=True)
     raw = between_run_sigma([[(r.log_speedup, r.log_se) for r in runs] for runs in recorded.values()],
                             PRIOR_SPEEDUP_SIGMA)
-    return {"today": replace(given_speed, speedup_spread=raw, lines=()), "given_speed": given_speed}
+    return {"today": replace(lined, speedup_spread=raw, lines=()), "lined": lined}
+
+
+def common_move(moves: list[float]) -> float:
+    """A run's move of the fp32 model's log CPU time per call common to its cases: their median."""
+    return float(np.median(moves))
+
+
+def beyond_common(runs: dict[str, list[LatencyRun]], reference: dict[str, float]) -> dict[str, list[LatencyRun]]:
+    """Each recorded run with its fp32 CPU time per call divided by its run's common move (over the cases
+    that run recorded, against each case's `reference` log ms): what is left is the case's own excess."""
+    moves: dict[str, list[float]] = {}
+    for name, recorded in runs.items():
+        for r in recorded:
+            moves.setdefault(r.run, []).append(r.log_original_ms - reference[name])
+    common = {run: common_move(m) for run, m in moves.items()}
+    return {name: [replace(r, original_ms=r.original_ms / math.exp(common[r.run])) for r in recorded]
+            for name, recorded in runs.items()}
 
 
 def judge_run(own: dict[str, CpuTime], base: dict[str, list[LatencyRun]], past: dict[str, list[LatencyRun]],
               cpu_model: str) -> dict[str, Any]:
-    """Each case's first look of one run by both rules (gate/latency_stats.speedup_vs_runs against the baseline
-    runs, the gate learnt from them and `past`): its status and standardized drop; each rule's sigma."""
+    """Each case's first look of one run by each rule (gate/latency_stats.speedup_vs_runs against the baseline
+    runs, the gate learnt from them and `past`): its status and standardized drop; each rule's sigma. Today's:
+    no line. Given the machine's speed: the package's speed lines. Given the case's excess: the same lines
+    fitted to, and applied at, each run's fp32 CPU time beyond the move common to that run's cases."""
     names = sorted(own)
-    by_rule = gates({n: base[n] + past.get(n, []) for n in names}, cpu_model)
+    reference = {n: float(np.median([r.log_original_ms for r in base[n]])) for n in names}
+    common = common_move([math.log(own[n].original_ms) - reference[n] for n in names])
+    inputs = {
+        "today": (own, base, past),
+        "given_speed": (own, base, past),
+        "given_excess": ({n: replace(look, original_ms=look.original_ms / math.exp(common)) for n, look in own.items()},
+                         beyond_common({n: base[n] for n in names}, reference),
+                         beyond_common({n: past[n] for n in names if n in past}, reference)),
+    }
     judged: dict[str, Any] = {}
-    for rule, gate in by_rule.items():
+    for rule, (looks, runs, history_runs) in inputs.items():
+        gate = gates({n: runs[n] + history_runs.get(n, []) for n in names}, cpu_model)[
+            "today" if rule == "today" else "lined"]
         cases = {}
         for n in names:
             line = gate.line(*key(n))
-            comparison = compared([own[n]], base[n], gate, line)
-            check = speedup_vs_runs(own[n], base[n], gate, RTOL, line)
+            comparison = compared([looks[n]], runs[n], gate, line)
+            check = speedup_vs_runs(looks[n], runs[n], gate, RTOL, line)
             cases[n] = {"status": check.status.value, "z": comparison.drop / comparison.se}
         judged[rule] = {"sigma": gate.speedup_spread.sigma, "cases": cases}
     return judged
@@ -223,12 +256,19 @@ def describe(runs: list[LatencyRun]) -> dict[str, Any]:
             "sd_given_speed": float(np.std([r for r, _ in line.residuals], ddof=1)), "fp32_range": float(np.ptp(x))}
 
 
-def covariate(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[str, Any]:
+def covariate(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]],
+              seeded: dict[str, list[LatencyRun]]) -> dict[str, Any]:
+    """The rules at first look, each run's history the study's other runs and the history it was `seeded` with."""
     cpu_model = next(r.cpu_model for runs in runs_of.values() for r in runs)
     looks = first_looks(live, runs_of)
-    runs = [{"arm": run["arm"], **judge_run(own, runs_of, history(looks, live, cpu_model, leave=i), cpu_model)}
+
+    def learnt(leave: int | None) -> dict[str, list[LatencyRun]]:
+        own = history(looks, live, cpu_model, leave=leave)
+        return {n: seeded.get(n, []) + own.get(n, []) for n in set(own) | set(seeded)}
+
+    runs = [{"arm": run["arm"], **judge_run(own, runs_of, learnt(i), cpu_model)}
             for i, (run, own) in enumerate(zip(live["runs"], looks, strict=True))]
-    every = history(looks, live, cpu_model)
+    every = learnt(None)
     return {"rules": {rule: rule_summary(runs, rule, live["target"]) for rule in RULES},
             "lines": {n: describe(runs_of[n] + every.get(n, [])) for n in sorted(runs_of)}}
 
@@ -262,7 +302,8 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
                                  Status.PASS.value))
     used = [e for e in ESTIMATORS if all(c[e] == r for c, r in zip(cases, recorded, strict=True))]
     if not used:
-        sys.exit("neither rule gives every recorded verdict of the study: not a study of this gate")
+        sys.exit("neither rule gives every recorded verdict of the study: not a study of this gate (a study of the"
+                 " speed lines, with a history, is not replayed)")
     slowed = sum(run["arm"] == "slow" for run in live["runs"])
     counts = {e: {"unslowed": {v.value: sum(c[e] == v.value for c in cases if not c["target"]) for v in VERDICTS},
                   "target": {v.value: sum(c[e] == v.value for c in cases if c["target"]) for v in VERDICTS}}
@@ -306,12 +347,26 @@ def study(name: str) -> dict[str, Any]:
         sys.exit(f"{record}: its runs record no first_ms; judge its kept artifacts again with"
                  " `bench/live_gate.py --rejudge FOLDER --output` (or run the study again)")
     slow = slow_first_looks(live)
-    runs_of = baseline_runs(RESULTS / "live-studies" / name)
+    folder = RESULTS / "live-studies" / name
+    runs_of = baseline_runs(folder)
+    seeded = seeded_history(folder / "history", live["machine"]["hardware_key"], runs_of)
     return {"name": name, "record": record.relative_to(BENCH.parent).as_posix(), "when": live["when"],
             "machine": live["machine"], "beside": live["beside"], "cases": live["cases"], "runs": len(live["runs"]),
-            "excursion": EXCURSION, "slow_looks": slow, "kinds": kinds(slow),
-            "covariate": covariate(live, runs_of), "confirmation": replay(live, runs_of),
+            "excursion": EXCURSION, "slow_looks": slow, "kinds": kinds(slow), "seeded": sum(map(len, seeded.values())),
+            "covariate": covariate(live, runs_of, seeded),
+            # its runs were judged with speed lines learnt from that history: no rule here gives their verdicts
+            "confirmation": None if seeded else replay(live, runs_of),
             "targets": slowed_targets(live, runs_of)}
+
+
+def seeded_history(folder: Path, hardware_key: str,
+                   runs_of: dict[str, list[LatencyRun]]) -> dict[str, list[LatencyRun]]:
+    """The history a study's gate runs learnt from (bench/live_gate.py --history), per case as this script names it."""
+    if not folder.is_dir():
+        return {}
+    cpu_model = next(r.cpu_model for runs in runs_of.values() for r in runs)
+    return {f"{test.rsplit('::', 1)[-1]}[{case}]": runs
+            for (test, case), runs in latency_runs(load(folder), hardware_key, cpu_model).items()}
 
 
 def parse_args() -> argparse.Namespace:
@@ -330,8 +385,9 @@ def main() -> None:
     output = args.output or RESULTS / f"slow-looks-{studies[0]['machine']['hardware_key']}.json"
     save_result(output, {**info, "studies": studies})
     for s in studies:
+        replayed = s["confirmation"] and s["confirmation"]["red"]
         print(s["name"], s["kinds"], {r: v["aa_red_lenient"]["hits"] for r, v in s["covariate"]["rules"].items()},
-              s["confirmation"]["red"], s["confirmation"]["counts"])
+              replayed or "its confirmations not replayed (judged with speed lines)")
 
 
 if __name__ == "__main__":

@@ -421,7 +421,7 @@ def render_live_gate(result: Result) -> str:
     spread = (
         f" The runs span {len(sittings)} sessions on {len(hosts)} VM{'s' if len(hosts) > 1 else ''} of this class"
         f" (boot hash{'es' if len(hosts) > 1 else ''}"
-        f" {', '.join(hosts)}; the baselines recorded on {data['baseline_runs'][0].get('host', 'the first')});"
+        f" {', '.join(hosts)}; the baselines recorded on {recorded_on(data['baseline_runs'])});"
         " the footer's load and time are the last session's."
         if len(sittings) > 1
         else ""
@@ -442,12 +442,25 @@ def render_live_gate(result: Result) -> str:
                 rows,
             ),
             "",
-            f'Each run `pytest --qbench examples -k "{data["select"]}"`, its own process, against baselines of'
-            f" {len(data['baseline_runs'])} update runs made by this study.{slowed}{stopped}{spread}{sessions}"
+            f'Each run `pytest --qbench examples -k "{data["select"]}"`, its own process, against'
+            f" {baselines_of(data)}.{slowed}{stopped}{spread}{sessions}"
             f" A/A cases flagged (failed or inconclusive), runs per case: {cases}. "
             + footer(run_of(data), rerun(data), result.path),
         ]
     )
+
+
+def baselines_of(data: dict[str, Any]) -> str:
+    """What a live study's gate runs were judged against: its own update runs, or another study's baselines."""
+    runs = data["baseline_runs"]
+    learning = " (each run learning from the history committed beside the study)" if data.get("history") else ""
+    if isinstance(runs, str):  # bench/live_gate.py --baselines-from
+        return f"the baselines of {runs.removeprefix('those of ')}{learning}"
+    return f"baselines of {len(runs)} update runs made by this study{learning}"
+
+
+def recorded_on(runs: list[dict[str, Any]] | str) -> str:
+    return "another study's VM" if isinstance(runs, str) else runs[0].get("host", "the first")
 
 
 def step_name(command: str) -> str:
@@ -605,6 +618,23 @@ def render_gate_periods(result: Result) -> str:
 # ---- bench/slow_looks.py: which model a slow first look moved; the covariate; the confirmation replayed ------------
 
 
+def _replay_rows(s: dict[str, Any]) -> list[list[Any]]:
+    """A study's confirmations judged again by the median and by the best measurement."""
+    c, rows = s["confirmation"], []
+    for estimator, label in (("median", "the median (the rule before)"), ("best", "the best (the gate now)")):
+        unslowed, target = c["counts"][estimator]["unslowed"], c["counts"][estimator]["target"]
+        label += ", as the runs judged" if c["judged_by"] == [estimator] else ""
+        rows.append([f"`{s['name']}`", label, sum(unslowed.values()),
+                     " / ".join(str(unslowed[v]) for v in ("fail", "inconclusive", "pass")),
+                     f"{c['red'][estimator]['lenient']} / {c['red'][estimator]['strict']} of {c['aa_runs']}",
+                     f"{target['fail']} of {sum(target.values())}"])
+    return rows
+
+
+RULE_LABELS = {"today": "today's", "given_speed": "given the machine's speed (fp32 CPU time)",
+               "given_excess": "given the case's fp32 excess over the run's common move"}
+
+
 def render_slow_looks(result: Result) -> str:
     """Per live study: its slow first looks by the model that moved and what the confirmation did; the covariate
     against today's rule at first look; the confirmation replayed by the median and by the best measurement."""
@@ -616,20 +646,14 @@ def render_slow_looks(result: Result) -> str:
         confirmed = [look for look in slow if look["confirmation"]]
         looks.append([f"`{s['name']}`", s["runs"], len(slow), kinds["int8 slower"], kinds["fp32 faster"],
                       f"{sum(look['verdict'] == 'pass' for look in confirmed)} of {len(confirmed)}"])
-        for rule, label in (("today", "today's"), ("given_speed", "given the machine's speed")):
+        for rule, label in RULE_LABELS.items():
             r = s["covariate"]["rules"][rule]
             rules.append([f"`{s['name']}`", label, _rate(r["failed"]), r["inconclusive"]["hits"],
                           f"{r['aa_red_lenient']['hits']} / {r['aa_red_strict']['hits']} of {r['aa_runs']}",
                           _rate(r["target_caught"]) if r["target_caught"] else "–", r["tail"]["3"],
                           f"{r['sigma_median']:.2%}"])
-        c = s["confirmation"]
-        for estimator, label in (("median", "the median (the rule before)"), ("best", "the best (the gate now)")):
-            unslowed, target = c["counts"][estimator]["unslowed"], c["counts"][estimator]["target"]
-            label += ", as the runs judged" if c["judged_by"] == [estimator] else ""
-            replays.append([f"`{s['name']}`", label, sum(unslowed.values()),
-                            " / ".join(str(unslowed[v]) for v in ("fail", "inconclusive", "pass")),
-                            f"{c['red'][estimator]['lenient']} / {c['red'][estimator]['strict']} of {c['aa_runs']}",
-                            f"{target['fail']} of {sum(target.values())}"])
+        if s["confirmation"]:
+            replays += _replay_rows(s)
     first = data["studies"][0]
     studies = ", ".join(f"`{s['record']}` ({s['when']}; beside it: {s['beside']})" for s in data["studies"])
     return "\n".join([
@@ -650,12 +674,24 @@ def render_slow_looks(result: Result) -> str:
         f"Studies: {studies}."
         " A first look's kind: int8 slower when its int8 model's CPU time per call rose by at least half the"
         " speedup's drop and by more than fp32's fell; else fp32 faster. The rules at first look learn from the"
-        " baseline runs and the study's other runs (leave one run out). The replay judges each confirmed case's"
-        " recorded measurements with the package's rule of each kind; one of them gives every verdict the runs"
-        " recorded (the script stops otherwise); a slowed case that passed at first look counts as a pass. "
+        " baseline runs and the study's other runs (leave one run out)" + seeded_note(data["studies"]) + ". The"
+        " replay judges each confirmed case's recorded measurements with the package's rule of each kind; one of"
+        " them gives every verdict the runs recorded (the script stops otherwise); a slowed case that passed at"
+        " first look counts as a pass. "
         + footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/slow_looks.py --studies "
                  + " ".join(s["name"] for s in data["studies"]), result.path),
     ])
+
+
+def seeded_note(studies: list[dict[str, Any]]) -> str:
+    """Which studies' runs also learnt from a history they were seeded with, and why their confirmations are not
+    replayed."""
+    seeded = [s for s in studies if s.get("seeded")]
+    if not seeded:
+        return ""
+    names = ", ".join(f"`{s['name']}`" for s in seeded)
+    return (f"; {names} also from the history its gate runs learnt from ({', '.join(str(s['seeded']) for s in seeded)}"
+            " case-runs), and its confirmations, judged with speed lines learnt from it, are not replayed")
 
 
 def _slowed_target_row(study: dict[str, Any]) -> list[Any]:

@@ -207,6 +207,7 @@ def test_a_study_with_a_history_gives_each_run_a_copy_of_it(monkeypatch, tmp_pat
 
     def run_pytest(command, env, artifact):
         history = Path(command[command.index("--qbench-history") + 1])
+        assert "qbench_speed_lines=true" in command
         histories.append(history.name)
         (history / "runs").mkdir()  # what the run adds to its history
         return {"cases": [case(TARGET, "pass")]}, {"exit_code": 0, "seconds": 1}

@@ -102,10 +102,24 @@ def test_a_line_recovers_its_slope_and_the_covariate_clears_a_look_the_machines_
             for x in (0.1, -0.1, 0.05, -0.05, 0.08, -0.08, 0.12, -0.12)]
     fast_machine = run("aa", [phase(1.6 * math.exp(-0.25 * 0.3), fp32=10.0 * math.exp(-0.3))], [phase(1.6)])
     live = {"target": T, "runs": [*runs, fast_machine]}
-    result = slow_looks.covariate(live, slow_looks.baseline_runs(baselines(tmp_path)))
+    result = slow_looks.covariate(live, slow_looks.baseline_runs(baselines(tmp_path)), {})
     assert result["rules"]["today"]["failed"]["hits"] == 1  # 7.2% slower: fails as the gate judges today
     assert result["rules"]["given_speed"]["failed"]["hits"] == 0
+    assert result["rules"]["given_excess"]["failed"]["hits"] == 0
     assert result["lines"][A]["slope"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_a_machine_slow_for_every_model_alike_fails_the_speed_line_not_the_excess_over_the_common_move(tmp_path):
+    # the history (seeded, as bench/live_gate.py --history gives it): A's fp32 model alone moved, its speedup with it
+    runs_of = slow_looks.baseline_runs(baselines(tmp_path))
+    history = {"target": T, "runs": [run("aa", [phase(1.6 * math.exp(0.25 * x), fp32=10.0 * math.exp(x))],
+                                          [phase(1.6)]) for x in (0.1, -0.1, 0.05, -0.05, 0.08, -0.08, 0.12, -0.12)]}
+    seeded = slow_looks.history(slow_looks.first_looks(history, runs_of), history, "m")
+    # then a run on a machine 35% slower for every model, no speedup moved
+    slow_machine = run("aa", [phase(1.6, fp32=13.5)], [phase(1.6, fp32=13.5)])
+    result = slow_looks.covariate({"target": T, "runs": [slow_machine]}, runs_of, seeded)["rules"]
+    assert result["given_speed"]["failed"]["hits"] == 1  # A's line expects +7.8% at that speed
+    assert result["given_excess"]["failed"]["hits"] == 0 and result["today"]["failed"]["hits"] == 0
 
 
 def test_a_slowed_targets_first_look_is_set_against_the_machines_speed_at_the_time(tmp_path):

@@ -1,3 +1,4 @@
+import json
 import math
 from dataclasses import replace
 from statistics import NormalDist
@@ -19,6 +20,7 @@ from pytest_qbench.results import (
     LatencyGate,
     LatencyRun,
     Metric,
+    SpeedLine,
     Spread,
     Status,
 )
@@ -494,6 +496,65 @@ def test_a_confirmation_holds_the_case_to_the_tolerance_it_was_judged_with():
     for result in (first, again):
         result.baseline = replace(result.baseline, speedup_rtol=None)
     assert check(rejudge.confirmed([first, again], default_rtol=0.05).checks, "cpu.speedup").tolerance == "rtol 0.05"
+
+
+def on_a_line(slope: float, runs: int = 12) -> BaselineRecord:
+    """A baseline of quiet runs (each CI 1% wide) at speedup 2.2 where the machine ran the fp32 model at the
+    factories' speed, and whose speedup moved with its fp32 CPU time by `slope` (that time within +-5%)."""
+    entry = entry_from_result(make_result())
+    cpu, recorded = entry.latency.cpu, []
+    for i in range(runs):
+        moved = 0.025 * (i % 5 - 2)
+        value = 2.2 * math.exp(slope * moved)
+        recorded.append(LatencyRun(CPU_MODEL, value, value / 1.005, value * 1.005, cpu.original_ms * math.exp(moved),
+                                   cpu.original_ms * math.exp(moved) / value, f"run-{i}", ""))
+    return looked_up(with_runs(entry, recorded))
+
+
+LINE = SpeedLine(TEST, make_result().case_id, 0.35, 0.02, 12)
+# the run's gate: the case's line, and another case's
+GIVEN_SPEED = replace(GATE, lines=(SpeedLine(TEST, "other-case", 0.1, 0.05, 20), LINE))
+
+
+def at_speed(fp32: float, speedup: float, run_id: str = "run-1") -> CaseResult:
+    """The factories' case measured with its fp32 model `fp32` times as slow as the baseline's, at `speedup`."""
+    result = make_result(run_id=run_id)
+    cpu = result.latency.cpu
+    return with_speedup(with_cpu_ms(result, cpu.original_ms * fp32, cpu.optimized_ms), speedup, speedup / 1.005,
+                        speedup * 1.005)
+
+
+def test_given_the_machines_speed_a_slowdown_hidden_by_a_slow_fp32_model_fails():
+    """The machine runs the fp32 model 30% slower, which lifts this case's speedup by 1.3 ** 0.35 (+9.6%):
+    an int8 model 10% slower then measures the baseline's speedup, and passes unless judged at that speed."""
+    hidden = at_speed(1.3, 2.2 * 1.3**0.35 / 1.1)
+    assert check(judge(hidden, on_a_line(0.35), TOL).checks, "cpu.speedup").status == "pass"
+    found = check(judge(hidden, on_a_line(0.35), TOL, latency=GIVEN_SPEED).checks, "cpu.speedup")
+    assert found.status == "fail" and found.expected == pytest.approx(2.2 * 1.3**0.35, rel=0.01)
+    assert found.limit == pytest.approx(found.expected / 1.1)
+    assert "at this run's speed: its original model +30" in found.reason
+    assert "slope 0.35 (standard error 0.02) over 12 recorded runs" in found.reason
+
+
+def test_given_the_machines_speed_an_unchanged_case_on_a_fast_machine_passes():
+    """The fp32 model 30% faster lowers the speedup by 9.2%: a false alarm as measured, no change at that speed."""
+    unchanged = at_speed(1 / 1.3, 2.2 / 1.3**0.35)
+    assert check(judge(unchanged, on_a_line(0.35), TOL).checks, "cpu.speedup").status == "fail"
+    assert check(judge(unchanged, on_a_line(0.35), TOL, latency=GIVEN_SPEED).checks, "cpu.speedup").status == "pass"
+
+
+def test_a_cases_record_keeps_its_own_line_and_the_merge_judges_repeats_with_it():
+    hidden = [at_speed(1.3, 2.2 * 1.3**0.35 / 1.1, run_id=run) for run in ("run-a", "run-b")]
+    for result in hidden:
+        judgement = judge(result, on_a_line(0.35), TOL, latency=GIVEN_SPEED)
+        result.checks, result.verdict, result.baseline = judgement.checks, judgement.verdict, judgement.baseline
+    record = hidden[0].baseline
+    assert (record.speed_line, record.latency_gate) == (LINE, GATE)  # its own line, beside the run's gate
+    assert BaselineRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+    assert rejudge.confirmed(hidden).verdict == "fail"
+    for result in hidden:  # the same repeats judged as measured (a record without the line) pass
+        result.baseline = replace(result.baseline, speed_line=None)
+    assert rejudge.confirmed(hidden).verdict == "pass"
 
 
 def _runs_of(rng, cases: int, runs: int, common: float, own: float):

@@ -38,6 +38,7 @@ from pytest_qbench.results import (
     MappedName,
     Parameters,
     QuantizationRecord,
+    SpeedLine,
     Speedup,
     Status,
 )
@@ -134,6 +135,7 @@ checks = st.builds(
 baselines = st.builds(
     BaselineRecord, text, st.none() | name, st.booleans(), st.none() | st.just(entry_from_result(make_result())),
     st.none() | st.just(latency_gate()), st.none() | st.floats(0.01, 1),
+    speed_line=st.none() | st.builds(SpeedLine, name, name, st.floats(-1, 1), st.floats(0, 1), st.integers(10, 50)),
 )
 
 

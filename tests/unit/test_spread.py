@@ -7,7 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from pytest_qbench.gate.spread import FLOOR_SIGMA, Measured, between_run_sigma, combine, compare, median_variance_factor
+from pytest_qbench.gate.spread import (
+    FLOOR_SIGMA,
+    MIN_LINE_RUNS,
+    Measured,
+    between_run_sigma,
+    combine,
+    compare,
+    fit_speed_line,
+    gate_from_runs,
+    median_variance_factor,
+)
 from pytest_qbench.results import LatencyRun
 
 
@@ -88,3 +98,36 @@ def test_latency_run_standard_error_from_its_interval():
     run = LatencyRun("amd-26-2", 1.5, 1.47, 1.53, 8.0, 5.3, "r1", "2026-12-02T00:00:00+00:00")
     assert run.log_speedup == pytest.approx(math.log(1.5))
     assert run.log_se == pytest.approx(math.log(1.53 / 1.47) / (2 * 1.959964), rel=1e-5)
+
+
+def _on_a_line(rng, runs: int, slope: float, noise: float = 0.004) -> list[LatencyRun]:
+    """Runs whose log speedup follows their fp32 model's log CPU time (spread +-15%) with `slope`, plus noise."""
+    recorded = []
+    for i in range(runs):
+        moved = rng.uniform(-0.15, 0.15)
+        speedup = 1.6 * math.exp(slope * moved + rng.normal(0, noise))
+        recorded.append(LatencyRun("cpu", speedup, speedup * 0.995, speedup / 0.995, 10.0 * math.exp(moved),
+                                   10.0 * math.exp(moved) / speedup, f"run-{i}", ""))
+    return recorded
+
+
+def test_a_speed_line_recovers_its_slope_from_enough_runs_and_is_not_fitted_from_fewer():
+    runs = _on_a_line(np.random.default_rng(4), 25, slope=0.35)
+    line = fit_speed_line(runs)
+    assert line.fitted and abs(line.slope - 0.35) < 3 * line.slope_se and line.slope_se < 0.05
+    raw = np.std([r.log_speedup for r in runs])
+    assert np.std([d for d, _ in line.residuals]) < raw / 3  # the machine's speed explained the spread
+    few = fit_speed_line(runs[: MIN_LINE_RUNS - 1])
+    assert not few.fitted and few.slope == 0.0 and [v for v, _ in few.residuals] == [r.log_speedup for r in runs[:9]]
+
+
+def test_the_gate_keeps_the_lines_its_cases_runs_teach_and_pools_the_sigma_given_them():
+    rng = np.random.default_rng(5)
+    recorded = {("test_a", "x"): _on_a_line(rng, 12, slope=0.35), ("test_b", "y"): _on_a_line(rng, 3, slope=0.35)}
+    gate = gate_from_runs(recorded, "cpu", cases=2, alpha=0.01, speed_lines=True)
+    assert gate_from_runs(recorded, "cpu", cases=2, alpha=0.01, speed_lines=False).lines == ()  # not asked for
+    (line,) = gate.lines
+    assert (line.test, line.case, line.runs) == ("test_a", "x", 12) and gate.line("test_b", "y") is None
+    assert gate.line("test_a", "x") == line and "lines" not in gate.to_json()  # a case's record keeps its own
+    as_they_are = between_run_sigma([[(r.log_speedup, r.log_se) for r in runs] for runs in recorded.values()], 0.015)
+    assert gate.speedup_spread.sigma < as_they_are.sigma
