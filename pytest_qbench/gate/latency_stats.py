@@ -9,10 +9,11 @@ keeps, and the run's own check of a slowdown common to every case.
   the Student-t quantile at 3/4 x alpha / m (Bonferroni: no more than alpha =
   qbench_false_alarm_rate false alarms per gate run, however many cases); it passes when d + z99 x
   se is below t (a slowdown of rtol passes <= 1%); else it is 'inconclusive'.
-- Given the machine's speed: a case whose recorded runs (baselines and history) teach a speed line
-  (gate/spread.py `fit_speed_line`: its log speedup on its original model's log CPU time per call) is
-  judged with every measurement and baseline run moved along that line to the runs' mean speed, the
-  slope's error joining the measurement's; the between-run sigma is then the line's residual one.
+- Given the machine's speed (qbench_speed_lines): a case whose recorded runs (baselines and history)
+  teach a speed line (gate/spread.py `fit_speed_line`: its log speedup on its original model's log CPU
+  time per call) is judged with every measurement and baseline run moved along that line to the runs'
+  mean speed, the slope's error joining the measurement's; the between-run sigma is then the lines'
+  residual one.
 - A case measured again in the run (`speedup_in_run`: the first look, then fresh processes) fails only
   when every measurement fails on its own, and passes when one passes at z(1 - 1% / measurements).
 - The run's own check (`common_cpu_time`): the median over the run's cases of the log CPU time per

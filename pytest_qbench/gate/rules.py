@@ -17,8 +17,8 @@ Rules (the knobs are `specs.Tolerances`):
   entry keeps the last runs of each CPU model (gate/spread.py), and CPU models of one key differ in
   speed by more than any tolerance. Tolerances are ratios. Being faster never fails.
   - The CPU-time speedup (measure/latency.py), a test of "no change" against "slower by
-    speedup_rtol" for the whole gate run (gate/latency_stats.py), given the machine's speed when the
-    case's recorded runs teach a speed line (gate/spread.py): it fails when significantly
+    speedup_rtol" for the whole gate run (gate/latency_stats.py), with qbench_speed_lines given the
+    machine's speed where the case's recorded runs teach a line (gate/spread.py): it fails when significantly
     slower, passes when a slowdown of speedup_rtol is ruled out, and is otherwise 'inconclusive': a
     confirmation on another machine (gate/rejudge.py: the repeats combined) decides it.
     Inconclusive does not fail the test unless --qbench-strict; it warns, and the run summary lists

@@ -15,8 +15,10 @@ the CPU time per call). So:
   median, with a standard error that holds the between-run sigma on both sides;
 - `fit_speed_line` fits a case's log speedup to its original model's log CPU time per call over its
   recorded runs: a machine that runs slow for an hour slows the fp32 model of a small shape more than
-  its int8 one and lifts the speedup with it, enough to hide a 10% slowdown (docs/BENCHMARKS.md §8g).
-  The gate then judges a speedup given the machine's speed, and pools the sigma from the residuals.
+  its int8 one and lifts the speedup with it, enough to hide a 10% slowdown (docs/BENCHMARKS.md §8f).
+  With qbench_speed_lines the gate judges a speedup given the machine's speed and pools the sigma from
+  the residuals; off by default, as a slope learnt in one state of a VM failed unchanged cases in
+  another that slowed every model alike (§8g).
 
 Pure numpy: testable on synthetic numbers.
 """
