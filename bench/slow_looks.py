@@ -51,8 +51,8 @@ from live_gate import EXCURSION, wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 from pytest_qbench.gate.latency_stats import compared, speedup_in_run, speedup_vs_runs  # noqa: E402
-from pytest_qbench.gate.spread import PRIOR_SPEEDUP_SIGMA, between_run_sigma, fit_speed_line, gate_from_runs  # noqa: E402
-from pytest_qbench.measure.stats import median_cpu  # noqa: E402
+from pytest_qbench.gate.spread import fit_speed_line, gate_from_runs  # noqa: E402
+from pytest_qbench.measure.stats import CONFIDENCE, median_cpu, two_sided_z  # noqa: E402
 from pytest_qbench.report.history import latency_runs, load  # noqa: E402
 from pytest_qbench.results import CpuTime, LatencyGate, LatencyRun, Speedup, Status  # noqa: E402
 
@@ -60,7 +60,6 @@ RESULTS = BENCH / "results"
 RULES = ("today", "given_speed", "given_excess")
 RTOL, ALPHA = 0.10, 0.01  # the example gate's: specs.Tolerances and QbenchOptions defaults
 TAIL = (2.0, 3.0)  # standardized drops counted beyond these
-Z95 = 1.959963984540054  # the z of the 95% interval a run records of its speedup
 
 
 def baseline_runs(folder: Path) -> dict[str, list[LatencyRun]]:
@@ -91,8 +90,8 @@ def first_looks(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> l
         own = {}
         for name, value in run["first_looks"].items():
             if name in runs_of:
-                half = Z95 * se[name]
-                speedup = Speedup(value, value * math.exp(-half), value * math.exp(half), 0.95, 0)
+                half = two_sided_z(CONFIDENCE) * se[name]
+                speedup = Speedup(value, value * math.exp(-half), value * math.exp(half), CONFIDENCE, 0)
                 own[name] = CpuTime(*run["first_ms"][name], speedup)
         looks.append(own)
     return looks
@@ -165,13 +164,11 @@ def key(name: str) -> tuple[str, str]:
 
 
 def gates(recorded: dict[str, list[LatencyRun]], cpu_model: str) -> dict[str, LatencyGate]:
-    """Today's latency gate over the cases' recorded runs, without speed lines, and the one with them, as the
-    package builds them (gate/spread.py)."""
-    lined = gate_from_runs({key(n): runs for n, runs in recorded.items()}, cpu_model, len(recorded), ALPHA,
-                           speed_lines=True)
-    raw = between_run_sigma([[(r.log_speedup, r.log_se) for r in runs] for runs in recorded.values()],
-                            PRIOR_SPEEDUP_SIGMA)
-    return {"today": replace(lined, speedup_spread=raw, lines=()), "lined": lined}
+    """The latency gate over the cases' recorded runs as the package builds it (gate/spread.py), without speed
+    lines (today's) and with them."""
+    keyed = {key(n): runs for n, runs in recorded.items()}
+    return {"today": gate_from_runs(keyed, cpu_model, len(recorded), ALPHA, speed_lines=False),
+            "lined": gate_from_runs(keyed, cpu_model, len(recorded), ALPHA, speed_lines=True)}
 
 
 def common_move(moves: list[float]) -> float:
@@ -200,17 +197,18 @@ def judge_run(own: dict[str, CpuTime], base: dict[str, list[LatencyRun]], past: 
     names = sorted(own)
     reference = {n: float(np.median([r.log_original_ms for r in base[n]])) for n in names}
     common = common_move([math.log(own[n].original_ms) - reference[n] for n in names])
+    own_excess = {n: replace(look, original_ms=look.original_ms / math.exp(common)) for n, look in own.items()}
+    base_excess = beyond_common({n: base[n] for n in names}, reference)
+    past_excess = beyond_common({n: past[n] for n in names if n in past}, reference)
+    as_measured = gates({n: base[n] + past.get(n, []) for n in names}, cpu_model)
+    excess = gates({n: base_excess[n] + past_excess.get(n, []) for n in names}, cpu_model)
     inputs = {
-        "today": (own, base, past),
-        "given_speed": (own, base, past),
-        "given_excess": ({n: replace(look, original_ms=look.original_ms / math.exp(common)) for n, look in own.items()},
-                         beyond_common({n: base[n] for n in names}, reference),
-                         beyond_common({n: past[n] for n in names if n in past}, reference)),
+        "today": ((own, base), as_measured["today"]),
+        "given_speed": ((own, base), as_measured["lined"]),
+        "given_excess": ((own_excess, base_excess), excess["lined"]),
     }
     judged: dict[str, Any] = {}
-    for rule, (looks, runs, history_runs) in inputs.items():
-        gate = gates({n: runs[n] + history_runs.get(n, []) for n in names}, cpu_model)[
-            "today" if rule == "today" else "lined"]
+    for rule, ((looks, runs), gate) in inputs.items():
         cases = {}
         for n in names:
             line = gate.line(*key(n))
