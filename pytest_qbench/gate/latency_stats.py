@@ -73,12 +73,18 @@ def compared(repeats: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, 
     for m in repeats:
         moved = math.log(m.original_ms) - speed
         own.append(Measured(math.log(m.speedup.value) - slope * moved, math.hypot(log_se(m.speedup), slope_se * moved)))
-    recorded = [(r.log_speedup - slope * (r.log_original_ms - speed), r.log_se) for r in runs]
+    recorded = list(zip(_at_mean_speed(runs, slope), [r.log_se for r in runs], strict=True))
     return compare(combine(own, sigma), recorded, sigma, repeats=len(repeats))
 
 
 def _mean_speed(runs: list[LatencyRun]) -> float:
     return float(np.mean([r.log_original_ms for r in runs]))
+
+
+def _at_mean_speed(runs: list[LatencyRun], slope: float) -> list[float]:
+    """The runs' log speedups, each moved along a line of `slope` to the runs' mean speed."""
+    speed = _mean_speed(runs)
+    return [r.log_speedup - slope * (r.log_original_ms - speed) for r in runs]
 
 
 def speedup_vs_runs(measured: CpuTime | list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, rtol: float,
@@ -128,10 +134,8 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
     reference = math.exp(float(np.median([r.log_speedup for r in runs])))
     expected, at_speed = reference, ""
     if line is not None:
-        speed = _mean_speed(runs)
-        moved = math.log(shown.original_ms) - speed
-        expected = math.exp(float(np.median([r.log_speedup - line.slope * (r.log_original_ms - speed) for r in runs]))
-                            + line.slope * moved)
+        moved = math.log(shown.original_ms) - _mean_speed(runs)
+        expected = math.exp(float(np.median(_at_mean_speed(runs, line.slope))) + line.slope * moved)
         at_speed = (f", {expected:.3f} at this run's speed: its original model {math.expm1(moved):+.1%} CPU time per"
                     f" call against the runs', slope {line.slope:.2f} (standard error {line.slope_se:.2f}) over"
                     f" {line.runs} recorded runs")
