@@ -189,6 +189,7 @@ def judge(artifact: dict[str, Any], exit_code: int, target: str) -> dict[str, An
         "exit_code": exit_code, "cases": len(cases),
         "red_lenient": exit_code != 0 or bool(failed), "red_strict": exit_code != 0 or bool(flagged),
         "speedup_failed": failed, "flagged": flagged,
+        "run_checks": {c["metric"]: c["status"] for c in artifact.get("run_checks", [])},  # what else exits non-zero
         "confirmed": sum(was_confirmed(c) for c in cases),
         "target": speedup_status(by_name[target]) if target in by_name else "absent",
         "speedups": {case_name(c): [c["latency"]["cpu"]["speedup"][k] for k in ("value", "ci_low", "ci_high")]

@@ -71,8 +71,9 @@ OPTIONS = (
     _Option("speedup_rtol", "speedup vs baseline: relative tolerance", float, _TOLERANCES["speedup_rtol"], flag=False),
     _Option("saturation_remedy", "int8 remedy for x86 CPUs without VNNI, where u8s8 kernels can saturate: "
             + ", ".join(SATURATION_REMEDIES), default=VariantSpec.saturation_remedy, flag=False),
-    _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline (same hardware only): relative "
-            "tolerance, or off", number_or_off, _TOLERANCES["cpu_time_rtol"], flag=False),
+    _Option("cpu_time_rtol", "the optimized model's CPU time per call vs baseline, beyond the run's common move "
+            "(same hardware only, judged at the run's end): relative tolerance, or off", number_or_off,
+            _TOLERANCES["cpu_time_rtol"], flag=False),
     _Option("search_samples", "diagnosis pre-flight and repair search: sentences of the evaluation split scored per "
             "candidate", int, _DIAGNOSIS["search_samples"], flag=False),
     _Option("max_evaluations", "repair search: candidate exclusions built and scored, at most",

@@ -145,16 +145,14 @@ class QbenchSession:
                 terminalreporter.write_line(line)
 
     def outcome(self) -> RunOutcome:
-        """What the run decided: its cases' verdicts and its own checks, a slowdown common to every case it
-        gated (not in update mode, nor in a shard, whose merge checks the whole run)."""
-        from .gate.latency_stats import common_cpu_time
+        """What the run decided: its cases' verdicts and its own checks of the CPU time per call
+        (latency_stats.run_checks; not in update mode, nor in a shard, whose merge checks the whole run)."""
+        from .gate.latency_stats import run_checks
         from .gate.rules import RunOutcome
 
         settings = self.options.run_settings  # as the merge of a sharded run judges it (gate/merge.py)
-        found = None
-        if not self.options.update and self.options.shard is None:
-            found = common_cpu_time(self.results, settings.speedup_rtol, settings.false_alarm_rate)
-        return RunOutcome(self.results, [] if found is None else [found], strict=settings.strict)
+        checks = [] if self.options.update or self.options.shard is not None else run_checks(self.results, settings)
+        return RunOutcome(self.results, checks, strict=settings.strict)
 
     def finish(self, outcome: RunOutcome) -> list[str]:
         """Write what the run leaves behind (report/outputs.py), with the run's outcome; return what the

@@ -1,5 +1,5 @@
 """The latency statistics: the test that judges a case's CPU-time speedup against the runs a baseline
-keeps, and the run's own check of a slowdown common to every case.
+keeps, and the run's own checks of the CPU time per call.
 
 - The speedup check (`speedup_vs_runs`), a test of "no change" against "slower by speedup_rtol", for
   the whole gate run: d = log(median of the runs' speedups / measured), its standard error holding
@@ -16,9 +16,14 @@ keeps, and the run's own check of a slowdown common to every case.
   residual one.
 - A case measured again in the run (`speedup_in_run`: the first look, then fresh processes) fails only
   when every measurement fails on its own, and passes when one passes at z(1 - 1% / measurements).
-- The run's own check (`common_cpu_time`): the median over the run's cases of the log CPU time per
-  call against the runs' medians, against its own run-to-run sigma, with the remaining 1/4 of
-  alpha: a runtime or library upgrade that slows every model alike, which no speedup can see.
+- The run's own checks (`run_checks`, at the run's end, once every case is measured):
+  - `common_cpu_time`: the median over the run's cases of the log CPU time per call against the runs'
+    medians, against its own run-to-run sigma, with the remaining 1/4 of alpha: a runtime or library
+    upgrade that slows every model alike, which no speedup can see.
+  - `cpu_time_excess`: each case's optimized model's log CPU time per call against its runs' median,
+    beyond that common move, with the case's `cpu_time_rtol`: one case slowed for both its models,
+    which its speedup cannot see, told apart from a machine slow for every model (docs/BENCHMARKS.md
+    §8h: judged per case, the limit failed A/A runs whenever the machine ran every model slower).
 - An update's run, the median of its measurements as the baseline records it, restarts the recorded
   sample when it differs from it by as much as would fail a gate run (`differs_from_sample`).
 """
@@ -26,6 +31,7 @@ keeps, and the run's own check of a slowdown common to every case.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from statistics import NormalDist
 
@@ -45,7 +51,7 @@ from ..results import (
     Speedup,
     Status,
 )
-from ..specs import QbenchOptions, Tolerances
+from ..specs import QbenchOptions, RunSettings, Tolerances
 from .baselines import UPDATE_COMMAND
 from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare
 
@@ -229,7 +235,53 @@ PASS_LEVEL = 0.01
 # ---- the run's own check: a slowdown common to every case ---------------------------------------------
 
 
-def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
+def run_checks(results: list[CaseResult], settings: RunSettings) -> list[Check]:
+    """The run's own checks, which need every gated case of the run measured (a session's end, a merge):
+    a slowdown common to every case (`common_cpu_time`), and each case's CPU time beyond that common move
+    (`cpu_time_excess`)."""
+    moves = _moves(results)
+    found = (common_cpu_time(moves, settings.speedup_rtol, settings.false_alarm_rate), cpu_time_excess(moves))
+    return [c for c in found if c is not None]
+
+
+@dataclass(frozen=True)
+class _Move:
+    """A gated case's CPU time per call, of each model, against the median of its baseline runs' (log)."""
+
+    result: CaseResult
+    runs: list[LatencyRun]
+    reference: tuple[float, float]  # the runs' median log CPU time per call: original, optimized
+
+    def of(self, original_ms: float, optimized_ms: float) -> tuple[float, float]:
+        """The log move of a measurement (this run's, or a baseline run's) from the reference."""
+        return math.log(original_ms) - self.reference[0], math.log(optimized_ms) - self.reference[1]
+
+    @property
+    def measured(self) -> tuple[float, float]:
+        cpu = self.result.latency.cpu  # type: ignore[union-attr]  # _moves keeps measured cases only
+        return self.of(cpu.original_ms, cpu.optimized_ms)
+
+    @property
+    def label(self) -> str:
+        return f"{self.result.test}[{self.result.case_id}]"
+
+
+def _moves(results: list[CaseResult]) -> list[_Move]:
+    """The run's cases that have baseline runs of this machine's CPU model, each with its move."""
+    moves = []
+    for result in results:
+        runs = _own_runs(result)
+        if runs and result.latency is not None:
+            reference = (_median_log(r.original_ms for r in runs), _median_log(r.optimized_ms for r in runs))
+            moves.append(_Move(result, runs, reference))
+    return moves
+
+
+def _median_log(values: Iterable[float]) -> float:
+    return float(np.median([math.log(v) for v in values]))
+
+
+def common_cpu_time(moves: list[_Move], rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
                     share: float = 1 - SpeedupRule.share) -> Check | None:
     """A slowdown that hits every model alike (an onnxruntime or library upgrade, a compiler flag) moves
     no speedup: the run's median, over its gated cases, of the log CPU time per call against the
@@ -237,22 +289,13 @@ def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = Qbenc
     common to all cases, pooled from the baseline runs themselves (each recorded run's median
     deviation), shrunk to a prior, plus what the cases' own spread leaves in a median of m.
     None when no case of the run has baseline runs of this machine's CPU model."""
-    deviations: list[float] = []
-    per_run: dict[str, list[float]] = {}
-    for result in results:
-        runs = _own_runs(result)
-        if not runs or result.latency is None:
-            continue
-        reference = {m: float(np.median([math.log(getattr(r, f"{m}_ms")) for r in runs]))
-                     for m in ("original", "optimized")}
-        cpu = result.latency.cpu
-        deviations.append(_both(math.log(cpu.original_ms) - reference["original"],
-                                math.log(cpu.optimized_ms) - reference["optimized"]))
-        for r in runs:
-            per_run.setdefault(r.run, []).append(_both(math.log(r.original_ms) - reference["original"],
-                                                        math.log(r.optimized_ms) - reference["optimized"]))
-    if not deviations:
+    if not moves:
         return None
+    deviations = [_both(*m.measured) for m in moves]
+    per_run: dict[str, list[float]] = {}
+    for move in moves:
+        for r in move.runs:
+            per_run.setdefault(r.run, []).append(_both(*move.of(r.original_ms, r.optimized_ms)))
     shift = float(np.median(deviations))
     run_shifts = [(float(np.median(v)), 0.0) for v in per_run.values()]
     spread = between_run_sigma([run_shifts], PRIOR_COMMON_SIGMA, PRIOR_COMMON_DF)
@@ -275,6 +318,44 @@ def common_cpu_time(results: list[CaseResult], rtol: float, alpha: float = Qbenc
     }[status]
     return Check(Metric.COMMON_CPU_MS, Against.BASELINE, status, math.exp(shift), 1.0, f"rtol {rtol:g}", reason,
                  limit=1 + rtol)
+
+
+def cpu_time_excess(moves: list[_Move]) -> Check | None:
+    """Each case's optimized model's CPU time per call against its baseline runs' median, beyond the move
+    common to the run's cases (their median, both models averaged), held to the case's `cpu_time_rtol`
+    as a point estimate: a change that slows both models of one case alike, which its speedup cannot
+    see. A machine slow for every model alike moves the common move with it and fails no case
+    (`common_cpu_time` judges that move). None when no case is gated by it."""
+    gated = [m for m in moves if m.result.baseline.cpu_time_rtol is not None]  # type: ignore[union-attr]
+    if not gated:
+        return None
+    common = float(np.median([_both(*m.measured) for m in moves]))
+
+    def excess(move: _Move) -> float:
+        return move.measured[1] - common
+
+    def rtol(move: _Move) -> float:
+        return move.result.baseline.cpu_time_rtol  # type: ignore[union-attr,return-value]
+
+    beyond = sorted((m for m in gated if excess(m) > math.log1p(rtol(m))), key=excess, reverse=True)
+    worst = beyond[0] if beyond else max(gated, key=excess)
+    rtols = {rtol(m) for m in gated}
+    tolerance = f"rtol {next(iter(rtols)):g}" if len(rtols) == 1 else "each case's cpu_time_rtol"
+    head = (f"optimized CPU time per call of {len(gated)} case{'s' * (len(gated) > 1)} against the baseline runs',"
+            f" beyond the move common to the run's {len(moves)} ({_change(common)}) ({tolerance})")
+
+    def described(move: _Move) -> str:
+        own = f" (rtol {rtol(move):g})" if len(rtols) > 1 else ""
+        return f"{move.label} {_change(move.measured[1])}, {_change(excess(move))} beyond{own}"
+
+    if beyond:
+        status = Status.FAIL
+        reason = (f"{head}: {len(beyond)} slower beyond it: {'; '.join(described(m) for m in beyond)}; a change"
+                  " that slows both models of a case alike, which its speedup cannot see")
+    else:
+        status, reason = Status.PASS, f"{head}: none beyond its tolerance (the most: {described(worst)})"
+    return Check(Metric.EXCESS_CPU_MS, Against.BASELINE, status, math.exp(excess(worst)), 1.0, tolerance, reason,
+                 limit=1 + rtol(worst))
 
 
 # The CPU time per call of every case moved 1-3% between idle processes, 8% beside a loaded one

@@ -7,9 +7,10 @@ run settings: the run's check and --qbench-strict judge the merge as they judged
 an artifact given twice (or a case reported twice by one run), combines the repeats of a case by
 different runs (a confirmation on another VM: rejudge.confirmed judges their combined estimate), finds
 the cases pytest skipped (they ran: not missing) and those no shard ran, groups the results by
-hardware key and recomputes the verdict, with the run's own check of a slowdown common to every
-case; `write_baselines` writes the baselines on request: the
-merge is the only step of a sharded run that writes them.
+hardware key and recomputes the verdict, with the run's own checks of the CPU time per call
+(latency_stats.run_checks: a slowdown common to every case, a case slower beyond it);
+`write_baselines` writes the baselines on request: the merge is the only step of a sharded run that
+writes them.
 
 `to_confirm` lists the cases a confirmation job measures again: those whose latency check failed or
 was inconclusive (`pytest --qbench --qbench-rerun-from MERGED`).
@@ -42,7 +43,7 @@ class Merged:
     missing: dict[str, list[str]]  # hardware key -> node ids selected that no shard ran
     skipped: dict[str, list[str]]  # hardware key -> node ids pytest skipped in the shard that ran them, no result
     settings: RunSettings  # what the run judged with, as its artifacts record it
-    run_checks: list[Check] = field(default_factory=list)  # per hardware key: a slowdown common to every case
+    run_checks: list[Check] = field(default_factory=list)  # per hardware key: latency_stats.run_checks
     strict: bool = False  # inconclusive and not-gated latency failed the verdict (the run's setting, or merge --strict)
     measured: list[CaseResult] = field(default_factory=list)  # every run's result of every case, repeats apart
 
@@ -156,7 +157,7 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     """One verdict from the artifacts `files` (read with report.artifact.read_artifact), judged with the
     settings they record; with `strict` (or a strict run), an inconclusive or not-gated latency check
     fails it too."""
-    from .latency_stats import common_cpu_time
+    from .latency_stats import run_checks
     from .rejudge import confirmed
 
     if not files:
@@ -183,11 +184,8 @@ def merge(files: list[ArtifactFile], *, strict: bool = False) -> Merged:
     skipped = _skipped(files, ran)
     missing = {key: sorted(set(selected) - ran[key] - set(skipped.get(key, []))) for key in environments}
     missing = {key: ids for key, ids in missing.items() if ids}
-    checked = (common_cpu_time([r for r in results if r.hardware_key == key], settings.speedup_rtol,
-                               settings.false_alarm_rate)
-               for key in environments)
-    run_checks = [c for c in checked if c is not None]
-    return Merged(files, selected, results, environments, missing, skipped, settings, run_checks, strict,
+    checks = [c for key in environments for c in run_checks([r for r in results if r.hardware_key == key], settings)]
+    return Merged(files, selected, results, environments, missing, skipped, settings, checks, strict,
                   [r for found in repeats.values() for r, _ in found])
 
 

@@ -24,11 +24,11 @@ Rules (the knobs are `specs.Tolerances`):
     Inconclusive does not fail the test unless --qbench-strict; it warns, and the run summary lists
     it, so a busy runner cannot pass a regression silently (`-W
     error::pytest_qbench.QbenchInconclusiveWarning` also makes it fail).
-  - The optimized model's CPU time per call against the runs' median, with `cpu_time_rtol` (None:
-    not gated): a point estimate against a wide limit, for a large slowdown of one case that slows
-    both its models alike.
-  - The run's own check (latency_stats.common_cpu_time): a runtime or library upgrade that slows
-    every model alike, which no speedup can see.
+  - The run's own checks, at its end (latency_stats.run_checks): a runtime or library upgrade that
+    slows every model alike, which no speedup can see (`common_cpu_time`); and each case's optimized
+    model's CPU time per call against its runs' median beyond that common move, with the case's
+    `cpu_time_rtol` (None: not gated; the record keeps it): a point estimate against a wide limit, for
+    a large slowdown of one case that slows both its models alike (`cpu_time_excess`).
   - Wall-clock mean_ms and throughput of both models only when `latency_rtol` is set (a dedicated
     runner; the artifact records them either way); fails only when the whole normal CI of the
     mean lies beyond the limit.
@@ -52,8 +52,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-
-import numpy as np
 
 from ..measure.stats import two_sided_z
 from ..results import (
@@ -106,7 +104,8 @@ def judge(
     """
     if not update:  # what a merge re-judges repeats of the case with (rejudge.py)
         baseline = replace(baseline, latency_gate=replace(latency, lines=()), speedup_rtol=tolerances.speedup_rtol,
-                           speed_line=latency.line(result.test, result.case_id))
+                           speed_line=latency.line(result.test, result.case_id),
+                           cpu_time_rtol=tolerances.cpu_time_rtol)
     if result.error is not None:
         return Judgement([], Status.ERROR, baseline)
     measured = _measured(result)
@@ -133,7 +132,7 @@ _OK, _TESTS_FAILED, _INTERRUPTED = 0, 1, 2
 class RunOutcome:
     """What a run, or the merge of its shards, decided as a whole: what its exit status, its reports and
     the merge read. It fails when a case fails (an expected failure aside), when a check of the run's
-    own fails (latency_stats.common_cpu_time), when a selected case did not run (a merge), or, with
+    own fails (latency_stats.run_checks), when a selected case did not run (a merge), or, with
     `strict`, when a case's latency was inconclusive or not gated."""
 
     results: list[CaseResult]
@@ -313,9 +312,6 @@ def _latency_vs_baseline(result: CaseResult, latency: LatencyResult, baseline: B
     line = baseline.speed_line
     checks = [speedup_in_run(latency.measurements, runs, gate, tol.speedup_rtol, line) if len(latency.measurements) > 1
               else speedup_vs_runs(latency.cpu, runs, gate, tol.speedup_rtol, line)]
-    if tol.cpu_time_rtol is not None:
-        reference = float(np.median([r.optimized_ms for r in runs]))
-        checks.append(_cpu_time_vs_baseline(latency.cpu.optimized_ms, reference, tol.cpu_time_rtol))
     if tol.throughput_rtol is not None and latency.budget is not None:
         checks.append(_budget_vs_baseline(latency.budget, recorded.budget, tol.throughput_rtol))
     if tol.latency_rtol is None:
@@ -340,28 +336,6 @@ _WALL_CHECKS = {
     "original": (Metric.ORIGINAL_MEAN_MS, Metric.ORIGINAL_THROUGHPUT),
     "optimized": (Metric.OPTIMIZED_MEAN_MS, Metric.OPTIMIZED_THROUGHPUT),
 }
-
-
-def _cpu_time_vs_baseline(measured_ms: float, recorded_ms: float, rtol: float) -> Check:
-    limit = recorded_ms * (1 + rtol)
-    tolerance = f"rtol {rtol:g}"
-    head = (
-        f"optimized cpu time {measured_ms:.2f} ms per call vs baseline {recorded_ms:.2f} ms"
-        f" ({tolerance}, limit {limit:.2f} ms)"
-    )
-    if measured_ms > limit + _SLACK:
-        status = Status.FAIL
-        reason = (
-            f"{head}: slower by {measured_ms / recorded_ms - 1:.0%}; the speedup check cannot see a change"
-            " that slows both models alike (onnxruntime or library upgrade, CPU or flags change)"
-        )
-    elif measured_ms < recorded_ms / (1 + rtol):
-        status = Status.PASS
-        reason = f"{head}: faster than the baseline; update it with `{UPDATE_COMMAND}` to tighten the gate"
-    else:
-        status, reason = Status.PASS, f"{head}: within tolerance"
-    return Check(Metric.OPTIMIZED_CPU_MS, Against.BASELINE, status, measured_ms, recorded_ms, tolerance, reason,
-                 limit=limit)
 
 
 def _budget_vs_baseline(measured: BudgetResult, recorded: BudgetResult | None, rtol: float) -> Check:

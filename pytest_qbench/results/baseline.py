@@ -206,6 +206,7 @@ class BaselineRecord:
     latency_gate: LatencyGate | None = None
     speedup_rtol: float | None = None  # None in artifacts of schema 5: the run's setting
     speed_line: SpeedLine | None = None  # the case's, when its recorded runs taught one
+    cpu_time_rtol: float | None = None  # the case's, which the run's end holds it to; None: not gated
 
     @property
     def runs(self) -> list[LatencyRun]:
@@ -227,6 +228,8 @@ class BaselineRecord:
             recorded["speedup_rtol"] = self.speedup_rtol
         if self.speed_line is not None:
             recorded["speed_line"] = asdict(self.speed_line)
+        if self.cpu_time_rtol is not None:
+            recorded["cpu_time_rtol"] = self.cpu_time_rtol
         return recorded
 
     @classmethod
@@ -235,4 +238,4 @@ class BaselineRecord:
         return cls(data["file"], data["hardware_key"], data["hardware_match"],
                    None if values is None else BaselineEntry.from_json(values),
                    None if gate is None else LatencyGate.from_json(gate), data.get("speedup_rtol"),
-                   None if line is None else SpeedLine(**line))
+                   None if line is None else SpeedLine(**line), data.get("cpu_time_rtol"))

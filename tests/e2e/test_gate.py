@@ -537,3 +537,24 @@ def test_a_slowdown_common_to_every_case_fails_the_run_though_every_test_passed(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     (check,) = _artifact(project)["run_checks"]
     assert (check["metric"], check["status"]) == ("cpu_ms.common", "fail")
+
+
+def test_one_case_slower_beyond_the_runs_common_move_fails_the_run_and_names_it(project: pytest.Pytester):
+    project.runpytest("--qbench", "--qbench-update-baselines").assert_outcomes(passed=4)
+    first = None
+
+    def int8_twenty_times_faster(cases):  # of one case only, its speedup as recorded: that check passes
+        nonlocal first
+        first = sorted(cases)[0]
+        for entry in cases[first].values():
+            for run in entry["latency"]["runs"]:
+                run.update(optimized_ms=run["optimized_ms"] / 20)
+
+    _edit_baseline(project, int8_twenty_times_faster)
+    result = project.runpytest("--qbench", "-o", "qbench_cpu_time_rtol=4")  # the others: within 5x
+    result.assert_outcomes(passed=4)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    checks = {c["metric"]: c for c in _artifact(project)["run_checks"]}
+    assert checks["cpu_ms.excess"]["status"] == "fail" and f"[{first}] +" in checks["cpu_ms.excess"]["reason"]
+    assert checks["cpu_ms.common"]["status"] != "fail"
+    result.stdout.fnmatch_lines([f"*run check: [[]fail[]] cpu_ms.excess*1 slower beyond it*[[]{first}[]]*"])

@@ -65,6 +65,12 @@ def test_a_non_zero_exit_is_red_without_any_failed_check():
     assert run["red_lenient"] and run["red_strict"] and run["speedup_failed"] == []
 
 
+def test_the_runs_own_checks_are_recorded_by_metric():
+    checks = [{"metric": "cpu_ms.common", "status": "pass"}, {"metric": "cpu_ms.excess", "status": "fail"}]
+    run = live_gate.judge({"cases": [case(TARGET)], "run_checks": checks}, 1, TARGET)
+    assert run["run_checks"] == {"cpu_ms.common": "pass", "cpu_ms.excess": "fail"} and run["red_lenient"]
+
+
 def test_the_targets_verdict_and_its_absence():
     assert live_gate.judge({"cases": [case(TARGET, "fail")]}, 1, TARGET)["target"] == "fail"
     assert live_gate.judge({"cases": [COLLAPSE]}, 0, TARGET)["target"] == "absent"

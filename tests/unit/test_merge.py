@@ -216,7 +216,8 @@ def test_the_merge_checks_the_run_with_its_recorded_settings(tmp_path: Path, mon
     monkeypatch.undo()
     assert _merge(*shards, "-o", tmp_path / "m.json") == 0
     merged = json.loads((tmp_path / "m.json").read_text())
-    assert [c["tolerance"] for c in merged["run_checks"]] == ["rtol 0.2"]
+    # the common check with the run's rtol; each case's CPU time beyond it with the case's own
+    assert [c["tolerance"] for c in merged["run_checks"]] == ["rtol 0.2", "rtol 0.35"]
     assert (merged["run"]["speedup_rtol"], merged["run"]["false_alarm_rate"], merged["run"]["strict"]) == (
         0.2,
         0.05,
