@@ -1,7 +1,7 @@
 """The blocks of docs/BENCHMARKS.md and docs/SCALING.md: bench/measurement.py, bench/diagnosis_cost.py,
-bench/sharding.py, bench/variance.py, bench/live_gate.py, and the finished studies whose scripts were
-archived (bench/ARCHIVE.md: int8_gate, calibration_reuse, gate_replay, sessions, gate_tails, gate_targets;
-the fp32-copy study of bench/latency_gate.py as of 5811f38)."""
+bench/sharding.py, bench/variance.py, bench/live_gate.py, bench/slow_looks.py, bench/cpu_time_rule.py, and the
+finished studies whose scripts were archived (bench/ARCHIVE.md: int8_gate, calibration_reuse, gate_replay,
+sessions, gate_tails, gate_targets; the fp32-copy study of bench/latency_gate.py as of 5811f38)."""
 
 from __future__ import annotations
 
@@ -904,3 +904,36 @@ def render_gate_targets(result: Result) -> str:
             footer(run_of(data), archived("PYTHONPATH=. .venv/bin/python bench/gate_targets.py"), result.path),
         ]
     )
+
+
+# ---- bench/cpu_time_rule.py: cpu_time_rtol per case vs beyond the run's common move, replayed ----------------------
+
+ARMS = {"aa": "A/A", "slow": "one case +10%"}
+
+
+def render_cpu_time_rule(result: Result) -> str:
+    """Per live study and arm: the runs a case's CPU time per call failed under each rule, at first look."""
+    data = result.data
+    rows = []
+    for s in data["studies"]:
+        for arm, figures in s["arms"].items():
+            before, now = figures["per_case"], figures["beyond_common"]
+            rows.append([f"`{s['name']}`", ARMS[arm], before["red"]["n"],
+                         _range(figures["common"]),
+                         _rate(before["red"]), before["cases"], _rate(now["red"]), now["cases"],
+                         pct(figures["largest_excess"])])
+    studies = ", ".join(f"`{s['record']}` ({s['when'][:16]}, {s['machine']['hardware_key']})" for s in data["studies"])
+    return "\n".join([
+        table(["study", "arm", "runs", "the run's common move (range)", "red per case vs the baseline (before)",
+               "cases", "red beyond the common move (now)", "cases", "largest excess over the common move"], rows),
+        "",
+        f"cpu_time_rtol {data['rtol']:g}, judged on each run's first looks (each model's CPU time per call, as the"
+        f" record keeps them) against the median of the study's baseline runs. Studies: {studies}. " +
+        footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/cpu_time_rule.py --studies "
+               + " ".join(s["name"] for s in data["studies"]), result.path),
+    ])
+
+
+def _range(values: list[float]) -> str:
+    low, high = values
+    return f"{low:+.1%} to {high:+.1%}"
