@@ -446,6 +446,25 @@ def rejudge(output: Path, work: Path) -> None:
     save_result(output, {**record, **judged(runs, target)})
 
 
+def command(study: Study, args: argparse.Namespace, output: Path) -> str:
+    """The command that begins the study again as it began (and, with --study, resumes it); --beside aside."""
+    words = ["bench/live_gate.py", "--baseline-runs", str(study.baseline_runs), "--runs",
+             str(len(study.order) // len(set(study.order))), "--arms", *sorted(set(study.order)),
+             "--select", study.select, "--target", study.target]
+    if args.study:
+        words += ["--study", _in_repo(args.study), "--output", _in_repo(output)]
+    if args.baselines_from:
+        words += ["--baselines-from", _in_repo(args.baselines_from)]
+    if args.seed:
+        words += ["--seed", str(args.seed)]
+    return shlex.join(words)
+
+
+def _in_repo(path: Path) -> str:
+    resolved = path.resolve()
+    return resolved.relative_to(REPO).as_posix() if resolved.is_relative_to(REPO) else path.as_posix()
+
+
 def main() -> None:
     from pytest_qbench import Pipeline
 
@@ -475,9 +494,7 @@ def main() -> None:
             "calibration": calibration, "baseline_runs": record["baseline_runs"], "history": study.history,
             "planned_runs": len(study.order),
             "sessions": sessions, **judged(runs, study.target),
-            "command": shlex.join(["bench/live_gate.py", "--baseline-runs", str(study.baseline_runs), "--runs",
-                                   str(len(study.order) // len(set(study.order))), "--arms", *sorted(set(study.order)),
-                                   "--select", study.select, "--target", study.target]),
+            "command": command(study, args, output),
         })
 
     keep(record["runs"])  # the session on record before its first run: a study resumes from its record

@@ -250,3 +250,15 @@ def test_rejudge_keeps_the_runs_of_sessions_whose_artifacts_are_elsewhere(monkey
     live_gate.rejudge(output, tmp_path)
     first, second = saved[0]["runs"]
     assert first == kept and second["target"] == "fail" and second["host"] == "vm2"
+
+
+def test_the_records_command_begins_the_study_again_with_its_folder_and_options(tmp_path):
+    study = live_gate.Study("card", TARGET, 3, ("aa", "slow", "slow", "aa"))
+    args = SimpleNamespace(study=live_gate.REPO / "bench/results/live-studies/s", seed=1,
+                           baselines_from=live_gate.REPO / "bench/results/live-studies/b")
+    command = live_gate.command(study, args, live_gate.REPO / "bench/results/live-gate-s.json")
+    assert command.endswith(" --study bench/results/live-studies/s --output bench/results/live-gate-s.json"
+                            " --baselines-from bench/results/live-studies/b --seed 1")
+    assert command.startswith("bench/live_gate.py --baseline-runs 3 --runs 2 --arms aa slow --select card --target")
+    throwaway = live_gate.command(study, SimpleNamespace(study=None, seed=0, baselines_from=None), tmp_path / "x.json")
+    assert "--study" not in throwaway and "--seed" not in throwaway
