@@ -388,6 +388,19 @@ def render_int8_gate(result: Result) -> str:
 ARM_NAMES = {"aa": "A/A", "slow": "one case +10%"}
 
 
+def _run_checks_failed(runs: list[dict[str, Any]]) -> str:
+    """Which of the run's own checks failed, in how many runs of each arm (records from bench/live_gate.py that keep
+    them)."""
+    kept = [r for r in runs if "run_checks" in r]
+    if not kept:
+        return ""
+    failed = {(ARM_NAMES[r["arm"]], metric) for r in kept for metric, status in r["run_checks"].items()
+              if status == "fail"}
+    counts = [f"`{metric}` in {sum(r['run_checks'].get(metric) == 'fail' for r in kept if ARM_NAMES[r['arm']] == arm)}"
+              f" {arm} run(s)" for arm, metric in sorted(failed)]
+    return f" The run's own checks failed: {'; '.join(counts) or 'in no run'} (of {len(kept)} runs that record them)."
+
+
 def render_live_gate(result: Result) -> str:
     """Per arm: red runs lenient and strict, the slowed case caught; then the cases that went red without a change."""
     data = result.data
@@ -444,7 +457,7 @@ def render_live_gate(result: Result) -> str:
             "",
             f'Each run `pytest --qbench examples -k "{data["select"]}"`, its own process, against'
             f" {baselines_of(data)}.{slowed}{stopped}{spread}{sessions}"
-            f" A/A cases flagged (failed or inconclusive), runs per case: {cases}. "
+            f" A/A cases flagged (failed or inconclusive), runs per case: {cases}.{_run_checks_failed(data['runs'])} "
             + footer(run_of(data), rerun(data), result.path),
         ]
     )

@@ -109,6 +109,13 @@ def test_the_renderer_tables_each_arm_and_the_cases_red_without_a_change():
     text = render_live_gate(Result("bench/results/live-gate-k.json", data))
     assert "| A/A | 3 | 1/3 (33.3%;" in text and "| one case +10% | 3 |" in text
     assert "`test_card[a]` 1; `test_card[b]` 1" in text and "baselines of 3 update runs" in text
+    assert "The run's own checks failed: in no run (of 6 runs that record them)." in text
+    older = [{k: v for k, v in run.items() if k != "run_checks"} for run in runs()]
+    assert "own checks" not in render_live_gate(Result("x.json", {**data, "runs": older}))  # kept none: says nothing
+    kept = [{**run, "run_checks": {"cpu_ms.common": "pass", "cpu_ms.excess": "fail" if i == 1 else "pass"}}
+            for i, run in enumerate(runs())]
+    text = render_live_gate(Result("bench/results/live-gate-k.json", {**data, "runs": kept}))
+    assert "The run's own checks failed: `cpu_ms.excess` in 1 A/A run(s) (of 6 runs that record them)." in text
 
 
 class Steps:
