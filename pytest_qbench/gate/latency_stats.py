@@ -232,7 +232,7 @@ class SpeedupRule:
 PASS_LEVEL = 0.01
 
 
-# ---- the run's own check: a slowdown common to every case ---------------------------------------------
+# ---- the run's own checks: the CPU time per call of all its cases -------------------------------------------
 
 
 def run_checks(results: list[CaseResult], settings: RunSettings) -> list[Check]:
@@ -248,22 +248,15 @@ def run_checks(results: list[CaseResult], settings: RunSettings) -> list[Check]:
 class _Move:
     """A gated case's CPU time per call, of each model, against the median of its baseline runs' (log)."""
 
-    result: CaseResult
+    label: str  # test[case]
     runs: list[LatencyRun]
     reference: tuple[float, float]  # the runs' median log CPU time per call: original, optimized
+    cpu_time_rtol: float | None  # the case's, as its baseline record keeps it
+    measured: tuple[float, float] = (0.0, 0.0)  # this run's move
 
     def of(self, original_ms: float, optimized_ms: float) -> tuple[float, float]:
         """The log move of a measurement (this run's, or a baseline run's) from the reference."""
         return math.log(original_ms) - self.reference[0], math.log(optimized_ms) - self.reference[1]
-
-    @property
-    def measured(self) -> tuple[float, float]:
-        cpu = self.result.latency.cpu  # type: ignore[union-attr]  # _moves keeps measured cases only
-        return self.of(cpu.original_ms, cpu.optimized_ms)
-
-    @property
-    def label(self) -> str:
-        return f"{self.result.test}[{self.result.case_id}]"
 
 
 def _moves(results: list[CaseResult]) -> list[_Move]:
@@ -271,9 +264,12 @@ def _moves(results: list[CaseResult]) -> list[_Move]:
     moves = []
     for result in results:
         runs = _own_runs(result)
-        if runs and result.latency is not None:
-            reference = (_median_log(r.original_ms for r in runs), _median_log(r.optimized_ms for r in runs))
-            moves.append(_Move(result, runs, reference))
+        if not runs or result.latency is None or result.baseline is None:
+            continue
+        cpu = result.latency.cpu
+        reference = (_median_log(r.original_ms for r in runs), _median_log(r.optimized_ms for r in runs))
+        move = _Move(f"{result.test}[{result.case_id}]", runs, reference, result.baseline.cpu_time_rtol)
+        moves.append(replace(move, measured=move.of(cpu.original_ms, cpu.optimized_ms)))
     return moves
 
 
@@ -326,36 +322,31 @@ def cpu_time_excess(moves: list[_Move]) -> Check | None:
     as a point estimate: a change that slows both models of one case alike, which its speedup cannot
     see. A machine slow for every model alike moves the common move with it and fails no case
     (`common_cpu_time` judges that move). None when no case is gated by it."""
-    gated = [m for m in moves if m.result.baseline.cpu_time_rtol is not None]  # type: ignore[union-attr]
-    if not gated:
+    if all(m.cpu_time_rtol is None for m in moves):
         return None
     common = float(np.median([_both(*m.measured) for m in moves]))
-
-    def excess(move: _Move) -> float:
-        return move.measured[1] - common
-
-    def rtol(move: _Move) -> float:
-        return move.result.baseline.cpu_time_rtol  # type: ignore[union-attr,return-value]
-
-    beyond = sorted((m for m in gated if excess(m) > math.log1p(rtol(m))), key=excess, reverse=True)
-    worst = beyond[0] if beyond else max(gated, key=excess)
-    rtols = {rtol(m) for m in gated}
+    # each gated case, the most beyond first: (its excess over the common move, its rtol, its move)
+    gated = sorted(((m.measured[1] - common, m.cpu_time_rtol, m) for m in moves if m.cpu_time_rtol is not None),
+                   key=lambda g: g[0], reverse=True)
+    beyond = [g for g in gated if g[0] > math.log1p(g[1])]
+    excess, rtol, _ = beyond[0] if beyond else gated[0]
+    rtols = {g[1] for g in gated}
     tolerance = f"rtol {next(iter(rtols)):g}" if len(rtols) == 1 else "each case's cpu_time_rtol"
     head = (f"optimized CPU time per call of {len(gated)} case{'s' * (len(gated) > 1)} against the baseline runs',"
             f" beyond the move common to the run's {len(moves)} ({_change(common)}) ({tolerance})")
 
-    def described(move: _Move) -> str:
-        own = f" (rtol {rtol(move):g})" if len(rtols) > 1 else ""
-        return f"{move.label} {_change(move.measured[1])}, {_change(excess(move))} beyond{own}"
+    def described(case_excess: float, case_rtol: float, move: _Move) -> str:
+        own = f" (rtol {case_rtol:g})" if len(rtols) > 1 else ""
+        return f"{move.label} {_change(move.measured[1])}, {_change(case_excess)} beyond{own}"
 
     if beyond:
         status = Status.FAIL
-        reason = (f"{head}: {len(beyond)} slower beyond it: {'; '.join(described(m) for m in beyond)}; a change"
+        reason = (f"{head}: {len(beyond)} slower beyond it: {'; '.join(described(*g) for g in beyond)}; a change"
                   " that slows both models of a case alike, which its speedup cannot see")
     else:
-        status, reason = Status.PASS, f"{head}: none beyond its tolerance (the most: {described(worst)})"
-    return Check(Metric.EXCESS_CPU_MS, Against.BASELINE, status, math.exp(excess(worst)), 1.0, tolerance, reason,
-                 limit=1 + rtol(worst))
+        status, reason = Status.PASS, f"{head}: none beyond its tolerance (the most: {described(*gated[0])})"
+    return Check(Metric.EXCESS_CPU_MS, Against.BASELINE, status, math.exp(excess), 1.0, tolerance, reason,
+                 limit=1 + rtol)
 
 
 # The CPU time per call of every case moved 1-3% between idle processes, 8% beside a loaded one
