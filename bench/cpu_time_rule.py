@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from live_gate import wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
+from slow_looks import baseline_runs  # noqa: E402
 
 from pytest_qbench import Tolerances  # noqa: E402
 
@@ -42,17 +43,9 @@ RULES = ("per_case", "beyond_common")
 def references(folder: Path) -> dict[str, tuple[float, float]]:
     """Per case, named as pytest names it (`test_x[params]`): its baseline runs' median log CPU ms per call,
     fp32 and int8."""
-    found = {}
-    for path in sorted((folder / "baselines").glob("*.json")):
-        if path.name.endswith(".obtained.json"):  # a failed case's measurement, not a baseline
-            continue
-        test = path.stem.split("--", 1)[1]
-        for params, keys in json.loads(path.read_text())["cases"].items():
-            runs = [r for entry in keys.values() for r in entry.get("latency", {}).get("runs", [])]
-            if runs:
-                found[f"{test}[{params}]"] = (statistics.median(math.log(r["original_ms"]) for r in runs),
-                                              statistics.median(math.log(r["optimized_ms"]) for r in runs))
-    return found
+    return {name: (statistics.median(math.log(r.original_ms) for r in runs),
+                   statistics.median(math.log(r.optimized_ms) for r in runs))
+            for name, runs in baseline_runs(folder).items() if runs}
 
 
 def judged(run: dict[str, Any], reference: dict[str, tuple[float, float]], rtol: float) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from typing import Any
 
 from .common import Result, Run, archived, footer, pct, rerun, run_of, script, span, table, verdicts, wilson
@@ -394,10 +395,9 @@ def _run_checks_failed(runs: list[dict[str, Any]]) -> str:
     kept = [r for r in runs if "run_checks" in r]
     if not kept:
         return ""
-    failed = {(ARM_NAMES[r["arm"]], metric) for r in kept for metric, status in r["run_checks"].items()
-              if status == "fail"}
-    counts = [f"`{metric}` in {sum(r['run_checks'].get(metric) == 'fail' for r in kept if ARM_NAMES[r['arm']] == arm)}"
-              f" {arm} run(s)" for arm, metric in sorted(failed)]
+    failed = Counter((ARM_NAMES[r["arm"]], metric) for r in kept for metric, status in r["run_checks"].items()
+                     if status == "fail")
+    counts = [f"`{metric}` in {n} {arm} run(s)" for (arm, metric), n in sorted(failed.items())]
     return f" The run's own checks failed: {'; '.join(counts) or 'in no run'} (of {len(kept)} runs that record them)."
 
 
@@ -921,9 +921,6 @@ def render_gate_targets(result: Result) -> str:
 
 # ---- bench/cpu_time_rule.py: cpu_time_rtol per case vs beyond the run's common move, replayed ----------------------
 
-ARMS = {"aa": "A/A", "slow": "one case +10%"}
-
-
 def render_cpu_time_rule(result: Result) -> str:
     """Per live study and arm: the runs a case's CPU time per call failed under each rule, at first look."""
     data = result.data
@@ -931,7 +928,7 @@ def render_cpu_time_rule(result: Result) -> str:
     for s in data["studies"]:
         for arm, figures in s["arms"].items():
             before, now = figures["per_case"], figures["beyond_common"]
-            rows.append([f"`{s['name']}`", ARMS[arm], before["red"]["n"],
+            rows.append([f"`{s['name']}`", ARM_NAMES[arm], before["red"]["n"],
                          _range(figures["common"]),
                          _rate(before["red"]), before["cases"], _rate(now["red"]), now["cases"],
                          pct(figures["largest_excess"])])

@@ -240,7 +240,11 @@ def run_checks(results: list[CaseResult], settings: RunSettings) -> list[Check]:
     a slowdown common to every case (`common_cpu_time`), and each case's CPU time beyond that common move
     (`cpu_time_excess`)."""
     moves = _moves(results)
-    found = (common_cpu_time(moves, settings.speedup_rtol, settings.false_alarm_rate), cpu_time_excess(moves))
+    if not moves:
+        return []
+    common = float(np.median([_both(*m.measured) for m in moves]))
+    found = (common_cpu_time(moves, common, settings.speedup_rtol, settings.false_alarm_rate),
+             cpu_time_excess(moves, common))
     return [c for c in found if c is not None]
 
 
@@ -252,11 +256,15 @@ class _Move:
     runs: list[LatencyRun]
     reference: tuple[float, float]  # the runs' median log CPU time per call: original, optimized
     cpu_time_rtol: float | None  # the case's, as its baseline record keeps it
-    measured: tuple[float, float] = (0.0, 0.0)  # this run's move
+    cpu: CpuTime  # this run's measurement
 
     def of(self, original_ms: float, optimized_ms: float) -> tuple[float, float]:
         """The log move of a measurement (this run's, or a baseline run's) from the reference."""
         return math.log(original_ms) - self.reference[0], math.log(optimized_ms) - self.reference[1]
+
+    @property
+    def measured(self) -> tuple[float, float]:
+        return self.of(self.cpu.original_ms, self.cpu.optimized_ms)
 
 
 def _moves(results: list[CaseResult]) -> list[_Move]:
@@ -266,10 +274,9 @@ def _moves(results: list[CaseResult]) -> list[_Move]:
         runs = _own_runs(result)
         if not runs or result.latency is None or result.baseline is None:
             continue
-        cpu = result.latency.cpu
         reference = (_median_log(r.original_ms for r in runs), _median_log(r.optimized_ms for r in runs))
-        move = _Move(f"{result.test}[{result.case_id}]", runs, reference, result.baseline.cpu_time_rtol)
-        moves.append(replace(move, measured=move.of(cpu.original_ms, cpu.optimized_ms)))
+        moves.append(_Move(f"{result.test}[{result.case_id}]", runs, reference, result.baseline.cpu_time_rtol,
+                           result.latency.cpu))
     return moves
 
 
@@ -277,22 +284,19 @@ def _median_log(values: Iterable[float]) -> float:
     return float(np.median([math.log(v) for v in values]))
 
 
-def common_cpu_time(moves: list[_Move], rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
-                    share: float = 1 - SpeedupRule.share) -> Check | None:
+def common_cpu_time(moves: list[_Move], shift: float, rtol: float, alpha: float = QbenchOptions.false_alarm_rate,
+                    share: float = 1 - SpeedupRule.share) -> Check:
     """A slowdown that hits every model alike (an onnxruntime or library upgrade, a compiler flag) moves
     no speedup: the run's median, over its gated cases, of the log CPU time per call against the
     median of the baseline runs (both models averaged) tests it. Its error is the run-to-run shift
     common to all cases, pooled from the baseline runs themselves (each recorded run's median
-    deviation), shrunk to a prior, plus what the cases' own spread leaves in a median of m.
-    None when no case of the run has baseline runs of this machine's CPU model."""
-    if not moves:
-        return None
+    deviation), shrunk to a prior, plus what the cases' own spread leaves in a median of m; `shift` is
+    that median (the run's common move), `moves` at least one case."""
     deviations = [_both(*m.measured) for m in moves]
     per_run: dict[str, list[float]] = {}
     for move in moves:
         for r in move.runs:
             per_run.setdefault(r.run, []).append(_both(*move.of(r.original_ms, r.optimized_ms)))
-    shift = float(np.median(deviations))
     run_shifts = [(float(np.median(v)), 0.0) for v in per_run.values()]
     spread = between_run_sigma([run_shifts], PRIOR_COMMON_SIGMA, PRIOR_COMMON_DF)
     cases, runs_n = len(deviations), len(per_run)
@@ -316,15 +320,14 @@ def common_cpu_time(moves: list[_Move], rtol: float, alpha: float = QbenchOption
                  limit=1 + rtol)
 
 
-def cpu_time_excess(moves: list[_Move]) -> Check | None:
+def cpu_time_excess(moves: list[_Move], common: float) -> Check | None:
     """Each case's optimized model's CPU time per call against its baseline runs' median, beyond the move
-    common to the run's cases (their median, both models averaged), held to the case's `cpu_time_rtol`
+    common to the run's cases (`common`: their median, both models averaged), held to the case's `cpu_time_rtol`
     as a point estimate: a change that slows both models of one case alike, which its speedup cannot
     see. A machine slow for every model alike moves the common move with it and fails no case
     (`common_cpu_time` judges that move). None when no case is gated by it."""
     if all(m.cpu_time_rtol is None for m in moves):
         return None
-    common = float(np.median([_both(*m.measured) for m in moves]))
     # each gated case, the most beyond first: (its excess over the common move, its rtol, its move)
     gated = sorted(((m.measured[1] - common, m.cpu_time_rtol, m) for m in moves if m.cpu_time_rtol is not None),
                    key=lambda g: g[0], reverse=True)

@@ -20,7 +20,8 @@ CASES = [f"test_card[c{i}]" for i in range(8)]
 
 def baselines(folder: Path) -> None:
     """Every case recorded at 20 ms fp32 and 10 ms int8 per call, three runs."""
-    runs = [{"original_ms": 20.0, "optimized_ms": 10.0}] * 3
+    runs = [{"cpu_model": "m", "speedup": 2.0, "ci_low": 1.98, "ci_high": 2.02, "original_ms": 20.0,
+             "optimized_ms": 10.0, "run": f"r{i}", "when": ""} for i in range(3)]
     cases = {name[len("test_card["):-1]: {"key": {"latency": {"runs": runs}}} for name in CASES}
     (folder / "baselines").mkdir(parents=True)
     (folder / "baselines" / "examples.test_x.py--test_card.json").write_text(json.dumps({"cases": cases}))

@@ -204,7 +204,7 @@ def _run_check_arguments(monkeypatch, paths: list[Path]) -> tuple[float, float]:
     from pytest_qbench.gate.merge import merge
 
     seen = []
-    monkeypatch.setattr(latency_stats, "common_cpu_time", lambda results, rtol, alpha: seen.append((rtol, alpha)))
+    monkeypatch.setattr(latency_stats, "common_cpu_time", lambda moves, shift, rtol, alpha: seen.append((rtol, alpha)))
     merge([read_artifact(path) for path in paths])
     return seen[0]
 
