@@ -26,7 +26,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from live_gate import EXCURSION, wilson  # noqa: E402
+from live_gate import EXCURSION, SPEEDUP, wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 LIVE = BENCH / "results" / "live-gate-x86_64-amx-2c-42.json"
@@ -37,13 +37,13 @@ def fit(live: dict[str, Any]) -> dict[str, Any]:
     """p, s(right after) and f from the live study's A/A runs and first looks."""
     excursions = live["excursions"]
     aa = [run for run in live["runs"] if run["arm"] == "aa"]
-    flagged = [status for run in live["runs"] for name, statuses in run["flagged"].items() for status in statuses
-               if status.startswith("cpu.speedup") and not (run["arm"] == "slow" and name == live["target"])]
+    flagged = [checks[SPEEDUP] for run in live["runs"] for name, checks in run["flagged"].items()
+               if SPEEDUP in checks and not (run["arm"] == "slow" and name == live["target"])]
     slow = len(excursions["drops"])
     # s(right after) = (flagged per case-run) / p: the unslowed cases' speedup checks still failing or
     # inconclusive after the confirmation, per slow first look
     return {"cases": live["cases"], "p": excursions["rate"], "persisted": wilson(len(flagged), slow),
-            "failed_of_persisted": wilson(sum(s.endswith("fail") for s in flagged), len(flagged)),
+            "failed_of_persisted": wilson(sum(s == "fail" for s in flagged), len(flagged)),
             "aa_runs": len(aa), "aa_red": {"lenient": sum(r["red_lenient"] for r in aa),
                                            "strict": sum(r["red_strict"] for r in aa)}}
 

@@ -147,11 +147,11 @@ def speedup_status(case: dict[str, Any]) -> str | None:
     return next((c["status"] for c in case["checks"] if c["metric"] == SPEEDUP), None)
 
 
-def not_passed(case: dict[str, Any]) -> list[str]:
-    """The case's failed or inconclusive checks, "metric status"; an expected failure's own (the xfail
+def not_passed(case: dict[str, Any]) -> dict[str, str]:
+    """The case's failed or inconclusive checks, metric to status; an expected failure's own (the xfail
     collapse's accuracy) left out."""
-    return [f"{c['metric']} {c['status']}" for c in case["checks"] if c["status"] in ("fail", "inconclusive")
-            and not (case["expected_failure"] and c["metric"] != SPEEDUP)]
+    return {c["metric"]: c["status"] for c in case["checks"] if c["status"] in ("fail", "inconclusive")
+            and not (case["expected_failure"] and c["metric"] != SPEEDUP)}
 
 
 def first_phase(case: dict[str, Any]) -> dict[str, Any]:

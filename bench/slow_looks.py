@@ -47,7 +47,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from live_gate import EXCURSION, wilson  # noqa: E402
+from live_gate import EXCURSION, SPEEDUP, wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
 from pytest_qbench.gate.latency_stats import compared, speedup_in_run, speedup_vs_runs  # noqa: E402
@@ -131,11 +131,11 @@ def slow_first_looks(live: dict[str, Any]) -> list[dict[str, Any]]:
             if moved[0] >= -EXCURSION:
                 continue
             phases = run.get("confirmations", {}).get(name, [])
-            statuses = run["flagged"].get(name, [])
+            checks = run["flagged"].get(name, {})
             slow.append({"run": index, "arm": run["arm"], "case": name, "moved": moved.tolist(),
                          "confirmation": [(log_figures(p["speedup"]["value"], p["original_ms"], p["optimized_ms"])
                                            - medians[name]).tolist() for p in phases[1:]],
-                         "verdict": "pass" if not statuses else ", ".join(statuses)})
+                         "checks": checks})
     return slow
 
 
@@ -296,8 +296,7 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
                           "speedups": [m.speedup.value for m in measured],
                           "median": speedup_vs_runs(median_cpu(measured), runs, gate, RTOL).status.value,
                           "best": speedup_in_run(measured, runs, gate, RTOL).status.value})
-            recorded.append(next((s.split()[-1] for s in run["flagged"].get(name, []) if s.startswith("cpu.speedup")),
-                                 Status.PASS.value))
+            recorded.append(run["flagged"].get(name, {}).get(SPEEDUP, Status.PASS.value))
     used = [e for e in ESTIMATORS if all(c[e] == r for c, r in zip(cases, recorded, strict=True))]
     if not used:
         sys.exit("neither rule gives every recorded verdict of the study: not a study of this gate (a study of the"

@@ -658,7 +658,7 @@ def render_slow_looks(result: Result) -> str:
         slow, kinds = s["slow_looks"], s["kinds"]
         confirmed = [look for look in slow if look["confirmation"]]
         looks.append([f"`{s['name']}`", s["runs"], len(slow), kinds["int8 slower"], kinds["fp32 faster"],
-                      f"{sum(look['verdict'] == 'pass' for look in confirmed)} of {len(confirmed)}"])
+                      f"{sum(not look['checks'] for look in confirmed)} of {len(confirmed)}"])
         for rule, label in RULE_LABELS.items():
             r = s["covariate"]["rules"][rule]
             rules.append([f"`{s['name']}`", label, _rate(r["failed"]), r["inconclusive"]["hits"],

@@ -23,12 +23,12 @@ def live_record() -> dict:
     confirmation (2 failed, in one run; 2 inconclusive, in two others); the slowed target flagged in every
     slowed run, which the fit leaves out."""
     aa = [{"arm": "aa", "flagged": {}, "red_lenient": False, "red_strict": False} for _ in range(20)]
-    aa[3] = {"arm": "aa", "flagged": {"a": ["cpu.speedup fail"], "b": ["cpu.speedup fail"]}, "red_lenient": True,
+    aa[3] = {"arm": "aa", "flagged": {"a": {"cpu.speedup": "fail"}, "b": {"cpu.speedup": "fail"}}, "red_lenient": True,
              "red_strict": True}
     for i in (7, 12):
-        aa[i] = {"arm": "aa", "flagged": {"c": ["cpu.speedup inconclusive"]}, "red_lenient": False,
+        aa[i] = {"arm": "aa", "flagged": {"c": {"cpu.speedup": "inconclusive"}}, "red_lenient": False,
                  "red_strict": True}
-    slowed = [{"arm": "slow", "flagged": {TARGET: ["cpu.speedup fail"]}, "red_lenient": True, "red_strict": True}
+    slowed = [{"arm": "slow", "flagged": {TARGET: {"cpu.speedup": "fail"}}, "red_lenient": True, "red_strict": True}
               for _ in range(20)]
     return {"cases": 10, "target": TARGET, "machine": MACHINE, "runs": aa + slowed,
             "excursions": {"drops": [-0.07] * 8, "case_runs": 390, "rate": wilson(8, 390)}}

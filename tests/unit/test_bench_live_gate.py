@@ -48,7 +48,8 @@ def test_an_unchanged_run_with_its_expected_collapse_is_green():
 def test_an_inconclusive_speedup_is_red_only_strictly_and_a_failed_one_both_ways():
     inconclusive = judged(case("test_card[a]", "inconclusive", confirmed=True))
     assert (inconclusive["red_lenient"], inconclusive["red_strict"]) == (False, True)
-    assert inconclusive["flagged"] == {"test_card[a]": ["cpu.speedup inconclusive"]} and inconclusive["confirmed"] == 1
+    assert inconclusive["flagged"] == {"test_card[a]": {"cpu.speedup": "inconclusive"}}
+    assert inconclusive["confirmed"] == 1
     # the first look, before the confirmation's median replaced it: its speedup and both models' CPU ms
     assert inconclusive["first_looks"]["test_card[a]"] == 1.2 and inconclusive["speedups"]["test_card[a]"][0] == 1.5
     assert inconclusive["first_ms"]["test_card[a]"] == [12.0, 10.0]

@@ -52,11 +52,11 @@ def study(slow_twice: dict) -> dict:
     """Twelve quiet A/A runs; one A/A run whose case A had two slow sessions of three (the median failed
     it); two slowed runs whose target measured 10% slow every time."""
     quiet = [run("aa", [phase(1.6 * (1 + 0.002 * (i % 3 - 1)))], [phase(1.6)]) for i in range(12)]
-    slowed = [run("slow", [phase(1.6)], [phase(1.6 / 1.1)] * 3, {T: ["cpu.speedup fail"]}) for _ in range(2)]
+    slowed = [run("slow", [phase(1.6)], [phase(1.6 / 1.1)] * 3, {T: {"cpu.speedup": "fail"}}) for _ in range(2)]
     return {"target": T, "runs": [*quiet, slow_twice, *slowed]}
 
 
-SLOW_TWICE = run("aa", [phase(1.6 / 1.12), phase(1.6 / 1.11), phase(1.6)], [phase(1.6)], {A: ["cpu.speedup fail"]})
+SLOW_TWICE = run("aa", [phase(1.6 / 1.12), phase(1.6 / 1.11), phase(1.6)], [phase(1.6)], {A: {"cpu.speedup": "fail"}})
 
 
 def test_baseline_runs_are_read_per_case_and_a_failed_cases_obtained_file_is_left_out(tmp_path):
@@ -80,7 +80,7 @@ def test_the_replay_finds_the_rule_the_runs_used_and_stops_when_neither_gives_th
     assert slow_looks.replay(study(SLOW_TWICE), runs_of)["judged_by"] == ["median"]
     judged_by_best = {**SLOW_TWICE, "flagged": {}}  # the case passed: the best's verdict
     assert slow_looks.replay(study(judged_by_best), runs_of)["judged_by"] == ["best"]
-    neither = {**SLOW_TWICE, "flagged": {A: ["cpu.speedup inconclusive"]}}
+    neither = {**SLOW_TWICE, "flagged": {A: {"cpu.speedup": "inconclusive"}}}
     with pytest.raises(SystemExit, match="neither rule gives every recorded verdict"):
         slow_looks.replay(study(neither), runs_of)
 
