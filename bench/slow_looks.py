@@ -25,7 +25,8 @@ confirmed case's phases, and its baselines in bench/results/live-studies/NAME/ba
    standard error is its case's median over the baseline runs (the record keeps the first look's value
    only). Counted per rule: first looks failed and inconclusive, A/A runs red at first look, the slowed
    target caught, and the standardized drops' tail.
-3. The confirmation replayed: each confirmed case's measurements judged by the median and by the best.
+3. The confirmation replayed: each confirmed case's measurements judged by the gate's three rules: the median,
+   the best of all of them, and the best of the fresh processes (the first look only chose the case).
 4. The slowed target's first looks: against the baseline runs' medians, its speedup and its fp32 model's CPU
    time per call, and that of the run's other cases (the machine's speed over the run), with the run's verdict
    on it: whether a miss went with the machine running slow at that moment.
@@ -50,7 +51,7 @@ sys.path.insert(0, str(BENCH))
 from live_gate import EXCURSION, SPEEDUP, wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
-from pytest_qbench.gate.latency_stats import compared, speedup_in_run, speedup_vs_runs  # noqa: E402
+from pytest_qbench.gate.latency_stats import SpeedupRule, compared, speedup_in_run, speedup_vs_runs  # noqa: E402
 from pytest_qbench.gate.spread import fit_speed_line, gate_from_runs  # noqa: E402
 from pytest_qbench.measure.stats import CONFIDENCE, median_cpu, two_sided_z  # noqa: E402
 from pytest_qbench.report.history import latency_runs, load  # noqa: E402
@@ -274,17 +275,28 @@ def covariate(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]],
 # ---- 3. the confirmation, replayed ----------------------------------------------------------------------------
 
 
-ESTIMATORS = ("median", "best")
+ESTIMATORS = ("median", "best", "fresh")
 VERDICTS = (Status.FAIL, Status.INCONCLUSIVE, Status.PASS)
 
 
+def best_of_all(measured: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate) -> Status:
+    """The gate's rule from 2ca4090 until the fresh processes alone decided (docs/BENCHMARKS.md §8j): the first
+    look decided with them, failing only when every measurement failed on its own."""
+    rule = replace(SpeedupRule.of(gate, RTOL), chances=len(measured))
+    statuses = [rule.status(compared([m], runs, gate, None)) for m in measured]
+    if all(s is Status.FAIL for s in statuses):
+        return Status.FAIL
+    return Status.PASS if Status.PASS in statuses else Status.INCONCLUSIVE
+
+
 def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[str, Any]:
-    """Every confirmed case's measurements judged again by the package by both rules: the median of the first
-    look and the fresh processes, judged as one measurement (the gate's rule before 2ca4090), and the best
-    (gate/latency_stats.speedup_in_run: failed only when each measurement fails on its own). One of them must
-    give every verdict the study's runs recorded (the script stops otherwise): the rule the runs used. Counted
-    by each: the statuses of the A/A cases confirmed, the slowed target over every slowed run (a target that
-    passed at first look was not confirmed: a pass by either), and the A/A runs red, leniently and strictly."""
+    """Every confirmed case's measurements judged again by the gate's three rules: the median of the first look
+    and the fresh processes, judged as one measurement (before 2ca4090); the best of them all, failed only when
+    each fails on its own (`best_of_all`); the best of the fresh processes, the first look having only chosen
+    the case (gate/latency_stats.speedup_in_run, the gate now). One of them must give every verdict the study's
+    runs recorded (the script stops otherwise): the rule the runs used. Counted by each: the statuses of the A/A
+    cases confirmed, the slowed target over every slowed run (a target that passed at first look was not
+    confirmed: a pass by any), and the A/A runs red, leniently and strictly."""
     cases, recorded = [], []
     for index, run in enumerate(live["runs"]):
         gate = LatencyGate.from_json(run["latency_gate"]) if run["confirmations"] else None
@@ -295,11 +307,12 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
                           "target": not learned_from(run, name, live["target"]),
                           "speedups": [m.speedup.value for m in measured],
                           "median": speedup_vs_runs(median_cpu(measured), runs, gate, RTOL).status.value,
-                          "best": speedup_in_run(measured, runs, gate, RTOL).status.value})
+                          "best": best_of_all(measured, runs, gate).value,
+                          "fresh": speedup_in_run(measured, runs, gate, RTOL).status.value})
             recorded.append(run["flagged"].get(name, {}).get(SPEEDUP, Status.PASS.value))
     used = [e for e in ESTIMATORS if all(c[e] == r for c, r in zip(cases, recorded, strict=True))]
     if not used:
-        sys.exit("neither rule gives every recorded verdict of the study: not a study of this gate (a study of the"
+        sys.exit("no rule gives every recorded verdict of the study: not a study of this gate (a study of the"
                  " speed lines, with a history, is not replayed)")
     slowed = sum(run["arm"] == "slow" for run in live["runs"])
     counts = {e: {"unslowed": {v.value: sum(c[e] == v.value for c in cases if not c["target"]) for v in VERDICTS},

@@ -84,7 +84,7 @@ OPTIONS = (
             "time): relative tolerance; unset or off: not gated",
             number_or_off, _TOLERANCES["throughput_rtol"], flag=False),
     _Option("confirm_processes", "fresh processes that measure again a case whose speedup check fails or is "
-            "inconclusive at first look (judged on the best; failed only when each fails), and every case of an "
+            "inconclusive at first look (judged on their best; failed only when each fails), and every case of an "
             "update run (the baseline records their median); 0: none", int,
             _TIMING["confirm_processes"]),
     _Option("false_alarm_rate", "false alarms allowed per gate run under no change, all latency checks of the run "

@@ -259,7 +259,7 @@ class TimingSpec:
     latency_budget_ms: float | None = None
     budget_seconds: float = 0.5  # per configuration tried, per model
     # A case whose gated speedup fails or is inconclusive at first look is measured again in this many
-    # fresh processes and judged on the best of its measurements (measure/fresh.py); 0: never.
+    # fresh processes, which decide it on the best of their measurements (measure/fresh.py); 0: never.
     confirm_processes: int = 2
 
 

@@ -632,9 +632,9 @@ def render_gate_periods(result: Result) -> str:
 
 
 def _replay_rows(s: dict[str, Any]) -> list[list[Any]]:
-    """A study's confirmations judged again by the median and by the best measurement."""
+    """A study's confirmations judged again by the gate's three rules."""
     c, rows = s["confirmation"], []
-    for estimator, label in (("median", "the median (the rule before)"), ("best", "the best (the gate now)")):
+    for estimator, label in REPLAY_LABELS.items():
         unslowed, target = c["counts"][estimator]["unslowed"], c["counts"][estimator]["target"]
         label += ", as the runs judged" if c["judged_by"] == [estimator] else ""
         rows.append([f"`{s['name']}`", label, sum(unslowed.values()),
@@ -644,13 +644,15 @@ def _replay_rows(s: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+REPLAY_LABELS = {"median": "the median of all three (before 2ca4090)", "best": "the best of all three (until §8j)",
+                 "fresh": "the best of the fresh processes (the gate now)"}
 RULE_LABELS = {"today": "today's", "given_speed": "given the machine's speed (fp32 CPU time)",
                "given_excess": "given the case's fp32 excess over the run's common move"}
 
 
 def render_slow_looks(result: Result) -> str:
     """Per live study: its slow first looks by the model that moved and what the confirmation did; the covariate
-    against today's rule at first look; the confirmation replayed by the median and by the best measurement."""
+    against today's rule at first look; the confirmation replayed by the gate's three rules."""
     data = result.data
     looks, rules, replays, targets = [], [], [], []
     for s in data["studies"]:

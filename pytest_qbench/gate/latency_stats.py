@@ -14,8 +14,10 @@ keeps, and the run's own checks of the CPU time per call.
   time per call) is judged with every measurement and baseline run moved along that line to the runs'
   mean speed, the slope's error joining the measurement's; the between-run sigma is then the lines'
   residual one.
-- A case measured again in the run (`speedup_in_run`: the first look, then fresh processes) fails only
-  when every measurement fails on its own, and passes when one passes at z(1 - 1% / measurements).
+- A case measured again in the run (`speedup_in_run`: the first look, then fresh processes) is decided by
+  its fresh processes when there are at least two (the first look only chose it), else by every
+  measurement: it fails only when each deciding measurement fails on its own, and passes when one
+  passes at z(1 - 1% / measurements).
 - The run's own checks (`run_checks`, at the run's end, once every case is measured):
   - `common_cpu_time`: the median over the run's cases of the log CPU time per call against the runs'
     medians, against its own run-to-run sigma, with the remaining 1/4 of alpha: a runtime or library
@@ -50,6 +52,7 @@ from ..results import (
     SpeedLine,
     Speedup,
     Status,
+    deciding,
 )
 from ..specs import QbenchOptions, RunSettings, Tolerances
 from .baselines import UPDATE_COMMAND
@@ -108,31 +111,34 @@ def speedup_vs_runs(measured: CpuTime | list[CpuTime], runs: list[LatencyRun], g
 def speedup_in_run(measurements: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, rtol: float,
                    line: SpeedLine | None = None) -> Check:
     """A case measured several times in this run, the first look and then fresh processes (measure/fresh.py),
-    judged on its best measurement. A slow session only ever slows, and one model of one process
-    (docs/BENCHMARKS.md §8f: a median of three failed where one clean measurement showed no change), so the
-    case fails only when every measurement fails on its own (an intersection-union test: no more false
-    alarms than one measurement's test); it passes when one of them rules out a slowdown of rtol at the pass
-    level shared among them (Bonferroni: a slowdown of rtol still passes <= 1%); else it is inconclusive.
-    Each measurement is judged given its own machine speed when the case has a speed `line`."""
+    judged on its best deciding measurement. The first look chose the case (it did not pass); with at least
+    `DECIDING_PROCESSES` fresh processes they decide (results/measured.py `deciding`), else every measurement does.
+    A slow session only ever slows, and one model of one process (docs/BENCHMARKS.md §8f: a median of three
+    failed where one clean measurement showed no change), so the case fails only when every deciding
+    measurement fails on its own (an intersection-union test: no more false alarms than one measurement's
+    test); it passes when one of them rules out a slowdown of rtol at the pass level shared among all the
+    measurements (Bonferroni: a slowdown of rtol still passes <= 1%); else it is inconclusive. Each
+    measurement is judged given its own machine speed when the case has a speed `line`."""
     rule = replace(SpeedupRule.of(gate, rtol), chances=len(measurements))
     judged: list[tuple[Status, Comparison, CpuTime]] = []
     for measurement in measurements:
         comparison = compared([measurement], runs, gate, line)
         judged.append((rule.status(comparison), comparison, measurement))
-    statuses = [status for status, _, _ in judged]
+    decided = deciding(judged)
+    statuses = [status for status, _, _ in decided]
     if all(status is Status.FAIL for status in statuses):
         status = Status.FAIL
     else:
         status = Status.PASS if Status.PASS in statuses else Status.INCONCLUSIVE
     # the measurement shown: the best of those that decided
-    _, comparison, shown = min((j for j in judged if j[0] is status), key=lambda j: j[1].drop)
+    _, comparison, shown = min((j for j in decided if j[0] is status), key=lambda j: j[1].drop)
     return _speedup_check(rule, status, comparison, shown, runs, gate, line,
-                          in_run=[m.speedup for m in measurements])
+                          in_run=InRun([m.speedup for m in measurements], len(decided) < len(judged)))
 
 
 def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, shown: CpuTime,
                    runs: list[LatencyRun], gate: LatencyGate, line: SpeedLine | None, combined: int = 1,
-                   in_run: list[Speedup] | None = None) -> Check:
+                   in_run: InRun | None = None) -> Check:
     """The check, its figures and its reason: of one measurement, of `combined` runs' repeats, or of the
     best of the measurements `in_run`; with a speed `line`, the baseline is the one expected at the shown
     measurement's speed."""
@@ -149,8 +155,7 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
     value = expected * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
     if in_run:
-        again = (f", the best of {len(in_run)} measurements in this run ({', '.join(f'{m.value:.3f}' for m in in_run)}:"
-                 " the first, then fresh processes; it fails only when each fails on its own)")
+        again = in_run.described()
     else:
         again = f", {combined} runs combined to {value:.3f}" if combined > 1 else ""
     head = (
@@ -174,6 +179,22 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
     return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, expected, f"rtol {rtol:g}", reason,
                  limit=expected / (1 + rtol))
+
+
+@dataclass(frozen=True)
+class InRun:
+    """A case's measurements in this run, the first look first, and whether its fresh processes alone decided."""
+
+    speedups: list[Speedup]
+    screened: bool
+
+    def described(self) -> str:
+        values = [f"{m.value:.3f}" for m in self.speedups]
+        if self.screened:
+            return (f", the best of {len(values) - 1} fresh processes' measurements ({', '.join(values[1:])}; the"
+                    f" first look, {values[0]}, only chose the case; it fails only when each fails on its own)")
+        return (f", the best of {len(values)} measurements in this run ({', '.join(values)}: the first, then fresh"
+                " processes; it fails only when each fails on its own)")
 
 
 def _change(log_drop: float) -> str:

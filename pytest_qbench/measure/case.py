@@ -182,7 +182,7 @@ class CaseMeasurer:
     def confirm(self, first: LatencyResult, processes: int, optimized: Path | None = None) -> LatencyResult:
         """`first` with its CPU phase measured again in `processes` fresh processes (measure/fresh.py):
         `cpu` becomes the median of all the measurements (the figure reports show), and `measurements` keeps
-        them all: the gate judges the best of them (gate/latency_stats.speedup_in_run)."""
+        them all: the gate judges the best of the fresh processes' (gate/latency_stats.speedup_in_run)."""
         from .stats import median_cpu
 
         optimized = self.optimized if optimized is None else optimized

@@ -6,8 +6,9 @@ session 8-11% slow for its whole life while its fp32 original ran as always (doc
 process carries (its heap and code layout: Mytkowicz et al. 2009, Curtsinger & Berger 2013; pyperf
 pools 20 worker processes for this reason). A case whose speedup check does not pass at first look
 is therefore measured again here, each time in a new process with new sessions of both models, and
-the gate judges the best of its measurements (gate/latency_stats.speedup_in_run): a slow session only
-ever slows, so the case fails only when every measurement fails; a real slowdown slows them all.
+the gate judges the best of these measurements (gate/latency_stats.speedup_in_run; the first look only
+chose the case): a slow session only ever slows, so the case fails only when every fresh process fails;
+a real slowdown slows them all.
 
 The child imports only onnxruntime (or openvino), numpy and this package's timing code, reads the
 models, their session settings and the exact inputs of the first measurement, and writes one

@@ -87,8 +87,8 @@ def inconclusive_lines(results: list[CaseResult]) -> list[str]:
     return [f"{r.case_id}: {c.reason}" for r in results for c in r.checks if c.status is Status.INCONCLUSIVE]
 
 
-CONFIRMED_TITLE = ("measured again in fresh processes (a slow session only slows: judged on the best, failed only"
-                   " when each fails)")
+CONFIRMED_TITLE = ("measured again in fresh processes (a slow session only slows: judged on the best of them,"
+                   " failed only when each fails)")
 
 
 def confirmed_in_run(results: list[CaseResult]) -> list[str]:

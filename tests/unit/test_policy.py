@@ -640,7 +640,7 @@ def test_the_record_keeps_the_cpu_time_rtol_the_runs_end_holds_the_case_to():
     assert judge(result, recorded(result), TOL, update=True).baseline.cpu_time_rtol is None  # an update's: not judged
 
 
-# ---- a confirmation in the run: the best of the first look and fresh processes --------------------
+# ---- a confirmation in the run: the first look chooses, the best of the fresh processes decides ---
 
 
 def confirmed_in_run(first: float, *again: float) -> CaseResult:
@@ -667,8 +667,22 @@ def test_one_slow_session_is_outvoted_by_the_fresh_processes():
     alone, confirmed = confirmed_check(1.521), confirmed_check(1.521, 1.670, 1.681)
     assert (alone.status, confirmed.status) == ("fail", "pass")
     assert confirmed.measured == pytest.approx(1.681, rel=1e-6)
-    assert ("the best of 3 measurements in this run (1.521, 1.670, 1.681: the first, then fresh processes; it fails"
-            " only when each fails on its own)") in confirmed.reason
+    assert ("the best of 2 fresh processes' measurements (1.670, 1.681; the first look, 1.521, only chose the case;"
+            " it fails only when each fails on its own)") in confirmed.reason
+
+
+def test_the_fresh_processes_decide_a_case_that_its_first_look_chose():
+    """BENCHMARKS §8j: a +10% case inconclusive at first look, just short of the fail limit, then failing in
+    both fresh processes fails (before, its inconclusive first look kept it inconclusive); one slow fresh
+    session still cannot fail a case, and with a single fresh process (a merge of one rerun) every measurement
+    decides."""
+    assert confirmed_check(1.60).status == "inconclusive"
+    assert confirmed_check(1.60, 1.55, 1.54).status == "fail"
+    assert confirmed_in_run(1.60, 1.55, 1.54).latency.best.speedup.value == 1.55  # what reports show as the best
+    assert confirmed_check(1.60, 1.55, 1.70).status == "pass"
+    one_rerun = confirmed_check(1.60, 1.55)
+    assert one_rerun.status == "inconclusive"
+    assert "the best of 2 measurements in this run (1.600, 1.550" in one_rerun.reason
 
 
 def test_two_slow_sessions_of_three_do_not_fail_a_case_that_one_clean_measurement_clears():

@@ -334,8 +334,8 @@ def test_a_case_confirmed_in_the_run_lists_each_measurement_and_the_verdict_on_t
     confirmed = replace(base, latency=replace(base.latency, cpu=median_cpu(measurements), measurements=measurements))
     confirmed = judged_on_this_machine(confirmed, baseline=base)
     lines = summary_lines([confirmed, judged_on_this_machine(make_result(batch_size=4))], ENVIRONMENT)
-    title = ("measured again in fresh processes (a slow session only slows: judged on the best, failed only when each"
-             " fails):")
+    title = ("measured again in fresh processes (a slow session only slows: judged on the best of them, failed only"
+             " when each fails):")
     assert (
         lines[lines.index(title) + 1]
         == f"  {confirmed.case_id}: cpu speedups 4.210, 4.640, 4.700 -> best 4.700: pass"
