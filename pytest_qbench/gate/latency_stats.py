@@ -154,7 +154,7 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
     spread = gate.speedup_spread
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
     value = expected * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
-    if in_run:
+    if in_run is not None:
         again = in_run.described()
     else:
         again = f", {combined} runs combined to {value:.3f}" if combined > 1 else ""
