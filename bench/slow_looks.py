@@ -51,7 +51,13 @@ sys.path.insert(0, str(BENCH))
 from live_gate import EXCURSION, SPEEDUP, wilson  # noqa: E402
 from run_record import run_info, run_start, save_result  # noqa: E402
 
-from pytest_qbench.gate.latency_stats import SpeedupRule, compared, speedup_in_run, speedup_vs_runs  # noqa: E402
+from pytest_qbench.gate.latency_stats import (  # noqa: E402
+    SpeedupRule,
+    compared,
+    intersection_union,
+    speedup_in_run,
+    speedup_vs_runs,
+)
 from pytest_qbench.gate.spread import fit_speed_line, gate_from_runs  # noqa: E402
 from pytest_qbench.measure.stats import CONFIDENCE, median_cpu, two_sided_z  # noqa: E402
 from pytest_qbench.report.history import latency_runs, load  # noqa: E402
@@ -283,10 +289,7 @@ def best_of_all(measured: list[CpuTime], runs: list[LatencyRun], gate: LatencyGa
     """The gate's rule from 2ca4090 until the fresh processes alone decided (docs/BENCHMARKS.md §8j): the first
     look decided with them, failing only when every measurement failed on its own."""
     rule = replace(SpeedupRule.of(gate, RTOL), chances=len(measured))
-    statuses = [rule.status(compared([m], runs, gate, None)) for m in measured]
-    if all(s is Status.FAIL for s in statuses):
-        return Status.FAIL
-    return Status.PASS if Status.PASS in statuses else Status.INCONCLUSIVE
+    return intersection_union([rule.status(compared([m], runs, gate, None)) for m in measured])
 
 
 def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[str, Any]:

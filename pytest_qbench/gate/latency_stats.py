@@ -125,20 +125,24 @@ def speedup_in_run(measurements: list[CpuTime], runs: list[LatencyRun], gate: La
         comparison = compared([measurement], runs, gate, line)
         judged.append((rule.status(comparison), comparison, measurement))
     decided = deciding(judged)
-    statuses = [status for status, _, _ in decided]
-    if all(status is Status.FAIL for status in statuses):
-        status = Status.FAIL
-    else:
-        status = Status.PASS if Status.PASS in statuses else Status.INCONCLUSIVE
+    status = intersection_union([status for status, _, _ in decided])
     # the measurement shown: the best of those that decided
     _, comparison, shown = min((j for j in decided if j[0] is status), key=lambda j: j[1].drop)
     return _speedup_check(rule, status, comparison, shown, runs, gate, line,
-                          in_run=InRun([m.speedup for m in measurements], len(decided) < len(judged)))
+                          in_run=[m.speedup for m in measurements])
+
+
+def intersection_union(statuses: list[Status]) -> Status:
+    """Measurements of one case judged each on its own, combined: failed only when every one fails, passed
+    when one passes, else inconclusive."""
+    if all(status is Status.FAIL for status in statuses):
+        return Status.FAIL
+    return Status.PASS if Status.PASS in statuses else Status.INCONCLUSIVE
 
 
 def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, shown: CpuTime,
                    runs: list[LatencyRun], gate: LatencyGate, line: SpeedLine | None, combined: int = 1,
-                   in_run: InRun | None = None) -> Check:
+                   in_run: list[Speedup] | None = None) -> Check:
     """The check, its figures and its reason: of one measurement, of `combined` runs' repeats, or of the
     best of the measurements `in_run`; with a speed `line`, the baseline is the one expected at the shown
     measurement's speed."""
@@ -155,7 +159,7 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
     fail_edge = max(rule.tolerance / 2, rule.z_fail * comparison.se)
     value = expected * math.exp(-comparison.drop)  # the measured one, or the repeats' combined estimate
     if in_run is not None:
-        again = in_run.described()
+        again = _measured_in_run(in_run)
     else:
         again = f", {combined} runs combined to {value:.3f}" if combined > 1 else ""
     head = (
@@ -181,20 +185,14 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
                  limit=expected / (1 + rtol))
 
 
-@dataclass(frozen=True)
-class InRun:
-    """A case's measurements in this run, the first look first, and whether its fresh processes alone decided."""
-
-    speedups: list[Speedup]
-    screened: bool
-
-    def described(self) -> str:
-        values = [f"{m.value:.3f}" for m in self.speedups]
-        if self.screened:
-            return (f", the best of {len(values) - 1} fresh processes' measurements ({', '.join(values[1:])}; the"
-                    f" first look, {values[0]}, only chose the case; it fails only when each fails on its own)")
-        return (f", the best of {len(values)} measurements in this run ({', '.join(values)}: the first, then fresh"
-                " processes; it fails only when each fails on its own)")
+def _measured_in_run(speedups: list[Speedup]) -> str:
+    """A case's measurements in this run, the first look first, and which of them decided it."""
+    values = [f"{m.value:.3f}" for m in speedups]
+    if len(deciding(values)) < len(values):
+        return (f", the best of {len(values) - 1} fresh processes' measurements ({', '.join(values[1:])}; the"
+                f" first look, {values[0]}, only chose the case; it fails only when each fails on its own)")
+    return (f", the best of {len(values)} measurements in this run ({', '.join(values)}: the first, then fresh"
+            " processes; it fails only when each fails on its own)")
 
 
 def _change(log_drop: float) -> str:

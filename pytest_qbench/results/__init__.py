@@ -28,7 +28,6 @@ from .checks import ACCURACY_CHECKS, Against, Check, Metric, Status
 from .diagnosis import Cause, Diagnosis, Exclusion, GroupError, NodeError, Preflight, RangeIssue, RepairResult, Trial
 from .environment import Environment
 from .measured import (
-    DECIDING_PROCESSES,
     AccuracyResult,
     BudgetPoint,
     BudgetResult,
@@ -53,7 +52,7 @@ __all__ = [
     "ACCURACY_CHECKS", "Against", "Check", "Metric", "Status",
     "Environment", "RunRecord",
     "Cause", "Diagnosis", "Exclusion", "GroupError", "NodeError", "Preflight", "RangeIssue", "RepairResult", "Trial",
-    "DECIDING_PROCESSES", "deciding",
+    "deciding",
     "AccuracyResult", "BudgetPoint", "BudgetResult", "BudgetThroughput", "CpuTime", "LabelMapEffect", "LatencyResult",
     "LatencyStats", "MappedName", "OriginalRecord", "Parameters", "QuantizationRecord", "Speedup",
 ]
