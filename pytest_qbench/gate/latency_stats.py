@@ -4,8 +4,7 @@ keeps, and the run's own checks of the CPU time per call.
 - The speedup check (`speedup_vs_runs`), a test of "no change" against "slower by speedup_rtol", for
   the whole gate run: d = log(median of the runs' speedups / measured), its standard error holding
   both sides' own errors and the between-run sigma on both (spread.compare; sigma pooled over the
-  key's cases from the baseline runs and the history, shrunk to a prior; a case whose own baseline
-  runs spread more, its own, moderated toward the pool: spread.case_sigma). With t = log(1 +
+  key's cases from the baseline runs and the history, shrunk to a prior). With t = log(1 +
   speedup_rtol) and m the cases the run selected, it fails when d is beyond t/2 and beyond z x se, z
   the Student-t quantile at 3/4 x alpha / m (Bonferroni: no more than alpha =
   qbench_false_alarm_rate false alarms per gate run, however many cases); it passes when d + z99 x
@@ -52,13 +51,12 @@ from ..results import (
     Metric,
     SpeedLine,
     Speedup,
-    Spread,
     Status,
     deciding,
 )
 from ..specs import QbenchOptions, RunSettings, Tolerances
 from .baselines import UPDATE_COMMAND
-from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, case_sigma, combine, compare
+from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare
 
 
 def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> bool:
@@ -77,6 +75,7 @@ def compared(repeats: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, 
     """Measurements of one case against the baseline runs, all moved along the case's speed `line` to the
     runs' mean speed (its slope's error, times how far a measurement moved, joins that measurement's own);
     without a line, as measured. Several measurements (a confirmation) combine first."""
+    sigma = gate.speedup_spread.sigma
     slope, slope_se = (line.slope, line.slope_se) if line is not None else (0.0, 0.0)
     speed = _mean_speed(runs)
     own = []
@@ -84,8 +83,6 @@ def compared(repeats: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, 
         moved = math.log(m.original_ms) - speed
         own.append(Measured(math.log(m.speedup.value) - slope * moved, math.hypot(log_se(m.speedup), slope_se * moved)))
     recorded = list(zip(_at_mean_speed(runs, slope), [r.log_se for r in runs], strict=True))
-    pooled = gate.speedup_spread.sigma
-    sigma = case_sigma(pooled, recorded) if gate.case_spreads else pooled
     return compare(combine(own, sigma), recorded, sigma, repeats=len(repeats))
 
 
@@ -169,7 +166,7 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
         f"cpu speedup {measured.value:.3f} (CI {measured.ci_low:.3f} to {measured.ci_high:.3f}{again}) vs baseline"
         f" {reference:.3f} (median of {len(runs)} run{'s' * (len(runs) > 1)}{at_speed}) (rtol {rtol:g}): slowdown"
         f" {_change(comparison.drop)} (standard error {comparison.se:.1%}, with a between-run sigma of"
-        f" {_sigma_source(comparison, spread)}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
+        f" {spread.sigma:.1%} from {spread.source}; fails beyond {_change(fail_edge)}: {gate.alpha:.0%} false"
         f" alarms per run over {gate.cases} case{'s' * (gate.cases > 1)})"
     )
     if status is Status.FAIL:
@@ -186,13 +183,6 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
     return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, expected, f"rtol {rtol:g}", reason,
                  limit=expected / (1 + rtol))
-
-
-def _sigma_source(comparison: Comparison, pooled: Spread) -> str:
-    if comparison.sigma > pooled.sigma:
-        return (f"{comparison.sigma:.1%}, this case's: its {comparison.runs} runs spread more than the"
-                f" {pooled.sigma:.1%} pooled from {pooled.source}")
-    return f"{pooled.sigma:.1%} from {pooled.source}"
 
 
 def _measured_in_run(speedups: list[Speedup]) -> str:
@@ -333,7 +323,7 @@ def common_cpu_time(moves: list[_Move], shift: float, rtol: float, alpha: float 
     se = math.sqrt(spread.sigma**2 * (1 + median_variance_factor(runs_n) / runs_n)
                    + median_variance_factor(cases) * case_sigma**2 / cases)
     rule = SpeedupRule(rtol=rtol, alpha=alpha, cases=1, df=spread.df + PRIOR_COMMON_DF, share=share)
-    status = rule.status(Comparison(shift, se, runs_n, spread.sigma))
+    status = rule.status(Comparison(shift, se, runs_n))
     head = (
         f"median CPU time per call of {cases} case{'s' * (cases > 1)} {_change(shift)} against the baseline runs'"
         f" (standard error {se:.1%}: a common run-to-run sigma of {spread.sigma:.1%} from"

@@ -11,8 +11,6 @@ the CPU time per call). So:
 - `between_run_sigma` pools the runs' deviations from their case's mean over all cases of one
   hardware key and CPU model (a robust scale: one odd run does not inflate it), takes each run's own
   error out, and shrinks the result toward a prior measured across hosts while few runs exist;
-- `case_sigma` gives a case whose own runs spread more than the pool a sigma of its own, moderated toward
-  the pool;
 - `Comparison` is the difference between a measurement (or several, `combine`d) and the baseline's
   median, with a standard error that holds the between-run sigma on both sides;
 - `fit_speed_line` fits a case's log speedup to its original model's log CPU time per call over its
@@ -45,9 +43,6 @@ PRIOR_SPEEDUP_SIGMA = 0.015
 PRIOR_DF = 30  # the prior weighs as much as a pooled estimate from 30 degrees of freedom (about 80 runs)
 FLOOR_SIGMA = 0.004  # below every lower bound seen: a run never repeats to better than its interval says
 MAD_EFFICIENCY = 0.37  # of the MAD against the standard deviation on normal data: its worth in degrees of freedom
-# How many degrees of freedom of a case's own runs weigh as much as the pooled sigma in its own one: the cases'
-# own spreads scatter about the pool as a scaled chi-square of 3-8 degrees of freedom (docs/BENCHMARKS.md §8k).
-CASE_PRIOR_DF = 6
 
 
 def between_run_sigma(
@@ -163,31 +158,14 @@ def combine(measurements: Sequence[Measured], sigma: float) -> Measured:
     return Measured(value, math.sqrt(max(1 / weights.sum() - sigma**2 / len(measurements), 0.0)))
 
 
-def case_sigma(pooled: float, runs: Sequence[tuple[float, float]]) -> float:
-    """One case's between-run sigma, from its runs (log value, own standard error) and the `pooled` one.
-
-    Cases differ: on one VM a few swayed two to three times the pool (docs/BENCHMARKS.md §8k), and one judged
-    by the pool fails unchanged runs once its baseline holds enough runs to be sure of its median. The
-    case's variance beyond its runs' own errors is moderated toward the pool (weighing CASE_PRIOR_DF
-    degrees of freedom) and never taken below it: a quiet case keeps the pooled sigma, whose degrees of
-    freedom the test's quantile counts."""
-    if len(runs) < 2:
-        return pooled
-    values = np.array([v for v, _ in runs])
-    own = float(np.var(values, ddof=1)) - float(np.mean(np.square([se for _, se in runs])))
-    df = len(runs) - 1
-    return max(pooled, math.sqrt((CASE_PRIOR_DF * pooled**2 + df * max(own, 0.0)) / (CASE_PRIOR_DF + df)))
-
-
 @dataclass(frozen=True)
 class Comparison:
     """log(baseline median / measured) of a figure where higher is better (a speedup): > 0 is slower;
-    `se` holds both sides' own errors and the between-run `sigma` of each."""
+    `se` holds both sides' own errors and the between-run sigma of each."""
 
     drop: float
     se: float
     runs: int  # baseline runs behind the median
-    sigma: float  # the between-run sigma it was judged with
 
 
 def compare(measured: Measured, baseline: Sequence[tuple[float, float]], sigma: float, repeats: int = 1) -> Comparison:
@@ -199,4 +177,4 @@ def compare(measured: Measured, baseline: Sequence[tuple[float, float]], sigma: 
     n = len(values)
     baseline_var = median_variance_factor(n) * (sigma**2 + float(np.mean(errors**2))) / n
     se = math.sqrt(sigma**2 / repeats + measured.se**2 + baseline_var)
-    return Comparison(float(np.median(values)) - measured.value, se, n, sigma)
+    return Comparison(float(np.median(values)) - measured.value, se, n)

@@ -81,7 +81,6 @@ class LatencyGate:
     cases: int  # the family: the cases the run gates (the selected qbench cases)
     alpha: float  # false alarms per gate run under no change
     lines: tuple[SpeedLine, ...] = ()  # the cases whose recorded runs teach a speed line
-    case_spreads: bool = True  # a case whose own runs spread more is judged with its own sigma (spread.case_sigma)
 
     def line(self, test: str, case: str) -> SpeedLine | None:
         return next((line for line in self.lines if (line.test, line.case) == (test, case)), None)
@@ -91,9 +90,7 @@ class LatencyGate:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LatencyGate:
-        # a gate recorded before the cases' own spreads judged every case with the pooled sigma
-        return cls(data["cpu_model"], Spread(**data["speedup_spread"]), data["cases"], data["alpha"],
-                   case_spreads=data.get("case_spreads", False))
+        return cls(data["cpu_model"], Spread(**data["speedup_spread"]), data["cases"], data["alpha"])
 
 
 # ---- a baseline entry: what a baseline file keeps of a case under one hardware key -------------------

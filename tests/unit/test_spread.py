@@ -12,7 +12,6 @@ from pytest_qbench.gate.spread import (
     MIN_LINE_RUNS,
     Measured,
     between_run_sigma,
-    case_sigma,
     combine,
     compare,
     fit_speed_line,
@@ -55,24 +54,6 @@ def test_few_runs_stay_near_the_prior_and_none_is_the_prior():
     shrunk = between_run_sigma([[(0.4, 0.005), (0.4, 0.005)]] * 2, prior=0.015)
     assert 0.012 < shrunk.sigma < 0.015
     assert between_run_sigma([], prior=0.0).sigma == FLOOR_SIGMA
-
-
-def test_a_case_whose_runs_spread_more_than_the_pool_is_given_more_moderated_by_its_runs_worth():
-    """docs/BENCHMARKS.md §8k: one case swayed 3.4% from run to run where the pool said 1.3%."""
-    rng = np.random.default_rng(4)
-    swaying = [(float(v), 0.005) for v in rng.normal(0.4, 0.035, 20)]
-    own = math.sqrt(np.var([v for v, _ in swaying], ddof=1) - 0.005**2)
-    few, many = case_sigma(0.013, swaying[:4]), case_sigma(0.013, swaying)
-    assert 0.013 < few < many < own  # the more runs, the more the case's own spread counts
-    assert many > 0.5 * (0.013 + own)
-
-
-def test_a_quiet_case_keeps_the_pooled_sigma_and_its_runs_own_errors_are_not_spread():
-    rng = np.random.default_rng(5)
-    assert case_sigma(0.013, [(float(v), 0.002) for v in rng.normal(0.4, 0.004, 10)]) == 0.013
-    # runs that differ only by their own errors (5% each) show no between-run spread beyond them
-    assert case_sigma(0.013, [(float(v), 0.05) for v in rng.normal(0.4, 0.05, 10)]) < 0.02
-    assert case_sigma(0.013, [(0.4, 0.01)]) == 0.013  # one run: no spread of its own
 
 
 def test_median_of_runs_variance_factor():
