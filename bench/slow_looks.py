@@ -30,6 +30,10 @@ confirmed case's phases, and its baselines in bench/results/live-studies/NAME/ba
 4. The slowed target's first looks: against the baseline runs' medians, its speedup and its fp32 model's CPU
    time per call, and that of the run's other cases (the machine's speed over the run), with the run's verdict
    on it: whether a miss went with the machine running slow at that moment.
+5. Baselines of more runs: every run judged again against its study's update runs and the first looks of other
+   runs, to BASELINE_RUNS runs a case, by the pooled sigma (the gate's rule) and by each case's own where its
+   runs spread more (tried, not adopted): what `qbench_baseline_runs` (10 by default) would have made of the same
+   measurements.
 Written to bench/results/slow-looks-<hardware key>.json (or --output).
 """
 
@@ -40,6 +44,7 @@ import json
 import math
 import statistics
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -111,10 +116,14 @@ def history(looks: list[dict[str, CpuTime]], live: dict[str, Any], cpu_model: st
     for i, (run, own) in enumerate(zip(live["runs"], looks, strict=True)):
         for name, look in own.items():
             if i != leave and learned_from(run, name, live["target"]):
-                s = look.speedup
-                kept.setdefault(name, []).append(LatencyRun(cpu_model, s.value, s.ci_low, s.ci_high, look.original_ms,
-                                                            look.optimized_ms, f"live-{i}", ""))
+                kept.setdefault(name, []).append(as_run(look, cpu_model, i))
     return kept
+
+
+def as_run(look: CpuTime, cpu_model: str, index: int) -> LatencyRun:
+    """Run `index`'s first look of a case as a baseline or a history keeps a run."""
+    s = look.speedup
+    return LatencyRun(cpu_model, s.value, s.ci_low, s.ci_high, look.original_ms, look.optimized_ms, f"live-{index}", "")
 
 
 # ---- 1. the slow first looks ---------------------------------------------------------------------------------
@@ -304,7 +313,7 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
     for index, run in enumerate(live["runs"]):
         gate = LatencyGate.from_json(run["latency_gate"]) if run["confirmations"] else None
         for name, phases in run["confirmations"].items():
-            measured = [CpuTime(p["original_ms"], p["optimized_ms"], Speedup(**p["speedup"])) for p in phases]
+            measured = as_measured(phases)
             runs = [r for r in runs_of[name] if r.cpu_model == gate.cpu_model]
             cases.append({"run": index, "arm": run["arm"], "case": name,
                           "target": not learned_from(run, name, live["target"]),
@@ -334,6 +343,11 @@ def replay(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -> dict[s
             "red": red, "counts": counts}
 
 
+def as_measured(phases: list[dict[str, Any]]) -> list[CpuTime]:
+    """A confirmed case's recorded measurements: its first look, then its fresh processes."""
+    return [CpuTime(p["original_ms"], p["optimized_ms"], Speedup(**p["speedup"])) for p in phases]
+
+
 # ---- 4. the slowed target's first looks ---------------------------------------------------------------------------
 
 
@@ -353,6 +367,130 @@ def slowed_targets(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]]) -
     return looks
 
 
+# ---- 5. baselines of more runs, replayed -----------------------------------------------------------------------
+
+BASELINE_RUNS = (5, 10, 20)  # beside the study's own: baselines of this many runs
+OWN_PRIOR_DF = 6  # the pool weighs as much as six degrees of freedom of a case's own runs
+
+
+def more_baseline_runs(live: dict[str, Any], runs_of: dict[str, list[LatencyRun]],
+                       confirmed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every run judged again as the gate judges it, against baselines of more runs: the study's update runs and
+    the first looks of as many of its other runs as it takes (the runs after the judged one, in a cycle; a slowed
+    run's target left out), the gate's sigma pooled from them, and each case judged by that pooled sigma (the
+    gate's rule) and by its own where its runs spread more (`own_sigma`, not adopted). A case that
+    passes at first look passes; one that
+    does not is decided by its fresh processes (gate/latency_stats.speedup_in_run) when the run confirmed it, else
+    it keeps its first look's verdict, counted apart: no fresh process measured it. The study's own baselines
+    come first; judged by the pooled sigma they must give the verdicts the runs recorded, a `confirmed` case's as
+    `replay` judges it by the gate's rule now (the script stops otherwise)."""
+    cpu_model = next(r.cpu_model for runs in runs_of.values() for r in runs)
+    looks = first_looks(live, runs_of)
+    rows = []
+    for own_spread in (False, True):
+        for count in (0, *BASELINE_RUNS):  # 0: the study's own baselines
+            judged = []
+            for index, run in enumerate(live["runs"]):
+                extra = following_runs(looks, live, cpu_model, index, count)
+                base = {n: (runs_of[n] + extra.get(n, []))[:max(count, len(runs_of[n]))] for n in looks[index]}
+                if any(len(runs) < count for runs in base.values()):
+                    break  # too few other runs for baselines of `count`
+                judged.append(judge_against(base, run, looks[index], cpu_model, own_spread))
+            else:
+                rows.append({"own_spread": own_spread, **baseline_row(count, judged, live)})
+    if rows[0]["flagged"] != as_the_runs_judged(live, confirmed) or any(rows[0]["unconfirmed"]):
+        sys.exit("the study's own baselines, judged by the pooled sigma, do not give the verdicts its runs recorded"
+                 " (their confirmations by the gate's rule now): not a study of this gate")
+    return [{**r, **{field: {str(i): cases for i, cases in enumerate(r[field]) if cases}  # the runs with any
+                     for field in ("flagged", "unconfirmed")}} for r in rows]
+
+
+def as_the_runs_judged(live: dict[str, Any], confirmed: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Per run, the cases it flagged (their speedup check not passed), each confirmed one as the gate's rule now
+    judges its measurements."""
+    passed = Status.PASS.value
+    flagged = [{n: c[SPEEDUP] for n, c in run["flagged"].items() if c.get(SPEEDUP, passed) != passed}
+               for run in live["runs"]]
+    for case in confirmed:
+        flagged[case["run"]].pop(case["case"], None)
+        if case["fresh"] != Status.PASS.value:
+            flagged[case["run"]][case["case"]] = case["fresh"]
+    return flagged
+
+
+def following_runs(looks: list[dict[str, CpuTime]], live: dict[str, Any], cpu_model: str, index: int,
+                   count: int) -> dict[str, list[LatencyRun]]:
+    """Per case, the first looks of the `count` runs after run `index` (in a cycle) that can teach it."""
+    runs, kept = live["runs"], {}
+    for j in [(index + k) % len(runs) for k in range(1, len(runs))]:
+        for name, look in looks[j].items():
+            mine = kept.setdefault(name, [])
+            if len(mine) < count and learned_from(runs[j], name, live["target"]):
+                mine.append(as_run(look, cpu_model, j))
+    return kept
+
+
+def own_sigma(pooled: float, runs: list[LatencyRun]) -> float:
+    """A case's between-run sigma from its own runs where they spread more than the pool: their variance beyond
+    their own errors, moderated toward the pooled sigma (weighing OWN_PRIOR_DF degrees of freedom), never below it.
+    Tried and not adopted (docs/BENCHMARKS.md §8k): restated here to replay it."""
+    if len(runs) < 2:
+        return pooled
+    own = float(np.var([r.log_speedup for r in runs], ddof=1)) - float(np.mean([r.log_se**2 for r in runs]))
+    df = len(runs) - 1
+    return max(pooled, math.sqrt((OWN_PRIOR_DF * pooled**2 + df * max(own, 0.0)) / (OWN_PRIOR_DF + df)))
+
+
+def judge_against(base: dict[str, list[LatencyRun]], run: dict[str, Any], own: dict[str, CpuTime],
+                  cpu_model: str, own_spread: bool) -> dict[str, Any]:
+    """One run's cases against `base`, by the pooled sigma or, with `own_spread`, each by `own_sigma`: the verdicts
+    of those decided (passed at first look, or confirmed by the run) and the first looks of those that did not
+    pass but that the run did not confirm."""
+    pooled = gate_from_runs({key(n): runs for n, runs in base.items()}, cpu_model, run["latency_gate"]["cases"],
+                            ALPHA, speed_lines=False)
+    decided, unconfirmed = {}, {}
+    for name, look in own.items():
+        sigma = own_sigma(pooled.speedup_spread.sigma, base[name]) if own_spread else pooled.speedup_spread.sigma
+        gate = replace(pooled, speedup_spread=replace(pooled.speedup_spread, sigma=sigma))
+        phases = run["confirmations"].get(name)
+        measured = as_measured(phases) if phases else [look]
+        status = speedup_vs_runs(measured[0], base[name], gate, RTOL).status
+        if status is not Status.PASS and phases:
+            status = speedup_in_run(measured, base[name], gate, RTOL).status
+        elif status is not Status.PASS:
+            unconfirmed[name] = status.value
+            continue
+        decided[name] = status
+    return {"flagged": {n: s.value for n, s in decided.items() if s is not Status.PASS}, "unconfirmed": unconfirmed,
+            "sigma": pooled.speedup_spread.sigma}
+
+
+def baseline_row(count: int, judged: list[dict[str, Any]], live: dict[str, Any]) -> dict[str, Any]:
+    """The runs' verdicts against baselines of `count` runs (0: the study's own): the A/A runs red by the cases
+    decided, and those with a case left unconfirmed; the A/A cases flagged; the slowed target caught."""
+    target, runs = live["target"], live["runs"]
+    aa = [j for run, j in zip(runs, judged, strict=True) if run["arm"] == "aa"]
+    slowed = [j for run, j in zip(runs, judged, strict=True) if run["arm"] == "slow"]
+
+    def per_case(field: str) -> dict[str, int]:
+        return dict(Counter(name for j in aa for name in j[field]))
+
+    return {
+        "baseline_runs": count,
+        "flagged": [j["flagged"] for j in judged],
+        "unconfirmed": [j["unconfirmed"] for j in judged],
+        "aa_red_lenient": wilson(sum(Status.FAIL.value in j["flagged"].values() for j in aa), len(aa)),
+        "aa_red_strict": wilson(sum(bool(j["flagged"]) for j in aa), len(aa)),
+        "aa_unconfirmed": sum(bool(j["unconfirmed"]) for j in aa),
+        "aa_cases_flagged": per_case("flagged"),
+        "aa_cases_unconfirmed": per_case("unconfirmed"),
+        "target_caught": wilson(sum(j["flagged"].get(target) == Status.FAIL.value for j in slowed), len(slowed))
+        if slowed else None,
+        "target_unconfirmed": sum(target in j["unconfirmed"] for j in slowed),
+        "sigma_median": statistics.median(j["sigma"] for j in judged),
+    }
+
+
 def study(name: str) -> dict[str, Any]:
     record = RESULTS / f"live-gate-{name}.json"
     live = json.loads(record.read_text())
@@ -363,13 +501,15 @@ def study(name: str) -> dict[str, Any]:
     folder = RESULTS / "live-studies" / name
     runs_of = baseline_runs(folder)
     seeded = seeded_history(folder / "history", live["machine"]["hardware_key"], runs_of)
+    confirmation = None if seeded else replay(live, runs_of)
     return {"name": name, "record": record.relative_to(BENCH.parent).as_posix(), "when": live["when"],
             "machine": live["machine"], "beside": live["beside"], "cases": live["cases"], "runs": len(live["runs"]),
             "excursion": EXCURSION, "slow_looks": slow, "kinds": kinds(slow), "seeded": sum(map(len, seeded.values())),
             "covariate": covariate(live, runs_of, seeded),
             # its runs were judged with speed lines learnt from that history: no rule here gives their verdicts
-            "confirmation": None if seeded else replay(live, runs_of),
-            "targets": slowed_targets(live, runs_of)}
+            "confirmation": confirmation,
+            "targets": slowed_targets(live, runs_of),
+            "baselines": confirmation and more_baseline_runs(live, runs_of, confirmation["cases"])}
 
 
 def seeded_history(folder: Path, hardware_key: str,

@@ -644,6 +644,19 @@ def _replay_rows(s: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _baseline_rows(s: dict[str, Any]) -> list[list[Any]]:
+    """A study's runs judged again against baselines of more runs, by the pooled sigma and by each case's own."""
+    rows = []
+    for r in s["baselines"]:
+        flagged = ", ".join(f"`{name}` {n}" for name, n in sorted(r["aa_cases_flagged"].items())) or "none"
+        rows.append([f"`{s['name']}`", r["baseline_runs"] or "the study's own",
+                     "the case's own where larger (not adopted)" if r["own_spread"] else "pooled (the gate)",
+                     f"{_rate(r['aa_red_lenient'])} / {r['aa_red_strict']['hits']}", r["aa_unconfirmed"], flagged,
+                     _rate(r["target_caught"]) if r["target_caught"] else "–", r["target_unconfirmed"],
+                     f"{r['sigma_median']:.2%}"])
+    return rows
+
+
 REPLAY_LABELS = {"median": "the median of all three (before 2ca4090)", "best": "the best of all three (until §8j)",
                  "fresh": "the best of the fresh processes (the gate now)"}
 RULE_LABELS = {"today": "today's", "given_speed": "given the machine's speed (fp32 CPU time)",
@@ -654,7 +667,7 @@ def render_slow_looks(result: Result) -> str:
     """Per live study: its slow first looks by the model that moved and what the confirmation did; the covariate
     against today's rule at first look; the confirmation replayed by the gate's three rules."""
     data = result.data
-    looks, rules, replays, targets = [], [], [], []
+    looks, rules, replays, targets, more = [], [], [], [], []
     for s in data["studies"]:
         targets.append(_slowed_target_row(s))
         slow, kinds = s["slow_looks"], s["kinds"]
@@ -669,6 +682,8 @@ def render_slow_looks(result: Result) -> str:
                           f"{r['sigma_median']:.2%}"])
         if s["confirmation"]:
             replays += _replay_rows(s)
+        if s.get("baselines"):
+            more += _baseline_rows(s)
     first = data["studies"][0]
     studies = ", ".join(f"`{s['record']}` ({s['when']}; beside it: {s['beside']})" for s in data["studies"])
     return "\n".join([
@@ -686,13 +701,24 @@ def render_slow_looks(result: Result) -> str:
                "caught: its fp32 CPU time vs the baseline", "not caught: first look; fp32 CPU time (the run's other"
                " cases)"], targets),
         "",
+        *([table(["study", "baseline runs a case", "between-run sigma of a case",
+                  "A/A runs red: lenient (Wilson 95%) / strict", "A/A runs with a case left unconfirmed",
+                  "A/A cases flagged, runs", "slowed case caught", "slowed case left unconfirmed",
+                  "pooled sigma (median)"], more), ""] if more else []),
         f"Studies: {studies}."
         " A first look's kind: int8 slower when its int8 model's CPU time per call rose by at least half the"
         " speedup's drop and by more than fp32's fell; else fp32 faster. The rules at first look learn from the"
         " baseline runs and the study's other runs (leave one run out)" + seeded_note(data["studies"]) + ". The"
         " replay judges each confirmed case's recorded measurements with the package's rule of each kind; one of"
         " them gives every verdict the runs recorded (the script stops otherwise); a slowed case that passed at"
-        " first look counts as a pass. "
+        " first look counts as a pass."
+        + (" Baselines of more runs: each run judged again against the study's update runs and the first looks of"
+           " the runs after it (in a cycle; a slowed run's target left out), the gate's sigma pooled from them; a"
+           " case that passes at first look passes, one the run confirmed is decided by its fresh processes, and one"
+           " that did not pass but that the run did not confirm (no fresh process measured it) is counted apart, not"
+           " red; the case's own sigma: its runs' variance beyond their own errors, moderated toward the pool"
+           " (6 degrees of freedom), never below it." if more else "")
+        + " "
         + footer(run_of(data), "PYTHONPATH=. .venv/bin/python bench/slow_looks.py --studies "
                  + " ".join(s["name"] for s in data["studies"]), result.path),
     ])

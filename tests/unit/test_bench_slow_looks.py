@@ -8,11 +8,14 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 import slow_looks  # noqa: E402
+
+from pytest_qbench.results import LatencyRun  # noqa: E402
 
 A, T = "test_a[static-bs1-len32]", "test_t[dynamic-bs1-len64]"  # T: the case the slowed runs slow by 10%
 SIGMA = {"alpha": 0.01, "cases": 2, "cpu_model": "m",
@@ -148,3 +151,35 @@ def test_a_slowed_targets_first_look_is_set_against_the_machines_speed_at_the_ti
     assert looks[0]["speedup"] == pytest.approx(-math.log(1.1)) and looks[1]["speedup"] == pytest.approx(0.0)
     assert looks[1]["fp32"] == pytest.approx(math.log(1.3))
     assert looks[1]["fp32_others"] == pytest.approx(math.log(1.02))
+
+
+
+def test_more_baseline_runs_take_the_next_runs_first_looks_never_the_judged_runs_nor_a_slowed_target():
+    runs = [run("aa", [phase(1.5 + i / 100)], [phase(1.6)]) for i in range(4)]
+    runs[2] = run("slow", [phase(1.52)], [phase(1.6 / 1.1)])
+    base = [LatencyRun("m", 1.6, 1.592, 1.608, 10.0, 6.25, "r0", "")]
+    looks = slow_looks.first_looks({"runs": runs}, {A: base, T: base})
+    kept = slow_looks.following_runs(looks, {"runs": runs, "target": T}, "m", index=1, count=2)
+    assert [r.run for r in kept[A]] == ["live-2", "live-3"] and [r.run for r in kept[T]] == ["live-3", "live-0"]
+    assert [r.speedup for r in kept[A]] == [1.52, 1.53]
+
+
+def test_baselines_of_more_runs_are_judged_by_the_pool_and_by_each_cases_own_spread(tmp_path):
+    runs_of = slow_looks.baseline_runs(baselines(tmp_path))
+    quiet = study({**SLOW_TWICE, "flagged": {}})  # 15 runs: baselines of 5 and 10 more, not 20
+    rows = slow_looks.more_baseline_runs(quiet, runs_of, slow_looks.replay(quiet, runs_of)["cases"])
+    assert [(r["own_spread"], r["baseline_runs"]) for r in rows] == [(s, n) for s in (False, True) for n in (0, 5, 10)]
+    assert all(r["aa_red_strict"]["hits"] == 0 and r["target_caught"]["hits"] == 2 for r in rows)
+    # a run that recorded a case inconclusive which passes at first look against the study's own baselines
+    recorded_otherwise = {**quiet, "runs": [{**quiet["runs"][0], "flagged": {A: {"cpu.speedup": "inconclusive"}}},
+                                            *quiet["runs"][1:]]}
+    with pytest.raises(SystemExit, match="do not give the verdicts its runs recorded"):
+        slow_looks.more_baseline_runs(recorded_otherwise, runs_of, slow_looks.replay(quiet, runs_of)["cases"])
+
+
+def test_a_cases_own_spread_moderated_toward_the_pool_never_below_it():
+    swaying = [LatencyRun("m", 1.6 * math.exp(x), 1.59, 1.61, 10.0, 6.25, f"r{i}", "")
+               for i, x in enumerate((-0.05, -0.03, -0.01, 0.0, 0.01, 0.03, 0.05))]
+    own = float(np.std([r.log_speedup for r in swaying], ddof=1))
+    assert 0.01 < slow_looks.own_sigma(0.01, swaying[:3]) < slow_looks.own_sigma(0.01, swaying) < own
+    assert slow_looks.own_sigma(0.05, swaying) == 0.05 and slow_looks.own_sigma(0.01, swaying[:1]) == 0.01
