@@ -51,12 +51,13 @@ from ..results import (
     Metric,
     SpeedLine,
     Speedup,
+    Spread,
     Status,
     deciding,
 )
 from ..specs import QbenchOptions, RunSettings, Tolerances
 from .baselines import UPDATE_COMMAND
-from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare
+from .spread import PRIOR_DF, Comparison, Measured, between_run_sigma, combine, compare, own_spread
 
 
 def differs_from_sample(result: CaseResult, baseline: BaselineRecord, tol: Tolerances, gate: LatencyGate) -> bool:
@@ -180,9 +181,30 @@ def _speedup_check(rule: SpeedupRule, status: Status, comparison: Comparison, sh
             f"{head}: inconclusive, neither a {rtol:.0%} slowdown ruled out nor a slowdown significant; confirm it on"
             " another machine (--qbench-rerun-from), record more baseline runs, or raise --qbench-max-seconds"
         )
+    if status is not Status.PASS:
+        reason += _sway(rule, comparison, runs, line, spread)
     # The limit drawn in reports: the speedup of a slowdown of exactly rtol (the decision also weighs the errors).
     return Check(Metric.CPU_SPEEDUP, Against.BASELINE, status, value, expected, f"rtol {rtol:g}", reason,
                  limit=expected / (1 + rtol))
+
+
+def _sway(rule: SpeedupRule, comparison: Comparison, runs: list[LatencyRun], line: SpeedLine | None,
+          pooled: Spread) -> str:
+    """A note for a case whose own baseline runs spread significantly more than the sigma pooled over the key's
+    cases (for the whole run: at alpha / cases): judged by the pool it fails or stays inconclusive unchanged now
+    and then (docs/BENCHMARKS.md §8k). The note says which tolerance would match its spread: one at which an
+    unchanged run of it fails at most 1% of the time (no drop under half the tolerance fails) and passes 19 in 20."""
+    values = _at_mean_speed(runs, line.slope if line is not None else 0.0)
+    own = own_spread(list(zip(values, [r.log_se for r in runs], strict=True)), pooled.sigma, rule.df)
+    if own is None or own.p >= rule.alpha / max(rule.cases, 1):
+        return ""
+    drift = own.sigma * math.sqrt(1 + median_variance_factor(len(runs)) / len(runs))
+    z = NormalDist().inv_cdf
+    matching = math.expm1(max(2 * z(0.99) * drift, rule.z_pass * comparison.se + z(0.95) * drift))
+    return (f"; note: this case's {len(runs)} baseline runs spread {own.sigma:.1%} from run to run, more than the"
+            f" {pooled.sigma:.1%} pooled over the key's cases (F test p {own.p:.0e}): a case that sways this much"
+            f" fails or stays inconclusive unchanged now and then, and a tolerance matching its spread would be a"
+            f" speedup_rtol near {matching:.0%} (docs/BENCHMARKS.md §8k)")
 
 
 def _measured_in_run(speedups: list[Speedup]) -> str:

@@ -11,6 +11,8 @@ the CPU time per call). So:
 - `between_run_sigma` pools the runs' deviations from their case's mean over all cases of one
   hardware key and CPU model (a robust scale: one odd run does not inflate it), takes each run's own
   error out, and shrinks the result toward a prior measured across hosts while few runs exist;
+- `own_spread` tests whether one case's runs spread more than the pool says (the gate names such a case
+  when it does not pass: its sway, not a slowdown, may be what it measured);
 - `Comparison` is the difference between a measurement (or several, `combine`d) and the baseline's
   median, with a standard error that holds the between-run sigma on both sides;
 - `fit_speed_line` fits a case's log speedup to its original model's log CPU time per call over its
@@ -156,6 +158,27 @@ def combine(measurements: Sequence[Measured], sigma: float) -> Measured:
     value = float((weights * values).sum() / weights.sum())
     # 1 / sum(weights) holds the between-run part too; `compare` adds sigma^2 / repeats back.
     return Measured(value, math.sqrt(max(1 / weights.sum() - sigma**2 / len(measurements), 0.0)))
+
+
+@dataclass(frozen=True)
+class OwnSpread:
+    """How far one case's baseline runs spread from run to run, beyond their own errors."""
+
+    sigma: float
+    p: float  # the chance that runs spread at least this much were the case's sigma the pooled one (an F test)
+
+
+def own_spread(runs: Sequence[tuple[float, float]], pooled: float, pooled_df: float) -> OwnSpread | None:
+    """A case's own between-run sigma from its runs (log value, own standard error), tested against the
+    `pooled` sigma of `pooled_df` degrees of freedom; None under three runs."""
+    if len(runs) < 3:
+        return None
+    from scipy.stats import f
+
+    total = float(np.var([v for v, _ in runs], ddof=1))
+    own_errors = float(np.mean(np.square([se for _, se in runs])))
+    p = float(f.sf(total / (pooled**2 + own_errors), len(runs) - 1, pooled_df))
+    return OwnSpread(math.sqrt(max(total - own_errors, 0.0)), p)
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,23 @@ def test_the_baselines_own_noise_and_size_count():
     assert speedup_check(1.98, 1.96, 2.00, base=sample([2.2], width=0.2))[0].status == "inconclusive"
 
 
+def test_a_case_that_sways_more_than_the_pool_is_named_with_a_tolerance_matching_its_spread():
+    """docs/BENCHMARKS.md §8k: a case swaying 3.2% from run to run (beyond its runs' own errors), 6.6% low against
+    ten of its runs, fails by the pooled 1.3% sigma; the reason says its runs sway and which speedup_rtol matches
+    them: twice 2.33 times its drift from the baseline's median (3.2% x 1.08), so that an unchanged run fails at
+    most 1% of the time. A quiet case's reason says nothing of the kind."""
+    swaying = sample([2.2 * math.exp(x) for x in (-0.05, -0.035, -0.02, -0.01, 0, 0.005, 0.015, 0.03, 0.04, 0.05)])
+    gate = replace(GATE, speedup_spread=Spread(0.013, 60.0, 400, 41))
+    value = 2.2 * math.exp(0.0025 - 0.068)
+    found, _ = speedup_check(value, value / 1.01, value * 1.01, swaying, gate)
+    assert found.status == "fail"
+    note = found.reason.split("; note: ")[1]
+    assert note.startswith("this case's 10 baseline runs spread 3.2% from run to run, more than the 1.3% pooled")
+    assert "a speedup_rtol near 18%" in note  # exp(2 x 2.33 x 3.5%) - 1
+    quiet, _ = speedup_check(1.98, 1.96, 2.00, gate=gate)
+    assert quiet.status == "fail" and "; note: " not in quiet.reason
+
+
 def test_the_family_decides_how_significant_a_case_must_be():
     """One case alone is held to 1%; one of 1000 to 0.001%: a gate of many cases must not fail for nothing."""
     alone = speedup_check(2.02, 2.0, 2.04, gate=replace(GATE, cases=1))[0]
