@@ -67,10 +67,11 @@ from pytest_qbench.gate.spread import fit_speed_line, gate_from_runs  # noqa: E4
 from pytest_qbench.measure.stats import CONFIDENCE, median_cpu, two_sided_z  # noqa: E402
 from pytest_qbench.report.history import latency_runs, load  # noqa: E402
 from pytest_qbench.results import CpuTime, LatencyGate, LatencyRun, Speedup, Status  # noqa: E402
+from pytest_qbench.specs import QbenchOptions, Tolerances  # noqa: E402
 
 RESULTS = BENCH / "results"
 RULES = ("today", "given_speed", "given_excess")
-RTOL, ALPHA = 0.10, 0.01  # the example gate's: specs.Tolerances and QbenchOptions defaults
+RTOL, ALPHA = Tolerances.speedup_rtol, QbenchOptions.false_alarm_rate  # the example gate's: the defaults
 TAIL = (2.0, 3.0)  # standardized drops counted beyond these
 
 

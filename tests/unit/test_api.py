@@ -80,7 +80,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 INTERNALS_TAKEN = {
     "renderers/results.py": {"pytest_qbench.report.runtimes"},
     "slow_looks.py": {"pytest_qbench.gate.latency_stats", "pytest_qbench.gate.spread", "pytest_qbench.measure.stats",
-                      "pytest_qbench.report.history", "pytest_qbench.results"},
+                      "pytest_qbench.report.history", "pytest_qbench.results", "pytest_qbench.specs"},
 }
 
 
