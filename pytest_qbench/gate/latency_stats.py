@@ -201,6 +201,8 @@ def _sway(rule: SpeedupRule, comparison: Comparison, runs: list[LatencyRun], lin
     drift = own.sigma * math.sqrt(1 + median_variance_factor(len(runs)) / len(runs))
     z = NormalDist().inv_cdf
     matching = math.expm1(max(2 * z(0.99) * drift, rule.z_pass * comparison.se + z(0.95) * drift))
+    if matching <= rule.rtol:  # its sway does not explain the verdict
+        return ""
     return (f"; note: this case's {len(runs)} baseline runs spread {own.sigma:.1%} from run to run, more than the"
             f" {pooled.sigma:.1%} pooled over the key's cases (F test p {own.p:.0e}): a case that sways this much"
             f" fails or stays inconclusive unchanged now and then, and a tolerance matching its spread would be a"
