@@ -640,7 +640,7 @@ def _replay_rows(s: dict[str, Any]) -> list[list[Any]]:
         rows.append([f"`{s['name']}`", label, sum(unslowed.values()),
                      " / ".join(str(unslowed[v]) for v in ("fail", "inconclusive", "pass")),
                      f"{c['red'][estimator]['lenient']} / {c['red'][estimator]['strict']} of {c['aa_runs']}",
-                     f"{target['fail']} of {sum(target.values())}"])
+                     f"{target['fail']} of {sum(target.values())}" if sum(target.values()) else "–"])
     return rows
 
 
@@ -669,7 +669,8 @@ def render_slow_looks(result: Result) -> str:
     data = result.data
     looks, rules, replays, targets, more = [], [], [], [], []
     for s in data["studies"]:
-        targets.append(_slowed_target_row(s))
+        if s["targets"]:  # a study of A/A runs only slowed nothing
+            targets.append(_slowed_target_row(s))
         slow, kinds = s["slow_looks"], s["kinds"]
         confirmed = [look for look in slow if look["confirmation"]]
         looks.append([f"`{s['name']}`", s["runs"], len(slow), kinds["int8 slower"], kinds["fp32 faster"],
