@@ -83,8 +83,14 @@ def compared(repeats: list[CpuTime], runs: list[LatencyRun], gate: LatencyGate, 
     for m in repeats:
         moved = math.log(m.original_ms) - speed
         own.append(Measured(math.log(m.speedup.value) - slope * moved, math.hypot(log_se(m.speedup), slope_se * moved)))
-    recorded = list(zip(_at_mean_speed(runs, slope), [r.log_se for r in runs], strict=True))
-    return compare(combine(own, sigma), recorded, sigma, repeats=len(repeats))
+    return compare(combine(own, sigma), _recorded(runs, line), sigma, repeats=len(repeats))
+
+
+def _recorded(runs: list[LatencyRun], line: SpeedLine | None) -> list[tuple[float, float]]:
+    """The baseline's runs as a comparison takes them: each log speedup, moved along the case's speed `line` to
+    the runs' mean speed, and its own standard error."""
+    slope = line.slope if line is not None else 0.0
+    return list(zip(_at_mean_speed(runs, slope), [r.log_se for r in runs], strict=True))
 
 
 def _mean_speed(runs: list[LatencyRun]) -> float:
@@ -194,8 +200,7 @@ def _sway(rule: SpeedupRule, comparison: Comparison, runs: list[LatencyRun], lin
     cases (for the whole run: at alpha / cases): judged by the pool it fails or stays inconclusive unchanged now
     and then (docs/BENCHMARKS.md §8k). The note says which tolerance would match its spread: one at which an
     unchanged run of it fails at most 1% of the time (no drop under half the tolerance fails) and passes 19 in 20."""
-    values = _at_mean_speed(runs, line.slope if line is not None else 0.0)
-    own = own_spread(list(zip(values, [r.log_se for r in runs], strict=True)), pooled.sigma, rule.df)
+    own = own_spread(_recorded(runs, line), pooled.sigma, rule.df)
     if own is None or own.p >= rule.alpha / max(rule.cases, 1):
         return ""
     drift = own.sigma * math.sqrt(1 + median_variance_factor(len(runs)) / len(runs))

@@ -153,7 +153,6 @@ def test_a_slowed_targets_first_look_is_set_against_the_machines_speed_at_the_ti
     assert looks[1]["fp32_others"] == pytest.approx(math.log(1.02))
 
 
-
 def test_more_baseline_runs_take_the_next_runs_first_looks_never_the_judged_runs_nor_a_slowed_target():
     runs = [run("aa", [phase(1.5 + i / 100)], [phase(1.6)]) for i in range(4)]
     runs[2] = run("slow", [phase(1.52)], [phase(1.6 / 1.1)])
